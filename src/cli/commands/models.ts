@@ -1,0 +1,87 @@
+import type { Command } from 'commander';
+import * as tf from '@tensorflow/tfjs';
+import { setupBackend } from '../../engine/backend.js';
+import { buildModel, modelCost, timeInference, ZOO } from '../../framework/index.js';
+import { fmt, fmtInt, formatTable, printJson } from '../output.js';
+import { parseIntOption } from '../options.js';
+
+export interface ZooRow {
+  name: string;
+  description: string;
+  inputSize: number;
+  channels: number;
+  classes: number;
+  params: number;
+  trainableParams: number;
+  macs: number;
+  weightBytes: number;
+  backend?: string;
+  msPerImageBatch1?: number;
+  msPerImageBatch32?: number;
+}
+
+export async function zooRows(opts: { input: number; channels: number; classes: number; bench: boolean; backend?: string }): Promise<ZooRow[]> {
+  const backend = await setupBackend(opts.backend);
+  const rows: ZooRow[] = [];
+  for (const arch of ZOO) {
+    const size = arch.maxInput !== undefined ? Math.min(opts.input, arch.maxInput) : opts.input;
+    const model = buildModel(arch.name, { inputSize: size, channels: opts.channels, numClasses: opts.classes });
+    try {
+      const row: ZooRow = {
+        name: arch.name,
+        description: arch.description,
+        inputSize: size,
+        channels: opts.channels,
+        classes: opts.classes,
+        ...modelCost(model),
+      };
+      if (opts.bench) {
+        row.backend = backend;
+        row.msPerImageBatch1 = (await timeInference(model, 1, { runs: 10, warmup: 3, minMs: 300 })).msPerImage;
+        row.msPerImageBatch32 = (await timeInference(model, 32, { runs: 5, warmup: 2 })).msPerImage;
+      }
+      rows.push(row);
+    } finally {
+      model.dispose();
+    }
+  }
+  return rows;
+}
+
+export function registerModels(program: Command): void {
+  program
+    .command('models')
+    .description('list the architecture zoo with parameters, MACs and weight size; --bench also measures inference time')
+    .option('--bench', 'measure inference ms per image at batch 1 and 32 on the current backend', false)
+    .option('--input <size>', 'square input size', '48')
+    .option('--channels <n>', 'input channels (1 = grey)', '1')
+    .option('--classes <n>', 'number of output classes', '7')
+    .option('--json', 'print machine-readable JSON', false)
+    .action(async (o: { bench: boolean; input: string; channels: string; classes: string; json: boolean }, cmd: Command) => {
+      const rows = await zooRows({
+        input: parseIntOption(o.input, '--input', 1),
+        channels: parseIntOption(o.channels, '--channels', 1),
+        classes: parseIntOption(o.classes, '--classes', 2),
+        bench: o.bench,
+        backend: cmd.optsWithGlobals().backend,
+      });
+      if (o.json) return printJson(rows);
+      const columns = [
+        { header: 'architecture', value: (r: ZooRow) => r.name },
+        { header: 'input', value: (r: ZooRow) => `${r.inputSize}x${r.inputSize}x${r.channels}` },
+        { header: 'params', value: (r: ZooRow) => fmtInt(r.params), align: 'right' as const },
+        { header: 'trainable', value: (r: ZooRow) => fmtInt(r.trainableParams), align: 'right' as const },
+        { header: 'MACs/image', value: (r: ZooRow) => fmtInt(r.macs), align: 'right' as const },
+        { header: 'weights', value: (r: ZooRow) => `${fmt(r.weightBytes / 1024, 1)} KiB`, align: 'right' as const },
+      ];
+      if (o.bench) {
+        columns.push(
+          { header: 'ms/img b1', value: (r: ZooRow) => fmt(r.msPerImageBatch1 ?? NaN, 3), align: 'right' as const },
+          { header: 'ms/img b32', value: (r: ZooRow) => fmt(r.msPerImageBatch32 ?? NaN, 3), align: 'right' as const },
+        );
+      }
+      console.log(formatTable(rows, columns));
+      if (o.bench) console.log(`\nbackend: ${tf.getBackend()}; median of timed runs after warm-up`);
+      else console.log('\n' + rows.map((r) => `${r.name}: ${r.description}`).join('\n'));
+    });
+}

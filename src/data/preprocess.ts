@@ -1,0 +1,139 @@
+/**
+ * THE preprocessing function: every path (training, evaluation, pipeline, server, browser)
+ * turns pixels into model input through `preprocessFace`. Pure TypeScript, no Node or DOM APIs,
+ * so the browser bundle uses the very same code.
+ *
+ * Steps: crop a box (clipped or edge-replicated outside the image) -> grey (BT.601 luma, as OpenCV)
+ * -> area-averaged / bilinear resize to the model input -> scale to [-1, 1] (x / 127.5 - 1).
+ */
+
+/** Interleaved 8-bit pixels: 1 (grey), 3 (RGB) or 4 (RGBA) channels per pixel. */
+export interface RawImage {
+  data: Uint8Array | Uint8ClampedArray;
+  width: number;
+  height: number;
+  channels: 1 | 3 | 4;
+}
+
+/** Axis-aligned box in pixels: [x, y, width, height]. */
+export type Box = [number, number, number, number];
+
+export interface PreprocessOptions {
+  /** Side of the square model input. */
+  inputSize: number;
+  /** Model input channels: 1 = grey (the paper's models), 3 = RGB. Default 1. */
+  channels?: 1 | 3;
+  /** Region to crop; default the whole image. */
+  box?: Box;
+  /** Mirror horizontally (flip test-time augmentation). */
+  flip?: boolean;
+}
+
+/** Output range the models are trained with. */
+export const INPUT_RANGE: [number, number] = [-1, 1];
+
+export function scalePixel(v: number): number {
+  return v / 127.5 - 1;
+}
+
+/** Grey value of pixel i (index of its first byte) using BT.601 weights, as OpenCV's RGB2GRAY. */
+function luma(d: RawImage['data'], i: number, channels: number): number {
+  return channels === 1 ? d[i] : 0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2];
+}
+
+/**
+ * Square box around a detector box, grown by `margin` (fraction of the box side on each side)
+ * and kept square on the larger side. Not clipped: pixels outside the image are edge-replicated
+ * by `preprocessFace`, so the face stays centred at the image border.
+ */
+export function squareBox(box: Box, margin: number): Box {
+  const [x, y, w, h] = box;
+  const side = Math.max(w, h) * (1 + 2 * margin);
+  const cx = x + w / 2;
+  const cy = y + h / 2;
+  return [cx - side / 2, cy - side / 2, side, side];
+}
+
+/** Clip a box to the image bounds. */
+export function clipBox(box: Box, width: number, height: number): Box {
+  const x0 = Math.max(0, Math.min(width, box[0]));
+  const y0 = Math.max(0, Math.min(height, box[1]));
+  const x1 = Math.max(0, Math.min(width, box[0] + box[2]));
+  const y1 = Math.max(0, Math.min(height, box[1] + box[3]));
+  return [x0, y0, x1 - x0, y1 - y0];
+}
+
+/**
+ * Crop + grey/RGB + resize + scale, written into `out` (allocated if absent) at `offset`.
+ * Downscaling averages every source pixel under each target pixel (area filter, like
+ * OpenCV INTER_AREA); upscaling interpolates bilinearly. Returns the output array.
+ */
+export function preprocessFace(img: RawImage, opts: PreprocessOptions, out?: Float32Array, offset = 0): Float32Array {
+  const size = opts.inputSize;
+  const outC = opts.channels ?? 1;
+  const [bx, by, bw, bh] = opts.box ?? [0, 0, img.width, img.height];
+  if (!(bw > 0 && bh > 0)) throw new Error(`cannot crop an empty box [${opts.box?.join(', ')}]`);
+  if (!(img.width > 0 && img.height > 0)) throw new Error('cannot preprocess an empty image');
+  if (img.data.length < img.width * img.height * img.channels) throw new Error('image buffer is smaller than width x height x channels');
+  const dst = out ?? new Float32Array(size * size * outC);
+  const { data, width, height, channels } = img;
+  const sx = bw / size;
+  const sy = bh / size;
+  const px = (x: number, y: number, c: number): number => {
+    // Edge replication for coordinates outside the image.
+    const xi = x < 0 ? 0 : x >= width ? width - 1 : x;
+    const yi = y < 0 ? 0 : y >= height ? height - 1 : y;
+    const i = (yi * width + xi) * channels;
+    if (outC === 1) return luma(data, i, channels);
+    return channels === 1 ? data[i] : data[i + c];
+  };
+  for (let oy = 0; oy < size; oy++) {
+    for (let oxRaw = 0; oxRaw < size; oxRaw++) {
+      const ox = opts.flip ? size - 1 - oxRaw : oxRaw;
+      for (let c = 0; c < outC; c++) {
+        let v: number;
+        if (sx > 1 || sy > 1) {
+          // Area average over the source rectangle [x0, x1) x [y0, y1), with fractional edge weights.
+          const x0 = bx + ox * sx;
+          const x1 = x0 + sx;
+          const y0 = by + oy * sy;
+          const y1 = y0 + sy;
+          let sum = 0;
+          let wsum = 0;
+          for (let yy = Math.floor(y0); yy < Math.ceil(y1); yy++) {
+            const wy = Math.min(yy + 1, y1) - Math.max(yy, y0);
+            if (wy <= 0) continue;
+            for (let xx = Math.floor(x0); xx < Math.ceil(x1); xx++) {
+              const wx = Math.min(xx + 1, x1) - Math.max(xx, x0);
+              if (wx <= 0) continue;
+              sum += px(xx, yy, c) * wx * wy;
+              wsum += wx * wy;
+            }
+          }
+          v = sum / wsum;
+        } else {
+          // Bilinear, pixel centres aligned (half-pixel convention, as OpenCV / PIL).
+          const fx = bx + (ox + 0.5) * sx - 0.5;
+          const fy = by + (oy + 0.5) * sy - 0.5;
+          const x0 = Math.floor(fx);
+          const y0 = Math.floor(fy);
+          const ax = fx - x0;
+          const ay = fy - y0;
+          v =
+            (1 - ay) * ((1 - ax) * px(x0, y0, c) + ax * px(x0 + 1, y0, c)) +
+            ay * ((1 - ax) * px(x0, y0 + 1, c) + ax * px(x0 + 1, y0 + 1, c));
+        }
+        dst[offset + (oy * size + oxRaw) * outC + c] = scalePixel(v);
+      }
+    }
+  }
+  return dst;
+}
+
+/** Preprocess several boxes of one image into one batch buffer [n, size, size, channels]. */
+export function preprocessBatch(img: RawImage, boxes: Box[], opts: Omit<PreprocessOptions, 'box'>): Float32Array {
+  const per = opts.inputSize * opts.inputSize * (opts.channels ?? 1);
+  const out = new Float32Array(per * boxes.length);
+  boxes.forEach((box, i) => preprocessFace(img, { ...opts, box }, out, i * per));
+  return out;
+}

@@ -1,0 +1,7 @@
+/** facecls library entry. */
+export * from './errors.js';
+export * from './engine/backend.js';
+export * from './framework/index.js';
+export * from './io/fs-handler.js';
+export * from './io/model-store.js';
+export * from './data/preprocess.js';
