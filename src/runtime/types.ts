@@ -1,0 +1,18 @@
+/**
+ * Contract for running a classifier on preprocessed batches. Implementations: tfjs (browser and
+ * fallback, ./tfjs.ts) and onnxruntime-node (fast path in Node). Pipeline, CLI and server use this.
+ */
+import type { ModelMeta } from '../io/model-store.js';
+
+export type RuntimeName = 'tfjs' | 'onnx';
+
+export interface InferenceRuntime {
+  readonly name: RuntimeName;
+  readonly meta: ModelMeta;
+  /**
+   * Class probabilities for n preprocessed inputs laid out [n, size, size, channels]
+   * (from preprocessFace/preprocessBatch). Returns [n, classes] row-major.
+   */
+  run(batch: Float32Array, n: number): Promise<Float32Array>;
+  dispose(): Promise<void>;
+}
