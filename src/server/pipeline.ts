@@ -1,0 +1,72 @@
+/**
+ * What the server needs from the detection + classification pipeline. The server is built around
+ * this interface so that it can run the real FaceClassifier (src/pipeline) or, in tests, any
+ * pipeline assembled from zoo models.
+ */
+import type { Box, RawImage } from '../data/preprocess.js';
+import type { ModelMeta } from '../io/model-store.js';
+
+export interface ClassScores {
+  label: string;
+  scores: Record<string, number>;
+}
+
+export interface FaceResult {
+  box: Box;
+  score: number;
+  emotion: ClassScores;
+  gender: ClassScores;
+}
+
+/** Same shape as `facecls classify --json` and the library API (without the file name). */
+export interface ClassifyResult {
+  width: number;
+  height: number;
+  faces: FaceResult[];
+}
+
+export interface ClassifyOptions {
+  /** Smallest face side in pixels the detector reports. */
+  minFaceSize?: number;
+  /** The image is already a face crop: skip detection. */
+  crops?: boolean;
+}
+
+export const SALIENCY_METHODS = ['guided', 'gradcam', 'guided-gradcam'] as const;
+export type SaliencyMethod = (typeof SALIENCY_METHODS)[number];
+
+export interface SaliencyOptions {
+  task: 'emotion' | 'gender';
+  method: SaliencyMethod;
+  /** Class to explain; default the predicted class of each face. */
+  className?: string;
+}
+
+/** A model the pipeline runs, as shown by GET /v1/models and fetched by the web page. */
+export interface ServedModel {
+  /** 'emotion' | 'gender' | 'detector' */
+  role: string;
+  /** Directory holding model.json and its weights (served read-only to the browser). */
+  dir: string;
+  /** tfjs format of model.json. */
+  format: 'layers-model' | 'graph-model';
+  meta?: ModelMeta;
+  /** Model card text (README.md / CARD.md in the model directory), when present. */
+  card?: string;
+  /** Extra facts (architecture, parameter count, metrics) shown to the user. */
+  info?: Record<string, unknown>;
+}
+
+export interface ServerPipeline {
+  /** Detect faces and classify each one. Must not leak tensors. */
+  classify(image: RawImage, opts?: ClassifyOptions): Promise<ClassifyResult>;
+  /** PNG of the image with boxes, labels and probability bars. */
+  annotate(image: RawImage, result: ClassifyResult): Promise<Buffer>;
+  /** PNG with a saliency panel per face; absent until saliency exists. */
+  saliency?(image: RawImage, result: ClassifyResult, opts: SaliencyOptions): Promise<Buffer>;
+  /** Models in use (classifiers and detector) for GET /v1/models and the web page. */
+  models(): ServedModel[];
+  /** Name of the face detector in use. */
+  readonly detectorName: string;
+  dispose(): Promise<void>;
+}
