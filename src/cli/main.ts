@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { UserError } from '../errors.js';
+import { registerImport } from './commands/import.js';
 import { registerModels } from './commands/models.js';
 import { registerOverview } from './commands/overview.js';
 
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerOverview(program);
   registerModels(program);
+  registerImport(program);
   return program;
 }
 
