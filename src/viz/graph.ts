@@ -1,0 +1,346 @@
+/**
+ * Runs a tfjs LayersModel's forward pass layer by layer (walking its functional graph) so that
+ * saliency methods can swap the backward pass of individual operations:
+ *  - every ReLU (Activation('relu'|'relu6'), ReLU layers, fused conv/dense activations) can be
+ *    replaced by a guided ReLU (tf.customGrad) whose backward pass is gated by forward input > 0
+ *    AND incoming gradient > 0;
+ *  - the final softmax can be dropped to get class logits;
+ *  - one intermediate tensor (the Grad-CAM feature map) can be tapped: recorded and offset by a
+ *    zero tensor so that the gradient with respect to it comes out of the same backward pass.
+ *
+ * Convolutions are computed here with the unfused ops (tf.conv2d, tf.depthwiseConv2d), not via
+ * layer.apply: inside a gradient tape tfjs-layers' fused conv computes the filter gradient too
+ * (a custom gradient evaluates all its inputs' gradients), which wastes time and needs kernels some
+ * backends lack. The input gradient of a stride-1 depthwise convolution is itself a depthwise
+ * convolution with the spatially flipped kernel; where the backend has no
+ * DepthwiseConv2dNativeBackpropInput kernel (tfjs wasm 4.22) we supply that through tf.customGrad,
+ * so every zoo architecture differentiates on every backend.
+ * Everything else (batch norm in inference mode, pooling, Add, dropout = identity, reshape...) runs
+ * through the layer's own call with training = false.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { UserError } from '../errors.js';
+
+export type ReluMode = 'plain' | 'guided';
+
+/** What the score of a class is computed from. */
+export type ScoreSource = 'logit' | 'probability';
+
+type ActName = string;
+interface LayerInternals {
+  activation?: { getClassName(): string; apply(x: tf.Tensor, axis?: number): tf.Tensor } | null;
+  kernel?: { read(): tf.Tensor };
+  depthwiseKernel?: { read(): tf.Tensor };
+  pointwiseKernel?: { read(): tf.Tensor };
+  bias?: { read(): tf.Tensor } | null;
+  useBias?: boolean;
+  strides?: number | number[];
+  padding?: 'same' | 'valid' | 'causal';
+  dilationRate?: number | number[];
+  dataFormat?: string;
+  rank?: number;
+  maxValue?: number | null;
+}
+
+type StepKind = 'conv2d' | 'separable' | 'depthwise' | 'activation' | 'relu-layer' | 'generic';
+
+export interface Step {
+  layer: tf.layers.Layer;
+  kind: StepKind;
+  inputIds: number[];
+  outputIds: number[];
+  /** Activation applied by this step (Activation layers, fused activations), lower-case tfjs name. */
+  activation: ActName | null;
+  /** ReLU-like (gated in guided mode). */
+  relu: boolean;
+}
+
+export interface GraphPlan {
+  model: tf.LayersModel;
+  steps: Step[];
+  inputId: number;
+  outputId: number;
+  /** Index of the step whose softmax is dropped to get logits, or -1 when the model has no final softmax. */
+  softmaxStep: number;
+  /** Default Grad-CAM feature map: the input of the last convolution (the classification head conv). */
+  camTensorId: number;
+  camLayerName: string;
+  /** Symbolic shape of the default CAM feature map (batch dim null). */
+  camShape: number[];
+}
+
+const CONV_KINDS: Record<string, StepKind> = {
+  Conv2D: 'conv2d',
+  SeparableConv2D: 'separable',
+  DepthwiseConv2D: 'depthwise',
+};
+
+function internals(layer: tf.layers.Layer): LayerInternals {
+  return layer as unknown as LayerInternals;
+}
+
+function pair(v: number | number[] | undefined, dflt = 1): [number, number] {
+  if (v === undefined || v === null) return [dflt, dflt];
+  if (typeof v === 'number') return [v, v];
+  return [v[0], v[v.length > 1 ? 1 : 0]];
+}
+
+const plans = new WeakMap<tf.LayersModel, GraphPlan>();
+
+/** Build (once per model, cached) the execution plan: layers in topological order with their tensors. */
+export function graphPlan(model: tf.LayersModel): GraphPlan {
+  const cached = plans.get(model);
+  if (cached) return cached;
+  if (model.inputs.length !== 1 || model.outputs.length !== 1) {
+    throw new UserError(`saliency needs a model with one input and one output, got ${model.inputs.length} and ${model.outputs.length}`);
+  }
+  const known = new Set<number>([model.inputs[0].id]);
+  const steps: Step[] = [];
+  const pending = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
+  // model.layers is topologically sorted for functional models; loop defensively anyway.
+  while (pending.length > 0) {
+    const before = pending.length;
+    for (let i = 0; i < pending.length; i++) {
+      const layer = pending[i];
+      const node = layer.inboundNodes.find((n) => n.inputTensors.length > 0 && n.inputTensors.every((t) => known.has(t.id)));
+      if (!node) continue;
+      const cls = layer.getClassName();
+      if ('layers' in layer && Array.isArray((layer as unknown as { layers: unknown }).layers)) {
+        throw new UserError(`saliency cannot look inside nested model "${layer.name}": flatten the model first`);
+      }
+      const li = internals(layer);
+      let kind: StepKind = CONV_KINDS[cls] ?? (cls === 'Activation' ? 'activation' : cls === 'ReLU' ? 'relu-layer' : 'generic');
+      if (kind !== 'generic' && kind !== 'activation' && kind !== 'relu-layer' && li.dataFormat === 'channelsFirst') kind = 'generic';
+      if (kind === 'conv2d' && li.rank !== 2) kind = 'generic';
+      let activation: ActName | null = null;
+      if (kind === 'relu-layer') activation = li.maxValue == null ? 'relu' : 'relu-clip';
+      else if (li.activation && typeof li.activation.getClassName === 'function') activation = li.activation.getClassName().toLowerCase();
+      if (activation === 'linear') activation = null;
+      const relu = activation === 'relu' || activation === 'relu6' || activation === 'relu-clip';
+      steps.push({ layer, kind, inputIds: node.inputTensors.map((t) => t.id), outputIds: node.outputTensors.map((t) => t.id), activation, relu });
+      for (const t of node.outputTensors) known.add(t.id);
+      pending.splice(i, 1);
+      i--;
+    }
+    if (pending.length === before) throw new UserError(`cannot order the layers of model "${model.name}" (disconnected graph)`);
+  }
+  const outputId = model.outputs[0].id;
+  const last = steps.findIndex((s) => s.outputIds.includes(outputId));
+  const softmaxStep = last >= 0 && steps[last].activation === 'softmax' ? last : -1;
+  let camIdx = -1;
+  for (let i = steps.length - 1; i >= 0 && camIdx < 0; i--) if (steps[i].layer.getClassName() in CONV_KINDS) camIdx = i;
+  if (camIdx < 0) throw new UserError(`model "${model.name}" has no convolution: Grad-CAM needs a convolutional feature map`);
+  const camStep = steps[camIdx];
+  const camTensorId = camStep.inputIds[0];
+  const camNode = camStep.layer.inboundNodes.find((n) => n.inputTensors.some((t) => t.id === camTensorId))!;
+  const camSym = camNode.inputTensors.find((t) => t.id === camTensorId)!;
+  const producer = steps.find((s) => s.outputIds.includes(camTensorId));
+  const plan: GraphPlan = {
+    model,
+    steps,
+    inputId: model.inputs[0].id,
+    outputId,
+    softmaxStep,
+    camTensorId,
+    camLayerName: producer ? producer.layer.name : model.inputs[0].name,
+    camShape: camSym.shape.map((d) => (d === null ? -1 : d)),
+  };
+  plans.set(model, plan);
+  return plan;
+}
+
+/** Find the tensor produced by the named layer (for a user-chosen Grad-CAM layer). */
+export function layerOutput(plan: GraphPlan, layerName: string): { id: number; shape: number[] } {
+  const step = plan.steps.find((s) => s.layer.name === layerName);
+  if (!step) {
+    throw new UserError(`model has no layer named "${layerName}"; layers: ${plan.steps.map((s) => s.layer.name).join(', ')}`);
+  }
+  const shape = step.layer.outputShape as number[];
+  if (!Array.isArray(shape) || shape.length !== 4) throw new UserError(`layer "${layerName}" does not output a 2-D feature map (shape ${JSON.stringify(shape)})`);
+  return { id: step.outputIds[0], shape: shape.map((d) => (d === null ? -1 : d)) };
+}
+
+/** Whether any ReLU runs after (is downstream of, conservatively: later in order than) tensor `id`. */
+export function reluAfter(plan: GraphPlan, id: number): boolean {
+  const idx = plan.steps.findIndex((s) => s.outputIds.includes(id));
+  return plan.steps.some((s, i) => i > idx && s.relu);
+}
+
+/** tf.customGrad for a one-input function (tfjs' typing wants variadic inputs). */
+function customGrad1(
+  fn: (x: tf.Tensor, save: tf.GradSaveFunc) => { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor },
+): (x: tf.Tensor) => tf.Tensor {
+  return tf.customGrad(fn as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor) => tf.Tensor;
+}
+
+/** ReLU whose backward pass passes only positive gradients where the forward input was positive. */
+export const guidedRelu = customGrad1((x, save) => {
+  save([x]);
+  return {
+    value: tf.relu(x),
+    gradFunc: (dy, saved) => tf.mul(tf.relu(dy), tf.step(saved[0])),
+  };
+});
+
+/** Guided version of min(max(x, 0), cap): gate is 0 < x < cap and dy > 0. */
+function guidedReluCapped(x: tf.Tensor, cap: number): tf.Tensor {
+  const f = customGrad1((xin, save) => {
+    save([xin]);
+    return {
+      value: tf.clipByValue(xin, 0, cap),
+      gradFunc: (dy, saved) => tf.mul(tf.relu(dy), tf.mul(tf.step(saved[0]), tf.step(tf.sub(cap, saved[0])))),
+    };
+  });
+  return f(x);
+}
+
+function applyActivation(x: tf.Tensor, name: ActName, relu: ReluMode, cap?: number | null): tf.Tensor {
+  switch (name) {
+    case 'relu':
+      return relu === 'guided' ? guidedRelu(x) : tf.relu(x);
+    case 'relu6':
+      return relu === 'guided' ? guidedReluCapped(x, 6) : tf.relu6(x);
+    case 'relu-clip':
+      return relu === 'guided' ? guidedReluCapped(x, cap ?? Infinity) : tf.clipByValue(tf.relu(x), 0, cap ?? Infinity);
+    default:
+      return tf.layers.activation({ activation: name as 'linear' }).apply(x) as tf.Tensor;
+  }
+}
+
+/** Explicit padding [top, bottom, left, right] tfjs uses for a stride-1 convolution. */
+function stride1Padding(padding: string, kh: number, kw: number, dh: number, dw: number): [number, number, number, number] {
+  if (padding === 'valid') return [0, 0, 0, 0];
+  const eh = (kh - 1) * dh;
+  const ew = (kw - 1) * dw;
+  return [Math.floor(eh / 2), eh - Math.floor(eh / 2), Math.floor(ew / 2), ew - Math.floor(ew / 2)];
+}
+
+let nativeDepthwiseGrad: { backend: string; has: boolean } | null = null;
+function backendHasDepthwiseInputGrad(): boolean {
+  const backend = tf.getBackend();
+  if (nativeDepthwiseGrad?.backend !== backend) {
+    nativeDepthwiseGrad = { backend, has: tf.getKernel('DepthwiseConv2dNativeBackpropInput', backend) !== undefined };
+  }
+  return nativeDepthwiseGrad.has;
+}
+
+/** Force the custom depthwise input gradient even where the backend has the kernel (tests, benchmarks). */
+export const depthwiseGradPolicy = { mode: 'auto' as 'auto' | 'custom' | 'native' };
+
+/**
+ * Stride-1 depthwise convolution whose input gradient is computed as a depthwise convolution of dy
+ * with the spatially flipped kernel ("full" padding minus the forward padding), summed over the
+ * channel multiplier. The kernel gets no gradient (saliency only differentiates the input).
+ */
+function depthwiseStride1(x: tf.Tensor4D, w: tf.Tensor4D, padding: 'same' | 'valid', dil: [number, number]): tf.Tensor4D {
+  const useNative = depthwiseGradPolicy.mode === 'native' || (depthwiseGradPolicy.mode === 'auto' && backendHasDepthwiseInputGrad());
+  if (useNative) return tf.depthwiseConv2d(x, w, 1, padding, 'NHWC', dil);
+  const [kh, kw, c, m] = w.shape;
+  const [pt, pb, pl, pr] = stride1Padding(padding, kh, kw, dil[0], dil[1]);
+  const f = customGrad1((xin) => ({
+    value: tf.depthwiseConv2d(xin as tf.Tensor4D, w, 1, padding, 'NHWC', dil),
+    gradFunc: (dy) => {
+      const flipped = tf.reshape(tf.reverse(w, [0, 1]), [kh, kw, c * m, 1]) as tf.Tensor4D;
+      const eh = (kh - 1) * dil[0];
+      const ew = (kw - 1) * dil[1];
+      const pad: [[number, number], [number, number], [number, number], [number, number]] = [
+        [0, 0],
+        [eh - pt, eh - pb],
+        [ew - pl, ew - pr],
+        [0, 0],
+      ];
+      const g = tf.depthwiseConv2d(dy as tf.Tensor4D, flipped, 1, pad, 'NHWC', dil);
+      if (m === 1) return g;
+      const [n, h, wd] = g.shape;
+      return tf.sum(tf.reshape(g, [n, h, wd, c, m]), 4);
+    },
+  }));
+  return f(x) as tf.Tensor4D;
+}
+
+function convStep(step: Step, x: tf.Tensor4D): tf.Tensor4D {
+  const li = internals(step.layer);
+  const strides = pair(li.strides);
+  const dil = pair(li.dilationRate);
+  const padding = (li.padding ?? 'valid') as 'same' | 'valid';
+  let y: tf.Tensor4D;
+  if (step.kind === 'conv2d') {
+    y = tf.conv2d(x, li.kernel!.read() as tf.Tensor4D, strides, padding, 'NHWC', dil);
+  } else {
+    const dw = li.depthwiseKernel!.read() as tf.Tensor4D;
+    const stride1 = strides[0] === 1 && strides[1] === 1;
+    y = stride1 ? depthwiseStride1(x, dw, padding, dil) : tf.depthwiseConv2d(x, dw, strides, padding, 'NHWC', dil);
+    if (step.kind === 'separable') y = tf.conv2d(y, li.pointwiseKernel!.read() as tf.Tensor4D, 1, 'valid');
+  }
+  if (li.useBias !== false && li.bias) y = tf.add(y, li.bias.read());
+  return y;
+}
+
+export interface RunOptions {
+  relu: ReluMode;
+  /** Return logits (drop the final softmax) instead of the model output. */
+  logits: boolean;
+  /** Tap: when tensor `id` is produced, replace it by tensor + add and report it. */
+  tap?: { id: number; add?: tf.Tensor; onValue: (t: tf.Tensor) => void };
+}
+
+/** Forward pass (call inside tf.grad / tf.tidy). Returns the scores [batch, classes]. */
+export function runGraph(plan: GraphPlan, x: tf.Tensor, opts: RunOptions): tf.Tensor {
+  const values = new Map<number, tf.Tensor>();
+  values.set(plan.inputId, x);
+  const tapInput = opts.tap?.id === plan.inputId;
+  if (tapInput && opts.tap) {
+    const t = opts.tap.add ? tf.add(x, opts.tap.add) : x;
+    values.set(plan.inputId, t);
+    opts.tap.onValue(t);
+  }
+  // Drop references once the last consumer ran (the tape or tidy owns and disposes the tensors).
+  const lastUse = new Map<number, number>();
+  plan.steps.forEach((s, i) => s.inputIds.forEach((id) => lastUse.set(id, i)));
+  let out: tf.Tensor | undefined;
+  for (let i = 0; i < plan.steps.length; i++) {
+    const step = plan.steps[i];
+    const inputs = step.inputIds.map((id) => {
+      const v = values.get(id);
+      if (!v) throw new Error(`internal: tensor ${id} for layer "${step.layer.name}" not computed`);
+      return v;
+    });
+    const dropSoftmax = opts.logits && i === plan.softmaxStep;
+    let y: tf.Tensor;
+    const li = internals(step.layer);
+    switch (step.kind) {
+      case 'conv2d':
+      case 'separable':
+      case 'depthwise':
+        y = convStep(step, inputs[0] as tf.Tensor4D);
+        if (step.activation && !dropSoftmax) y = applyActivation(y, step.activation, opts.relu);
+        break;
+      case 'activation':
+      case 'relu-layer':
+        y = dropSoftmax || !step.activation ? inputs[0] : applyActivation(inputs[0], step.activation, opts.relu, li.maxValue);
+        break;
+      default: {
+        // Layers with a fused activation we must change (guided ReLU, dropped softmax): swap it for the call.
+        const swap = step.activation !== null && (dropSoftmax || (step.relu && opts.relu === 'guided'));
+        const saved = li.activation;
+        if (swap) li.activation = tf.layers.activation({ activation: 'linear' }) as unknown as LayerInternals['activation'];
+        try {
+          y = step.layer.apply(inputs.length === 1 ? inputs[0] : inputs, { training: false }) as tf.Tensor;
+        } finally {
+          if (swap) li.activation = saved;
+        }
+        if (swap && !dropSoftmax && step.activation) y = applyActivation(y, step.activation, opts.relu, li.maxValue);
+      }
+    }
+    const id = step.outputIds[0];
+    if (opts.tap && opts.tap.id === id) {
+      if (opts.tap.add) y = tf.add(y, opts.tap.add);
+      opts.tap.onValue(y);
+    }
+    values.set(id, y);
+    if (id === plan.outputId) out = y;
+    for (const inId of step.inputIds) if (lastUse.get(inId) === i) values.delete(inId);
+  }
+  if (!out) throw new Error(`internal: model output was not computed`);
+  return out;
+}

@@ -1,0 +1,240 @@
+/**
+ * Saliency maps for the face classifiers: what in a face crop drives a class score.
+ *
+ * - guided: guided back-propagation (Springenberg et al. 2015), the method the paper shows: the
+ *   gradient of the class score w.r.t. the input image with every ReLU's backward pass gated by
+ *   its forward input > 0 AND the incoming gradient > 0. Map = |gradient| (max over channels).
+ * - gradcam: Grad-CAM (Selvaraju et al. 2017) on the feature map entering the classification head
+ *   conv (the last convolutional feature map; see docs/saliency.md): weights = spatial mean of the
+ *   plain gradient, CAM = ReLU(sum_k w_k A_k), bilinearly upsampled to the crop.
+ * - guided-gradcam: product of the two.
+ *
+ * Class score: by default the pre-softmax logit of the class (score: 'logit'). The paper's code
+ * differentiates the softmax output; that is available as score: 'probability'. Logits avoid the
+ * softmax coupling (a probability also rises when other classes' logits fall) and its saturation.
+ *
+ * All maps are [crop height x crop width] (the model input size), in [0, 1], normalised per face by
+ * their maximum (all zeros when the gradient is zero everywhere). Batches of faces run in one pass;
+ * each face's map depends only on that face (batch norm runs in inference mode).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { UserError } from '../errors.js';
+import { graphPlan, layerOutput, reluAfter, runGraph, type GraphPlan, type ScoreSource } from './graph.js';
+
+export const SALIENCY_METHODS = ['guided', 'gradcam', 'guided-gradcam'] as const;
+export type SaliencyMethod = (typeof SALIENCY_METHODS)[number];
+
+export function isSaliencyMethod(s: string): s is SaliencyMethod {
+  return (SALIENCY_METHODS as readonly string[]).includes(s);
+}
+
+export interface SaliencyOptions {
+  method: SaliencyMethod;
+  /** Class to explain: one index for all faces or one per face. Default: each face's predicted class. */
+  classIndex?: number | number[];
+  /** Differentiate the logit (default) or the softmax probability. */
+  score?: ScoreSource;
+  /** Layer whose output is the Grad-CAM feature map. Default: the input of the last convolution. */
+  camLayer?: string;
+}
+
+export interface SaliencyTensors {
+  /** [n, h, w] maps in [0, 1] at the model input size. */
+  maps: tf.Tensor3D;
+  /** [n, classes] softmax probabilities (or the model output when it has no final softmax). */
+  probabilities: tf.Tensor2D;
+  /** [n] class explained for each face. */
+  classIndex: tf.Tensor1D;
+}
+
+export interface SaliencyResult {
+  method: SaliencyMethod;
+  score: ScoreSource;
+  /** Map size (the model input / face crop size). */
+  width: number;
+  height: number;
+  /** One map per face: row-major height x width, values in [0, 1]. */
+  maps: Float32Array[];
+  probabilities: Float32Array[];
+  classIndex: number[];
+  /** Layer whose output the Grad-CAM used (gradcam methods only). */
+  camLayer?: string;
+}
+
+function toInput(model: tf.LayersModel, input: Float32Array | tf.Tensor): tf.Tensor4D {
+  const shape = model.inputs[0].shape;
+  const [h, w, c] = [Number(shape[1]), Number(shape[2]), Number(shape[3])];
+  const per = h * w * c;
+  if (input instanceof tf.Tensor) {
+    if (input.rank === 3 && input.shape[0] === h && input.shape[1] === w && input.shape[2] === c) return tf.expandDims(input, 0) as tf.Tensor4D;
+    if (input.rank !== 4 || input.shape[1] !== h || input.shape[2] !== w || input.shape[3] !== c) {
+      throw new UserError(`saliency input has shape [${input.shape.join(', ')}] but the model expects [n, ${h}, ${w}, ${c}]`);
+    }
+    return input as tf.Tensor4D;
+  }
+  if (input.length === 0 || input.length % per !== 0) {
+    throw new UserError(`saliency input has ${input.length} values, not a multiple of ${h}x${w}x${c}`);
+  }
+  return tf.tensor4d(input, [input.length / per, h, w, c]);
+}
+
+function classMask(scores: tf.Tensor, n: number, classes: number, classIndex: number | number[] | undefined): { mask: tf.Tensor; idx: tf.Tensor1D } {
+  let idx: tf.Tensor1D;
+  if (classIndex === undefined) {
+    idx = tf.argMax(scores, 1) as tf.Tensor1D;
+  } else {
+    const list = typeof classIndex === 'number' ? new Array<number>(n).fill(classIndex) : classIndex;
+    if (list.length !== n) throw new UserError(`got ${list.length} class indices for ${n} faces`);
+    for (const k of list) {
+      if (!Number.isInteger(k) || k < 0 || k >= classes) throw new UserError(`class index ${k} is out of range [0, ${classes - 1}]`);
+    }
+    idx = tf.tensor1d(list, 'int32');
+  }
+  return { mask: tf.oneHot(idx, classes), idx };
+}
+
+/** Per-face normalisation to [0, 1] by the maximum ([n, h, w]). */
+function normalise(m: tf.Tensor3D): tf.Tensor3D {
+  const mx = tf.max(m, [1, 2], true);
+  return tf.div(m, tf.maximum(mx, 1e-30)) as tf.Tensor3D;
+}
+
+/**
+ * Compute saliency maps as tensors (for callers that keep data on the device, e.g. the browser).
+ * The caller disposes the returned tensors. Does not leak intermediate tensors.
+ */
+export function saliencyTensors(model: tf.LayersModel, input: Float32Array | tf.Tensor, opts: SaliencyOptions): SaliencyTensors & { camLayer?: string } {
+  if (!isSaliencyMethod(opts.method)) throw new UserError(`unknown saliency method "${opts.method}": choose one of ${SALIENCY_METHODS.join(', ')}`);
+  const plan = graphPlan(model);
+  const scoreSource: ScoreSource = opts.score ?? 'logit';
+  const logits = scoreSource === 'logit' && plan.softmaxStep >= 0;
+  const needGuided = opts.method !== 'gradcam';
+  const needCam = opts.method !== 'guided';
+  const cam = needCam ? camTarget(plan, opts.camLayer) : undefined;
+  const classes = Number(model.outputs[0].shape[model.outputs[0].shape.length - 1]);
+
+  const kept: tf.Tensor[] = [];
+  const keep = <T extends tf.Tensor>(t: T): T => {
+    kept.push(t);
+    return tf.keep(t);
+  };
+  try {
+    const result = tf.tidy(() => {
+      const x = toInput(model, input);
+      const n = x.shape[0];
+      const [h, w] = [x.shape[1], x.shape[2]];
+      let probs: tf.Tensor2D | undefined;
+      let idx: tf.Tensor1D | undefined;
+      let activation: tf.Tensor4D | undefined;
+
+      // One forward + backward pass. Builds the scalar: sum over faces of the chosen class score.
+      const score = (out: tf.Tensor): tf.Scalar => {
+        const p = logits ? tf.softmax(out) : out;
+        probs = keep(p as tf.Tensor2D);
+        const s = scoreSource === 'logit' ? out : p;
+        const { mask, idx: chosen } = classMask(out, n, classes, opts.classIndex);
+        idx = keep(chosen);
+        return tf.sum(tf.mul(s, mask));
+      };
+      const zeros = cam ? tf.zeros([n, ...cam.shape.slice(1)]) : undefined;
+      const tap = cam ? { id: cam.id, add: zeros, onValue: (t: tf.Tensor) => (activation = keep(t as tf.Tensor4D)) } : undefined;
+
+      let inputGrad: tf.Tensor4D | undefined;
+      let camGrad: tf.Tensor4D | undefined;
+      if (needGuided && needCam && cam && !reluAfter(plan, cam.id)) {
+        // No ReLU between the feature map and the score: the guided pass gives the plain gradient there too.
+        const [gx, gz] = tf.grads((xx: tf.Tensor, z: tf.Tensor) => score(runGraph(plan, xx, { relu: 'guided', logits, tap: { ...tap!, add: z } })))([x, zeros!]);
+        inputGrad = gx as tf.Tensor4D;
+        camGrad = gz as tf.Tensor4D;
+      } else {
+        if (needGuided) inputGrad = tf.grad((xx: tf.Tensor) => score(runGraph(plan, xx, { relu: 'guided', logits })))(x) as tf.Tensor4D;
+        if (needCam) {
+          for (const t of [probs, idx, activation]) if (t) t.dispose();
+          camGrad = tf.grad((z: tf.Tensor) => score(runGraph(plan, x, { relu: 'plain', logits, tap: { ...tap!, add: z } })))(zeros!) as tf.Tensor4D;
+        }
+      }
+
+      let camMap: tf.Tensor3D | undefined;
+      if (needCam) {
+        const weights = tf.mean(camGrad!, [1, 2], true); // [n, 1, 1, K]
+        const raw = tf.relu(tf.sum(tf.mul(activation!, weights), 3, true)) as tf.Tensor4D; // [n, fh, fw, 1]
+        const up = tf.image.resizeBilinear(raw, [h, w], false, true);
+        camMap = tf.squeeze(up, [3]) as tf.Tensor3D;
+      }
+      let map: tf.Tensor3D;
+      if (opts.method === 'gradcam') map = normalise(camMap!);
+      else {
+        const g = tf.max(tf.abs(inputGrad!), 3) as tf.Tensor3D;
+        map = normalise(opts.method === 'guided' ? g : (tf.mul(normalise(g), camMap!) as tf.Tensor3D));
+      }
+      return { maps: map, probabilities: probs!, classIndex: idx! };
+    });
+    // Returned tensors survive the tidy; kept ones we no longer need are released below.
+    const out = new Set<tf.Tensor>([result.maps, result.probabilities, result.classIndex]);
+    for (const t of kept) if (!out.has(t) && !t.isDisposed) t.dispose();
+    return { ...result, camLayer: cam?.layer };
+  } catch (err) {
+    for (const t of kept) if (!t.isDisposed) t.dispose();
+    throw err;
+  }
+}
+
+/**
+ * Gradient of the class score w.r.t. the input, with ReLUs guided or plain ([n, h, w, c], caller
+ * disposes). For inspection and tests; saliencyTensors is the fast path for maps.
+ */
+export function inputGradients(
+  model: tf.LayersModel,
+  input: Float32Array | tf.Tensor,
+  opts: { guided: boolean; classIndex?: number | number[]; score?: ScoreSource },
+): tf.Tensor4D {
+  const plan = graphPlan(model);
+  const scoreSource = opts.score ?? 'logit';
+  const logits = scoreSource === 'logit' && plan.softmaxStep >= 0;
+  const classes = Number(model.outputs[0].shape[model.outputs[0].shape.length - 1]);
+  return tf.tidy(() => {
+    const x = toInput(model, input);
+    return tf.grad((xx: tf.Tensor) => {
+      const out = runGraph(plan, xx, { relu: opts.guided ? 'guided' : 'plain', logits });
+      const s = scoreSource === 'logit' || plan.softmaxStep < 0 ? out : tf.softmax(out);
+      return tf.sum(tf.mul(s, classMask(out, x.shape[0], classes, opts.classIndex).mask));
+    })(x) as tf.Tensor4D;
+  });
+}
+
+/** Class scores the saliency walk computes (logits, or the model output), for checking it against predict(). */
+export function graphScores(model: tf.LayersModel, input: Float32Array | tf.Tensor, score: ScoreSource = 'logit'): tf.Tensor2D {
+  const plan = graphPlan(model);
+  return tf.tidy(() => runGraph(plan, toInput(model, input), { relu: 'plain', logits: score === 'logit' && plan.softmaxStep >= 0 }) as tf.Tensor2D);
+}
+
+function camTarget(plan: GraphPlan, layer?: string): { id: number; shape: number[]; layer: string } {
+  if (layer) return { ...layerOutput(plan, layer), layer };
+  return { id: plan.camTensorId, shape: plan.camShape, layer: plan.camLayerName };
+}
+
+/** Compute saliency maps and download them (synchronous; one transfer per tensor). */
+export function saliencyMaps(model: tf.LayersModel, input: Float32Array | tf.Tensor, opts: SaliencyOptions): SaliencyResult {
+  const t = saliencyTensors(model, input, opts);
+  try {
+    const [n, h, w] = t.maps.shape;
+    const maps = t.maps.dataSync() as Float32Array;
+    const probs = t.probabilities.dataSync() as Float32Array;
+    const idx = t.classIndex.dataSync();
+    const classes = t.probabilities.shape[1];
+    return {
+      method: opts.method,
+      score: opts.score ?? 'logit',
+      width: w,
+      height: h,
+      maps: Array.from({ length: n }, (_, i) => maps.slice(i * h * w, (i + 1) * h * w)),
+      probabilities: Array.from({ length: n }, (_, i) => probs.slice(i * classes, (i + 1) * classes)),
+      classIndex: Array.from(idx),
+      camLayer: t.camLayer,
+    };
+  } finally {
+    t.maps.dispose();
+    t.probabilities.dispose();
+    t.classIndex.dispose();
+  }
+}

@@ -1,0 +1,130 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { setupBackend } from '../../src/engine/backend.js';
+import { buildModel, ZOO } from '../../src/framework/zoo.js';
+import { depthwiseGradPolicy } from '../../src/viz/graph.js';
+import { graphScores, inputGradients, saliencyMaps, saliencyTensors, SALIENCY_METHODS } from '../../src/viz/saliency.js';
+
+/**
+ * Tiny net with known weights on a 2x2x1 input:
+ *   h = ReLU(1x1 conv: [x, -x, x - 0.5])  ->  logits = GAP(1x1 conv: class0 = h0 - h1 + 2 h2, class1 = 0)
+ * so class0 = mean(x) + 2 mean(ReLU(x - 0.5)). By hand, per pixel (1/4 from the average pool):
+ *   plain  d/dx = 1/4 ([x > 0] + [x < 0] + 2 [x > 0.5])
+ *   guided d/dx = 1/4 ([x > 0] + 2 [x > 0.5])   (h1's incoming gradient -1/4 is negative: blocked)
+ */
+function tinyNet(): tf.LayersModel {
+  const inp = tf.input({ shape: [2, 2, 1] });
+  const c1 = tf.layers.conv2d({ filters: 3, kernelSize: 1, useBias: true, name: 'c1' });
+  let x = c1.apply(inp) as tf.SymbolicTensor;
+  x = tf.layers.activation({ activation: 'relu' }).apply(x) as tf.SymbolicTensor;
+  const head = tf.layers.conv2d({ filters: 2, kernelSize: 1, useBias: true, name: 'head' });
+  x = head.apply(x) as tf.SymbolicTensor;
+  x = tf.layers.globalAveragePooling2d({}).apply(x) as tf.SymbolicTensor;
+  const out = tf.layers.activation({ activation: 'softmax' }).apply(x) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: inp, outputs: out });
+  c1.setWeights([tf.tensor4d([1, -1, 1], [1, 1, 1, 3]), tf.tensor1d([0, 0, -0.5])]);
+  head.setWeights([tf.tensor4d([1, 0, -1, 0, 2, 0], [1, 1, 3, 2]), tf.tensor1d([0, 0])]);
+  return model;
+}
+
+test('guided back-propagation equals the hand-computed reference and differs from plain gradients where gating applies', async () => {
+  await setupBackend();
+  const model = tinyNet();
+  const xs = [-1, -0.2, 0.3, 0.8];
+  const guided = inputGradients(model, new Float32Array(xs), { guided: true, classIndex: 0 });
+  const plain = inputGradients(model, new Float32Array(xs), { guided: false, classIndex: 0 });
+  const g = Array.from(guided.dataSync());
+  const p = Array.from(plain.dataSync());
+  const refGuided = xs.map((v) => 0.25 * (Number(v > 0) + 2 * Number(v > 0.5)));
+  const refPlain = xs.map((v) => 0.25 * (Number(v > 0) + Number(v < 0) + 2 * Number(v > 0.5)));
+  g.forEach((v, i) => assert.ok(Math.abs(v - refGuided[i]) < 1e-6, `guided[${i}] = ${v}, expected ${refGuided[i]}`));
+  p.forEach((v, i) => assert.ok(Math.abs(v - refPlain[i]) < 1e-6, `plain[${i}] = ${v}, expected ${refPlain[i]}`));
+  // They differ exactly at the negative pixels, where only the incoming-gradient gate blocks.
+  assert.deepEqual(g.map((v, i) => Math.abs(v - p[i]) > 1e-6), xs.map((v) => v < 0));
+  guided.dispose();
+  plain.dispose();
+  model.dispose();
+});
+
+function randomInput(n: number, size: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  const out = new Float32Array(n * size * size);
+  for (let i = 0; i < out.length; i++) {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    out[i] = (s / 2 ** 32) * 2 - 1;
+  }
+  return out;
+}
+
+test('the layer-by-layer walk reproduces predict() for every zoo architecture', async () => {
+  await setupBackend();
+  for (const arch of ZOO) {
+    const size = arch.name === 'big-xception' ? 40 : 48;
+    const model = buildModel(arch.name, { inputSize: size, numClasses: 7 });
+    const x = randomInput(2, size, 7);
+    const before = tf.memory().numTensors;
+    const probs = graphScores(model, x, 'probability');
+    const logits = graphScores(model, x, 'logit');
+    const ref = tf.tidy(() => model.predict(tf.tensor4d(x, [2, size, size, 1])) as tf.Tensor);
+    const d = tf.tidy(() => tf.max(tf.abs(tf.sub(probs, ref))).dataSync()[0]);
+    const d2 = tf.tidy(() => tf.max(tf.abs(tf.sub(tf.softmax(logits), ref))).dataSync()[0]);
+    assert.ok(d < 1e-5 && d2 < 1e-5, `${arch.name}: walk differs from predict by ${d} / ${d2}`);
+    tf.dispose([probs, logits, ref]);
+    assert.equal(tf.memory().numTensors, before, `${arch.name}: tensors leaked`);
+    model.dispose();
+  }
+});
+
+test('every method works on every zoo architecture: crop-shaped, in [0, 1], deterministic, leak-free', async () => {
+  await setupBackend();
+  for (const arch of ZOO) {
+    const size = arch.name === 'big-xception' ? 40 : 48;
+    const model = buildModel(arch.name, { inputSize: size, numClasses: 7 });
+    const x = randomInput(2, size, 11);
+    for (const method of SALIENCY_METHODS) {
+      const before = tf.memory().numTensors;
+      const a = saliencyMaps(model, x, { method });
+      const b = saliencyMaps(model, x, { method });
+      assert.equal(tf.memory().numTensors, before, `${arch.name}/${method}: tensors leaked`);
+      assert.equal(a.maps.length, 2);
+      assert.equal(a.width, size);
+      assert.equal(a.height, size);
+      for (let i = 0; i < 2; i++) {
+        assert.equal(a.maps[i].length, size * size);
+        assert.deepEqual(a.maps[i], b.maps[i], `${arch.name}/${method}: not deterministic`);
+        let mx = 0;
+        for (const v of a.maps[i]) {
+          assert.ok(v >= 0 && v <= 1 + 1e-6, `${arch.name}/${method}: value ${v} outside [0, 1]`);
+          mx = Math.max(mx, v);
+        }
+        assert.ok(mx === 0 || Math.abs(mx - 1) < 1e-5, `${arch.name}/${method}: max ${mx}`);
+        const pred = a.probabilities[i].indexOf(Math.max(...a.probabilities[i]));
+        assert.equal(a.classIndex[i], pred);
+      }
+      if (method !== 'guided') assert.ok(a.camLayer, 'cam layer reported');
+    }
+    model.dispose();
+  }
+});
+
+test('the custom depthwise input gradient equals the native one (cpu reference)', async () => {
+  await setupBackend('cpu');
+  try {
+    const model = buildModel('mini-xception', { inputSize: 48, numClasses: 7 });
+    const x = randomInput(1, 48, 3);
+    depthwiseGradPolicy.mode = 'native';
+    const native = inputGradients(model, x, { guided: true });
+    depthwiseGradPolicy.mode = 'custom';
+    const custom = inputGradients(model, x, { guided: true });
+    const scale = tf.tidy(() => tf.max(tf.abs(native)).dataSync()[0]);
+    const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(native, custom))).dataSync()[0]);
+    assert.ok(scale > 0);
+    assert.ok(diff <= 1e-4 * scale, `custom vs native depthwise gradient differ by ${diff} (scale ${scale})`);
+    tf.dispose([native, custom]);
+    model.dispose();
+  } finally {
+    depthwiseGradPolicy.mode = 'auto';
+    await setupBackend();
+  }
+});
