@@ -203,7 +203,8 @@ export function createLayer(spec: LayerSpec): tf.layers.Layer {
         kernelSize: c.pair('kernel_size'),
         strides: c.pair('strides', [1, 1]),
         padding: c.padding(),
-        depthMultiplier: c.int('depth_multiplier', 1),
+        // tfjs-layers 4.22 does not serialise depthMultiplier, so a saved model could not be reloaded.
+        depthMultiplier: c.int('depth_multiplier', 1) === 1 ? 1 : c.fail('depth_multiplier', c.raw('depth_multiplier'), 'only 1 is supported'),
         activation: c.activation() as never,
         useBias: c.bool('use_bias', true),
         depthwiseRegularizer: c.regularizer('depthwise_regularizer'),

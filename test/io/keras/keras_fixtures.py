@@ -66,7 +66,7 @@ def simple(cls, name, **cfg):
 
 def weights_for(cls, cfg, in_ch):
     """Random weights in Keras order and layout for one layer, given its input channels."""
-    r = lambda *s: rng.normal(0, 0.5, size=s).astype(np.float32)
+    r = lambda *s: rng.normal(0, 0.25, size=s).astype(np.float32)
     n = cfg["name"]
     if cls == "Conv2D":
         k = cfg["kernel_size"]
@@ -154,7 +154,7 @@ def good_functional():
         L(act("activation_1", "relu"), "batch_normalization_1"),
         L(conv("conv2d_2", 8, 1, strides=2, bias=False), "activation_1"),
         L(bn("batch_normalization_2", center=False), "conv2d_2"),
-        L(sepconv("separable_conv2d_1", 8, 3, bias=True, depth_multiplier=2), "activation_1"),
+        L(sepconv("separable_conv2d_1", 8, 3, bias=True), "activation_1"),
         L(bn("batch_normalization_3", scale=False), "separable_conv2d_1"),
         L(act("activation_2", "tanh"), "batch_normalization_3"),
         L(sepconv("separable_conv2d_2", 8, 3), "activation_2"),
@@ -162,7 +162,7 @@ def good_functional():
         L(simple("Add", "add_1"), "max_pooling2d_1", "batch_normalization_2"),
         L(pool("AveragePooling2D", "average_pooling2d_1", 3, 2, "same"), "add_1"),
         L(simple("Dropout", "dropout_1", rate=0.5), "average_pooling2d_1"),
-        L(conv("conv2d_3", 2, 3, activation="relu"), "dropout_1"),
+        L(conv("conv2d_3", 2, 3), "dropout_1"),
         L(simple("GlobalAveragePooling2D", "global_average_pooling2d_1", data_format="channels_last"), "conv2d_3"),
         L(act("predictions", "softmax"), "global_average_pooling2d_1"),
     ], "predictions")
@@ -225,6 +225,7 @@ def write_all(d):
         l["config"] = {"name": "conv2d_3", "units": 2, "return_sequences": False}
 
     mutate("bad_lstm.h5", lstm)
+    mutate("bad_depth_multiplier.h5", lambda ls: find(ls, "separable_conv2d_2")["config"].update(depth_multiplier=2))
     mutate("bad_dilation.h5", lambda ls: find(ls, "conv2d_3")["config"].update(dilation_rate=[2, 2]))
     mutate("bad_activation.h5", lambda ls: find(ls, "activation_2")["config"].update(activation="hard_sigmoid"))
     mutate("bad_channels_first.h5", lambda ls: find(ls, "max_pooling2d_1")["config"].update(data_format="channels_first"))
@@ -329,7 +330,10 @@ def fixed_input(n, h, w, c):
 
 def _fixed(n, h, w, c):
     i = np.arange(n * h * w * c, dtype=np.float64).reshape(n, h, w, c)
-    return np.sin(i * 0.731 + 0.3) * np.cos(i * 0.0173)  # deterministic, in [-1, 1]
+    k = np.arange(n, dtype=np.float64).reshape(n, 1, 1, 1)
+    y = np.arange(h, dtype=np.float64).reshape(1, h, 1, 1) / h
+    # Texture plus a sample-dependent brightness gradient, so samples differ after global pooling.
+    return 0.6 * np.sin(i * 0.731 + 0.3) * np.cos(i * 0.0173) + 0.4 * np.cos(k * 2.1 + y * (1 + k))  # in [-1, 1]
 
 
 def reference(path, out, n):
