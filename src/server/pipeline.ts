@@ -14,8 +14,8 @@ export interface ClassScores {
 export interface FaceResult {
   box: Box;
   score: number;
-  emotion: ClassScores;
-  gender: ClassScores;
+  emotion?: ClassScores;
+  gender?: ClassScores;
 }
 
 /** Same shape as `facecls classify --json` and the library API (without the file name). */

@@ -20,7 +20,8 @@ const classScores = (labels: readonly string[]) => ({
 
 export const faceSchema = {
   type: 'object',
-  required: ['box', 'score', 'emotion', 'gender'],
+  required: ['box', 'score'],
+  description: 'emotion and gender are absent only when that task is disabled on the server',
   properties: {
     box: { type: 'array', items: { type: 'number' }, minItems: 4, maxItems: 4, description: '[x, y, width, height] in pixels of the (EXIF-rotated) image' },
     score: { type: 'number', description: 'detector confidence' },
