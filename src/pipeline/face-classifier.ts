@@ -1,0 +1,171 @@
+/**
+ * FaceClassifier: detect every face of an image, crop each one (square box grown by the tuned margin,
+ * src/data/preprocess.ts squareBox + preprocessBatch) and run all faces of the image through the
+ * emotion and the gender model in one batched call each.
+ *
+ *   const fc = await FaceClassifier.load();
+ *   const faces = await fc.classify('photo.jpg'); // [{ box, score, emotion: {label, scores}, gender: {...} }]
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { decodeImage, type DecodeOptions } from '../data/decode.js';
+import { projectRoot } from '../data/paths.js';
+import { preprocessBatch, squareBox, type Box, type RawImage } from '../data/preprocess.js';
+import { setupBackend } from '../engine/backend.js';
+import { UserError } from '../errors.js';
+import { createDetector, DEFAULT_DETECTOR, type Detector, type DetectorName } from '../detect/index.js';
+import type { InferenceRuntime, RuntimeName } from '../runtime/types.js';
+import { loadRuntime } from './runtime.js';
+import type { FaceResult, LabelScores, StageTimes } from './types.js';
+
+/**
+ * Margin added on each side of the detector box, as a fraction of its larger side, before the square
+ * crop. Detectors frame faces differently, so the margin is per detector; a model whose card records
+ * `cropMargin` overrides it. Tuned on UTKFace-composed frames so the crop matches the framing of the
+ * training crops (UTKFace chips / FER-2013 faces): see bench/tune-margin.ts and README "Crop margin".
+ */
+export const DEFAULT_CROP_MARGIN: Record<DetectorName, number> = { blazeface: 0.05, haar: 0 };
+
+export function defaultModelDir(task: 'emotion' | 'gender'): string {
+  return path.join(projectRoot(), 'models', task);
+}
+
+export interface FaceClassifierOptions {
+  /** Detector name or instance. Default: blazeface. */
+  detector?: DetectorName | Detector;
+  /** Model directories (model.json + weights.bin). Default models/emotion and models/gender of the project. */
+  emotionModel?: string;
+  genderModel?: string;
+  /** Set false to skip a task. */
+  emotion?: boolean;
+  gender?: boolean;
+  /** Inference runtime for the classifiers: tfjs (default) or onnx. */
+  runtime?: RuntimeName;
+  /** tfjs backend (wasm default, cpu). */
+  backend?: string;
+  /** Overrides the per-detector / per-model crop margin. */
+  cropMargin?: number;
+  minFaceSize?: number;
+  scoreThreshold?: number;
+  maxFaces?: number;
+  /** Passed to decodeImage (pixel limit against decompression bombs). */
+  maxPixels?: number;
+}
+
+export interface ClassifyOptions {
+  /** The input is already a face crop: skip detection, classify the whole image. */
+  crop?: boolean;
+  /** Name used in error messages for buffer inputs. */
+  name?: string;
+}
+
+export type ImageInput = string | Buffer | Uint8Array | RawImage;
+
+function isRawImage(x: ImageInput): x is RawImage {
+  return typeof x === 'object' && !(x instanceof Uint8Array) && 'data' in x && 'width' in x;
+}
+
+export class FaceClassifier {
+  private constructor(
+    readonly detector: Detector,
+    readonly emotion: InferenceRuntime | undefined,
+    readonly gender: InferenceRuntime | undefined,
+    private readonly opts: FaceClassifierOptions,
+    private readonly ownsDetector: boolean,
+  ) {}
+
+  static async load(opts: FaceClassifierOptions = {}): Promise<FaceClassifier> {
+    await setupBackend(opts.backend);
+    const wantEmotion = opts.emotion !== false;
+    const wantGender = opts.gender !== false;
+    const emotionDir = opts.emotionModel ?? defaultModelDir('emotion');
+    const genderDir = opts.genderModel ?? defaultModelDir('gender');
+    for (const [want, dir, task, flag] of [
+      [wantEmotion, emotionDir, 'emotion', '--emotion-model'],
+      [wantGender, genderDir, 'gender', '--gender-model'],
+    ] as const) {
+      if (want && !fs.existsSync(dir)) {
+        throw new UserError(`no ${task} model at "${dir}": train one or pass ${flag} <dir> (or disable the task with --no-${task})`);
+      }
+    }
+    const runtime = opts.runtime ?? 'tfjs';
+    const [emotion, gender] = await Promise.all([
+      wantEmotion ? loadRuntime(runtime, emotionDir) : undefined,
+      wantGender ? loadRuntime(runtime, genderDir) : undefined,
+    ]);
+    const ownsDetector = typeof opts.detector !== 'object';
+    const detector = typeof opts.detector === 'object' ? opts.detector : await createDetector(opts.detector ?? DEFAULT_DETECTOR);
+    return new FaceClassifier(detector, emotion, gender, opts, ownsDetector);
+  }
+
+  /** Margin used for crops from this classifier's detector (model card first, then option). */
+  cropMargin(rt?: InferenceRuntime): number {
+    if (this.opts.cropMargin !== undefined) return this.opts.cropMargin;
+    const fromCard = rt?.meta.cropMargin;
+    return typeof fromCard === 'number' ? fromCard : DEFAULT_CROP_MARGIN[this.detector.name];
+  }
+
+  async decode(input: ImageInput, name?: string): Promise<RawImage> {
+    if (isRawImage(input)) return input;
+    const opts: DecodeOptions = { maxPixels: this.opts.maxPixels, name };
+    return decodeImage(input, opts);
+  }
+
+  /** Every face of an image (path, encoded buffer or RawImage); an image without faces gives []. */
+  async classify(input: ImageInput, opts: ClassifyOptions = {}): Promise<FaceResult[]> {
+    return (await this.classifyTimed(input, opts)).faces;
+  }
+
+  /** classify plus the image size and time spent per stage. */
+  async classifyTimed(input: ImageInput, opts: ClassifyOptions = {}): Promise<{ faces: FaceResult[]; width: number; height: number; times: StageTimes }> {
+    const t0 = performance.now();
+    const img = await this.decode(input, opts.name);
+    const t1 = performance.now();
+    const dets = opts.crop
+      ? [{ box: [0, 0, img.width, img.height] as Box, score: 1 }]
+      : await this.detector.detect(img, { minFaceSize: this.opts.minFaceSize, scoreThreshold: this.opts.scoreThreshold, maxFaces: this.opts.maxFaces });
+    const t2 = performance.now();
+    const faces = await this.classifyBoxes(img, dets, opts.crop);
+    const t3 = performance.now();
+    return { faces, width: img.width, height: img.height, times: { decode: t1 - t0, detect: t2 - t1, classify: t3 - t2 } };
+  }
+
+  /** Emotion and gender for given detections of one image: one batched call per model. */
+  async classifyBoxes(img: RawImage, dets: Array<{ box: Box; score: number }>, crop = false): Promise<FaceResult[]> {
+    if (dets.length === 0) return [];
+    const [emo, gen] = await Promise.all([this.runTask(this.emotion, img, dets, crop), this.runTask(this.gender, img, dets, crop)]);
+    return dets.map((d, i) => {
+      const r: FaceResult = { box: d.box, score: d.score };
+      if (emo) r.emotion = emo[i];
+      if (gen) r.gender = gen[i];
+      return r;
+    });
+  }
+
+  private async runTask(rt: InferenceRuntime | undefined, img: RawImage, dets: Array<{ box: Box }>, crop: boolean): Promise<LabelScores[] | undefined> {
+    if (!rt) return undefined;
+    const { inputSize, labels } = rt.meta;
+    const channels = rt.meta.channels === 3 ? 3 : 1;
+    const margin = crop ? 0 : this.cropMargin(rt);
+    const boxes = dets.map((d) => (crop ? d.box : squareBox(d.box, margin)));
+    const batch = preprocessBatch(img, boxes, { inputSize, channels });
+    const probs = await rt.run(batch, boxes.length);
+    const k = labels.length;
+    return boxes.map((_, i) => toLabelScores(labels, probs.subarray(i * k, (i + 1) * k)));
+  }
+
+  async dispose(): Promise<void> {
+    await Promise.all([this.emotion?.dispose(), this.gender?.dispose()]);
+    if (this.ownsDetector) this.detector.dispose();
+  }
+}
+
+export function toLabelScores(labels: readonly string[], probs: ArrayLike<number>): LabelScores {
+  let best = 0;
+  const scores: Record<string, number> = {};
+  labels.forEach((l, i) => {
+    scores[l] = Math.round(probs[i] * 10000) / 10000;
+    if (probs[i] > probs[best]) best = i;
+  });
+  return { label: labels[best], scores };
+}
