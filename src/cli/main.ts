@@ -4,9 +4,13 @@
  */
 import { Command, CommanderError } from 'commander';
 import { UserError } from '../errors.js';
+import { registerAnnotate } from './commands/annotate.js';
+import { registerClassify } from './commands/classify.js';
 import { registerImport } from './commands/import.js';
 import { registerModels } from './commands/models.js';
 import { registerOverview } from './commands/overview.js';
+import { registerVideo } from './commands/video.js';
+import { registerWebcam } from './commands/webcam.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -19,6 +23,10 @@ export function buildProgram(): Command {
     .exitOverride();
   registerOverview(program);
   registerModels(program);
+  registerClassify(program);
+  registerAnnotate(program);
+  registerVideo(program);
+  registerWebcam(program);
   registerImport(program);
   return program;
 }
