@@ -254,7 +254,8 @@ class Exporter {
           const node = this.g.addNode('Conv', b ? [x.name, w.name, b.name] : [x.name, w.name], base, convAttrs);
           rec = { node, weight: w, bias: b, outChannels: outC, baseName: base };
         } else {
-          const mult = Number(cfg.depthMultiplier ?? 1);
+          // From the kernel's size: tfjs leaves depthMultiplier out of SeparableConv2D's config.
+          const mult = ws[0].length / (kh * kw * inC);
           const dw = this.g.addInitializer(`${base}/depthwise_kernel`, [inC * mult, 1, kh, kw], depthwiseToOIHW(ws[0], kh, kw, inC, mult));
           if (cls === 'DepthwiseConv2D') {
             const b = useBias ? this.g.addInitializer(`${base}/bias`, [inC * mult], ws[1]) : undefined;

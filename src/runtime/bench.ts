@@ -1,0 +1,199 @@
+/**
+ * Classifier speed per runtime: ms per face at batch 1 and 32 and faces/s, for the emotion and gender
+ * models alone and together (one face = one emotion + one gender forward pass), tfjs vs onnxruntime.
+ * Used by `facecls bench classify` and bench/classify.ts.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { projectRoot } from '../data/paths.js';
+import { setupBackend } from '../engine/backend.js';
+import { buildModel } from '../framework/zoo.js';
+import { median, percentile } from '../framework/model-bench.js';
+import { MODEL_JSON } from '../io/fs-handler.js';
+import { EMOTION_LABELS, GENDER_LABELS, type ModelMeta, type Task } from '../io/model-store.js';
+import { createRuntime, createRuntimeFromModel } from './factory.js';
+import type { InferenceRuntime, RuntimeName } from './types.js';
+
+export interface ClassifyBenchOptions {
+  /** Model directories; default models/<task> when shipped, else a random-weight zoo mini-Xception. */
+  emotion?: string;
+  gender?: string;
+  batch?: number;
+  /** Minimum timed milliseconds per measurement (default 1500). */
+  minMs?: number;
+  backend?: string;
+  /** onnxruntime intra-op threads (default: the runtime's default). */
+  threads?: number;
+  runtimes?: RuntimeName[];
+  seed?: number;
+}
+
+export interface Timing {
+  /** Median and 90th-percentile ms per face over the timed runs. */
+  msPerFace: number;
+  p90MsPerFace: number;
+  facesPerSecond: number;
+  runs: number;
+}
+
+export interface BenchRow {
+  runtime: string;
+  model: 'emotion' | 'gender' | 'emotion+gender';
+  batch1: Timing;
+  batchN: Timing;
+}
+
+export interface ModelSource {
+  task: Task;
+  source: string;
+  arch?: string;
+  input: string;
+}
+
+export interface ClassifyBenchResult {
+  batch: number;
+  backend: string;
+  onnxThreads: number | null;
+  models: ModelSource[];
+  rows: BenchRow[];
+  /** tfjs time / onnx time per model and batch (how many times faster onnxruntime is). */
+  ratios: Array<{ model: BenchRow['model']; batch1: number; batchN: number }>;
+  targets?: { emotionGenderMsAtBatch1: { target: number; measured: number; met: boolean }; facesPerSecondBatched: { target: number; measured: number; met: boolean } };
+  machine: { cpus: number; cpuModel: string; loadAverage: number[]; node: string };
+  note: string;
+}
+
+const TARGET_MS_B1 = 0.6;
+const TARGET_FACES_PER_S = 5000;
+
+/** Deterministic uniform inputs in [-1, 1] (the preprocessed range). */
+function randomInputs(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = ((s >>> 0) / 4294967296) * 2 - 1;
+  }
+  return out;
+}
+
+async function timeFaces(fn: () => Promise<unknown>, faces: number, minMs: number): Promise<Timing> {
+  for (let i = 0; i < 3; i++) await fn();
+  const times: number[] = [];
+  const start = performance.now();
+  while (times.length < 10 || (performance.now() - start < minMs && times.length < 20000)) {
+    const t0 = performance.now();
+    await fn();
+    times.push(performance.now() - t0);
+  }
+  const ms = median(times) / faces;
+  return { msPerFace: ms, p90MsPerFace: percentile(times, 90) / faces, facesPerSecond: 1000 / ms, runs: times.length };
+}
+
+function shippedDir(task: 'emotion' | 'gender'): string | undefined {
+  const dir = path.join(projectRoot(), 'models', task);
+  return fs.existsSync(path.join(dir, MODEL_JSON)) ? dir : undefined;
+}
+
+interface Pair {
+  source: ModelSource;
+  runtimes: Map<RuntimeName, InferenceRuntime>;
+}
+
+async function openModel(task: 'emotion' | 'gender', dir: string | undefined, o: ClassifyBenchOptions, runtimes: RuntimeName[]): Promise<Pair> {
+  const map = new Map<RuntimeName, InferenceRuntime>();
+  try {
+    if (dir) {
+      for (const r of runtimes) map.set(r, await createRuntime(dir, { runtime: r, backend: o.backend, intraOpThreads: o.threads }));
+      const meta = [...map.values()][0].meta;
+      return { source: { task, source: dir, arch: meta.arch, input: `${meta.inputSize}x${meta.inputSize}x${meta.channels}` }, runtimes: map };
+    }
+    const inputSize = task === 'emotion' ? 48 : 64;
+    const labels = task === 'emotion' ? [...EMOTION_LABELS] : [...GENDER_LABELS];
+    const meta: ModelMeta = { task, labels, arch: 'mini-xception', inputSize, channels: 1, preprocessing: { colorSpace: 'grey', range: [-1, 1] } };
+    const model = buildModel('mini-xception', { inputSize, channels: 1, numClasses: labels.length });
+    let owned = false;
+    try {
+      // onnx first: it copies the weights; the tfjs runtime then takes ownership of the model.
+      for (const r of [...runtimes.filter((x) => x === 'onnx'), ...runtimes.filter((x) => x !== 'onnx')]) {
+        map.set(r, await createRuntimeFromModel(model, meta, { runtime: r, intraOpThreads: o.threads }));
+        if (r === 'tfjs') owned = true;
+      }
+    } finally {
+      if (!owned) model.dispose();
+    }
+    return { source: { task, source: 'zoo mini-xception, random weights (no shipped model yet)', arch: 'mini-xception', input: `${inputSize}x${inputSize}x1` }, runtimes: map };
+  } catch (err) {
+    for (const r of map.values()) await r.dispose();
+    throw err;
+  }
+}
+
+export async function benchClassify(o: ClassifyBenchOptions = {}): Promise<ClassifyBenchResult> {
+  const batch = o.batch ?? 32;
+  const minMs = o.minMs ?? 1500;
+  const runtimes = o.runtimes ?? ['tfjs', 'onnx'];
+  const backend = await setupBackend(o.backend ?? 'wasm');
+  const pairs: Pair[] = [];
+  try {
+    pairs.push(await openModel('emotion', o.emotion ?? shippedDir('emotion'), o, runtimes));
+    pairs.push(await openModel('gender', o.gender ?? shippedDir('gender'), o, runtimes));
+    const inputs = pairs.map((p, i) => {
+      const m = [...p.runtimes.values()][0].meta;
+      const per = m.inputSize * m.inputSize * m.channels;
+      return { one: randomInputs(per, (o.seed ?? 7) + i), many: randomInputs(per * batch, (o.seed ?? 7) + 10 + i) };
+    });
+    const rows: BenchRow[] = [];
+    let onnxThreads: number | null = null;
+    for (const r of runtimes) {
+      const label = r === 'tfjs' ? `tfjs-${backend}` : 'onnxruntime';
+      const rts = pairs.map((p) => p.runtimes.get(r)!);
+      const t = rts.find((x) => 'threads' in x) as { threads?: number } | undefined;
+      if (t?.threads !== undefined) onnxThreads = t.threads;
+      for (const [i, rt] of rts.entries()) {
+        const model = pairs[i].source.task as 'emotion' | 'gender';
+        rows.push({
+          runtime: label,
+          model,
+          batch1: await timeFaces(() => rt.run(inputs[i].one, 1), 1, minMs),
+          batchN: await timeFaces(() => rt.run(inputs[i].many, batch), batch, minMs),
+        });
+      }
+      const both = async (n: number) => {
+        await rts[0].run(n === 1 ? inputs[0].one : inputs[0].many, n);
+        await rts[1].run(n === 1 ? inputs[1].one : inputs[1].many, n);
+      };
+      rows.push({ runtime: label, model: 'emotion+gender', batch1: await timeFaces(() => both(1), 1, minMs), batchN: await timeFaces(() => both(batch), batch, minMs) });
+    }
+    const ratios: ClassifyBenchResult['ratios'] = [];
+    if (runtimes.includes('tfjs') && runtimes.includes('onnx')) {
+      for (const model of ['emotion', 'gender', 'emotion+gender'] as const) {
+        const a = rows.find((x) => x.model === model && x.runtime.startsWith('tfjs'))!;
+        const b = rows.find((x) => x.model === model && x.runtime === 'onnxruntime')!;
+        ratios.push({ model, batch1: a.batch1.msPerFace / b.batch1.msPerFace, batchN: a.batchN.msPerFace / b.batchN.msPerFace });
+      }
+    }
+    const onnxBoth = rows.find((x) => x.model === 'emotion+gender' && x.runtime === 'onnxruntime');
+    const cpus = os.cpus();
+    return {
+      batch,
+      backend: tf.getBackend(),
+      onnxThreads,
+      models: pairs.map((p) => p.source),
+      rows,
+      ratios,
+      targets: onnxBoth && {
+        emotionGenderMsAtBatch1: { target: TARGET_MS_B1, measured: onnxBoth.batch1.msPerFace, met: onnxBoth.batch1.msPerFace <= TARGET_MS_B1 },
+        facesPerSecondBatched: { target: TARGET_FACES_PER_S, measured: onnxBoth.batchN.facesPerSecond, met: onnxBoth.batchN.facesPerSecond >= TARGET_FACES_PER_S },
+      },
+      machine: { cpus: cpus.length, cpuModel: cpus[0]?.model ?? 'unknown', loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100), node: process.version },
+      note: 'median wall time per call after 3 warm-up calls, inputs already preprocessed (random values in [-1, 1]); figures on a shared machine vary with its load',
+    };
+  } finally {
+    for (const p of pairs) for (const r of p.runtimes.values()) await r.dispose();
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * onnxruntime-node implementation of InferenceRuntime: the fast path in Node.
+ * The session takes the same NHWC batch as tfjs (the exporter adds the transpose to NCHW).
+ */
+import type * as ortTypes from 'onnxruntime-node';
+import { UserError, errorMessage } from '../errors.js';
+import type { ModelMeta } from '../io/model-store.js';
+import type { InferenceRuntime } from './types.js';
+
+export interface OnnxRuntimeOptions {
+  /**
+   * Threads for one operator. Default: env FACECLS_ORT_THREADS, else 1, which measured fastest per
+   * face here on 2 shared cores (see bench/classify.ts) and leaves a core for decoding and detection.
+   */
+  intraOpThreads?: number;
+  /**
+   * Largest batch given to one session.run; bigger batches run in chunks of this size (default 8),
+   * because per-face time rises once a batch's feature maps outgrow the CPU caches (measured here).
+   */
+  maxChunk?: number;
+}
+
+/** Where the ONNX graph came from: a shipped model.onnx or an in-memory export. */
+export type OnnxOrigin = 'shipped' | 'exported';
+
+type Ort = typeof ortTypes;
+let ortModule: Promise<Ort> | undefined;
+
+/** Load onnxruntime-node lazily (native addon): a failure is reported once, as a UserError. */
+export function loadOrt(): Promise<Ort> {
+  ortModule ??= import('onnxruntime-node').catch((err: unknown) => {
+    ortModule = undefined;
+    throw new UserError(`onnxruntime-node cannot be loaded (${errorMessage(err)}); use --runtime tfjs`, { cause: err });
+  });
+  return ortModule;
+}
+
+export function defaultIntraOpThreads(): number {
+  const env = process.env.FACECLS_ORT_THREADS;
+  if (env === undefined || env.trim() === '') return 1;
+  const n = Number(env);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new UserError(`FACECLS_ORT_THREADS must be an integer in [1, 256], got "${env}"`);
+  return n;
+}
+
+export class OnnxRuntime implements InferenceRuntime {
+  readonly name = 'onnx' as const;
+  private disposed = false;
+
+  private constructor(
+    readonly meta: ModelMeta,
+    private readonly ort: Ort,
+    private readonly session: ortTypes.InferenceSession,
+    readonly threads: number,
+    readonly maxChunk: number,
+    readonly origin: OnnxOrigin,
+  ) {}
+
+  /** A session over ONNX bytes from the exporter (or any graph with one NHWC float input). */
+  static async create(
+    bytes: Uint8Array,
+    meta: ModelMeta,
+    opts: OnnxRuntimeOptions = {},
+    label = 'ONNX model',
+    origin: OnnxOrigin = 'exported',
+  ): Promise<OnnxRuntime> {
+    const ort = await loadOrt();
+    const threads = opts.intraOpThreads ?? defaultIntraOpThreads();
+    const maxChunk = opts.maxChunk ?? 8;
+    if (!Number.isInteger(maxChunk) || maxChunk < 1) throw new RangeError(`maxChunk must be a positive integer, got ${maxChunk}`);
+    let session: ortTypes.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(bytes, {
+        intraOpNumThreads: threads,
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+        graphOptimizationLevel: 'all',
+        logSeverityLevel: 3,
+        // Do not busy-wait between operators: the cores are shared with decoding and detection.
+        extra: { session: { intra_op: { allow_spinning: threads > 1 ? '0' : '1' } } },
+      });
+    } catch (err) {
+      throw new UserError(`onnxruntime cannot load ${label}: ${errorMessage(err)}`, { cause: err });
+    }
+    if (session.inputNames.length !== 1 || session.outputNames.length !== 1) {
+      await session.release();
+      throw new UserError(`${label} must have one input and one output, has ${session.inputNames.length} and ${session.outputNames.length}`);
+    }
+    return new OnnxRuntime(meta, ort, session, threads, maxChunk, origin);
+  }
+
+  async run(batch: Float32Array, n: number): Promise<Float32Array> {
+    if (this.disposed) throw new Error('OnnxRuntime.run after dispose');
+    const { inputSize: s, channels: c, labels } = this.meta;
+    if (!Number.isInteger(n) || n < 0) throw new RangeError(`batch size must be a non-negative integer, got ${n}`);
+    if (n === 0) return new Float32Array(0);
+    const len = n * s * s * c;
+    if (batch.length < len) throw new RangeError(`batch holds ${batch.length} values, ${n} inputs of ${s}x${s}x${c} need ${len}`);
+    const per = s * s * c;
+    const classes = labels.length;
+    if (n <= this.maxChunk) return this.runChunk(batch.subarray(0, len), n);
+    const out = new Float32Array(n * classes);
+    for (let i = 0; i < n; i += this.maxChunk) {
+      const k = Math.min(this.maxChunk, n - i);
+      out.set(await this.runChunk(batch.subarray(i * per, (i + k) * per), k), i * classes);
+    }
+    return out;
+  }
+
+  private async runChunk(data: Float32Array, n: number): Promise<Float32Array> {
+    const { inputSize: s, channels: c, labels } = this.meta;
+    const input = new this.ort.Tensor('float32', data, [n, s, s, c]);
+    try {
+      const out = await this.session.run({ [this.session.inputNames[0]]: input });
+      const values = out[this.session.outputNames[0]].data as Float32Array;
+      if (values.length !== n * labels.length) throw new Error(`ONNX model returned ${values.length} values for ${n} inputs of ${labels.length} classes`);
+      return values;
+    } finally {
+      input.dispose();
+    }
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.session.release();
+  }
+}
