@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { UserError } from '../errors.js';
 import { registerAnnotate } from './commands/annotate.js';
 import { registerClassify } from './commands/classify.js';
+import { registerExport } from './commands/export.js';
 import { registerImport } from './commands/import.js';
 import { registerModels } from './commands/models.js';
 import { registerOverview } from './commands/overview.js';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerVideo(program);
   registerWebcam(program);
   registerImport(program);
+  registerExport(program);
   return program;
 }
 
