@@ -6,7 +6,9 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { RawImage } from '../data/preprocess.js';
 import { projectRoot } from '../data/paths.js';
+import { UserError, errorMessage } from '../errors.js';
 import { fileSystem } from '../io/fs-handler.js';
+import { graphToOnnx } from './graph-to-onnx.js';
 import { finishDetections, nms } from './nms.js';
 import { letterboxRgb } from './resize.js';
 import type { DetectOptions, Detection, Detector } from './types.js';
@@ -36,28 +38,120 @@ export function blazefaceAssetDir(): string {
   return path.join(projectRoot(), 'assets', 'blazeface');
 }
 
+export type DetectorEngine = 'onnx' | 'tfjs';
+
+const OUTPUTS = ['Identity', 'Identity_1', 'Identity_2', 'Identity_3'];
+
+/** Raw network: NHWC [1, 256, 256, 3] in, logits [896] and regressors [896 x 16] out (512 + 384 anchors). */
+interface Net {
+  run(input: Float32Array): Promise<{ scores: Float32Array; regs: Float32Array }>;
+  dispose(): void;
+}
+
+function concat(a: Float32Array, b: Float32Array): Float32Array {
+  const out = new Float32Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+class TfjsNet implements Net {
+  constructor(private readonly model: tf.GraphModel) {}
+  async run(input: Float32Array) {
+    const size = BLAZEFACE_INPUT;
+    const outs = tf.tidy(() => {
+      const x = tf.tensor4d(input, [1, size, size, 3]);
+      return this.model.execute(x, OUTPUTS.map((o) => `${o}:0`)) as tf.Tensor[];
+    });
+    const [s512, s384, r512, r384] = (await Promise.all(outs.map((t) => t.data()))) as Float32Array[];
+    tf.dispose(outs);
+    return { scores: concat(s512, s384), regs: concat(r512, r384) };
+  }
+  dispose() {
+    this.model.dispose();
+  }
+}
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- onnxruntime-node is loaded lazily */
+class OrtNet implements Net {
+  constructor(
+    private readonly ort: any,
+    private readonly session: any,
+    private readonly input: string,
+    private readonly outputs: string[],
+  ) {}
+  async run(input: Float32Array) {
+    const size = BLAZEFACE_INPUT;
+    const feeds = { [this.input]: new this.ort.Tensor('float32', input, [1, size, size, 3]) };
+    const res = await this.session.run(feeds);
+    const [s512, s384, r512, r384] = this.outputs.map((o) => res[o].data as Float32Array);
+    return { scores: concat(s512, s384), regs: concat(r512, r384) };
+  }
+  dispose() {
+    void this.session.release?.();
+  }
+}
+
+function ortThreads(): number {
+  const n = Number(process.env.FACECLS_ORT_THREADS ?? 1);
+  return Number.isInteger(n) && n >= 1 ? n : 1;
+}
+
 export class BlazeFaceDetector implements Detector {
   readonly name = 'blazeface' as const;
   private readonly anchors = anchors(BLAZEFACE_INPUT);
   private readonly input = new Float32Array(BLAZEFACE_INPUT * BLAZEFACE_INPUT * 3);
 
-  private constructor(private readonly model: tf.GraphModel) {}
+  private constructor(
+    private readonly net: Net,
+    readonly engine: DetectorEngine,
+  ) {}
 
-  static async load(dir = blazefaceAssetDir()): Promise<BlazeFaceDetector> {
-    const model = await tf.loadGraphModel(fileSystem(dir));
-    return new BlazeFaceDetector(model);
+  /**
+   * Load the shipped BlazeFace. Engine: 'onnx' (default; falls back to tfjs with a warning on
+   * stderr when onnxruntime-node cannot load) or 'tfjs' (on the active tfjs backend).
+   */
+  static async load(opts: { dir?: string; engine?: DetectorEngine } = {}): Promise<BlazeFaceDetector> {
+    const dir = opts.dir ?? blazefaceAssetDir();
+    const artifacts = await fileSystem(dir).load();
+    const engine = opts.engine ?? ((process.env.FACECLS_DETECTOR_ENGINE as DetectorEngine | undefined) || 'onnx');
+    if (engine === 'onnx') {
+      let ort: any;
+      try {
+        ort = await import('onnxruntime-node');
+      } catch (err) {
+        if (opts.engine === 'onnx') throw new UserError(`onnxruntime-node cannot be loaded (${errorMessage(err)})`, { cause: err });
+        process.stderr.write(`facecls: warning: onnxruntime-node cannot be loaded (${errorMessage(err)}); BlazeFace runs on tfjs\n`);
+      }
+      if (ort) {
+        const weights = tf.io.decodeWeights(artifacts.weightData as ArrayBuffer, artifacts.weightSpecs ?? []);
+        try {
+          const conv = graphToOnnx(artifacts.modelTopology as { node: never[] }, weights, [1, BLAZEFACE_INPUT, BLAZEFACE_INPUT, 3], OUTPUTS);
+          const session = await ort.InferenceSession.create(conv.bytes, {
+            intraOpNumThreads: ortThreads(),
+            interOpNumThreads: 1,
+            executionMode: 'sequential',
+            graphOptimizationLevel: 'all',
+          });
+          return new BlazeFaceDetector(new OrtNet(ort, session, conv.input, conv.outputs), 'onnx');
+        } finally {
+          tf.dispose(Object.values(weights));
+        }
+      }
+    } else if (engine !== 'tfjs') throw new UserError(`unknown detector engine "${engine}": choose onnx or tfjs`);
+    const model = await tf.loadGraphModel(tf.io.fromMemory(artifacts));
+    return new BlazeFaceDetector(new TfjsNet(model), 'tfjs');
+  }
+
+  /** Raw network outputs for a prepared input (exposed for tests comparing engines). */
+  runNet(input: Float32Array): Promise<{ scores: Float32Array; regs: Float32Array }> {
+    return this.net.run(input);
   }
 
   async detect(img: RawImage, opts: DetectOptions = {}): Promise<Detection[]> {
     const size = BLAZEFACE_INPUT;
     const { side, x0: ox, y0: oy } = letterboxRgb(img, size, this.input);
-    const outs = tf.tidy(() => {
-      const x = tf.tensor4d(this.input, [1, size, size, 3]);
-      const [s512, s384, r512, r384] = this.model.execute(x, ['Identity:0', 'Identity_1:0', 'Identity_2:0', 'Identity_3:0']) as tf.Tensor[];
-      return [tf.concat([s512, s384], 1), tf.concat([r512, r384], 1)];
-    });
-    const [scores, regs] = (await Promise.all(outs.map((t) => t.data()))) as Float32Array[];
-    tf.dispose(outs);
+    const { scores, regs } = await this.net.run(this.input);
     const threshold = opts.scoreThreshold ?? BLAZEFACE_DEFAULTS.scoreThreshold;
     const logit = Math.log(threshold / (1 - threshold));
     const scale = side / size;
@@ -80,6 +174,6 @@ export class BlazeFaceDetector implements Detector {
   }
 
   dispose(): void {
-    this.model.dispose();
+    this.net.dispose();
   }
 }

@@ -1,18 +1,18 @@
 /** Face detectors behind one interface; `createDetector` picks one by name. */
 import { UserError } from '../errors.js';
-import { BlazeFaceDetector } from './blazeface.js';
+import { BlazeFaceDetector, type DetectorEngine } from './blazeface.js';
 import { HaarDetector, type HaarOptions } from './haar.js';
 import { DETECTORS, isDetectorName, type Detector } from './types.js';
 
 export * from './types.js';
 export * from './nms.js';
-export { BlazeFaceDetector, BLAZEFACE_DEFAULTS, BLAZEFACE_INPUT } from './blazeface.js';
+export { BlazeFaceDetector, BLAZEFACE_DEFAULTS, BLAZEFACE_INPUT, type DetectorEngine } from './blazeface.js';
 export { HaarDetector, HAAR_DEFAULTS, loadOpenCv, type HaarOptions } from './haar.js';
 
 /** The default: BlazeFace, better than the paper's Haar cascade on recall, precision and speed (bench/pipeline.ts). */
 export const DEFAULT_DETECTOR = 'blazeface';
 
-export async function createDetector(name: string = DEFAULT_DETECTOR, haar: HaarOptions = {}): Promise<Detector> {
+export async function createDetector(name: string = DEFAULT_DETECTOR, haar: HaarOptions = {}, engine?: DetectorEngine): Promise<Detector> {
   if (!isDetectorName(name)) throw new UserError(`unknown detector "${name}": choose one of ${DETECTORS.join(', ')}`);
-  return name === 'haar' ? HaarDetector.load(haar) : BlazeFaceDetector.load();
+  return name === 'haar' ? HaarDetector.load(haar) : BlazeFaceDetector.load({ engine });
 }
