@@ -10,6 +10,8 @@ import { registerExport } from './commands/export.js';
 import { registerImport } from './commands/import.js';
 import { registerModels } from './commands/models.js';
 import { registerOverview } from './commands/overview.js';
+import { registerSaliency } from './commands/saliency.js';
+import { registerServe } from './commands/serve.js';
 import { registerVideo } from './commands/video.js';
 import { registerWebcam } from './commands/webcam.js';
 
@@ -28,8 +30,10 @@ export function buildProgram(): Command {
   registerAnnotate(program);
   registerVideo(program);
   registerWebcam(program);
+  registerServe(program);
   registerImport(program);
   registerExport(program);
+  registerSaliency(program);
   return program;
 }
 

@@ -40,9 +40,16 @@ interface LayerInternals {
   dataFormat?: string;
   rank?: number;
   maxValue?: number | null;
+  // BatchNormalization
+  gamma?: { read(): tf.Tensor } | null;
+  beta?: { read(): tf.Tensor } | null;
+  movingMean?: { read(): tf.Tensor };
+  movingVariance?: { read(): tf.Tensor };
+  epsilon?: number;
+  axis?: number;
 }
 
-type StepKind = 'conv2d' | 'separable' | 'depthwise' | 'activation' | 'relu-layer' | 'generic';
+type StepKind = 'conv2d' | 'separable' | 'depthwise' | 'batchnorm' | 'activation' | 'relu-layer' | 'generic';
 
 export interface Step {
   layer: tf.layers.Layer;
@@ -53,6 +60,10 @@ export interface Step {
   activation: ActName | null;
   /** ReLU-like (gated in guided mode). */
   relu: boolean;
+  /** Conv steps: the batch norm that directly follows (sole consumer), folded into this conv's weights. */
+  foldedBn?: tf.layers.Layer;
+  /** Batch-norm steps folded into the preceding conv: pass their input through. */
+  folded?: boolean;
 }
 
 export interface GraphPlan {
@@ -109,7 +120,9 @@ export function graphPlan(model: tf.LayersModel): GraphPlan {
         throw new UserError(`saliency cannot look inside nested model "${layer.name}": flatten the model first`);
       }
       const li = internals(layer);
-      let kind: StepKind = CONV_KINDS[cls] ?? (cls === 'Activation' ? 'activation' : cls === 'ReLU' ? 'relu-layer' : 'generic');
+      let kind: StepKind =
+        CONV_KINDS[cls] ?? (cls === 'Activation' ? 'activation' : cls === 'ReLU' ? 'relu-layer' : cls === 'BatchNormalization' ? 'batchnorm' : 'generic');
+      if (kind === 'batchnorm' && !(li.axis === -1 || li.axis === 3)) kind = 'generic';
       if (kind !== 'generic' && kind !== 'activation' && kind !== 'relu-layer' && li.dataFormat === 'channelsFirst') kind = 'generic';
       if (kind === 'conv2d' && li.rank !== 2) kind = 'generic';
       let activation: ActName | null = null;
@@ -124,6 +137,7 @@ export function graphPlan(model: tf.LayersModel): GraphPlan {
     }
     if (pending.length === before) throw new UserError(`cannot order the layers of model "${model.name}" (disconnected graph)`);
   }
+  foldBatchNorms(steps);
   const outputId = model.outputs[0].id;
   const last = steps.findIndex((s) => s.outputIds.includes(outputId));
   const softmaxStep = last >= 0 && steps[last].activation === 'softmax' ? last : -1;
@@ -147,6 +161,35 @@ export function graphPlan(model: tf.LayersModel): GraphPlan {
   };
   plans.set(model, plan);
   return plan;
+}
+
+/**
+ * Mark conv -> batch norm pairs where the batch norm is the conv output's only consumer and the conv
+ * has no activation: in inference mode the batch norm is a per-channel affine map, so it is folded
+ * into the conv's kernel and bias at run time (saves its forward and backward ops).
+ */
+function foldBatchNorms(steps: Step[]): void {
+  const consumers = new Map<number, number>();
+  for (const s of steps) for (const id of s.inputIds) consumers.set(id, (consumers.get(id) ?? 0) + 1);
+  for (const bn of steps) {
+    if (bn.kind !== 'batchnorm') continue;
+    const conv = steps.find((s) => s.outputIds.includes(bn.inputIds[0]));
+    if (!conv || !['conv2d', 'separable', 'depthwise'].includes(conv.kind) || conv.activation !== null) continue;
+    if (consumers.get(bn.inputIds[0]) !== 1 || conv.foldedBn) continue;
+    conv.foldedBn = bn.layer;
+    bn.folded = true;
+  }
+}
+
+/** Inference-mode batch norm as y = x * scale + shift (per channel). */
+function bnAffine(layer: tf.layers.Layer): { scale: tf.Tensor1D; shift: tf.Tensor1D } {
+  const li = internals(layer);
+  const mean = li.movingMean!.read() as tf.Tensor1D;
+  let scale = tf.rsqrt(tf.add(li.movingVariance!.read(), li.epsilon ?? 1e-3)) as tf.Tensor1D;
+  if (li.gamma) scale = tf.mul(scale, li.gamma.read());
+  let shift = tf.neg(tf.mul(mean, scale)) as tf.Tensor1D;
+  if (li.beta) shift = tf.add(shift, li.beta.read());
+  return { scale, shift };
 }
 
 /** Find the tensor produced by the named layer (for a user-chosen Grad-CAM layer). */
@@ -258,21 +301,31 @@ function depthwiseStride1(x: tf.Tensor4D, w: tf.Tensor4D, padding: 'same' | 'val
   return f(x) as tf.Tensor4D;
 }
 
-function convStep(step: Step, x: tf.Tensor4D): tf.Tensor4D {
+function convStep(step: Step, x: tf.Tensor4D, fold: boolean): tf.Tensor4D {
   const li = internals(step.layer);
   const strides = pair(li.strides);
   const dil = pair(li.dilationRate);
   const padding = (li.padding ?? 'valid') as 'same' | 'valid';
+  const bn = fold && step.foldedBn ? bnAffine(step.foldedBn) : undefined;
+  let bias: tf.Tensor | undefined = li.useBias !== false && li.bias ? li.bias.read() : undefined;
+  if (bn) bias = bias ? tf.add(tf.mul(bias, bn.scale), bn.shift) : bn.shift;
   let y: tf.Tensor4D;
   if (step.kind === 'conv2d') {
-    y = tf.conv2d(x, li.kernel!.read() as tf.Tensor4D, strides, padding, 'NHWC', dil);
+    let k = li.kernel!.read() as tf.Tensor4D;
+    if (bn) k = tf.mul(k, bn.scale);
+    y = tf.conv2d(x, k, strides, padding, 'NHWC', dil);
   } else {
-    const dw = li.depthwiseKernel!.read() as tf.Tensor4D;
+    let dw = li.depthwiseKernel!.read() as tf.Tensor4D;
+    if (bn && step.kind === 'depthwise') dw = tf.mul(dw, tf.reshape(bn.scale, [1, 1, dw.shape[2], dw.shape[3]]));
     const stride1 = strides[0] === 1 && strides[1] === 1;
     y = stride1 ? depthwiseStride1(x, dw, padding, dil) : tf.depthwiseConv2d(x, dw, strides, padding, 'NHWC', dil);
-    if (step.kind === 'separable') y = tf.conv2d(y, li.pointwiseKernel!.read() as tf.Tensor4D, 1, 'valid');
+    if (step.kind === 'separable') {
+      let pw = li.pointwiseKernel!.read() as tf.Tensor4D;
+      if (bn) pw = tf.mul(pw, bn.scale);
+      y = tf.conv2d(y, pw, 1, 'valid');
+    }
   }
-  if (li.useBias !== false && li.bias) y = tf.add(y, li.bias.read());
+  if (bias) y = tf.add(y, bias);
   return y;
 }
 
@@ -312,9 +365,19 @@ export function runGraph(plan: GraphPlan, x: tf.Tensor, opts: RunOptions): tf.Te
       case 'conv2d':
       case 'separable':
       case 'depthwise':
-        y = convStep(step, inputs[0] as tf.Tensor4D);
+        // Tapping the raw conv output (a user-chosen CAM layer) needs it unfolded.
+        y = convStep(step, inputs[0] as tf.Tensor4D, opts.tap?.id !== step.outputIds[0]);
         if (step.activation && !dropSoftmax) y = applyActivation(y, step.activation, opts.relu);
         break;
+      case 'batchnorm': {
+        const producer = plan.steps.find((p) => p.outputIds.includes(step.inputIds[0]));
+        if (step.folded && producer?.foldedBn === step.layer && opts.tap?.id !== producer.outputIds[0]) y = inputs[0];
+        else {
+          const { scale, shift } = bnAffine(step.layer);
+          y = tf.add(tf.mul(inputs[0], scale), shift);
+        }
+        break;
+      }
       case 'activation':
       case 'relu-layer':
         y = dropSoftmax || !step.activation ? inputs[0] : applyActivation(inputs[0], step.activation, opts.relu, li.maxValue);
