@@ -11,7 +11,6 @@ import { registerImport } from './commands/import.js';
 import { registerModels } from './commands/models.js';
 import { registerOverview } from './commands/overview.js';
 import { registerSaliency } from './commands/saliency.js';
-import { registerServe } from './commands/serve.js';
 import { registerVideo } from './commands/video.js';
 import { registerWebcam } from './commands/webcam.js';
 
@@ -30,7 +29,6 @@ export function buildProgram(): Command {
   registerAnnotate(program);
   registerVideo(program);
   registerWebcam(program);
-  registerServe(program);
   registerImport(program);
   registerExport(program);
   registerSaliency(program);
