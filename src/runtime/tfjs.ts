@@ -18,9 +18,13 @@ export class TfjsRuntime implements InferenceRuntime {
   }
 
   async run(batch: Float32Array, n: number): Promise<Float32Array> {
-    if (n === 0) return new Float32Array(0);
     const { inputSize, channels } = this.meta;
-    const y = tf.tidy(() => this.model.predict(tf.tensor4d(batch, [n, inputSize, inputSize, channels])) as tf.Tensor);
+    if (!Number.isInteger(n) || n < 0) throw new RangeError(`batch size must be a non-negative integer, got ${n}`);
+    if (n === 0) return new Float32Array(0);
+    const len = n * inputSize * inputSize * channels;
+    if (batch.length < len) throw new RangeError(`batch holds ${batch.length} values, ${n} inputs of ${inputSize}x${inputSize}x${channels} need ${len}`);
+    const data = batch.length === len ? batch : batch.subarray(0, len);
+    const y = tf.tidy(() => this.model.predict(tf.tensor4d(data, [n, inputSize, inputSize, channels])) as tf.Tensor);
     try {
       return (await y.data()) as Float32Array;
     } finally {
