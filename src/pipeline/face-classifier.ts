@@ -39,8 +39,8 @@ export interface FaceClassifierOptions {
   /** Set false to skip a task. */
   emotion?: boolean;
   gender?: boolean;
-  /** Inference runtime for the classifiers: tfjs (default) or onnx. */
-  runtime?: RuntimeName;
+  /** Inference runtime for the classifiers: onnx (default in Node, env FACECLS_RUNTIME) or tfjs. */
+  runtime?: RuntimeName | string;
   /** tfjs backend (wasm default, cpu). */
   backend?: string;
   /** Overrides the per-detector / per-model crop margin. */
@@ -88,11 +88,8 @@ export class FaceClassifier {
         throw new UserError(`no ${task} model at "${dir}": train one or pass ${flag} <dir> (or disable the task with --no-${task})`);
       }
     }
-    const runtime = opts.runtime ?? 'tfjs';
-    const [emotion, gender] = await Promise.all([
-      wantEmotion ? loadRuntime(runtime, emotionDir) : undefined,
-      wantGender ? loadRuntime(runtime, genderDir) : undefined,
-    ]);
+    const emotion = wantEmotion ? await loadRuntime(opts.runtime, emotionDir, opts.backend) : undefined;
+    const gender = wantGender ? await loadRuntime(opts.runtime, genderDir, opts.backend) : undefined;
     const ownsDetector = typeof opts.detector !== 'object';
     const detector = typeof opts.detector === 'object' ? opts.detector : await createDetector(opts.detector ?? DEFAULT_DETECTOR);
     return new FaceClassifier(detector, emotion, gender, opts, ownsDetector);

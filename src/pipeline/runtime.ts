@@ -1,9 +1,7 @@
-/** Loads a classifier into the requested inference runtime. */
-import { UserError } from '../errors.js';
-import { TfjsRuntime } from '../runtime/tfjs.js';
-import type { InferenceRuntime, RuntimeName } from '../runtime/types.js';
+/** Loads a classifier into the requested inference runtime (src/runtime createRuntime: onnx default, tfjs). */
+import { createRuntime } from '../runtime/factory.js';
+import type { InferenceRuntime } from '../runtime/types.js';
 
-export async function loadRuntime(name: RuntimeName, dir: string): Promise<InferenceRuntime> {
-  if (name === 'tfjs') return TfjsRuntime.load(dir);
-  throw new UserError(`runtime "${name}" is not available`);
+export async function loadRuntime(name: string | undefined, dir: string, backend?: string): Promise<InferenceRuntime> {
+  return createRuntime(dir, { runtime: name, backend });
 }

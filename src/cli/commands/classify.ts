@@ -12,7 +12,7 @@ import { DETECTORS, isDetectorName } from '../../detect/types.js';
 import { UserError, errorMessage } from '../../errors.js';
 import { FaceClassifier, type FaceClassifierOptions } from '../../pipeline/face-classifier.js';
 import type { FaceResult } from '../../pipeline/types.js';
-import type { RuntimeName } from '../../runtime/types.js';
+import { parseRuntimeOption, RUNTIME_OPTION_HELP } from '../../runtime/options.js';
 import { fmt, formatTable } from '../output.js';
 import { parseFloatOption, parseIntOption } from '../options.js';
 
@@ -22,7 +22,7 @@ export interface PipelineCliOptions {
   genderModel?: string;
   emotion: boolean;
   gender: boolean;
-  runtime: string;
+  runtime?: string;
   margin?: string;
   minFaceSize?: string;
   scoreThreshold?: string;
@@ -38,7 +38,7 @@ export function addPipelineOptions(cmd: Command): Command {
     .option('--gender-model <dir>', 'gender model directory (default: models/gender of the project)')
     .option('--no-emotion', 'skip emotion classification')
     .option('--no-gender', 'skip gender classification')
-    .option('--runtime <name>', 'classifier runtime: tfjs | onnx', 'tfjs')
+    .option('--runtime <name>', RUNTIME_OPTION_HELP)
     .option('--margin <fraction>', 'crop margin around the detector box, per side, as a fraction of the box (default: tuned per detector)')
     .option('--min-face-size <px>', 'ignore faces smaller than this many pixels')
     .option('--score-threshold <p>', 'minimum detector score (CNN detectors)')
@@ -48,7 +48,7 @@ export function addPipelineOptions(cmd: Command): Command {
 
 export function classifierOptions(o: PipelineCliOptions, backend?: string): FaceClassifierOptions {
   if (!isDetectorName(o.detector)) throw new UserError(`unknown detector "${o.detector}": choose one of ${DETECTORS.join(', ')}`);
-  if (o.runtime !== 'tfjs' && o.runtime !== 'onnx') throw new UserError(`unknown runtime "${o.runtime}": choose tfjs or onnx`);
+  parseRuntimeOption(o.runtime);
   if (!o.emotion && !o.gender) throw new UserError('nothing to do: both --no-emotion and --no-gender given');
   return {
     detector: o.detector,
@@ -56,7 +56,7 @@ export function classifierOptions(o: PipelineCliOptions, backend?: string): Face
     genderModel: o.genderModel,
     emotion: o.emotion,
     gender: o.gender,
-    runtime: o.runtime as RuntimeName,
+    runtime: o.runtime,
     backend,
     cropMargin: o.margin === undefined ? undefined : parseFloatOption(o.margin, '--margin', -0.4, 2),
     minFaceSize: o.minFaceSize === undefined ? undefined : parseFloatOption(o.minFaceSize, '--min-face-size', 0),
