@@ -49,5 +49,7 @@ export interface Trainer {
   getWeights(): Promise<Float32Array[]>;
   getOptimizerState(): Promise<OptimizerState>;
   setOptimizerState(state: OptimizerState): Promise<void>;
+  /** Optional: tf.memory() of each replica (the calling thread, or each worker), for leak checks. */
+  memory?(): Promise<Array<{ numTensors: number; numBytes: number }>>;
   dispose(): Promise<void>;
 }
