@@ -46,6 +46,13 @@ function hasHdf5Signature(file: string, size: number): boolean {
 
 let ready: Promise<unknown> | undefined;
 
+/** The innermost reason of an HDF5 error stack (its last "#NNN: ... in f(): reason" line), else the message. */
+function hdf5Reason(err: unknown): string {
+  const msg = errorMessage(err);
+  const reasons = [...msg.matchAll(/#\d+: .*? in [\w.]+\(\): (.*)$/gm)].map((m) => m[1].trim());
+  return reasons.length > 0 ? reasons[reasons.length - 1] : msg.split('\n')[0];
+}
+
 type H5Group = h5wasm.Group;
 
 function attrNames(obj: { attrs: Record<string, unknown> }): string[] {
@@ -107,19 +114,22 @@ export async function readKerasHdf5(file: string): Promise<KerasFile> {
         : `"${file}" is not an HDF5 file (no HDF5 signature)`,
     );
   }
-  ready ??= h5wasm.ready;
+  ready ??= h5wasm.ready.then((m) => {
+    // Turn HDF5 errors into exceptions instead of HDF5-DIAG text on stderr (and a garbage read).
+    m.activate_throwing_error_handler();
+  });
   await ready;
   let f: h5wasm.File;
   try {
     f = new h5wasm.File(abs, 'r');
   } catch (err) {
-    throw new UserError(`cannot open HDF5 file "${file}" (corrupt or truncated?): ${errorMessage(err)}`, { cause: err });
+    throw new UserError(`cannot open HDF5 file "${file}" (corrupt or truncated?): ${hdf5Reason(err)}`, { cause: err });
   }
   try {
     return readOpened(f, file);
   } catch (err) {
     if (err instanceof UserError) throw err;
-    throw new UserError(`cannot read Keras model "${file}" (corrupt or truncated?): ${errorMessage(err)}`, { cause: err });
+    throw new UserError(`cannot read Keras model "${file}" (corrupt or truncated?): ${hdf5Reason(err)}`, { cause: err });
   } finally {
     f.close();
   }
