@@ -165,7 +165,12 @@ class Exporter {
       const vi: ValueInfo = { name, shape: ['batch', ...shape.slice(1).map((d, i) => d ?? `dim${i + 1}`)] };
       inputs.push(vi);
       if (shape.length === 4) {
-        const tr = this.g.addNode('Transpose', [name], `${name}_nchw`, { perm: [0, 3, 1, 2] });
+        const [, h, w, c] = shape;
+        // One channel: NHWC and NCHW hold the same bytes, so a Reshape (no copy) replaces the Transpose.
+        const tr =
+          c === 1 && typeof h === 'number' && typeof w === 'number'
+            ? this.g.addNode('Reshape', [name, this.g.addInitializer(`${name}_nchw_shape`, [4], BigInt64Array.from([-1n, 1n, BigInt(h), BigInt(w)])).name], `${name}_nchw`)
+            : this.g.addNode('Transpose', [name], `${name}_nchw`, { perm: [0, 3, 1, 2] });
         this.tensors.set(t.id, { name: tr.outputs[0], shape });
       } else if (shape.length === 2) {
         this.tensors.set(t.id, { name, shape });
