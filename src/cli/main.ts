@@ -11,6 +11,7 @@ import { registerImport } from './commands/import.js';
 import { registerModels } from './commands/models.js';
 import { registerOverview } from './commands/overview.js';
 import { registerSaliency } from './commands/saliency.js';
+import { registerServe } from './commands/serve.js';
 import { registerVideo } from './commands/video.js';
 import { registerWebcam } from './commands/webcam.js';
 
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerAnnotate(program);
   registerVideo(program);
   registerWebcam(program);
+  registerServe(program);
   registerImport(program);
   registerExport(program);
   registerSaliency(program);

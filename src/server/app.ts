@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import multipart from '@fastify/multipart';
 import { decodeImage, ImageDecodeError } from '../data/decode.js';
+import { UserError } from '../errors.js';
 import type { RawImage } from '../data/preprocess.js';
 import { HttpError, type ErrorBody } from './http-error.js';
 import type { ClassifyOptions, ClassifyResult, SaliencyMethod, ServerPipeline } from './pipeline.js';
@@ -115,6 +116,11 @@ export async function buildServer(opts: ServerOptions): Promise<FaceclsServer> {
     if (err instanceof ImageDecodeError) {
       const h = decodeFailure(err);
       reply.code(h.statusCode).send(errorBody(h.statusCode, h.code, h.message));
+      return;
+    }
+    if (err instanceof UserError) {
+      // A request the pipeline cannot honour (e.g. an unknown class name).
+      reply.code(400).send(errorBody(400, 'invalid_request', err.message));
       return;
     }
     if (err.validation) {

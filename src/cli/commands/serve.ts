@@ -1,0 +1,71 @@
+import type { Command } from 'commander';
+import { DETECTORS, isDetectorName } from '../../detect/types.js';
+import { UserError } from '../../errors.js';
+import { parseRuntimeOption, RUNTIME_OPTION_HELP } from '../../runtime/options.js';
+import { parseIntOption } from '../options.js';
+
+interface ServeOpts {
+  host: string;
+  port: string;
+  emotionModel?: string;
+  genderModel?: string;
+  detector: string;
+  runtime?: string;
+  emotion: boolean;
+  gender: boolean;
+  maxBodyMb: string;
+  maxPixels: string;
+  timeoutMs: string;
+  concurrency: string;
+  maxQueued: string;
+  logLevel: string;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('HTTP API (POST /v1/classify, /v1/annotate, /v1/saliency; GET /v1/models, /healthz, /openapi.json) and the live webcam page at /')
+    .option('--host <addr>', 'address to listen on (env FACECLS_HOST)', process.env.FACECLS_HOST ?? '127.0.0.1')
+    .option('--port <n>', 'port (env PORT or FACECLS_PORT; 0 = any free port)', process.env.FACECLS_PORT ?? process.env.PORT ?? '3000')
+    .option('--emotion-model <dir>', 'emotion model directory (default models/emotion)')
+    .option('--gender-model <dir>', 'gender model directory (default models/gender)')
+    .option('--no-emotion', 'do not classify emotion')
+    .option('--no-gender', 'do not classify gender')
+    .option('--detector <name>', `face detector of the API: ${DETECTORS.join(' | ')} (the page always runs BlazeFace in the browser)`, 'blazeface')
+    .option('--runtime <name>', RUNTIME_OPTION_HELP)
+    .option('--max-body-mb <n>', 'largest request body in MiB', '20')
+    .option('--max-pixels <n>', 'largest image in pixels (width x height)', '40000000')
+    .option('--timeout-ms <n>', 'time limit per inference request, queueing included', '30000')
+    .option('--concurrency <n>', 'inference jobs running at once', '1')
+    .option('--max-queued <n>', 'inference jobs allowed to wait; beyond that 503 + Retry-After', '64')
+    .option('--log-level <level>', `log level: ${LOG_LEVELS.join(', ')} (env FACECLS_LOG_LEVEL)`, process.env.FACECLS_LOG_LEVEL ?? 'info')
+    .action(async (o: ServeOpts, cmd: Command) => {
+      if (!LOG_LEVELS.includes(o.logLevel)) throw new UserError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${o.logLevel}"`);
+      const port = parseIntOption(o.port, '--port', 0, 65535);
+      if (!isDetectorName(o.detector)) throw new UserError(`unknown detector "${o.detector}": choose one of ${DETECTORS.join(', ')}`);
+      const runtime = parseRuntimeOption(o.runtime);
+      const limits = {
+        bodyLimit: parseIntOption(o.maxBodyMb, '--max-body-mb', 1, 1024) * 1024 * 1024,
+        maxPixels: parseIntOption(o.maxPixels, '--max-pixels', 1),
+        timeoutMs: parseIntOption(o.timeoutMs, '--timeout-ms', 1),
+        concurrency: parseIntOption(o.concurrency, '--concurrency', 1, 64),
+        maxQueued: parseIntOption(o.maxQueued, '--max-queued', 0),
+      };
+      const { FacePipeline } = await import('../../server/face-pipeline.js');
+      const { ensureWebBundle, startServer } = await import('../../server/start.js');
+      const pipeline = await FacePipeline.load({
+        emotionModel: o.emotionModel,
+        genderModel: o.genderModel,
+        detector: o.detector,
+        runtime,
+        emotion: o.emotion,
+        gender: o.gender,
+        backend: cmd.optsWithGlobals().backend,
+        maxPixels: limits.maxPixels,
+      });
+      if (!(await ensureWebBundle())) process.stderr.write('facecls: warning: the web page bundle is missing and could not be built (npm run build); the API works\n');
+      await startServer({ pipeline, host: o.host, port, limits, logLevel: o.logLevel, version: program.version() });
+    });
+}

@@ -1,0 +1,152 @@
+/**
+ * The production pipeline behind the server (FaceClassifier + BlazeFace + src/viz saliency) on zoo
+ * models saved to a temp dir, and the `facecls serve` command as a process: start, answer, stop on
+ * SIGTERM, clear errors for missing models and bad options.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+import sharp from 'sharp';
+import { projectRoot } from '../../src/data/paths.js';
+import { buildServer, type FaceclsServer } from '../../src/server/app.js';
+import { FacePipeline } from '../../src/server/face-pipeline.js';
+import { runCli } from '../helpers/cli.js';
+import { saveZooModels } from './fixture-pipeline.js';
+
+let models: { emotion: string; gender: string };
+
+before(async () => {
+  models = await saveZooModels();
+});
+
+async function faceLike(size = 160): Promise<Buffer> {
+  // A grey oval "face" with darker eyes and mouth: enough for crops=true, which skips detection.
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${size}" height="${size}"><rect width="100%" height="100%" fill="#6a8"/>
+    <ellipse cx="80" cy="80" rx="55" ry="70" fill="#dcb"/><circle cx="60" cy="65" r="8" fill="#333"/><circle cx="100" cy="65" r="8" fill="#333"/>
+    <rect x="60" y="110" width="40" height="8" fill="#944"/></svg>`;
+  return sharp(Buffer.from(svg)).jpeg().toBuffer();
+}
+
+describe('server on the FaceClassifier pipeline', () => {
+  let pipeline: FacePipeline;
+  let server: FaceclsServer;
+  let url: string;
+  before(async () => {
+    pipeline = await FacePipeline.load({ emotionModel: models.emotion, genderModel: models.gender });
+    server = await buildServer({ pipeline, logger: false });
+    url = await server.app.listen({ host: '127.0.0.1', port: 0 });
+  });
+  after(async () => {
+    await server.close();
+    await pipeline.dispose();
+  });
+
+  const post = async (p: string, body: Buffer) => fetch(url + p, { method: 'POST', body: new Uint8Array(body), headers: { 'content-type': 'image/jpeg' } });
+
+  test('models: classifiers with crop margin, and the BlazeFace detector for the browser', async () => {
+    const body = (await (await fetch(`${url}/v1/models`)).json()) as { detector: string; saliency: boolean; models: Array<{ role: string; format: string; url: string; info: { cropMargin?: number } }> };
+    assert.equal(body.detector, 'blazeface');
+    assert.equal(body.saliency, true);
+    assert.deepEqual(body.models.map((m) => m.role), ['emotion', 'gender', 'detector']);
+    assert.equal(typeof body.models[0].info.cropMargin, 'number');
+    const det = body.models[2];
+    assert.equal(det.format, 'graph-model');
+    const json = (await (await fetch(url + det.url)).json()) as { format: string; weightsManifest: Array<{ paths: string[] }> };
+    assert.equal(json.format, 'graph-model');
+    const bin = await fetch(new URL(json.weightsManifest[0].paths[0], url + det.url));
+    assert.equal(bin.status, 200);
+    assert.ok((await bin.arrayBuffer()).byteLength > 100_000);
+  });
+
+  test('no face in the image: an empty list, not an error', async () => {
+    const plain = await sharp({ create: { width: 320, height: 240, channels: 3, background: '#3a5' } }).jpeg().toBuffer();
+    const res = await post('/v1/classify', plain);
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { width: 320, height: 240, faces: [] });
+  });
+
+  test('crops=true classifies the whole image; minFaceSize filters', async () => {
+    const img = await faceLike();
+    const body = (await (await post('/v1/classify?crops=true', img)).json()) as { faces: Array<{ box: number[]; score: number; emotion: { label: string }; gender: { label: string } }> };
+    assert.equal(body.faces.length, 1);
+    assert.deepEqual(body.faces[0].box, [0, 0, 160, 160]);
+    assert.ok(body.faces[0].emotion.label && body.faces[0].gender.label);
+    const none = (await (await post('/v1/classify?crops=true&minFaceSize=200', img)).json()) as { faces: unknown[] };
+    assert.equal(none.faces.length, 0);
+  });
+
+  test('annotate and saliency return PNGs; an unknown class is a 400 naming it', async () => {
+    const img = await faceLike();
+    const ann = await post('/v1/annotate?crops=true', img);
+    assert.equal(ann.status, 200);
+    assert.equal((await sharp(Buffer.from(await ann.arrayBuffer())).metadata()).width, 160);
+    for (const method of ['guided', 'gradcam', 'guided-gradcam']) {
+      const res = await post(`/v1/saliency?crops=true&method=${method}&task=gender`, img);
+      assert.equal(res.status, 200, method);
+      assert.equal(res.headers.get('content-type'), 'image/png');
+      const meta = await sharp(Buffer.from(await res.arrayBuffer())).metadata();
+      assert.ok(meta.width! > 300 && meta.height! > 100, `${method} panel ${meta.width}x${meta.height}`);
+    }
+    const bad = await post('/v1/saliency?crops=true&class=bogus', img);
+    assert.equal(bad.status, 400);
+    assert.match(((await bad.json()) as { message: string }).message, /unknown class "bogus"/);
+  });
+});
+
+describe('facecls serve (process)', () => {
+  test('starts with the given models, serves, and stops cleanly on SIGTERM', async () => {
+    const child = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'facecls.js'), 'serve', '--port', '0', '--emotion-model', models.emotion, '--gender-model', models.gender], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 60_000);
+        child.stdout.on('data', () => {
+          const m = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(out);
+          if (m) {
+            clearTimeout(t);
+            resolve(m[1]);
+          }
+        });
+      });
+      const health = (await (await fetch(`${url}/healthz`)).json()) as { status: string };
+      assert.equal(health.status, 'ok');
+      const page = await fetch(`${url}/`);
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), /<script type="module" src="\/app\/app.js">/);
+      const log = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; level: number });
+      assert.ok(log.some((l) => /facecls serving on/.test(l.msg)), 'structured JSON log lines');
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0, out);
+      assert.match(out, /shutting down/);
+      assert.match(out, /"msg":"stopped"/);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+
+  test('clear errors: missing models, bad port, port in use', async () => {
+    const r = runCli(['serve', '--emotion-model', '/nonexistent/emotion', '--gender-model', models.gender], { timeoutMs: 60_000 });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /no emotion model at "\/nonexistent\/emotion"/);
+    const p = runCli(['serve', '--port', '70000'], { timeoutMs: 60_000 });
+    assert.equal(p.code, 1);
+    assert.match(p.stderr, /--port must be an integer in \[0, 65535\]/);
+    const net = await import('node:net');
+    const blocker = net.createServer();
+    await new Promise<void>((r2) => blocker.listen(0, '127.0.0.1', () => r2()));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const busy = runCli(['serve', '--port', String(port), '--emotion-model', models.emotion, '--gender-model', models.gender], { timeoutMs: 60_000 });
+      assert.equal(busy.code, 1);
+      assert.match(busy.stderr, new RegExp(`cannot listen on 127.0.0.1:${port}: the port is in use`));
+    } finally {
+      blocker.close();
+    }
+  });
+});
