@@ -92,9 +92,9 @@ export async function loadKerasModel(file: string, opts: KerasImportOptions = {}
 
     const task: Task = opts.task ?? (numClasses === 7 ? 'emotion' : numClasses === 2 ? 'gender' : 'custom');
     const labels = opts.labels ?? defaultLabels(task, numClasses);
-    if (labels.length !== numClasses) throw new UserError(`the model has ${numClasses} outputs but ${labels.length} labels were given (${labels.join(', ')})`);
     if (task === 'emotion' && numClasses !== 7 && !opts.labels) throw new UserError(`task emotion needs 7 outputs, the model has ${numClasses}: give --labels`);
     if (task === 'gender' && numClasses !== 2 && !opts.labels) throw new UserError(`task gender needs 2 outputs, the model has ${numClasses}: give --labels`);
+    if (labels.length !== numClasses) throw new UserError(`the model has ${numClasses} outputs but ${labels.length} labels were given (${labels.join(', ')})`);
 
     const match = matchZooArchitecture(model, { inputSize: h, channels, numClasses });
     const abs = path.resolve(file);
