@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as h5wasm from 'h5wasm/node';
+import type * as H5 from 'h5wasm/node';
 import { UserError, errorMessage } from '../../errors.js';
 
 export interface KerasArray {
@@ -44,7 +44,9 @@ function hasHdf5Signature(file: string, size: number): boolean {
   }
 }
 
-let ready: Promise<unknown> | undefined;
+type H5Module = typeof H5;
+/** h5wasm is loaded on first use: the CLI should not pay for it in commands that never read HDF5. */
+let ready: Promise<H5Module> | undefined;
 
 /** The innermost reason of an HDF5 error stack (its last "#NNN: ... in f(): reason" line), else the message. */
 function hdf5Reason(err: unknown): string {
@@ -53,7 +55,7 @@ function hdf5Reason(err: unknown): string {
   return reasons.length > 0 ? reasons[reasons.length - 1] : msg.split('\n')[0];
 }
 
-type H5Group = h5wasm.Group;
+type H5Group = H5.Group;
 
 function attrNames(obj: { attrs: Record<string, unknown> }): string[] {
   return Object.keys(obj.attrs);
@@ -114,19 +116,21 @@ export async function readKerasHdf5(file: string): Promise<KerasFile> {
         : `"${file}" is not an HDF5 file (no HDF5 signature)`,
     );
   }
-  ready ??= h5wasm.ready.then((m) => {
+  ready ??= import('h5wasm/node').then(async (h5) => {
+    const m = await h5.ready;
     // Turn HDF5 errors into exceptions instead of HDF5-DIAG text on stderr (and a garbage read).
     m.activate_throwing_error_handler();
+    return h5;
   });
-  await ready;
-  let f: h5wasm.File;
+  const h5wasm = await ready;
+  let f: H5.File;
   try {
     f = new h5wasm.File(abs, 'r');
   } catch (err) {
     throw new UserError(`cannot open HDF5 file "${file}" (corrupt or truncated?): ${hdf5Reason(err)}`, { cause: err });
   }
   try {
-    return readOpened(f, file);
+    return readOpened(h5wasm, f, file);
   } catch (err) {
     if (err instanceof UserError) throw err;
     throw new UserError(`cannot read Keras model "${file}" (corrupt or truncated?): ${hdf5Reason(err)}`, { cause: err });
@@ -135,7 +139,7 @@ export async function readKerasHdf5(file: string): Promise<KerasFile> {
   }
 }
 
-function readOpened(f: h5wasm.File, file: string): KerasFile {
+function readOpened(h5wasm: H5Module, f: H5.File, file: string): KerasFile {
   const configText = asText(readAttr(f, 'model_config'));
   const rootKeys = f.keys();
   if (configText === undefined) {
