@@ -18,6 +18,7 @@ const opt = (name: string): string | undefined => {
 const mode = opt('--depthwise-grad');
 if (mode === 'custom' || mode === 'native' || mode === 'auto') depthwiseGradPolicy.mode = mode;
 const json = args.includes('--json');
+if (args.includes('--engine-kernels')) await import('../src/engine/wasm-kernels.js' as string);
 const rows = await benchSaliency({
   backend: opt('--backend'),
   onRow: json ? undefined : (r) => console.error(`${r.arch} ${r.inputSize} b${r.batch} ${r.method}: ${fmt(r.msPerFace, 2)} ms/face`),

@@ -18,6 +18,11 @@ export interface SaliencyBenchRow {
   backend: string;
   /** Median ms per face (median call time / batch), maps downloaded to JS arrays included. */
   msPerFace: number;
+  /**
+   * Median CPU time of this process per face (process.cpuUsage: user + system). The backends run
+   * on one thread, so on a machine shared with other work this estimates the uncontended cost.
+   */
+  cpuMsPerFace: number;
   /** 90th percentile ms per call. */
   p90MsPerCall: number;
   runs: number;
@@ -40,16 +45,20 @@ export const DEFAULT_BENCH_ARCHS = [
   { arch: 'mini-xception', inputSize: 64 },
 ];
 
-async function timeIt(fn: () => void | Promise<void>, minMs: number): Promise<{ median: number; p90: number; runs: number }> {
+async function timeIt(fn: () => void | Promise<void>, minMs: number): Promise<{ median: number; cpu: number; p90: number; runs: number }> {
   for (let i = 0; i < 3; i++) await fn();
   const times: number[] = [];
+  const cpu: number[] = [];
   const start = performance.now();
   while (times.length < 10 || (performance.now() - start < minMs && times.length < 500)) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     await fn();
     times.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
   }
-  return { median: median(times), p90: percentile(times, 90), runs: times.length };
+  return { median: median(times), cpu: median(cpu), p90: percentile(times, 90), runs: times.length };
 }
 
 export async function benchSaliency(opts: SaliencyBenchOptions = {}): Promise<SaliencyBenchRow[]> {
@@ -68,7 +77,7 @@ export async function benchSaliency(opts: SaliencyBenchOptions = {}): Promise<Sa
             await y.data();
             y.dispose();
           }, minMs);
-          const base: SaliencyBenchRow = { arch, inputSize, method: 'forward', batch, backend, msPerFace: fwd.median / batch, p90MsPerCall: fwd.p90, runs: fwd.runs };
+          const base: SaliencyBenchRow = { arch, inputSize, method: 'forward', batch, backend, msPerFace: fwd.median / batch, cpuMsPerFace: fwd.cpu / batch, p90MsPerCall: fwd.p90, runs: fwd.runs };
           rows.push(base);
           opts.onRow?.(base);
           for (const method of opts.methods ?? SALIENCY_METHODS) {
@@ -80,6 +89,7 @@ export async function benchSaliency(opts: SaliencyBenchOptions = {}): Promise<Sa
               batch,
               backend,
               msPerFace: t.median / batch,
+              cpuMsPerFace: t.cpu / batch,
               p90MsPerCall: t.p90,
               runs: t.runs,
               vsForward: t.median / batch / base.msPerFace,

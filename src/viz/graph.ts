@@ -275,23 +275,22 @@ export const depthwiseGradPolicy = { mode: 'auto' as 'auto' | 'custom' | 'native
  * with the spatially flipped kernel ("full" padding minus the forward padding), summed over the
  * channel multiplier. The kernel gets no gradient (saliency only differentiates the input).
  */
-function depthwiseStride1(x: tf.Tensor4D, w: tf.Tensor4D, padding: 'same' | 'valid', dil: [number, number]): tf.Tensor4D {
+function depthwiseStride1(x: tf.Tensor4D, w: tf.Tensor4D, flipped: tf.Tensor4D, padding: 'same' | 'valid', dil: [number, number]): tf.Tensor4D {
   const useNative = depthwiseGradPolicy.mode === 'native' || (depthwiseGradPolicy.mode === 'auto' && backendHasDepthwiseInputGrad());
   if (useNative) return tf.depthwiseConv2d(x, w, 1, padding, 'NHWC', dil);
   const [kh, kw, c, m] = w.shape;
   const [pt, pb, pl, pr] = stride1Padding(padding, kh, kw, dil[0], dil[1]);
+  const eh = (kh - 1) * dil[0];
+  const ew = (kw - 1) * dil[1];
+  const pad: [[number, number], [number, number], [number, number], [number, number]] = [
+    [0, 0],
+    [eh - pt, eh - pb],
+    [ew - pl, ew - pr],
+    [0, 0],
+  ];
   const f = customGrad1((xin) => ({
     value: tf.depthwiseConv2d(xin as tf.Tensor4D, w, 1, padding, 'NHWC', dil),
     gradFunc: (dy) => {
-      const flipped = tf.reshape(tf.reverse(w, [0, 1]), [kh, kw, c * m, 1]) as tf.Tensor4D;
-      const eh = (kh - 1) * dil[0];
-      const ew = (kw - 1) * dil[1];
-      const pad: [[number, number], [number, number], [number, number], [number, number]] = [
-        [0, 0],
-        [eh - pt, eh - pb],
-        [ew - pl, ew - pr],
-        [0, 0],
-      ];
       const g = tf.depthwiseConv2d(dy as tf.Tensor4D, flipped, 1, pad, 'NHWC', dil);
       if (m === 1) return g;
       const [n, h, wd] = g.shape;
@@ -301,31 +300,123 @@ function depthwiseStride1(x: tf.Tensor4D, w: tf.Tensor4D, padding: 'same' | 'val
   return f(x) as tf.Tensor4D;
 }
 
+/** Weights a step runs with: batch norm folded in, depthwise kernel flipped for its input gradient. */
+interface StepWeights {
+  kernel?: tf.Tensor4D;
+  depthwise?: tf.Tensor4D;
+  /** Depthwise kernel flipped spatially, reshaped [kh, kw, c * m, 1] (custom input gradient). */
+  flipped?: tf.Tensor4D;
+  pointwise?: tf.Tensor4D;
+  bias?: tf.Tensor;
+  /** Unfolded batch norm as an affine map. */
+  scale?: tf.Tensor;
+  shift?: tf.Tensor;
+}
+
+/** The model variables a step's weights derive from (their data ids change when weights are set). */
+function sourceVariables(step: Step, fold: boolean): tf.Tensor[] {
+  const li = internals(step.layer);
+  const vars = [li.kernel, li.depthwiseKernel, li.pointwiseKernel, li.bias, li.gamma, li.beta, li.movingMean, li.movingVariance]
+    .filter((v): v is { read(): tf.Tensor } => !!v)
+    .map((v) => v.read());
+  if (fold && step.foldedBn) vars.push(...sourceVariables({ ...step, layer: step.foldedBn, foldedBn: undefined }, false));
+  return vars;
+}
+
+function computeWeights(step: Step, fold: boolean): StepWeights {
+  const li = internals(step.layer);
+  if (step.kind === 'batchnorm') return bnAffine(step.layer);
+  const bn = fold && step.foldedBn ? bnAffine(step.foldedBn) : undefined;
+  const w: StepWeights = {};
+  w.bias = li.useBias !== false && li.bias ? li.bias.read() : undefined;
+  if (bn) w.bias = w.bias ? tf.add(tf.mul(w.bias, bn.scale), bn.shift) : bn.shift;
+  if (step.kind === 'conv2d') {
+    w.kernel = li.kernel!.read() as tf.Tensor4D;
+    if (bn) w.kernel = tf.mul(w.kernel, bn.scale) as tf.Tensor4D;
+  } else {
+    let dw = li.depthwiseKernel!.read() as tf.Tensor4D;
+    if (bn && step.kind === 'depthwise') dw = tf.mul(dw, tf.reshape(bn.scale, [1, 1, dw.shape[2], dw.shape[3]]));
+    w.depthwise = dw;
+    const [kh, kw, c, m] = dw.shape;
+    w.flipped = tf.reshape(tf.reverse(dw, [0, 1]), [kh, kw, c * m, 1]) as tf.Tensor4D;
+    if (step.kind === 'separable') {
+      w.pointwise = li.pointwiseKernel!.read() as tf.Tensor4D;
+      if (bn) w.pointwise = tf.mul(w.pointwise, bn.scale) as tf.Tensor4D;
+    }
+  }
+  return w;
+}
+
+interface PreparedWeights {
+  sources: tf.Tensor[];
+  dataIds: object[];
+  weights: StepWeights;
+  owned: tf.Tensor[];
+}
+const prepared = new WeakMap<Step, PreparedWeights>();
+
+function dataIdOf(t: tf.Tensor): object {
+  return (t as unknown as { dataId: object }).dataId;
+}
+
+function isFresh(p: PreparedWeights, step: Step): boolean {
+  const now = sourceVariables(step, true);
+  return now.length === p.sources.length && now.every((t, i) => t === p.sources[i] && !t.isDisposed && dataIdOf(t) === p.dataIds[i]);
+}
+
+function stepWeights(step: Step, fold: boolean): StepWeights {
+  if (fold) {
+    const p = prepared.get(step);
+    if (p && isFresh(p, step)) return p.weights;
+  }
+  return computeWeights(step, fold);
+}
+
+/**
+ * Precompute (outside any gradient tape) the folded weights of every step, reusing those whose
+ * source variables are unchanged (same tensors, same data: assigning a variable changes its data id).
+ * Saves ~100 small ops and their tape bookkeeping per call.
+ */
+export function prepareWeights(plan: GraphPlan): void {
+  for (const step of plan.steps) {
+    if (!['conv2d', 'separable', 'depthwise'].includes(step.kind) && !(step.kind === 'batchnorm' && !step.folded)) continue;
+    const old = prepared.get(step);
+    if (old && isFresh(old, step)) continue;
+    if (old) tf.dispose(old.owned);
+    const sources = sourceVariables(step, true);
+    const weights = tf.tidy(() => computeWeights(step, true) as Record<string, tf.Tensor>) as StepWeights;
+    const owned = Object.values(weights).filter((t): t is tf.Tensor => !!t && !sources.includes(t));
+    prepared.set(step, { sources, dataIds: sources.map(dataIdOf), weights, owned });
+  }
+}
+
+/** Release the weights cached for a model's saliency (call before or after disposing the model). */
+export function releasePlan(model: tf.LayersModel): void {
+  const plan = plans.get(model);
+  if (!plan) return;
+  for (const step of plan.steps) {
+    const p = prepared.get(step);
+    if (p) tf.dispose(p.owned);
+    prepared.delete(step);
+  }
+  plans.delete(model);
+}
+
 function convStep(step: Step, x: tf.Tensor4D, fold: boolean): tf.Tensor4D {
   const li = internals(step.layer);
   const strides = pair(li.strides);
   const dil = pair(li.dilationRate);
   const padding = (li.padding ?? 'valid') as 'same' | 'valid';
-  const bn = fold && step.foldedBn ? bnAffine(step.foldedBn) : undefined;
-  let bias: tf.Tensor | undefined = li.useBias !== false && li.bias ? li.bias.read() : undefined;
-  if (bn) bias = bias ? tf.add(tf.mul(bias, bn.scale), bn.shift) : bn.shift;
+  const w = stepWeights(step, fold);
   let y: tf.Tensor4D;
   if (step.kind === 'conv2d') {
-    let k = li.kernel!.read() as tf.Tensor4D;
-    if (bn) k = tf.mul(k, bn.scale);
-    y = tf.conv2d(x, k, strides, padding, 'NHWC', dil);
+    y = tf.conv2d(x, w.kernel!, strides, padding, 'NHWC', dil);
   } else {
-    let dw = li.depthwiseKernel!.read() as tf.Tensor4D;
-    if (bn && step.kind === 'depthwise') dw = tf.mul(dw, tf.reshape(bn.scale, [1, 1, dw.shape[2], dw.shape[3]]));
     const stride1 = strides[0] === 1 && strides[1] === 1;
-    y = stride1 ? depthwiseStride1(x, dw, padding, dil) : tf.depthwiseConv2d(x, dw, strides, padding, 'NHWC', dil);
-    if (step.kind === 'separable') {
-      let pw = li.pointwiseKernel!.read() as tf.Tensor4D;
-      if (bn) pw = tf.mul(pw, bn.scale);
-      y = tf.conv2d(y, pw, 1, 'valid');
-    }
+    y = stride1 ? depthwiseStride1(x, w.depthwise!, w.flipped!, padding, dil) : tf.depthwiseConv2d(x, w.depthwise!, strides, padding, 'NHWC', dil);
+    if (step.kind === 'separable') y = tf.conv2d(y, w.pointwise!, 1, 'valid');
   }
-  if (bias) y = tf.add(y, bias);
+  if (w.bias) y = tf.add(y, w.bias);
   return y;
 }
 
@@ -373,8 +464,8 @@ export function runGraph(plan: GraphPlan, x: tf.Tensor, opts: RunOptions): tf.Te
         const producer = plan.steps.find((p) => p.outputIds.includes(step.inputIds[0]));
         if (step.folded && producer?.foldedBn === step.layer && opts.tap?.id !== producer.outputIds[0]) y = inputs[0];
         else {
-          const { scale, shift } = bnAffine(step.layer);
-          y = tf.add(tf.mul(inputs[0], scale), shift);
+          const { scale, shift } = stepWeights(step, true);
+          y = tf.add(tf.mul(inputs[0], scale!), shift!);
         }
         break;
       }

@@ -13,13 +13,16 @@
  * differentiates the softmax output; that is available as score: 'probability'. Logits avoid the
  * softmax coupling (a probability also rises when other classes' logits fall) and its saturation.
  *
+ * Per model, the walk plan and batch-norm-folded weights are cached (refreshed when the model's
+ * variables change); releaseSaliency(model) frees them.
+ *
  * All maps are [crop height x crop width] (the model input size), in [0, 1], normalised per face by
  * their maximum (all zeros when the gradient is zero everywhere). Batches of faces run in one pass;
  * each face's map depends only on that face (batch norm runs in inference mode).
  */
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../errors.js';
-import { graphPlan, layerOutput, reluAfter, runGraph, type GraphPlan, type ScoreSource } from './graph.js';
+import { graphPlan, layerOutput, prepareWeights, releasePlan, reluAfter, runGraph, type GraphPlan, type ScoreSource } from './graph.js';
 
 export const SALIENCY_METHODS = ['guided', 'gradcam', 'guided-gradcam'] as const;
 export type SaliencyMethod = (typeof SALIENCY_METHODS)[number];
@@ -61,35 +64,48 @@ export interface SaliencyResult {
   camLayer?: string;
 }
 
-function toInput(model: tf.LayersModel, input: Float32Array | tf.Tensor): tf.Tensor4D {
+/** Throw a UserError unless input is [n, h, w, c] (or one [h, w, c] face) of the model's input size. */
+function checkInput(model: tf.LayersModel, input: Float32Array | tf.Tensor): void {
   const shape = model.inputs[0].shape;
   const [h, w, c] = [Number(shape[1]), Number(shape[2]), Number(shape[3])];
-  const per = h * w * c;
   if (input instanceof tf.Tensor) {
-    if (input.rank === 3 && input.shape[0] === h && input.shape[1] === w && input.shape[2] === c) return tf.expandDims(input, 0) as tf.Tensor4D;
-    if (input.rank !== 4 || input.shape[1] !== h || input.shape[2] !== w || input.shape[3] !== c) {
-      throw new UserError(`saliency input has shape [${input.shape.join(', ')}] but the model expects [n, ${h}, ${w}, ${c}]`);
-    }
-    return input as tf.Tensor4D;
-  }
-  if (input.length === 0 || input.length % per !== 0) {
+    const s = input.shape;
+    const ok = (input.rank === 3 && s[0] === h && s[1] === w && s[2] === c) || (input.rank === 4 && s[0] > 0 && s[1] === h && s[2] === w && s[3] === c);
+    if (!ok) throw new UserError(`saliency input has shape [${s.join(', ')}] but the model expects [n, ${h}, ${w}, ${c}]`);
+  } else if (input.length === 0 || input.length % (h * w * c) !== 0) {
     throw new UserError(`saliency input has ${input.length} values, not a multiple of ${h}x${w}x${c}`);
   }
-  return tf.tensor4d(input, [input.length / per, h, w, c]);
 }
 
-function classMask(scores: tf.Tensor, n: number, classes: number, classIndex: number | number[] | undefined): { mask: tf.Tensor; idx: tf.Tensor1D } {
-  let idx: tf.Tensor1D;
-  if (classIndex === undefined) {
-    idx = tf.argMax(scores, 1) as tf.Tensor1D;
-  } else {
-    const list = typeof classIndex === 'number' ? new Array<number>(n).fill(classIndex) : classIndex;
-    if (list.length !== n) throw new UserError(`got ${list.length} class indices for ${n} faces`);
-    for (const k of list) {
-      if (!Number.isInteger(k) || k < 0 || k >= classes) throw new UserError(`class index ${k} is out of range [0, ${classes - 1}]`);
-    }
-    idx = tf.tensor1d(list, 'int32');
+/** The input as a 4-D tensor (inside a tidy: a new tensor is tracked, a given one returned as is). */
+function toInput(model: tf.LayersModel, input: Float32Array | tf.Tensor): tf.Tensor4D {
+  checkInput(model, input);
+  const shape = model.inputs[0].shape;
+  const [h, w, c] = [Number(shape[1]), Number(shape[2]), Number(shape[3])];
+  if (input instanceof tf.Tensor) return (input.rank === 3 ? tf.expandDims(input, 0) : input) as tf.Tensor4D;
+  return tf.tensor4d(input, [input.length / (h * w * c), h, w, c]);
+}
+
+/** Validate a requested class (one for all faces or one per face) before any gradient tape starts. */
+function checkClassIndex(classIndex: number | number[] | undefined, n: number, classes: number): number[] | undefined {
+  if (classIndex === undefined) return undefined;
+  const list = typeof classIndex === 'number' ? new Array<number>(n).fill(classIndex) : classIndex;
+  if (list.length !== n) throw new UserError(`got ${list.length} class indices for ${n} faces`);
+  for (const k of list) {
+    if (!Number.isInteger(k) || k < 0 || k >= classes) throw new UserError(`class index ${k} is out of range [0, ${classes - 1}]`);
   }
+  return list;
+}
+
+function batchSize(model: tf.LayersModel, input: Float32Array | tf.Tensor): number {
+  if (input instanceof tf.Tensor) return input.rank === 3 ? 1 : input.shape[0];
+  const shape = model.inputs[0].shape;
+  return Math.floor(input.length / (Number(shape[1]) * Number(shape[2]) * Number(shape[3])));
+}
+
+/** One-hot mask of the explained class per face (argmax of the scores when not given). */
+function classMask(scores: tf.Tensor, classes: number, list: number[] | undefined): { mask: tf.Tensor; idx: tf.Tensor1D } {
+  const idx = list === undefined ? (tf.argMax(scores, 1) as tf.Tensor1D) : tf.tensor1d(list, 'int32');
   return { mask: tf.oneHot(idx, classes), idx };
 }
 
@@ -112,6 +128,9 @@ export function saliencyTensors(model: tf.LayersModel, input: Float32Array | tf.
   const needCam = opts.method !== 'guided';
   const cam = needCam ? camTarget(plan, opts.camLayer) : undefined;
   const classes = Number(model.outputs[0].shape[model.outputs[0].shape.length - 1]);
+  checkInput(model, input);
+  const classList = checkClassIndex(opts.classIndex, batchSize(model, input), classes);
+  prepareWeights(plan);
 
   const kept: tf.Tensor[] = [];
   const keep = <T extends tf.Tensor>(t: T): T => {
@@ -132,7 +151,7 @@ export function saliencyTensors(model: tf.LayersModel, input: Float32Array | tf.
         const p = logits ? tf.softmax(out) : out;
         probs = keep(p as tf.Tensor2D);
         const s = scoreSource === 'logit' ? out : p;
-        const { mask, idx: chosen } = classMask(out, n, classes, opts.classIndex);
+        const { mask, idx: chosen } = classMask(out, classes, classList);
         idx = keep(chosen);
         return tf.sum(tf.mul(s, mask));
       };
@@ -192,12 +211,15 @@ export function inputGradients(
   const scoreSource = opts.score ?? 'logit';
   const logits = scoreSource === 'logit' && plan.softmaxStep >= 0;
   const classes = Number(model.outputs[0].shape[model.outputs[0].shape.length - 1]);
+  checkInput(model, input);
+  const classList = checkClassIndex(opts.classIndex, batchSize(model, input), classes);
+  prepareWeights(plan);
   return tf.tidy(() => {
     const x = toInput(model, input);
     return tf.grad((xx: tf.Tensor) => {
       const out = runGraph(plan, xx, { relu: opts.guided ? 'guided' : 'plain', logits });
       const s = scoreSource === 'logit' || plan.softmaxStep < 0 ? out : tf.softmax(out);
-      return tf.sum(tf.mul(s, classMask(out, x.shape[0], classes, opts.classIndex).mask));
+      return tf.sum(tf.mul(s, classMask(out, classes, classList).mask));
     })(x) as tf.Tensor4D;
   });
 }
@@ -205,7 +227,16 @@ export function inputGradients(
 /** Class scores the saliency walk computes (logits, or the model output), for checking it against predict(). */
 export function graphScores(model: tf.LayersModel, input: Float32Array | tf.Tensor, score: ScoreSource = 'logit'): tf.Tensor2D {
   const plan = graphPlan(model);
+  prepareWeights(plan);
   return tf.tidy(() => runGraph(plan, toInput(model, input), { relu: 'plain', logits: score === 'logit' && plan.softmaxStep >= 0 }) as tf.Tensor2D);
+}
+
+/**
+ * Free what saliency caches per model (folded weights: a copy of the conv kernels). Call when the
+ * model is disposed; the next saliency call on a live model rebuilds the cache.
+ */
+export function releaseSaliency(model: tf.LayersModel): void {
+  releasePlan(model);
 }
 
 function camTarget(plan: GraphPlan, layer?: string): { id: number; shape: number[]; layer: string } {

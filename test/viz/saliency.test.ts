@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { setupBackend } from '../../src/engine/backend.js';
 import { buildModel, ZOO } from '../../src/framework/zoo.js';
 import { depthwiseGradPolicy } from '../../src/viz/graph.js';
-import { graphScores, inputGradients, saliencyMaps, saliencyTensors, SALIENCY_METHODS } from '../../src/viz/saliency.js';
+import { graphScores, inputGradients, releaseSaliency, saliencyMaps, saliencyTensors, SALIENCY_METHODS } from '../../src/viz/saliency.js';
 
 /**
  * Tiny net with known weights on a 2x2x1 input:
@@ -64,6 +64,7 @@ test('the layer-by-layer walk reproduces predict() for every zoo architecture', 
     const model = buildModel(arch.name, { inputSize: size, numClasses: 7 });
     const x = randomInput(2, size, 7);
     const before = tf.memory().numTensors;
+    tf.dispose(graphScores(model, x)); // builds the per-model cache
     const probs = graphScores(model, x, 'probability');
     const logits = graphScores(model, x, 'logit');
     const ref = tf.tidy(() => model.predict(tf.tensor4d(x, [2, size, size, 1])) as tf.Tensor);
@@ -71,6 +72,7 @@ test('the layer-by-layer walk reproduces predict() for every zoo architecture', 
     const d2 = tf.tidy(() => tf.max(tf.abs(tf.sub(tf.softmax(logits), ref))).dataSync()[0]);
     assert.ok(d < 1e-5 && d2 < 1e-5, `${arch.name}: walk differs from predict by ${d} / ${d2}`);
     tf.dispose([probs, logits, ref]);
+    releaseSaliency(model);
     assert.equal(tf.memory().numTensors, before, `${arch.name}: tensors leaked`);
     model.dispose();
   }
@@ -82,7 +84,9 @@ test('every method works on every zoo architecture: crop-shaped, in [0, 1], dete
     const size = arch.name === 'big-xception' ? 40 : 48;
     const model = buildModel(arch.name, { inputSize: size, numClasses: 7 });
     const x = randomInput(2, size, 11);
+    const initial = tf.memory().numTensors;
     for (const method of SALIENCY_METHODS) {
+      saliencyMaps(model, x, { method });
       const before = tf.memory().numTensors;
       const a = saliencyMaps(model, x, { method });
       const b = saliencyMaps(model, x, { method });
@@ -104,6 +108,8 @@ test('every method works on every zoo architecture: crop-shaped, in [0, 1], dete
       }
       if (method !== 'guided') assert.ok(a.camLayer, 'cam layer reported');
     }
+    releaseSaliency(model);
+    assert.equal(tf.memory().numTensors, initial, `${arch.name}: cached weights not released`);
     model.dispose();
   }
 });
@@ -127,4 +133,66 @@ test('the custom depthwise input gradient equals the native one (cpu reference)'
     depthwiseGradPolicy.mode = 'auto';
     await setupBackend();
   }
+});
+
+/**
+ * A network whose last feature map responds to bright image regions: 16x16 input ->
+ * A = ReLU(3x3 mean filter - 0.5) -> 2x2 max pool (8x8 map) -> head 1x1 conv (class0 = A, class1 = -A)
+ * -> GAP -> softmax. With one bright 4x4 patch, Grad-CAM for class 0 must peak on the patch.
+ */
+function regionNet(): tf.LayersModel {
+  const inp = tf.input({ shape: [16, 16, 1] });
+  const feat = tf.layers.conv2d({ filters: 1, kernelSize: 3, padding: 'same', name: 'feat' });
+  let x = feat.apply(inp) as tf.SymbolicTensor;
+  x = tf.layers.activation({ activation: 'relu', name: 'feat_relu' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }).apply(x) as tf.SymbolicTensor;
+  const head = tf.layers.conv2d({ filters: 2, kernelSize: 1, name: 'head' });
+  x = head.apply(x) as tf.SymbolicTensor;
+  x = tf.layers.globalAveragePooling2d({}).apply(x) as tf.SymbolicTensor;
+  const out = tf.layers.activation({ activation: 'softmax' }).apply(x) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: inp, outputs: out });
+  feat.setWeights([tf.fill([3, 3, 1, 1], 1 / 9) as tf.Tensor4D, tf.tensor1d([-0.5])]);
+  head.setWeights([tf.tensor4d([1, -1], [1, 1, 1, 2]), tf.tensor1d([0, 0])]);
+  return model;
+}
+
+test('Grad-CAM of a network whose last feature map responds to one region peaks there', async () => {
+  await setupBackend();
+  const model = regionNet();
+  const img = new Float32Array(16 * 16).fill(-1);
+  for (let y = 10; y < 14; y++) for (let x = 2; x < 6; x++) img[y * 16 + x] = 1;
+  for (const method of ['gradcam', 'guided-gradcam', 'guided'] as const) {
+    const r = saliencyMaps(model, img, { method, classIndex: 0 });
+    const m = r.maps[0];
+    let best = 0;
+    for (let i = 1; i < m.length; i++) if (m[i] > m[best]) best = i;
+    const [by, bx] = [Math.floor(best / 16), best % 16];
+    assert.ok(by >= 9 && by <= 14 && bx >= 1 && bx <= 6, `${method}: peak at (${by}, ${bx}), outside the bright patch`);
+    // Far from the patch (top-right quadrant) the map is zero.
+    for (let y = 0; y < 6; y++) for (let x = 10; x < 16; x++) assert.ok(m[y * 16 + x] < 1e-6, `${method}: map ${m[y * 16 + x]} at (${y}, ${x})`);
+    if (method !== 'guided') assert.match(r.camLayer ?? '', /^max_pooling2d/, 'CAM on the map entering the head conv');
+  }
+  // For the other class the CAM is ReLU(-A) = 0 everywhere: an all-zero map, not NaN.
+  const other = saliencyMaps(model, img, { method: 'gradcam', classIndex: 1 });
+  assert.ok(other.maps[0].every((v) => v === 0));
+  model.dispose();
+});
+
+test('saliency rejects bad inputs with clear errors and leaks nothing', async () => {
+  await setupBackend();
+  const model = tinyNet();
+  saliencyMaps(model, new Float32Array(4), { method: 'guided' });
+  const before = tf.memory().numTensors;
+  assert.throws(() => saliencyMaps(model, new Float32Array(5), { method: 'guided' }), /multiple of 2x2x1/);
+  assert.throws(() => saliencyMaps(model, new Float32Array(4), { method: 'guided', classIndex: 7 }), /out of range/);
+  assert.throws(() => saliencyMaps(model, new Float32Array(8), { method: 'guided', classIndex: [0] }), /1 class indices for 2 faces/);
+  assert.throws(() => saliencyMaps(model, new Float32Array(4), { method: 'nope' as 'guided' }), /unknown saliency method/);
+  assert.throws(() => saliencyMaps(model, new Float32Array(4), { method: 'gradcam', camLayer: 'missing' }), /no layer named "missing"/);
+  assert.equal(tf.memory().numTensors, before);
+  // The tensor API returns device tensors the caller owns.
+  const t = saliencyTensors(model, new Float32Array(4), { method: 'guided-gradcam' });
+  assert.deepEqual(t.maps.shape, [1, 2, 2]);
+  tf.dispose([t.maps, t.probabilities, t.classIndex]);
+  assert.equal(tf.memory().numTensors, before);
+  model.dispose();
 });

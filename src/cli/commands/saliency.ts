@@ -183,8 +183,9 @@ export function saliencyBenchTable(rows: SaliencyBenchRow[]): string {
     { header: 'batch', value: (r) => r.batch, align: 'right' },
     { header: 'method', value: (r) => r.method },
     { header: 'ms/face', value: (r) => fmt(r.msPerFace, 2), align: 'right' },
+    { header: 'cpu ms/face', value: (r) => fmt(r.cpuMsPerFace, 2), align: 'right' },
     { header: 'p90 ms/call', value: (r) => fmt(r.p90MsPerCall, 2), align: 'right' },
     { header: 'x forward', value: (r) => (r.vsForward === undefined ? '' : fmt(r.vsForward, 1)), align: 'right' },
   ]);
-  return `${table}\n\nbackend: ${rows[0]?.backend}; depthwise input gradient: ${depthwiseGradientSource()}; median after warm-up; target <= 20 ms/face (guided)`;
+  return `${table}\n\nbackend: ${rows[0]?.backend}; depthwise input gradient: ${depthwiseGradientSource()}; median after warm-up; cpu = this process's CPU time (uncontended estimate on a shared machine); target <= 20 ms/face (guided)`;
 }
