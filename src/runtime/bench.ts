@@ -26,6 +26,8 @@ export interface ClassifyBenchOptions {
   backend?: string;
   /** onnxruntime intra-op threads (default: the runtime's default). */
   threads?: number;
+  /** onnxruntime worker-thread sessions for batches (default: the runtime's default). */
+  workers?: number;
   runtimes?: RuntimeName[];
   seed?: number;
 }
@@ -56,6 +58,8 @@ export interface ClassifyBenchResult {
   batch: number;
   backend: string;
   onnxThreads: number | null;
+  onnxWorkers: number | null;
+  onnxMaxChunk: number | null;
   models: ModelSource[];
   rows: BenchRow[];
   /** tfjs time / onnx time per model and batch (how many times faster onnxruntime is). */
@@ -108,7 +112,7 @@ async function openModel(task: 'emotion' | 'gender', dir: string | undefined, o:
   const map = new Map<RuntimeName, InferenceRuntime>();
   try {
     if (dir) {
-      for (const r of runtimes) map.set(r, await createRuntime(dir, { runtime: r, backend: o.backend, intraOpThreads: o.threads }));
+      for (const r of runtimes) map.set(r, await createRuntime(dir, { runtime: r, backend: o.backend, intraOpThreads: o.threads, workers: o.workers }));
       const meta = [...map.values()][0].meta;
       return { source: { task, source: dir, arch: meta.arch, input: `${meta.inputSize}x${meta.inputSize}x${meta.channels}` }, runtimes: map };
     }
@@ -120,7 +124,7 @@ async function openModel(task: 'emotion' | 'gender', dir: string | undefined, o:
     try {
       // onnx first: it copies the weights; the tfjs runtime then takes ownership of the model.
       for (const r of [...runtimes.filter((x) => x === 'onnx'), ...runtimes.filter((x) => x !== 'onnx')]) {
-        map.set(r, await createRuntimeFromModel(model, meta, { runtime: r, intraOpThreads: o.threads }));
+        map.set(r, await createRuntimeFromModel(model, meta, { runtime: r, intraOpThreads: o.threads, workers: o.workers }));
         if (r === 'tfjs') owned = true;
       }
     } finally {
@@ -149,11 +153,17 @@ export async function benchClassify(o: ClassifyBenchOptions = {}): Promise<Class
     });
     const rows: BenchRow[] = [];
     let onnxThreads: number | null = null;
+    let onnxWorkers: number | null = null;
+    let onnxMaxChunk: number | null = null;
     for (const r of runtimes) {
       const label = r === 'tfjs' ? `tfjs-${backend}` : 'onnxruntime';
       const rts = pairs.map((p) => p.runtimes.get(r)!);
-      const t = rts.find((x) => 'threads' in x) as { threads?: number } | undefined;
-      if (t?.threads !== undefined) onnxThreads = t.threads;
+      const t = rts.find((x) => 'threads' in x) as { threads?: number; workers?: number; maxChunk?: number } | undefined;
+      if (t?.threads !== undefined) {
+        onnxThreads = t.threads;
+        onnxWorkers = t.workers ?? 0;
+        onnxMaxChunk = t.maxChunk ?? null;
+      }
       for (const [i, rt] of rts.entries()) {
         const model = pairs[i].source.task as 'emotion' | 'gender';
         rows.push({
@@ -183,6 +193,8 @@ export async function benchClassify(o: ClassifyBenchOptions = {}): Promise<Class
       batch,
       backend: tf.getBackend(),
       onnxThreads,
+      onnxWorkers,
+      onnxMaxChunk,
       models: pairs.map((p) => p.source),
       rows,
       ratios,

@@ -5,6 +5,7 @@
 import type * as ortTypes from 'onnxruntime-node';
 import { UserError, errorMessage } from '../errors.js';
 import type { ModelMeta } from '../io/model-store.js';
+import { OnnxWorkerPool } from './onnx-pool.js';
 import type { InferenceRuntime } from './types.js';
 
 export interface OnnxRuntimeOptions {
@@ -19,6 +20,13 @@ export interface OnnxRuntimeOptions {
    * for mini-Xception 64x64, 0.33-0.35 ms/face at batch 1-4 but 0.87 at 8 and 1.1 at 32.
    */
   maxChunk?: number;
+  /**
+   * Extra sessions in worker threads that take chunks of big batches in parallel with the calling
+   * thread (started on the first batch larger than maxChunk). Default: env FACECLS_ORT_WORKERS, else
+   * 0 (everything on the calling thread): on this shared 2-core machine, under load from other
+   * processes, a worker made batch-32 throughput worse (bench/classify.ts --workers to re-measure).
+   */
+  workers?: number;
 }
 
 /** Where the ONNX graph came from: a shipped model.onnx or an in-memory export. */
@@ -44,6 +52,14 @@ export function defaultIntraOpThreads(): number {
   return n;
 }
 
+export function defaultWorkers(): number {
+  const env = process.env.FACECLS_ORT_WORKERS;
+  if (env === undefined || env.trim() === '') return 0;
+  const n = Number(env);
+  if (!Number.isInteger(n) || n < 0 || n > 64) throw new UserError(`FACECLS_ORT_WORKERS must be an integer in [0, 64], got "${env}"`);
+  return n;
+}
+
 export class OnnxRuntime implements InferenceRuntime {
   readonly name = 'onnx' as const;
   private disposed = false;
@@ -55,7 +71,13 @@ export class OnnxRuntime implements InferenceRuntime {
     readonly threads: number,
     readonly maxChunk: number,
     readonly origin: OnnxOrigin,
+    private readonly pool?: OnnxWorkerPool,
   ) {}
+
+  /** Worker sessions used for big batches (0 = calling thread only). */
+  get workers(): number {
+    return this.pool?.size ?? 0;
+  }
 
   /** A session over ONNX bytes from the exporter (or any graph with one NHWC float input). */
   static async create(
@@ -69,17 +91,20 @@ export class OnnxRuntime implements InferenceRuntime {
     const threads = opts.intraOpThreads ?? defaultIntraOpThreads();
     const maxChunk = opts.maxChunk ?? 4;
     if (!Number.isInteger(maxChunk) || maxChunk < 1) throw new RangeError(`maxChunk must be a positive integer, got ${maxChunk}`);
+    const workers = opts.workers ?? defaultWorkers();
+    if (!Number.isInteger(workers) || workers < 0) throw new RangeError(`workers must be a non-negative integer, got ${workers}`);
+    const options: ortTypes.InferenceSession.SessionOptions = {
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+      logSeverityLevel: 3,
+      // Do not busy-wait between operators: the cores are shared with decoding and detection.
+      extra: { session: { intra_op: { allow_spinning: threads > 1 ? '0' : '1' } } },
+    };
     let session: ortTypes.InferenceSession;
     try {
-      session = await ort.InferenceSession.create(bytes, {
-        intraOpNumThreads: threads,
-        interOpNumThreads: 1,
-        executionMode: 'sequential',
-        graphOptimizationLevel: 'all',
-        logSeverityLevel: 3,
-        // Do not busy-wait between operators: the cores are shared with decoding and detection.
-        extra: { session: { intra_op: { allow_spinning: threads > 1 ? '0' : '1' } } },
-      });
+      session = await ort.InferenceSession.create(bytes, options);
     } catch (err) {
       throw new UserError(`onnxruntime cannot load ${label}: ${errorMessage(err)}`, { cause: err });
     }
@@ -87,7 +112,7 @@ export class OnnxRuntime implements InferenceRuntime {
       await session.release();
       throw new UserError(`${label} must have one input and one output, has ${session.inputNames.length} and ${session.outputNames.length}`);
     }
-    return new OnnxRuntime(meta, ort, session, threads, maxChunk, origin);
+    return new OnnxRuntime(meta, ort, session, threads, maxChunk, origin, workers > 0 ? new OnnxWorkerPool(bytes, options, workers) : undefined);
   }
 
   async run(batch: Float32Array, n: number): Promise<Float32Array> {
@@ -101,10 +126,20 @@ export class OnnxRuntime implements InferenceRuntime {
     const classes = labels.length;
     if (n <= this.maxChunk) return this.runChunk(batch.subarray(0, len), n);
     const out = new Float32Array(n * classes);
-    for (let i = 0; i < n; i += this.maxChunk) {
-      const k = Math.min(this.maxChunk, n - i);
-      out.set(await this.runChunk(batch.subarray(i * per, (i + k) * per), k), i * classes);
-    }
+    const chunks: Array<[number, number]> = [];
+    for (let i = 0; i < n; i += this.maxChunk) chunks.push([i, Math.min(this.maxChunk, n - i)]);
+    // Executors (this thread + workers) take the next chunk as they finish one.
+    let next = 0;
+    const executor = async (worker: number | undefined) => {
+      for (let j = next++; j < chunks.length; j = next++) {
+        const [i, k] = chunks[j];
+        const data = batch.subarray(i * per, (i + k) * per);
+        const y = worker === undefined ? await this.runChunk(data, k) : await this.pool!.run(worker, data, [k, s, s, c]);
+        if (y.length !== k * classes) throw new Error(`ONNX model returned ${y.length} values for ${k} inputs of ${classes} classes`);
+        out.set(y, i * classes);
+      }
+    };
+    await Promise.all([executor(undefined), ...Array.from({ length: Math.min(this.workers, chunks.length - 1) }, (_, w) => executor(w))]);
     return out;
   }
 
@@ -124,6 +159,7 @@ export class OnnxRuntime implements InferenceRuntime {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
+    await this.pool?.dispose();
     await this.session.release();
   }
 }

@@ -71,6 +71,16 @@ describe('inference runtimes', () => {
       // a longer buffer is fine (the first n inputs are used); n = 0 gives nothing
       assert.ok(maxAbsDiff(await whole.run(many, 3), b.subarray(0, 3 * 7)) <= 1e-6);
       assert.equal((await whole.run(many, 0)).length, 0);
+      // chunks shared with worker-thread sessions give the same results
+      const pooled = (await createRuntime(dir, { runtime: 'onnx', maxChunk: 2, workers: 2 })) as OnnxRuntime;
+      try {
+        assert.equal(pooled.workers, 2);
+        assert.ok(maxAbsDiff(await pooled.run(many, 21), b) <= 1e-6);
+        assert.ok(maxAbsDiff(await pooled.run(many, 7), b.subarray(0, 7 * 7)) <= 1e-6);
+      } finally {
+        await pooled.dispose();
+      }
+      await assert.rejects(pooled.run(many, 2), /after dispose/);
       await assert.rejects(whole.run(many, 22), RangeError);
       await assert.rejects(whole.run(many, 1.5), RangeError);
     } finally {

@@ -15,6 +15,7 @@ interface Opts {
   batch: string;
   minMs: string;
   threads?: string;
+  workers?: string;
   runtime?: string;
   json: boolean;
 }
@@ -53,7 +54,7 @@ export function printClassifyBench(r: ClassifyBenchResult): void {
   }
   console.log('\nmodels: ' + r.models.map((m) => `${m.task} = ${m.source} (${m.arch ?? '?'}, ${m.input})`).join('; '));
   console.log(
-    `tfjs backend: ${r.backend}; onnxruntime intra-op threads: ${r.onnxThreads ?? '-'}; ` +
+    `tfjs backend: ${r.backend}; onnxruntime intra-op threads: ${r.onnxThreads ?? '-'}, worker sessions: ${r.onnxWorkers ?? '-'}, chunk: ${r.onnxMaxChunk ?? '-'}; ` +
       `${r.machine.cpus} x ${r.machine.cpuModel}, load average ${r.machine.loadAverage.join(' ')}, node ${r.machine.node}`,
   );
   console.log(r.note);
@@ -68,6 +69,7 @@ export function addBenchClassify(group: Command): Command {
     .option('--batch <n>', 'batch size of the batched measurement', '32')
     .option('--min-ms <ms>', 'minimum timed milliseconds per measurement', '1500')
     .option('--threads <n>', 'onnxruntime intra-op threads (default 1, or env FACECLS_ORT_THREADS)')
+    .option('--workers <n>', 'onnxruntime worker-thread sessions sharing big batches (default 0, or env FACECLS_ORT_WORKERS)')
     .option('--runtime <name>', 'measure only this runtime (onnx or tfjs); default both')
     .option('--json', 'print machine-readable JSON', false)
     .action(async (o: Opts, cmd: Command) => {
@@ -78,6 +80,7 @@ export function addBenchClassify(group: Command): Command {
         batch: parseIntOption(o.batch, '--batch', 1, 4096),
         minMs: parseIntOption(o.minMs, '--min-ms', 0, 600_000),
         threads: o.threads === undefined ? undefined : parseIntOption(o.threads, '--threads', 1, 256),
+        workers: o.workers === undefined ? undefined : parseIntOption(o.workers, '--workers', 0, 64),
         runtimes,
         backend: cmd.optsWithGlobals().backend,
       });

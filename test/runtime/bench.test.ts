@@ -1,0 +1,21 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { benchClassify } from '../../src/runtime/bench.js';
+
+describe('classify benchmark', () => {
+  it('measures both runtimes for emotion, gender and both, with ratios and targets', async () => {
+    const r = await benchClassify({ batch: 4, minMs: 0 });
+    assert.equal(r.rows.length, 6);
+    assert.deepEqual(new Set(r.rows.map((x) => x.runtime)), new Set(['tfjs-wasm', 'onnxruntime']));
+    for (const row of r.rows) {
+      for (const t of [row.batch1, row.batchN]) {
+        assert.ok(t.msPerFace > 0 && Number.isFinite(t.msPerFace), JSON.stringify(row));
+        assert.ok(Math.abs(t.facesPerSecond * t.msPerFace - 1000) < 1e-6);
+        assert.ok(t.runs >= 10);
+      }
+    }
+    assert.deepEqual(r.ratios.map((x) => x.model), ['emotion', 'gender', 'emotion+gender']);
+    assert.ok(r.targets && r.targets.emotionGenderMsAtBatch1.target === 0.6 && r.targets.facesPerSecondBatched.target === 5000);
+    assert.deepEqual(r.models.map((m) => m.input), ['48x48x1', '64x64x1']);
+  });
+});
