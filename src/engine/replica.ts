@@ -45,7 +45,7 @@ function layerVar(w: tf.LayerVariable): tf.Variable {
 export class Replica {
   private readonly trainable: tf.Variable[];
   private readonly nonTrainable: tf.Variable[];
-  private readonly optimizer: tf.AdamOptimizer;
+  private readonly optimizer: FlatAdam;
 
   private constructor(
     readonly model: tf.LayersModel,
@@ -53,7 +53,7 @@ export class Replica {
   ) {
     this.trainable = model.trainableWeights.map(layerVar);
     this.nonTrainable = model.nonTrainableWeights.map(layerVar);
-    this.optimizer = tf.train.adam(opt.learningRate, opt.beta1 ?? 0.9, opt.beta2 ?? 0.999, opt.epsilon ?? 1e-7);
+    this.optimizer = new FlatAdam(this.trainable, opt);
   }
 
   static async create(cfg: ReplicaConfig): Promise<Replica> {
@@ -135,21 +135,17 @@ export class Replica {
   }
 
   private applyTensors(grads: tf.Tensor[]): void {
-    const named = this.trainable.map((v, i) => ({ name: v.name, tensor: grads[i] }));
-    this.optimizer.applyGradients(named);
+    const flat = tf.tidy(() => tf.concat(grads.map((g) => tf.reshape(g, [-1]))));
+    this.optimizer.apply(flat);
+    flat.dispose();
   }
 
   /** Apply an averaged flat gradient (same layout as shardGradients) and set the non-trainable state. */
   applyFlat(grads: Float32Array, state?: Float32Array): void {
-    const tensors: tf.Tensor[] = [];
-    let off = 0;
-    for (const v of this.trainable) {
-      tensors.push(tf.tensor(grads.subarray(off, off + v.size), v.shape, 'float32'));
-      off += v.size;
-    }
-    if (off !== grads.length) throw new Error(`gradient has ${grads.length} values, model needs ${off}`);
-    this.applyTensors(tensors);
-    tf.dispose(tensors);
+    if (grads.length !== this.gradientSize) throw new Error(`gradient has ${grads.length} values, model needs ${this.gradientSize}`);
+    const flat = tf.tensor1d(grads, 'float32');
+    this.optimizer.apply(flat);
+    flat.dispose();
     if (state) this.writeState(state);
   }
 
@@ -180,11 +176,11 @@ export class Replica {
 
   setLearningRate(lr: number): void {
     if (!(lr > 0) || !Number.isFinite(lr)) throw new Error(`learning rate must be a positive number, got ${lr}`);
-    (this.optimizer as unknown as { learningRate: number }).learningRate = lr;
+    this.optimizer.learningRate = lr;
   }
 
   getLearningRate(): number {
-    return (this.optimizer as unknown as { learningRate: number }).learningRate;
+    return this.optimizer.learningRate;
   }
 
   getWeights(): Float32Array[] {
@@ -192,38 +188,115 @@ export class Replica {
   }
 
   async getOptimizerState(): Promise<OptimizerState> {
-    const ws = await this.optimizer.getWeights();
-    const iterations = ws.length > 0 ? (await ws[0].tensor.data())[0] : 0;
-    const slots = await Promise.all(ws.slice(1).map(async (w) => (await w.tensor.data()).slice() as Float32Array));
-    tf.dispose(ws.map((w) => w.tensor));
-    return { iterations, slots };
+    return this.optimizer.getState();
   }
 
   async setOptimizerState(state: OptimizerState): Promise<void> {
-    const expected = 2 * this.trainable.length;
-    if (state.slots.length !== 0 && state.slots.length !== expected) {
-      throw new Error(`optimizer state has ${state.slots.length} slots, this model needs ${expected}`);
-    }
-    if (state.slots.length === 0) return;
-    const vars = [...this.trainable, ...this.trainable];
-    const suffix = ['m', 'v'];
-    const named = state.slots.map((s, i) => {
-      const v = vars[i];
-      if (s.length !== v.size) throw new Error(`optimizer slot ${i} has ${s.length} values, expected ${v.size}`);
-      return { name: `${v.name}/${suffix[Math.floor(i / this.trainable.length)]}`, tensor: tf.tensor(s, v.shape, 'float32') };
-    });
-    // Adam.setWeights copies into new variables: free the old slots and the staging tensors.
-    const slots = this.optimizer as unknown as Record<'accumulatedFirstMoment' | 'accumulatedSecondMoment', Array<{ variable: tf.Variable }>>;
-    for (const key of ['accumulatedFirstMoment', 'accumulatedSecondMoment'] as const) {
-      for (const s of slots[key] ?? []) s?.variable.dispose();
-    }
-    const iter = tf.scalar(state.iterations, 'int32');
-    await this.optimizer.setWeights([{ name: 'iter', tensor: iter }, ...named]);
-    tf.dispose([iter, ...named.map((n) => n.tensor)]);
+    this.optimizer.setState(state);
   }
 
   dispose(): void {
     this.optimizer.dispose();
     this.model.dispose();
+  }
+}
+
+/**
+ * Adam with exactly tf.train.adam's update (bias-corrected moments, epsilon added to the square root
+ * of the corrected second moment), but on one flat buffer for all trainable weights: ~15 kernel
+ * calls per step instead of ~25 per weight, which dominates small models' step time on wasm.
+ */
+export class FlatAdam {
+  learningRate: number;
+  private readonly beta1: number;
+  private readonly beta2: number;
+  private readonly epsilon: number;
+  private iterations = 0;
+  private readonly m: tf.Variable;
+  private readonly v: tf.Variable;
+  private readonly size: number;
+
+  constructor(
+    private readonly vars: tf.Variable[],
+    cfg: OptimizerConfig,
+  ) {
+    this.learningRate = cfg.learningRate;
+    this.beta1 = cfg.beta1 ?? 0.9;
+    this.beta2 = cfg.beta2 ?? 0.999;
+    this.epsilon = cfg.epsilon ?? 1e-7;
+    for (const [k, b] of [['beta1', this.beta1], ['beta2', this.beta2]] as const) {
+      if (!(b >= 0 && b < 1)) throw new Error(`adam ${k} must be in [0, 1), got ${b}`);
+    }
+    if (!(this.epsilon > 0)) throw new Error(`adam epsilon must be > 0, got ${this.epsilon}`);
+    this.size = vars.reduce((a, v) => a + v.size, 0);
+    this.m = tf.variable(tf.zeros([this.size]), false);
+    this.v = tf.variable(tf.zeros([this.size]), false);
+  }
+
+  apply(grad: tf.Tensor): void {
+    if (grad.size !== this.size) throw new Error(`gradient has ${grad.size} values, expected ${this.size}`);
+    const t = this.iterations + 1;
+    tf.tidy(() => {
+      const m = tf.add(tf.mul(this.m, this.beta1), tf.mul(grad, 1 - this.beta1));
+      const v = tf.add(tf.mul(this.v, this.beta2), tf.mul(tf.square(grad), 1 - this.beta2));
+      const mHat = tf.div(m, 1 - Math.pow(this.beta1, t));
+      const vHat = tf.div(v, 1 - Math.pow(this.beta2, t));
+      const step = tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), this.epsilon)), -this.learningRate);
+      this.m.assign(m);
+      this.v.assign(v);
+      const parts = tf.split(step, this.vars.map((w) => w.size));
+      this.vars.forEach((w, i) => w.assign(tf.add(w, tf.reshape(parts[i], w.shape))));
+    });
+    this.iterations = t;
+  }
+
+  getState(): OptimizerState {
+    const split = (flat: Float32Array) => {
+      const out: Float32Array[] = [];
+      let off = 0;
+      for (const w of this.vars) {
+        out.push(flat.slice(off, off + w.size));
+        off += w.size;
+      }
+      return out;
+    };
+    if (this.iterations === 0) return { iterations: 0, slots: [] };
+    return { iterations: this.iterations, slots: [...split(this.m.dataSync() as Float32Array), ...split(this.v.dataSync() as Float32Array)] };
+  }
+
+  setState(state: OptimizerState): void {
+    if (!Number.isInteger(state.iterations) || state.iterations < 0) throw new Error(`optimizer iterations must be a non-negative integer, got ${state.iterations}`);
+    const n = this.vars.length;
+    if (state.slots.length === 0) {
+      tf.tidy(() => {
+        this.m.assign(tf.zerosLike(this.m));
+        this.v.assign(tf.zerosLike(this.v));
+      });
+      this.iterations = state.iterations;
+      return;
+    }
+    if (state.slots.length !== 2 * n) throw new Error(`optimizer state has ${state.slots.length} slots, this model needs ${2 * n}`);
+    const join = (slots: Float32Array[]) => {
+      const flat = new Float32Array(this.size);
+      let off = 0;
+      slots.forEach((s, i) => {
+        if (s.length !== this.vars[i].size) throw new Error(`optimizer slot ${i} has ${s.length} values, expected ${this.vars[i].size}`);
+        flat.set(s, off);
+        off += s.length;
+      });
+      return flat;
+    };
+    const m = join(state.slots.slice(0, n));
+    const v = join(state.slots.slice(n));
+    tf.tidy(() => {
+      this.m.assign(tf.tensor1d(m));
+      this.v.assign(tf.tensor1d(v));
+    });
+    this.iterations = state.iterations;
+  }
+
+  dispose(): void {
+    this.m.dispose();
+    this.v.dispose();
   }
 }
