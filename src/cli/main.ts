@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { UserError } from '../errors.js';
 import { registerAnnotate } from './commands/annotate.js';
+import { registerBench } from './commands/bench.js';
 import { registerClassify } from './commands/classify.js';
 import { registerExport } from './commands/export.js';
 import { registerImport } from './commands/import.js';
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerImport(program);
   registerExport(program);
   registerSaliency(program);
+  registerBench(program);
   return program;
 }
 
