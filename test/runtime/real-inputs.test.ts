@@ -11,6 +11,8 @@ import { datasetPath, projectRoot } from '../../src/data/paths.js';
 import { preprocessFace } from '../../src/data/preprocess.js';
 import { setupBackend } from '../../src/engine/backend.js';
 import { buildModel } from '../../src/framework/zoo.js';
+import { loadKerasModel } from '../../src/io/keras/import.js';
+import { exportToOnnx } from '../../src/io/onnx/exporter.js';
 import { EMOTION_LABELS, GENDER_LABELS, type ModelMeta } from '../../src/io/model-store.js';
 import { MODEL_ONNX, shippedOnnx } from '../../src/io/onnx/model-dir.js';
 import { createRuntime, createRuntimeFromModel, OnnxRuntime, type InferenceRuntime } from '../../src/runtime/index.js';
@@ -74,6 +76,23 @@ describe('onnxruntime vs tfjs on real inputs and shipped models', () => {
     const tfjs = await createRuntimeFromModel(model, meta, { runtime: 'tfjs' });
     try {
       await assertAgree(onnx, tfjs, x, files.length, 'UTKFace');
+    } finally {
+      await onnx.dispose();
+      await tfjs.dispose();
+    }
+  });
+
+  it("the paper's trained Keras gender mini-Xception (imported) on UTKFace faces", async (t) => {
+    const file = datasetPath('keras', 'gender_mini_XCEPTION.21-0.95.hdf5');
+    if (!fs.existsSync(file)) return t.skip(`${file} not found (set FACECLS_DATASETS)`);
+    if (!fs.existsSync(UTK)) return t.skip(`UTKFace not found at ${UTK} (set FACECLS_DATASETS)`);
+    const { model, meta } = await loadKerasModel(file);
+    const files = sampleFiles(UTK, 16);
+    const x = await realBatch(files, meta.inputSize, meta.channels as 1 | 3);
+    const onnx = await OnnxRuntime.create(exportToOnnx(model, { meta }), meta);
+    const tfjs = await createRuntimeFromModel(model, meta, { runtime: 'tfjs' });
+    try {
+      await assertAgree(onnx, tfjs, x, files.length, 'Keras gender model');
     } finally {
       await onnx.dispose();
       await tfjs.dispose();
