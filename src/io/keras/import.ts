@@ -59,6 +59,9 @@ function defaultLabels(task: Task, classes: number): string[] {
 export async function loadKerasModel(file: string, opts: KerasImportOptions = {}): Promise<ImportedKerasModel> {
   const kf = await readKerasHdf5(file);
   const warnings: string[] = [];
+  if (kf.kerasVersion?.startsWith('1.')) {
+    throw new UserError(`"${file}" was written by Keras ${kf.kerasVersion}: Keras 1 files are not supported (load it in Keras 2 and save it again)`);
+  }
   if (kf.kerasVersion && !kf.kerasVersion.startsWith('2.')) {
     warnings.push(`the file was written by Keras ${kf.kerasVersion}; this importer targets Keras 2.x files`);
   }

@@ -27,9 +27,11 @@ for (const backend of ['wasm', 'cpu'] as const) {
   test(`fixtures in Keras 2 layout import and match a NumPy forward pass (${backend})`, async () => {
     await setupBackend(backend);
     const cases = [
-      { file: 'functional.h5', classes: 2, task: 'gender', size: 16, channels: 1, layers: 17 },
-      { file: 'sequential.h5', classes: 7, task: 'emotion', size: 12, channels: 3, layers: 9 },
-      { file: 'sequential_dict.h5', classes: 7, task: 'emotion', size: 12, channels: 1, layers: 9 },
+      { file: 'functional.h5', classes: 2, task: 'gender', size: 16, channels: 1, layers: 17, arch: undefined },
+      { file: 'sequential.h5', classes: 7, task: 'emotion', size: 12, channels: 3, layers: 9, arch: undefined },
+      { file: 'sequential_dict.h5', classes: 7, task: 'emotion', size: 12, channels: 1, layers: 9, arch: undefined },
+      // The paper's simple_CNN as its code writes it (Sequential, first conv named image_array).
+      { file: 'simple_cnn.h5', classes: 7, task: 'emotion', size: 48, channels: 1, layers: 34, arch: 'simple-cnn' },
     ];
     for (const c of cases) {
       const before = tf.memory().numTensors;
@@ -41,8 +43,8 @@ for (const backend of ['wasm', 'cpu'] as const) {
         assert.equal(meta.labels.length, c.classes);
         assert.equal(meta.inputSize, c.size);
         assert.equal(meta.channels, c.channels);
-        assert.equal(meta.arch, undefined, 'fixtures are not zoo architectures');
-        assert.equal(match.arch, undefined);
+        assert.equal(meta.arch, c.arch, `${c.file}: zoo architecture`);
+        assert.equal(match.arch, c.arch);
         assert.deepEqual(ref.outputShape, [3, c.classes]);
         const out = await predict(model, ref.input, ref.inputShape);
         const diff = maxAbsDiff(out, ref.output);
@@ -105,6 +107,7 @@ test('unsupported layers and attributes are user errors naming them', async () =
     ['bad_weight_shape.h5', /"conv2d_3" \(Conv2D\): weight "conv2d_3\/kernel:0" has shape \[3, 3, 8, 1\], the layer expects \[3, 3, 8, 2\]/],
     ['bad_missing_weights.h5', /"batch_normalization_1" \(BatchNormalization\) has 0 weight arrays in the file/],
     ['weights_only.h5', /weights only \(saved with save_weights\)/],
+    ['keras1.h5', /written by Keras 1\.2\.2: Keras 1 files are not supported/],
   ];
   for (const [file, re] of cases) {
     await assert.rejects(loadKerasModel(fx(file)), (err: unknown) => {

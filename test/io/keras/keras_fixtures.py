@@ -67,17 +67,19 @@ def simple(cls, name, **cfg):
 def weights_for(cls, cfg, in_ch):
     """Random weights in Keras order and layout for one layer, given its input channels."""
     r = lambda *s: rng.normal(0, 0.25, size=s).astype(np.float32)
+    # Kernels scaled by fan-in so activations stay O(1) through deep stacks (no saturated softmax).
+    kern = lambda *s: (rng.normal(0, 1.0, size=s) / np.sqrt(np.prod(s[:-1]))).astype(np.float32)
     n = cfg["name"]
     if cls == "Conv2D":
         k = cfg["kernel_size"]
-        w = [(f"{n}/kernel:0", r(k[0], k[1], in_ch, cfg["filters"]))]
+        w = [(f"{n}/kernel:0", kern(k[0], k[1], in_ch, cfg["filters"]))]
         if cfg["use_bias"]:
             w.append((f"{n}/bias:0", r(cfg["filters"])))
         return w, cfg["filters"]
     if cls == "SeparableConv2D":
         k = cfg["kernel_size"]
         m = cfg["depth_multiplier"]
-        w = [(f"{n}/depthwise_kernel:0", r(k[0], k[1], in_ch, m)), (f"{n}/pointwise_kernel:0", r(1, 1, in_ch * m, cfg["filters"]))]
+        w = [(f"{n}/depthwise_kernel:0", kern(k[0], k[1], in_ch, m) * np.sqrt(in_ch)), (f"{n}/pointwise_kernel:0", kern(1, 1, in_ch * m, cfg["filters"]))]
         if cfg["use_bias"]:
             w.append((f"{n}/bias:0", r(cfg["filters"])))
         return w, cfg["filters"]
@@ -91,17 +93,17 @@ def weights_for(cls, cfg, in_ch):
         w.append((f"{n}/moving_variance:0", (0.5 + rng.random(in_ch)).astype(np.float32)))
         return w, in_ch
     if cls == "Dense":
-        w = [(f"{n}/kernel:0", r(in_ch, cfg["units"]))]
+        w = [(f"{n}/kernel:0", kern(in_ch, cfg["units"]))]
         if cfg["use_bias"]:
             w.append((f"{n}/bias:0", r(cfg["units"])))
         return w, cfg["units"]
     return [], in_ch
 
 
-def write_file(path, model_config, layer_weights, with_optimizer=True, weights_only=False):
+def write_file(path, model_config, layer_weights, with_optimizer=True, weights_only=False, version="2.0.5"):
     with h5py.File(path, "w") as f:
         if not weights_only:
-            f.attrs["keras_version"] = np.bytes_("2.0.5")
+            f.attrs["keras_version"] = np.bytes_(version)
             f.attrs["backend"] = np.bytes_("tensorflow")
             f.attrs["model_config"] = np.bytes_(json.dumps(model_config))
             f.attrs["training_config"] = np.bytes_(json.dumps({"loss": "categorical_crossentropy"}))
@@ -192,7 +194,47 @@ def sequential_layers(first_input_shape):
     return out, lw
 
 
+def paper_simple_cnn(num_classes=7, size=48):
+    """The paper's simple_CNN exactly as its code builds it (Keras 2.0 Sequential layout)."""
+    specs = []
+    n = {"c": 0, "b": 0, "a": 0, "p": 0, "d": 0}
+
+    def nm(k, prefix):
+        n[k] += 1
+        return f"{prefix}_{n[k]}"
+
+    def c(filters, k, name=None):
+        s = conv(name or nm("c", "conv2d"), filters, k, padding="same")
+        s[1]["kernel_regularizer"] = None
+        specs.append(s)
+
+    for i, (f, k) in enumerate([(16, 7), (32, 5), (64, 3), (128, 3)]):
+        c(f, k, "image_array" if i == 0 else None)
+        specs.append(bn(nm("b", "batch_normalization")))
+        c(f, k)
+        specs.append(bn(nm("b", "batch_normalization")))
+        specs.append(act(nm("a", "activation"), "relu"))
+        specs.append(pool("AveragePooling2D", nm("p", "average_pooling2d"), 2, padding="same"))
+        specs.append(simple("Dropout", nm("d", "dropout"), rate=0.5))
+    c(256, 3)
+    specs.append(bn(nm("b", "batch_normalization")))
+    c(num_classes, 3)
+    specs.append(simple("GlobalAveragePooling2D", "global_average_pooling2d_1"))
+    specs.append(act("predictions", "softmax"))
+    chans = 1
+    out, lw = [], []
+    for i, (cls, cfg) in enumerate(specs):
+        w, chans = weights_for(cls, cfg, chans)
+        if i == 0:
+            cfg = dict(cfg, batch_input_shape=[None, size, size, 1], dtype="float32")
+        out.append({"class_name": cls, "config": cfg})
+        lw.append((cfg["name"], w))
+    return {"class_name": "Sequential", "config": out}, lw
+
+
 def write_all(d):
+    mc, lw = paper_simple_cnn()
+    write_file(f"{d}/simple_cnn.h5", mc, lw)
     mc, lw = good_functional()
     write_file(f"{d}/functional.h5", mc, lw)
     # Keras 2.0 Sequential: config is the layer list, the first layer carries batch_input_shape.
@@ -237,6 +279,7 @@ def write_all(d):
     mutate("bad_weight_shape.h5", lambda ls: None, wrong_shape)
     mutate("bad_missing_weights.h5", lambda ls: None, lambda w: [(n, [] if n == "batch_normalization_1" else ws) for n, ws in w])
     write_file(f"{d}/weights_only.h5", None, lw, weights_only=True)
+    write_file(f"{d}/keras1.h5", mc, lw, version="1.2.2")
 
 
 # ---------------------------------------------------------------- NumPy reference forward pass
