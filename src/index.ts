@@ -5,3 +5,5 @@ export * from './framework/index.js';
 export * from './io/fs-handler.js';
 export * from './io/model-store.js';
 export * from './data/preprocess.js';
+export * from './io/onnx/index.js';
+export * from './runtime/index.js';
