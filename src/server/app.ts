@@ -15,27 +15,9 @@ import type { ClassifyOptions, ClassifyResult, SaliencyMethod, ServerPipeline } 
 import { classifySchema, errorSchema, healthSchema, imageQuerySchema, modelsSchema, openApiDocument, saliencyQuerySchema } from './schemas.js';
 import { buildFileTable, contentType, modelUrl, type FileTable } from './static-files.js';
 import { WorkQueue } from './work-queue.js';
+import { DEFAULT_LIMITS, type ServerLimits } from './limits.js';
 
-export interface ServerLimits {
-  /** Largest request body in bytes (raw or multipart file). */
-  bodyLimit: number;
-  /** Largest image in pixels (width x height), checked before decoding. */
-  maxPixels: number;
-  /** Longest time for one inference request, queueing included. */
-  timeoutMs: number;
-  /** Inference jobs running at once. */
-  concurrency: number;
-  /** Inference jobs waiting; more are refused with 503. */
-  maxQueued: number;
-}
-
-export const DEFAULT_LIMITS: ServerLimits = {
-  bodyLimit: 20 * 1024 * 1024,
-  maxPixels: 40_000_000,
-  timeoutMs: 30_000,
-  concurrency: 1,
-  maxQueued: 64,
-};
+export { DEFAULT_LIMITS, type ServerLimits } from './limits.js';
 
 export interface ServerOptions {
   pipeline: ServerPipeline;

@@ -6,7 +6,7 @@
 import { HttpError } from './http-error.js';
 
 export interface WorkQueueOptions {
-  /** Jobs running at the same time (tfjs wasm runs on one thread in Node: 1 is usually best). */
+  /** Jobs running at the same time. */
   concurrency: number;
   /** Jobs allowed to wait for a slot; more are refused with 503. */
   maxQueued: number;

@@ -3,6 +3,7 @@ import { DETECTORS, isDetectorName } from '../../detect/types.js';
 import { UserError } from '../../errors.js';
 import { parseRuntimeOption, RUNTIME_OPTION_HELP } from '../../runtime/options.js';
 import { parseIntOption } from '../options.js';
+import { DEFAULT_LIMITS } from '../../server/limits.js';
 
 interface ServeOpts {
   host: string;
@@ -16,7 +17,7 @@ interface ServeOpts {
   maxBodyMb: string;
   maxPixels: string;
   timeoutMs: string;
-  concurrency: string;
+  concurrency?: string;
   maxQueued: string;
   logLevel: string;
 }
@@ -38,7 +39,7 @@ export function registerServe(program: Command): void {
     .option('--max-body-mb <n>', 'largest request body in MiB', '20')
     .option('--max-pixels <n>', 'largest image in pixels (width x height)', '40000000')
     .option('--timeout-ms <n>', 'time limit per inference request, queueing included', '30000')
-    .option('--concurrency <n>', 'inference jobs running at once', '1')
+    .option('--concurrency <n>', 'inference jobs running at once (default: number of cores, at most 4)')
     .option('--max-queued <n>', 'inference jobs allowed to wait; beyond that 503 + Retry-After', '64')
     .option('--log-level <level>', `log level: ${LOG_LEVELS.join(', ')} (env FACECLS_LOG_LEVEL)`, process.env.FACECLS_LOG_LEVEL ?? 'info')
     .action(async (o: ServeOpts, cmd: Command) => {
@@ -50,7 +51,7 @@ export function registerServe(program: Command): void {
         bodyLimit: parseIntOption(o.maxBodyMb, '--max-body-mb', 1, 1024) * 1024 * 1024,
         maxPixels: parseIntOption(o.maxPixels, '--max-pixels', 1),
         timeoutMs: parseIntOption(o.timeoutMs, '--timeout-ms', 1),
-        concurrency: parseIntOption(o.concurrency, '--concurrency', 1, 64),
+        concurrency: o.concurrency === undefined ? DEFAULT_LIMITS.concurrency : parseIntOption(o.concurrency, '--concurrency', 1, 64),
         maxQueued: parseIntOption(o.maxQueued, '--max-queued', 0),
       };
       const { FacePipeline } = await import('../../server/face-pipeline.js');
