@@ -160,10 +160,14 @@ const KERNELS: Array<{ name: string; func: (args: KernelArgs) => TensorInfo }> =
  * parameters broadcast instead of tiled, and the two batch reductions (sum dy, sum dy*(x-mean))
  * computed once and shared by the mean, variance, scale and offset gradients.
  */
+const stockBatchNormGrad: tf.GradConfig | undefined = tf.getGradient('FusedBatchNorm') ?? undefined;
+
 export const batchNormGradConfig: tf.GradConfig = {
   kernelName: 'FusedBatchNorm',
   inputsToSave: ['x', 'mean', 'variance', 'scale'],
   gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
+    // Only wasm gets the new gradient: the cpu backend stays stock tfjs (the reference in tests).
+    if (tf.getBackend() !== 'wasm' && stockBatchNormGrad) return stockBatchNormGrad.gradFunc(dy, saved, attrs);
     const g = dy as tf.Tensor;
     const eps = (attrs as unknown as { varianceEpsilon: number }).varianceEpsilon;
     const [x, mean, variance, scale] = saved;
