@@ -108,7 +108,13 @@ export async function readKerasHdf5(file: string): Promise<KerasFile> {
   if (!stat.isFile()) throw new UserError(`Keras model file "${file}" is not a file`);
   if (stat.size === 0) throw new UserError(`Keras model file "${file}" is empty`);
   if (!hasHdf5Signature(abs, stat.size)) {
-    const head = fs.readFileSync(abs).subarray(0, 4);
+    const head = Buffer.alloc(4);
+    const fd = fs.openSync(abs, 'r');
+    try {
+      fs.readSync(fd, head, 0, 4, 0);
+    } finally {
+      fs.closeSync(fd);
+    }
     const zip = head[0] === 0x50 && head[1] === 0x4b;
     throw new UserError(
       zip

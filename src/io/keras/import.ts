@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { UserError } from '../../errors.js';
+import { UserError, errorMessage } from '../../errors.js';
 import { MODEL_JSON, writeFileAtomic } from '../fs-handler.js';
 import { EMOTION_LABELS, GENDER_LABELS, saveModel, type ModelMeta, type Task } from '../model-store.js';
 import { matchZooArchitecture, type ArchMatch } from './arch.js';
@@ -169,10 +169,14 @@ export async function importKerasModel(file: string, outDir: string, opts: Keras
   }
   const { model, meta, match, weightValues, warnings } = await loadKerasModel(file, opts);
   try {
-    await saveModel(model, dir, meta);
     const card = { ...meta, architectureCheck: match, warnings };
-    writeFileAtomic(path.join(dir, MODEL_CARD_JSON), JSON.stringify(card, null, 2) + '\n');
-    writeFileAtomic(path.join(dir, MODEL_CARD_MD), modelCardMarkdown(meta, match, warnings));
+    try {
+      await saveModel(model, dir, meta);
+      writeFileAtomic(path.join(dir, MODEL_CARD_JSON), JSON.stringify(card, null, 2) + '\n');
+      writeFileAtomic(path.join(dir, MODEL_CARD_MD), modelCardMarkdown(meta, match, warnings));
+    } catch (err) {
+      throw new UserError(`cannot write the imported model to "${outDir}": ${errorMessage(err)}`, { cause: err });
+    }
     return { dir, meta, match, layers: model.layers.length, weightValues, warnings };
   } finally {
     model.dispose();
