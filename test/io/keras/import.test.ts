@@ -59,6 +59,24 @@ for (const backend of ['wasm', 'cpu'] as const) {
   });
 }
 
+test('tf.keras 2.x and Keras 3 legacy-h5 layouts of the same network import alike', async () => {
+  await setupBackend();
+  const ref = numpyReference(fx('functional_tfkeras.h5'), dir, 2);
+  const outputs: Float32Array[] = [];
+  for (const file of ['functional_tfkeras.h5', 'functional_keras3.h5']) {
+    const { model, warnings } = await loadKerasModel(fx(file));
+    try {
+      outputs.push(await predict(model, ref.input, ref.inputShape));
+      if (file.includes('keras3')) assert.match(warnings.join('\n'), /Keras 3\.3\.3; this importer targets Keras 2\.x/);
+      else assert.deepEqual(warnings, []);
+    } finally {
+      model.dispose();
+    }
+  }
+  assert.ok(maxAbsDiff(outputs[0], ref.output) < 1e-4, 'tf.keras layout matches NumPy');
+  assert.ok(maxAbsDiff(outputs[1], ref.output) < 1e-4, 'Keras 3 layout matches NumPy');
+});
+
 test('imported model dir is a normal facecls model (loadModel), with a model card', async () => {
   await setupBackend();
   const out = path.join(dir, 'out-functional');

@@ -280,6 +280,49 @@ def write_all(d):
     mutate("bad_missing_weights.h5", lambda ls: None, lambda w: [(n, [] if n == "batch_normalization_1" else ws) for n, ws in w])
     write_file(f"{d}/weights_only.h5", None, lw, weights_only=True)
     write_file(f"{d}/keras1.h5", mc, lw, version="1.2.2")
+    write_newer_layouts(d)
+
+
+def write_newer_layouts(d):
+    """The same network and weights in the tf.keras 2.x layout and the Keras 3 legacy-h5 layout."""
+    import copy
+    mc, lw = good_functional()
+    tf_mc = copy.deepcopy(mc)
+    tf_mc["class_name"] = "Functional"
+    for l in tf_mc["config"]["layers"]:
+        c = l["config"]
+        c["dtype"] = "float32"
+        if l["class_name"] == "InputLayer":
+            c["ragged"] = False
+        if l["class_name"] in ("Conv2D",):
+            c["groups"] = 1
+        if l["class_name"] == "BatchNormalization":
+            c["axis"] = [3]
+        if l["class_name"] == "GlobalAveragePooling2D":
+            c["keepdims"] = False
+        if l["class_name"] == "Dropout":
+            c["noise_shape"] = None
+            c["seed"] = None
+    write_file(f"{d}/functional_tfkeras.h5", tf_mc, lw, version="2.13.1")
+
+    k3 = copy.deepcopy(tf_mc)
+    for l in k3["config"]["layers"]:
+        l["module"] = "keras.layers"
+        l["registered_name"] = None
+        c = l["config"]
+        c["dtype"] = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": None}
+        if l["class_name"] == "InputLayer":
+            c["batch_shape"] = c.pop("batch_input_shape")
+            c.pop("ragged")
+            continue
+        if l["class_name"] == "BatchNormalization":
+            c["synchronized"] = False
+        refs = l["inbound_nodes"][0]
+        tensors = [{"class_name": "__keras_tensor__", "config": {"shape": [None], "dtype": "float32", "keras_history": [r[0], r[1], r[2]]}} for r in refs]
+        l["inbound_nodes"] = [{"args": [tensors] if len(tensors) > 1 else tensors, "kwargs": {"training": False} if l["class_name"] == "Dropout" else {}}]
+    # Keras 3 stores weight names without the ":0" suffix.
+    k3_lw = [(n, [(wn.replace(":0", ""), a) for wn, a in ws]) for n, ws in lw]
+    write_file(f"{d}/functional_keras3.h5", k3, k3_lw, version="3.3.3")
 
 
 # ---------------------------------------------------------------- NumPy reference forward pass
