@@ -19,6 +19,9 @@
  * through the layer's own call with training = false.
  */
 import * as tf from '@tensorflow/tfjs';
+// Registers the training engine's wasm gradient kernels (XNNPACK-backed conv and depthwise input
+// gradients, max-pool gradient): the backward pass here needs the input-gradient ones.
+import '../engine/wasm-kernels.js';
 import { UserError } from '../errors.js';
 
 export type ReluMode = 'plain' | 'guided';
@@ -388,6 +391,27 @@ export function prepareWeights(plan: GraphPlan): void {
     const owned = Object.values(weights).filter((t): t is tf.Tensor => !!t && !sources.includes(t));
     prepared.set(step, { sources, dataIds: sources.map(dataIdOf), weights, owned });
   }
+}
+
+/**
+ * Gradient kernels the walk's backward pass needs that the active backend lacks (checked before
+ * any tape starts: a kernel error in the middle of a backward pass would strand taped tensors).
+ */
+export function missingGradientKernels(plan: GraphPlan): string[] {
+  const backend = tf.getBackend();
+  const need = new Set<string>();
+  for (const step of plan.steps) {
+    const cls = step.layer.getClassName();
+    if (step.kind === 'conv2d') need.add('Conv2DBackpropInput');
+    if (step.kind === 'separable' || step.kind === 'depthwise') {
+      const st = pair(internals(step.layer).strides);
+      if (st[0] !== 1 || st[1] !== 1 || depthwiseGradPolicy.mode === 'native') need.add('DepthwiseConv2dNativeBackpropInput');
+      if (step.kind === 'separable') need.add('Conv2DBackpropInput');
+    }
+    if (cls === 'MaxPooling2D') need.add('MaxPoolGrad');
+    if (cls === 'AveragePooling2D') need.add('AvgPoolGrad');
+  }
+  return [...need].filter((k) => tf.getKernel(k, backend) === undefined);
 }
 
 /** Release the weights cached for a model's saliency (call before or after disposing the model). */

@@ -22,7 +22,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../errors.js';
-import { graphPlan, layerOutput, prepareWeights, releasePlan, reluAfter, runGraph, type GraphPlan, type ScoreSource } from './graph.js';
+import { graphPlan, layerOutput, missingGradientKernels, prepareWeights, releasePlan, reluAfter, runGraph, type GraphPlan, type ScoreSource } from './graph.js';
 
 export const SALIENCY_METHODS = ['guided', 'gradcam', 'guided-gradcam'] as const;
 export type SaliencyMethod = (typeof SALIENCY_METHODS)[number];
@@ -130,6 +130,7 @@ export function saliencyTensors(model: tf.LayersModel, input: Float32Array | tf.
   const classes = Number(model.outputs[0].shape[model.outputs[0].shape.length - 1]);
   checkInput(model, input);
   const classList = checkClassIndex(opts.classIndex, batchSize(model, input), classes);
+  checkKernels(plan);
   prepareWeights(plan);
 
   const kept: tf.Tensor[] = [];
@@ -213,6 +214,7 @@ export function inputGradients(
   const classes = Number(model.outputs[0].shape[model.outputs[0].shape.length - 1]);
   checkInput(model, input);
   const classList = checkClassIndex(opts.classIndex, batchSize(model, input), classes);
+  checkKernels(plan);
   prepareWeights(plan);
   return tf.tidy(() => {
     const x = toInput(model, input);
@@ -237,6 +239,13 @@ export function graphScores(model: tf.LayersModel, input: Float32Array | tf.Tens
  */
 export function releaseSaliency(model: tf.LayersModel): void {
   releasePlan(model);
+}
+
+function checkKernels(plan: GraphPlan): void {
+  const missing = missingGradientKernels(plan);
+  if (missing.length > 0) {
+    throw new UserError(`the ${tf.getBackend()} backend lacks the gradient kernels ${missing.join(', ')} that saliency needs: use --backend cpu`);
+  }
 }
 
 function camTarget(plan: GraphPlan, layer?: string): { id: number; shape: number[]; layer: string } {

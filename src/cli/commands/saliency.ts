@@ -156,7 +156,7 @@ export function registerSaliency(program: Command): void {
 }
 
 /** `bench saliency`: add to the `bench` command group. */
-export function registerSaliencyBench(bench: Command): void {
+export function addBenchSaliency(bench: Command): void {
   bench
     .command('saliency')
     .description('ms per face for guided back-propagation, Grad-CAM and guided Grad-CAM (mini-Xception 48 and 64) vs a forward pass')
