@@ -12,6 +12,7 @@ describe('classify benchmark', () => {
         assert.ok(t.msPerFace > 0 && Number.isFinite(t.msPerFace), JSON.stringify(row));
         assert.ok(Math.abs(t.facesPerSecond * t.msPerFace - 1000) < 1e-6);
         assert.ok(t.runs >= 10);
+        assert.ok(t.cpuMsPerFace > 0 && Number.isFinite(t.cpuMsPerFace));
       }
     }
     assert.deepEqual(r.ratios.map((x) => x.model), ['emotion', 'gender', 'emotion+gender']);

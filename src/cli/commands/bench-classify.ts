@@ -29,8 +29,10 @@ export function printClassifyBench(r: ClassifyBenchResult): void {
       { header: 'ms/face b1', value: (x: BenchRow) => fmt(x.batch1.msPerFace, 3), align: 'right' },
       { header: 'p90 b1', value: (x: BenchRow) => fmt(x.batch1.p90MsPerFace, 3), align: 'right' },
       { header: 'faces/s b1', value: (x: BenchRow) => fmtInt(x.batch1.facesPerSecond), align: 'right' },
-      { header: `ms/face b${b}`, value: (x: BenchRow) => fmt(x.batchN.msPerFace, 4), align: 'right' },
+      { header: 'cpu b1', value: (x: BenchRow) => fmt(x.batch1.cpuMsPerFace, 3), align: 'right' },
+      { header: `ms/face b${b}`, value: (x: BenchRow) => fmt(x.batchN.msPerFace, 3), align: 'right' },
       { header: `faces/s b${b}`, value: (x: BenchRow) => fmtInt(x.batchN.facesPerSecond), align: 'right' },
+      { header: `cpu b${b}`, value: (x: BenchRow) => fmt(x.batchN.cpuMsPerFace, 3), align: 'right' },
     ]),
   );
   if (r.ratios.length) {
