@@ -7,3 +7,4 @@ export * from './io/model-store.js';
 export * from './data/preprocess.js';
 export * from './io/onnx/index.js';
 export * from './runtime/index.js';
+export * from './viz/index.js';

@@ -48,3 +48,16 @@ test('panel: one row of three cells per face, captions escaped', async () => {
   const empty = await sharp(await renderSaliencyPanel([], { cell: 64 })).metadata();
   assert.equal(empty.height, 22 + 26 + 64 + 6);
 });
+
+test('blendSaliency tints only the box, proportionally to the map', async () => {
+  const { blendSaliency } = await import('../../src/viz/overlay.js');
+  const frame = { data: new Uint8Array(20 * 10 * 4).fill(100), width: 20, height: 10, channels: 4 as const };
+  const map = new Float32Array(4 * 4).fill(0);
+  map[0] = 1; // top-left cell of the map
+  blendSaliency(frame, [{ box: [10, 0, 8, 8], map, size: 4 }]);
+  const px = (x: number, y: number) => Array.from(frame.data.slice((y * 20 + x) * 4, (y * 20 + x) * 4 + 4));
+  assert.notDeepEqual(px(10, 0), [100, 100, 100, 100], 'the hot corner is tinted');
+  assert.deepEqual(px(17, 7), [100, 100, 100, 100], 'cold parts of the box are untouched');
+  assert.deepEqual(px(2, 2), [100, 100, 100, 100], 'outside the box untouched');
+  assert.equal(px(10, 0)[3], 100, 'alpha untouched');
+});
