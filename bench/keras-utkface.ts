@@ -57,22 +57,23 @@ export interface MarginResult {
 export async function genderAccuracy(
   model: tf.LayersModel,
   faces: UtkFace[],
-  opts: { inputSize: number; margins: number[]; batch?: number },
+  opts: { inputSize: number; channels?: 1 | 3; margins: number[]; batch?: number },
 ): Promise<MarginResult[]> {
   const size = opts.inputSize;
   const batch = opts.batch ?? 64;
-  const per = size * size;
+  const channels = opts.channels ?? 1;
+  const per = size * size * channels;
   const stats = opts.margins.map((margin) => ({ margin, correct: 0, hit: [0, 0], count: [0, 0] }));
   for (let start = 0; start < faces.length; start += batch) {
     const chunk = faces.slice(start, start + batch);
-    const images: RawImage[] = await Promise.all(chunk.map((f) => decodeImage(f.file, { grey: true })));
+    const images: RawImage[] = await Promise.all(chunk.map((f) => decodeImage(f.file, { grey: channels === 1 })));
     for (const s of stats) {
       const buf = new Float32Array(chunk.length * per);
       images.forEach((img, i) => {
         const box: Box = squareBox([0, 0, img.width, img.height], s.margin);
-        preprocessFace(img, { inputSize: size, channels: 1, box }, buf, i * per);
+        preprocessFace(img, { inputSize: size, channels, box }, buf, i * per);
       });
-      const probs = tf.tidy(() => (model.predict(tf.tensor4d(buf, [chunk.length, size, size, 1])) as tf.Tensor).argMax(-1));
+      const probs = tf.tidy(() => (model.predict(tf.tensor4d(buf, [chunk.length, size, size, channels])) as tf.Tensor).argMax(-1));
       const pred = (await probs.data()) as Int32Array;
       probs.dispose();
       chunk.forEach((f, i) => {
@@ -107,7 +108,7 @@ async function main(argv: string[]): Promise<void> {
   const all = utkfaceAdults();
   const faces = Number.isFinite(limit) ? evenSubset(all, limit) : all;
   const t0 = performance.now();
-  const results = await genderAccuracy(model, faces, { inputSize: meta.inputSize, margins });
+  const results = await genderAccuracy(model, faces, { inputSize: meta.inputSize, channels: meta.channels === 3 ? 3 : 1, margins });
   const secs = (performance.now() - t0) / 1000;
   console.log(`UTKFace adults (age >= 18): ${faces.length} of ${all.length} images; model ${dir} (${meta.arch ?? 'custom'}); backend ${backend}; ${secs.toFixed(1)} s`);
   for (const r of results) {
