@@ -38,9 +38,7 @@ async function chooseRuntime(opts: CreateRuntimeOptions): Promise<RuntimeName> {
     return 'onnx';
   } catch (err) {
     if (runtimeExplicit(opts.runtime)) throw err;
-    (opts.warn ?? ((m: string) => process.stderr.write(`facecls: warning: ${m}\n`)))(
-      `${(err as Error).message}; falling back to the tfjs runtime`,
-    );
+    warn(opts, `${(err as Error).message}; falling back to the tfjs runtime`);
     return 'tfjs';
   }
 }
@@ -54,8 +52,20 @@ export async function createRuntime(modelDir: string, opts: CreateRuntimeOptions
   const shipped = opts.useShippedOnnx === false ? undefined : shippedOnnx(modelDir);
   if (shipped) return OnnxRuntime.create(shipped.bytes, shipped.meta, opts, path.join(modelDir, MODEL_ONNX), 'shipped');
   await setupBackend(opts.backend);
-  const exported = await exportModelDir(modelDir);
+  let exported;
+  try {
+    exported = await exportModelDir(modelDir);
+  } catch (err) {
+    // A layer the exporter lacks: an explicit --runtime onnx fails naming it; the default falls back.
+    if (!(err instanceof UserError) || !err.message.startsWith('cannot export') || runtimeExplicit(opts.runtime)) throw err;
+    warn(opts, `model "${modelDir}" runs on tfjs: ${err.message}`);
+    return TfjsRuntime.load(modelDir);
+  }
   return OnnxRuntime.create(exported.bytes, exported.meta, opts, `model "${modelDir}" (exported to ONNX)`);
+}
+
+function warn(opts: CreateRuntimeOptions, message: string): void {
+  (opts.warn ?? ((m: string) => process.stderr.write(`facecls: warning: ${m}\n`)))(message);
 }
 
 /**

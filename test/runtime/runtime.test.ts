@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
 import { setupBackend } from '../../src/engine/backend.js';
 import { UserError } from '../../src/errors.js';
 import { buildModel } from '../../src/framework/zoo.js';
@@ -138,6 +139,28 @@ describe('inference runtimes', () => {
     const broken = tmpDir();
     fs.writeFileSync(path.join(broken, 'model.json'), '{not json');
     await assert.rejects(createRuntime(broken, { runtime: 'onnx' }), (e: Error) => e instanceof UserError && /not valid JSON/.test(e.message));
+  });
+
+  it('falls back to tfjs for a model the exporter cannot handle, unless onnx was asked for explicitly', async () => {
+    const d = path.join(tmpDir(), 'upsample');
+    const inp = tf.input({ shape: [8, 8, 1] });
+    const up = tf.layers.upSampling2d({ size: [2, 2], name: 'up' }).apply(inp) as tf.SymbolicTensor;
+    const out = tf.layers.activation({ activation: 'softmax' }).apply(tf.layers.globalAveragePooling2d({}).apply(tf.layers.conv2d({ filters: 2, kernelSize: 3 }).apply(up))) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: inp, outputs: out });
+    await saveModel(model, d, { ...META, task: 'gender', labels: ['woman', 'man'], inputSize: 8 });
+    model.dispose();
+    const saved = process.env.FACECLS_RUNTIME;
+    delete process.env.FACECLS_RUNTIME;
+    try {
+      const warnings: string[] = [];
+      const rt = await createRuntime(d, { warn: (m) => warnings.push(m) });
+      assert.equal(rt.name, 'tfjs');
+      assert.match(warnings.join('\n'), /runs on tfjs: cannot export layer "up" \(UpSampling2D\)/);
+      await rt.dispose();
+      await assert.rejects(createRuntime(d, { runtime: 'onnx' }), /cannot export layer "up" \(UpSampling2D\)/);
+    } finally {
+      if (saved !== undefined) process.env.FACECLS_RUNTIME = saved;
+    }
   });
 
   describe('parseRuntimeOption', () => {
