@@ -7,6 +7,9 @@ import { setupBackend } from '../../../src/engine/backend.js';
 import { UserError } from '../../../src/errors.js';
 import { importKerasModel, loadKerasModel, MODEL_CARD_JSON, MODEL_CARD_MD } from '../../../src/io/keras/index.js';
 import { loadModel } from '../../../src/io/model-store.js';
+import { decodeImage } from '../../../src/data/decode.js';
+import { preprocessFace } from '../../../src/data/preprocess.js';
+import sharp from 'sharp';
 import { runCli } from '../../helpers/cli.js';
 import { tmpDir } from '../../helpers/tmp.js';
 import { maxAbsDiff, numpyReference, writeFixtures } from './helpers.js';
@@ -185,4 +188,33 @@ test('facecls import keras (CLI)', () => {
     assert.equal(e.stderr.trim().split('\n').length, 1, `one line: ${e.stderr}`);
   }
   assert.ok(!fs.existsSync(path.join(dir, 'x1')), 'a failed import writes nothing');
+});
+
+test('the imported model dir works with export onnx and classify (other commands load it as any model)', async () => {
+  await setupBackend();
+  const model = path.join(dir, 'for-classify');
+  await importKerasModel(fx('functional.h5'), model);
+  const png = path.join(dir, 'face.png');
+  const [w, h] = [40, 40];
+  const px = Buffer.alloc(w * h * 3);
+  for (let i = 0; i < px.length; i++) px[i] = (i * 37 + (i >> 3) * 11) % 256;
+  await sharp(px, { raw: { width: w, height: h, channels: 3 } }).png().toFile(png);
+
+  const exp = runCli(['export', 'onnx', model]);
+  assert.equal(exp.code, 0, exp.stderr);
+  assert.ok(fs.existsSync(path.join(model, 'model.onnx')));
+  const cls = runCli(['classify', '--crops', '--no-emotion', '--gender-model', model, '--json', png]);
+  assert.equal(cls.code, 0, cls.stderr);
+  const face = JSON.parse(cls.stdout).faces[0];
+
+  // Same answer as the model run here on the same preprocessing.
+  const loaded = await loadModel(model);
+  try {
+    const x = preprocessFace(await decodeImage(png, { grey: true }), { inputSize: 16, channels: 1 });
+    const p = await predict(loaded.model, Array.from(x), [1, 16, 16, 1]);
+    assert.ok(Math.abs(face.gender.scores.woman - p[0]) < 1e-3, `classify ${face.gender.scores.woman} vs ${p[0]}`);
+    assert.equal(face.gender.label, p[0] > p[1] ? 'woman' : 'man');
+  } finally {
+    loaded.model.dispose();
+  }
 });
