@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { benchClassify } from '../../src/runtime/bench.js';
+import { runCli } from '../helpers/cli.js';
 
 describe('classify benchmark', () => {
   it('measures both runtimes for emotion, gender and both, with ratios and targets', async () => {
@@ -18,5 +19,21 @@ describe('classify benchmark', () => {
     assert.deepEqual(r.ratios.map((x) => x.model), ['emotion', 'gender', 'emotion+gender']);
     assert.ok(r.targets && r.targets.emotionGenderMsAtBatch1.target === 0.6 && r.targets.facesPerSecondBatched.target === 5000);
     assert.deepEqual(r.models.map((m) => m.input), ['48x48x1', '64x64x1']);
+  });
+});
+
+describe('facecls bench classify', () => {
+  it('prints JSON for one runtime and names bad options and model directories', () => {
+    const r = runCli(['bench', 'classify', '--runtime', 'onnx', '--min-ms', '0', '--batch', '2', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout) as { rows: Array<{ runtime: string }>; batch: number };
+    assert.equal(j.batch, 2);
+    assert.deepEqual([...new Set(j.rows.map((x) => x.runtime))], ['onnxruntime']);
+    const bad = runCli(['bench', 'classify', '--runtime', 'gpu']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /--runtime must be one of onnx, tfjs, got "gpu"/);
+    const missing = runCli(['bench', 'classify', '--emotion', '/nonexistent/emotion', '--min-ms', '0']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /model "\/nonexistent\/emotion" does not exist/);
   });
 });
