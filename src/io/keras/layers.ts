@@ -284,6 +284,8 @@ export function createLayer(spec: LayerSpec): tf.layers.Layer {
       );
   }
   c.done();
+  // Frozen layers stay frozen for fine-tuning.
+  if (spec.config.trainable === false) layer.trainable = false;
   return layer;
 }
 
