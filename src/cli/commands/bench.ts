@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { addBenchClassify } from './bench-classify.js';
 import { addBenchPipeline } from './bench-pipeline.js';
+import { addBenchSaliency } from './bench-saliency.js';
 import { addBenchTrain } from './bench-train.js';
 
 export function benchCommand(program: Command): Command {
@@ -25,5 +26,6 @@ export function registerBench(program: Command): Command {
   if (!has(group, 'train')) addBenchTrain(group);
   if (!has(group, 'classify')) addBenchClassify(group);
   if (!has(group, 'pipeline')) addBenchPipeline(group);
+  if (!has(group, 'saliency')) addBenchSaliency(group);
   return group;
 }

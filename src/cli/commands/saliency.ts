@@ -2,8 +2,6 @@
  * `facecls saliency <image> -o out.png`: what the emotion or gender network looks at, for every face.
  * Detects faces with the pipeline's detector (or, with --crops, takes the image as one face crop),
  * crops them like the classifiers do, and writes one PNG with a row per face: crop, map, overlay.
- *
- * `facecls bench saliency`: ms per face for each method (registered on the bench command group).
  */
 import * as path from 'node:path';
 import type { Command } from 'commander';
@@ -16,11 +14,10 @@ import { UserError } from '../../errors.js';
 import { writeFileAtomic } from '../../io/fs-handler.js';
 import { loadModel } from '../../io/model-store.js';
 import { DEFAULT_CROP_MARGIN, defaultModelDir } from '../../pipeline/face-classifier.js';
-import { benchSaliency, depthwiseGradientSource, type SaliencyBenchRow } from '../../viz/bench.js';
 import { COLORMAPS, type ColormapName } from '../../viz/colormap.js';
 import { explainedPanel, explainFaces } from '../../viz/explain.js';
 import { isSaliencyMethod, SALIENCY_METHODS, type SaliencyMethod } from '../../viz/saliency.js';
-import { fmt, formatTable, printJson } from '../output.js';
+import { fmt, printJson } from '../output.js';
 import { parseFloatOption, parseIntOption } from '../options.js';
 
 interface SaliencyCliOptions {
@@ -153,39 +150,4 @@ export function registerSaliency(program: Command): void {
       }
       console.log(`wrote ${r.output} (${r.faces.length} face${r.faces.length === 1 ? '' : 's'}, ${fmt(r.ms, 0)} ms, backend ${r.backend})`);
     });
-}
-
-/** `bench saliency`: add to the `bench` command group. */
-export function addBenchSaliency(bench: Command): void {
-  bench
-    .command('saliency')
-    .description('ms per face for guided back-propagation, Grad-CAM and guided Grad-CAM (mini-Xception 48 and 64) vs a forward pass')
-    .option('--batch <list>', 'faces per call, comma-separated', '1,4')
-    .option('--min-ms <ms>', 'minimum measuring time per row', '1500')
-    .option('--json', 'print machine-readable JSON', false)
-    .action(async (o: { batch: string; minMs: string; json: boolean }, cmd: Command) => {
-      const batches = o.batch.split(',').map((b) => parseIntOption(b.trim(), '--batch', 1, 256));
-      const rows = await benchSaliency({
-        backend: cmd.optsWithGlobals().backend,
-        batches,
-        minMs: parseIntOption(o.minMs, '--min-ms', 0),
-        onRow: o.json ? undefined : (r) => process.stderr.write(`  ${r.arch} ${r.inputSize} batch ${r.batch} ${r.method}: ${fmt(r.msPerFace, 2)} ms/face\n`),
-      });
-      if (o.json) return printJson({ depthwiseGradient: depthwiseGradientSource(), rows });
-      console.log(saliencyBenchTable(rows));
-    });
-}
-
-/** Text report of a saliency benchmark. */
-export function saliencyBenchTable(rows: SaliencyBenchRow[]): string {
-  const table = formatTable(rows, [
-    { header: 'model', value: (r: SaliencyBenchRow) => `${r.arch} ${r.inputSize}` },
-    { header: 'batch', value: (r) => r.batch, align: 'right' },
-    { header: 'method', value: (r) => r.method },
-    { header: 'ms/face', value: (r) => fmt(r.msPerFace, 2), align: 'right' },
-    { header: 'cpu ms/face', value: (r) => fmt(r.cpuMsPerFace, 2), align: 'right' },
-    { header: 'p90 ms/call', value: (r) => fmt(r.p90MsPerCall, 2), align: 'right' },
-    { header: 'x forward', value: (r) => (r.vsForward === undefined ? '' : fmt(r.vsForward, 1)), align: 'right' },
-  ]);
-  return `${table}\n\nbackend: ${rows[0]?.backend}; depthwise input gradient: ${depthwiseGradientSource()}; median after warm-up; cpu = this process's CPU time (uncontended estimate on a shared machine); target <= 20 ms/face (guided)`;
 }
