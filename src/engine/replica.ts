@@ -95,7 +95,7 @@ export class Replica {
     let ce: tf.Scalar | undefined;
     let reg: tf.Scalar | undefined;
     let correct: tf.Scalar | undefined;
-    const { grads } = tf.tidy(() => {
+    const { value, grads } = tf.tidy(() => {
       const xt = tf.tensor(x, [n, ...this.inputShape], 'float32');
       const yt = tf.tensor2d(y, [n, this.numClasses], 'float32');
       return tf.variableGrads(() => {
@@ -110,6 +110,7 @@ export class Replica {
         return tf.add(c, r) as tf.Scalar;
       }, this.trainable);
     });
+    value.dispose();
     const ordered = this.trainable.map((v) => grads[v.name]);
     const [ceV, regV, corrV] = [ce!.dataSync()[0], reg!.dataSync()[0], correct!.dataSync()[0]];
     tf.dispose([ce!, reg!, correct!]);

@@ -39,6 +39,22 @@ export function shardRanges(n: number, k: number): Array<[number, number]> {
   return out;
 }
 
+/**
+ * Shard-size-weighted average of shard gradients (each the gradient of its shard's mean loss, so the
+ * result is the gradient of the whole batch's mean loss) and of the post-step batch-norm statistics.
+ */
+export function averageShards(parts: Array<Pick<ShardGradients, 'n' | 'grads' | 'state'>>): { grads: Float32Array; state: Float32Array } {
+  const n = parts.reduce((a, p) => a + p.n, 0);
+  const grads = new Float32Array(parts[0].grads.length);
+  const state = new Float32Array(parts[0].state.length);
+  for (const p of parts) {
+    const w = p.n / n;
+    for (let i = 0; i < grads.length; i++) grads[i] += w * p.grads[i];
+    for (let i = 0; i < state.length; i++) state[i] += w * p.state[i];
+  }
+  return { grads, state };
+}
+
 function toResult(parts: ShardStats[]): StepResult {
   const n = parts.reduce((a, p) => a + p.n, 0);
   return {
@@ -226,13 +242,7 @@ class WorkerTrainer implements Trainer {
           return this.clients[i].call<ShardGradients>({ type: 'grads', ...s }, [s.x.buffer]);
         }),
       );
-      const grads = new Float32Array(parts[0].grads.length);
-      const state = new Float32Array(parts[0].state.length);
-      for (const p of parts) {
-        const w = p.n / n;
-        for (let i = 0; i < grads.length; i++) grads[i] += w * p.grads[i];
-        for (let i = 0; i < state.length; i++) state[i] += w * p.state[i];
-      }
+      const { grads, state } = averageShards(parts);
       await Promise.all(this.clients.map((c) => c.call({ type: 'apply', grads, state })));
       return toResult(parts);
     });
