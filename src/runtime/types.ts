@@ -12,6 +12,7 @@ export interface InferenceRuntime {
   /**
    * Class probabilities for n preprocessed inputs laid out [n, size, size, channels]
    * (from preprocessFace/preprocessBatch). Returns [n, classes] row-major.
+   * A longer buffer is fine (the first n inputs are used); a shorter one or a bad n is a RangeError.
    */
   run(batch: Float32Array, n: number): Promise<Float32Array>;
   dispose(): Promise<void>;

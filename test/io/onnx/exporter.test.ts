@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { setupBackend } from '../../../src/engine/backend.js';
 import { UserError } from '../../../src/errors.js';
 import { buildModel, ZOO } from '../../../src/framework/zoo.js';
 import { decodeModel, exportToOnnx, readOnnxInfo, tfPads } from '../../../src/io/onnx/index.js';
-import { compileSchema } from '../../../src/io/onnx/generate-schema.js';
+import { compileSchema, GENERATED_PATH, renderSchemaModule } from '../../../src/io/onnx/generate-schema.js';
 import { ONNX_SCHEMA } from '../../../src/io/onnx/onnx-schema.generated.js';
 import { maxAbsDiff, onnxCheck, onnxCheckerAvailable, ortPredict, randomInputs, randomiseBatchNorm, tfjsPredict } from './helpers.js';
 
@@ -174,8 +175,9 @@ describe('ONNX exporter', () => {
     assert.throws(() => readOnnxInfo(new Uint8Array([0xff, 0xff, 0xff, 0x01, 0x02]), 'junk.onnx'), (e: Error) => e instanceof UserError && /junk\.onnx is not a valid ONNX file/.test(e.message));
   });
 
-  it('ships a generated schema module that matches onnx.proto', () => {
+  it('ships a generated schema module that matches onnx.proto (regenerate: node dist/src/io/onnx/generate-schema.js)', () => {
     assert.deepEqual(JSON.parse(JSON.stringify(compileSchema())), JSON.parse(JSON.stringify(ONNX_SCHEMA)));
+    assert.equal(fs.readFileSync(GENERATED_PATH, 'utf8'), renderSchemaModule(compileSchema()));
   });
 
   it('every exported graph passes onnx.checker.check_model (full check)', (t) => {
