@@ -75,7 +75,7 @@ export async function runSaliencyCommand(image: string, o: SaliencyCliOptions, b
   });
   try {
     if (o.model !== undefined && o.taskExplicit && meta.task !== 'custom' && meta.task !== o.task) {
-      throw new UserError(`model "${o.model}" is a ${meta.task} model, not ${o.task}`);
+      throw new UserError(`model "${o.model}" is for the ${meta.task} task, not ${o.task} (drop --task or pass another --model)`);
     }
     const img = await decodeImage(image);
     let boxes: Box[];
