@@ -1,0 +1,101 @@
+/**
+ * On-the-fly augmentation of model-size uint8 images, pure TypeScript (a FER-2013 epoch augments
+ * 28,709 images). One inverse affine warp (rotation, zoom, shift; bilinear, edges replicated like
+ * Keras' fill_mode='nearest'), then brightness / contrast and optional cutout. Horizontal flip is
+ * returned as a flag and applied by preprocessFace while scaling to [-1, 1], so the same function
+ * that serves inference turns the augmented pixels into model input.
+ */
+import type { RawImage } from '../data/preprocess.js';
+import type { Rng } from '../data/rng.js';
+
+export interface AugmentOptions {
+  /** Max rotation in degrees (paper: 10). */
+  rotation: number;
+  /** Max shift as a fraction of the side (paper: 0.1). */
+  shift: number;
+  /** Max zoom as a fraction (paper: 0.1): scale in [1 - zoom, 1 + zoom]. */
+  zoom: number;
+  /** Random horizontal flip (paper: yes). */
+  flip: boolean;
+  /** Max brightness change as a fraction of full scale (added). */
+  brightness: number;
+  /** Max contrast change as a fraction (multiplied around the image mean). */
+  contrast: number;
+  /** Cutout: side of a square set to mid-grey, as a fraction of the image side; 0 = off. */
+  cutout: number;
+}
+
+export const PAPER_AUGMENT: AugmentOptions = { rotation: 10, shift: 0.1, zoom: 0.1, flip: true, brightness: 0.1, contrast: 0.1, cutout: 0 };
+export const NO_AUGMENT: AugmentOptions = { rotation: 0, shift: 0, zoom: 0, flip: false, brightness: 0, contrast: 0, cutout: 0 };
+
+export function isIdentity(a: AugmentOptions): boolean {
+  return !a.rotation && !a.shift && !a.zoom && !a.flip && !a.brightness && !a.contrast && !a.cutout;
+}
+
+/**
+ * Augment `src` (square, model size) into `dst` (same size and channels). Returns whether the
+ * caller should mirror the image (flip) when scaling it with preprocessFace.
+ */
+export function augmentImage(src: RawImage, dst: Uint8Array, rng: Rng, a: AugmentOptions): { flip: boolean } {
+  const { width: w, height: h, channels: c, data } = src;
+  const theta = ((rng.uniform(-a.rotation, a.rotation) || 0) * Math.PI) / 180;
+  const z = a.zoom ? rng.uniform(1 - a.zoom, 1 + a.zoom) : 1;
+  const tx = a.shift ? rng.uniform(-a.shift, a.shift) * w : 0;
+  const ty = a.shift ? rng.uniform(-a.shift, a.shift) * h : 0;
+  const gain = a.contrast ? rng.uniform(1 - a.contrast, 1 + a.contrast) : 1;
+  const bias = a.brightness ? rng.uniform(-a.brightness, a.brightness) * 255 : 0;
+  const flip = a.flip ? rng.next() < 0.5 : false;
+  const cut = a.cutout > 0 ? Math.max(1, Math.round(a.cutout * Math.min(w, h))) : 0;
+  const cutX = cut ? rng.int(w) - Math.floor(cut / 2) : 0;
+  const cutY = cut ? rng.int(h) - Math.floor(cut / 2) : 0;
+
+  const warp = theta !== 0 || z !== 1 || tx !== 0 || ty !== 0;
+  const cx = (w - 1) / 2;
+  const cy = (h - 1) / 2;
+  // Inverse map: source = centre + z * R(theta) * (dest - centre) - shift.
+  const cos = Math.cos(theta) * z;
+  const sin = Math.sin(theta) * z;
+  let mean = 0;
+  if (gain !== 1) {
+    for (let i = 0; i < w * h * c; i++) mean += data[i];
+    mean /= w * h * c;
+  }
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const o = (y * w + x) * c;
+      if (!warp) {
+        for (let k = 0; k < c; k++) dst[o + k] = data[o + k];
+      } else {
+        const u = x - cx;
+        const v = y - cy;
+        let sx = cx + cos * u - sin * v - tx;
+        let sy = cy + sin * u + cos * v - ty;
+        sx = sx < 0 ? 0 : sx > w - 1 ? w - 1 : sx;
+        sy = sy < 0 ? 0 : sy > h - 1 ? h - 1 : sy;
+        const x0 = Math.floor(sx);
+        const y0 = Math.floor(sy);
+        const x1 = x0 + 1 < w ? x0 + 1 : x0;
+        const y1 = y0 + 1 < h ? y0 + 1 : y0;
+        const ax = sx - x0;
+        const ay = sy - y0;
+        for (let k = 0; k < c; k++) {
+          const p00 = data[(y0 * w + x0) * c + k];
+          const p01 = data[(y0 * w + x1) * c + k];
+          const p10 = data[(y1 * w + x0) * c + k];
+          const p11 = data[(y1 * w + x1) * c + k];
+          dst[o + k] = (1 - ay) * ((1 - ax) * p00 + ax * p01) + ay * ((1 - ax) * p10 + ax * p11) + 0.5;
+        }
+      }
+      if (gain !== 1 || bias !== 0) {
+        for (let k = 0; k < c; k++) {
+          const v = (dst[o + k] - mean) * gain + mean + bias + 0.5;
+          dst[o + k] = v < 0 ? 0 : v > 255 ? 255 : v;
+        }
+      }
+      if (cut && x >= cutX && x < cutX + cut && y >= cutY && y < cutY + cut) {
+        for (let k = 0; k < c; k++) dst[o + k] = 128;
+      }
+    }
+  }
+  return { flip };
+}
