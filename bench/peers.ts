@@ -120,12 +120,13 @@ export async function loadHuman(): Promise<Peer> {
   };
   const face = (full: boolean) => ({
     enabled: true,
-    detector: { rotation: false, maxDetected: 20, minConfidence: 0.2, return: false },
+    // No frame-to-frame caching (every frame is new); detection-only boxes unscaled (human enlarges them 1.4x for its mesh).
+    detector: { rotation: false, maxDetected: 20, minConfidence: 0.2, return: false, skipFrames: 0, skipTime: 0, scale: full ? 1.4 : 1 },
     mesh: { enabled: false },
     iris: { enabled: false },
     attention: { enabled: false },
-    emotion: { enabled: full },
-    description: { enabled: full },
+    emotion: { enabled: full, skipFrames: 0, skipTime: 0 },
+    description: { enabled: full, skipFrames: 0, skipTime: 0 },
     antispoof: { enabled: false },
     liveness: { enabled: false },
   });

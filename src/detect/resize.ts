@@ -1,19 +1,34 @@
 /**
  * The detector's downscaled copy of a frame. (Classifier inputs never come from here: every face crop
  * goes through src/data/preprocess.ts preprocessFace.) This is a separable area filter specialised
- * for whole frames: it letterboxes the frame onto a square, as the detector was trained on square
- * inputs, and is about 8x faster than a per-pixel generic crop, which matters at 30 frames/s.
+ * for whole frames (equal to preprocessFace's area filter on the same region, to 1e-7) and about 6x
+ * faster than that per-pixel generic crop, which matters at 30 frames/s.
  */
 import type { RawImage } from '../data/preprocess.js';
 
 /** Source taps and weights of each output sample of a 1-D area resize of `n` samples onto `m`. */
-function areaTaps(n: number, m: number, start: number, span: number): { idx: Int32Array; w: Float32Array; off: Int32Array } {
+function areaTaps(n: number, m: number, start: number, span: number, sampling: Sampling): { idx: Int32Array; w: Float32Array; off: Int32Array } {
   const scale = span / m;
   const idx: number[] = [];
   const w: number[] = [];
   const off = new Int32Array(m + 1);
   for (let o = 0; o < m; o++) {
     off[o] = idx.length;
+    if (sampling === 'bilinear') {
+      // Two nearest source samples (pixel centres aligned), no anti-aliasing: sharper small faces.
+      const f = start + (o + 0.5) * scale - 0.5;
+      const s0 = Math.floor(f);
+      const a = f - s0;
+      for (const [s, wt] of [
+        [s0, 1 - a],
+        [s0 + 1, a],
+      ]) {
+        if (wt <= 0 || s < 0 || s >= n) continue;
+        idx.push(s);
+        w.push(wt);
+      }
+      continue;
+    }
     const a = start + o * scale;
     const b = a + Math.max(scale, 1);
     const lo = Math.floor(a);
@@ -34,25 +49,32 @@ function areaTaps(n: number, m: number, start: number, span: number): { idx: Int
   return { idx: Int32Array.from(idx), w: Float32Array.from(w), off };
 }
 
-export interface Letterbox {
-  /** Side of the square region of the frame mapped onto the output, in frame pixels. */
-  side: number;
-  /** Frame coordinates of the square's top-left corner (negative: padding). */
+/** The region of the frame mapped onto the square output, in frame pixels (may extend past the frame: padding). */
+export interface Region {
   x0: number;
   y0: number;
+  width: number;
+  height: number;
+}
+
+export type Fit = 'letterbox' | 'stretch';
+export type Sampling = 'area' | 'bilinear';
+
+/** Letterbox: the centred square around the frame (aspect kept, padded); stretch: the frame itself. */
+export function fitRegion(width: number, height: number, fit: Fit): Region {
+  if (fit === 'stretch') return { x0: 0, y0: 0, width, height };
+  const side = Math.max(width, height);
+  return { x0: (width - side) / 2, y0: (height - side) / 2, width: side, height: side };
 }
 
 /**
- * Resize `img` letterboxed (centred, black padding) to `size` x `size` RGB, scaled to [-1, 1],
- * written into `out` [size, size, 3]. Returns the mapping back to frame pixels.
+ * Resize `region` of `img` (black outside the frame) to `size` x `size` RGB, scaled to [-1, 1],
+ * written into `out` [size, size, 3].
  */
-export function letterboxRgb(img: RawImage, size: number, out: Float32Array): Letterbox {
+export function resizeRgb(img: RawImage, size: number, out: Float32Array, region: Region, sampling: Sampling = 'area'): void {
   const { width, height, channels, data } = img;
-  const side = Math.max(width, height);
-  const x0 = (width - side) / 2;
-  const y0 = (height - side) / 2;
-  const tx = areaTaps(width, size, x0, side);
-  const ty = areaTaps(height, size, y0, side);
+  const tx = areaTaps(width, size, region.x0, region.width, sampling);
+  const ty = areaTaps(height, size, region.y0, region.height, sampling);
   // Horizontal pass: every source row -> `size` columns (3 channels, 0..255).
   const tmp = new Float32Array(height * size * 3);
   for (let y = 0; y < height; y++) {
@@ -92,5 +114,4 @@ export function letterboxRgb(img: RawImage, size: number, out: Float32Array): Le
     }
     for (let j = 0; j < size * 3; j++) out[dst + j] = out[dst + j] / 127.5 - 1;
   }
-  return { side, x0, y0 };
 }

@@ -47,6 +47,8 @@ export interface FaceClassifierOptions {
   cropMargin?: number;
   minFaceSize?: number;
   scoreThreshold?: number;
+  /** Detector tiles for small faces (default true; false is about 3x faster detection). */
+  tiles?: boolean;
   maxFaces?: number;
   /** Passed to decodeImage (pixel limit against decompression bombs). */
   maxPixels?: number;
@@ -120,7 +122,7 @@ export class FaceClassifier {
     const t1 = performance.now();
     const dets = opts.crop
       ? [{ box: [0, 0, img.width, img.height] as Box, score: 1 }]
-      : await this.detector.detect(img, { minFaceSize: this.opts.minFaceSize, scoreThreshold: this.opts.scoreThreshold, maxFaces: this.opts.maxFaces });
+      : await this.detector.detect(img, { minFaceSize: this.opts.minFaceSize, scoreThreshold: this.opts.scoreThreshold, maxFaces: this.opts.maxFaces, tiles: this.opts.tiles });
     const t2 = performance.now();
     const faces = await this.classifyBoxes(img, dets, opts.crop);
     const t3 = performance.now();

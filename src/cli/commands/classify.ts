@@ -28,6 +28,7 @@ export interface PipelineCliOptions {
   scoreThreshold?: string;
   maxFaces?: string;
   maxPixels?: string;
+  tiles: boolean;
 }
 
 /** Options shared by classify, annotate, video and webcam. */
@@ -43,6 +44,7 @@ export function addPipelineOptions(cmd: Command): Command {
     .option('--min-face-size <px>', 'ignore faces smaller than this many pixels')
     .option('--score-threshold <p>', 'minimum detector score (CNN detectors)')
     .option('--max-faces <n>', 'at most this many faces per image')
+    .option('--no-tiles', 'detector looks at the whole frame only: about 3x faster detection, misses more small faces')
     .option('--max-pixels <n>', 'refuse images with more pixels than this (decompression bombs)');
 }
 
@@ -61,6 +63,7 @@ export function classifierOptions(o: PipelineCliOptions, backend?: string): Face
     cropMargin: o.margin === undefined ? undefined : parseFloatOption(o.margin, '--margin', -0.4, 2),
     minFaceSize: o.minFaceSize === undefined ? undefined : parseFloatOption(o.minFaceSize, '--min-face-size', 0),
     scoreThreshold: o.scoreThreshold === undefined ? undefined : parseFloatOption(o.scoreThreshold, '--score-threshold', 0, 1),
+    tiles: o.tiles,
     maxFaces: o.maxFaces === undefined ? undefined : parseIntOption(o.maxFaces, '--max-faces', 1),
     maxPixels: o.maxPixels === undefined ? undefined : parseIntOption(o.maxPixels, '--max-pixels', 1),
   };

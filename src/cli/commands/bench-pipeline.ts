@@ -1,0 +1,94 @@
+/**
+ * `facecls bench pipeline`: end-to-end frame time vs face-api and human, and detection recall (see
+ * bench/pipeline.ts, which needs the repository checkout: the peers are devDependencies).
+ * addBenchPipeline(group) adds the subcommand to the `bench` command group.
+ */
+import type { Command } from 'commander';
+import { UserError } from '../../errors.js';
+import { fmt, formatTable, printJson } from '../output.js';
+import { parseIntOption } from '../options.js';
+
+type BenchModule = typeof import('../../../bench/pipeline.js');
+
+interface Opts {
+  frames: string;
+  recallFrames: string;
+  peers: boolean;
+  detector: string;
+  emotionModel?: string;
+  genderModel?: string;
+  runtime?: string;
+  json: boolean;
+}
+
+export function addBenchPipeline(group: Command): void {
+  group
+    .command('pipeline')
+    .description('ms per 640x480 frame (1 and 3 faces; decode/detect/classify) vs face-api and human; detection recall/precision on composed UTKFace frames')
+    .option('--frames <n>', 'timed frames per scenario', '40')
+    .option('--recall-frames <n>', 'frames in the labelled detection set', '150')
+    .option('--no-peers', 'skip face-api and human')
+    .option('--detector <name>', 'pipeline detector: blazeface | haar', 'blazeface')
+    .option('--emotion-model <dir>', 'emotion model (default models/emotion, else an untrained stand-in)')
+    .option('--gender-model <dir>', 'gender model (default models/gender, else an untrained stand-in)')
+    .option('--runtime <name>', 'classifier runtime: onnx | tfjs')
+    .option('--json', 'print the result as JSON', false)
+    .action(async (o: Opts, cmd: Command) => {
+      if (o.detector !== 'blazeface' && o.detector !== 'haar') throw new UserError(`unknown detector "${o.detector}": choose blazeface or haar`);
+      let mod: BenchModule;
+      try {
+        mod = await import('../../../bench/pipeline.js');
+      } catch (err) {
+        throw new UserError(`bench pipeline needs the facecls repository checkout with devDependencies installed (${(err as Error).message})`);
+      }
+      const r = await mod.runPipelineBench({
+        frames: parseIntOption(o.frames, '--frames', 1),
+        recallFrames: parseIntOption(o.recallFrames, '--recall-frames', 1),
+        peers: o.peers,
+        detector: o.detector,
+        emotionModel: o.emotionModel,
+        genderModel: o.genderModel,
+        runtime: o.runtime,
+        backend: cmd.optsWithGlobals().backend,
+        log: (l) => process.stderr.write(l + '\n'),
+      });
+      if (o.json) return printJson(r);
+      console.log(`command: facecls ${process.argv.slice(2).join(' ')}`);
+      console.log(`machine: ${r.machine.cpus} x ${r.machine.model}, node ${r.machine.node}, load average ${r.machine.loadAverage.join(' ')} (shared machine: other work running affects these figures)`);
+      console.log(`pipeline: detector ${r.models.detector}${r.models.detectorEngine ? ` (${r.models.detectorEngine})` : ''}, classifiers on ${r.models.runtime}`);
+      if (r.models.note) console.log(`models: ${r.models.note}`);
+      console.log('\nper 640x480 JPEG frame (decode + detect + emotion + gender), ms; "x facecls" = median / facecls median on the same frames:');
+      console.log(
+        formatTable(r.speed, [
+          { header: 'system', value: (x) => x.system },
+          { header: 'faces', value: (x) => x.faces, align: 'right' },
+          { header: 'median', value: (x) => fmt(x.medianMs, 1), align: 'right' },
+          { header: 'p95', value: (x) => fmt(x.p95Ms, 1), align: 'right' },
+          { header: 'frames/s', value: (x) => fmt(x.framesPerSecond, 1), align: 'right' },
+          { header: 'decode', value: (x) => (x.decodeMs === undefined ? '' : fmt(x.decodeMs, 1)), align: 'right' },
+          { header: 'detect', value: (x) => (x.detectMs === undefined ? '' : fmt(x.detectMs, 1)), align: 'right' },
+          { header: 'classify', value: (x) => (x.classifyMs === undefined ? '' : fmt(x.classifyMs, 1)), align: 'right' },
+          { header: 'x facecls', value: (x) => (x.vsFacecls === undefined ? '' : `${fmt(x.vsFacecls, 1)}x`), align: 'right' },
+        ]),
+      );
+      console.log('\ndetection on composed UTKFace frames (IoU >= 0.5):');
+      console.log(
+        formatTable(r.detection, [
+          { header: 'detector', value: (x) => x.detector },
+          { header: 'faces', value: (x) => x.truth, align: 'right' },
+          { header: 'recall', value: (x) => fmt(x.recall, 3), align: 'right' },
+          { header: 'precision', value: (x) => fmt(x.precision, 3), align: 'right' },
+          { header: 'false pos', value: (x) => x.falsePositives, align: 'right' },
+          { header: 'mean IoU', value: (x) => fmt(x.meanIou, 3), align: 'right' },
+          { header: 'ms/frame', value: (x) => fmt(x.medianMs, 1), align: 'right' },
+        ]),
+      );
+      const t = r.targets;
+      const mark = (m: boolean | null) => (m === null ? 'not measured' : m ? 'met' : 'NOT met');
+      console.log(
+        `\ntargets: >= 30 frames/s with 1 face: ${fmt(t.fps30.measured, 1)} (${mark(t.fps30.met)}); ` +
+          `>= 3x faster than face-api: ${t.faceApi3x.measured === null ? '-' : fmt(t.faceApi3x.measured, 1) + 'x'} (${mark(t.faceApi3x.met)}); ` +
+          `default detector >= BlazeFace (human) on recall and precision: ${t.detectorVsBlazeFace.note} (${mark(t.detectorVsBlazeFace.met)})`,
+      );
+    });
+}
