@@ -208,6 +208,13 @@ describe('inference runtimes', () => {
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /facecls: error: model ".*missing"/);
     assert.equal(fs.existsSync(out + '2'), false);
+    // without -o: model.onnx next to model.json, which createRuntime then uses
+    const inPlace = path.join(tmpDir(), 'inplace');
+    fs.cpSync(dir, inPlace, { recursive: true });
+    assert.equal(runCli(['export', 'onnx', inPlace]).code, 0);
+    const used = (await createRuntime(inPlace, { runtime: 'onnx' })) as OnnxRuntime;
+    assert.equal(used.origin, 'shipped');
+    await used.dispose();
     const badOpset = runCli(['export', 'onnx', dir, '-o', out + '3', '--opset', '9']);
     assert.equal(badOpset.code, 1);
     assert.match(badOpset.stderr, /--opset must be an integer in \[13, 17\]/);
