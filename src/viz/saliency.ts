@@ -72,8 +72,13 @@ function checkInput(model: tf.LayersModel, input: Float32Array | tf.Tensor): voi
     const s = input.shape;
     const ok = (input.rank === 3 && s[0] === h && s[1] === w && s[2] === c) || (input.rank === 4 && s[0] > 0 && s[1] === h && s[2] === w && s[3] === c);
     if (!ok) throw new UserError(`saliency input has shape [${s.join(', ')}] but the model expects [n, ${h}, ${w}, ${c}]`);
-  } else if (input.length === 0 || input.length % (h * w * c) !== 0) {
-    throw new UserError(`saliency input has ${input.length} values, not a multiple of ${h}x${w}x${c}`);
+  } else {
+    if (input.length === 0 || input.length % (h * w * c) !== 0) {
+      throw new UserError(`saliency input has ${input.length} values, not a multiple of ${h}x${w}x${c}`);
+    }
+    for (let i = 0; i < input.length; i++) {
+      if (!Number.isFinite(input[i])) throw new UserError(`saliency input value ${i} is ${input[i]}: inputs must be finite`);
+    }
   }
 }
 

@@ -185,6 +185,7 @@ test('saliency rejects bad inputs with clear errors and leaks nothing', async ()
   const before = tf.memory().numTensors;
   assert.throws(() => saliencyMaps(model, new Float32Array(5), { method: 'guided' }), /multiple of 2x2x1/);
   assert.throws(() => saliencyMaps(model, new Float32Array(4), { method: 'guided', classIndex: 7 }), /out of range/);
+  assert.throws(() => saliencyMaps(model, new Float32Array([0, Number.NaN, 0, 0]), { method: 'guided' }), /value 1 is NaN/);
   assert.throws(() => saliencyMaps(model, new Float32Array(8), { method: 'guided', classIndex: [0] }), /1 class indices for 2 faces/);
   assert.throws(() => saliencyMaps(model, new Float32Array(4), { method: 'nope' as 'guided' }), /unknown saliency method/);
   assert.throws(() => saliencyMaps(model, new Float32Array(4), { method: 'gradcam', camLayer: 'missing' }), /no layer named "missing"/);
