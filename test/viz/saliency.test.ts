@@ -197,3 +197,29 @@ test('saliency rejects bad inputs with clear errors and leaks nothing', async ()
   assert.equal(tf.memory().numTensors, before);
   model.dispose();
 });
+
+test('guided Grad-CAM is the normalised product of the two maps, in one pass or two', async () => {
+  await setupBackend();
+  const model = buildModel('mini-xception', { inputSize: 48, numClasses: 7 });
+  const x = randomInput(2, 48, 5);
+  // Default CAM map (no ReLU after it: one pass) and a mid-network conv output, unfolded from its
+  // batch norm and followed by ReLUs (second, plain pass for the CAM gradient).
+  const midConv = model.layers.filter((l) => l.getClassName() === 'SeparableConv2D')[3].name;
+  for (const camLayer of [undefined, midConv]) {
+    const g = saliencyMaps(model, x, { method: 'guided', camLayer });
+    const c = saliencyMaps(model, x, { method: 'gradcam', camLayer });
+    const gc = saliencyMaps(model, x, { method: 'guided-gradcam', camLayer });
+    if (camLayer) assert.equal(c.camLayer, camLayer);
+    for (let i = 0; i < 2; i++) {
+      const prod = g.maps[i].map((v, k) => v * c.maps[i][k]);
+      const mx = Math.max(...prod);
+      assert.ok(mx > 0, 'some overlap');
+      let worst = 0;
+      prod.forEach((v, k) => (worst = Math.max(worst, Math.abs(v / mx - gc.maps[i][k]))));
+      assert.ok(worst < 1e-4, `${camLayer ?? 'default'}: guided-gradcam differs from the product by ${worst}`);
+      assert.deepEqual(gc.classIndex, g.classIndex);
+    }
+  }
+  releaseSaliency(model);
+  model.dispose();
+});
