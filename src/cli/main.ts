@@ -7,11 +7,13 @@ import { UserError } from '../errors.js';
 import { registerAnnotate } from './commands/annotate.js';
 import { registerBench } from './commands/bench.js';
 import { registerClassify } from './commands/classify.js';
+import { registerEval } from './commands/eval.js';
 import { registerExport } from './commands/export.js';
 import { registerImport } from './commands/import.js';
 import { registerModels } from './commands/models.js';
 import { registerOverview } from './commands/overview.js';
 import { registerSaliency } from './commands/saliency.js';
+import { registerTrain } from './commands/train.js';
 import { registerServe } from './commands/serve.js';
 import { registerVideo } from './commands/video.js';
 import { registerWebcam } from './commands/webcam.js';
@@ -36,6 +38,8 @@ export function buildProgram(): Command {
   registerExport(program);
   registerSaliency(program);
   registerBench(program);
+  registerTrain(program);
+  registerEval(program);
   return program;
 }
 

@@ -30,6 +30,15 @@ function toUint8(src: Float32Array, dst: Uint8Array, offset: number): void {
   }
 }
 
+/**
+ * The crop region of a decoded sample: its box (or the whole image) grown by `margin` per side into
+ * a square (edge-replicated outside the image by preprocessFace). Shared by training and evaluation.
+ */
+export function cropBoxFor(s: Sample, img: RawImage, margin: number): Box {
+  const box: Box = s.box ?? [0, 0, img.width, img.height];
+  return margin === 0 && !s.box ? box : squareBox(box, margin);
+}
+
 export class SampleStore {
   readonly bytesPerSample: number;
   /** Samples with index < cachedCount live in the cache once loaded. */
@@ -37,7 +46,6 @@ export class SampleStore {
   private readonly cache: Uint8Array;
   private readonly loaded: Uint8Array;
   readonly bad = new Map<number, string>();
-  private readonly scratch: Float32Array;
 
   constructor(
     readonly samples: Sample[],
@@ -48,7 +56,6 @@ export class SampleStore {
     this.cachedCount = Math.min(samples.length, Math.floor(budget / this.bytesPerSample));
     this.cache = new Uint8Array(this.cachedCount * this.bytesPerSample);
     this.loaded = new Uint8Array(this.cachedCount);
-    this.scratch = new Float32Array(this.bytesPerSample);
   }
 
   get length(): number {
@@ -59,11 +66,8 @@ export class SampleStore {
     return this.cache.byteLength;
   }
 
-  /** The crop region used for a decoded image (the sample's box or the whole image, plus margin). */
   cropBox(s: Sample, img: RawImage): Box {
-    const box: Box = s.box ?? [0, 0, img.width, img.height];
-    const m = this.opts.cropMargin ?? 0;
-    return m === 0 && !s.box ? box : squareBox(box, m);
+    return cropBoxFor(s, img, this.opts.cropMargin ?? 0);
   }
 
   private async decode(s: Sample): Promise<RawImage> {
@@ -127,10 +131,6 @@ export class SampleStore {
 
   skipped(): Skipped[] {
     return [...this.bad].map(([i, reason]) => ({ id: this.samples[i].id, reason }));
-  }
-
-  get scratchBuffer(): Float32Array {
-    return this.scratch;
   }
 }
 

@@ -468,7 +468,7 @@ async function run(o: TrainOptions, runDir: string, ck: CheckpointFile | undefin
       if (improved) {
         const tmp = path.join(runDir, 'best.tmp');
         fs.rmSync(tmp, { recursive: true, force: true });
-        await saveModel(model, tmp, { ...meta, training: { epoch, valLoss: val.loss, valAccuracy: val.acc, dataset: ds.format, split: ds.split.method } });
+        await saveModel(model, tmp, { ...meta, training: { epoch, valLoss: val.loss, valAccuracy: val.acc, dataset: ds.format, split: ds.split.method, splitSeed: o.seed, valFraction: o.valFraction, testFraction: o.testFraction } });
         swapDir(tmp, path.join(runDir, 'best'));
       }
       if (o.preciseBnBatches > 0) setModelWeights(model, weights);

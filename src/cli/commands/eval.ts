@@ -1,0 +1,142 @@
+/** `facecls eval emotion|gender --model M --data PATH --split S [--tta flip] [--adults] [--json] [--out DIR]`. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import { UserError } from '../../errors.js';
+import { writeFileAtomic } from '../../io/fs-handler.js';
+import { RUNTIME_OPTION_HELP } from '../../runtime/options.js';
+import { DATASET_FORMATS, parseSplitName } from '../../data/load.js';
+import type { DatasetFormat } from '../../data/dataset.js';
+import { evaluate, type EvalReport, type GroupRow } from '../../eval/evaluate.js';
+import { confusionPng, confusionText } from '../../eval/heatmap.js';
+import { fmt, formatTable, printJson } from '../output.js';
+import { parseFloatOption, parseIntOption } from '../options.js';
+import { TASKS } from './train.js';
+
+interface EvalCliOptions {
+  model: string;
+  data: string;
+  split: string;
+  format?: string;
+  tta: string;
+  adults: boolean;
+  json: boolean;
+  out?: string;
+  runtime?: string;
+  batchSize: string;
+  cropMargin?: string;
+  seed?: string;
+  valFraction?: string;
+  testFraction?: string;
+  limit?: string;
+  maxBadFraction: string;
+}
+
+const pct = (x: number) => `${fmt(x * 100, 2)}%`;
+
+export function formatReport(r: EvalReport): string {
+  const m = r.metrics;
+  const lines: string[] = [];
+  lines.push(`model ${r.model} (${r.task}${r.arch ? `, ${r.arch}` : ''}) on ${r.format} ${r.data}, split ${r.split}${r.adultsOnly ? ' (adults, age >= 18)' : ''}`);
+  lines.push(`split: ${r.splitMethod}`);
+  lines.push(`runtime ${r.runtime}, TTA ${r.tta}, crop margin ${r.cropMargin}; ${m.n} images in ${fmt(r.seconds, 1)} s (${fmt(r.imagesPerSecond, 0)}/s)`);
+  lines.push('');
+  lines.push(`accuracy ${pct(m.accuracy)} (${m.correct}/${m.n}), balanced accuracy ${pct(m.balancedAccuracy)}, macro F1 ${fmt(m.macroF1, 4)}`);
+  lines.push('');
+  lines.push(
+    formatTable(m.perClass, [
+      { header: 'class', value: (c) => c.label },
+      { header: 'precision', value: (c) => fmt(c.precision, 4), align: 'right' },
+      { header: 'recall', value: (c) => fmt(c.recall, 4), align: 'right' },
+      { header: 'F1', value: (c) => fmt(c.f1, 4), align: 'right' },
+      { header: 'support', value: (c) => c.support, align: 'right' },
+    ]),
+  );
+  lines.push('');
+  lines.push('confusion matrix (rows = true, columns = predicted):');
+  lines.push(confusionText(m.confusion, m.labels));
+  const groups: Array<[string, GroupRow[] | undefined]> = [
+    ['gender', r.groups.gender],
+    ['age band', r.groups.ageBand],
+    ['ethnic group', r.groups.race],
+  ];
+  for (const [name, rows] of groups) {
+    if (!rows?.length) continue;
+    lines.push('');
+    lines.push(
+      formatTable(rows, [
+        { header: name, value: (g) => g.value },
+        { header: 'accuracy', value: (g) => pct(g.accuracy), align: 'right' },
+        { header: 'correct', value: (g) => g.correct, align: 'right' },
+        { header: 'n', value: (g) => g.n, align: 'right' },
+      ]),
+    );
+  }
+  if (r.skipped.count) {
+    lines.push('');
+    lines.push(`skipped ${r.skipped.count} unreadable images, e.g. ${r.skipped.examples[0].id}: ${r.skipped.examples[0].reason}`);
+  }
+  return lines.join('\n');
+}
+
+/** Write report.json, confusion.txt and confusion.png into `dir`. */
+export async function writeReport(r: EvalReport, dir: string): Promise<void> {
+  fs.mkdirSync(dir, { recursive: true });
+  writeFileAtomic(path.join(dir, 'report.json'), JSON.stringify(r, null, 2) + '\n');
+  writeFileAtomic(path.join(dir, 'report.txt'), formatReport(r) + '\n');
+  writeFileAtomic(path.join(dir, 'confusion.txt'), confusionText(r.metrics.confusion, r.metrics.labels) + '\n');
+  const title = `${r.task} - ${r.split}${r.adultsOnly ? ' (adults)' : ''}: accuracy ${pct(r.metrics.accuracy)}`;
+  writeFileAtomic(path.join(dir, 'confusion.png'), await confusionPng(r.metrics.confusion, r.metrics.labels, title));
+}
+
+export function registerEval(program: Command): void {
+  program
+    .command('eval')
+    .description('evaluate a model on a dataset split: accuracy, per-class P/R/F1, confusion matrix, per-group accuracy')
+    .argument('<task>', `emotion, gender or custom (must match the model)`)
+    .requiredOption('--model <dir>', 'model folder (facecls format)')
+    .requiredOption('--data <path>', 'dataset (same layouts as train)')
+    .option('--split <name>', 'train, val (FER-2013 PublicTest) or test (PrivateTest)', 'test')
+    .option('--format <name>', `dataset layout, detected when omitted: ${DATASET_FORMATS.join(', ')}`)
+    .option('--tta <mode>', 'test-time augmentation: none or flip (average with the mirror image)', 'none')
+    .option('--adults', 'only samples with a known age >= 18 (UTKFace, IMDB-WIKI)', false)
+    .option('--json', 'print the report as JSON', false)
+    .option('--out <dir>', 'write report.json, report.txt, confusion.txt and confusion.png here')
+    .option('--runtime <name>', RUNTIME_OPTION_HELP)
+    .option('--batch-size <n>', 'inference batch size', '64')
+    .option('--crop-margin <f>', 'crop margin (default: the one the model was trained with)')
+    .option('--seed <n>', 'split seed for datasets without an official split (default: the model\'s)')
+    .option('--val-fraction <f>', 'validation fraction of that split (default: the model\'s)')
+    .option('--test-fraction <f>', 'test fraction of that split (default: the model\'s)')
+    .option('--limit <n>', 'evaluate only the first n samples of the split')
+    .option('--max-bad-fraction <f>', 'fail when more than this fraction of images is unreadable', '0.05')
+    .action(async (task: string, o: EvalCliOptions, cmd: Command) => {
+      if (!TASKS.includes(task as never)) throw new UserError(`unknown task "${task}": choose one of ${TASKS.join(', ')}`);
+      if (o.tta !== 'none' && o.tta !== 'flip') throw new UserError(`--tta must be none or flip, got "${o.tta}"`);
+      if (o.format !== undefined && !DATASET_FORMATS.includes(o.format as DatasetFormat)) throw new UserError(`--format must be one of ${DATASET_FORMATS.join(', ')}, got "${o.format}"`);
+      const report = await evaluate({
+        model: o.model,
+        data: path.resolve(o.data),
+        split: parseSplitName(o.split),
+        ...(o.format ? { format: o.format as DatasetFormat } : {}),
+        tta: o.tta,
+        adults: o.adults,
+        runtime: o.runtime,
+        backend: cmd.optsWithGlobals().backend as string | undefined,
+        batchSize: parseIntOption(o.batchSize, '--batch-size', 1, 4096),
+        ...(o.cropMargin !== undefined ? { cropMargin: parseFloatOption(o.cropMargin, '--crop-margin', -0.4, 2) } : {}),
+        ...(o.seed !== undefined ? { splitSeed: parseIntOption(o.seed, '--seed', 0, 2 ** 32 - 1) } : {}),
+        ...(o.valFraction !== undefined ? { valFraction: parseFloatOption(o.valFraction, '--val-fraction', 0, 0.5) } : {}),
+        ...(o.testFraction !== undefined ? { testFraction: parseFloatOption(o.testFraction, '--test-fraction', 0, 0.5) } : {}),
+        ...(o.limit !== undefined ? { limit: parseIntOption(o.limit, '--limit', 1) } : {}),
+        maxBadFraction: parseFloatOption(o.maxBadFraction, '--max-bad-fraction', 0, 1),
+        expectTask: task,
+      });
+      if (o.out) await writeReport(report, path.resolve(o.out));
+      if (o.json) printJson(report);
+      else {
+        console.log(formatReport(report));
+        if (o.out) console.log(`\nreport written to ${path.resolve(o.out)} (report.json, report.txt, confusion.txt, confusion.png)`);
+      }
+    });
+}

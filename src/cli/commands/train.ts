@@ -1,0 +1,215 @@
+/** `facecls train emotion|gender|custom --data PATH ...` and `facecls train --resume RUN_DIR`. */
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import { UserError } from '../../errors.js';
+import { ARCH_NAMES } from '../../framework/zoo.js';
+import type { Task } from '../../io/model-store.js';
+import { DATASET_FORMATS } from '../../data/load.js';
+import type { DatasetFormat } from '../../data/dataset.js';
+import { NO_AUGMENT, PAPER_AUGMENT, type AugmentOptions } from '../../train/augment.js';
+import { SCHEDULES, type ScheduleName } from '../../train/schedule.js';
+import { DEFAULT_TRAIN_OPTIONS, resumeTraining, train, type TrainOptions, type TrainSummary } from '../../train/train.js';
+import { fmt, printJson } from '../output.js';
+import { parseFloatOption, parseIntOption } from '../options.js';
+
+export const TASKS: readonly Task[] = ['emotion', 'gender', 'custom'];
+
+interface TrainCliOptions {
+  data?: string;
+  format?: string;
+  arch: string;
+  input: string;
+  channels: string;
+  epochs?: string;
+  batchSize: string;
+  lr: string;
+  minLr: string;
+  schedule: string;
+  warmup: string;
+  lrFactor: string;
+  plateauPatience: string;
+  stepEpochs: string;
+  earlyStopping: string;
+  labelSmoothing: string;
+  classWeights: string;
+  augment: string;
+  rotation?: string;
+  shift?: string;
+  zoom?: string;
+  flip?: boolean;
+  brightness?: string;
+  contrast?: string;
+  cutout?: string;
+  mixup: string;
+  l2?: string;
+  seed: string;
+  valFraction: string;
+  testFraction: string;
+  cropMargin: string;
+  cacheMb: string;
+  workers?: string;
+  maxMinutes?: string;
+  maxBadFraction: string;
+  trainLimit?: string;
+  preciseBn: string;
+  out?: string;
+  resume?: string;
+  json: boolean;
+  progress: boolean;
+}
+
+function timestamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+}
+
+function parseClassWeights(v: string): TrainOptions['classWeights'] {
+  const s = v.trim().toLowerCase();
+  if (s === 'none' || s === 'balanced') return s;
+  const ws = s.split(',').map((x) => Number(x));
+  if (ws.length < 2 || ws.some((w) => !Number.isFinite(w) || w < 0)) throw new UserError(`--class-weights must be none, balanced or a comma-separated list of non-negative numbers, got "${v}"`);
+  return ws;
+}
+
+function augmentFrom(o: TrainCliOptions): AugmentOptions {
+  const base = o.augment === 'paper' ? PAPER_AUGMENT : o.augment === 'none' ? NO_AUGMENT : undefined;
+  if (!base) throw new UserError(`--augment must be paper or none, got "${o.augment}"`);
+  const f = (v: string | undefined, name: string, def: number, max: number) => (v === undefined ? def : parseFloatOption(v, name, 0, max));
+  return {
+    rotation: f(o.rotation, '--rotation', base.rotation, 180),
+    shift: f(o.shift, '--shift', base.shift, 0.5),
+    zoom: f(o.zoom, '--zoom', base.zoom, 0.9),
+    flip: o.flip === undefined ? base.flip : o.flip,
+    brightness: f(o.brightness, '--brightness', base.brightness, 1),
+    contrast: f(o.contrast, '--contrast', base.contrast, 1),
+    cutout: f(o.cutout, '--cutout', base.cutout, 1),
+  };
+}
+
+export function trainOptionsFrom(task: Task, o: TrainCliOptions, backend?: string): TrainOptions {
+  if (!o.data) throw new UserError('--data PATH is required (or --resume RUN_DIR)');
+  if (!ARCH_NAMES.includes(o.arch)) throw new UserError(`unknown architecture "${o.arch}": choose one of ${ARCH_NAMES.join(', ')}`);
+  if (o.format !== undefined && !DATASET_FORMATS.includes(o.format as DatasetFormat)) throw new UserError(`--format must be one of ${DATASET_FORMATS.join(', ')}, got "${o.format}"`);
+  if (!SCHEDULES.includes(o.schedule as ScheduleName)) throw new UserError(`--schedule must be one of ${SCHEDULES.join(', ')}, got "${o.schedule}"`);
+  const channels = parseIntOption(o.channels, '--channels', 1, 3);
+  if (channels !== 1 && channels !== 3) throw new UserError(`--channels must be 1 (grey) or 3 (RGB), got ${channels}`);
+  const d = DEFAULT_TRAIN_OPTIONS;
+  return {
+    ...d,
+    task,
+    data: path.resolve(o.data),
+    ...(o.format ? { format: o.format as DatasetFormat } : {}),
+    arch: o.arch,
+    inputSize: parseIntOption(o.input, '--input', 5, 512),
+    channels,
+    epochs: o.epochs === undefined ? d.epochs : parseIntOption(o.epochs, '--epochs', 1),
+    batchSize: parseIntOption(o.batchSize, '--batch-size', 1, 4096),
+    schedule: {
+      name: o.schedule as ScheduleName,
+      lr: parseFloatOption(o.lr, '--lr', 1e-8, 10),
+      minLr: parseFloatOption(o.minLr, '--min-lr', 0, 10),
+      warmupEpochs: parseIntOption(o.warmup, '--warmup', 0),
+      factor: parseFloatOption(o.lrFactor, '--lr-factor', 1e-6, 1),
+      patience: parseIntOption(o.plateauPatience, '--plateau-patience', 1),
+      stepEpochs: parseIntOption(o.stepEpochs, '--step-epochs', 1),
+    },
+    earlyStopping: parseIntOption(o.earlyStopping, '--early-stopping', 0),
+    labelSmoothing: parseFloatOption(o.labelSmoothing, '--label-smoothing', 0, 0.99),
+    classWeights: parseClassWeights(o.classWeights),
+    augment: augmentFrom(o),
+    mixup: parseFloatOption(o.mixup, '--mixup', 0, 100),
+    ...(o.l2 !== undefined ? { l2: parseFloatOption(o.l2, '--l2', 0, 10) } : {}),
+    seed: parseIntOption(o.seed, '--seed', 0, 2 ** 32 - 1),
+    valFraction: parseFloatOption(o.valFraction, '--val-fraction', 0.001, 0.5),
+    testFraction: parseFloatOption(o.testFraction, '--test-fraction', 0, 0.5),
+    cropMargin: parseFloatOption(o.cropMargin, '--crop-margin', -0.4, 2),
+    cacheMb: parseFloatOption(o.cacheMb, '--cache-mb', 0, 1e6),
+    ...(o.workers !== undefined ? { workers: parseIntOption(o.workers, '--workers', 0, 64) } : {}),
+    ...(backend ? { backend } : {}),
+    maxBadFraction: parseFloatOption(o.maxBadFraction, '--max-bad-fraction', 0, 1),
+    ...(o.trainLimit !== undefined ? { trainLimit: parseIntOption(o.trainLimit, '--train-limit', 1) } : {}),
+    preciseBnBatches: parseIntOption(o.preciseBn, '--precise-bn', 0),
+  };
+}
+
+function printSummary(s: TrainSummary, json: boolean): void {
+  if (json) return printJson({ ...s, history: s.history });
+  const reason = { completed: 'completed all epochs', 'early-stopping': 'early stopping (no val-loss improvement)', 'time-limit': '--max-minutes reached' }[s.stopReason];
+  console.log(`run: ${s.runDir}`);
+  console.log(`stopped: ${reason} after epoch ${s.epochsDone} (${fmt(s.seconds / 60, 1)} min)`);
+  console.log(`best: epoch ${s.bestEpoch}, val loss ${fmt(s.bestValLoss, 4)}, val accuracy ${fmt(s.bestValAcc * 100, 2)}% -> ${path.join(s.runDir, 'best')}`);
+  if (s.skipped.count) console.log(`skipped inputs: ${s.skipped.count} (see training.json)`);
+  if (s.stopReason === 'time-limit') console.log(`continue with: facecls train --resume ${s.runDir}`);
+}
+
+export function registerTrain(program: Command): void {
+  program
+    .command('train')
+    .description('train a classifier (emotion, gender or custom classes) with validation-based model selection; resumable')
+    .argument('[task]', `what to train: ${TASKS.join(', ')}`)
+    .option('--data <path>', 'dataset: fer2013.csv, FER-2013 folders, UTKFace folder, IMDB-WIKI (imdb.mat + imdb_crop/), or <root>/<class>/* folders')
+    .option('--format <name>', `dataset layout, detected when omitted: ${DATASET_FORMATS.join(', ')}`)
+    .option('--arch <name>', `architecture: ${ARCH_NAMES.join(', ')}`, DEFAULT_TRAIN_OPTIONS.arch)
+    .option('--input <size>', 'square model input size', String(DEFAULT_TRAIN_OPTIONS.inputSize))
+    .option('--channels <n>', '1 = grey (paper), 3 = RGB', '1')
+    .option('--epochs <n>', 'maximum epochs (with --resume: extend the run to n epochs)')
+    .option('--batch-size <n>', 'batch size', String(DEFAULT_TRAIN_OPTIONS.batchSize))
+    .option('--lr <x>', 'initial Adam learning rate', String(DEFAULT_TRAIN_OPTIONS.schedule.lr))
+    .option('--min-lr <x>', 'learning-rate floor', String(DEFAULT_TRAIN_OPTIONS.schedule.minLr))
+    .option('--schedule <name>', `learning-rate schedule: ${SCHEDULES.join(', ')} (plateau = reduce on val-loss plateau)`, DEFAULT_TRAIN_OPTIONS.schedule.name)
+    .option('--warmup <epochs>', 'linear learning-rate warm-up epochs', '0')
+    .option('--lr-factor <x>', 'plateau / step schedules: multiply the learning rate by this', String(DEFAULT_TRAIN_OPTIONS.schedule.factor))
+    .option('--plateau-patience <epochs>', 'plateau schedule: epochs without improvement before reducing', String(DEFAULT_TRAIN_OPTIONS.schedule.patience))
+    .option('--step-epochs <n>', 'step schedule: reduce every n epochs', String(DEFAULT_TRAIN_OPTIONS.schedule.stepEpochs))
+    .option('--early-stopping <epochs>', 'stop after this many epochs without val-loss improvement (0 = never)', String(DEFAULT_TRAIN_OPTIONS.earlyStopping))
+    .option('--label-smoothing <e>', 'label smoothing epsilon', '0')
+    .option('--class-weights <w>', 'none, balanced (n / (K * count)), or w1,w2,... per class', 'none')
+    .option('--augment <preset>', 'paper (rotation 10, shift 0.1, zoom 0.1, flip, brightness/contrast 0.1) or none', 'paper')
+    .option('--rotation <deg>', 'max rotation in degrees (overrides the preset)')
+    .option('--shift <f>', 'max shift as a fraction of the side')
+    .option('--zoom <f>', 'max zoom as a fraction')
+    .option('--flip', 'random horizontal flip')
+    .option('--no-flip', 'no horizontal flip')
+    .option('--brightness <f>', 'max brightness change (fraction of full scale)')
+    .option('--contrast <f>', 'max contrast change (fraction)')
+    .option('--cutout <f>', 'cutout square side as a fraction of the image (0 = off)')
+    .option('--mixup <alpha>', 'mixup Beta(alpha, alpha) (0 = off)', '0')
+    .option('--l2 <x>', 'L2 on conv kernels (default: the architecture\'s, 0.01 for the Xceptions)')
+    .option('--seed <n>', 'seed for data order, augmentation and the split of datasets without an official one', String(DEFAULT_TRAIN_OPTIONS.seed))
+    .option('--val-fraction <f>', 'validation fraction for datasets without an official split', String(DEFAULT_TRAIN_OPTIONS.valFraction))
+    .option('--test-fraction <f>', 'test fraction held out for datasets without an official split', String(DEFAULT_TRAIN_OPTIONS.testFraction))
+    .option('--crop-margin <f>', 'grow each image\'s crop by this fraction per side (edges replicated); stored in the model', '0')
+    .option('--cache-mb <n>', 'memory budget for decoded model-size samples; the rest is streamed from disk', String(DEFAULT_TRAIN_OPTIONS.cacheMb))
+    .option('--workers <n>', 'training worker threads (0 = train on the main thread); default one per core')
+    .option('--max-minutes <m>', 'stop after this many minutes (the last complete epoch is kept; resume later)')
+    .option('--max-bad-fraction <f>', 'fail when more than this fraction of a split is unreadable or malformed', String(DEFAULT_TRAIN_OPTIONS.maxBadFraction))
+    .option('--train-limit <n>', 'train on a seeded subset of n samples (quick experiments)')
+    .option('--precise-bn <batches>', 're-estimate batch-norm statistics from this many training batches before validating (0 = off)', String(DEFAULT_TRAIN_OPTIONS.preciseBnBatches))
+    .option('--out <dir>', 'run directory (default runs/<task>-<arch>-<time>)')
+    .option('--resume <run-dir>', 'continue a run from its last complete checkpoint')
+    .option('--json', 'print the summary as JSON', false)
+    .option('--no-progress', 'no progress bar')
+    .action(async (taskArg: string | undefined, o: TrainCliOptions, cmd: Command) => {
+      const backend = cmd.optsWithGlobals().backend as string | undefined;
+      const maxMinutes = o.maxMinutes === undefined ? undefined : parseFloatOption(o.maxMinutes, '--max-minutes', 0);
+      const control = { maxMinutes, progress: o.progress };
+      let summary: TrainSummary;
+      if (o.resume) {
+        summary = await resumeTraining(
+          path.resolve(o.resume),
+          {
+            ...(o.epochs !== undefined ? { epochs: parseIntOption(o.epochs, '--epochs', 1) } : {}),
+            ...(o.workers !== undefined ? { workers: parseIntOption(o.workers, '--workers', 0, 64) } : {}),
+            ...(backend ? { backend } : {}),
+          },
+          control,
+        );
+      } else {
+        if (!taskArg) throw new UserError(`say what to train: facecls train <${TASKS.join('|')}> --data PATH`);
+        if (!TASKS.includes(taskArg as Task)) throw new UserError(`unknown task "${taskArg}": choose one of ${TASKS.join(', ')}`);
+        const opts = trainOptionsFrom(taskArg as Task, o, backend);
+        const runDir = path.resolve(o.out ?? path.join('runs', `${taskArg}-${opts.arch}-${timestamp()}`));
+        summary = await train(opts, runDir, control);
+      }
+      printSummary(summary, o.json);
+    });
+}

@@ -1,0 +1,257 @@
+/**
+ * Evaluation of a classifier on a dataset split: accuracy, per-class precision / recall / F1,
+ * confusion matrix, and (when samples carry age / gender / race, as UTKFace does) accuracy per
+ * gender, age band and ethnic group. Every image goes through decodeImage + preprocessFace, the
+ * same path as the pipeline; inference through an InferenceRuntime (onnx or tfjs).
+ */
+import { UserError } from '../errors.js';
+import type { ModelMeta } from '../io/model-store.js';
+import { createRuntime } from '../runtime/factory.js';
+import type { InferenceRuntime } from '../runtime/types.js';
+import { DEFAULT_SPLIT, type Dataset, type DatasetFormat, type Sample, type Skipped, type SplitName } from '../data/dataset.js';
+import { decodeImage } from '../data/decode.js';
+import { loadDataset } from '../data/load.js';
+import { preprocessFace, type RawImage } from '../data/preprocess.js';
+import { cropBoxFor, DEFAULT_MAX_BAD_FRACTION } from '../data/store.js';
+import { argmaxRow, Confusion, type Metrics } from './metrics.js';
+
+export const ADULT_AGE = 18;
+
+/** Age bands for per-group metrics: [min, max] inclusive. */
+export const AGE_BANDS: ReadonlyArray<[number, number, string]> = [
+  [0, 2, '0-2'],
+  [3, 9, '3-9'],
+  [10, 17, '10-17'],
+  [18, 29, '18-29'],
+  [30, 44, '30-44'],
+  [45, 59, '45-59'],
+  [60, 200, '60+'],
+];
+
+export function ageBand(age: number): string {
+  return AGE_BANDS.find(([lo, hi]) => age >= lo && age <= hi)?.[2] ?? 'unknown';
+}
+
+export interface GroupRow {
+  value: string;
+  n: number;
+  correct: number;
+  accuracy: number;
+}
+
+export interface GroupMetrics {
+  gender?: GroupRow[];
+  ageBand?: GroupRow[];
+  race?: GroupRow[];
+}
+
+export interface EvalReport {
+  model: string;
+  task: string;
+  arch?: string;
+  data: string;
+  format: DatasetFormat;
+  split: SplitName;
+  splitMethod: string;
+  tta: 'none' | 'flip';
+  adultsOnly: boolean;
+  runtime: string;
+  cropMargin: number;
+  metrics: Metrics;
+  groups: GroupMetrics;
+  skipped: { count: number; examples: Skipped[] };
+  seconds: number;
+  imagesPerSecond: number;
+}
+
+export interface EvaluateOptions {
+  /** Model folder, or an open runtime (not disposed by evaluate). */
+  model: string | InferenceRuntime;
+  /** Dataset path, or an already loaded Dataset. */
+  data: string | Dataset;
+  split: SplitName;
+  format?: DatasetFormat;
+  /** Average the predictions of the image and its mirror. */
+  tta?: 'none' | 'flip';
+  /** Keep only samples with a known age >= 18. */
+  adults?: boolean;
+  /** Split parameters for datasets without an official split; default: those the model was trained with. */
+  splitSeed?: number;
+  valFraction?: number;
+  testFraction?: number;
+  /** Crop margin; default the model's (ModelMeta.cropMargin), else 0. */
+  cropMargin?: number;
+  batchSize?: number;
+  runtime?: string;
+  backend?: string;
+  /** Fail when more than this fraction of the split's images are unreadable (default 0.05). */
+  maxBadFraction?: number;
+  /** Evaluate only the first N samples of the split (quick checks). */
+  limit?: number;
+  onProgress?: (done: number, total: number) => void;
+  /** Fail unless the model's task is this one (the CLI's positional task). */
+  expectTask?: string;
+}
+
+function groupRows(map: Map<string, { n: number; correct: number }>, order?: readonly string[]): GroupRow[] {
+  const keys = [...map.keys()].sort((a, b) => {
+    const ia = order ? order.indexOf(a) : -1;
+    const ib = order ? order.indexOf(b) : -1;
+    return ia !== ib ? (ia < 0 ? 1 : ib < 0 ? -1 : ia - ib) : a < b ? -1 : a > b ? 1 : 0;
+  });
+  return keys.map((k) => {
+    const g = map.get(k)!;
+    return { value: k, n: g.n, correct: g.correct, accuracy: g.n ? g.correct / g.n : NaN };
+  });
+}
+
+/** Per-group accuracy from samples (with meta) and whether each was classified correctly. */
+export function groupMetrics(samples: Sample[], correct: boolean[]): GroupMetrics {
+  const by = { gender: new Map<string, { n: number; correct: number }>(), ageBand: new Map(), race: new Map() } as Record<keyof GroupMetrics, Map<string, { n: number; correct: number }>>;
+  const bump = (m: Map<string, { n: number; correct: number }>, k: string, ok: boolean) => {
+    const g = m.get(k) ?? { n: 0, correct: 0 };
+    g.n++;
+    if (ok) g.correct++;
+    m.set(k, g);
+  };
+  const hasRace = samples.some((s) => s.meta?.race !== undefined);
+  const any = { gender: false, ageBand: false, race: hasRace };
+  samples.forEach((s, i) => {
+    const m = s.meta;
+    if (!m) return;
+    if (m.gender) {
+      any.gender = true;
+      bump(by.gender, m.gender, correct[i]);
+    }
+    if (m.age !== undefined) {
+      any.ageBand = true;
+      bump(by.ageBand, ageBand(m.age), correct[i]);
+    }
+    // UTKFace has three files without the race field: counted as 'unknown'.
+    if (hasRace) bump(by.race, m.race ?? 'unknown', correct[i]);
+  });
+  const out: GroupMetrics = {};
+  if (any.gender) out.gender = groupRows(by.gender, ['woman', 'man']);
+  if (any.ageBand) out.ageBand = groupRows(by.ageBand, AGE_BANDS.map((b) => b[2]));
+  if (any.race) out.race = groupRows(by.race, ['white', 'black', 'asian', 'indian', 'others', 'unknown']);
+  return out;
+}
+
+interface TrainingInfo {
+  splitSeed?: number;
+  valFraction?: number;
+  testFraction?: number;
+}
+
+export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
+  const t0 = Date.now();
+  const runtime = typeof opts.model === 'string' ? await createRuntime(opts.model, { runtime: opts.runtime, backend: opts.backend }) : opts.model;
+  try {
+    const meta: ModelMeta = runtime.meta;
+    if (opts.expectTask !== undefined && meta.task !== opts.expectTask) {
+      throw new UserError(`model "${String(opts.model)}" is a ${meta.task} model, not ${opts.expectTask}`);
+    }
+    const info = (meta.training ?? {}) as TrainingInfo;
+    const ds =
+      typeof opts.data === 'string'
+        ? await loadDataset(opts.data, {
+            task: meta.task,
+            format: opts.format,
+            split: {
+              seed: opts.splitSeed ?? info.splitSeed ?? DEFAULT_SPLIT.seed,
+              val: opts.valFraction ?? info.valFraction ?? DEFAULT_SPLIT.val,
+              test: opts.testFraction ?? info.testFraction ?? DEFAULT_SPLIT.test,
+            },
+          })
+        : opts.data;
+    if (ds.labels.join() !== meta.labels.join()) {
+      throw new UserError(`model labels (${meta.labels.join(', ')}) differ from the dataset's (${ds.labels.join(', ')})`);
+    }
+    let samples = ds.splits[opts.split];
+    if (opts.adults) {
+      if (!samples.some((s) => s.meta?.age !== undefined)) throw new UserError(`--adults needs ages, and the ${ds.format} dataset "${ds.root}" records none`);
+      samples = samples.filter((s) => s.meta?.age !== undefined && s.meta.age >= ADULT_AGE);
+    }
+    if (opts.limit !== undefined) samples = samples.slice(0, opts.limit);
+    if (samples.length === 0) throw new UserError(`the ${opts.split} split of "${ds.root}" has no samples${opts.adults ? ' of adults' : ''}`);
+    const { inputSize } = meta;
+    const channels = meta.channels as 1 | 3;
+    const per = inputSize * inputSize * channels;
+    const k = meta.labels.length;
+    const margin = opts.cropMargin ?? meta.cropMargin ?? 0;
+    const tta = opts.tta ?? 'none';
+    const batchSize = opts.batchSize ?? 64;
+    const confusion = new Confusion(meta.labels);
+    const kept: Sample[] = [];
+    const correct: boolean[] = [];
+    const skipped: Skipped[] = [];
+    let done = 0;
+
+    const decode = async (s: Sample): Promise<RawImage | undefined> => {
+      try {
+        return s.pixels ?? (await decodeImage(s.file!, { grey: channels === 1 }));
+      } catch (err) {
+        skipped.push({ id: s.id, reason: (err as Error).message });
+        return undefined;
+      }
+    };
+    let next = samples.length ? Promise.all(samples.slice(0, batchSize).map(decode)) : undefined;
+    for (let start = 0; start < samples.length; start += batchSize) {
+      const batch = samples.slice(start, start + batchSize);
+      const imgs = await next!;
+      next = start + batchSize < samples.length ? Promise.all(samples.slice(start + batchSize, start + 2 * batchSize).map(decode)) : undefined;
+      const good: Array<[Sample, RawImage]> = [];
+      batch.forEach((s, j) => imgs[j] && good.push([s, imgs[j]!]));
+      const m = good.length;
+      if (m > 0) {
+        const copies = tta === 'flip' ? 2 : 1;
+        const x = new Float32Array(m * copies * per);
+        good.forEach(([s, img], j) => {
+          const box = cropBoxFor(s, img, margin);
+          preprocessFace(img, { inputSize, channels, box }, x, j * per);
+          if (copies === 2) preprocessFace(img, { inputSize, channels, box, flip: true }, x, (m + j) * per);
+        });
+        const probs = await runtime.run(x, m * copies);
+        if (copies === 2) for (let i = 0; i < m * k; i++) probs[i] = (probs[i] + probs[m * k + i]) / 2;
+        good.forEach(([s], j) => {
+          const pred = argmaxRow(probs, j, k);
+          confusion.add(s.label, pred);
+          kept.push(s);
+          correct.push(pred === s.label);
+        });
+      }
+      done += batch.length;
+      opts.onProgress?.(done, samples.length);
+    }
+    const maxBad = opts.maxBadFraction ?? DEFAULT_MAX_BAD_FRACTION;
+    if (skipped.length > maxBad * samples.length) {
+      throw new UserError(
+        `${skipped.length} of ${samples.length} images are unreadable (more than ${(maxBad * 100).toFixed(1)}%): ${skipped
+          .slice(0, 3)
+          .map((s) => `${s.id}: ${s.reason}`)
+          .join('; ')}`,
+      );
+    }
+    const seconds = (Date.now() - t0) / 1000;
+    return {
+      model: typeof opts.model === 'string' ? opts.model : '(runtime)',
+      task: meta.task,
+      arch: meta.arch,
+      data: ds.root,
+      format: ds.format,
+      split: opts.split,
+      splitMethod: ds.split.method + (ds.split.seed !== undefined && !ds.split.method.includes('seed ') ? ` (seed ${ds.split.seed})` : ''),
+      tta,
+      adultsOnly: Boolean(opts.adults),
+      runtime: runtime.name,
+      cropMargin: margin,
+      metrics: confusion.metrics(),
+      groups: groupMetrics(kept, correct),
+      skipped: { count: skipped.length, examples: skipped.slice(0, 20) },
+      seconds,
+      imagesPerSecond: kept.length / seconds,
+    };
+  } finally {
+    if (typeof opts.model === 'string') await runtime.dispose();
+  }
+}
