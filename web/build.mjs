@@ -42,6 +42,7 @@ export async function buildWeb({ minify = true } = {}) {
     // Node-only engines that shared modules import lazily; never loaded by the page.
     external: ['onnxruntime-node', 'sharp'],
     define: { 'process.env.NODE_ENV': '"production"' },
+    inject: [path.join(webDir, 'process-shim.js')],
   });
   for (const f of ['index.html', 'style.css']) fs.copyFileSync(path.join(webDir, f), path.join(outDir, f));
 }

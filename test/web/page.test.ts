@@ -116,6 +116,23 @@ describe('web page in chromium', { skip }, () => {
     }
   });
 
+  test('server mode: frames go to POST /v1/classify', async () => {
+    const { page, errors } = await open('?mode=server&camera=off');
+    try {
+      await page.waitForFunction(() => (globalThis as unknown as { facecls?: { ready: boolean } }).facecls?.ready === true, undefined, { timeout: 30_000 });
+      const posted = page.waitForRequest((r) => r.url().endsWith('/v1/classify') && r.method() === 'POST');
+      await page.setInputFiles('#file', files.frame);
+      await posted;
+      await page.waitForFunction(() => (globalThis as unknown as { facecls: { faces: unknown[] } }).facecls.faces.length >= 1, undefined, { timeout: 30_000 });
+      const state = await page.evaluate(() => (globalThis as unknown as { facecls: Record<string, unknown> }).facecls);
+      assert.equal(state.mode, 'server');
+      assert.match((await page.locator('#faces .face .label').first().textContent()) ?? '', /· (woman|man)/);
+      assert.deepEqual(errors, []);
+    } finally {
+      await page.close();
+    }
+  });
+
   test('dropped image file and saliency overlay', async () => {
     const { page, errors } = await open('?camera=off');
     try {
