@@ -1,0 +1,150 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import sharp from 'sharp';
+import { matchDetections } from '../../src/detect/labelled-set.js';
+import { EMOTION_LABELS, GENDER_LABELS } from '../../src/io/model-store.js';
+import { annotatePng } from '../../src/pipeline/annotate.js';
+import { FaceClassifier } from '../../src/pipeline/face-classifier.js';
+import { FaceTracker } from '../../src/pipeline/tracker.js';
+import type { FaceResult } from '../../src/pipeline/types.js';
+import { tmpDir } from '../helpers/tmp.js';
+import { encoder, frame, pngBomb, randomModels, utkSkip } from './fixtures.js';
+
+function checkShape(f: FaceResult): void {
+  assert.deepEqual(Object.keys(f).sort(), ['box', 'emotion', 'gender', 'score']);
+  assert.equal(f.box.length, 4);
+  assert.ok(f.score > 0 && f.score <= 1);
+  assert.deepEqual(Object.keys(f.emotion!.scores), [...EMOTION_LABELS]);
+  assert.deepEqual(Object.keys(f.gender!.scores), [...GENDER_LABELS]);
+  for (const t of [f.emotion!, f.gender!]) {
+    const sum = Object.values(t.scores).reduce((a, b) => a + b, 0);
+    assert.ok(Math.abs(sum - 1) < 1e-3, `probabilities sum to ${sum}`);
+    assert.equal(t.scores[t.label], Math.max(...Object.values(t.scores)), 'label is the most probable class');
+  }
+}
+
+test('FaceClassifier: every face, result shape, one batched call per model, any image format', { skip: utkSkip() }, async () => {
+  const m = await randomModels();
+  const fc = await FaceClassifier.load({ emotionModel: m.emotion, genderModel: m.gender });
+  const dir = tmpDir();
+  try {
+    const f = await frame(3, 11);
+    const calls: number[] = [];
+    for (const rt of [fc.emotion!, fc.gender!]) {
+      const run = rt.run.bind(rt);
+      rt.run = (batch, n) => (calls.push(n), run(batch, n));
+    }
+    const faces = await fc.classify(f.image);
+    assert.deepEqual(calls, [3, 3], 'all faces of the frame in one call per model');
+    assert.equal(matchDetections(f.faces, faces.map((x) => ({ box: x.box, score: x.score }))).truePositives, 3);
+    faces.forEach(checkShape);
+    assert.equal(JSON.parse(JSON.stringify(faces)).length, 3);
+
+    // Encoded inputs: path, buffer; PNG grey/RGBA/16-bit, WebP, GIF, CMYK JPEG, EXIF-rotated JPEG.
+    const one = await frame(1, 12, 120, 160);
+    const enc = encoder(one.image);
+    const files: Record<string, Buffer> = {
+      'a.jpg': await enc.clone().jpeg().toBuffer(),
+      'grey.png': await enc.clone().grayscale().png().toBuffer(),
+      'rgba.png': await enc.clone().ensureAlpha(0.8).png().toBuffer(),
+      '16bit.png': await enc.clone().toColourspace('rgb16').png().toBuffer(),
+      'b.webp': await enc.clone().webp().toBuffer(),
+      'c.gif': await enc.clone().gif().toBuffer(),
+      'cmyk.jpg': await enc.clone().toColourspace('cmyk').jpeg().toBuffer(),
+    };
+    for (const [name, buf] of Object.entries(files)) {
+      fs.writeFileSync(path.join(dir, name), buf);
+      const r = await fc.classifyTimed(path.join(dir, name));
+      assert.equal(r.width, 640, name);
+      assert.equal(matchDetections(one.faces, r.faces).truePositives, 1, `${name}: face found`);
+      r.faces.forEach(checkShape);
+    }
+    assert.equal((await fc.classify(files['a.jpg'])).length, 1, 'buffer input');
+    // EXIF orientation 6 (rotate 90 clockwise to display): the result is in upright coordinates.
+    const rotated = path.join(dir, 'rot.jpg');
+    await encoder(one.image).rotate(-90).jpeg().withMetadata({ orientation: 6 }).toFile(rotated);
+    const rr = await fc.classifyTimed(rotated);
+    assert.deepEqual([rr.width, rr.height], [640, 480]);
+    assert.equal(matchDetections(one.faces, rr.faces).truePositives, 1, 'EXIF-rotated face found where it is upright');
+
+    // --crops path: the whole image is the face.
+    const crop = await fc.classify(one.image, { crop: true });
+    assert.deepEqual(crop[0].box, [0, 0, 640, 480]);
+  } finally {
+    await fc.dispose();
+  }
+});
+
+test('bad inputs: clear errors naming the input; no faces is an empty list', async () => {
+  const m = await randomModels();
+  const fc = await FaceClassifier.load({ emotionModel: m.emotion, genderModel: m.gender, maxPixels: 50_000_000 });
+  const dir = tmpDir();
+  try {
+    const good = await sharp({ create: { width: 320, height: 240, channels: 3, background: '#777' } }).jpeg().toBuffer();
+    fs.writeFileSync(path.join(dir, 'empty.jpg'), '');
+    fs.writeFileSync(path.join(dir, 'text.jpg'), 'this is not an image\n');
+    fs.writeFileSync(path.join(dir, 'trunc.jpg'), good.subarray(0, Math.floor(good.length / 3)));
+    fs.writeFileSync(path.join(dir, 'bomb.png'), pngBomb());
+    const cases: Array<[string, RegExp]> = [
+      ['empty.jpg', /empty/],
+      ['text.jpg', /not an image|unsupported/],
+      ['trunc.jpg', /trunc|premature|corrupt|VipsJpeg|end of/i],
+      ['bomb.png', /pixel limit/],
+      ['missing.jpg', /no such file/],
+    ];
+    for (const [name, why] of cases) {
+      const file = path.join(dir, name);
+      await assert.rejects(fc.classify(file), (err: Error) => {
+        assert.equal(err.name, 'ImageDecodeError', `${name}: ${err.message}`);
+        assert.ok(err.message.includes(file), `${name}: message names the file: ${err.message}`);
+        assert.match(err.message, why, name);
+        return true;
+      });
+    }
+    assert.deepEqual(await fc.classify(good), [], 'no faces: empty list');
+  } finally {
+    await fc.dispose();
+  }
+});
+
+test('missing default model: a clear error saying what to do', async () => {
+  await assert.rejects(FaceClassifier.load({ emotionModel: '/nonexistent/emotion' }), /no emotion model at "\/nonexistent\/emotion".*--emotion-model/);
+});
+
+test('tracker: ids follow faces by IoU; smoothing averages a window', () => {
+  const face = (x: number, happy: number): FaceResult => ({
+    box: [x, 10, 50, 50],
+    score: 0.9,
+    emotion: { label: happy > 0.5 ? 'happy' : 'sad', scores: { happy, sad: 1 - happy } },
+  });
+  const t = new FaceTracker({ window: 3 });
+  const a = t.update([face(0, 0.9), face(200, 0.2)]);
+  assert.deepEqual(a.map((f) => f.track), [1, 2]);
+  const b = t.update([face(205, 0.1), face(3, 0.1)]); // order swapped, small motion
+  assert.deepEqual(b.map((f) => f.track), [2, 1]);
+  assert.equal(b[1].emotion!.label, 'happy', 'mean of 0.9 and 0.1 with the tie broken by the first label');
+  const c = t.update([face(6, 0.0), face(400, 0.5)]);
+  assert.deepEqual(c.map((f) => f.track), [1, 3]);
+  assert.equal(c[0].emotion!.label, 'sad');
+  assert.ok(Math.abs(c[0].emotion!.scores.happy - 1 / 3) < 1e-3);
+  const raw = new FaceTracker().update([face(0, 0.7)]);
+  assert.equal(raw[0].emotion!.scores.happy, 0.7);
+});
+
+test('annotatePng draws onto a same-size PNG', async () => {
+  const img = { data: new Uint8Array(200 * 150 * 3).fill(40), width: 200, height: 150, channels: 3 as const };
+  const face: FaceResult = {
+    box: [20, 30, 60, 60],
+    score: 0.9,
+    emotion: { label: 'happy', scores: { angry: 0, disgust: 0, fear: 0, happy: 0.9, sad: 0.05, surprise: 0.05, neutral: 0 } },
+    gender: { label: 'woman', scores: { woman: 0.8, man: 0.2 } },
+  };
+  const png = await annotatePng(img, [face]);
+  const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+  assert.deepEqual([info.width, info.height], [200, 150]);
+  const px = (x: number, y: number) => [...data.subarray((y * 200 + x) * info.channels, (y * 200 + x) * info.channels + 3)];
+  assert.notDeepEqual(px(20, 60), [40, 40, 40], 'box edge drawn');
+  assert.deepEqual(px(50, 60), [40, 40, 40], 'inside the box untouched');
+});
