@@ -114,25 +114,28 @@ test('every method works on every zoo architecture: crop-shaped, in [0, 1], dete
   }
 });
 
-test('the custom depthwise input gradient equals the native one (cpu reference)', async () => {
-  await setupBackend('cpu');
-  try {
+test('the custom depthwise input gradient equals the native one (cpu reference, and wasm with the engine kernels)', async () => {
+  for (const backend of ['cpu', 'wasm']) {
+    await setupBackend(backend);
     const model = buildModel('mini-xception', { inputSize: 48, numClasses: 7 });
     const x = randomInput(1, 48, 3);
-    depthwiseGradPolicy.mode = 'native';
-    const native = inputGradients(model, x, { guided: true });
-    depthwiseGradPolicy.mode = 'custom';
-    const custom = inputGradients(model, x, { guided: true });
-    const scale = tf.tidy(() => tf.max(tf.abs(native)).dataSync()[0]);
-    const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(native, custom))).dataSync()[0]);
-    assert.ok(scale > 0);
-    assert.ok(diff <= 1e-4 * scale, `custom vs native depthwise gradient differ by ${diff} (scale ${scale})`);
-    tf.dispose([native, custom]);
-    model.dispose();
-  } finally {
-    depthwiseGradPolicy.mode = 'auto';
-    await setupBackend();
+    try {
+      depthwiseGradPolicy.mode = 'native';
+      const native = inputGradients(model, x, { guided: true });
+      depthwiseGradPolicy.mode = 'custom';
+      const custom = inputGradients(model, x, { guided: true });
+      const scale = tf.tidy(() => tf.max(tf.abs(native)).dataSync()[0]);
+      const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(native, custom))).dataSync()[0]);
+      assert.ok(scale > 0);
+      assert.ok(diff <= 1e-4 * scale, `${backend}: custom vs native depthwise gradient differ by ${diff} (scale ${scale})`);
+      tf.dispose([native, custom]);
+    } finally {
+      depthwiseGradPolicy.mode = 'auto';
+      releaseSaliency(model);
+      model.dispose();
+    }
   }
+  await setupBackend();
 });
 
 /**
