@@ -89,3 +89,15 @@ test('facecls saliency: bad inputs give one clear error line and exit 1', async 
   }
   assert.ok(!fs.existsSync(out), 'nothing written on error');
 });
+
+test('facecls bench saliency --json: a row per model, batch and method with a forward baseline', () => {
+  const r = runCli(['bench', 'saliency', '--json', '--batch', '1', '--min-ms', '0']);
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout.trim().split('\n').pop()!);
+  assert.equal(j.rows.length, 2 * 4);
+  for (const row of j.rows) {
+    assert.ok(row.msPerFace > 0 && row.cpuMsPerFace >= 0 && row.runs >= 10, JSON.stringify(row));
+    if (row.method !== 'forward') assert.ok(row.vsForward > 0);
+  }
+  assert.deepEqual([...new Set(j.rows.map((x: { inputSize: number }) => x.inputSize))], [48, 64]);
+});
