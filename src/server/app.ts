@@ -188,7 +188,10 @@ export async function buildServer(opts: ServerOptions): Promise<FaceclsServer> {
       return { result, out: await render(image, result) };
     });
     const t3 = performance.now();
-    timing(reply, t3 - t2 > 0.05 ? { decode: t1 - t0, classify: t2 - t1, render: t3 - t2 } : { decode: t1 - t0, classify: t2 - t1 });
+    const times: Record<string, number> = { decode: t1 - t0, classify: t2 - t1 };
+    if (t3 - t2 > 0.05) times.render = t3 - t2;
+    timing(reply, times);
+    req.log.info({ width: image.width, height: image.height, faces: done.result.faces.length, ms: Object.fromEntries(Object.entries(times).map(([k, v]) => [k, Math.round(v * 10) / 10])) }, 'image processed');
     return done;
   }
 

@@ -202,6 +202,23 @@ export function openApiDocument(limits: LimitsDoc, version: string): object {
       },
       '/openapi.json': { get: { summary: 'This document', responses: { 200: { description: 'OpenAPI 3 document' } } } },
       '/': { get: { summary: 'Web page: live webcam classification in the browser', responses: { 200: { description: 'HTML' } } } },
+      '/models/{role}/{file}': {
+        get: {
+          summary: 'Files of a model in use (model.json and its weights), for tf.loadLayersModel / tf.loadGraphModel; URLs listed by /v1/models',
+          parameters: [
+            { name: 'role', in: 'path', required: true, schema: { type: 'string', enum: ['emotion', 'gender', 'detector'] } },
+            { name: 'file', in: 'path', required: true, schema: { type: 'string' } },
+          ],
+          responses: { 200: { description: 'file' }, 404: { description: 'not a file of that model' } },
+        },
+      },
+      '/wasm/{file}': {
+        get: {
+          summary: 'tfjs WebAssembly backend binaries (from the installed @tensorflow/tfjs-backend-wasm), for tf.wasm.setWasmPaths',
+          parameters: [{ name: 'file', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { 200: { description: 'application/wasm' }, 404: { description: 'unknown file' } },
+        },
+      },
     },
     components: { schemas: { Face: faceSchema, Classification: classifySchema, Error: errorSchema } },
   };

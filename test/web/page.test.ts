@@ -116,16 +116,27 @@ describe('web page in chromium', { skip }, () => {
     }
   });
 
-  test('server mode: frames go to POST /v1/classify', async () => {
+  test('server mode: a dropped image goes to POST /v1/classify', async () => {
     const { page, errors } = await open('?mode=server&camera=off');
     try {
       await page.waitForFunction(() => (globalThis as unknown as { facecls?: { ready: boolean } }).facecls?.ready === true, undefined, { timeout: 30_000 });
       const posted = page.waitForRequest((r) => r.url().endsWith('/v1/classify') && r.method() === 'POST');
-      await page.setInputFiles('#file', files.frame);
+      // A real drag-and-drop of the image file onto the stage.
+      const b64 = fs.readFileSync(files.frame).toString('base64');
+      const dataTransfer = await page.evaluateHandle((data) => {
+        const dt = new DataTransfer();
+        const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+        dt.items.add(new File([bytes], 'dropped.jpg', { type: 'image/jpeg' }));
+        return dt;
+      }, b64);
+      await page.dispatchEvent('#stage', 'dragover', { dataTransfer });
+      await page.dispatchEvent('#stage', 'drop', { dataTransfer });
       await posted;
       await page.waitForFunction(() => (globalThis as unknown as { facecls: { faces: unknown[] } }).facecls.faces.length >= 1, undefined, { timeout: 30_000 });
       const state = await page.evaluate(() => (globalThis as unknown as { facecls: Record<string, unknown> }).facecls);
       assert.equal(state.mode, 'server');
+      assert.equal(state.source, 'image');
+      assert.match((await page.locator('#status').textContent()) ?? '', /dropped\.jpg: 1 face/);
       assert.match((await page.locator('#faces .face .label').first().textContent()) ?? '', /· (woman|man)/);
       assert.deepEqual(errors, []);
     } finally {
