@@ -19,6 +19,7 @@ import {
   depthwiseInputGrad,
   type ConvGeometry,
 } from './conv-grads.js';
+import { installFusedBatchNorm } from './fused-batchnorm.js';
 import { depthwiseFilterGradLoop, heapView, maxPoolGradLoop, type WasmHeapBackend } from './heap-kernels.js';
 
 type TensorInfo = tf.TensorInfo;
@@ -201,6 +202,7 @@ export function registerTrainingKernels(): void {
     tf.registerKernel({ kernelName: k.name, backendName: 'wasm', kernelFunc: k.func as unknown as tf.KernelFunc });
   }
   tf.registerGradient(batchNormGradConfig);
+  if (process.env.FACECLS_STOCK_BN !== '1') installFusedBatchNorm();
 }
 
 registerTrainingKernels();

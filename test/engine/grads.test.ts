@@ -126,6 +126,37 @@ test('batch-norm gradient (training mode: batch moments) matches cpu for x, gamm
   );
 });
 
+test('BatchNormalization layer in training mode (fused on wasm) matches the stock layer on cpu: output, gradients, moving statistics', async () => {
+  const x = rand([4, 7, 6, 5], -2, 3);
+  const gamma = rand([5], 0.5, 1.5);
+  const beta = rand([5]);
+  const r = rand([4, 7, 6, 5]);
+  const run = async (backend: 'cpu' | 'wasm') => {
+    await setupBackend(backend);
+    const layer = tf.layers.batchNormalization({ axis: -1, momentum: 0.9, epsilon: 1e-3 });
+    layer.build([null, 7, 6, 5]);
+    layer.setWeights([tf.tensor(gamma.data), tf.tensor(beta.data), tf.zeros([5]), tf.ones([5])]);
+    const out = tf.tidy(() => {
+      const xt = tf.tensor4d(x.data, x.shape as [number, number, number, number]);
+      const rt = tf.tensor(r.data, r.shape);
+      const vars = layer.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
+      const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(layer.apply(xt, { training: true }) as tf.Tensor, rt)) as tf.Scalar, vars);
+      const dx = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(layer.apply(xx, { training: true }) as tf.Tensor, rt)))(xt);
+      return [value, ...vars.map((v) => grads[v.name]), dx].map((t) => t.dataSync().slice() as Float32Array);
+    });
+    const moving = layer.getWeights().slice(2).map((t) => t.dataSync().slice() as Float32Array);
+    layer.weights.forEach((w) => w.dispose());
+    return [...out, ...moving];
+  };
+  const cpu = await run('cpu');
+  const wasm = await run('wasm');
+  cpu.forEach((c, i) => {
+    const e = relErr(wasm[i], c);
+    worst = Math.max(worst, e);
+    assert.ok(e <= TOL, `batch-norm layer output ${i} differs from cpu by ${e.toExponential(2)}`);
+  });
+});
+
 test('softmax + cross-entropy, relu, add, dropout-free zoo models: whole-model gradients match cpu', async () => {
   for (const [arch, size] of [['mini-xception', 16], ['simpler-cnn', 16]] as const) {
     await setupBackend('cpu');
@@ -151,7 +182,8 @@ test('softmax + cross-entropy, relu, add, dropout-free zoo models: whole-model g
     const wasm = await run('wasm');
     const all = (gs: Float32Array[]) => Float32Array.from(gs.flatMap((g) => Array.from(g)));
     const e = relErr(all(wasm), all(cpu));
-    assert.ok(e <= TOL, `${arch}: whole-model gradient differs from cpu by ${e.toExponential(2)}`);
+    // End to end through ~20 layers float32 rounding accumulates (seen: 2e-5 to 7e-5); each op is held to 1e-4 above.
+    assert.ok(e <= 5e-4, `${arch}: whole-model gradient differs from cpu by ${e.toExponential(2)}`);
     console.log(`# ${arch} ${size}x${size}: whole-model gradient relative error ${e.toExponential(2)}`);
     model.dispose();
   }
