@@ -257,10 +257,17 @@ export async function preciseBatchNorm(model: tf.LayersModel, store: SampleStore
   }
 }
 
-function checkBad(store: SampleStore, split: string, maxFraction: number): void {
-  if (store.bad.size > maxFraction * store.length) {
-    const ex = store.skipped().slice(0, 3).map((s) => `${s.id}: ${s.reason}`).join('; ');
-    throw new UserError(`${store.bad.size} of ${store.length} ${split} images are unreadable (more than ${(maxFraction * 100).toFixed(1)}%, see --max-bad-fraction): ${ex}`);
+/**
+ * Failure threshold for unreadable images: the run stops when more than `maxFraction` of the images
+ * it reads (training and validation together) cannot be decoded. Below it they are skipped, counted
+ * and listed in training.json.
+ */
+function checkBad(stores: SampleStore[], maxFraction: number): void {
+  const bad = stores.reduce((a, s) => a + s.bad.size, 0);
+  const total = stores.reduce((a, s) => a + s.length, 0);
+  if (bad > maxFraction * total) {
+    const ex = stores.flatMap((s) => s.skipped()).slice(0, 3).map((s) => `${s.id}: ${s.reason}`).join('; ');
+    throw new UserError(`${bad} of ${total} images are unreadable (more than ${(maxFraction * 100).toFixed(1)}%, see --max-bad-fraction): ${ex}`);
   }
 }
 
@@ -367,8 +374,7 @@ async function run(o: TrainOptions, runDir: string, ck: CheckpointFile | undefin
   );
   await trainStore.warm();
   await valStore.warm();
-  checkBad(trainStore, 'training', o.maxBadFraction);
-  checkBad(valStore, 'validation', o.maxBadFraction);
+  checkBad([trainStore, valStore], o.maxBadFraction);
   const counts = labelCounts(trainSamples, numClasses);
   const classWeights = resolveClassWeights(o, counts);
 
@@ -454,7 +460,7 @@ async function run(o: TrainOptions, runDir: string, ck: CheckpointFile | undefin
         log(`--max-minutes reached during epoch ${epoch}; that partial epoch is discarded, the checkpoint of epoch ${epoch - 1} stands`);
         break;
       }
-      checkBad(trainStore, 'training', o.maxBadFraction);
+      checkBad([trainStore, valStore], o.maxBadFraction);
       const weights = await trainer.getWeights();
       setModelWeights(model, weights);
       await preciseBatchNorm(model, trainStore, o.preciseBnBatches, Math.max(o.batchSize, 32), deriveSeed(o.seed, epoch, 2));

@@ -1,0 +1,75 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Rng } from '../../src/data/rng.js';
+import { augmentImage, NO_AUGMENT, PAPER_AUGMENT } from '../../src/train/augment.js';
+import { balancedClassWeights, writeTarget } from '../../src/train/batches.js';
+import { initialMonitor, lrForEpoch, observe, scheduledLr, type ScheduleConfig } from '../../src/train/schedule.js';
+import type { RawImage } from '../../src/data/preprocess.js';
+
+function ramp(size: number): RawImage {
+  const data = new Uint8Array(size * size);
+  for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) data[y * size + x] = (x * 255) / (size - 1);
+  return { data, width: size, height: size, channels: 1 };
+}
+
+test('augmentation is seeded and reproducible; identity options copy the image', () => {
+  const img = ramp(24);
+  const a = new Uint8Array(576);
+  const b = new Uint8Array(576);
+  const c = new Uint8Array(576);
+  const fa = augmentImage(img, a, new Rng(5), PAPER_AUGMENT);
+  const fb = augmentImage(img, b, new Rng(5), PAPER_AUGMENT);
+  augmentImage(img, c, new Rng(6), PAPER_AUGMENT);
+  assert.deepEqual(a, b);
+  assert.equal(fa.flip, fb.flip);
+  assert.notDeepEqual(a, c);
+  const same = new Uint8Array(576);
+  assert.equal(augmentImage(img, same, new Rng(1), NO_AUGMENT).flip, false);
+  assert.deepEqual(same, img.data);
+});
+
+test('augmentation: geometry keeps a constant image constant; brightness shifts; cutout greys a square', () => {
+  const flat: RawImage = { data: new Uint8Array(256).fill(100), width: 16, height: 16, channels: 1 };
+  const out = new Uint8Array(256);
+  augmentImage(flat, out, new Rng(2), { ...NO_AUGMENT, rotation: 30, shift: 0.2, zoom: 0.2 });
+  assert.ok(out.every((v) => v === 100));
+  augmentImage(flat, out, new Rng(2), { ...NO_AUGMENT, brightness: 0.2 });
+  assert.ok(out.every((v) => v === out[0]) && out[0] !== 100 && Math.abs(out[0] - 100) <= 51);
+  augmentImage(flat, out, new Rng(3), { ...NO_AUGMENT, cutout: 0.25 });
+  const cut = out.filter((v) => v === 128).length;
+  assert.ok(cut > 0 && cut <= 16, `cutout covered ${cut} pixels`);
+  // Flip frequency is about one half.
+  const rng = new Rng(9);
+  let flips = 0;
+  for (let i = 0; i < 400; i++) if (augmentImage(flat, out, rng, { ...NO_AUGMENT, flip: true }).flip) flips++;
+  assert.ok(flips > 150 && flips < 250, `${flips} flips of 400`);
+});
+
+test('targets: label smoothing, class weights, balanced weights', () => {
+  const y = new Float32Array(6);
+  writeTarget(y, 0, 1, { numClasses: 3, labelSmoothing: 0.3 });
+  assert.deepEqual(Array.from(y.subarray(0, 3)).map((v) => +v.toFixed(5)), [0.1, 0.8, 0.1]);
+  writeTarget(y, 1, 2, { numClasses: 3, classWeights: [1, 1, 2.5] });
+  assert.deepEqual(Array.from(y.subarray(3, 6)), [0, 0, 2.5]);
+  assert.deepEqual(balancedClassWeights([10, 30, 60]), [100 / 30, 100 / 90, 100 / 180]);
+});
+
+test('schedules: cosine, step, warm-up, plateau reduction and early-stopping bookkeeping', () => {
+  const base: ScheduleConfig = { name: 'cosine', lr: 0.1, minLr: 0.001, warmupEpochs: 0, factor: 0.1, patience: 2, stepEpochs: 3, epochs: 11 };
+  assert.equal(scheduledLr(base, 1), 0.1);
+  assert.ok(Math.abs(scheduledLr(base, 11) - 0.001) < 1e-12);
+  assert.ok(Math.abs(scheduledLr(base, 6) - (0.001 + 0.5 * 0.099)) < 1e-12);
+  const step = { ...base, name: 'step' as const };
+  assert.deepEqual([1, 3, 4, 7].map((e) => +scheduledLr(step, e).toPrecision(6)), [0.1, 0.1, 0.01, 0.001]);
+  const warm = { ...base, warmupEpochs: 2 };
+  assert.ok(Math.abs(scheduledLr(warm, 1) - 0.01) < 1e-12);
+  const plateau = { ...base, name: 'plateau' as const };
+  const m = initialMonitor(0.1);
+  assert.equal(observe(m, 1, 1.0, plateau).improved, true);
+  assert.equal(observe(m, 2, 1.0, plateau).improved, false);
+  const r = observe(m, 3, 1.2, plateau);
+  assert.equal(r.reducedLr, true);
+  assert.ok(Math.abs(lrForEpoch(plateau, m, 4) - 0.01) < 1e-12);
+  assert.equal(m.sinceBest, 2);
+  assert.equal(m.bestEpoch, 1);
+});
