@@ -22,30 +22,67 @@ export function heapView(backend: WasmHeapBackend, info: tf.TensorInfo): Float32
   return heap.subarray(d.memoryOffset / 4, d.memoryOffset / 4 + size);
 }
 
-/** dW[kh, kw, c, 0] = sum over b, oh, ow of x[b, oh*s+kh-pt, ow*s+kw-pl, c] * dy[b, oh, ow, c]. */
+/**
+ * dW[kh, kw, c, 0] = sum over b, oh, ow of x[b, oh*s+kh-pt, ow*s+kw-pl, c] * dy[b, oh, ow, c].
+ * Loop order keeps four channel accumulators in registers along each output row (a row's partial
+ * sums are added to float64 totals), which V8 runs ~2x faster than accumulating in an array.
+ */
 export function depthwiseFilterGradLoop(x: Float32Array, dy: Float32Array, C: number, g: ConvGeometry): Float64Array {
   const { batch, inH, inW, outH, outW, kH, kW, strideH, strideW, padTop, padLeft } = g;
   const acc = new Float64Array(kH * kW * C);
-  const part = new Float64Array(kH * kW * C);
-  for (let b = 0; b < batch; b++) {
-    part.fill(0);
-    for (let oh = 0; oh < outH; oh++) {
-      for (let ow = 0; ow < outW; ow++) {
-        const dyOff = ((b * outH + oh) * outW + ow) * C;
-        for (let kh = 0; kh < kH; kh++) {
+  const sx = strideW * C;
+  const C4 = C - (C % 4);
+  for (let kh = 0; kh < kH; kh++) {
+    for (let kw = 0; kw < kW; kw++) {
+      const aOff = (kh * kW + kw) * C;
+      // Output columns whose input column is inside the image.
+      let ow0 = 0;
+      while (ow0 < outW && ow0 * strideW + kw - padLeft < 0) ow0++;
+      let ow1 = outW;
+      while (ow1 > ow0 && (ow1 - 1) * strideW + kw - padLeft >= inW) ow1--;
+      if (ow1 <= ow0) continue;
+      for (let b = 0; b < batch; b++) {
+        for (let oh = 0; oh < outH; oh++) {
           const ih = oh * strideH + kh - padTop;
           if (ih < 0 || ih >= inH) continue;
-          for (let kw = 0; kw < kW; kw++) {
-            const iw = ow * strideW + kw - padLeft;
-            if (iw < 0 || iw >= inW) continue;
-            const xOff = ((b * inH + ih) * inW + iw) * C;
-            const aOff = (kh * kW + kw) * C;
-            for (let c = 0; c < C; c++) part[aOff + c] += x[xOff + c] * dy[dyOff + c];
+          const xRow = ((b * inH + ih) * inW + (ow0 * strideW + kw - padLeft)) * C;
+          const dyRow = ((b * outH + oh) * outW + ow0) * C;
+          const n = ow1 - ow0;
+          let c = 0;
+          for (; c < C4; c += 4) {
+            let a0 = 0;
+            let a1 = 0;
+            let a2 = 0;
+            let a3 = 0;
+            let xi = xRow + c;
+            let di = dyRow + c;
+            for (let i = 0; i < n; i++) {
+              a0 += x[xi] * dy[di];
+              a1 += x[xi + 1] * dy[di + 1];
+              a2 += x[xi + 2] * dy[di + 2];
+              a3 += x[xi + 3] * dy[di + 3];
+              xi += sx;
+              di += C;
+            }
+            acc[aOff + c] += a0;
+            acc[aOff + c + 1] += a1;
+            acc[aOff + c + 2] += a2;
+            acc[aOff + c + 3] += a3;
+          }
+          for (; c < C; c++) {
+            let a = 0;
+            let xi = xRow + c;
+            let di = dyRow + c;
+            for (let i = 0; i < n; i++) {
+              a += x[xi] * dy[di];
+              xi += sx;
+              di += C;
+            }
+            acc[aOff + c] += a;
           }
         }
       }
     }
-    for (let i = 0; i < acc.length; i++) acc[i] += part[i];
   }
   return acc;
 }
@@ -54,10 +91,15 @@ export interface PoolGeometry extends ConvGeometry {
   channels: number;
 }
 
-/** Max-pool gradient: each output's gradient goes to the first maximum of its window (tfjs cpu semantics). */
+/**
+ * Max-pool gradient: each output's gradient goes to the first maximum of its window in row-major
+ * scan order (tfjs cpu semantics). Channels are the inner loop, so every access is contiguous.
+ */
 export function maxPoolGradLoop(x: Float32Array, dy: Float32Array, dx: Float32Array, g: PoolGeometry): void {
   const { batch, inH, inW, outH, outW, kH, kW, strideH, strideW, padTop, padLeft, channels: C } = g;
   dx.fill(0);
+  const bestVal = new Float32Array(C);
+  const bestIdx = new Int32Array(C);
   for (let b = 0; b < batch; b++) {
     for (let oh = 0; oh < outH; oh++) {
       const h0 = oh * strideH - padTop;
@@ -67,23 +109,26 @@ export function maxPoolGradLoop(x: Float32Array, dy: Float32Array, dx: Float32Ar
         const w0 = ow * strideW - padLeft;
         const ws = Math.max(w0, 0);
         const we = Math.min(w0 + kW, inW);
-        const dyOff = ((b * outH + oh) * outW + ow) * C;
+        if (hs >= he || ws >= we) continue;
+        const first = ((b * inH + hs) * inW + ws) * C;
         for (let c = 0; c < C; c++) {
-          let best = -Infinity;
-          let at = -1;
-          for (let ih = hs; ih < he; ih++) {
-            const rowOff = (b * inH + ih) * inW;
-            for (let iw = ws; iw < we; iw++) {
-              const idx = (rowOff + iw) * C + c;
-              const v = x[idx];
-              if (v > best || at < 0) {
-                best = v;
-                at = idx;
+          bestVal[c] = x[first + c];
+          bestIdx[c] = first + c;
+        }
+        for (let ih = hs; ih < he; ih++) {
+          for (let iw = ih === hs ? ws + 1 : ws; iw < we; iw++) {
+            const base = ((b * inH + ih) * inW + iw) * C;
+            for (let c = 0; c < C; c++) {
+              const v = x[base + c];
+              if (v > bestVal[c]) {
+                bestVal[c] = v;
+                bestIdx[c] = base + c;
               }
             }
           }
-          if (at >= 0) dx[at] += dy[dyOff + c];
         }
+        const dyOff = ((b * outH + oh) * outW + ow) * C;
+        for (let c = 0; c < C; c++) dx[bestIdx[c]] += dy[dyOff + c];
       }
     }
   }
