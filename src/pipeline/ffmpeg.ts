@@ -34,7 +34,7 @@ export function probeVideo(file: string): VideoInfo {
   if (!fs.existsSync(file)) throw new UserError(`video "${file}" does not exist`);
   const r = spawnSync(FFPROBE, ['-v', 'error', '-show_streams', '-show_format', '-of', 'json', file], { encoding: 'utf8', maxBuffer: 16 << 20 });
   if (r.error) throw new UserError(`cannot run ${FFPROBE} (install ffmpeg): ${r.error.message}`);
-  if (r.status !== 0) throw new UserError(`cannot read video "${file}": ${lastLine(r.stderr) || 'ffprobe failed'}`);
+  if (r.status !== 0) throw new UserError(`cannot read video "${file}": ${lastLine(r.stderr).replace(`${file}: `, '') || 'ffprobe failed'}`);
   const json = JSON.parse(r.stdout) as {
     streams?: Array<Record<string, unknown> & { codec_type?: string; side_data_list?: Array<{ rotation?: number }>; tags?: { rotate?: string } }>;
     format?: { duration?: string };
@@ -113,29 +113,44 @@ export async function* readFrames(inputArgs: string[], width: number, height: nu
   }
 }
 
-/** An ffmpeg encoder fed with raw RGB frames; `close()` finalises the file. */
+function encodeArgs(file: string): string[] {
+  const ext = path.extname(file).toLowerCase();
+  const args = ext === '.webm' ? ['-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-b:v', '0', '-crf', '32'] : ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '20'];
+  args.push('-pix_fmt', 'yuv420p');
+  if (ext === '.mp4' || ext === '.mov' || ext === '.m4v') args.push('-movflags', '+frag_keyframe+empty_moov+default_base_moof');
+  return args;
+}
+
+function run(args: string[]): { ok: boolean; message: string } {
+  const r = spawnSync(FFMPEG, args, { encoding: 'utf8', maxBuffer: 16 << 20 });
+  if (r.error) return { ok: false, message: r.error.message };
+  return { ok: r.status === 0, message: lastLine(r.stderr) };
+}
+
+/**
+ * An ffmpeg encoder fed with raw RGB frames; `close()` finalises the file. With `audioFrom`, the
+ * video is encoded to a temporary file beside the output and the input's audio is muxed in at the
+ * end (cut to the frames written), so a broken or silent audio track never costs the video: if the
+ * mux fails the output is the video alone and `close()` reports why.
+ */
 export class VideoWriter {
   private readonly proc: ChildProcessWithoutNullStreams;
   private stderr = '';
   private readonly exited: Promise<{ code: number | null; error?: Error }>;
   private failed: Error | undefined;
+  private readonly target: string;
 
   constructor(
     readonly file: string,
     width: number,
     height: number,
     fps: number,
-    audioFrom?: string,
+    private readonly audioFrom?: string,
   ) {
-    const ext = path.extname(file).toLowerCase();
+    const ext = path.extname(file) || '.mp4';
+    this.target = audioFrom ? path.join(path.dirname(file), `.${path.basename(file, ext)}.${process.pid}.video${ext}`) : file;
     const args = ['-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-framerate', String(fps), '-i', 'pipe:0'];
-    if (audioFrom) args.push('-i', audioFrom, '-map', '0:v:0', '-map', '1:a:0?', '-c:a', ext === '.webm' ? 'libopus' : 'aac');
-    if (ext === '.webm') args.push('-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-b:v', '0', '-crf', '32');
-    else args.push('-c:v', 'libx264', '-preset', 'veryfast', '-crf', '20');
-    args.push('-pix_fmt', 'yuv420p', '-vf', 'pad=ceil(iw/2)*2:ceil(ih/2)*2');
-    if (ext === '.mp4' || ext === '.mov' || ext === '.m4v') args.push('-movflags', '+frag_keyframe+empty_moov+default_base_moof');
-    if (audioFrom) args.push('-shortest');
-    args.push(file);
+    args.push('-vf', 'pad=ceil(iw/2)*2:ceil(ih/2)*2', ...encodeArgs(file), this.target);
     this.proc = spawn(FFMPEG, args, { stdio: ['pipe', 'ignore', 'pipe'] }) as unknown as ChildProcessWithoutNullStreams;
     this.proc.stderr.on('data', (d: Buffer) => {
       this.stderr = (this.stderr + d.toString()).slice(-8000);
@@ -154,10 +169,23 @@ export class VideoWriter {
     if (!this.proc.stdin.write(rgb)) await new Promise<void>((resolve) => this.proc.stdin.once('drain', resolve));
   }
 
-  async close(): Promise<void> {
+  /** Finish the file. Returns a warning when the audio could not be added (the video is kept). */
+  async close(): Promise<string | undefined> {
     this.proc.stdin.end();
     const { code, error } = await this.exited;
     if (error) throw new UserError(`cannot run ${FFMPEG} (install ffmpeg): ${error.message}`);
     if (code !== 0) throw new UserError(`cannot write video "${this.file}": ${lastLine(this.stderr) || `ffmpeg exited with code ${code}`}`);
+    if (!this.audioFrom) return undefined;
+    const ext = path.extname(this.file) || '.mp4';
+    const muxed = path.join(path.dirname(this.file), `.${path.basename(this.file, ext)}.${process.pid}.mux${ext}`);
+    const mux = run(['-v', 'error', '-y', '-i', this.target, '-i', this.audioFrom, '-map', '0:v:0', '-map', '1:a:0?', '-c:v', 'copy', '-c:a', ext === '.webm' ? 'libopus' : 'aac', '-shortest', ...(ext === '.mp4' || ext === '.mov' || ext === '.m4v' ? ['-movflags', '+faststart'] : []), muxed]);
+    if (mux.ok) {
+      fs.renameSync(muxed, this.file);
+      fs.rmSync(this.target, { force: true });
+      return undefined;
+    }
+    fs.rmSync(muxed, { force: true });
+    fs.renameSync(this.target, this.file);
+    return `audio not copied into "${this.file}" (${mux.message || 'ffmpeg failed'}); the video has no sound`;
   }
 }

@@ -36,6 +36,8 @@ export interface StreamSummary {
   seconds: number;
   /** Set when the input broke; output up to `frames` is complete and valid. */
   error?: string;
+  /** Non-fatal problems (e.g. audio not copied). */
+  warnings: string[];
 }
 
 export async function processStream(fc: FaceClassifier, opts: StreamOptions): Promise<StreamSummary> {
@@ -47,6 +49,7 @@ export async function processStream(fc: FaceClassifier, opts: StreamOptions): Pr
   let frames = 0;
   let faces = 0;
   let error: string | undefined;
+  const warnings: string[] = [];
   try {
     for await (const frame of readFrames(opts.inputArgs, opts.width, opts.height, opts.fps, opts.label)) {
       const found = await fc.classify(frame.image);
@@ -67,11 +70,11 @@ export async function processStream(fc: FaceClassifier, opts: StreamOptions): Pr
     error = err.message;
   }
   await finish();
-  return { frames, faces, seconds: (performance.now() - started) / 1000, error };
+  return { frames, faces, seconds: (performance.now() - started) / 1000, error, warnings };
 
   async function finish(): Promise<void> {
     const waits: Promise<unknown>[] = [];
-    if (writer) waits.push(writer.close());
+    if (writer) waits.push(writer.close().then((w) => w && warnings.push(w)));
     if (jsonl && ownsJsonl) waits.push(new Promise((r) => (jsonl as fs.WriteStream).end(r)));
     await Promise.all(waits);
   }

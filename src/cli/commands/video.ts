@@ -65,9 +65,10 @@ export function registerVideo(program: Command): void {
         onFrame: (r) => bar?.update(r.frame + 1, { fps: ((r.frame + 1) / ((performance.now() - t0) / 1000)).toFixed(1) }),
       });
       bar?.stop();
+      for (const w of summary.warnings) process.stderr.write(`facecls: warning: ${w}\n`);
       const written = [o.output, o.jsonl && o.jsonl !== '-' ? o.jsonl : undefined].filter(Boolean).join(' and ');
       if (summary.error) {
-        throw new UserError(`${summary.error}${written ? `; ${written} ${summary.frames === 1 ? 'holds that frame' : `hold those ${summary.frames} frames`}, valid` : ''}`);
+        throw new UserError(`${summary.error}${written ? `; kept valid with the ${summary.frames} frame(s) before the break: ${written}` : ''}`);
       }
       process.stderr.write(`${summary.frames} frames, ${summary.faces} faces, ${(summary.frames / summary.seconds).toFixed(1)} frames/s${written ? ` -> ${written}` : ''}\n`);
     } finally {

@@ -1,0 +1,144 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import sharp from 'sharp';
+import { runCli } from '../helpers/cli.js';
+import { tmpDir } from '../helpers/tmp.js';
+import { encoder, frame, pngBomb, randomModels, utkSkip } from '../pipeline/fixtures.js';
+
+const hasFfmpeg = spawnSync('ffmpeg', ['-version']).status === 0;
+
+async function modelArgs(): Promise<string[]> {
+  const m = await randomModels();
+  return ['--emotion-model', m.emotion, '--gender-model', m.gender];
+}
+
+test('classify: JSON Lines per file, per-file errors, batch continues, exit code 1', { skip: utkSkip() }, async () => {
+  const dir = tmpDir();
+  const f = await frame(2, 31);
+  await encoder(f.image).jpeg().toFile(path.join(dir, 'a.jpg'));
+  fs.mkdirSync(path.join(dir, 'sub'));
+  await sharp({ create: { width: 64, height: 48, channels: 3, background: '#345' } }).png().toFile(path.join(dir, 'sub', 'noface.png'));
+  fs.writeFileSync(path.join(dir, 'zero.jpg'), '');
+  fs.writeFileSync(path.join(dir, 'notes.png'), 'plain text');
+  fs.writeFileSync(path.join(dir, 'bomb.png'), pngBomb());
+  const args = ['classify', '--json', ...(await modelArgs())];
+  const r = runCli([...args, dir, path.join(dir, 'missing.jpg')]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /4 of 6 input\(s\) failed/);
+  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const by = Object.fromEntries(lines.map((l) => [path.basename(String(l.file)), l]));
+  assert.deepEqual(Object.keys(by).sort(), ['a.jpg', 'bomb.png', 'missing.jpg', 'noface.png', 'notes.png', 'zero.jpg']);
+  const a = by['a.jpg'] as { width: number; height: number; faces: Array<Record<string, unknown>> };
+  assert.deepEqual([a.width, a.height, a.faces.length], [640, 480, 2]);
+  assert.deepEqual(Object.keys(a.faces[0]), ['box', 'score', 'emotion', 'gender']);
+  assert.deepEqual(by['noface.png'], { file: path.join(dir, 'sub', 'noface.png'), width: 64, height: 48, faces: [] });
+  assert.match(String(by['zero.jpg'].error), /empty file/);
+  assert.match(String(by['notes.png'].error), /not an image/);
+  assert.match(String(by['bomb.png'].error), /pixel limit/);
+  assert.match(String(by['missing.jpg'].error), /no such file/);
+
+  // Glob, CSV and --crops.
+  const csv = runCli(['classify', '--csv', ...(await modelArgs()), path.join(dir, '*.jpg')]);
+  assert.equal(csv.code, 1, 'zero.jpg matches the glob and fails');
+  const rows = csv.stdout.trim().split('\n');
+  assert.match(rows[0], /^file,width,height,face,x,y,w,h,score,emotion,angry,disgust,fear,happy,sad,surprise,neutral,gender,woman,man,error$/);
+  assert.equal(rows.filter((l) => l.includes('a.jpg')).length, 2);
+  assert.equal(rows[0].split(',').length, rows[1].split(',').length);
+  const crops = runCli(['classify', '--json', '--crops', ...(await modelArgs()), path.join(dir, 'sub', 'noface.png')]);
+  assert.equal(crops.code, 0, crops.stderr);
+  assert.deepEqual(JSON.parse(crops.stdout).faces[0].box, [0, 0, 64, 48]);
+  const table = runCli(['classify', '--detector', 'haar', ...(await modelArgs()), path.join(dir, 'a.jpg')]);
+  assert.equal(table.code, 0, table.stderr);
+  assert.match(table.stdout, /file\s+face\s+box\s+score\s+emotion\s+gender/);
+});
+
+test('classify/annotate option errors are one-line user errors', async () => {
+  for (const args of [
+    ['classify', '--detector', 'yolo', 'x.jpg'],
+    ['classify', '--emotion-model', '/nonexistent', 'x.jpg'],
+    ['classify', '--json', '--csv', 'x.jpg'],
+    ['annotate', 'x.jpg', '-o', 'out.jpg'],
+  ]) {
+    const r = runCli(args);
+    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /^facecls: error: /);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+  }
+});
+
+test('annotate writes a PNG of the same size', { skip: utkSkip() }, async () => {
+  const dir = tmpDir();
+  const f = await frame(1, 32);
+  const input = path.join(dir, 'in.jpg');
+  await encoder(f.image).jpeg().toFile(input);
+  const out = path.join(dir, 'out.png');
+  const r = runCli(['annotate', input, '-o', out, '--json', ...(await modelArgs())]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout).faces.length, 1);
+  const meta = await sharp(out).metadata();
+  assert.deepEqual([meta.format, meta.width, meta.height], ['png', 640, 480]);
+});
+
+test('video round trip through ffmpeg: annotated video with audio, JSON lines with tracks; broken stream keeps output valid', { skip: utkSkip() || (!hasFfmpeg && 'ffmpeg not installed') }, async () => {
+  const dir = tmpDir();
+  const f = await frame(2, 21, 90, 150);
+  for (let k = 0; k < 10; k++) {
+    const d = new Uint8Array(f.image.data.length);
+    for (let y = 0; y < 480; y++) d.set(f.image.data.subarray(y * 640 * 3, (y * 640 + 640 - 3 * k) * 3), (y * 640 + 3 * k) * 3);
+    await encoder({ ...f.image, data: d }).png().toFile(path.join(dir, `f${k}.png`));
+  }
+  const clip = path.join(dir, 'clip.ts');
+  const mk = spawnSync('ffmpeg', ['-v', 'error', '-framerate', '5', '-i', path.join(dir, 'f%d.png'), '-f', 'lavfi', '-i', 'sine=frequency=440:duration=2', '-shortest', '-c:v', 'libx264', '-g', '2', '-pix_fmt', 'yuv420p', '-c:a', 'aac', clip], { encoding: 'utf8' });
+  assert.equal(mk.status, 0, mk.stderr);
+  const out = path.join(dir, 'out.mp4');
+  const jsonl = path.join(dir, 'frames.jsonl');
+  const r = runCli(['video', clip, '-o', out, '--jsonl', jsonl, '--smooth', '3', '--no-progress', ...(await modelArgs())]);
+  assert.equal(r.code, 0, r.stderr);
+  const frames = fs.readFileSync(jsonl, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { frame: number; time: number; faces: Array<{ track: number }> });
+  assert.equal(frames.length, 10);
+  assert.deepEqual(frames.map((x) => x.frame), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.equal(frames[5].time, 1);
+  assert.deepEqual(new Set(frames.flatMap((x) => x.faces.map((y) => y.track))), new Set([1, 2]), 'two faces, two tracks throughout');
+  const probe = spawnSync('ffprobe', ['-v', 'error', '-count_frames', '-show_entries', 'stream=codec_type,nb_read_frames,width,height', '-of', 'json', out], { encoding: 'utf8' });
+  const streams = (JSON.parse(probe.stdout) as { streams: Array<{ codec_type: string; nb_read_frames: string; width?: number }> }).streams;
+  const video = streams.find((s) => s.codec_type === 'video')!;
+  assert.equal(Number(video.nb_read_frames), 10);
+  assert.equal(video.width, 640);
+  assert.ok(streams.some((s) => s.codec_type === 'audio'), 'audio kept');
+
+  // A stream cut in the middle: clear message, exit 1, what was written stays valid.
+  const broken = path.join(dir, 'broken.ts');
+  const bytes = fs.readFileSync(clip);
+  fs.writeFileSync(broken, bytes.subarray(0, Math.floor(bytes.length * 0.6)));
+  const out2 = path.join(dir, 'out2.mp4');
+  const jsonl2 = path.join(dir, 'frames2.jsonl');
+  const b = runCli(['video', broken, '-o', out2, '--jsonl', jsonl2, '--no-progress', ...(await modelArgs())]);
+  const lines = fs.readFileSync(jsonl2, 'utf8').split('\n').filter(Boolean);
+  lines.forEach((l) => JSON.parse(l));
+  const probe2 = spawnSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', out2], { encoding: 'utf8' });
+  assert.equal(probe2.status, 0, `output video is valid: ${probe2.stderr}`);
+  assert.equal(Number(probe2.stdout.trim()), lines.length, 'video and JSON lines hold the same frames');
+  if (b.code === 0) assert.ok(lines.length < 10, 'a cut stream ends early');
+  else {
+    assert.equal(b.code, 1, b.stderr);
+    assert.match(b.stderr, /facecls: error: video ".*broken\.ts": stream broken after \d+ frame\(s\)/);
+  }
+
+  const missing = runCli(['video', path.join(dir, 'nope.mp4'), '-o', out2, ...(await modelArgs())]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /video ".*nope\.mp4" does not exist/);
+  const notVideo = path.join(dir, 'text.mp4');
+  fs.writeFileSync(notVideo, 'not a video');
+  const nv = runCli(['video', notVideo, '--jsonl', '-', ...(await modelArgs())]);
+  assert.equal(nv.code, 1);
+  assert.match(nv.stderr, /cannot read video ".*text\.mp4"/);
+});
+
+test('webcam without a camera: a clear error', async () => {
+  const r = runCli(['webcam', '--device', '/dev/video-none', ...(await modelArgs())]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /^facecls: error: no camera at \/dev\/video-none/);
+});
