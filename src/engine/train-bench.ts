@@ -38,6 +38,8 @@ export interface TrainBenchRow {
   vsCpu?: number;
   /** This row's throughput / the 1-worker engine row's (same input and batch). */
   vs1Worker?: number;
+  /** Engine rows: change in live tensors (summed over workers) across the timed steps; 0 = no leak. */
+  tensorGrowth?: number;
 }
 
 export const QUICK: Pick<TrainBenchOptions, 'inputs' | 'batches' | 'steps' | 'warmup' | 'cpuSteps'> = {
@@ -112,14 +114,18 @@ async function timeEngine(
   y: Float32Array,
   n: number,
   o: TrainBenchOptions,
-): Promise<number> {
+): Promise<{ ms: number; growth: number }> {
   const trainer = await createTrainer(trainerConfigFromModel(model, { name: 'adam', learningRate: 1e-3 }, { workers, backend: 'wasm' }));
   try {
     for (let i = 0; i < o.warmup; i++) await trainer.trainStep(x, y, n);
+    const before = await trainer.memory!();
     // Wall time over all timed steps: includes sharding, message passing and gradient averaging.
     const t0 = performance.now();
     for (let i = 0; i < o.steps; i++) await trainer.trainStep(x, y, n);
-    return (performance.now() - t0) / o.steps;
+    const ms = (performance.now() - t0) / o.steps;
+    const after = await trainer.memory!();
+    const growth = after.reduce((a, m, i) => a + m.numTensors - before[i].numTensors, 0);
+    return { ms, growth };
   } finally {
     await trainer.dispose();
   }
@@ -150,7 +156,10 @@ export async function benchTrain(o: TrainBenchOptions): Promise<TrainBenchRow[]>
         });
         if (o.cpuSteps > 0) group.push(row('tfjs-cpu', 0, await timeStockCpu(model, x, y, batch, input, o.numClasses, o.cpuSteps), o.cpuSteps));
         await setupBackend('wasm');
-        for (const w of o.workers) group.push(row('wasm+facecls', w, await timeEngine(model, w, x, y, batch, o), o.steps));
+        for (const w of o.workers) {
+          const t = await timeEngine(model, w, x, y, batch, o);
+          group.push({ ...row('wasm+facecls', w, t.ms, o.steps), tensorGrowth: t.growth });
+        }
         const cpu = group.find((r) => r.engine === 'tfjs-cpu');
         const one = group.find((r) => r.engine === 'wasm+facecls' && r.workers === 1);
         for (const r of group) {

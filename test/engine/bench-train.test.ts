@@ -18,6 +18,8 @@ test('facecls bench train --json prints one row per engine configuration with ra
     assert.ok(Math.abs((row.imagesPerSec as number) - 4000 / (row.msPerStep as number)) < 1e-6);
   }
   assert.ok((rows[1].vsCpu as number) > 0);
+  assert.equal(rows[1].tensorGrowth, 0);
+  assert.equal(rows[2].tensorGrowth, 0);
   assert.equal(rows[2].vs1Worker, 1);
 });
 

@@ -56,6 +56,7 @@ export function printTrainBench(rows: TrainBenchRow[]): void {
       { header: 'vs tfjs-cpu', value: (r) => ratio(r.vsCpu), align: 'right' },
       { header: 'vs 1 worker', value: (r) => ratio(r.vs1Worker), align: 'right' },
       { header: 'steps', value: (r) => r.steps, align: 'right' },
+      { header: 'tensor growth', value: (r) => (r.tensorGrowth === undefined ? '-' : String(r.tensorGrowth)), align: 'right' },
     ]),
   );
 }
