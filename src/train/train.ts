@@ -18,7 +18,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { setupBackend } from '../engine/backend.js';
-import { makeTrainer } from './trainer-factory.js';
+import { createTrainer } from '../engine/trainer.js';
 import type { Trainer, TrainerConfig } from '../engine/trainer-types.js';
 import { UserError } from '../errors.js';
 import { buildModel } from '../framework/zoo.js';
@@ -103,7 +103,7 @@ export interface RunControl {
   progress?: boolean;
   /** One line per event (epoch summaries, warnings); default: stderr. */
   log?: (line: string) => void;
-  /** Trainer factory; default: the engine's (workers >= 1) or the in-process one (workers 0). */
+  /** Trainer factory; default: the training engine's createTrainer. */
   createTrainer?: (config: TrainerConfig) => Promise<Trainer>;
 }
 
@@ -406,7 +406,7 @@ async function run(o: TrainOptions, runDir: string, ck: CheckpointFile | undefin
   let trainer: Trainer | undefined;
   let stopReason: StopReason = 'completed';
   try {
-    trainer = await (control.createTrainer ?? makeTrainer)({
+    trainer = await (control.createTrainer ?? createTrainer)({
       modelTopology: JSON.parse(JSON.stringify(model.toJSON(null, false))) as object,
       weights: model.weights.map((w) => w.read().dataSync().slice() as Float32Array),
       optimizer: { name: 'adam', learningRate: o.schedule.lr },

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { projectRoot } from '../../src/data/paths.js';
 import { NO_AUGMENT } from '../../src/train/augment.js';
-import { createLocalTrainer } from '../../src/train/local-trainer.js';
+import { createTrainer as createEngineTrainer } from '../../src/engine/trainer.js';
 import { DEFAULT_TRAIN_OPTIONS, resumeTraining, train, TrainingDivergedError, type TrainOptions } from '../../src/train/train.js';
 import { loadModel } from '../../src/io/model-store.js';
 import { evaluate } from '../../src/eval/evaluate.js';
@@ -65,8 +65,8 @@ test('a short run learns a synthetic task; run directory complete; eval on the h
 test('NaN loss stops the run with a clear message and keeps the last good checkpoint', async () => {
   const runDir = path.join(tmpDir(), 'nan');
   let steps = 0;
-  const createTrainer: typeof createLocalTrainer = async (config) => {
-    const real = await createLocalTrainer(config);
+  const createTrainer: typeof createEngineTrainer = async (config) => {
+    const real = await createEngineTrainer(config);
     return Object.assign(Object.create(real) as typeof real, {
       trainStep: async (x: Float32Array, y: Float32Array, n: number) => {
         const r = await real.trainStep(x, y, n);
