@@ -5,7 +5,9 @@
  *
  *   node dist/bench/keras-utkface.js <model dir> [--limit N] [--margins 0,0.3]
  *
- * Figures are printed; nothing is asserted here (test/io/keras/utkface-accuracy.test.ts checks a subset).
+ * Figures are printed; nothing is asserted here. This loop is independent of src/eval (its own file-name
+ * parsing, decode, preprocess and argmax), so it cross-checks `facecls eval gender --adults`, which
+ * test/io/keras/utkface-accuracy.test.ts runs on the test split.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
