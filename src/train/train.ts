@@ -461,6 +461,7 @@ async function run(o: TrainOptions, runDir: string, ck: CheckpointFile | undefin
         break;
       }
       checkBad([trainStore, valStore], o.maxBadFraction);
+      const trainSeconds = (Date.now() - te) / 1000;
       const weights = await trainer.getWeights();
       setModelWeights(model, weights);
       await preciseBatchNorm(model, trainStore, o.preciseBnBatches, Math.max(o.batchSize, 32), deriveSeed(o.seed, epoch, 2));
@@ -512,7 +513,7 @@ async function run(o: TrainOptions, runDir: string, ck: CheckpointFile | undefin
       writeFileAtomic(path.join(runDir, 'log.csv'), csvLog(history));
       await writePlots(runDir, history);
       log(
-        `epoch ${epoch}/${o.epochs}: loss ${rec.loss.toFixed(4)} acc ${rec.acc.toFixed(4)} | val loss ${val.loss.toFixed(4)} acc ${val.acc.toFixed(4)} | lr ${lr.toPrecision(3)} | ${fmtDuration(seconds)}` +
+        `epoch ${epoch}/${o.epochs}: loss ${rec.loss.toFixed(4)} acc ${rec.acc.toFixed(4)} | val loss ${val.loss.toFixed(4)} acc ${val.acc.toFixed(4)} | lr ${lr.toPrecision(3)} | ${fmtDuration(seconds)} (train ${fmtDuration(trainSeconds)}, ${((trainSeconds * 1000) / Math.max(1, b)).toFixed(0)} ms/batch)` +
           (improved ? ' | best' : '') +
           (reducedLr ? ` | lr -> ${monitor.plateauLr.toPrecision(3)}` : ''),
       );
