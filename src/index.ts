@@ -14,3 +14,5 @@ export { metricsFromConfusion, Confusion, type Metrics, type ClassMetrics } from
 export * from './io/onnx/index.js';
 export * from './runtime/index.js';
 export * from './viz/index.js';
+export * from './detect/index.js';
+export * from './pipeline/index.js';

@@ -19,12 +19,24 @@ import { loadRuntime } from './runtime.js';
 import type { FaceResult, LabelScores, StageTimes } from './types.js';
 
 /**
- * Margin added on each side of the detector box, as a fraction of its larger side, before the square
- * crop. Detectors frame faces differently, so the margin is per detector; a model whose card records
- * `cropMargin` overrides it. Tuned on UTKFace-composed frames so the crop matches the framing of the
- * training crops (UTKFace chips / FER-2013 faces): see bench/tune-margin.ts and README "Crop margin".
+ * Crop margins. A model's card states `cropMargin`: the margin (fraction of the face side, per side)
+ * around the face square its training crops had, the face square being an aligned UTKFace chip
+ * (0 = chip framing, which FER-2013 and UTKFace-trained models see). Detectors frame faces
+ * differently, so the margin applied to a detector box is converted with the detector's measured
+ * box size relative to that face square (median over composed UTKFace frames: BlazeFace boxes are
+ * 0.91 of the chip side, the Haar cascade's 1.03). A model without `cropMargin` gets 0 (chip framing).
+ * Tuning (bench/tune-margin.ts, UTKFace validation adults; see docs/pipeline.md): the paper's imported
+ * Keras gender model is most accurate around a margin of 0.3, i.e. 0.38 on BlazeFace boxes.
  */
-export const DEFAULT_CROP_MARGIN: Record<DetectorName, number> = { blazeface: 0.05, haar: 0 };
+export const DETECTOR_BOX_SCALE: Record<DetectorName, number> = { blazeface: 0.91, haar: 1.03 };
+
+/** Margin around a detector's box that yields a crop with `modelMargin` around the face square. */
+export function detectorMargin(detector: DetectorName, modelMargin = 0): number {
+  return Math.round((((1 + 2 * modelMargin) / DETECTOR_BOX_SCALE[detector] - 1) / 2) * 1000) / 1000;
+}
+
+/** Margins for a model without `cropMargin` (chip framing): BlazeFace 0.049, Haar -0.015. */
+export const DEFAULT_CROP_MARGIN: Record<DetectorName, number> = { blazeface: detectorMargin('blazeface'), haar: detectorMargin('haar') };
 
 export function defaultModelDir(task: 'emotion' | 'gender'): string {
   return path.join(projectRoot(), 'models', task);
@@ -43,7 +55,7 @@ export interface FaceClassifierOptions {
   runtime?: RuntimeName | string;
   /** tfjs backend (wasm default, cpu). */
   backend?: string;
-  /** Overrides the per-detector / per-model crop margin. */
+  /** Margin around the detector box (per side, fraction of the box); overrides the model card's. */
   cropMargin?: number;
   minFaceSize?: number;
   scoreThreshold?: number;
@@ -97,11 +109,11 @@ export class FaceClassifier {
     return new FaceClassifier(detector, emotion, gender, opts, ownsDetector);
   }
 
-  /** Margin used for crops from this classifier's detector (model card first, then option). */
+  /** Margin around this detector's boxes for a model: the option if given, else from the model card. */
   cropMargin(rt?: InferenceRuntime): number {
     if (this.opts.cropMargin !== undefined) return this.opts.cropMargin;
     const fromCard = rt?.meta.cropMargin;
-    return typeof fromCard === 'number' ? fromCard : DEFAULT_CROP_MARGIN[this.detector.name];
+    return detectorMargin(this.detector.name, typeof fromCard === 'number' && Number.isFinite(fromCard) ? fromCard : 0);
   }
 
   async decode(input: ImageInput, name?: string): Promise<RawImage> {

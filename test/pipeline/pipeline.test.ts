@@ -148,3 +148,21 @@ test('annotatePng draws onto a same-size PNG', async () => {
   assert.notDeepEqual(px(20, 60), [40, 40, 40], 'box edge drawn');
   assert.deepEqual(px(50, 60), [40, 40, 40], 'inside the box untouched');
 });
+
+test('crop margins: a model card margin is converted to each detector\'s box framing', async () => {
+  const { detectorMargin, DEFAULT_CROP_MARGIN } = await import('../../src/pipeline/face-classifier.js');
+  assert.deepEqual(DEFAULT_CROP_MARGIN, { blazeface: 0.049, haar: -0.015 });
+  assert.equal(detectorMargin('blazeface', 0.3), 0.379);
+  const m = await randomModels();
+  const fc = await FaceClassifier.load({ emotionModel: m.emotion, genderModel: m.gender, detector: 'haar' });
+  try {
+    assert.equal(fc.cropMargin(fc.gender), -0.015);
+    fc.gender!.meta.cropMargin = 0.3;
+    assert.equal(fc.cropMargin(fc.gender), 0.277);
+  } finally {
+    await fc.dispose();
+  }
+  const fixed = await FaceClassifier.load({ emotionModel: m.emotion, genderModel: m.gender, cropMargin: 0.2 });
+  assert.equal(fixed.cropMargin(fixed.gender), 0.2);
+  await fixed.dispose();
+});
