@@ -42,3 +42,21 @@ export function epochProgress(epoch: number, epochs: number, total: number, enab
 }
 
 export { fmtDuration };
+
+/** A simple counter bar (loading images, evaluating) on stderr; no-op when disabled or not a TTY. */
+export function countProgress(label: string, total: number, enabled: boolean): { update(done: number): void; stop(): void } {
+  if (!enabled || !process.stderr.isTTY || total === 0) return { update() {}, stop() {} };
+  const bar = new cliProgress.SingleBar(
+    { stream: process.stderr, format: `${label} [{bar}] {value}/{total} | {duration_formatted} elapsed, ETA {eta_formatted}`, barsize: 24, hideCursor: true, clearOnComplete: true },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(total, 0);
+  return {
+    update(done) {
+      bar.update(done);
+    },
+    stop() {
+      bar.stop();
+    },
+  };
+}

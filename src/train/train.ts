@@ -32,7 +32,7 @@ import { DEFAULT_MAX_BAD_FRACTION, SampleStore } from '../data/store.js';
 import { PAPER_AUGMENT, type AugmentOptions } from './augment.js';
 import { balancedClassWeights, epochOrder, makeBatches } from './batches.js';
 import { writeChartPng } from './plot.js';
-import { epochProgress, fmtDuration } from './progress.js';
+import { countProgress, epochProgress, fmtDuration } from './progress.js';
 import { initialMonitor, lrForEpoch, observe, type MonitorState, type ScheduleConfig } from './schedule.js';
 
 export interface TrainOptions {
@@ -372,8 +372,10 @@ async function run(o: TrainOptions, runDir: string, ck: CheckpointFile | undefin
       `cache ${((trainStore.cachedBytes + valStore.cachedBytes) / 1048576).toFixed(0)} MB for ${trainStore.cachedCount + valStore.cachedCount} samples, ` +
       `${trainStore.length - trainStore.cachedCount + valStore.length - valStore.cachedCount} streamed; backend ${backend}`,
   );
-  await trainStore.warm();
-  await valStore.warm();
+  const loading = countProgress('loading images', trainStore.cachedCount + valStore.cachedCount, control.progress ?? true);
+  await trainStore.warm((done) => loading.update(done));
+  await valStore.warm((done) => loading.update(trainStore.cachedCount + done));
+  loading.stop();
   checkBad([trainStore, valStore], o.maxBadFraction);
   const counts = labelCounts(trainSamples, numClasses);
   const classWeights = resolveClassWeights(o, counts);

@@ -11,6 +11,7 @@ import { evaluate, type EvalReport, type GroupRow } from '../../eval/evaluate.js
 import { confusionPng, confusionText } from '../../eval/heatmap.js';
 import { fmt, formatTable, printJson } from '../output.js';
 import { parseFloatOption, parseIntOption } from '../options.js';
+import { countProgress } from '../../train/progress.js';
 import { TASKS } from './train.js';
 
 interface EvalCliOptions {
@@ -114,24 +115,35 @@ export function registerEval(program: Command): void {
       if (!TASKS.includes(task as never)) throw new UserError(`unknown task "${task}": choose one of ${TASKS.join(', ')}`);
       if (o.tta !== 'none' && o.tta !== 'flip') throw new UserError(`--tta must be none or flip, got "${o.tta}"`);
       if (o.format !== undefined && !DATASET_FORMATS.includes(o.format as DatasetFormat)) throw new UserError(`--format must be one of ${DATASET_FORMATS.join(', ')}, got "${o.format}"`);
-      const report = await evaluate({
-        model: o.model,
-        data: path.resolve(o.data),
-        split: parseSplitName(o.split),
-        ...(o.format ? { format: o.format as DatasetFormat } : {}),
-        tta: o.tta,
-        adults: o.adults,
-        runtime: o.runtime,
-        backend: cmd.optsWithGlobals().backend as string | undefined,
-        batchSize: parseIntOption(o.batchSize, '--batch-size', 1, 4096),
-        ...(o.cropMargin !== undefined ? { cropMargin: parseFloatOption(o.cropMargin, '--crop-margin', -0.4, 2) } : {}),
-        ...(o.seed !== undefined ? { splitSeed: parseIntOption(o.seed, '--seed', 0, 2 ** 32 - 1) } : {}),
-        ...(o.valFraction !== undefined ? { valFraction: parseFloatOption(o.valFraction, '--val-fraction', 0, 0.5) } : {}),
-        ...(o.testFraction !== undefined ? { testFraction: parseFloatOption(o.testFraction, '--test-fraction', 0, 0.5) } : {}),
-        ...(o.limit !== undefined ? { limit: parseIntOption(o.limit, '--limit', 1) } : {}),
-        maxBadFraction: parseFloatOption(o.maxBadFraction, '--max-bad-fraction', 0, 1),
-        expectTask: task,
-      });
+      let bar: ReturnType<typeof countProgress> | undefined;
+      let report;
+      try {
+        report = await evaluate({
+          onProgress: (done, total) => {
+            bar ??= countProgress('evaluating', total, !o.json);
+            bar.update(done);
+            if (done === total) bar.stop();
+          },
+          model: o.model,
+          data: path.resolve(o.data),
+          split: parseSplitName(o.split),
+          ...(o.format ? { format: o.format as DatasetFormat } : {}),
+          tta: o.tta,
+          adults: o.adults,
+          runtime: o.runtime,
+          backend: cmd.optsWithGlobals().backend as string | undefined,
+          batchSize: parseIntOption(o.batchSize, '--batch-size', 1, 4096),
+          ...(o.cropMargin !== undefined ? { cropMargin: parseFloatOption(o.cropMargin, '--crop-margin', -0.4, 2) } : {}),
+          ...(o.seed !== undefined ? { splitSeed: parseIntOption(o.seed, '--seed', 0, 2 ** 32 - 1) } : {}),
+          ...(o.valFraction !== undefined ? { valFraction: parseFloatOption(o.valFraction, '--val-fraction', 0, 0.5) } : {}),
+          ...(o.testFraction !== undefined ? { testFraction: parseFloatOption(o.testFraction, '--test-fraction', 0, 0.5) } : {}),
+          ...(o.limit !== undefined ? { limit: parseIntOption(o.limit, '--limit', 1) } : {}),
+          maxBadFraction: parseFloatOption(o.maxBadFraction, '--max-bad-fraction', 0, 1),
+          expectTask: task,
+        });
+      } finally {
+        bar?.stop();
+      }
       if (o.out) await writeReport(report, path.resolve(o.out));
       if (o.json) printJson(report);
       else {
