@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
+import { datasetPath } from '../../src/data/paths.js';
 import { runCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { encoder, frame, pngBomb, randomModels, utkSkip } from '../pipeline/fixtures.js';
@@ -141,4 +142,36 @@ test('webcam without a camera: a clear error', async () => {
   const r = runCli(['webcam', '--device', '/dev/video-none', ...(await modelArgs())]);
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /^facecls: error: no camera at \/dev\/video-none/);
+});
+
+const ferDir = datasetPath('fer2013');
+test('classify --crops on FER-2013 faces gives the accuracy and confusion matrix of facecls eval', { skip: !fs.existsSync(ferDir) && `FER-2013 not found at ${ferDir}: skipped` }, async () => {
+  const dir = tmpDir();
+  const labels = ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'];
+  for (const c of labels) {
+    for (const split of ['test', 'train']) {
+      fs.mkdirSync(path.join(dir, split, c), { recursive: true });
+      const prefix = split === 'test' ? 'PrivateTest_' : 'Training_';
+      const files = fs.readdirSync(path.join(ferDir, split, c)).filter((f) => f.startsWith(prefix)).sort().slice(0, split === 'test' ? 5 : 1);
+      for (const f of files) fs.copyFileSync(path.join(ferDir, split, c, f), path.join(dir, split, c, f));
+    }
+  }
+  const m = await randomModels();
+  const ev = runCli(['eval', 'emotion', '--model', m.emotion, '--data', dir, '--split', 'test', '--json', '--batch-size', '1']);
+  assert.equal(ev.code, 0, ev.stderr);
+  const report = JSON.parse(ev.stdout) as { metrics: { n: number; accuracy: number; confusion: number[][] } };
+  const cl = runCli(['classify', '--crops', '--json', '--no-gender', '--emotion-model', m.emotion, path.join(dir, 'test')]);
+  assert.equal(cl.code, 0, cl.stderr);
+  const confusion = labels.map(() => labels.map(() => 0));
+  let correct = 0;
+  const rows = cl.stdout.trim().split('\n').map((l) => JSON.parse(l) as { file: string; faces: Array<{ emotion: { label: string } }> });
+  for (const r of rows) {
+    const truth = path.basename(path.dirname(r.file));
+    const pred = r.faces[0].emotion.label;
+    confusion[labels.indexOf(truth)][labels.indexOf(pred)]++;
+    if (truth === pred) correct++;
+  }
+  assert.equal(rows.length, report.metrics.n);
+  assert.equal(correct / rows.length, report.metrics.accuracy);
+  assert.deepEqual(confusion, report.metrics.confusion);
 });
