@@ -38,6 +38,12 @@ export interface TrainBenchRow {
   vsCpu?: number;
   /** This row's throughput / the 1-worker engine row's (same input and batch). */
   vs1Worker?: number;
+  /**
+   * CPU time per step summed over all threads of the process (main + workers). Unlike wall time it
+   * barely depends on other load on the machine; divided by the worker count it estimates the wall
+   * time per step on an otherwise idle machine with one core per worker.
+   */
+  cpuMsPerStep?: number;
   /** Engine rows: change in live tensors (summed over workers) across the timed steps; 0 = no leak. */
   tensorGrowth?: number;
 }
@@ -73,7 +79,15 @@ function randomBatch(n: number, size: number, classes: number, seed: number): { 
   return { x, y };
 }
 
-async function timeStockCpu(model: tf.LayersModel, x: Float32Array, y: Float32Array, n: number, size: number, classes: number, steps: number): Promise<number> {
+async function timeStockCpu(
+  model: tf.LayersModel,
+  x: Float32Array,
+  y: Float32Array,
+  n: number,
+  size: number,
+  classes: number,
+  steps: number,
+): Promise<{ ms: number; cpuMs: number }> {
   await setupBackend('cpu');
   const m = await tf.models.modelFromJSON({ modelTopology: JSON.parse(JSON.stringify(model.toJSON(null, false))) } as never);
   m.setWeights(model.getWeights().map((w) => tf.tensor(w.dataSync(), w.shape)));
@@ -81,8 +95,10 @@ async function timeStockCpu(model: tf.LayersModel, x: Float32Array, y: Float32Ar
   const xt = tf.tensor4d(x, [n, size, size, 1]);
   const yt = tf.tensor2d(y, [n, classes]);
   const times: number[] = [];
+  const cpuTimes: number[] = [];
   try {
     for (let i = 0; i < steps; i++) {
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       const loss = opt.minimize(() => {
         const p = m.apply(xt, { training: true }) as tf.Tensor;
@@ -92,13 +108,15 @@ async function timeStockCpu(model: tf.LayersModel, x: Float32Array, y: Float32Ar
       loss?.dataSync();
       loss?.dispose();
       times.push(performance.now() - t0);
+      const c = process.cpuUsage(c0);
+      cpuTimes.push((c.user + c.system) / 1000);
     }
   } finally {
     tf.dispose([xt, yt]);
     opt.dispose();
     m.dispose();
   }
-  return median(times);
+  return { ms: median(times), cpuMs: median(cpuTimes) };
 }
 
 function median(xs: number[]): number {
@@ -114,18 +132,20 @@ async function timeEngine(
   y: Float32Array,
   n: number,
   o: TrainBenchOptions,
-): Promise<{ ms: number; growth: number }> {
+): Promise<{ ms: number; growth: number; cpuMs: number }> {
   const trainer = await createTrainer(trainerConfigFromModel(model, { name: 'adam', learningRate: 1e-3 }, { workers, backend: 'wasm' }));
   try {
     for (let i = 0; i < o.warmup; i++) await trainer.trainStep(x, y, n);
     const before = await trainer.memory!();
     // Wall time over all timed steps: includes sharding, message passing and gradient averaging.
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     for (let i = 0; i < o.steps; i++) await trainer.trainStep(x, y, n);
     const ms = (performance.now() - t0) / o.steps;
+    const cpu = process.cpuUsage(c0);
     const after = await trainer.memory!();
     const growth = after.reduce((a, m, i) => a + m.numTensors - before[i].numTensors, 0);
-    return { ms, growth };
+    return { ms, growth, cpuMs: (cpu.user + cpu.system) / 1000 / o.steps };
   } finally {
     await trainer.dispose();
   }
@@ -154,11 +174,14 @@ export async function benchTrain(o: TrainBenchOptions): Promise<TrainBenchRow[]>
           imagesPerSec: (batch * 1000) / ms,
           steps,
         });
-        if (o.cpuSteps > 0) group.push(row('tfjs-cpu', 0, await timeStockCpu(model, x, y, batch, input, o.numClasses, o.cpuSteps), o.cpuSteps));
+        if (o.cpuSteps > 0) {
+          const t = await timeStockCpu(model, x, y, batch, input, o.numClasses, o.cpuSteps);
+          group.push({ ...row('tfjs-cpu', 0, t.ms, o.cpuSteps), cpuMsPerStep: t.cpuMs });
+        }
         await setupBackend('wasm');
         for (const w of o.workers) {
           const t = await timeEngine(model, w, x, y, batch, o);
-          group.push({ ...row('wasm+facecls', w, t.ms, o.steps), tensorGrowth: t.growth });
+          group.push({ ...row('wasm+facecls', w, t.ms, o.steps), cpuMsPerStep: t.cpuMs, tensorGrowth: t.growth });
         }
         const cpu = group.find((r) => r.engine === 'tfjs-cpu');
         const one = group.find((r) => r.engine === 'wasm+facecls' && r.workers === 1);

@@ -53,6 +53,7 @@ export function printTrainBench(rows: TrainBenchRow[]): void {
       { header: 'workers', value: (r) => (r.engine === 'tfjs-cpu' ? '-' : r.workers === 0 ? '0 (main)' : String(r.workers)), align: 'right' },
       { header: 'ms/step', value: (r) => fmt(r.msPerStep, 1), align: 'right' },
       { header: 'images/s', value: (r) => fmt(r.imagesPerSec, 1), align: 'right' },
+      { header: 'cpu-ms/step', value: (r) => (r.cpuMsPerStep === undefined ? '-' : fmt(r.cpuMsPerStep, 1)), align: 'right' },
       { header: 'vs tfjs-cpu', value: (r) => ratio(r.vsCpu), align: 'right' },
       { header: 'vs 1 worker', value: (r) => ratio(r.vs1Worker), align: 'right' },
       { header: 'steps', value: (r) => r.steps, align: 'right' },
@@ -85,5 +86,6 @@ export function addBenchTrain(group: Command): Command {
       printTrainBench(rows);
       console.log(`\n${machineNote()}. Engine rows: mean wall time per step over ${opts.steps} steps after ${opts.warmup} warm-up steps;`);
       console.log('tfjs-cpu rows: median of the timed steps. Ratios compare images/s within the same input and batch.');
+      console.log('cpu-ms/step: CPU time of all threads per step (robust to other load; / workers ~ idle-machine wall time).');
     });
 }
