@@ -251,7 +251,8 @@ class WorkerTrainer implements Trainer {
   setLearningRate(lr: number): void {
     if (!(lr > 0) || !Number.isFinite(lr)) throw new Error(`learning rate must be a positive number, got ${lr}`);
     this.lr = lr;
-    void this.serial(() => Promise.all(this.clients.map((c) => c.call({ type: 'setLearningRate', lr }))));
+    // A dead worker is reported by the next trainStep; don't leave an unhandled rejection here.
+    this.serial(() => Promise.all(this.clients.map((c) => c.call({ type: 'setLearningRate', lr })))).catch(() => undefined);
   }
 
   getLearningRate(): number {
