@@ -308,7 +308,6 @@ export async function train(options: TrainOptions, runDir: string, control: RunC
     throw new UserError(`run directory "${runDir}" already holds a run: continue it with --resume ${runDir}, or choose another --out`);
   }
   fs.mkdirSync(runDir, { recursive: true });
-  writeFileAtomic(path.join(runDir, CONFIG_JSON), JSON.stringify({ version: 1, options }, null, 2) + '\n');
   return run(options, runDir, undefined, control);
 }
 
@@ -356,6 +355,8 @@ async function run(o: TrainOptions, runDir: string, ck: CheckpointFile | undefin
     const ex = ds.skipped.slice(0, 3).map((s) => `${s.id}: ${s.reason}`).join('; ');
     throw new UserError(`${ds.skipped.length} of ${totalIndexed} entries of "${o.data}" are malformed (more than ${(o.maxBadFraction * 100).toFixed(1)}%, see --max-bad-fraction): ${ex}`);
   }
+  // A new run becomes resumable (config.json) only once its data has loaded: a typo in --data leaves no half-made run behind.
+  if (!ck && !fs.existsSync(path.join(runDir, CONFIG_JSON))) writeFileAtomic(path.join(runDir, CONFIG_JSON), JSON.stringify({ version: 1, options: o }, null, 2) + '\n');
   if (ds.skipped.length) log(`skipped ${ds.skipped.length} malformed entries while indexing (e.g. ${ds.skipped[0].id}: ${ds.skipped[0].reason})`);
 
   const numClasses = ds.labels.length;

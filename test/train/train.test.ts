@@ -155,4 +155,9 @@ test('train CLI: clear errors for bad options', () => {
   assert.match(r3.stderr, /--schedule must be one of/);
   const r4 = runCli(['train', '--resume', data]);
   assert.match(r4.stderr, /not a training run directory/);
+  const out = path.join(tmpDir(), 'typo');
+  const r5 = runCli(['train', 'custom', '--data', path.join(data, 'nope'), '--out', out]);
+  assert.equal(r5.code, 1);
+  assert.match(r5.stderr, /nope" does not exist/);
+  assert.ok(!fs.existsSync(path.join(out, 'config.json')), 'a failed start leaves no resumable run');
 });
