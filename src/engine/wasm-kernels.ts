@@ -78,6 +78,20 @@ function requireUnitDilation(attrs: Record<string, unknown>, op: string): void {
   if (ds.some((v) => v !== 1)) throw new Error(`${op}: dilation rates > 1 are not supported in gradients (got ${ds})`);
 }
 
+/** The wasm backend's own kernels that this module replaces, kept for the cases it hands back. */
+const stockKernels = new Map<string, tf.KernelConfig>();
+const stockSetUp = new Set<string>();
+
+function stockKernel(name: string, args: KernelArgs): TensorInfo {
+  const k = stockKernels.get(name);
+  if (!k) throw new Error(`${name}: no wasm kernel available for this configuration`);
+  if (k.setupFunc && !stockSetUp.has(name)) {
+    k.setupFunc(args.backend);
+    stockSetUp.add(name);
+  }
+  return k.kernelFunc(args as never) as TensorInfo;
+}
+
 const KERNELS: Array<{ name: string; func: (args: KernelArgs) => TensorInfo }> = [
   {
     name: 'Conv2DBackpropFilter',
@@ -89,11 +103,15 @@ const KERNELS: Array<{ name: string; func: (args: KernelArgs) => TensorInfo }> =
   },
   {
     name: 'Conv2DBackpropInput',
-    func: opsKernel(({ dy, filter }, attrs) => {
-      requireNHWC(attrs, 'Conv2DBackpropInput');
-      const inputShape = attrs.inputShape as number[];
-      return conv2dInputGrad(dy as tf.Tensor4D, filter as tf.Tensor4D, geometry(inputShape, filter.shape, attrs, false));
-    }),
+    func: (args: KernelArgs): TensorInfo => {
+      const f = args.attrs?.dataFormat as string | undefined;
+      // NCHW (rare on wasm): keep the backend's own kernel.
+      if (f === 'NCHW' || f === 'channelsFirst') return stockKernel('Conv2DBackpropInput', args);
+      return opsKernel(({ dy, filter }, attrs) => {
+        const inputShape = attrs.inputShape as number[];
+        return conv2dInputGrad(dy as tf.Tensor4D, filter as tf.Tensor4D, geometry(inputShape, filter.shape, attrs, false));
+      })(args);
+    },
   },
   {
     name: 'DepthwiseConv2dNativeBackpropFilter',
@@ -198,7 +216,11 @@ export function registerTrainingKernels(): void {
   if (registered) return;
   registered = true;
   for (const k of KERNELS) {
-    if (tf.getKernel(k.name, 'wasm')) tf.unregisterKernel(k.name, 'wasm');
+    const stock = tf.getKernel(k.name, 'wasm');
+    if (stock) {
+      stockKernels.set(k.name, stock);
+      tf.unregisterKernel(k.name, 'wasm');
+    }
     tf.registerKernel({ kernelName: k.name, backendName: 'wasm', kernelFunc: k.func as unknown as tf.KernelFunc });
   }
   tf.registerGradient(batchNormGradConfig);
