@@ -7,7 +7,7 @@
  * this process (no HTTP), so the ratio shows what the service adds.
  *
  * Options: --connections 1,8,32  --duration <s per level, 10>  --requests <10000>
- *          --emotion-model <dir> --gender-model <dir> --runtime <onnx|tfjs> --server-concurrency <n>
+ *          --emotion-model <dir> --gender-model <dir> --runtime <onnx|tfjs> --server-concurrency <n> --workers <n>
  * Without trained models in models/, untrained mini-Xception 64x64 models (the paper's real-time
  * architecture; speed does not depend on the weights) are saved to a temp dir and used.
  */
@@ -36,6 +36,7 @@ const duration = Number(arg('duration', '10'));
 const requests = Number(arg('requests', '10000'));
 const runtime = arg('runtime');
 const serverConcurrency = arg('server-concurrency');
+const serverWorkers = arg('workers');
 
 async function models(): Promise<{ emotion: string; gender: string; note: string }> {
   const e = arg('emotion-model');
@@ -84,6 +85,7 @@ async function startServer(m: { emotion: string; gender: string }, port: number)
   const args = [path.join(projectRoot(), 'bin', 'facecls.js'), 'serve', '--port', String(port), '--log-level', 'warn', '--emotion-model', m.emotion, '--gender-model', m.gender, '--max-queued', '256'];
   if (runtime) args.push('--runtime', runtime);
   if (serverConcurrency) args.push('--concurrency', serverConcurrency);
+  if (serverWorkers) args.push('--workers', serverWorkers);
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
   const deadline = Date.now() + 120_000;
   for (;;) {

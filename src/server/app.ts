@@ -224,8 +224,9 @@ export async function buildServer(opts: ServerOptions): Promise<FaceclsServer> {
   }));
 
   app.get('/healthz', { schema: { response: { 200: healthSchema, 503: healthSchema } } }, async (_req, reply) => {
-    const mem = tf.memory();
     const mu = process.memoryUsage();
+    const local = tf.memory();
+    const mem = pipeline.memory ? await pipeline.memory().catch(() => undefined) : undefined;
     reply.code(closing ? 503 : 200);
     return {
       status: closing ? 'shutting-down' : 'ok',
@@ -233,7 +234,12 @@ export async function buildServer(opts: ServerOptions): Promise<FaceclsServer> {
       backend: tf.getBackend(),
       detector: pipeline.detectorName,
       queue: { active: queue.active, queued: queue.queued, completed: queue.completed, rejected: queue.rejected, timedOut: queue.timedOut },
-      memory: { rss: mu.rss, heapUsed: mu.heapUsed, tensors: mem.numTensors, tensorBytes: mem.numBytes },
+      memory: {
+        rss: mu.rss,
+        heapUsed: mu.heapUsed + (mem?.heapUsed ?? 0),
+        tensors: local.numTensors + (mem?.tensors ?? 0),
+        tensorBytes: local.numBytes + (mem?.tensorBytes ?? 0),
+      },
     };
   });
 

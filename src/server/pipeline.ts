@@ -57,6 +57,13 @@ export interface ServedModel {
   info?: Record<string, unknown>;
 }
 
+/** Memory held by a pipeline that runs outside the server's thread (worker pool). */
+export interface PipelineMemory {
+  tensors: number;
+  tensorBytes: number;
+  heapUsed: number;
+}
+
 export interface ServerPipeline {
   /** Detect faces and classify each one. Must not leak tensors. */
   classify(image: RawImage, opts?: ClassifyOptions): Promise<ClassifyResult>;
@@ -68,5 +75,7 @@ export interface ServerPipeline {
   models(): ServedModel[];
   /** Name of the face detector in use. */
   readonly detectorName: string;
+  /** Tensors and heap held elsewhere (worker threads); absent when the pipeline runs in this thread. */
+  memory?(): Promise<PipelineMemory>;
   dispose(): Promise<void>;
 }

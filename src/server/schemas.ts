@@ -108,6 +108,7 @@ export const healthSchema = {
     },
     memory: {
       type: 'object',
+      description: 'process rss; heap and tfjs tensors of the server thread plus its pipeline workers',
       properties: { rss: { type: 'integer' }, heapUsed: { type: 'integer' }, tensors: { type: 'integer' }, tensorBytes: { type: 'integer' } },
     },
   },

@@ -94,6 +94,40 @@ describe('server on the FaceClassifier pipeline', () => {
   });
 });
 
+describe('server on a worker-thread pool', () => {
+  test('two workers give the in-thread answers, render PNGs, report their tensors, and refuse missing models', async () => {
+    const { WorkerPoolPipeline } = await import('../../src/server/worker-pool.js');
+    const opts = { emotionModel: models.emotion, genderModel: models.gender };
+    const inThread = await FacePipeline.load(opts);
+    const pool = await WorkerPoolPipeline.load(opts, 2);
+    const server = await buildServer({ pipeline: pool, logger: false, limits: { concurrency: 2 } });
+    const url = await server.app.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      assert.equal(pool.size, 2);
+      assert.equal(pool.detectorName, 'blazeface');
+      const img = await faceLike();
+      const decoded = { data: new Uint8Array((await sharp(img).raw().toBuffer({ resolveWithObject: true })).data), width: 160, height: 160, channels: 3 as const };
+      const expected = await inThread.classify(decoded, { crops: true });
+      const post = (p: string) => fetch(url + p, { method: 'POST', body: new Uint8Array(img), headers: { 'content-type': 'image/jpeg' } });
+      const answers = await Promise.all(Array.from({ length: 6 }, async () => (await post('/v1/classify?crops=true')).json()));
+      for (const a of answers) assert.deepEqual(a, JSON.parse(JSON.stringify(expected)));
+      const png = await post('/v1/saliency?crops=true&method=gradcam');
+      assert.equal(png.status, 200);
+      assert.equal((await sharp(Buffer.from(await png.arrayBuffer())).metadata()).format, 'png');
+      const bad = await post('/v1/saliency?crops=true&class=bogus');
+      assert.equal(bad.status, 400, 'user errors cross the thread boundary as 400');
+      await bad.text();
+      const health = (await (await fetch(`${url}/healthz`)).json()) as { memory: { tensors: number } };
+      assert.ok(health.memory.tensors > 0, 'worker tensors are counted');
+    } finally {
+      await server.close();
+      await pool.dispose();
+      await inThread.dispose();
+    }
+    await assert.rejects(WorkerPoolPipeline.load({ emotionModel: '/nonexistent/emotion', genderModel: models.gender }, 1), /no emotion model at "\/nonexistent\/emotion"/);
+  });
+});
+
 describe('facecls serve (process)', () => {
   test('starts with the given models, serves, and stops cleanly on SIGTERM', async () => {
     const child = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'facecls.js'), 'serve', '--port', '0', '--emotion-model', models.emotion, '--gender-model', models.gender], {

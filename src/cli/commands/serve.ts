@@ -18,6 +18,7 @@ interface ServeOpts {
   maxPixels: string;
   timeoutMs: string;
   concurrency?: string;
+  workers: string;
   maxQueued: string;
   logLevel: string;
 }
@@ -39,6 +40,7 @@ export function registerServe(program: Command): void {
     .option('--max-body-mb <n>', 'largest request body in MiB', '20')
     .option('--max-pixels <n>', 'largest image in pixels (width x height)', '40000000')
     .option('--timeout-ms <n>', 'time limit per inference request, queueing included', '30000')
+    .option('--workers <n>', 'run the pipeline in n worker threads (each loads the models once); 0 = in the server thread', '0')
     .option('--concurrency <n>', 'inference jobs running at once (default: number of cores, at most 4)')
     .option('--max-queued <n>', 'inference jobs allowed to wait; beyond that 503 + Retry-After', '64')
     .option('--log-level <level>', `log level: ${LOG_LEVELS.join(', ')} (env FACECLS_LOG_LEVEL)`, process.env.FACECLS_LOG_LEVEL ?? 'info')
@@ -51,12 +53,16 @@ export function registerServe(program: Command): void {
         bodyLimit: parseIntOption(o.maxBodyMb, '--max-body-mb', 1, 1024) * 1024 * 1024,
         maxPixels: parseIntOption(o.maxPixels, '--max-pixels', 1),
         timeoutMs: parseIntOption(o.timeoutMs, '--timeout-ms', 1),
-        concurrency: o.concurrency === undefined ? DEFAULT_LIMITS.concurrency : parseIntOption(o.concurrency, '--concurrency', 1, 64),
+        concurrency: 0,
         maxQueued: parseIntOption(o.maxQueued, '--max-queued', 0),
       };
+      const workers = parseIntOption(o.workers, '--workers', 0, 64);
+      // With workers, one job per worker by default; in-thread, the cores (onnxruntime overlaps jobs).
+      limits.concurrency = o.concurrency !== undefined ? parseIntOption(o.concurrency, '--concurrency', 1, 64) : workers > 0 ? workers : DEFAULT_LIMITS.concurrency;
       const { FacePipeline } = await import('../../server/face-pipeline.js');
+      const { WorkerPoolPipeline } = await import('../../server/worker-pool.js');
       const { ensureWebBundle, startServer } = await import('../../server/start.js');
-      const pipeline = await FacePipeline.load({
+      const pipelineOptions = {
         emotionModel: o.emotionModel,
         genderModel: o.genderModel,
         detector: o.detector,
@@ -65,7 +71,8 @@ export function registerServe(program: Command): void {
         gender: o.gender,
         backend: cmd.optsWithGlobals().backend,
         maxPixels: limits.maxPixels,
-      });
+      };
+      const pipeline = workers > 0 ? await WorkerPoolPipeline.load(pipelineOptions, workers) : await FacePipeline.load(pipelineOptions);
       if (!(await ensureWebBundle())) process.stderr.write('facecls: warning: the web page bundle is missing and could not be built (npm run build); the API works\n');
       await startServer({ pipeline, host: o.host, port, limits, logLevel: o.logLevel, version: program.version() });
     });
