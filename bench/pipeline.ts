@@ -143,7 +143,13 @@ export async function runPipelineBench(opts: PipelineBenchOptions = {}): Promise
   const warmup = opts.warmup ?? 5;
   const models = await modelDirs(opts);
   const fc = await FaceClassifier.load({ emotionModel: models.emotion, genderModel: models.gender, detector: opts.detector ?? 'blazeface', runtime: opts.runtime, backend: opts.backend });
-  const fast = await FaceClassifier.load({ emotionModel: models.emotion, genderModel: models.gender, detector: opts.detector ?? 'blazeface', runtime: opts.runtime, backend: opts.backend, tiles: false });
+  // The same pipeline with the detector's tiles always on / off, for the trade-off.
+  const variants: Array<[string, FaceClassifier]> = [];
+  if ((opts.detector ?? 'blazeface') === 'blazeface') {
+    for (const [label, tiles] of [['facecls --tiles always', true], ['facecls --tiles off', false]] as const) {
+      variants.push([label, await FaceClassifier.load({ emotionModel: models.emotion, genderModel: models.gender, detector: fc.detector, runtime: opts.runtime, backend: opts.backend, tiles })]);
+    }
+  }
   const peers: Peer[] = [];
   if (opts.peers !== false) {
     log('loading peers (face-api, human) ...');
@@ -168,13 +174,12 @@ export async function runPipelineBench(opts: PipelineBenchOptions = {}): Promise
     }
     const ours = summarise('facecls', faces, totals, st);
     speed.push(ours);
-    {
-      // The fast set-up: detector on the whole frame only (no tiles).
+    for (const [label, other] of variants) {
       const t2: number[] = [];
       const s2 = { decode: [] as number[], detect: [] as number[], classify: [] as number[] };
       for (let i = 0; i < frames.length; i++) {
         const t0 = performance.now();
-        const r = await fast.classifyTimed(frames[i]);
+        const r = await other.classifyTimed(frames[i]);
         const t = performance.now() - t0;
         if (i < warmup) continue;
         t2.push(t);
@@ -182,7 +187,7 @@ export async function runPipelineBench(opts: PipelineBenchOptions = {}): Promise
         s2.detect.push(r.times.detect);
         s2.classify.push(r.times.classify);
       }
-      const row = summarise('facecls --no-tiles', faces, t2, s2);
+      const row = summarise(label, faces, t2, s2);
       row.vsFacecls = row.medianMs / ours.medianMs;
       speed.push(row);
     }
@@ -212,7 +217,8 @@ export async function runPipelineBench(opts: PipelineBenchOptions = {}): Promise
   const bf = await BlazeFaceDetector.load();
   const haar = await HaarDetector.load();
   detectors.push({ name: `facecls blazeface (${bf.engine}, default)`, detect: (img) => bf.detect(img) });
-  detectors.push({ name: 'facecls blazeface --no-tiles', detect: (img) => bf.detect(img, { tiles: false }), dispose: () => bf.dispose() });
+  detectors.push({ name: 'facecls blazeface --tiles always', detect: (img) => bf.detect(img, { tiles: true }) });
+  detectors.push({ name: 'facecls blazeface --tiles off', detect: (img) => bf.detect(img, { tiles: false }), dispose: () => bf.dispose() });
   detectors.push({ name: 'facecls haar (paper, 1.3/5)', detect: (img) => haar.detect(img), dispose: () => haar.dispose() });
   for (const p of peers) detectors.push({ name: p.name === 'human' ? 'human blazeface' : 'face-api tiny 416', detect: (img) => p.detect(img) });
   const detection: DetectionRow[] = [];
@@ -230,7 +236,7 @@ export async function runPipelineBench(opts: PipelineBenchOptions = {}): Promise
     d.dispose?.();
   }
   await fc.dispose();
-  await fast.dispose();
+  for (const [, v] of variants) await v.dispose();
 
   const one = speed.find((r) => r.system === 'facecls' && r.faces === 1)!;
   const faceApi1 = speed.find((r) => r.system === 'face-api' && r.faces === 1);

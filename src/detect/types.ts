@@ -7,6 +7,8 @@ import type { Box, RawImage } from '../data/preprocess.js';
 export const DETECTORS = ['blazeface', 'haar'] as const;
 export type DetectorName = (typeof DETECTORS)[number];
 
+export type TileMode = boolean | 'auto';
+
 export interface Detection {
   box: Box;
   /** Detector confidence in [0, 1] (the Haar cascade reports 1: it has no calibrated score). */
@@ -23,10 +25,11 @@ export interface DetectOptions {
   /** At most this many faces, best first. */
   maxFaces?: number;
   /**
-   * CNN detectors: also look at overlapping square tiles of a non-square frame (finds small faces,
-   * costs about 3x the detection time). Default true.
+   * CNN detectors: also look at overlapping square tiles of a non-square frame, which finds small
+   * faces at about 3x the detection time. 'auto' (default): only when the whole-frame pass sees a
+   * possible face scoring below the threshold; true: always; false: never.
    */
-  tiles?: boolean;
+  tiles?: TileMode;
 }
 
 export interface Detector {

@@ -13,7 +13,7 @@ import { projectRoot } from '../data/paths.js';
 import { preprocessBatch, squareBox, type Box, type RawImage } from '../data/preprocess.js';
 import { setupBackend } from '../engine/backend.js';
 import { UserError } from '../errors.js';
-import { createDetector, DEFAULT_DETECTOR, type Detector, type DetectorName } from '../detect/index.js';
+import { createDetector, DEFAULT_DETECTOR, type Detector, type DetectorName, type TileMode } from '../detect/index.js';
 import type { InferenceRuntime, RuntimeName } from '../runtime/types.js';
 import { loadRuntime } from './runtime.js';
 import type { FaceResult, LabelScores, StageTimes } from './types.js';
@@ -59,8 +59,8 @@ export interface FaceClassifierOptions {
   cropMargin?: number;
   minFaceSize?: number;
   scoreThreshold?: number;
-  /** Detector tiles for small faces (default true; false is about 3x faster detection). */
-  tiles?: boolean;
+  /** Detector tiles for small faces: 'auto' (default), true (always), false (never). */
+  tiles?: TileMode;
   maxFaces?: number;
   /** Passed to decodeImage (pixel limit against decompression bombs). */
   maxPixels?: number;
