@@ -73,3 +73,37 @@ test('schedules: cosine, step, warm-up, plateau reduction and early-stopping boo
   assert.equal(m.sinceBest, 2);
   assert.equal(m.bestEpoch, 1);
 });
+
+test('batches: seeded, scaled to [-1, 1] by preprocessFace, mixup targets are convex, bad samples dropped', async () => {
+  const { SampleStore } = await import('../../src/data/store.js');
+  const { makeBatches } = await import('../../src/train/batches.js');
+  const samples = Array.from({ length: 10 }, (_, i) => ({
+    id: `s${i}`,
+    label: i % 2,
+    pixels: { data: new Uint8Array(16).fill(i * 20), width: 4, height: 4, channels: 1 as const },
+  }));
+  samples.push({ id: 'broken', label: 0, file: '/nonexistent/broken.png' } as never);
+  const store = new SampleStore(samples, { inputSize: 4, channels: 1 });
+  const order = Array.from({ length: 11 }, (_, i) => i);
+  const collect = async (seed: number, mixup: number) => {
+    const out = [];
+    for await (const b of makeBatches(store, order, { batchSize: 4, numClasses: 2, mixup, labelSmoothing: 0.1 }, new Rng(seed))) out.push(b);
+    return out;
+  };
+  const plain = await collect(1, 0);
+  assert.deepEqual(plain.map((b) => b.n), [4, 4, 2]);
+  assert.equal(store.bad.size, 1);
+  assert.ok(Math.abs(plain[0].x[16] - (20 / 127.5 - 1)) < 1e-6);
+  assert.deepEqual(Array.from(plain[0].y.subarray(0, 4)).map((v) => +v.toFixed(4)), [0.95, 0.05, 0.05, 0.95]);
+  const a = await collect(7, 0.4);
+  const b = await collect(7, 0.4);
+  assert.deepEqual(a.map((x) => Array.from(x.x)), b.map((x) => Array.from(x.x)));
+  for (const batch of a) {
+    for (let r = 0; r < batch.n; r++) {
+      const s = batch.y[r * 2] + batch.y[r * 2 + 1];
+      assert.ok(Math.abs(s - 1) < 1e-6, `target row sums to ${s}`);
+      const v = batch.x[r * 16];
+      assert.ok(v >= -1 - 1e-6 && v <= 1 + 1e-6);
+    }
+  }
+});
