@@ -40,7 +40,7 @@ export function addPipelineOptions(cmd: Command): Command {
     .option('--no-emotion', 'skip emotion classification')
     .option('--no-gender', 'skip gender classification')
     .option('--runtime <name>', RUNTIME_OPTION_HELP)
-    .option('--margin <fraction>', 'crop margin around the detector box, per side, as a fraction of the box (default: tuned per detector)')
+    .option('--margin <fraction>', 'crop margin around the detector box, per side, as a fraction of the box (default: the model card margin converted to the detector framing; docs/pipeline.md)')
     .option('--min-face-size <px>', 'ignore faces smaller than this many pixels')
     .option('--score-threshold <p>', 'minimum detector score (CNN detectors)')
     .option('--max-faces <n>', 'at most this many faces per image')
