@@ -395,7 +395,10 @@ async function run(o: TrainOptions, runDir: string, ck: CheckpointFile | undefin
     history = ck.history;
     elapsedBefore = ck.elapsedSeconds;
     const buf = fs.readFileSync(path.join(runDir, ck.dir, 'optimizer.bin'));
-    const all = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
+    const expected = ck.optimizer.slotLengths.reduce((a, b) => a + b, 0) * 4;
+    if (buf.byteLength !== expected) throw new UserError(`checkpoint "${path.join(runDir, ck.dir, 'optimizer.bin')}" has ${buf.byteLength} bytes, expected ${expected}`);
+    // Copy: a pooled Buffer need not be 4-byte aligned.
+    const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
     let off = 0;
     optState = { iterations: ck.optimizer.iterations, slots: ck.optimizer.slotLengths.map((len) => all.slice(off, (off += len))) };
     log(`resuming ${runDir} after epoch ${start} (lr ${ck.lr}, best val loss ${monitor.bestValLoss.toFixed(4)} at epoch ${monitor.bestEpoch})`);
