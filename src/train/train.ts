@@ -489,9 +489,6 @@ async function run(o: TrainOptions, runDir: string, ck: CheckpointFile | undefin
       if (o.preciseBnBatches > 0) setModelWeights(model, weights);
       // Checkpoint: folder first, then the pointer (atomic rename), then old folders go.
       const opt = await trainer.getOptimizerState();
-      // Re-seat the state just read: the engine's Replica.getOptimizerState (as of ccd677e) disposes
-      // Adam's live slot variables, which would break the next step. Harmless when it does not.
-      await trainer.setOptimizerState(opt);
       const name = ckptName(epoch);
       const dir = path.join(runDir, name);
       fs.rmSync(dir, { recursive: true, force: true });
