@@ -72,7 +72,9 @@ export class StreamError extends UserError {}
  */
 export async function* readFrames(inputArgs: string[], width: number, height: number, fps: number, label: string): AsyncGenerator<Frame> {
   const args = ['-v', 'error', '-nostdin', ...inputArgs, '-map', '0:v:0', '-vf', `scale=${width}:${height}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'];
-  const proc = spawn(FFMPEG, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Own process group: Ctrl-C reaches facecls, which stops after the current frame and closes
+  // the outputs properly, instead of killing ffmpeg mid-stream.
+  const proc = spawn(FFMPEG, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let stderr = '';
   proc.stderr.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-8000);
@@ -151,7 +153,7 @@ export class VideoWriter {
     this.target = audioFrom ? path.join(path.dirname(file), `.${path.basename(file, ext)}.${process.pid}.video${ext}`) : file;
     const args = ['-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-framerate', String(fps), '-i', 'pipe:0'];
     args.push('-vf', 'pad=ceil(iw/2)*2:ceil(ih/2)*2', ...encodeArgs(file), this.target);
-    this.proc = spawn(FFMPEG, args, { stdio: ['pipe', 'ignore', 'pipe'] }) as unknown as ChildProcessWithoutNullStreams;
+    this.proc = spawn(FFMPEG, args, { stdio: ['pipe', 'ignore', 'pipe'], detached: true }) as unknown as ChildProcessWithoutNullStreams;
     this.proc.stderr.on('data', (d: Buffer) => {
       this.stderr = (this.stderr + d.toString()).slice(-8000);
     });

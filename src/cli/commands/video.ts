@@ -67,7 +67,7 @@ export function registerVideo(program: Command): void {
       bar?.stop();
       for (const w of summary.warnings) process.stderr.write(`facecls: warning: ${w}\n`);
       const written = [o.output, o.jsonl && o.jsonl !== '-' ? o.jsonl : undefined].filter(Boolean).join(' and ');
-      if (summary.error) {
+      if (summary.error && !stop.requested) {
         throw new UserError(`${summary.error}${written ? `; kept valid with the ${summary.frames} frame(s) before the break: ${written}` : ''}`);
       }
       process.stderr.write(`${summary.frames} frames, ${summary.faces} faces, ${(summary.frames / summary.seconds).toFixed(1)} frames/s${written ? ` -> ${written}` : ''}\n`);
