@@ -166,3 +166,21 @@ test('crop margins: a model card margin is converted to each detector\'s box fra
   assert.equal(fixed.cropMargin(fixed.gender), 0.2);
   await fixed.dispose();
 });
+
+test('no tensor leaks: tfjs detector engine and tfjs runtime, repeated frames', { skip: utkSkip() }, async () => {
+  const { tf } = await import('../../src/engine/backend.js');
+  const { BlazeFaceDetector } = await import('../../src/detect/blazeface.js');
+  const m = await randomModels();
+  const detector = await BlazeFaceDetector.load({ engine: 'tfjs' });
+  const fc = await FaceClassifier.load({ emotionModel: m.emotion, genderModel: m.gender, runtime: 'tfjs', detector });
+  try {
+    const f = await frame(2, 13);
+    assert.equal((await fc.classify(f.image)).length, 2);
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) await fc.classify(f.image);
+    assert.equal(tf.memory().numTensors, before);
+  } finally {
+    await fc.dispose();
+    detector.dispose();
+  }
+});
