@@ -14,6 +14,10 @@ import { fitRegion, resizeRgb, type Fit, type Region, type Sampling } from './re
 import type { DetectOptions, Detection, Detector, TileMode } from './types.js';
 
 export const BLAZEFACE_INPUT = 256;
+/** Largest tile side: faces down to about 1/15 of it (~70 px) are found. */
+export const TILE_MAX_SIDE = 1024;
+/** 'auto' tiles always run on images whose shorter side exceeds this (photos, not video). */
+export const AUTO_TILES_ABOVE = 1280;
 /**
  * Defaults tuned on a composed UTKFace tuning set (150 frames, seeds 90000+, 1-4 faces of 40-220 px;
  * the benchmark reports on other seeds): threshold 0.45 with tiles always: recall 0.989 / precision
@@ -162,21 +166,24 @@ export class BlazeFaceDetector implements Detector {
   }
 
   /**
-   * Regions the network looks at: the whole frame (letterboxed) and, with `tiles`, squares of the
-   * frame's shorter side overlapping along its longer side (two for 4:3 and 16:9 frames), which see
-   * small faces at a higher resolution. Tuned on composed UTKFace frames (bench/pipeline.ts).
+   * Regions the network looks at: the whole frame (letterboxed) and, with `tiles`, a grid of
+   * overlapping squares (side: the frame's shorter side, at most TILE_MAX_SIDE; overlap >= 1/4), which
+   * see small faces at a higher resolution: two tiles for 4:3 and 16:9 frames up to 1024 px high,
+   * more for large photos. Tuned on composed UTKFace frames (bench/pipeline.ts).
    */
   static regions(width: number, height: number, fit: Fit, tiles: boolean): Region[] {
     const out = [fitRegion(width, height, fit)];
-    const short = Math.min(width, height);
-    const long = Math.max(width, height);
-    const n = Math.ceil(long / short - 0.15);
-    if (tiles && n >= 2) {
-      for (let i = 0; i < n; i++) {
-        const at = Math.round(((long - short) * i) / (n - 1));
-        out.push(width >= height ? { x0: at, y0: 0, width: short, height: short } : { x0: 0, y0: at, width: short, height: short });
-      }
-    }
+    if (!tiles) return out;
+    const side = Math.min(width, height, TILE_MAX_SIDE);
+    const starts = (extent: number): number[] => {
+      if (extent <= side * 1.15) return [Math.round((extent - side) / 2)];
+      const n = Math.ceil((extent - side) / (side * 0.75)) + 1;
+      return Array.from({ length: n }, (_, i) => Math.round(((extent - side) * i) / (n - 1)));
+    };
+    const xs = starts(width);
+    const ys = starts(height);
+    if (xs.length * ys.length < 2) return out;
+    for (const y0 of ys) for (const x0 of xs) out.push({ x0, y0, width: side, height: side });
     return out;
   }
 
@@ -214,7 +221,11 @@ export class BlazeFaceDetector implements Detector {
     await this.pass(img, full, mode === 'auto' ? weak : threshold, sampling, cands);
     // 'auto': a second look through the tiles only when the whole frame holds a possible face that
     // did not reach the threshold (after NMS, so the weaker anchors around a clear face do not count).
-    const look = mode === true || (mode === 'auto' && tiles.length > 0 && nms(cands, iouThreshold).some((d) => d.score < threshold));
+    // Images larger than HD video (photos) always get the second look: small faces in them may not
+    // even score weakly at a 5x+ downscale, and they are not real-time streams.
+    const look =
+      mode === true ||
+      (mode === 'auto' && tiles.length > 0 && (Math.min(img.width, img.height) > AUTO_TILES_ABOVE || nms(cands, iouThreshold).some((d) => d.score < threshold)));
     if (look) for (const t of tiles) await this.pass(img, t, threshold, sampling, cands);
     const kept = nms(
       cands.filter((d) => d.score >= threshold),

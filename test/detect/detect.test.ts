@@ -32,6 +32,12 @@ test('the detector downscale equals preprocessFace on the same region (area filt
   }
   assert.equal(BlazeFaceDetector.regions(640, 480, 'letterbox', true).length, 3);
   assert.equal(BlazeFaceDetector.regions(500, 500, 'letterbox', true).length, 1);
+  // Large photos: a grid of overlapping 1024 px tiles covering the whole image.
+  const grid = BlazeFaceDetector.regions(4000, 3000, 'letterbox', true).slice(1);
+  assert.equal(grid.length, 20);
+  for (const [x, y] of [[0, 0], [3999, 2999], [2000, 1500], [3999, 0]]) {
+    assert.ok(grid.some((r) => x >= r.x0 && x < r.x0 + r.width && y >= r.y0 && y < r.y0 + r.height), `pixel ${x},${y} covered`);
+  }
 });
 
 test('BlazeFace on onnxruntime equals BlazeFace on tfjs', async () => {
