@@ -1,6 +1,10 @@
 /**
- * BlazeFace (MediaPipe "back" variant, 256x256) loaded from assets/blazeface with our own tfjs code:
- * the frame is letterboxed onto a square and downscaled to 256x256 (area filter, RGB, [-1, 1]), the two heads (16x16x2 and 8x8x6 anchors) are decoded here, then weighted NMS.
+ * BlazeFace (MediaPipe "back" variant, 256x256) loaded from assets/blazeface with our own code:
+ * the frame (and, when needed, overlapping tiles of it) is letterboxed onto a square and downscaled
+ * to 256x256 (area filter, RGB, [-1, 1]); the two heads (16x16x2 and 8x8x6 anchors) are decoded
+ * here, then weighted NMS. The network runs on onnxruntime-node, converted in memory by
+ * ./graph-to-onnx.ts (about 5x faster than tfjs wasm here), or on tfjs (engine 'tfjs', also the
+ * fallback when onnxruntime cannot load).
  */
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
