@@ -24,6 +24,8 @@ import { UserError } from '../errors.js';
 import { buildModel } from '../framework/zoo.js';
 import { writeFileAtomic } from '../io/fs-handler.js';
 import { loadModel, saveModel, type ModelMeta, type Task } from '../io/model-store.js';
+import { createRuntime } from '../runtime/factory.js';
+import type { InferenceRuntime } from '../runtime/types.js';
 import { labelCounts, type Dataset, type DatasetFormat, type Skipped } from '../data/dataset.js';
 import { loadDataset } from '../data/load.js';
 import { preprocessFace } from '../data/preprocess.js';
@@ -73,6 +75,14 @@ export interface TrainOptions {
    * own statistics, so resuming is unaffected.
    */
   preciseBnBatches: number;
+  /**
+   * Knowledge distillation: a trained model (same labels, input size and channels) whose softened
+   * predictions on each augmented batch are mixed into the targets:
+   * target = (1 - distillWeight) * label target + distillWeight * softmax(teacher logits / T).
+   */
+  teacher?: string;
+  distillWeight?: number;
+  distillTemperature?: number;
 }
 
 export const DEFAULT_TRAIN_OPTIONS: Omit<TrainOptions, 'task' | 'data'> = {
@@ -262,6 +272,39 @@ export async function preciseBatchNorm(model: tf.LayersModel, store: SampleStore
  * it reads (training and validation together) cannot be decoded. Below it they are skipped, counted
  * and listed in training.json.
  */
+async function openTeacher(o: TrainOptions, labels: string[]): Promise<InferenceRuntime> {
+  const t = await createRuntime(o.teacher!, { backend: o.backend });
+  const m = t.meta;
+  const problem =
+    m.labels.join() !== labels.join()
+      ? `labels ${m.labels.join(', ')} differ from the dataset's ${labels.join(', ')}`
+      : m.inputSize !== o.inputSize || m.channels !== o.channels
+        ? `input ${m.inputSize}x${m.inputSize}x${m.channels} differs from the student's ${o.inputSize}x${o.inputSize}x${o.channels}`
+        : undefined;
+  if (problem) {
+    await t.dispose();
+    throw new UserError(`teacher model "${o.teacher}": ${problem}`);
+  }
+  return t;
+}
+
+/**
+ * Mix the teacher's softened predictions on the (augmented, possibly mixed-up) batch into the
+ * targets, in place. p^(1/T) renormalised equals softmax(logits / T). The teacher part is scaled by
+ * the row's total target weight so class weights keep their effect.
+ */
+export async function distillTargets(teacher: InferenceRuntime, x: Float32Array, y: Float32Array, n: number, k: number, weight: number, temperature: number): Promise<void> {
+  const p = await teacher.run(x, n);
+  for (let r = 0; r < n; r++) {
+    let z = 0;
+    const q = new Float64Array(k);
+    for (let j = 0; j < k; j++) z += q[j] = Math.pow(Math.max(p[r * k + j], 1e-12), 1 / temperature);
+    let rowWeight = 0;
+    for (let j = 0; j < k; j++) rowWeight += y[r * k + j];
+    for (let j = 0; j < k; j++) y[r * k + j] = (1 - weight) * y[r * k + j] + weight * rowWeight * (q[j] / z);
+  }
+}
+
 function checkBad(stores: SampleStore[], maxFraction: number): void {
   const bad = stores.reduce((a, s) => a + s.bad.size, 0);
   const total = stores.reduce((a, s) => a + s.length, 0);
@@ -381,6 +424,7 @@ async function run(o: TrainOptions, runDir: string, ck: CheckpointFile | undefin
   const counts = labelCounts(trainSamples, numClasses);
   const classWeights = resolveClassWeights(o, counts);
 
+  const teacher = o.teacher ? await openTeacher(o, ds.labels) : undefined;
   const meta = modelMetaFor(o, ds.labels);
   let model: tf.LayersModel;
   let start = 0;
@@ -444,6 +488,7 @@ async function run(o: TrainOptions, runDir: string, ck: CheckpointFile | undefin
       let b = 0;
       let timedOut = false;
       for await (const batch of makeBatches(trainStore, order, { batchSize: o.batchSize, numClasses, augment: o.augment, mixup: o.mixup, labelSmoothing: o.labelSmoothing, classWeights }, rng)) {
+        if (teacher) await distillTargets(teacher, batch.x, batch.y, batch.n, numClasses, o.distillWeight ?? 0.5, o.distillTemperature ?? 2);
         const r = await trainer.trainStep(batch.x, batch.y, batch.n);
         b++;
         if (!Number.isFinite(r.loss) || !Number.isFinite(r.regularizationLoss)) {
@@ -523,6 +568,7 @@ async function run(o: TrainOptions, runDir: string, ck: CheckpointFile | undefin
     }
   } finally {
     await trainer?.dispose();
+    await teacher?.dispose();
     model.dispose();
   }
   if (stopReason === 'completed' && o.earlyStopping > 0 && monitor.sinceBest >= o.earlyStopping && history.length && history[history.length - 1].epoch < o.epochs) stopReason = 'early-stopping';

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { projectRoot } from '../../src/data/paths.js';
 import { NO_AUGMENT } from '../../src/train/augment.js';
 import { createTrainer as createEngineTrainer } from '../../src/engine/trainer.js';
-import { DEFAULT_TRAIN_OPTIONS, resumeTraining, train, TrainingDivergedError, type TrainOptions } from '../../src/train/train.js';
+import { DEFAULT_TRAIN_OPTIONS, distillTargets, resumeTraining, train, TrainingDivergedError, type TrainOptions } from '../../src/train/train.js';
 import { loadModel } from '../../src/io/model-store.js';
 import { evaluate } from '../../src/eval/evaluate.js';
 import { runCli } from '../helpers/cli.js';
@@ -60,6 +60,20 @@ test('a short run learns a synthetic task; run directory complete; eval on the h
   assert.equal(report.metrics.n, 24);
   assert.ok(report.metrics.accuracy >= 0.9, `test accuracy ${report.metrics.accuracy}`);
   await assert.rejects(train(opts(data), runDir, quiet), /already holds a run/);
+  // Distillation from the model just trained: the student learns too, and a mismatched teacher is refused.
+  const student = await train(opts(data, { epochs: 2, teacher: path.join(runDir, 'best'), distillWeight: 0.7, distillTemperature: 2 }), path.join(tmpDir(), 'student'), quiet);
+  assert.ok(student.bestValAcc >= 0.9, `student val accuracy ${student.bestValAcc}`);
+  await assert.rejects(train(opts(data, { inputSize: 16, teacher: path.join(runDir, 'best') }), path.join(tmpDir(), 'bad-teacher'), quiet), /input 12x12x1 differs from the student's 16x16x1/);
+});
+
+test('distillation targets: softened teacher probabilities mixed in, row weight kept', async () => {
+  const teacher = { run: async (_x: Float32Array, n: number) => new Float32Array(Array.from({ length: n }, () => [0.8, 0.2]).flat()) } as never;
+  const y = new Float32Array([1, 0, 0, 2]); // row 2 carries class weight 2
+  await distillTargets(teacher, new Float32Array(0), y, 2, 2, 0.5, 2);
+  const q0 = Math.sqrt(0.8) / (Math.sqrt(0.8) + Math.sqrt(0.2)); // T = 2
+  assert.ok(Math.abs(y[0] - (0.5 + 0.5 * q0)) < 1e-6);
+  assert.ok(Math.abs(y[1] - 0.5 * (1 - q0)) < 1e-6);
+  assert.ok(Math.abs(y[2] + y[3] - 2) < 1e-6);
 });
 
 test('NaN loss stops the run with a clear message and keeps the last good checkpoint', async () => {

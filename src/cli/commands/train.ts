@@ -52,6 +52,9 @@ interface TrainCliOptions {
   maxBadFraction: string;
   trainLimit?: string;
   preciseBn: string;
+  teacher?: string;
+  distill: string;
+  distillTemperature: string;
   out?: string;
   resume?: string;
   json: boolean;
@@ -128,6 +131,13 @@ export function trainOptionsFrom(task: Task, o: TrainCliOptions, backend?: strin
     maxBadFraction: parseFloatOption(o.maxBadFraction, '--max-bad-fraction', 0, 1),
     ...(o.trainLimit !== undefined ? { trainLimit: parseIntOption(o.trainLimit, '--train-limit', 1) } : {}),
     preciseBnBatches: parseIntOption(o.preciseBn, '--precise-bn', 0),
+    ...(o.teacher
+      ? {
+          teacher: path.resolve(o.teacher),
+          distillWeight: parseFloatOption(o.distill, '--distill', 0, 1),
+          distillTemperature: parseFloatOption(o.distillTemperature, '--distill-temperature', 0.05, 100),
+        }
+      : {}),
   };
 }
 
@@ -184,6 +194,9 @@ export function registerTrain(program: Command): void {
     .option('--max-bad-fraction <f>', 'fail when more than this fraction of a split is unreadable or malformed', String(DEFAULT_TRAIN_OPTIONS.maxBadFraction))
     .option('--train-limit <n>', 'train on a seeded subset of n samples (quick experiments)')
     .option('--precise-bn <batches>', 're-estimate batch-norm statistics from this many training batches before validating (0 = off)', String(DEFAULT_TRAIN_OPTIONS.preciseBnBatches))
+    .option('--teacher <model>', 'distil from this trained model (same labels, input size and channels)')
+    .option('--distill <w>', 'weight of the teacher\'s soft targets (with --teacher)', '0.5')
+    .option('--distill-temperature <T>', 'softening temperature for the teacher\'s predictions', '2')
     .option('--out <dir>', 'run directory (default runs/<task>-<arch>-<time>)')
     .option('--resume <run-dir>', 'continue a run from its last complete checkpoint')
     .option('--json', 'print the summary as JSON', false)
