@@ -65,8 +65,11 @@ export interface EvalReport {
 }
 
 export interface EvaluateOptions {
-  /** Model folder, or an open runtime (not disposed by evaluate). */
-  model: string | InferenceRuntime;
+  /**
+   * Model folder or open runtime (not disposed by evaluate); several make an ensemble whose class
+   * probabilities are averaged (each model gets its own input size, channels and crop margin).
+   */
+  model: string | InferenceRuntime | Array<string | InferenceRuntime>;
   /** Dataset path, or an already loaded Dataset. */
   data: string | Dataset;
   split: SplitName;
@@ -145,12 +148,26 @@ interface TrainingInfo {
 
 export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
   const t0 = Date.now();
-  const runtime = typeof opts.model === 'string' ? await createRuntime(opts.model, { runtime: opts.runtime, backend: opts.backend }) : opts.model;
+  const specs = Array.isArray(opts.model) ? opts.model : [opts.model];
+  if (specs.length === 0) throw new UserError('no model to evaluate');
+  const owned: InferenceRuntime[] = [];
+  const runtimes: InferenceRuntime[] = [];
+  const name = (m: string | InferenceRuntime) => (typeof m === 'string' ? m : '(runtime)');
   try {
-    const meta: ModelMeta = runtime.meta;
-    if (opts.expectTask !== undefined && meta.task !== opts.expectTask) {
-      throw new UserError(`model "${String(opts.model)}" is a ${meta.task} model, not ${opts.expectTask}`);
+    for (const m of specs) {
+      const r = typeof m === 'string' ? await createRuntime(m, { runtime: opts.runtime, backend: opts.backend }) : m;
+      if (typeof m === 'string') owned.push(r);
+      runtimes.push(r);
     }
+    const meta: ModelMeta = runtimes[0].meta;
+    runtimes.forEach((r, i) => {
+      if (opts.expectTask !== undefined && r.meta.task !== opts.expectTask) {
+        throw new UserError(`model "${name(specs[i])}" is a ${r.meta.task} model, not ${opts.expectTask}`);
+      }
+      if (r.meta.labels.join() !== meta.labels.join()) {
+        throw new UserError(`ensemble members disagree on labels: "${name(specs[i])}" has ${r.meta.labels.join(', ')}, "${name(specs[0])}" has ${meta.labels.join(', ')}`);
+      }
+    });
     const info = (meta.training ?? {}) as TrainingInfo;
     const ds =
       typeof opts.data === 'string'
@@ -174,12 +191,11 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
     }
     if (opts.limit !== undefined) samples = samples.slice(0, opts.limit);
     if (samples.length === 0) throw new UserError(`the ${opts.split} split of "${ds.root}" has no samples${opts.adults ? ' of adults' : ''}`);
-    const { inputSize } = meta;
-    const channels = meta.channels as 1 | 3;
-    const per = inputSize * inputSize * channels;
     const k = meta.labels.length;
-    const margin = opts.cropMargin ?? meta.cropMargin ?? 0;
+    const margins = runtimes.map((r) => opts.cropMargin ?? r.meta.cropMargin ?? 0);
+    const anyColour = runtimes.some((r) => r.meta.channels === 3);
     const tta = opts.tta ?? 'none';
+    const copies = tta === 'flip' ? 2 : 1;
     const batchSize = opts.batchSize ?? 64;
     const confusion = new Confusion(meta.labels);
     const kept: Sample[] = [];
@@ -189,7 +205,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
 
     const decode = async (s: Sample): Promise<RawImage | undefined> => {
       try {
-        return s.pixels ?? (await decodeImage(s.file!, { grey: channels === 1 }));
+        return s.pixels ?? (await decodeImage(s.file!, { grey: !anyColour }));
       } catch (err) {
         skipped.push({ id: s.id, reason: (err as Error).message });
         return undefined;
@@ -204,17 +220,23 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
       batch.forEach((s, j) => imgs[j] && good.push([s, imgs[j]!]));
       const m = good.length;
       if (m > 0) {
-        const copies = tta === 'flip' ? 2 : 1;
-        const x = new Float32Array(m * copies * per);
-        good.forEach(([s, img], j) => {
-          const box = cropBoxFor(s, img, margin);
-          preprocessFace(img, { inputSize, channels, box }, x, j * per);
-          if (copies === 2) preprocessFace(img, { inputSize, channels, box, flip: true }, x, (m + j) * per);
-        });
-        const probs = await runtime.run(x, m * copies);
-        if (copies === 2) for (let i = 0; i < m * k; i++) probs[i] = (probs[i] + probs[m * k + i]) / 2;
+        // Average of every model and every TTA view.
+        const avg = new Float32Array(m * k);
+        for (let ri = 0; ri < runtimes.length; ri++) {
+          const { inputSize } = runtimes[ri].meta;
+          const channels = runtimes[ri].meta.channels as 1 | 3;
+          const per = inputSize * inputSize * channels;
+          const x = new Float32Array(m * copies * per);
+          good.forEach(([s, img], j) => {
+            const box = cropBoxFor(s, img, margins[ri]);
+            preprocessFace(img, { inputSize, channels, box }, x, j * per);
+            if (copies === 2) preprocessFace(img, { inputSize, channels, box, flip: true }, x, (m + j) * per);
+          });
+          const probs = await runtimes[ri].run(x, m * copies);
+          for (let c = 0; c < copies; c++) for (let i = 0; i < m * k; i++) avg[i] += probs[c * m * k + i] / (copies * runtimes.length);
+        }
         good.forEach(([s], j) => {
-          const pred = argmaxRow(probs, j, k);
+          const pred = argmaxRow(avg, j, k);
           confusion.add(s.label, pred);
           kept.push(s);
           correct.push(pred === s.label);
@@ -234,17 +256,17 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
     }
     const seconds = (Date.now() - t0) / 1000;
     return {
-      model: typeof opts.model === 'string' ? opts.model : '(runtime)',
+      model: specs.map(name).join(' + '),
       task: meta.task,
-      arch: meta.arch,
+      arch: [...new Set(runtimes.map((r) => r.meta.arch ?? '?'))].join(' + '),
       data: ds.root,
       format: ds.format,
       split: opts.split,
       splitMethod: ds.split.method + (ds.split.seed !== undefined && !ds.split.method.includes('seed ') ? ` (seed ${ds.split.seed})` : ''),
       tta,
       adultsOnly: Boolean(opts.adults),
-      runtime: runtime.name,
-      cropMargin: margin,
+      runtime: [...new Set(runtimes.map((r) => r.name))].join(' + '),
+      cropMargin: margins[0],
       metrics: confusion.metrics(),
       groups: groupMetrics(kept, correct),
       skipped: { count: skipped.length, examples: skipped.slice(0, 20) },
@@ -252,6 +274,6 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
       imagesPerSecond: kept.length / seconds,
     };
   } finally {
-    if (typeof opts.model === 'string') await runtime.dispose();
+    for (const r of owned) await r.dispose();
   }
 }

@@ -60,7 +60,7 @@ test('per-group accuracy and age bands', () => {
  */
 class LeftBrightRuntime implements InferenceRuntime {
   readonly name = 'tfjs' as const;
-  readonly meta: ModelMeta = { task: 'gender', labels: ['woman', 'man'], inputSize: 8, channels: 1, preprocessing: { colorSpace: 'grey', range: [-1, 1] } };
+  meta: ModelMeta = { task: 'gender', labels: ['woman', 'man'], inputSize: 8, channels: 1, preprocessing: { colorSpace: 'grey', range: [-1, 1] } };
   async run(batch: Float32Array, n: number): Promise<Float32Array> {
     const out = new Float32Array(n * 2);
     for (let i = 0; i < n; i++) {
@@ -119,6 +119,12 @@ test('evaluate: hand-made UTKFace-style case end to end (decode, confusion, grou
     [3, 0],
   ]);
   await assert.rejects(evaluate({ ...base, split: 'train', testFraction: 0, maxBadFraction: 0.1 }), /1 of 7 images are unreadable/);
+  // Ensembles average probabilities: two copies agree with one; members with other labels are refused.
+  const pair = await evaluate({ ...base, model: [runtime, new LeftBrightRuntime()], split: 'train', testFraction: 0 });
+  assert.deepEqual(pair.metrics.confusion, all.metrics.confusion);
+  const other = new LeftBrightRuntime();
+  (other as { meta: ModelMeta }).meta = { ...other.meta, labels: ['f', 'm'] };
+  await assert.rejects(evaluate({ ...base, model: [runtime, other], split: 'train', testFraction: 0 }), /ensemble members disagree on labels/);
   const out = tmpDir();
   await writeReport(all, out);
   for (const f of ['report.json', 'report.txt', 'confusion.txt', 'confusion.png']) assert.ok(fs.existsSync(path.join(out, f)));

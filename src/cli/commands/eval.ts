@@ -95,7 +95,7 @@ export function registerEval(program: Command): void {
     .command('eval')
     .description('evaluate a model on a dataset split: accuracy, per-class P/R/F1, confusion matrix, per-group accuracy')
     .argument('<task>', `emotion, gender or custom (must match the model)`)
-    .requiredOption('--model <dir>', 'model folder (facecls format)')
+    .requiredOption('--model <dir>', 'model folder (facecls format); several, comma-separated, evaluate their averaged ensemble')
     .requiredOption('--data <path>', 'dataset (same layouts as train)')
     .option('--split <name>', 'train, val (FER-2013 PublicTest) or test (PrivateTest)', 'test')
     .option('--format <name>', `dataset layout, detected when omitted: ${DATASET_FORMATS.join(', ')}`)
@@ -124,7 +124,7 @@ export function registerEval(program: Command): void {
             bar.update(done);
             if (done === total) bar.stop();
           },
-          model: o.model,
+          model: o.model.includes(',') ? o.model.split(',').map((m) => m.trim()).filter(Boolean) : o.model,
           data: path.resolve(o.data),
           split: parseSplitName(o.split),
           ...(o.format ? { format: o.format as DatasetFormat } : {}),
