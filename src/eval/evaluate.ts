@@ -89,7 +89,7 @@ export interface EvaluateOptions {
   backend?: string;
   /** Fail when more than this fraction of the split's images are unreadable (default 0.05). */
   maxBadFraction?: number;
-  /** Evaluate only the first N samples of the split (quick checks). */
+  /** Evaluate only N evenly spaced samples of the split (quick checks). */
   limit?: number;
   onProgress?: (done: number, total: number) => void;
   /** Fail unless the model's task is this one (the CLI's positional task). */
@@ -189,7 +189,11 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
       if (!samples.some((s) => s.meta?.age !== undefined)) throw new UserError(`--adults needs ages, and the ${ds.format} dataset "${ds.root}" records none`);
       samples = samples.filter((s) => s.meta?.age !== undefined && s.meta.age >= ADULT_AGE);
     }
-    if (opts.limit !== undefined) samples = samples.slice(0, opts.limit);
+    if (opts.limit !== undefined && opts.limit < samples.length) {
+      // Evenly spaced, so a limited run still covers every class / stratum of the split.
+      const all = samples;
+      samples = Array.from({ length: opts.limit }, (_, i) => all[Math.floor((i * all.length) / opts.limit!)]);
+    }
     if (samples.length === 0) throw new UserError(`the ${opts.split} split of "${ds.root}" has no samples${opts.adults ? ' of adults' : ''}`);
     const k = meta.labels.length;
     const margins = runtimes.map((r) => opts.cropMargin ?? r.meta.cropMargin ?? 0);

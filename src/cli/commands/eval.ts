@@ -109,7 +109,7 @@ export function registerEval(program: Command): void {
     .option('--seed <n>', 'split seed for datasets without an official split (default: the model\'s)')
     .option('--val-fraction <f>', 'validation fraction of that split (default: the model\'s)')
     .option('--test-fraction <f>', 'test fraction of that split (default: the model\'s)')
-    .option('--limit <n>', 'evaluate only the first n samples of the split')
+    .option('--limit <n>', 'evaluate only n evenly spaced samples of the split (quick checks)')
     .option('--max-bad-fraction <f>', 'fail when more than this fraction of images is unreadable', '0.05')
     .action(async (task: string, o: EvalCliOptions, cmd: Command) => {
       if (!TASKS.includes(task as never)) throw new UserError(`unknown task "${task}": choose one of ${TASKS.join(', ')}`);
