@@ -161,15 +161,17 @@ test('softmax + cross-entropy, relu, add, dropout-free zoo models: whole-model g
   for (const [arch, size] of [['mini-xception', 16], ['simpler-cnn', 16]] as const) {
     await setupBackend('cpu');
     const model = buildModel(arch, { inputSize: size, numClasses: 3, dropout: 0 });
-    const weights = model.getWeights().map((w) => ({ data: w.dataSync().slice() as Float32Array, shape: w.shape }));
-    const x = rand([2, size, size, 1]);
-    const y = tf.tidy(() => tf.oneHot(tf.tensor1d([0, 2], 'int32'), 3).dataSync().slice() as Float32Array);
+    // Seeded weights (gamma near 1) so the check is deterministic; 4 samples so the last layers'
+    // batch norm (1x1 maps in simpler-cnn) has more than two values per channel.
+    const weights = model.weights.map((w) => (/gamma/.test(w.name) ? rand(w.shape as number[], 0.8, 1.2) : rand(w.shape as number[], -0.3, 0.3)));
+    const x = rand([4, size, size, 1]);
+    const y = tf.tidy(() => tf.oneHot(tf.tensor1d([0, 2, 1, 0], 'int32'), 3).dataSync().slice() as Float32Array);
     const run = async (backend: 'cpu' | 'wasm') => {
       await setupBackend(backend);
       model.setWeights(weights.map((w) => tf.tensor(w.data, w.shape)));
       return tf.tidy(() => {
         const xt = tf.tensor4d(x.data, x.shape as [number, number, number, number]);
-        const yt = tf.tensor2d(y, [2, 3]);
+        const yt = tf.tensor2d(y, [4, 3]);
         const vars = model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
         const { grads } = tf.variableGrads(() => {
           const p = model.apply(xt, { training: true }) as tf.Tensor;
@@ -182,8 +184,7 @@ test('softmax + cross-entropy, relu, add, dropout-free zoo models: whole-model g
     const wasm = await run('wasm');
     const all = (gs: Float32Array[]) => Float32Array.from(gs.flatMap((g) => Array.from(g)));
     const e = relErr(all(wasm), all(cpu));
-    // End to end through ~20 layers float32 rounding accumulates (seen: 2e-5 to 7e-5); each op is held to 1e-4 above.
-    assert.ok(e <= 5e-4, `${arch}: whole-model gradient differs from cpu by ${e.toExponential(2)}`);
+    assert.ok(e <= TOL, `${arch}: whole-model gradient differs from cpu by ${e.toExponential(2)}`);
     console.log(`# ${arch} ${size}x${size}: whole-model gradient relative error ${e.toExponential(2)}`);
     model.dispose();
   }
