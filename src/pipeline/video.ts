@@ -4,11 +4,12 @@
  * stream everything written so far stays valid and a StreamError says where it stopped.
  */
 import * as fs from 'node:fs';
+import type { RawImage } from '../data/preprocess.js';
 import { annotateRgb } from './annotate.js';
 import type { FaceClassifier } from './face-classifier.js';
 import { readFrames, StreamError, VideoWriter } from './ffmpeg.js';
 import { FaceTracker, type TrackerOptions } from './tracker.js';
-import type { FrameResult } from './types.js';
+import type { FrameResult, TrackedFace } from './types.js';
 
 export interface StreamOptions extends TrackerOptions {
   /** ffmpeg input arguments, e.g. ['-i', 'in.mp4'] or ['-f', 'v4l2', '-i', '/dev/video0']. */
@@ -19,6 +20,11 @@ export interface StreamOptions extends TrackerOptions {
   fps: number;
   /** Annotated video output. */
   output?: string;
+  /**
+   * Painted on each output frame before the annotation is drawn over it (e.g. saliency maps,
+   * SaliencyOverlay.apply); returns the frame to annotate. Does not change the JSON lines.
+   */
+  underlay?: (image: RawImage, faces: TrackedFace[]) => RawImage;
   /** Copy audio from this file into the output. */
   audioFrom?: string;
   /** Where JSON lines go: a file path, or a writable stream (stdout). */
@@ -56,7 +62,7 @@ export async function processStream(fc: FaceClassifier, opts: StreamOptions): Pr
       const tracked = tracker.update(found);
       const result: FrameResult = { frame: frame.index, time: frame.time, faces: tracked };
       if (jsonl && !jsonl.write(JSON.stringify(result) + '\n')) await new Promise<void>((r) => jsonl.once('drain', () => r()));
-      if (writer) await writer.write(await annotateRgb(frame.image, tracked));
+      if (writer) await writer.write(await annotateRgb(opts.underlay ? opts.underlay(frame.image, tracked) : frame.image, tracked));
       frames++;
       faces += tracked.length;
       opts.onFrame?.(result);

@@ -26,8 +26,11 @@ export interface ExplainedFace {
 }
 
 export interface ExplainOptions extends Omit<SaliencyOptions, 'classIndex'> {
-  /** Class to explain by label (case-insensitive) or index; default the predicted class of each face. */
-  className?: string;
+  /**
+   * Class to explain by label (case-insensitive) or index: one for all faces, or one per face (e.g.
+   * the label a video annotation shows). Default: the predicted class of each face.
+   */
+  className?: string | readonly string[];
 }
 
 /** Resolve a class given by name or index against the model's labels. */
@@ -43,7 +46,9 @@ export function explainFaces(model: tf.LayersModel, meta: ModelMeta, img: RawIma
   const size = meta.inputSize;
   const channels = meta.channels === 3 ? 3 : 1;
   const batch = preprocessBatch(img, boxes, { inputSize: size, channels });
-  const classIndex = opts.className === undefined ? undefined : resolveClass(meta.labels, opts.className);
+  const { className } = opts;
+  const classIndex =
+    className === undefined ? undefined : typeof className === 'string' ? resolveClass(meta.labels, className) : className.map((c) => resolveClass(meta.labels, c));
   const r = saliencyMaps(model, batch, { method: opts.method, score: opts.score, camLayer: opts.camLayer, classIndex });
   return boxes.map((box, i) => {
     const p = r.probabilities[i];
