@@ -6,16 +6,10 @@
 import sharp from 'sharp';
 import type { RawImage } from '../data/preprocess.js';
 import type { FaceResult } from './types.js';
+import { EMOTION_COLOURS } from './colours.js';
 
-export const EMOTION_COLOURS: Record<string, string> = {
-  angry: '#e53935',
-  disgust: '#43a047',
-  fear: '#8e24aa',
-  happy: '#fdd835',
-  sad: '#1e88e5',
-  surprise: '#fb8c00',
-  neutral: '#bdbdbd',
-};
+export { EMOTION_COLOURS };
+
 const DEFAULT_COLOUR = '#00e5ff';
 
 function esc(s: string): string {

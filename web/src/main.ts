@@ -12,19 +12,10 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { preprocessBatch, squareBox, type Box, type RawImage } from '../../src/data/preprocess.js';
 import { BLAZEFACE_INPUT, BlazeFaceDetector } from '../../src/detect/blazeface.js';
 import type { Detection } from '../../src/detect/types.js';
-import { colorOf } from '../../src/viz/colormap.js';
+import { blendSaliency } from '../../src/viz/overlay.js';
 import { saliencyMaps, type SaliencyMethod } from '../../src/viz/saliency.js';
 
-/** Same palette as src/pipeline/annotate.ts (which needs sharp, so is not bundled). */
-const EMOTION_COLOURS: Record<string, string> = {
-  angry: '#e53935',
-  disgust: '#43a047',
-  fear: '#8e24aa',
-  happy: '#fdd835',
-  sad: '#1e88e5',
-  surprise: '#fb8c00',
-  neutral: '#bdbdbd',
-};
+import { EMOTION_COLOURS } from '../../src/pipeline/colours.js';
 
 interface LabelScores {
   label: string;
@@ -223,47 +214,42 @@ async function classifyOnServer(): Promise<Face[]> {
   return body.faces ?? [];
 }
 
-/** Heat-map overlays (saliency of the emotion class) for each face, as canvases of the crop size. */
-function saliencyCanvases(crops: Map<string, Float32Array>, n: number): HTMLCanvasElement[] {
+/** Saliency maps of the emotion class for each face (crop-sized, values in [0, 1]). */
+function saliencyFor(crops: Map<string, Float32Array>, n: number): Array<{ map: Float32Array; size: number }> {
   const c = classifiers.find((k) => k.role === 'emotion');
   const batch = crops.get('emotion');
   if (!c || !batch || n === 0) return [];
   const t0 = performance.now();
   const r = saliencyMaps(c.model, batch, { method: saliencyMethod.value as SaliencyMethod });
   state.timings.saliency = performance.now() - t0;
-  return r.maps.map((map) => {
-    const cv = document.createElement('canvas');
-    cv.width = c.inputSize;
-    cv.height = c.inputSize;
-    const g = cv.getContext('2d')!;
-    const id = g.createImageData(c.inputSize, c.inputSize);
-    for (let i = 0; i < map.length; i++) {
-      // Same colour map as the server's and CLI's saliency panels (src/viz/colormap.ts).
-      const [r, g2, b] = colorOf(map[i], 'turbo');
-      id.data[i * 4] = r;
-      id.data[i * 4 + 1] = g2;
-      id.data[i * 4 + 2] = b;
-      id.data[i * 4 + 3] = Math.round(Math.min(1, map[i] * 1.5) * 0.65 * 255);
-    }
-    g.putImageData(id, 0, 0);
-    return cv;
-  });
+  return r.maps.map((map) => ({ map, size: c.inputSize }));
 }
 
-function draw(source: CanvasImageSource, width: number, height: number, faces: Face[], heat: HTMLCanvasElement[]): void {
+function draw(
+  source: CanvasImageSource,
+  width: number,
+  height: number,
+  faces: Face[],
+  heat: Array<{ map: Float32Array; size: number }>,
+): void {
   if (overlay.width !== width || overlay.height !== height) {
     overlay.width = width;
     overlay.height = height;
   }
   ctx.drawImage(source, 0, 0, width, height);
-  const unit = Math.max(10, Math.min(width, height) / 40);
   const emotionMargin = classifiers.find((c) => c.role === 'emotion')?.margin ?? 0.05;
-  faces.forEach((f, i) => {
+  if (heat.length > 0) {
+    // The same blending as `facecls video --saliency` (src/viz/overlay.ts), over each crop box.
+    const frame = ctx.getImageData(0, 0, width, height);
+    blendSaliency(
+      { data: frame.data, width, height, channels: 4 },
+      heat.map((h, i) => ({ box: squareBox(faces[i].box, emotionMargin), map: h.map, size: h.size })),
+    );
+    ctx.putImageData(frame, 0, 0);
+  }
+  const unit = Math.max(10, Math.min(width, height) / 40);
+  faces.forEach((f) => {
     const [x, y, w, h] = f.box;
-    if (heat[i]) {
-      const [sx, sy, ss] = squareBox(f.box, emotionMargin);
-      ctx.drawImage(heat[i], sx, sy, ss, ss);
-    }
     const colour = (f.emotion && EMOTION_COLOURS[f.emotion.label]) || '#00e5ff';
     ctx.lineWidth = Math.max(2, unit / 4);
     ctx.strokeStyle = colour;
@@ -342,12 +328,12 @@ async function processFrame(source: CanvasImageSource, width: number, height: nu
   const t0 = performance.now();
   const img = toRaw(source, width, height);
   let faces: Face[];
-  let heat: HTMLCanvasElement[] = [];
+  let heat: Array<{ map: Float32Array; size: number }> = [];
   if (state.mode === 'server') faces = await classifyOnServer();
   else {
     const r = await classifyInBrowser(img);
     faces = r.faces;
-    if (saliencyBox.checked && saliencyAvailable) heat = saliencyCanvases(r.crops, faces.length);
+    if (saliencyBox.checked && saliencyAvailable) heat = saliencyFor(r.crops, faces.length);
   }
   state.faces = faces;
   draw(source, width, height, faces, heat);
