@@ -15,6 +15,7 @@ import { registerOverview } from './commands/overview.js';
 import { registerSaliency } from './commands/saliency.js';
 import { registerTrain } from './commands/train.js';
 import { registerServe } from './commands/serve.js';
+import { registerShip } from './commands/ship.js';
 import { registerVideo } from './commands/video.js';
 import { registerWebcam } from './commands/webcam.js';
 
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerBench(program);
   registerTrain(program);
   registerEval(program);
+  registerShip(program);
   return program;
 }
 

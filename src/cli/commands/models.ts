@@ -1,5 +1,8 @@
+import * as path from 'node:path';
 import type { Command } from 'commander';
 import * as tf from '@tensorflow/tfjs';
+import { projectRoot } from '../../data/paths.js';
+import { readShippedModels, type ShippedModelRow } from '../../train/model-card.js';
 import { setupBackend } from '../../engine/backend.js';
 import { buildModel, modelCost, timeInference, ZOO } from '../../framework/index.js';
 import { fmt, fmtInt, formatTable, printJson } from '../output.js';
@@ -48,6 +51,20 @@ export async function zooRows(opts: { input: number; channels: number; classes: 
   return rows;
 }
 
+/** The shipped models (models/<name>/model-card.json) as a table. */
+export function shippedTable(rows: ShippedModelRow[]): string {
+  const acc = (x: number | null, withheld = false) => (x === null ? (withheld ? 'withheld' : '-') : `${fmt(x * 100, 2)}%`);
+  return formatTable(rows, [
+    { header: 'name', value: (r) => r.name },
+    { header: 'task', value: (r) => r.task },
+    { header: 'arch', value: (r) => r.arch },
+    { header: 'params', value: (r) => (r.params === null ? '-' : fmtInt(r.params)), align: 'right' },
+    { header: 'val acc', value: (r) => acc(r.valAccuracy), align: 'right' },
+    { header: 'test acc', value: (r) => acc(r.testAccuracy, r.test === 'withheld'), align: 'right' },
+    { header: 'status', value: (r) => r.status },
+  ]);
+}
+
 export function registerModels(program: Command): void {
   program
     .command('models')
@@ -56,8 +73,18 @@ export function registerModels(program: Command): void {
     .option('--input <size>', 'square input size', '48')
     .option('--channels <n>', 'input channels (1 = grey)', '1')
     .option('--classes <n>', 'number of output classes', '7')
-    .option('--json', 'print machine-readable JSON', false)
-    .action(async (o: { bench: boolean; input: string; channels: string; classes: string; json: boolean }, cmd: Command) => {
+    .option('--json', 'print machine-readable JSON (the zoo array; with --shipped {"modelsDir", "shipped": [...]})', false)
+    .option('--shipped', 'list only the shipped models (model-card.json of each folder in the models directory)', false)
+    .option('--models-dir <dir>', 'where shipped models live (default: the project\'s models/)')
+    .action(async (o: { bench: boolean; input: string; channels: string; classes: string; json: boolean; shipped: boolean; modelsDir?: string }, cmd: Command) => {
+      const modelsDir = path.resolve(o.modelsDir ?? path.join(projectRoot(), 'models'));
+      const warn = (m: string) => process.stderr.write(`facecls: warning: ${m}\n`);
+      if (o.shipped) {
+        const shipped = readShippedModels(modelsDir, warn);
+        if (o.json) return printJson({ modelsDir, shipped });
+        console.log(shipped.length ? `shipped models (${modelsDir}):\n${shippedTable(shipped)}` : `no shipped models in ${modelsDir}`);
+        return;
+      }
       const rows = await zooRows({
         input: parseIntOption(o.input, '--input', 1),
         channels: parseIntOption(o.channels, '--channels', 1),
@@ -83,5 +110,7 @@ export function registerModels(program: Command): void {
       console.log(formatTable(rows, columns));
       if (o.bench) console.log(`\nbackend: ${tf.getBackend()}; median of timed runs after warm-up`);
       else console.log('\n' + rows.map((r) => `${r.name}: ${r.description}`).join('\n'));
+      const shipped = readShippedModels(modelsDir, warn);
+      console.log(shipped.length ? `\nshipped models (${modelsDir}):\n${shippedTable(shipped)}` : `\nno shipped models in ${modelsDir} (facecls ship <run-dir> -o ${path.join(modelsDir, '<name>')})`);
     });
 }

@@ -1,0 +1,69 @@
+/** `facecls ship <run-dir> -o <model dir> [--final] [--tta flip] [--force] [--json]`: a training run -> a shipped model with its card. */
+import type { Command } from 'commander';
+import { UserError } from '../../errors.js';
+import { RUNTIME_OPTION_HELP } from '../../runtime/options.js';
+import { MODEL_CARD_JSON, MODEL_CARD_MD, type CardEvaluation } from '../../train/model-card.js';
+import { countProgress } from '../../train/progress.js';
+import { shipRun } from '../../train/ship.js';
+import { fmt, printJson } from '../output.js';
+
+interface ShipCliOptions {
+  output: string;
+  final: boolean;
+  tta: string;
+  force: boolean;
+  json: boolean;
+  data?: string;
+  runtime?: string;
+}
+
+const line = (e: CardEvaluation) =>
+  `${e.splitName}${e.adultsOnly ? ' (adults)' : ''}: accuracy ${fmt(e.accuracy * 100, 2)}% on ${e.n} images, balanced ${fmt(e.balancedAccuracy * 100, 2)}%, macro F1 ${fmt(e.macroF1, 4)}`;
+
+export function registerShip(program: Command): void {
+  program
+    .command('ship')
+    .description('turn a training run into a shipped model folder: best weights, model.onnx, evaluation and a model card (JSON + Markdown)')
+    .argument('<run-dir>', 'training run directory (made by facecls train); only read')
+    .requiredOption('-o, --output <dir>', 'model folder to write (e.g. models/emotion)')
+    .option('--final', 'also evaluate the test split (FER-2013 PrivateTest / UTKFace test, all ages and adults): once, when training has ended', false)
+    .option('--tta <mode>', 'test-time augmentation for the evaluation: none or flip', 'none')
+    .option('-f, --force', 'replace an existing output folder', false)
+    .option('--data <path>', "the run's dataset, if it moved since training (must still split as the run's split.json)")
+    .option('--runtime <name>', RUNTIME_OPTION_HELP)
+    .option('--json', 'print the model card as JSON', false)
+    .action(async (runDir: string, o: ShipCliOptions, cmd: Command) => {
+      if (o.tta !== 'none' && o.tta !== 'flip') throw new UserError(`--tta must be none or flip, got "${o.tta}"`);
+      let bar: ReturnType<typeof countProgress> | undefined;
+      let current = '';
+      let result;
+      try {
+        result = await shipRun(runDir, o.output, {
+          final: o.final,
+          tta: o.tta,
+          force: o.force,
+          data: o.data,
+          runtime: o.runtime,
+          backend: cmd.optsWithGlobals().backend as string | undefined,
+          onProgress: (what, done, total) => {
+            if (what !== current) {
+              bar?.stop();
+              bar = countProgress(`evaluating ${what}`, total, !o.json);
+              current = what;
+            }
+            bar!.update(done);
+          },
+        });
+      } finally {
+        bar?.stop();
+      }
+      const c = result.card;
+      if (o.json) return printJson({ dir: result.dir, ...c });
+      console.log(`shipped ${c.task} model (${c.architecture.arch}, ${c.architecture.params.toLocaleString('en-US')} parameters) to ${result.dir}`);
+      console.log(`status: ${c.status}; best epoch ${c.training.bestEpoch} of ${c.training.epochsRun} run (${c.training.epochsPlanned} planned)`);
+      for (const e of c.evaluation.val) console.log(line(e));
+      if (Array.isArray(c.evaluation.test)) for (const e of c.evaluation.test) console.log(line(e));
+      else console.log(c.evaluation.test.note);
+      console.log(`files: model.json, ${c.files.weights.join(', ')}, ${c.files.onnx}, ${MODEL_CARD_JSON}, ${MODEL_CARD_MD} (TTA ${c.evaluation.tta}, runtime ${c.evaluation.runtime})`);
+    });
+}

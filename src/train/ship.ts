@@ -1,0 +1,298 @@
+/**
+ * `facecls ship <run-dir> -o <model dir>`: turn a training run into a shipped model directory:
+ * best/ (model.json + weights, facecls metadata kept), model.onnx exported from exactly those weights
+ * (createRuntime uses it while its recorded fingerprint matches), evaluation on the run's own
+ * validation split (and, with --final, once on the test split), model-card.json and MODEL_CARD.md.
+ * Everything is written to a temporary folder beside the output and renamed into place.
+ * The run directory is only read.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { setupBackend } from '../engine/backend.js';
+import { evaluate, type EvalReport } from '../eval/evaluate.js';
+import { UserError, errorMessage } from '../errors.js';
+import { modelCost } from '../framework/cost.js';
+import { MODEL_JSON, writeFileAtomic } from '../io/fs-handler.js';
+import { loadModel } from '../io/model-store.js';
+import { MODEL_ONNX, shippedOnnx, writeOnnx } from '../io/onnx/model-dir.js';
+import { labelCounts, type Dataset, type SplitName } from '../data/dataset.js';
+import { loadDataset } from '../data/load.js';
+import { cardEvaluation, limitations, MODEL_CARD_JSON, MODEL_CARD_MD, modelCardMarkdown, trainCommand, type CardEvaluation, type ModelCard } from './model-card.js';
+import type { TrainOptions } from './train.js';
+
+export interface ShipOptions {
+  /** Also evaluate the test split (the protocol's single, final evaluation). */
+  final?: boolean;
+  tta?: 'none' | 'flip';
+  /** Replace an existing output folder. */
+  force?: boolean;
+  /** Dataset path when it moved since training (must still match the run's split.json). */
+  data?: string;
+  runtime?: string;
+  backend?: string;
+  onProgress?: (what: string, done: number, total: number) => void;
+}
+
+export interface ShipResult {
+  dir: string;
+  card: ModelCard;
+}
+
+interface LogRow {
+  epoch: number;
+  valLoss: number;
+  valAcc: number;
+  seconds: number;
+}
+
+interface SplitFile {
+  format: string;
+  root: string;
+  method: string;
+  seed?: number;
+  counts: Record<SplitName, number>;
+  ids?: Record<SplitName, string[]>;
+  trainLimit?: number;
+}
+
+function readJson<T>(file: string, what: string): T {
+  if (!fs.existsSync(file)) throw new UserError(`${what} "${file}" is missing`);
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+  } catch (err) {
+    throw new UserError(`${what} "${file}" is not valid JSON: ${errorMessage(err)}`);
+  }
+}
+
+/** log.csv rows; a malformed file is an error naming it. */
+export function readLog(file: string): LogRow[] {
+  if (!fs.existsSync(file)) throw new UserError(`training log "${file}" is missing`);
+  const lines = fs.readFileSync(file, 'utf8').trim().split(/\r?\n/);
+  const head = lines[0].split(',');
+  const col = (n: string) => head.indexOf(n);
+  const need = ['epoch', 'val_loss', 'val_accuracy', 'seconds'];
+  if (need.some((n) => col(n) < 0)) throw new UserError(`training log "${file}" lacks the columns ${need.join(', ')}`);
+  return lines.slice(1).map((l, i) => {
+    const f = l.split(',').map(Number);
+    if (f.length !== head.length || !f.every(Number.isFinite)) throw new UserError(`training log "${file}" line ${i + 2} is malformed: "${l.slice(0, 80)}"`);
+    const row = { epoch: f[col('epoch')], valLoss: f[col('val_loss')], valAcc: f[col('val_accuracy')], seconds: f[col('seconds')] };
+    return row;
+  });
+}
+
+const SPLIT_NAMES_BY_FORMAT: Record<string, Record<'val' | 'test', string>> = {
+  'fer2013-csv': { val: 'FER-2013 PublicTest', test: 'FER-2013 PrivateTest' },
+  'fer2013-folders': { val: 'FER-2013 PublicTest', test: 'FER-2013 PrivateTest' },
+  utkface: { val: 'UTKFace validation split', test: 'UTKFace test split' },
+};
+
+function splitLabel(format: string, split: 'val' | 'test'): string {
+  return SPLIT_NAMES_BY_FORMAT[format]?.[split] ?? `${split} split`;
+}
+
+/** The dataset as the run split it; fails when it no longer matches split.json (counts and, when recorded, ids). */
+async function loadRunDataset(o: TrainOptions, split: SplitFile, dataOverride: string | undefined, splitFile: string): Promise<Dataset> {
+  const data = dataOverride ? path.resolve(dataOverride) : o.data;
+  if (!fs.existsSync(data)) throw new UserError(`the run's dataset "${data}" does not exist (if it moved, pass --data <path>)`);
+  const ds = await loadDataset(data, { task: o.task, format: o.format, split: { seed: o.seed, val: o.valFraction, test: o.testFraction } });
+  const problem =
+    ds.format !== split.format
+      ? `format ${ds.format}, the run used ${split.format}`
+      : JSON.stringify(ds.split.counts) !== JSON.stringify(split.counts)
+        ? `counts ${JSON.stringify(ds.split.counts)}, the run had ${JSON.stringify(split.counts)}`
+        : (['train', 'val', 'test'] as const).find((s) => split.ids?.[s] && [...split.ids[s]].sort().join('\n') !== [...(ds.split.ids?.[s] ?? [])].sort().join('\n'));
+  if (problem) throw new UserError(`dataset "${data}" no longer splits as the run did (${splitFile}): ${problem === 'train' || problem === 'val' || problem === 'test' ? `the ${problem} files differ` : problem}`);
+  return ds;
+}
+
+/**
+ * Copy best/ (model.json and the weight files it lists) into `dst`. Training may replace best/ at any
+ * moment (by renaming a new folder over it): the copy is retried until model.json is unchanged across it.
+ */
+function copyBest(best: string, dst: string): string[] {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    let json: Buffer;
+    try {
+      json = fs.readFileSync(path.join(best, MODEL_JSON));
+    } catch (err) {
+      if (attempt < 4) continue;
+      throw new UserError(`cannot read "${path.join(best, MODEL_JSON)}": ${errorMessage(err)}`);
+    }
+    let files: string[];
+    try {
+      files = ((JSON.parse(json.toString('utf8')) as { weightsManifest?: Array<{ paths?: string[] }> }).weightsManifest ?? []).flatMap((g) => g.paths ?? []);
+    } catch (err) {
+      throw new UserError(`"${path.join(best, MODEL_JSON)}" is not valid JSON: ${errorMessage(err)}`);
+    }
+    for (const f of files) if (path.isAbsolute(f) || f.split(/[\\/]/).includes('..')) throw new UserError(`"${path.join(best, MODEL_JSON)}" names weight file "${f}" outside the model folder`);
+    try {
+      for (const f of files) {
+        fs.mkdirSync(path.dirname(path.join(dst, f)), { recursive: true });
+        fs.copyFileSync(path.join(best, f), path.join(dst, f));
+      }
+      fs.writeFileSync(path.join(dst, MODEL_JSON), json);
+      if (fs.readFileSync(path.join(best, MODEL_JSON)).equals(json)) return files;
+    } catch (err) {
+      if (attempt === 4) throw new UserError(`cannot copy the model in "${best}": ${errorMessage(err)}`);
+    }
+  }
+  throw new UserError(`the model in "${best}" kept changing while it was copied (training is replacing it): try again`);
+}
+
+/** Was the run continued with --resume? Only what the run directory records can tell. */
+function resumeEvidence(training: { epochsDone?: number; stopReason?: string } | undefined, lastEpoch: number): boolean {
+  return Boolean(training && typeof training.epochsDone === 'number' && training.epochsDone < lastEpoch);
+}
+
+export async function shipRun(runDirArg: string, outArg: string, opts: ShipOptions = {}): Promise<ShipResult> {
+  const runDir = path.resolve(runDirArg);
+  const out = path.resolve(outArg);
+  const tta = opts.tta ?? 'none';
+  if (!fs.existsSync(runDir) || !fs.statSync(runDir).isDirectory()) throw new UserError(`run directory "${runDirArg}" does not exist`);
+  const cfgFile = path.join(runDir, 'config.json');
+  if (!fs.existsSync(cfgFile)) throw new UserError(`"${runDirArg}" is not a training run directory (no config.json)`);
+  if (out === runDir || out.startsWith(runDir + path.sep)) throw new UserError(`output "${outArg}" is inside the run directory: ship to a folder of its own (e.g. models/<name>)`);
+  const outExists = () => fs.existsSync(out) && (!fs.statSync(out).isDirectory() || fs.readdirSync(out).length > 0);
+  if (fs.existsSync(out) && !fs.statSync(out).isDirectory()) throw new UserError(`output "${outArg}" exists and is not a folder`);
+  if (outExists() && !opts.force) throw new UserError(`output "${outArg}" exists: pass --force to replace it`);
+
+  const o = readJson<{ options?: TrainOptions }>(cfgFile, 'run config').options;
+  if (!o || !o.task || !o.arch || !o.data) throw new UserError(`run config "${cfgFile}" has no training options`);
+  const log = readLog(path.join(runDir, 'log.csv'));
+  if (log.length === 0) throw new UserError(`run "${runDirArg}" has not completed an epoch yet (log.csv is empty): nothing to ship`);
+  const splitFile = path.join(runDir, 'split.json');
+  const split = readJson<SplitFile>(splitFile, 'run split');
+  const best = path.join(runDir, 'best');
+  if (!fs.existsSync(path.join(best, MODEL_JSON)) && !fs.existsSync(path.join(`${best}.old`, MODEL_JSON))) throw new UserError(`run "${runDirArg}" has no best model (best/${MODEL_JSON})`);
+  const ckFile = path.join(runDir, 'checkpoint.json');
+  const ck = fs.existsSync(ckFile) ? readJson<{ monitor?: { bestEpoch?: number }; elapsedSeconds?: number }>(ckFile, 'checkpoint') : undefined;
+  const trFile = path.join(runDir, 'training.json');
+  const training = fs.existsSync(trFile) ? readJson<{ epochsDone?: number; stopReason?: string; bestEpoch?: number }>(trFile, 'training summary') : undefined;
+
+  const lastEpoch = log[log.length - 1].epoch;
+  const finished = lastEpoch >= o.epochs || (training?.epochsDone === lastEpoch && training.stopReason === 'early-stopping');
+  const status = finished ? 'final' : `interim: training in progress, epoch ${lastEpoch} of ${o.epochs}`;
+  if (opts.final && !finished) {
+    throw new UserError(`run "${runDirArg}" is at epoch ${lastEpoch} of ${o.epochs}: the test split is evaluated once, when training has ended; ship without --final for an interim model`);
+  }
+
+  const ds = await loadRunDataset(o, split, opts.data, splitFile);
+  if (opts.final && ds.splits.test.length === 0) throw new UserError(`the run's split has no test samples (${splitFile}): nothing for --final to evaluate`);
+
+  const tmp = path.join(path.dirname(out), `.${path.basename(out)}.ship-${process.pid}-${Date.now()}`);
+  fs.mkdirSync(tmp, { recursive: true });
+  try {
+    const weights = copyBest(fs.existsSync(path.join(best, MODEL_JSON)) ? best : `${best}.old`, tmp);
+    await setupBackend(opts.backend);
+    const { model, meta } = await loadModel(tmp);
+    const cost = modelCost(model);
+    model.dispose();
+    if (meta.labels.join() !== ds.labels.join()) throw new UserError(`the run's best model has labels ${meta.labels.join(', ')}, its dataset ${ds.labels.join(', ')}`);
+    const exported = await writeOnnx(tmp, path.join(tmp, MODEL_ONNX));
+    if (!shippedOnnx(tmp)) throw new UserError(`the exported ${MODEL_ONNX} does not match the copied weights`);
+
+    const hasAges = ds.splits.val.some((s) => s.meta?.age !== undefined);
+    const runEval = async (s: 'val' | 'test', adults: boolean): Promise<CardEvaluation> => {
+      const r: EvalReport = await evaluate({
+        model: tmp,
+        data: ds,
+        split: s,
+        tta,
+        adults,
+        runtime: opts.runtime,
+        backend: opts.backend,
+        onProgress: (d, t) => opts.onProgress?.(`${s}${adults ? ' adults' : ''}`, d, t),
+      });
+      return Object.assign(cardEvaluation(r, splitLabel(ds.format, s)), { runtime: r.runtime });
+    };
+    const val = [await runEval('val', false)];
+    if (hasAges) val.push(await runEval('val', true));
+    const test = opts.final ? [await runEval('test', false), ...(hasAges ? [await runEval('test', true)] : [])] : undefined;
+    const runtime = (val[0] as CardEvaluation & { runtime?: string }).runtime ?? '?';
+    for (const e of [...val, ...(test ?? [])]) delete (e as { runtime?: string }).runtime;
+
+    const bestInfo = (meta.training ?? {}) as { epoch?: number; valLoss?: number; valAccuracy?: number };
+    const bestEpoch = bestInfo.epoch ?? ck?.monitor?.bestEpoch ?? training?.bestEpoch ?? log.reduce((a, b) => (b.valLoss < a.valLoss ? b : a)).epoch;
+    const bestRow = log.find((r) => r.epoch === bestEpoch);
+    const resumed = resumeEvidence(training, lastEpoch);
+    const trainCounts = labelCounts(ds.splits.train, ds.labels.length);
+    const evals = [...val, ...(test ?? [])];
+    const card: ModelCard = {
+      card: 'facecls-model-card',
+      version: 1,
+      name: path.basename(out),
+      task: meta.task,
+      labels: meta.labels,
+      status,
+      shippedAt: new Date().toISOString(),
+      data: {
+        format: ds.format,
+        root: ds.root,
+        splitMethod: ds.split.method,
+        ...(ds.split.seed !== undefined ? { seed: ds.split.seed } : {}),
+        counts: { ...ds.split.counts },
+        trainClassCounts: Object.fromEntries(ds.labels.map((l, i) => [l, trainCounts[i]])),
+        ...(o.trainLimit !== undefined ? { trainLimit: o.trainLimit } : {}),
+        selection: `best epoch by validation loss on the ${splitLabel(ds.format, 'val')} (${ds.split.counts.val} images); the test split was not read during training`,
+        test: opts.final
+          ? `${splitLabel(ds.format, 'test')} (${ds.split.counts.test} images), evaluated once at the end`
+          : `${splitLabel(ds.format, 'test')} (${ds.split.counts.test} images): not evaluated yet`,
+      },
+      architecture: { arch: meta.arch ?? o.arch, ...cost },
+      input: {
+        size: meta.inputSize,
+        channels: meta.channels,
+        colorSpace: meta.preprocessing.colorSpace,
+        range: meta.preprocessing.range,
+        cropMargin: meta.cropMargin ?? 0,
+        preprocess: `src/data/preprocess.ts preprocessFace: crop (edges replicated), ${meta.channels === 1 ? 'grey (BT.601 luma)' : 'RGB'}, resize to ${meta.inputSize}x${meta.inputSize}, x / 127.5 - 1`,
+      },
+      training: {
+        runDir,
+        command: trainCommand(o, runDir),
+        resumed,
+        resumeNote: resumed
+          ? `The run was interrupted and continued with \`facecls train --resume ${runDir}\` (same config.json, epoch, learning rate and Adam state).`
+          : finished
+            ? 'No resume recorded in the run directory (a run killed and continued with `facecls train --resume` leaves no separate trace; the result is the same as one session).'
+            : `Training continues with \`facecls train --resume ${runDir}\` (same config.json, epoch, learning rate and Adam state).`,
+        epochsPlanned: o.epochs,
+        epochsRun: lastEpoch,
+        bestEpoch,
+        bestValLoss: bestInfo.valLoss ?? bestRow?.valLoss ?? NaN,
+        bestValAccuracy: bestInfo.valAccuracy ?? bestRow?.valAcc ?? NaN,
+        wallSeconds: Math.round(log.reduce((a, r) => a + r.seconds, 0) * 10) / 10,
+        ...(training?.stopReason && training.epochsDone === lastEpoch ? { stopReason: training.stopReason } : {}),
+        options: o,
+      },
+      evaluation: {
+        tta,
+        runtime,
+        val,
+        test: test ?? {
+          withheld: true,
+          note: `Test figures are withheld until the final evaluation: the protocol evaluates the ${splitLabel(ds.format, 'test')} once, at the end of training (facecls ship --final).`,
+        },
+      },
+      limitations: limitations(meta.task, ds.format, Object.fromEntries(ds.labels.map((l, i) => [l, trainCounts[i]])), evals),
+      files: { model: MODEL_JSON, weights, onnx: MODEL_ONNX, sourceSha256: exported.source },
+    };
+    writeFileAtomic(path.join(tmp, MODEL_CARD_JSON), JSON.stringify(card, null, 2) + '\n');
+    writeFileAtomic(path.join(tmp, MODEL_CARD_MD), modelCardMarkdown(card));
+
+    // Into place: the old folder (with --force) is moved aside first, so a crash leaves one of the two.
+    if (outExists() && !opts.force) throw new UserError(`output "${outArg}" appeared while shipping: pass --force to replace it`);
+    const old = `${tmp}.old`;
+    if (fs.existsSync(out)) fs.renameSync(out, old);
+    try {
+      fs.renameSync(tmp, out);
+    } catch (err) {
+      if (fs.existsSync(old)) fs.renameSync(old, out);
+      throw new UserError(`cannot move the shipped model into "${outArg}": ${errorMessage(err)}`);
+    }
+    fs.rmSync(old, { recursive: true, force: true });
+    return { dir: out, card };
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,224 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import sharp from 'sharp';
+import { Rng } from '../../src/data/rng.js';
+import { NO_AUGMENT } from '../../src/train/augment.js';
+import { DEFAULT_TRAIN_OPTIONS, train, type TrainOptions } from '../../src/train/train.js';
+import { shipRun } from '../../src/train/ship.js';
+import { MODEL_CARD_JSON, MODEL_CARD_MD, readShippedModels, type CardEvaluation, type ModelCard } from '../../src/train/model-card.js';
+import { evaluate } from '../../src/eval/evaluate.js';
+import { shippedOnnx } from '../../src/io/onnx/model-dir.js';
+import { createRuntime } from '../../src/runtime/factory.js';
+import type { OnnxRuntime } from '../../src/runtime/onnx.js';
+import { runCli } from '../helpers/cli.js';
+import { tmpDir } from '../helpers/tmp.js';
+import { makeClassFolders, synthPixels } from '../data/fixtures.js';
+
+const quiet = { progress: false, log: () => {} };
+const SIZE = 16;
+
+function opts(data: string, extra: Partial<TrainOptions> = {}): TrainOptions {
+  return {
+    ...DEFAULT_TRAIN_OPTIONS,
+    task: 'custom',
+    data,
+    arch: 'tiny-xception',
+    inputSize: SIZE,
+    epochs: 2,
+    batchSize: 16,
+    schedule: { ...DEFAULT_TRAIN_OPTIONS.schedule, lr: 0.002 },
+    augment: { ...NO_AUGMENT, flip: true },
+    workers: 0,
+    preciseBnBatches: 4,
+    ...extra,
+  };
+}
+
+/** UTKFace-style names (age_gender_race_date) over the synthetic task: women bright on top, men below. */
+async function makeUtkFace(root: string, n: number): Promise<string> {
+  fs.mkdirSync(root, { recursive: true });
+  const rng = new Rng(7);
+  for (let i = 0; i < n; i++) {
+    const gender = i % 2; // 0 = man, 1 = woman in UTKFace
+    const age = [1, 5, 12, 20, 35, 50, 70][i % 7];
+    const px = synthPixels(gender === 1 ? 0 : 1, SIZE, rng);
+    const name = `${age}_${gender}_${Math.floor(i / 2) % 5}_2017010${String(i).padStart(10, '0')}.jpg.chip.jpg`;
+    await sharp(Buffer.from(px), { raw: { width: SIZE, height: SIZE, channels: 1 } }).jpeg({ quality: 95 }).toFile(path.join(root, name));
+  }
+  return root;
+}
+
+let counter = 0;
+const base = tmpDir('facecls-ship-test-');
+/** A fresh folder under one temporary root (one exit hook for the whole file). */
+const fresh = () => {
+  const d = path.join(base, `t${counter++}`);
+  fs.mkdirSync(d);
+  return d;
+};
+const readCard = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, MODEL_CARD_JSON), 'utf8')) as ModelCard;
+
+let data: string;
+let runDir: string;
+let interimRun: string;
+let finalCard: ModelCard;
+test.before(async () => {
+  data = await makeClassFolders(path.join(fresh(), 'synthetic'), 60, SIZE);
+  runDir = path.join(fresh(), 'run');
+  await train(opts(data), runDir, quiet);
+  // A run still in progress: the same files, with more epochs planned than done.
+  interimRun = path.join(fresh(), 'interim');
+  fs.cpSync(runDir, interimRun, { recursive: true });
+  fs.rmSync(path.join(interimRun, 'training.json'));
+  const cfg = JSON.parse(fs.readFileSync(path.join(interimRun, 'config.json'), 'utf8'));
+  cfg.options.epochs = 5;
+  fs.writeFileSync(path.join(interimRun, 'config.json'), JSON.stringify(cfg));
+});
+
+test('interim run: best weights, an up-to-date model.onnx, validation figures, test withheld', async () => {
+  const out = path.join(fresh(), 'models', 'interim');
+  const { card } = await shipRun(interimRun, out);
+  assert.deepEqual(fs.readdirSync(out).sort(), [MODEL_CARD_MD, MODEL_CARD_JSON, 'model.json', 'model.onnx', 'weights.bin'].sort());
+  assert.deepEqual(fs.readFileSync(path.join(out, 'weights.bin')), fs.readFileSync(path.join(interimRun, 'best', 'weights.bin')));
+  assert.ok(shippedOnnx(out), 'model.onnx matches the copied weights');
+  const rt = await createRuntime(out, { runtime: 'onnx' });
+  assert.equal((rt as OnnxRuntime).origin, 'shipped');
+  await rt.dispose();
+  assert.equal(card.status, 'interim: training in progress, epoch 2 of 5');
+  assert.deepEqual(readCard(out), JSON.parse(JSON.stringify(card)));
+  assert.ok(!Array.isArray(card.evaluation.test) && card.evaluation.test.withheld);
+  const md = fs.readFileSync(path.join(out, MODEL_CARD_MD), 'utf8');
+  assert.match(md, /Test figures are withheld until the final evaluation/);
+  assert.match(md, /Status: interim: training in progress, epoch 2 of 5/);
+  assert.match(md, /facecls train --resume/);
+  const val = card.evaluation.val[0];
+  assert.deepEqual(card.data.counts, { train: 96, val: 12, test: 12 });
+  assert.equal(val.n, 12);
+  assert.equal(val.confusion.flat().reduce((a, b) => a + b, 0), 12);
+  assert.deepEqual(card.data.trainClassCounts, { bottom: 48, top: 48 });
+  assert.equal(card.training.epochsRun, 2);
+  const log = fs.readFileSync(path.join(interimRun, 'log.csv'), 'utf8').trim().split('\n').slice(1);
+  const wall = log.reduce((a, l) => a + Number(l.split(',')[6]), 0);
+  assert.ok(Math.abs(card.training.wallSeconds - wall) < 0.11);
+  assert.equal(card.architecture.arch, 'tiny-xception');
+  assert.ok(card.architecture.params > 0 && card.architecture.macs > 0);
+  assert.deepEqual({ size: card.input.size, channels: card.input.channels, colorSpace: card.input.colorSpace, range: card.input.range }, { size: SIZE, channels: 1, colorSpace: 'grey', range: [-1, 1] });
+  // The protocol: test once, at the end.
+  await assert.rejects(shipRun(interimRun, path.join(fresh(), 'x'), { final: true }), /epoch 2 of 5: the test split is evaluated once/);
+});
+
+test('CLI: --final --tta flip evaluates val and test like facecls eval; refuses to overwrite without --force', async () => {
+  const out = path.join(fresh(), 'final');
+  const r = runCli(['ship', runDir, '-o', out, '--final', '--tta', 'flip', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const card = JSON.parse(r.stdout) as ModelCard & { dir: string };
+  finalCard = card;
+  assert.equal(card.dir, out);
+  assert.equal(card.status, 'final');
+  assert.equal(card.evaluation.tta, 'flip');
+  const test = card.evaluation.test as CardEvaluation[];
+  assert.ok(Array.isArray(test) && test.length === 1);
+  assert.equal(test[0].n, 12);
+  assert.equal(test[0].splitName, 'test split');
+  for (const [split, e] of [['val', card.evaluation.val[0]], ['test', test[0]]] as const) {
+    const direct = await evaluate({ model: path.join(runDir, 'best'), data, split, tta: 'flip', runtime: 'tfjs' });
+    assert.equal(e.accuracy, direct.metrics.accuracy, split);
+    assert.deepEqual(e.confusion, direct.metrics.confusion);
+    assert.deepEqual(e.perClass.map((c) => c.label), ['bottom', 'top']);
+  }
+  assert.ok(card.evaluation.val[0].accuracy >= 0.8, `val accuracy ${card.evaluation.val[0].accuracy}`);
+  assert.match(fs.readFileSync(path.join(out, MODEL_CARD_MD), 'utf8'), /\| true \\ predicted \| bottom \| top \|/);
+  const before = fs.readFileSync(path.join(out, MODEL_CARD_JSON), 'utf8');
+  const again = runCli(['ship', runDir, '-o', out]);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /^facecls: error: output ".*final" exists: pass --force/);
+  assert.equal(fs.readFileSync(path.join(out, MODEL_CARD_JSON), 'utf8'), before);
+  const forced = runCli(['ship', runDir, '-o', out, '--force']);
+  assert.equal(forced.code, 0, forced.stderr);
+  assert.match(forced.stdout, /status: final/);
+  assert.match(forced.stdout, /Test figures are withheld/);
+  assert.deepEqual(fs.readdirSync(path.dirname(out)).filter((f) => f.includes('.ship-')), [], 'no temporary folders left');
+});
+
+test('the reconstructed train command reproduces the run\'s config.json', () => {
+  const args = finalCard.training.command.split(' ');
+  assert.equal(args[0], 'facecls');
+  assert.deepEqual(args.slice(-2), ['--out', runDir]);
+  const again = path.join(fresh(), 'again');
+  // --max-minutes 0: the new run writes its config.json once the data has loaded, then stops before epoch 1.
+  const r = runCli([...args.slice(1, -1), again, '--max-minutes', '0', '--no-progress', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const cfg = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')).options;
+  assert.deepEqual(cfg(again), cfg(runDir));
+});
+
+test('UTKFace-style data: adults and per-group figures, measured gaps in the limitations', async () => {
+  const utk = await makeUtkFace(path.join(fresh(), 'utk'), 140);
+  const run = path.join(fresh(), 'utk-run');
+  await train(opts(utk, { task: 'gender', epochs: 1, valFraction: 0.2, testFraction: 0.2 }), run, quiet);
+  const out = path.join(fresh(), 'gender');
+  const { card } = await shipRun(run, out, { final: true });
+  assert.equal(card.status, 'final');
+  assert.deepEqual(card.labels, ['woman', 'man']);
+  const test = card.evaluation.test as CardEvaluation[];
+  assert.deepEqual(test.map((e) => e.adultsOnly), [false, true]);
+  assert.deepEqual(card.evaluation.val.map((e) => e.adultsOnly), [false, true]);
+  assert.equal(test[0].splitName, 'UTKFace test split');
+  assert.ok(test[1].n < test[0].n);
+  const all = test[0];
+  assert.deepEqual(all.groups.gender!.map((g) => g.value), ['woman', 'man']);
+  assert.deepEqual(all.groups.ageBand!.map((g) => g.value), ['0-2', '3-9', '10-17', '18-29', '30-44', '45-59', '60+']);
+  assert.equal(all.groups.race!.reduce((a, g) => a + g.n, 0), all.n);
+  const w = all.groups.gender!.find((g) => g.value === 'woman')!;
+  const m = all.groups.gender!.find((g) => g.value === 'man')!;
+  assert.equal(all.gaps!.menMinusWomen, Math.round((m.accuracy - w.accuracy) * 10000) / 100);
+  assert.ok(card.limitations.some((l) => l.startsWith('Measured on UTKFace test split, all ages: men')), card.limitations.join('\n'));
+  assert.ok(card.limitations.some((l) => /under-18s at/.test(l)));
+  const md = fs.readFileSync(path.join(out, MODEL_CARD_MD), 'utf8');
+  assert.match(md, /UTKFace test split, adults \(age >= 18\)/);
+  assert.match(md, /\| ethnic group \| accuracy \| correct \| n \|/);
+  assert.equal(card.training.command.split(' ').slice(0, 3).join(' '), 'facecls train gender');
+});
+
+test('facecls models: shipped models table, --shipped --json list, zoo JSON unchanged; a corrupt card is skipped with a warning', () => {
+  const dir = path.join(fresh(), 'models');
+  fs.mkdirSync(dir);
+  fs.cpSync((finalCard as ModelCard & { dir: string }).dir, path.join(dir, 'final'), { recursive: true });
+  fs.mkdirSync(path.join(dir, 'broken'));
+  fs.writeFileSync(path.join(dir, 'broken', MODEL_CARD_JSON), '{ not json');
+  const rows = readShippedModels(dir);
+  assert.deepEqual(rows.map((r) => [r.name, r.task, r.arch, r.test, r.status]), [['final', 'custom', 'tiny-xception', 'withheld', 'final']]);
+  const j = runCli(['models', '--shipped', '--json', '--models-dir', dir]);
+  assert.equal(j.code, 0, j.stderr);
+  const listed = JSON.parse(j.stdout);
+  assert.equal(listed.modelsDir, dir);
+  assert.equal(listed.shipped.length, 1);
+  assert.equal(listed.shipped[0].params, finalCard.architecture.params);
+  assert.match(j.stderr, /warning: skipping ".*broken.model-card\.json"/);
+  const zoo = runCli(['models', '--json', '--models-dir', dir]);
+  assert.ok(Array.isArray(JSON.parse(zoo.stdout)));
+  const table = runCli(['models', '--models-dir', dir]);
+  assert.equal(table.code, 0, table.stderr);
+  assert.match(table.stdout, /mini-xception/);
+  assert.match(table.stdout, /shipped models \(.*\):\nname\s+task\s+arch\s+params\s+val acc\s+test acc\s+status/);
+  assert.match(table.stdout, /final\s+custom\s+tiny-xception\s+[\d,]+\s+[\d.]+%\s+withheld\s+final/);
+});
+
+test('ship: clear errors for bad runs, outputs and moved data', async () => {
+  const t = fresh();
+  await assert.rejects(shipRun(path.join(t, 'nope'), path.join(t, 'o')), /run directory ".*nope" does not exist/);
+  await assert.rejects(shipRun(data, path.join(t, 'o')), /is not a training run directory/);
+  await assert.rejects(shipRun(runDir, path.join(runDir, 'shipped')), /inside the run directory/);
+  const other = await makeClassFolders(path.join(t, 'other'), 20, SIZE);
+  await assert.rejects(shipRun(runDir, path.join(t, 'o'), { data: other }), /no longer splits as the run did .*counts/);
+  const r = runCli(['ship', runDir, '-o', path.join(t, 'o'), '--tta', 'rotate']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /--tta must be none or flip/);
+  const noBest = path.join(t, 'nobest');
+  fs.cpSync(runDir, noBest, { recursive: true });
+  fs.writeFileSync(path.join(noBest, 'log.csv'), 'epoch,lr,loss,accuracy,val_loss,val_accuracy,seconds\n1,0.1,x,1,1,1,1\n');
+  await assert.rejects(shipRun(noBest, path.join(t, 'o')), /log\.csv" line 2 is malformed/);
+  assert.ok(!fs.existsSync(path.join(t, 'o')), 'nothing written on failure');
+});
