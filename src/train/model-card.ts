@@ -171,7 +171,7 @@ export function cardEvaluation(r: EvalReport, splitName: string): CardEvaluation
 }
 
 const pct = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(2)}%` : 'n/a');
-const evalTitle = (e: CardEvaluation) => `${e.splitName}${e.adultsOnly ? ', adults (age >= 18)' : ', all ages'}`;
+const evalTitle = (e: CardEvaluation) => `${e.splitName}${e.adultsOnly ? ', adults (age >= 18)' : e.groups.ageBand ? ', all ages' : ''}`;
 
 /** Known limitations and biases: the dataset's documented ones plus what this model measured. */
 export function limitations(task: string, format: string, trainClassCounts: Record<string, number>, evals: CardEvaluation[]): string[] {
@@ -180,7 +180,7 @@ export function limitations(task: string, format: string, trainClassCounts: Reco
   const main = evals.find((e) => !e.adultsOnly) ?? evals[0];
   if (format.startsWith('fer2013')) {
     out.push('FER-2013 faces are 48x48 grey internet images, many posed or acted, found by keyword search: expressions in the wild (subtle, spontaneous, side views, occlusion) are harder than these figures suggest.');
-    out.push('Some FER-2013 labels are wrong or ambiguous (human accuracy on the set is about 65%); no label cleaning was done.');
+    out.push('Some FER-2013 labels are wrong or ambiguous (Goodfellow et al. 2013 measured human accuracy on it at about 65 +/- 5%); no label cleaning was done.');
   }
   if (format === 'utkface') {
     out.push('UTKFace images are tight, aligned and cropped faces: other framings (a detector box, a loose crop) may score lower; the detection pipeline applies the crop margin stored in the model.');
@@ -196,8 +196,9 @@ export function limitations(task: string, format: string, trainClassCounts: Reco
   }
   if (main) {
     const worst = main.perClass.filter((c) => c.support > 0).reduce((a, b) => (b.recall < a.recall ? b : a), main.perClass[0]);
-    if (worst) out.push(`Weakest class on ${evalTitle(main)}: "${worst.label}" with recall ${pct(worst.recall)} and F1 ${worst.f1.toFixed(3)} (${worst.support} samples), against ${pct(main.accuracy)} overall.`);
-    if (task === 'emotion' && main.labels.includes('disgust')) {
+    const disgust = task === 'emotion' && main.labels.includes('disgust');
+    if (worst && !(disgust && worst.label === 'disgust')) out.push(`Weakest class on ${evalTitle(main)}: "${worst.label}" with recall ${pct(worst.recall)} and F1 ${worst.f1.toFixed(3)} (${worst.support} samples), against ${pct(main.accuracy)} overall.`);
+    if (disgust) {
       const d = main.perClass.find((c) => c.label === 'disgust')!;
       out.push(`"disgust" is rare (${trainClassCounts.disgust ?? 0} training images): its recall on ${evalTitle(main)} is ${pct(d.recall)} over ${d.support} samples, so its figures are noisy.`);
     }

@@ -131,7 +131,7 @@ function copyBest(best: string, dst: string): string[] {
         fs.copyFileSync(path.join(best, f), path.join(dst, f));
       }
       fs.writeFileSync(path.join(dst, MODEL_JSON), json);
-      if (fs.readFileSync(path.join(best, MODEL_JSON)).equals(json)) return files;
+      if (fs.readFileSync(path.join(best, MODEL_JSON)).equals(json)) return files.map((f) => path.posix.normalize(f.replace(/\\/g, '/')));
     } catch (err) {
       if (attempt === 4) throw new UserError(`cannot copy the model in "${best}": ${errorMessage(err)}`);
     }

@@ -129,7 +129,10 @@ test('CLI: --final --tta flip evaluates val and test like facecls eval; refuses 
     assert.deepEqual(e.perClass.map((c) => c.label), ['bottom', 'top']);
   }
   assert.ok(card.evaluation.val[0].accuracy >= 0.8, `val accuracy ${card.evaluation.val[0].accuracy}`);
-  assert.match(fs.readFileSync(path.join(out, MODEL_CARD_MD), 'utf8'), /\| true \\ predicted \| bottom \| top \|/);
+  const md = fs.readFileSync(path.join(out, MODEL_CARD_MD), 'utf8');
+  assert.match(md, /\| true \\ predicted \| bottom \| top \|/);
+  assert.match(md, /### test split\n/);
+  assert.deepEqual(card.files.weights, ['weights.bin']);
   const before = fs.readFileSync(path.join(out, MODEL_CARD_JSON), 'utf8');
   const again = runCli(['ship', runDir, '-o', out]);
   assert.equal(again.code, 1);
