@@ -9,6 +9,8 @@ export * from './data/decode.js';
 export { loadDataset, detectFormat, parseSplitName, DATASET_FORMATS } from './data/load.js';
 export type { Dataset, DatasetFormat, Sample, SampleMeta, SplitName, Skipped } from './data/dataset.js';
 export { train, resumeTraining, DEFAULT_TRAIN_OPTIONS, type TrainOptions, type TrainSummary, type RunControl } from './train/train.js';
+export { shipRun, type ShipOptions, type ShipResult } from './train/ship.js';
+export { readShippedModels, type ModelCard, type ShippedModelRow } from './train/model-card.js';
 export { evaluate, type EvalReport, type EvaluateOptions } from './eval/evaluate.js';
 export { metricsFromConfusion, Confusion, type Metrics, type ClassMetrics } from './eval/metrics.js';
 export * from './io/onnx/index.js';
