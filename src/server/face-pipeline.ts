@@ -14,7 +14,7 @@ import type { InferenceRuntime } from '../runtime/types.js';
 import { explainedPanel, explainFaces } from '../viz/explain.js';
 import type { ClassifyOptions, ClassifyResult, SaliencyOptions, ServedModel, ServerPipeline } from './pipeline.js';
 
-const CARD_FILES = ['README.md', 'CARD.md', 'card.md'];
+const CARD_FILES = ['MODEL_CARD.md', 'README.md', 'CARD.md'];
 
 /** The model card text of a model directory, when it has one. */
 export function readCard(dir: string): string | undefined {
