@@ -98,6 +98,13 @@ export interface XceptionModuleOptions extends RegOptions {
   preActivation?: boolean;
   /** L2 on the 1x1 residual projection too (the paper's code leaves it unregularised). */
   regularizeResidual?: boolean;
+  /**
+   * L2 on the separable convs' depthwise and pointwise kernels too. The paper's code passes
+   * kernel_regularizer to SeparableConv2D, which Keras ignores (its released .hdf5 configs show no
+   * regulariser there); with Adam, L2 on these kernels drives most of them to denormal values
+   * (slow arithmetic, dead channels), so it is off by default.
+   */
+  regularizeSeparable?: boolean;
 }
 
 /**
@@ -111,8 +118,9 @@ export function xceptionModule(x: Sym, filters: number, opts: XceptionModuleOpti
     conv(x, filters, { kernel: 1, strides: 2, padding: 'same', useBias: false, l2: opts.regularizeResidual ? opts.l2 : 0 }),
   );
   let y = opts.preActivation ? relu(x) : x;
-  y = relu(batchNorm(separableConv(y, filters, { useBias: false, l2: opts.l2 })));
-  y = batchNorm(separableConv(y, filters, { useBias: false, l2: opts.l2 }));
+  const sepL2 = opts.regularizeSeparable ? opts.l2 : 0;
+  y = relu(batchNorm(separableConv(y, filters, { useBias: false, l2: sepL2 })));
+  y = batchNorm(separableConv(y, filters, { useBias: false, l2: sepL2 }));
   y = maxPool(y, 3, 2);
   return add([y, residual]);
 }

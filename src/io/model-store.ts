@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { UserError, errorMessage } from '../errors.js';
+import { flushDenormals } from './denormals.js';
 import { fileSystem, MODEL_JSON, modelDir } from './fs-handler.js';
 
 export type Task = 'emotion' | 'gender' | 'custom';
@@ -36,7 +37,23 @@ const META_KEY = 'facecls';
 
 export async function saveModel(model: tf.LayersModel, dir: string, meta: ModelMeta): Promise<void> {
   model.setUserDefinedMetadata({ [META_KEY]: meta });
-  await model.save(fileSystem(dir));
+  const target = fileSystem(dir);
+  await model.save({
+    save: (artifacts) => {
+      // Flush denormal float32 weights (io/denormals.ts) in the bytes written, not in the live model.
+      if (artifacts.weightData && artifacts.weightSpecs) {
+        const data = tf.io.concatenateArrayBuffers(Array.isArray(artifacts.weightData) ? artifacts.weightData : [artifacts.weightData]).slice(0);
+        let offset = 0;
+        for (const spec of artifacts.weightSpecs) {
+          const size = spec.shape.reduce((a, b) => a * b, 1);
+          if (spec.dtype === 'float32' && !spec.quantization) flushDenormals(new Float32Array(data, offset, size));
+          offset += size * (spec.quantization ? (spec.quantization.dtype === 'uint8' ? 1 : 2) : 4);
+        }
+        artifacts = { ...artifacts, weightData: data };
+      }
+      return target.save!(artifacts);
+    },
+  });
 }
 
 /** Infer metadata for a plain tfjs model without facecls metadata. */

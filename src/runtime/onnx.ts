@@ -100,7 +100,9 @@ export class OnnxRuntime implements InferenceRuntime {
       graphOptimizationLevel: 'all',
       logSeverityLevel: 3,
       // Do not busy-wait between operators: the cores are shared with decoding and detection.
-      extra: { session: { intra_op: { allow_spinning: threads > 1 ? '0' : '1' } } },
+      // Flush denormal floats to zero: a model whose weights or activations decay into the
+      // denormal range otherwise runs 10-30x slower on x86 (measured here on an L2-decayed model).
+      extra: { session: { set_denormal_as_zero: '1', intra_op: { allow_spinning: threads > 1 ? '0' : '1' } } },
     };
     let session: ortTypes.InferenceSession;
     try {

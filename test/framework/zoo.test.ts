@@ -72,3 +72,20 @@ test('no tensors leak from building and disposing models', () => {
   for (const arch of ZOO) buildModel(arch.name, { inputSize: 48, numClasses: 7 }).dispose();
   assert.equal(tf.memory().numTensors, before);
 });
+
+test("mini-xception regularises only the stem convs, as the paper's released Keras model does", () => {
+  // The released gender_mini_XCEPTION .hdf5 config: L2 0.01 on conv2d_1/conv2d_2, none on the
+  // separable convs (Keras ignored the kernel_regularizer passed to SeparableConv2D), residuals or head.
+  const m = buildModel('mini-xception', { inputSize: 48, channels: 1, numClasses: 7 });
+  const regularised = m.layers
+    .filter((l) => {
+      const c = l.getConfig();
+      return c.kernelRegularizer != null || c.depthwiseRegularizer != null || c.pointwiseRegularizer != null;
+    })
+    .map((l) => l.getClassName());
+  assert.deepEqual(regularised, ['Conv2D', 'Conv2D']);
+  const losses = m.calculateLosses();
+  assert.equal(losses.length, 2);
+  tf.dispose(losses);
+  m.dispose();
+});

@@ -3,6 +3,7 @@
  * Initializer data stays mutable until `toProto` so batch-norm folding can rescale conv weights.
  */
 import { AttributeType, DataType } from './schema.js';
+import { FLOAT32_MIN_NORMAL } from '../denormals.js';
 
 export type AttrValue = number | number[] | string | { float: number } | { floats: number[] };
 
@@ -26,10 +27,11 @@ export interface ValueInfo {
   shape: Array<number | string>;
 }
 
+/** Float initializers are written with denormals flushed to zero (see io/denormals.ts). */
 function littleEndianBytes(data: Float32Array | BigInt64Array): Uint8Array {
   const out = new Uint8Array(data.length * data.BYTES_PER_ELEMENT);
   const view = new DataView(out.buffer);
-  if (data instanceof Float32Array) data.forEach((v, i) => view.setFloat32(i * 4, v, true));
+  if (data instanceof Float32Array) data.forEach((v, i) => view.setFloat32(i * 4, Math.abs(v) < FLOAT32_MIN_NORMAL ? 0 : v, true));
   else data.forEach((v, i) => view.setBigInt64(i * 8, v, true));
   return out;
 }
