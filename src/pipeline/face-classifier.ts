@@ -1,7 +1,8 @@
 /**
  * FaceClassifier: detect every face of an image, crop each one (square box grown by the tuned margin,
  * src/data/preprocess.ts squareBox + preprocessBatch) and run all faces of the image through the
- * emotion and the gender model in one batched call each.
+ * emotion and the gender model in one batched step (src/runtime/group.ts: with onnxruntime the faces
+ * are shared between the calling thread and `classifierWorkers` worker threads).
  *
  *   const fc = await FaceClassifier.load();
  *   const faces = await fc.classify('photo.jpg'); // [{ box, score, emotion: {label, scores}, gender: {...} }]
@@ -14,6 +15,7 @@ import { preprocessBatch, squareBox, type Box, type RawImage } from '../data/pre
 import { setupBackend } from '../engine/backend.js';
 import { UserError } from '../errors.js';
 import { createDetector, DEFAULT_DETECTOR, type Detector, type DetectorName, type TileMode } from '../detect/index.js';
+import { createRuntimeGroup, type RuntimeGroup } from '../runtime/group.js';
 import type { InferenceRuntime, RuntimeName } from '../runtime/types.js';
 import { loadRuntime } from './runtime.js';
 import type { FaceResult, LabelScores, StageTimes } from './types.js';
@@ -64,6 +66,12 @@ export interface FaceClassifierOptions {
   maxFaces?: number;
   /** Passed to decodeImage (pixel limit against decompression bombs). */
   maxPixels?: number;
+  /**
+   * Worker threads sharing the batched emotion + gender step with the calling thread (onnx runtime).
+   * Default: env FACECLS_ORT_WORKERS, else cores - 1. Use 0 where the caller already runs one
+   * pipeline per core (the server's worker pool does).
+   */
+  classifierWorkers?: number;
 }
 
 export interface ClassifyOptions {
@@ -86,6 +94,8 @@ export class FaceClassifier {
     readonly gender: InferenceRuntime | undefined,
     private readonly opts: FaceClassifierOptions,
     private readonly ownsDetector: boolean,
+    /** The batched emotion + gender step (runtimes in the order emotion, gender, when loaded). */
+    readonly group: RuntimeGroup,
   ) {}
 
   static async load(opts: FaceClassifierOptions = {}): Promise<FaceClassifier> {
@@ -106,7 +116,9 @@ export class FaceClassifier {
     const gender = wantGender ? await loadRuntime(opts.runtime, genderDir, opts.backend) : undefined;
     const ownsDetector = typeof opts.detector !== 'object';
     const detector = typeof opts.detector === 'object' ? opts.detector : await createDetector(opts.detector ?? DEFAULT_DETECTOR);
-    return new FaceClassifier(detector, emotion, gender, opts, ownsDetector);
+    const runtimes = [emotion, gender].filter((r): r is InferenceRuntime => r !== undefined);
+    const group = createRuntimeGroup(runtimes, { workers: opts.classifierWorkers });
+    return new FaceClassifier(detector, emotion, gender, opts, ownsDetector, group);
   }
 
   /** Margin around this detector's boxes for a model: the option if given, else from the model card. */
@@ -141,10 +153,23 @@ export class FaceClassifier {
     return { faces, width: img.width, height: img.height, times: { decode: t1 - t0, detect: t2 - t1, classify: t3 - t2 } };
   }
 
-  /** Emotion and gender for given detections of one image: one batched call per model. */
+  /** Emotion and gender for given detections of one image, all faces in one batched step. */
   async classifyBoxes(img: RawImage, dets: Array<{ box: Box; score: number }>, crop = false): Promise<FaceResult[]> {
     if (dets.length === 0) return [];
-    const [emo, gen] = await Promise.all([this.runTask(this.emotion, img, dets, crop), this.runTask(this.gender, img, dets, crop)]);
+    const rts = this.group.runtimes;
+    const batches = rts.map((rt) => {
+      const margin = crop ? 0 : this.cropMargin(rt);
+      const boxes = dets.map((d) => (crop ? d.box : squareBox(d.box, margin)));
+      return preprocessBatch(img, boxes, { inputSize: rt.meta.inputSize, channels: rt.meta.channels === 3 ? 3 : 1 });
+    });
+    const probs = await this.group.run(batches, dets.length);
+    const scores = (rt: InferenceRuntime | undefined) => {
+      if (!rt) return undefined;
+      const p = probs[rts.indexOf(rt)];
+      const k = rt.meta.labels.length;
+      return dets.map((_, i) => toLabelScores(rt.meta.labels, p.subarray(i * k, (i + 1) * k)));
+    };
+    const [emo, gen] = [scores(this.emotion), scores(this.gender)];
     return dets.map((d, i) => {
       const r: FaceResult = { box: d.box, score: d.score };
       if (emo) r.emotion = emo[i];
@@ -153,19 +178,8 @@ export class FaceClassifier {
     });
   }
 
-  private async runTask(rt: InferenceRuntime | undefined, img: RawImage, dets: Array<{ box: Box }>, crop: boolean): Promise<LabelScores[] | undefined> {
-    if (!rt) return undefined;
-    const { inputSize, labels } = rt.meta;
-    const channels = rt.meta.channels === 3 ? 3 : 1;
-    const margin = crop ? 0 : this.cropMargin(rt);
-    const boxes = dets.map((d) => (crop ? d.box : squareBox(d.box, margin)));
-    const batch = preprocessBatch(img, boxes, { inputSize, channels });
-    const probs = await rt.run(batch, boxes.length);
-    const k = labels.length;
-    return boxes.map((_, i) => toLabelScores(labels, probs.subarray(i * k, (i + 1) * k)));
-  }
-
   async dispose(): Promise<void> {
+    await this.group.dispose();
     await Promise.all([this.emotion?.dispose(), this.gender?.dispose()]);
     if (this.ownsDetector) this.detector.dispose();
   }

@@ -14,6 +14,7 @@ import { median, percentile } from '../framework/model-bench.js';
 import { MODEL_JSON } from '../io/fs-handler.js';
 import { EMOTION_LABELS, GENDER_LABELS, type ModelMeta, type Task } from '../io/model-store.js';
 import { createRuntime, createRuntimeFromModel } from './factory.js';
+import { createRuntimeGroup } from './group.js';
 import type { InferenceRuntime, RuntimeName } from './types.js';
 
 export interface ClassifyBenchOptions {
@@ -26,8 +27,10 @@ export interface ClassifyBenchOptions {
   backend?: string;
   /** onnxruntime intra-op threads (default: the runtime's default). */
   threads?: number;
-  /** onnxruntime worker-thread sessions for batches (default: the runtime's default). */
+  /** onnxruntime worker-thread sessions per model, for the single-model rows (default: the runtime's default). */
   workers?: number;
+  /** Worker threads of the emotion+gender step (default: src/runtime/group.ts defaultGroupWorkers). */
+  groupWorkers?: number;
   runtimes?: RuntimeName[];
   seed?: number;
 }
@@ -65,6 +68,8 @@ export interface ClassifyBenchResult {
   onnxThreads: number | null;
   onnxWorkers: number | null;
   onnxMaxChunk: number | null;
+  /** Worker threads that shared the onnxruntime emotion+gender step with the calling thread. */
+  groupWorkers: number | null;
   models: ModelSource[];
   rows: BenchRow[];
   /** tfjs time / onnx time per model and batch (how many times faster onnxruntime is). */
@@ -129,7 +134,7 @@ async function openModel(task: 'emotion' | 'gender', dir: string | undefined, o:
       const meta = [...map.values()][0].meta;
       return { source: { task, source: dir, arch: meta.arch, input: `${meta.inputSize}x${meta.inputSize}x${meta.channels}` }, runtimes: map };
     }
-    const inputSize = task === 'emotion' ? 48 : 64;
+    const inputSize = 48;
     const labels = task === 'emotion' ? [...EMOTION_LABELS] : [...GENDER_LABELS];
     const meta: ModelMeta = { task, labels, arch: 'mini-xception', inputSize, channels: 1, preprocessing: { colorSpace: 'grey', range: [-1, 1] } };
     const model = buildModel('mini-xception', { inputSize, channels: 1, numClasses: labels.length });
@@ -168,6 +173,7 @@ export async function benchClassify(o: ClassifyBenchOptions = {}): Promise<Class
     let onnxThreads: number | null = null;
     let onnxWorkers: number | null = null;
     let onnxMaxChunk: number | null = null;
+    let groupWorkers: number | null = null;
     for (const r of runtimes) {
       const label = r === 'tfjs' ? `tfjs-${backend}` : 'onnxruntime';
       const rts = pairs.map((p) => p.runtimes.get(r)!);
@@ -186,11 +192,15 @@ export async function benchClassify(o: ClassifyBenchOptions = {}): Promise<Class
           batchN: await timeFaces(() => rt.run(inputs[i].many, batch), batch, minMs),
         });
       }
-      const both = async (n: number) => {
-        await rts[0].run(n === 1 ? inputs[0].one : inputs[0].many, n);
-        await rts[1].run(n === 1 ? inputs[1].one : inputs[1].many, n);
-      };
-      rows.push({ runtime: label, model: 'emotion+gender', batch1: await timeFaces(() => both(1), 1, minMs), batchN: await timeFaces(() => both(batch), batch, minMs) });
+      // Both models on the same faces in one step, as the pipeline runs them (src/runtime/group.ts).
+      const group = createRuntimeGroup(rts, r === 'onnx' ? { workers: o.groupWorkers } : { workers: 0 });
+      try {
+        if (r === 'onnx') groupWorkers = group.workers;
+        const both = (n: number) => group.run(n === 1 ? [inputs[0].one, inputs[1].one] : [inputs[0].many, inputs[1].many], n);
+        rows.push({ runtime: label, model: 'emotion+gender', batch1: await timeFaces(() => both(1), 1, minMs), batchN: await timeFaces(() => both(batch), batch, minMs) });
+      } finally {
+        await group.dispose();
+      }
     }
     const ratios: ClassifyBenchResult['ratios'] = [];
     if (runtimes.includes('tfjs') && runtimes.includes('onnx')) {
@@ -208,6 +218,7 @@ export async function benchClassify(o: ClassifyBenchOptions = {}): Promise<Class
       onnxThreads,
       onnxWorkers,
       onnxMaxChunk,
+      groupWorkers,
       models: pairs.map((p) => p.source),
       rows,
       ratios,

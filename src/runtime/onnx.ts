@@ -5,7 +5,7 @@
 import type * as ortTypes from 'onnxruntime-node';
 import { UserError, errorMessage } from '../errors.js';
 import type { ModelMeta } from '../io/model-store.js';
-import { OnnxWorkerPool } from './onnx-pool.js';
+import { OnnxWorkerPool, runSharded } from './onnx-pool.js';
 import type { InferenceRuntime } from './types.js';
 
 export interface OnnxRuntimeOptions {
@@ -71,6 +71,9 @@ export class OnnxRuntime implements InferenceRuntime {
     readonly threads: number,
     readonly maxChunk: number,
     readonly origin: OnnxOrigin,
+    /** The ONNX graph and session options, for worker sessions (here and in an OnnxGroup). */
+    readonly bytes: Uint8Array,
+    readonly sessionOptions: ortTypes.InferenceSession.SessionOptions,
     private readonly pool?: OnnxWorkerPool,
   ) {}
 
@@ -114,7 +117,7 @@ export class OnnxRuntime implements InferenceRuntime {
       await session.release();
       throw new UserError(`${label} must have one input and one output, has ${session.inputNames.length} and ${session.outputNames.length}`);
     }
-    return new OnnxRuntime(meta, ort, session, threads, maxChunk, origin, workers > 0 ? new OnnxWorkerPool(bytes, options, workers) : undefined);
+    return new OnnxRuntime(meta, ort, session, threads, maxChunk, origin, bytes, options, workers > 0 ? new OnnxWorkerPool([bytes], options, workers) : undefined);
   }
 
   async run(batch: Float32Array, n: number): Promise<Float32Array> {
@@ -124,28 +127,22 @@ export class OnnxRuntime implements InferenceRuntime {
     if (n === 0) return new Float32Array(0);
     const len = n * s * s * c;
     if (batch.length < len) throw new RangeError(`batch holds ${batch.length} values, ${n} inputs of ${s}x${s}x${c} need ${len}`);
-    const per = s * s * c;
-    const classes = labels.length;
     if (n <= this.maxChunk) return this.runChunk(batch.subarray(0, len), n);
-    const out = new Float32Array(n * classes);
-    const chunks: Array<[number, number]> = [];
-    for (let i = 0; i < n; i += this.maxChunk) chunks.push([i, Math.min(this.maxChunk, n - i)]);
-    // Executors (this thread + workers) take the next chunk as they finish one.
-    let next = 0;
-    const executor = async (worker: number | undefined) => {
-      for (let j = next++; j < chunks.length; j = next++) {
-        const [i, k] = chunks[j];
-        const data = batch.subarray(i * per, (i + k) * per);
-        const y = worker === undefined ? await this.runChunk(data, k) : await this.pool!.run(worker, data, [k, s, s, c]);
-        if (y.length !== k * classes) throw new Error(`ONNX model returned ${y.length} values for ${k} inputs of ${classes} classes`);
-        out.set(y, i * classes);
-      }
-    };
-    await Promise.all([executor(undefined), ...Array.from({ length: Math.min(this.workers, chunks.length - 1) }, (_, w) => executor(w))]);
+    const [out] = await runSharded({
+      batches: [batch],
+      n,
+      faceDims: [[s, s, c]],
+      classes: [labels.length],
+      chunk: this.maxChunk,
+      pool: this.pool,
+      local: (_m, data, k) => this.runChunk(data, k),
+    });
     return out;
   }
 
-  private async runChunk(data: Float32Array, n: number): Promise<Float32Array> {
+  /** One session.run on this thread for exactly n inputs (no chunking, no workers). */
+  async runChunk(data: Float32Array, n: number): Promise<Float32Array> {
+    if (this.disposed) throw new Error('OnnxRuntime.run after dispose');
     const { inputSize: s, channels: c, labels } = this.meta;
     const input = new this.ort.Tensor('float32', data, [n, s, s, c]);
     try {

@@ -27,7 +27,8 @@ const WORKER_URL = new URL('./pipeline-worker.js', import.meta.url);
 type Ready = { type: 'ready'; detectorName: string; models: ServedModel[] } | { type: 'failed'; message: string; user: boolean };
 
 function spawn(options: FaceClassifierOptions): Promise<{ worker: Worker; ready: Extract<Ready, { type: 'ready' }> }> {
-  const worker = new Worker(WORKER_URL, { workerData: options });
+  // One pipeline per worker already uses the cores: no further classifier threads inside each.
+  const worker = new Worker(WORKER_URL, { workerData: { classifierWorkers: 0, ...options } });
   return new Promise((resolve, reject) => {
     const onExit = (code: number) => reject(new Error(`pipeline worker exited with code ${code} while loading`));
     worker.once('error', reject);

@@ -25,19 +25,18 @@ function checkShape(f: FaceResult): void {
   }
 }
 
-test('FaceClassifier: every face, result shape, one batched call per model, any image format', { skip: utkSkip() }, async () => {
+test('FaceClassifier: every face, result shape, one batched step for both models, any image format', { skip: utkSkip() }, async () => {
   const m = await randomModels();
   const fc = await FaceClassifier.load({ emotionModel: m.emotion, genderModel: m.gender });
   const dir = tmpDir();
   try {
     const f = await frame(3, 11);
-    const calls: number[] = [];
-    for (const rt of [fc.emotion!, fc.gender!]) {
-      const run = rt.run.bind(rt);
-      rt.run = (batch, n) => (calls.push(n), run(batch, n));
-    }
+    const calls: Array<[number, number]> = [];
+    assert.deepEqual(fc.group.runtimes, [fc.emotion, fc.gender]);
+    const run = fc.group.run.bind(fc.group);
+    fc.group.run = (batches, n) => (calls.push([batches.length, n]), run(batches, n));
     const faces = await fc.classify(f.image);
-    assert.deepEqual(calls, [3, 3], 'all faces of the frame in one call per model');
+    assert.deepEqual(calls, [[2, 3]], 'all faces of the frame, both models, in one batched step');
     assert.equal(matchDetections(f.faces, faces.map((x) => ({ box: x.box, score: x.score }))).truePositives, 3);
     faces.forEach(checkShape);
     assert.equal(JSON.parse(JSON.stringify(faces)).length, 3);

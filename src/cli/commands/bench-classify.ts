@@ -56,7 +56,7 @@ export function printClassifyBench(r: ClassifyBenchResult): void {
   }
   console.log('\nmodels: ' + r.models.map((m) => `${m.task} = ${m.source} (${m.arch ?? '?'}, ${m.input})`).join('; '));
   console.log(
-    `tfjs backend: ${r.backend}; onnxruntime intra-op threads: ${r.onnxThreads ?? '-'}, worker sessions: ${r.onnxWorkers ?? '-'}, chunk: ${r.onnxMaxChunk ?? '-'}; ` +
+    `tfjs backend: ${r.backend}; onnxruntime intra-op threads: ${r.onnxThreads ?? '-'}, chunk: ${r.onnxMaxChunk ?? '-'}, emotion+gender step on the calling thread + ${r.groupWorkers ?? 0} worker(s); ` +
       `${r.machine.cpus} x ${r.machine.cpuModel}, load average ${r.machine.loadAverage.join(' ')}, node ${r.machine.node}`,
   );
   console.log(r.note);
@@ -67,11 +67,11 @@ export function addBenchClassify(group: Command): Command {
     .command('classify')
     .description('ms per face at batch 1 and N and faces/s for the emotion and gender classifiers, tfjs-wasm vs onnxruntime')
     .option('--emotion <dir>', 'emotion model directory (default: models/emotion, else a random-weight mini-Xception 48x48)')
-    .option('--gender <dir>', 'gender model directory (default: models/gender, else a random-weight mini-Xception 64x64)')
+    .option('--gender <dir>', 'gender model directory (default: models/gender, else a random-weight mini-Xception 48x48)')
     .option('--batch <n>', 'batch size of the batched measurement', '32')
     .option('--min-ms <ms>', 'minimum timed milliseconds per measurement', '1500')
     .option('--threads <n>', 'onnxruntime intra-op threads (default 1, or env FACECLS_ORT_THREADS)')
-    .option('--workers <n>', 'onnxruntime worker-thread sessions sharing big batches (default 0, or env FACECLS_ORT_WORKERS)')
+    .option('--workers <n>', 'worker threads sharing the onnxruntime emotion+gender step with the calling thread (default: cores - 1, or env FACECLS_ORT_WORKERS)')
     .option('--runtime <name>', 'measure only this runtime (onnx or tfjs); default both')
     .option('--json', 'print machine-readable JSON', false)
     .action(async (o: Opts, cmd: Command) => {
@@ -82,7 +82,7 @@ export function addBenchClassify(group: Command): Command {
         batch: parseIntOption(o.batch, '--batch', 1, 4096),
         minMs: parseIntOption(o.minMs, '--min-ms', 0, 600_000),
         threads: o.threads === undefined ? undefined : parseIntOption(o.threads, '--threads', 1, 256),
-        workers: o.workers === undefined ? undefined : parseIntOption(o.workers, '--workers', 0, 64),
+        groupWorkers: o.workers === undefined ? undefined : parseIntOption(o.workers, '--workers', 0, 64),
         runtimes,
         backend: cmd.optsWithGlobals().backend,
       });
