@@ -4,9 +4,10 @@
  * - workers = 0: one replica on the calling thread (its tfjs backend, wasm by default).
  * - workers = N >= 1: one replica per worker thread, each with its own tfjs + wasm instance.
  *   Each step splits the batch into N contiguous shards (sizes differ by at most one); every worker
- *   computes the gradient of its shard's mean loss; the main thread averages them weighted by shard
- *   size (= the gradient of the whole batch's mean loss) and sends the average to every worker,
- *   which applies the same Adam update, so weights stay identical on all workers.
+ *   computes the gradient of its shard's mean loss, the workers exchange them through shared memory
+ *   (allreduce.ts) and each averages them weighted by shard size (= the gradient of the whole
+ *   batch's mean loss) in the same order and applies the same Adam update, so weights stay
+ *   identical on all workers. The main thread only hands out shards and collects the losses.
  *   Batch norm: each worker normalises with its own shard's batch statistics (as with per-GPU batch
  *   norm), and the moving mean/variance after the step are the shard-size-weighted average of the
  *   workers' updated values, broadcast back. The averaged moving mean equals the full-batch one; the
@@ -19,40 +20,13 @@ import * as os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { setupBackend, type BackendName } from './backend.js';
-import { Replica, type ShardGradients, type ShardStats } from './replica.js';
+import { SharedGradients } from './allreduce.js';
+import { Replica, type ShardStats } from './replica.js';
+import { shardRanges } from './shards.js';
 import type { OptimizerState, StepResult, Trainer, TrainerConfig } from './trainer-types.js';
 
 export function defaultWorkers(): number {
   return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-}
-
-/** Split n samples into at most k contiguous shards of near-equal size: [start, count][]. */
-export function shardRanges(n: number, k: number): Array<[number, number]> {
-  const shards = Math.max(1, Math.min(n, k));
-  const out: Array<[number, number]> = [];
-  let start = 0;
-  for (let i = 0; i < shards; i++) {
-    const count = Math.floor(n / shards) + (i < n % shards ? 1 : 0);
-    out.push([start, count]);
-    start += count;
-  }
-  return out;
-}
-
-/**
- * Shard-size-weighted average of shard gradients (each the gradient of its shard's mean loss, so the
- * result is the gradient of the whole batch's mean loss) and of the post-step batch-norm statistics.
- */
-export function averageShards(parts: Array<Pick<ShardGradients, 'n' | 'grads' | 'state'>>): { grads: Float32Array; state: Float32Array } {
-  const n = parts.reduce((a, p) => a + p.n, 0);
-  const grads = new Float32Array(parts[0].grads.length);
-  const state = new Float32Array(parts[0].state.length);
-  for (const p of parts) {
-    const w = p.n / n;
-    for (let i = 0; i < grads.length; i++) grads[i] += w * p.grads[i];
-    for (let i = 0; i < state.length; i++) state[i] += w * p.state[i];
-  }
-  return { grads, state };
 }
 
 function toResult(parts: ShardStats[]): StepResult {
@@ -145,6 +119,9 @@ class WorkerClient {
   private readonly pending = new Map<number, Pending>();
   private failure: Error | undefined;
 
+  /** Called once if the worker crashes or exits (e.g. to release its peers from a barrier). */
+  onFailure?: (err: Error) => void;
+
   constructor(
     private readonly worker: Worker,
     readonly index: number,
@@ -157,6 +134,7 @@ class WorkerClient {
       else p.reject(new Error(`training worker ${index}: ${msg.error}`));
     });
     const fail = (err: Error) => {
+      if (!this.failure) this.onFailure?.(err);
       this.failure = err;
       for (const p of this.pending.values()) p.reject(err);
       this.pending.clear();
@@ -188,8 +166,10 @@ class WorkerTrainer implements Trainer {
   private constructor(
     private readonly clients: WorkerClient[],
     config: TrainerConfig,
+    private readonly shared: SharedGradients | undefined,
   ) {
     this.lr = config.optimizer.learningRate;
+    for (const c of clients) c.onFailure = () => shared?.abort();
   }
 
   get workers(): number {
@@ -201,13 +181,21 @@ class WorkerTrainer implements Trainer {
     const clients: WorkerClient[] = [];
     for (let i = 0; i < workers; i++) clients.push(new WorkerClient(new Worker(url), i));
     const replicaConfig = { modelTopology: config.modelTopology, weights: config.weights, optimizer: config.optimizer };
+    let shared: SharedGradients | undefined;
     try {
-      await Promise.all(clients.map((c) => c.call({ type: 'init', config: replicaConfig, backend: config.backend ?? 'wasm' })));
+      const sizes = await Promise.all(
+        clients.map((c) => c.call<{ gradientSize: number; stateSize: number }>({ type: 'init', config: replicaConfig, backend: config.backend ?? 'wasm' })),
+      );
+      if (workers > 1) {
+        shared = SharedGradients.create(workers, sizes[0].gradientSize, sizes[0].stateSize);
+        const { buffer, gradientSize, stateSize } = shared;
+        await Promise.all(clients.map((c, index) => c.call({ type: 'attach', buffer, index, workers, gradientSize, stateSize })));
+      }
     } catch (err) {
       await Promise.all(clients.map((c) => c.terminate()));
       throw err;
     }
-    return new WorkerTrainer(clients, config);
+    return new WorkerTrainer(clients, config, shared);
   }
 
   /** Calls are serialised so a step never interleaves with another step or a state read. */
@@ -235,16 +223,21 @@ class WorkerTrainer implements Trainer {
         const s = shard(0, n);
         return toResult([await this.clients[0].call<ShardStats>({ type: 'step', ...s }, [s.x.buffer])]);
       }
+      // Every worker joins the step (a worker without samples when n < workers contributes nothing).
       const ranges = shardRanges(n, this.clients.length);
-      const parts = await Promise.all(
-        ranges.map(([start, count], i) => {
-          const s = shard(start, count);
-          return this.clients[i].call<ShardGradients>({ type: 'grads', ...s }, [s.x.buffer]);
+      const settled = await Promise.allSettled(
+        this.clients.map((c, i) => {
+          const s = i < ranges.length ? shard(...ranges[i]) : shard(0, 0);
+          return c.call<ShardStats>({ type: 'step-shared', ...s }, [s.x.buffer]);
         }),
       );
-      const { grads, state } = averageShards(parts);
-      await Promise.all(this.clients.map((c) => c.call({ type: 'apply', grads, state })));
-      return toResult(parts);
+      const failures = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as Error);
+      if (failures.length > 0) {
+        this.shared!.reset();
+        // Report the worker that failed, not the peers it released from the barrier.
+        throw failures.find((e) => !/another worker failed/.test(e.message)) ?? failures[0];
+      }
+      return toResult(settled.map((r) => (r as PromiseFulfilledResult<ShardStats>).value).filter((p) => p.n > 0));
     });
   }
 
@@ -286,4 +279,5 @@ class WorkerTrainer implements Trainer {
   }
 }
 
+export { shardRanges, averageShards } from './shards.js';
 export type { Trainer, TrainerConfig, StepResult, OptimizerState, BackendName };
