@@ -487,9 +487,25 @@ async function run(o: TrainOptions, runDir: string, ck: CheckpointFile | undefin
       let seen = 0;
       let b = 0;
       let timedOut = false;
-      for await (const batch of makeBatches(trainStore, order, { batchSize: o.batchSize, numClasses, augment: o.augment, mixup: o.mixup, labelSmoothing: o.labelSmoothing, classWeights }, rng)) {
-        if (teacher) await distillTargets(teacher, batch.x, batch.y, batch.n, numClasses, o.distillWeight ?? 0.5, o.distillTemperature ?? 2);
-        const r = await trainer.trainStep(batch.x, batch.y, batch.n);
+      const batches = makeBatches(trainStore, order, { batchSize: o.batchSize, numClasses, augment: o.augment, mixup: o.mixup, labelSmoothing: o.labelSmoothing, classWeights }, rng)[
+        Symbol.asyncIterator
+      ]();
+      const prepare = async () => {
+        const next = await batches.next();
+        if (!next.done && teacher) await distillTargets(teacher, next.value.x, next.value.y, next.value.n, numClasses, o.distillWeight ?? 0.5, o.distillTemperature ?? 2);
+        return next;
+      };
+      let pending = prepare();
+      for (;;) {
+        const next = await pending;
+        if (next.done) break;
+        const batch = next.value;
+        const step = trainer.trainStep(batch.x, batch.y, batch.n);
+        // Augment the next batch on this thread while the workers run this step (the step's messages
+        // are posted first: setImmediate runs after the microtask that posts them).
+        pending = new Promise<void>((resolve) => setImmediate(resolve)).then(prepare);
+        pending.catch(() => undefined);
+        const r = await step;
         b++;
         if (!Number.isFinite(r.loss) || !Number.isFinite(r.regularizationLoss)) {
           bar.stop();
