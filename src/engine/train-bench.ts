@@ -63,7 +63,7 @@ export function defaultTrainBenchOptions(): TrainBenchOptions {
     inputs: [48, 64],
     batches: [32, 64],
     workers: n > 1 ? [1, n] : [1],
-    steps: 10,
+    steps: 30,
     warmup: 3,
     cpuSteps: 1,
     numClasses: 7,

@@ -179,7 +179,10 @@ class WorkerTrainer implements Trainer {
   static async start(config: TrainerConfig, workers: number): Promise<WorkerTrainer> {
     const url = new URL('./train-worker.js', import.meta.url);
     const clients: WorkerClient[] = [];
-    for (let i = 0; i < workers; i++) clients.push(new WorkerClient(new Worker(url), i));
+    // A larger young generation: a step allocates many short-lived tfjs objects, and fewer scavenges
+    // leave more of the cores to the workers (measured ~2% per step with two workers).
+    const resourceLimits = { maxYoungGenerationSizeMb: 128 };
+    for (let i = 0; i < workers; i++) clients.push(new WorkerClient(new Worker(url, { resourceLimits }), i));
     const replicaConfig = { modelTopology: config.modelTopology, weights: config.weights, optimizer: config.optimizer };
     let shared: SharedGradients | undefined;
     try {

@@ -70,7 +70,7 @@ export function addBenchTrain(group: Command): Command {
     .option('--inputs <list>', 'input sizes, comma-separated (default 48,64)')
     .option('--batches <list>', 'batch sizes, comma-separated (default 32,64)')
     .option('--workers <list>', 'engine worker counts, comma-separated; 0 = calling thread (default 1,<cores>)')
-    .option('--steps <n>', 'timed steps per engine configuration (default 10)')
+    .option('--steps <n>', 'timed steps per engine configuration (default 30: 2-worker timings vary by a few per cent between runs of 10)')
     .option('--cpu-steps <n>', 'timed steps for the stock tfjs-cpu rows (default 1: a mini-Xception step takes ~40 s)')
     .option('--no-cpu', 'skip the stock tfjs-cpu rows')
     .option('--quick', 'only 48x48, batch 32, 5 steps (1 cpu step)', false)
