@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import type { EvalReport, GroupRow } from '../eval/evaluate.js';
 import { errorMessage } from '../errors.js';
 import type { ModelCost } from '../framework/cost.js';
+import { projectRoot } from '../data/paths.js';
 import type { TrainOptions } from './train.js';
 
 export const MODEL_CARD_JSON = 'model-card.json';
@@ -69,6 +70,8 @@ export interface ModelCard {
     runDir: string;
     command: string;
     resumed: boolean;
+    /** The processes that trained the run (sessions.jsonl), when recorded. */
+    sessions?: Array<{ started: string; resumed: boolean; fromEpoch: number; workers: number | null; backend: string }>;
     resumeNote: string;
     epochsPlanned: number;
     epochsRun: number;
@@ -95,10 +98,19 @@ const q = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `
  * The `facecls train` command line that produces exactly these options: every option is written out
  * (defaults included), so the command still means the same thing if a default changes later.
  */
+/**
+ * A path as a model card records it: relative to the project root (the folder cards' commands run
+ * from), so a card does not carry one machine's absolute paths. Relative inputs are kept.
+ */
+export function portablePath(p: string): string {
+  if (!path.isAbsolute(p)) return p;
+  return path.relative(projectRoot(), p) || '.';
+}
+
 export function trainCommand(o: TrainOptions, runDir: string): string {
   const a: string[] = [];
   if (o.backend) a.push('--backend', o.backend);
-  a.push('train', o.task, '--data', o.data);
+  a.push('train', o.task, '--data', portablePath(o.data));
   if (o.format) a.push('--format', o.format);
   a.push('--arch', o.arch, '--input', String(o.inputSize), '--channels', String(o.channels), '--epochs', String(o.epochs), '--batch-size', String(o.batchSize));
   const s = o.schedule;
@@ -115,8 +127,8 @@ export function trainCommand(o: TrainOptions, runDir: string): string {
   a.push('--max-bad-fraction', String(o.maxBadFraction));
   if (o.trainLimit !== undefined) a.push('--train-limit', String(o.trainLimit));
   a.push('--precise-bn', String(o.preciseBnBatches));
-  if (o.teacher) a.push('--teacher', o.teacher, '--distill', String(o.distillWeight ?? 0.5), '--distill-temperature', String(o.distillTemperature ?? 2));
-  a.push('--out', runDir);
+  if (o.teacher) a.push('--teacher', portablePath(o.teacher), '--distill', String(o.distillWeight ?? 0.5), '--distill-temperature', String(o.distillTemperature ?? 2));
+  a.push('--out', portablePath(runDir));
   return ['facecls', ...a].map(q).join(' ');
 }
 
@@ -265,7 +277,7 @@ export function modelCardMarkdown(c: ModelCard): string {
   L.push(`- Model selection: ${c.data.selection}`);
   L.push(`- Test: ${c.data.test}`, '');
   L.push('## Training', '');
-  L.push('```sh', t.command, '```', '');
+  L.push('Run from the project root (paths in this card are relative to it):', '', '```sh', t.command, '```', '');
   L.push(`- ${t.resumeNote}`);
   L.push(`- Epochs: ${t.epochsRun} run of ${t.epochsPlanned} planned${t.stopReason ? ` (stopped: ${t.stopReason})` : ''}; best epoch ${t.bestEpoch} (validation loss ${t.bestValLoss.toFixed(4)}, accuracy ${pct(t.bestValAccuracy)})`);
   L.push(`- Wall time: ${(t.wallSeconds / 3600).toFixed(2)} h (${t.wallSeconds.toFixed(0)} s, sum of the epoch times in log.csv)`, '');

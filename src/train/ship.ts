@@ -17,8 +17,8 @@ import { loadModel } from '../io/model-store.js';
 import { MODEL_ONNX, shippedOnnx, writeOnnx } from '../io/onnx/model-dir.js';
 import { labelCounts, type Dataset, type SplitName } from '../data/dataset.js';
 import { loadDataset } from '../data/load.js';
-import { cardEvaluation, limitations, MODEL_CARD_JSON, MODEL_CARD_MD, modelCardMarkdown, trainCommand, type CardEvaluation, type ModelCard } from './model-card.js';
-import type { TrainOptions } from './train.js';
+import { cardEvaluation, limitations, portablePath, MODEL_CARD_JSON, MODEL_CARD_MD, modelCardMarkdown, trainCommand, type CardEvaluation, type ModelCard } from './model-card.js';
+import { readSessions, SESSIONS_JSONL, type TrainOptions } from './train.js';
 
 export interface ShipOptions {
   /** Also evaluate the test split (the protocol's single, final evaluation). */
@@ -214,7 +214,10 @@ export async function shipRun(runDirArg: string, outArg: string, opts: ShipOptio
     const bestInfo = (meta.training ?? {}) as { epoch?: number; valLoss?: number; valAccuracy?: number };
     const bestEpoch = bestInfo.epoch ?? ck?.monitor?.bestEpoch ?? training?.bestEpoch ?? log.reduce((a, b) => (b.valLoss < a.valLoss ? b : a)).epoch;
     const bestRow = log.find((r) => r.epoch === bestEpoch);
-    const resumed = resumeEvidence(training, lastEpoch);
+    const sessions = readSessions(runDir);
+    const resumes = sessions.filter((x) => x.resumed);
+    const resumed = resumes.length > 0 || resumeEvidence(training, lastEpoch);
+    const runRel = portablePath(runDir);
     const trainCounts = labelCounts(ds.splits.train, ds.labels.length);
     const evals = [...val, ...(test ?? [])];
     const card: ModelCard = {
@@ -227,7 +230,7 @@ export async function shipRun(runDirArg: string, outArg: string, opts: ShipOptio
       shippedAt: new Date().toISOString(),
       data: {
         format: ds.format,
-        root: ds.root,
+        root: portablePath(ds.root),
         splitMethod: ds.split.method,
         ...(ds.split.seed !== undefined ? { seed: ds.split.seed } : {}),
         counts: { ...ds.split.counts },
@@ -248,14 +251,18 @@ export async function shipRun(runDirArg: string, outArg: string, opts: ShipOptio
         preprocess: `src/data/preprocess.ts preprocessFace: crop (edges replicated), ${meta.channels === 1 ? 'grey (BT.601 luma)' : 'RGB'}, resize to ${meta.inputSize}x${meta.inputSize}, x / 127.5 - 1`,
       },
       training: {
-        runDir,
+        runDir: runRel,
         command: trainCommand(o, runDir),
         resumed,
+        ...(sessions.length ? { sessions } : {}),
         resumeNote: resumed
-          ? `The run was interrupted and continued with \`facecls train --resume ${runDir}\` (same config.json, epoch, learning rate and Adam state).`
+          ? `The run was interrupted and continued with \`facecls train --resume ${runRel}\` (same config.json, epoch, learning rate and Adam state)` +
+            (resumes.length ? `, ${resumes.length} time(s): after epoch(s) ${resumes.map((x) => x.fromEpoch).join(', ')} (${runRel}/${SESSIONS_JSONL}).` : '.')
           : finished
-            ? 'No resume recorded in the run directory (a run killed and continued with `facecls train --resume` leaves no separate trace; the result is the same as one session).'
-            : `Training continues with \`facecls train --resume ${runDir}\` (same config.json, epoch, learning rate and Adam state).`,
+            ? sessions.length
+              ? `Trained in one session (${runRel}/${SESSIONS_JSONL} records no resume).`
+              : 'No resume recorded in the run directory (it predates sessions.jsonl).'
+            : `Training continues with \`facecls train --resume ${runRel}\` (same config.json, epoch, learning rate and Adam state).`,
         epochsPlanned: o.epochs,
         epochsRun: lastEpoch,
         bestEpoch,

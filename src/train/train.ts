@@ -345,6 +345,39 @@ function swapDir(src: string, dst: string): void {
   fs.rmSync(old, { recursive: true, force: true });
 }
 
+export const SESSIONS_JSONL = 'sessions.jsonl';
+
+export interface TrainSession {
+  started: string;
+  resumed: boolean;
+  /** Epochs already complete when this session started. */
+  fromEpoch: number;
+  workers: number | null;
+  backend: string;
+}
+
+/** One line per process that trained the run (new or --resume), so a shipped card can say how it was made. */
+function appendSession(runDir: string, s: TrainSession): void {
+  fs.appendFileSync(path.join(runDir, SESSIONS_JSONL), JSON.stringify(s) + '\n');
+}
+
+/** The sessions recorded for a run; lines that do not parse (e.g. cut by a crash) are skipped. */
+export function readSessions(runDir: string): TrainSession[] {
+  const file = path.join(runDir, SESSIONS_JSONL);
+  if (!fs.existsSync(file)) return [];
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .flatMap((line) => {
+      try {
+        const v = JSON.parse(line) as TrainSession;
+        return v && typeof v.started === 'string' ? [v] : [];
+      } catch {
+        return [];
+      }
+    });
+}
+
 /** Start a new run in `runDir` (must be empty or absent). */
 export async function train(options: TrainOptions, runDir: string, control: RunControl = {}): Promise<TrainSummary> {
   if (fs.existsSync(path.join(runDir, CONFIG_JSON))) {
@@ -452,6 +485,7 @@ async function run(o: TrainOptions, runDir: string, ck: CheckpointFile | undefin
   }
   const schedule: ScheduleConfig = { ...o.schedule, epochs: o.epochs };
   writeFileAtomic(path.join(runDir, 'log.csv'), csvLog(history));
+  appendSession(runDir, { started: new Date(t0).toISOString(), resumed: Boolean(ck), fromEpoch: start, workers: o.workers ?? null, backend });
 
   let trainer: Trainer | undefined;
   let stopReason: StopReason = 'completed';

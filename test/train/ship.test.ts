@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
+import { projectRoot } from '../../src/data/paths.js';
 import { Rng } from '../../src/data/rng.js';
 import { NO_AUGMENT } from '../../src/train/augment.js';
-import { DEFAULT_TRAIN_OPTIONS, train, type TrainOptions } from '../../src/train/train.js';
+import { DEFAULT_TRAIN_OPTIONS, readSessions, resumeTraining, train, type TrainOptions } from '../../src/train/train.js';
 import { shipRun } from '../../src/train/ship.js';
 import { MODEL_CARD_JSON, MODEL_CARD_MD, readShippedModels, type CardEvaluation, type ModelCard } from '../../src/train/model-card.js';
 import { evaluate } from '../../src/eval/evaluate.js';
@@ -148,10 +149,11 @@ test('CLI: --final --tta flip evaluates val and test like facecls eval; refuses 
 test('the reconstructed train command reproduces the run\'s config.json', () => {
   const args = finalCard.training.command.split(' ');
   assert.equal(args[0], 'facecls');
-  assert.deepEqual(args.slice(-2), ['--out', runDir]);
+  // Paths are relative to the project root, where the card's command runs.
+  assert.deepEqual(args.slice(-2), ['--out', path.relative(projectRoot(), runDir)]);
   const again = path.join(fresh(), 'again');
   // --max-minutes 0: the new run writes its config.json once the data has loaded, then stops before epoch 1.
-  const r = runCli([...args.slice(1, -1), again, '--max-minutes', '0', '--no-progress', '--json']);
+  const r = runCli([...args.slice(1, -1), again, '--max-minutes', '0', '--no-progress', '--json'], { cwd: projectRoot() });
   assert.equal(r.code, 0, r.stderr);
   const cfg = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')).options;
   assert.deepEqual(cfg(again), cfg(runDir));
@@ -224,4 +226,26 @@ test('ship: clear errors for bad runs, outputs and moved data', async () => {
   fs.writeFileSync(path.join(noBest, 'log.csv'), 'epoch,lr,loss,accuracy,val_loss,val_accuracy,seconds\n1,0.1,x,1,1,1,1\n');
   await assert.rejects(shipRun(noBest, path.join(t, 'o')), /log\.csv" line 2 is malformed/);
   assert.ok(!fs.existsSync(path.join(t, 'o')), 'nothing written on failure');
+});
+
+test('the card records the sessions that trained a run (new, resumed) with paths relative to the project', async () => {
+  const one = path.join(fresh(), 'one');
+  fs.cpSync(runDir, one, { recursive: true });
+  const single = (await shipRun(one, path.join(fresh(), 'o1'))).card;
+  assert.equal(single.training.resumed, false);
+  assert.equal(single.training.sessions?.length, 1);
+  assert.match(single.training.resumeNote, /Trained in one session/);
+  assert.ok(!path.isAbsolute(single.training.runDir) && !path.isAbsolute(single.data.root), 'no absolute paths in the card');
+  const dataArg = single.training.command.match(/--data (\S+)/)![1];
+  assert.ok(!path.isAbsolute(dataArg), 'the command names the data relative to the project');
+  assert.equal(path.resolve(projectRoot(), dataArg), path.resolve(data));
+
+  await resumeTraining(one, { epochs: 3 }, quiet);
+  const sessions = readSessions(one);
+  assert.deepEqual(sessions.map((x) => [x.resumed, x.fromEpoch]), [[false, 0], [true, 2]]);
+  fs.appendFileSync(path.join(one, 'sessions.jsonl'), '{"started": "cut sho'); // a line cut by a crash is skipped
+  const card = (await shipRun(one, path.join(fresh(), 'o2'))).card;
+  assert.equal(card.training.resumed, true);
+  assert.equal(card.training.sessions?.length, 2);
+  assert.match(card.training.resumeNote, /continued with `facecls train --resume .*`.*1 time\(s\): after epoch\(s\) 2/);
 });
