@@ -129,6 +129,15 @@ export class BlazeFaceDetector implements Detector {
   ) {}
 
   /**
+   * A detector over an already loaded tfjs BlazeFace graph model (e.g. fetched by the browser page
+   * with tf.loadGraphModel): NHWC [1, 256, 256, 3] in, the four score/regressor outputs of the
+   * shipped model. The detector owns the model (dispose() frees it).
+   */
+  static fromGraphModel(model: tf.GraphModel): BlazeFaceDetector {
+    return new BlazeFaceDetector(new TfjsNet(model), 'tfjs');
+  }
+
+  /**
    * Load the shipped BlazeFace. Engine: 'onnx' (default; falls back to tfjs with a warning on
    * stderr when onnxruntime-node cannot load) or 'tfjs' (on the active tfjs backend).
    */

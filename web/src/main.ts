@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { preprocessBatch, squareBox, type Box, type RawImage } from '../../src/data/preprocess.js';
-import { BLAZEFACE_INPUT, BlazeFaceDetector } from '../../src/detect/blazeface.js';
+import { BlazeFaceDetector } from '../../src/detect/blazeface.js';
 import type { Detection } from '../../src/detect/types.js';
 import { blendSaliency } from '../../src/viz/overlay.js';
 import { saliencyMaps, type SaliencyMethod } from '../../src/viz/saliency.js';
@@ -85,31 +85,6 @@ function setStatus(text: string, error = false): void {
 
 let detector: BlazeFaceDetector | undefined;
 
-/**
- * The project's BlazeFace detector (src/detect/blazeface.ts: letterbox, anchor decoding, weighted NMS)
- * over a tfjs graph model fetched from the server. Its static load() reads from disk and prefers
- * onnxruntime-node (Node only), so the page hands the constructor a tfjs network with the same
- * contract as its internal TfjsNet: NHWC [1, 256, 256, 3] in, logits [896] and regressors [896 x 16].
- */
-function browserBlazeFace(model: tf.GraphModel): BlazeFaceDetector {
-  const outputs = ['Identity:0', 'Identity_1:0', 'Identity_2:0', 'Identity_3:0'];
-  const concat = (a: Float32Array, b: Float32Array) => {
-    const out = new Float32Array(a.length + b.length);
-    out.set(a);
-    out.set(b, a.length);
-    return out;
-  };
-  const net = {
-    async run(input: Float32Array) {
-      const outs = tf.tidy(() => model.execute(tf.tensor4d(input, [1, BLAZEFACE_INPUT, BLAZEFACE_INPUT, 3]), outputs) as tf.Tensor[]);
-      const [s512, s384, r512, r384] = (await Promise.all(outs.map((t) => t.data()))) as Float32Array[];
-      tf.dispose(outs);
-      return { scores: concat(s512, s384), regs: concat(r512, r384) };
-    },
-    dispose: () => model.dispose(),
-  };
-  return new (BlazeFaceDetector as unknown as new (n: typeof net, engine: string) => BlazeFaceDetector)(net, 'tfjs');
-}
 const classifiers: Classifier[] = [];
 let saliencyAvailable = false;
 
@@ -153,7 +128,8 @@ async function loadModels(): Promise<void> {
   }
   const det = info.models.find((m) => m.role === 'detector');
   if (!det) throw new Error('the server offers no detector model');
-  detector = browserBlazeFace(await tf.loadGraphModel(det.url));
+  // The project's BlazeFace decoder (letterbox, anchors, weighted NMS) over the graph model from the server.
+  detector = BlazeFaceDetector.fromGraphModel(await tf.loadGraphModel(det.url));
   // Smoke test on a blank frame: fails fast (-> server mode) if the detector cannot run here.
   await detector.detect({ data: new Uint8ClampedArray(64 * 48 * 4), width: 64, height: 48, channels: 4 });
   saliencyAvailable = classifiers.some((c) => c.role === 'emotion');
