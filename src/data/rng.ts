@@ -94,3 +94,19 @@ export function hashString(s: string, seed = 0): number {
   h ^= h >>> 16;
   return h >>> 0;
 }
+
+/**
+ * n deterministic uniform values in [-1, 1] (the preprocessed input range), from an xorshift32
+ * stream: benchmark and test inputs without tfjs.
+ */
+export function randomInputs(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = ((s >>> 0) / 4294967296) * 2 - 1;
+  }
+  return out;
+}

@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { projectRoot } from '../data/paths.js';
+import { randomInputs } from '../data/rng.js';
 import { setupBackend } from '../engine/backend.js';
 import { buildModel } from '../framework/zoo.js';
 import { median, percentile } from '../framework/model-bench.js';
@@ -81,19 +82,6 @@ export interface ClassifyBenchResult {
 
 const TARGET_MS_B1 = 0.6;
 const TARGET_FACES_PER_S = 5000;
-
-/** Deterministic uniform inputs in [-1, 1] (the preprocessed range). */
-function randomInputs(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = ((s >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
-}
 
 async function timeFaces(fn: () => Promise<unknown>, faces: number, minMs: number): Promise<Timing> {
   for (let i = 0; i < 3; i++) await fn();

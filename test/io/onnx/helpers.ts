@@ -26,18 +26,7 @@ export function randomiseBatchNorm(model: tf.LayersModel, seed = 1): void {
   }
 }
 
-/** n deterministic uniform values in [-1, 1] (the preprocessed input range); no tfjs needed. */
-export function randomInputs(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = ((s >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
-}
+export { randomInputs } from '../../../src/data/rng.js';
 
 export async function tfjsPredict(model: tf.LayersModel, data: Float32Array, shape: number[]): Promise<Float32Array> {
   const y = tf.tidy(() => model.predict(tf.tensor(data, shape)) as tf.Tensor);
