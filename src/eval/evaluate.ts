@@ -62,6 +62,8 @@ export interface EvalReport {
   skipped: { count: number; examples: Skipped[] };
   seconds: number;
   imagesPerSecond: number;
+  /** With keepProbabilities: per sample, per view (the image, then its mirror with flip TTA), k probabilities. */
+  probabilities?: { labels: number[]; views: number; values: Float32Array };
 }
 
 export interface EvaluateOptions {
@@ -94,6 +96,8 @@ export interface EvaluateOptions {
   onProgress?: (done: number, total: number) => void;
   /** Fail unless the model's task is this one (the CLI's positional task). */
   expectTask?: string;
+  /** Return every sample's class probabilities per view (report.probabilities), e.g. for calibration. */
+  keepProbabilities?: boolean;
 }
 
 function groupRows(map: Map<string, { n: number; correct: number }>, order?: readonly string[]): GroupRow[] {
@@ -205,6 +209,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
     const kept: Sample[] = [];
     const correct: boolean[] = [];
     const skipped: Skipped[] = [];
+    const keptProbs: Float32Array[] = [];
     let done = 0;
 
     const decode = async (s: Sample): Promise<RawImage | undefined> => {
@@ -238,6 +243,13 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
           });
           const probs = await runtimes[ri].run(x, m * copies);
           for (let c = 0; c < copies; c++) for (let i = 0; i < m * k; i++) avg[i] += probs[c * m * k + i] / (copies * runtimes.length);
+          if (opts.keepProbabilities) {
+            // [sample][view][class], averaged over the ensemble's models.
+            const views = new Float32Array(m * copies * k);
+            for (let j = 0; j < m; j++) for (let c = 0; c < copies; c++) for (let q = 0; q < k; q++) views[(j * copies + c) * k + q] = probs[(c * m + j) * k + q] / runtimes.length;
+            if (ri === 0) keptProbs.push(views);
+            else keptProbs[keptProbs.length - 1].forEach((v, i, a) => (a[i] = v + views[i]));
+          }
         }
         good.forEach(([s], j) => {
           const pred = argmaxRow(avg, j, k);
@@ -276,6 +288,15 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
       skipped: { count: skipped.length, examples: skipped.slice(0, 20) },
       seconds,
       imagesPerSecond: kept.length / seconds,
+      ...(opts.keepProbabilities
+        ? {
+            probabilities: {
+              labels: kept.map((x) => x.label),
+              views: copies,
+              values: Float32Array.from(keptProbs.flatMap((a) => Array.from(a))),
+            },
+          }
+        : {}),
     };
   } finally {
     for (const r of owned) await r.dispose();

@@ -53,6 +53,14 @@ export interface ModelCard {
   /** "final", or "interim: training in progress, epoch N of M". */
   status: string;
   shippedAt: string;
+  /** Decision threshold chosen on the validation split after training (facecls ship --balance). */
+  calibration?: {
+    method: string;
+    split: string;
+    offsets: number[];
+    before: { accuracy: number; balancedAccuracy: number; recalls: number[] };
+    after: { accuracy: number; balancedAccuracy: number; recalls: number[] };
+  };
   data: {
     format: string;
     root: string;
@@ -280,7 +288,17 @@ export function modelCardMarkdown(c: ModelCard): string {
   L.push('Run from the project root (paths in this card are relative to it):', '', '```sh', t.command, '```', '');
   L.push(`- ${t.resumeNote}`);
   L.push(`- Epochs: ${t.epochsRun} run of ${t.epochsPlanned} planned${t.stopReason ? ` (stopped: ${t.stopReason})` : ''}; best epoch ${t.bestEpoch} (validation loss ${t.bestValLoss.toFixed(4)}, accuracy ${pct(t.bestValAccuracy)})`);
-  L.push(`- Wall time: ${(t.wallSeconds / 3600).toFixed(2)} h (${t.wallSeconds.toFixed(0)} s, sum of the epoch times in log.csv)`, '');
+  L.push(`- Wall time: ${(t.wallSeconds / 3600).toFixed(2)} h (${t.wallSeconds.toFixed(0)} s, sum of the epoch times in log.csv)`);
+  if (c.calibration) {
+    const k = c.calibration;
+    const rec = (r: number[]) => r.map((x, i) => `${c.labels[i]} ${pct(x)}`).join(', ');
+    L.push(
+      `- Calibration (\`facecls ship --balance\`): ${k.method}, chosen on the ${k.split}: logit offsets ${k.offsets.map((x) => x.toFixed(2)).join(' / ')} ` +
+        `(folded into the last convolution's bias). On that split: recalls ${rec(k.before.recalls)} before, ${rec(k.after.recalls)} after; ` +
+        `accuracy ${pct(k.before.accuracy)} -> ${pct(k.after.accuracy)}. Validation figures below are therefore optimistic; the test split was not used.`,
+    );
+  }
+  L.push('');
   L.push('## Evaluation', '');
   L.push(`Runtime ${c.evaluation.runtime}, test-time augmentation: ${c.evaluation.tta === 'flip' ? 'horizontal flip (average of the image and its mirror)' : 'none'}. Every image goes through the same \`preprocessFace\` as training and the pipeline.`, '');
   for (const e of c.evaluation.val) L.push(...evalMarkdown(e));

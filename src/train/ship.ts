@@ -13,7 +13,8 @@ import { evaluate, type EvalReport } from '../eval/evaluate.js';
 import { UserError, errorMessage } from '../errors.js';
 import { modelCost } from '../framework/cost.js';
 import { MODEL_JSON, writeFileAtomic } from '../io/fs-handler.js';
-import { loadModel } from '../io/model-store.js';
+import { loadModel, saveModel } from '../io/model-store.js';
+import { balancedLogitOffset, foldLogitOffsets } from './calibrate.js';
 import { MODEL_ONNX, shippedOnnx, writeOnnx } from '../io/onnx/model-dir.js';
 import { labelCounts, type Dataset, type SplitName } from '../data/dataset.js';
 import { loadDataset } from '../data/load.js';
@@ -24,6 +25,11 @@ export interface ShipOptions {
   /** Also evaluate the test split (the protocol's single, final evaluation). */
   final?: boolean;
   tta?: 'none' | 'flip';
+  /**
+   * Two-class models: add a logit offset, chosen on the validation split (adults where ages are
+   * known), that maximises balanced accuracy (src/train/calibrate.ts).
+   */
+  balance?: boolean;
   /** Replace an existing output folder. */
   force?: boolean;
   /** Dataset path when it moved since training (must still match the run's split.json). */
@@ -182,16 +188,30 @@ export async function shipRun(runDirArg: string, outArg: string, opts: ShipOptio
   const tmp = path.join(path.dirname(out), `.${path.basename(out)}.ship-${process.pid}-${Date.now()}`);
   fs.mkdirSync(tmp, { recursive: true });
   try {
-    const weights = copyBest(fs.existsSync(path.join(best, MODEL_JSON)) ? best : `${best}.old`, tmp);
+    let weights = copyBest(fs.existsSync(path.join(best, MODEL_JSON)) ? best : `${best}.old`, tmp);
     await setupBackend(opts.backend);
     const { model, meta } = await loadModel(tmp);
     const cost = modelCost(model);
-    model.dispose();
-    if (meta.labels.join() !== ds.labels.join()) throw new UserError(`the run's best model has labels ${meta.labels.join(', ')}, its dataset ${ds.labels.join(', ')}`);
+    const hasAges = ds.splits.val.some((s) => s.meta?.age !== undefined);
+    let calibration: ModelCard['calibration'];
+    try {
+      if (meta.labels.join() !== ds.labels.join()) throw new UserError(`the run's best model has labels ${meta.labels.join(', ')}, its dataset ${ds.labels.join(', ')}`);
+      if (opts.balance) {
+        if (meta.labels.length !== 2) throw new UserError(`--balance needs a two-class model, "${runDirArg}" has ${meta.labels.length} classes`);
+        const r = await evaluate({ model: tmp, data: ds, split: 'val', tta, adults: hasAges, keepProbabilities: true, runtime: opts.runtime, backend: opts.backend });
+        const b = balancedLogitOffset(r.probabilities!, 2);
+        foldLogitOffsets(model, b.offsets);
+        const split = `${splitLabel(ds.format, 'val')}${hasAges ? ' (adults)' : ''}`;
+        calibration = { method: 'logit offset maximising balanced accuracy (per-class recalls brought together)', split, ...b };
+        await saveModel(model, tmp, { ...meta, logitOffsets: b.offsets });
+        weights = ((JSON.parse(fs.readFileSync(path.join(tmp, MODEL_JSON), 'utf8')) as { weightsManifest: Array<{ paths: string[] }> }).weightsManifest ?? []).flatMap((g) => g.paths);
+      }
+    } finally {
+      model.dispose();
+    }
     const exported = await writeOnnx(tmp, path.join(tmp, MODEL_ONNX));
     if (!shippedOnnx(tmp)) throw new UserError(`the exported ${MODEL_ONNX} does not match the copied weights`);
 
-    const hasAges = ds.splits.val.some((s) => s.meta?.age !== undefined);
     const runEval = async (s: 'val' | 'test', adults: boolean): Promise<CardEvaluation> => {
       const r: EvalReport = await evaluate({
         model: tmp,
@@ -228,6 +248,7 @@ export async function shipRun(runDirArg: string, outArg: string, opts: ShipOptio
       labels: meta.labels,
       status,
       shippedAt: new Date().toISOString(),
+      ...(calibration ? { calibration } : {}),
       data: {
         format: ds.format,
         root: portablePath(ds.root),

@@ -167,6 +167,15 @@ test('UTKFace-style data: adults and per-group figures, measured gaps in the lim
   const { card } = await shipRun(run, out, { final: true });
   assert.equal(card.status, 'final');
   assert.deepEqual(card.labels, ['woman', 'man']);
+  assert.equal(card.calibration, undefined);
+  // --balance: an offset chosen on validation adults, folded into the weights (and the ONNX graph):
+  // the card's validation-adults figure is what the calibration predicted.
+  const balanced = (await shipRun(run, path.join(fresh(), 'balanced'), { balance: true })).card;
+  assert.ok(balanced.calibration);
+  assert.equal(balanced.calibration.split, 'UTKFace validation split (adults)');
+  assert.ok(balanced.calibration.after.balancedAccuracy >= balanced.calibration.before.balancedAccuracy);
+  const adults = balanced.evaluation.val.find((e) => e.adultsOnly)!;
+  assert.ok(Math.abs(adults.accuracy - balanced.calibration.after.accuracy) < 1e-9);
   const test = card.evaluation.test as CardEvaluation[];
   assert.deepEqual(test.map((e) => e.adultsOnly), [false, true]);
   assert.deepEqual(card.evaluation.val.map((e) => e.adultsOnly), [false, true]);

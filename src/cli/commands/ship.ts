@@ -12,6 +12,7 @@ interface ShipCliOptions {
   final: boolean;
   tta: string;
   force: boolean;
+  balance: boolean;
   json: boolean;
   data?: string;
   runtime?: string;
@@ -28,6 +29,7 @@ export function registerShip(program: Command): void {
     .requiredOption('-o, --output <dir>', 'model folder to write (e.g. models/emotion)')
     .option('--final', 'also evaluate the test split (FER-2013 PrivateTest / UTKFace test, all ages and adults): once, when training has ended', false)
     .option('--tta <mode>', 'test-time augmentation for the evaluation: none or flip', 'none')
+    .option('--balance', 'two-class models: fold in a logit offset chosen on the validation split (adults where ages are known) that maximises balanced accuracy', false)
     .option('-f, --force', 'replace an existing output folder', false)
     .option('--data <path>', "the run's dataset, if it moved since training (must still split as the run's split.json)")
     .option('--runtime <name>', RUNTIME_OPTION_HELP)
@@ -41,6 +43,7 @@ export function registerShip(program: Command): void {
         result = await shipRun(runDir, o.output, {
           final: o.final,
           tta: o.tta,
+          balance: o.balance,
           force: o.force,
           data: o.data,
           runtime: o.runtime,

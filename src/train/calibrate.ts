@@ -1,0 +1,95 @@
+/**
+ * Post-training calibration of a two-class model's decision threshold, chosen on validation data:
+ * a constant added to one class's logit (p'_c ∝ p_c e^offset_c, exact for every view before TTA
+ * averaging) that maximises balanced accuracy, i.e. brings the per-class recalls together (for
+ * gender: accuracy on women and on men). The offset is folded into the bias of the convolution that
+ * produces the logits, so every runtime (tfjs, ONNX, the browser) applies it with no extra step.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { UserError } from '../errors.js';
+
+export interface SampleProbabilities {
+  labels: number[];
+  views: number;
+  /** [sample][view][class] */
+  values: Float32Array;
+}
+
+export interface BalanceResult {
+  /** Offset added to each class's logit (class 0 stays 0). */
+  offsets: number[];
+  before: { accuracy: number; balancedAccuracy: number; recalls: number[] };
+  after: { accuracy: number; balancedAccuracy: number; recalls: number[] };
+}
+
+function score(p: SampleProbabilities, k: number, delta: number): { accuracy: number; balancedAccuracy: number; recalls: number[] } {
+  const n = p.labels.length;
+  const hit = new Array<number>(k).fill(0);
+  const count = new Array<number>(k).fill(0);
+  const w = Math.exp(delta);
+  for (let i = 0; i < n; i++) {
+    // Average over views of the renormalised probabilities with class 1 scaled by e^delta.
+    let p1 = 0;
+    for (let v = 0; v < p.views; v++) {
+      const o = (i * p.views + v) * k;
+      const a = p.values[o];
+      const b = p.values[o + 1] * w;
+      p1 += b / (a + b) / p.views;
+    }
+    const pred = p1 > 0.5 ? 1 : 0;
+    count[p.labels[i]]++;
+    if (pred === p.labels[i]) hit[p.labels[i]]++;
+  }
+  const recalls = hit.map((h, c) => (count[c] ? h / count[c] : NaN));
+  return { accuracy: hit.reduce((a, b) => a + b, 0) / n, balancedAccuracy: recalls.reduce((a, b) => a + b, 0) / k, recalls };
+}
+
+/**
+ * The class-1 logit offset in [-3, 3] (steps of 0.01) with the highest balanced accuracy; ties go to
+ * the offset closest to 0 (the model as trained).
+ */
+export function balancedLogitOffset(p: SampleProbabilities, k: number): BalanceResult {
+  if (k !== 2) throw new UserError(`balancing needs a two-class model, this one has ${k} classes`);
+  if (p.labels.length === 0) throw new UserError('balancing needs validation samples');
+  if (new Set(p.labels).size < 2) throw new UserError('balancing needs validation samples of both classes');
+  const before = score(p, k, 0);
+  let best = { delta: 0, s: before };
+  for (let i = -300; i <= 300; i++) {
+    const delta = i / 100;
+    const s = score(p, k, delta);
+    if (s.balancedAccuracy > best.s.balancedAccuracy + 1e-12 || (Math.abs(s.balancedAccuracy - best.s.balancedAccuracy) <= 1e-12 && Math.abs(delta) < Math.abs(best.delta))) {
+      best = { delta, s };
+    }
+  }
+  return { offsets: [0, best.delta], before, after: best.s };
+}
+
+/**
+ * Add `offsets` to the logits of a model whose output is softmax(pool(conv(...) + bias)) with a linear
+ * pooling (global average pooling, flatten) between: the offsets go into that conv's bias.
+ */
+export function foldLogitOffsets(model: tf.LayersModel, offsets: number[]): void {
+  let layer = model.outputs[0].sourceLayer as tf.layers.Layer;
+  const path: string[] = [];
+  for (;;) {
+    path.push(layer.getClassName());
+    const cls = layer.getClassName();
+    const cfg = layer.getConfig();
+    // Only the output softmax may sit above the logits; anything else non-linear changes their meaning.
+    if (cls === 'Activation' && !(cfg.activation === 'linear' || (cfg.activation === 'softmax' && path.length === 1))) break;
+    if ((cls === 'Conv2D' || cls === 'Dense') && cfg.useBias) {
+      if (cfg.activation !== 'linear' && cfg.activation !== undefined) break;
+      const [kernel, bias] = layer.getWeights();
+      if (bias.size !== offsets.length) throw new UserError(`the logit layer has ${bias.size} outputs, ${offsets.length} offsets given`);
+      const shifted = tf.tidy(() => tf.add(bias, tf.tensor1d(offsets)));
+      layer.setWeights([kernel, shifted]);
+      shifted.dispose();
+      return;
+    }
+    if (!['Activation', 'GlobalAveragePooling2D', 'Flatten'].includes(cls)) break;
+    const inbound = layer.inboundNodes[0]?.inboundLayers ?? [];
+    if (inbound.length !== 1) break;
+    layer = inbound[0];
+  }
+  throw new UserError(`cannot fold logit offsets into this model: its output path is ${path.join(' <- ')}`);
+}

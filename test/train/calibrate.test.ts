@@ -1,0 +1,51 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { setupBackend } from '../../src/engine/backend.js';
+import { buildModel } from '../../src/framework/zoo.js';
+import { balancedLogitOffset, foldLogitOffsets } from '../../src/train/calibrate.js';
+
+await setupBackend('cpu');
+
+test('the balancing offset equalises per-class recall on skewed probabilities, and keeps 0 when nothing gains', () => {
+  // Class 1 is favoured: every class-0 sample has p1 = 0.6 (misclassified), class-1 samples p1 = 0.9.
+  const labels = [0, 0, 0, 0, 1, 1, 1, 1];
+  const values = Float32Array.from(labels.flatMap((l) => (l === 0 ? [0.4, 0.6] : [0.1, 0.9])));
+  const r = balancedLogitOffset({ labels, views: 1, values }, 2);
+  assert.deepEqual(r.before.recalls, [0, 1]);
+  assert.deepEqual(r.after.recalls, [1, 1]);
+  // The smallest |offset| that moves 0.6 below 0.5: ln(0.4/0.6) = -0.405 -> -0.41.
+  assert.equal(r.offsets[0], 0);
+  assert.equal(r.offsets[1], -0.41);
+  // Two views (TTA): the offset applies to each view before averaging.
+  const two = Float32Array.from(labels.flatMap((l) => (l === 0 ? [0.45, 0.55, 0.3, 0.7] : [0.1, 0.9, 0.2, 0.8])));
+  const t = balancedLogitOffset({ labels, views: 2, values: two }, 2);
+  assert.equal(t.after.balancedAccuracy, 1);
+  // Already balanced and perfect: no offset.
+  const ok = Float32Array.from(labels.flatMap((l) => (l === 0 ? [0.8, 0.2] : [0.2, 0.8])));
+  assert.deepEqual(balancedLogitOffset({ labels, views: 1, values: ok }, 2).offsets, [0, 0]);
+  assert.throws(() => balancedLogitOffset({ labels, views: 1, values: ok }, 3), /two-class/);
+  assert.throws(() => balancedLogitOffset({ labels: [1, 1], views: 1, values: Float32Array.of(0.2, 0.8, 0.3, 0.7) }, 2), /both classes/);
+});
+
+test('folding offsets into the logit conv bias scales each class probability by e^offset', () => {
+  const m = buildModel('tiny-xception', { inputSize: 16, channels: 1, numClasses: 2 });
+  const x = tf.randomUniform([5, 16, 16, 1], -1, 1, 'float32', 3);
+  const before = (m.predict(x) as tf.Tensor).arraySync() as number[][];
+  foldLogitOffsets(m, [0, 0.7]);
+  const after = (m.predict(x) as tf.Tensor).arraySync() as number[][];
+  before.forEach(([a, b], i) => {
+    const expected = (b * Math.exp(0.7)) / (a + b * Math.exp(0.7));
+    assert.ok(Math.abs(after[i][1] - expected) < 1e-5, `sample ${i}: ${after[i][1]} vs ${expected}`);
+  });
+  assert.throws(() => foldLogitOffsets(m, [0, 1, 2]), /2 outputs, 3 offsets/);
+  // A model whose logits pass through a non-linearity cannot be shifted this way.
+  const inp = tf.input({ shape: [4] });
+  const d = tf.layers.dense({ units: 2, activation: 'relu' }).apply(inp) as tf.SymbolicTensor;
+  const out = tf.layers.activation({ activation: 'softmax' }).apply(d) as tf.SymbolicTensor;
+  const bad = tf.model({ inputs: inp, outputs: out });
+  assert.throws(() => foldLogitOffsets(bad, [0, 1]), /cannot fold logit offsets into this model: its output path is Activation <- Dense/);
+  tf.dispose([x]);
+  m.dispose();
+  bad.dispose();
+});
