@@ -5,6 +5,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type * as ortTypes from 'onnxruntime-node';
+import { shardRanges } from '../engine/shards.js';
 import type { ModelInput, WorkerReply, WorkerRequest } from './onnx-worker.js';
 
 interface Pending {
@@ -17,6 +18,7 @@ class SessionWorker {
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
   readonly ready: Promise<void>;
+  private isReady = false;
   private failed?: Error;
 
   constructor(models: Uint8Array[], options: ortTypes.InferenceSession.SessionOptions) {
@@ -24,7 +26,10 @@ class SessionWorker {
     this.worker.unref();
     this.ready = new Promise((resolve, reject) => {
       this.worker.on('message', (m: WorkerReply) => {
-        if ('ready' in m) return resolve();
+        if ('ready' in m) {
+          this.isReady = true;
+          return resolve();
+        }
         if ('fatal' in m) return reject(this.fail(new Error(`onnxruntime worker could not load the model: ${m.fatal}`)));
         const p = this.pending.get(m.id);
         if (!p) return;
@@ -46,8 +51,9 @@ class SessionWorker {
     return err;
   }
 
+  /** Posts the request synchronously once the worker is ready (callers rely on that to overlap work). */
   async run(inputs: ModelInput[], chunk: number): Promise<Float32Array[]> {
-    await this.ready;
+    if (!this.isReady) await this.ready;
     if (this.failed) throw this.failed;
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -67,6 +73,7 @@ class SessionWorker {
 
 export class OnnxWorkerPool {
   private workers?: SessionWorker[];
+  private started = false;
 
   constructor(
     private readonly models: Uint8Array[],
@@ -76,20 +83,25 @@ export class OnnxWorkerPool {
 
   /** Start the workers (idempotent); resolves when every session is loaded. */
   async start(): Promise<SessionWorker[]> {
-    this.workers ??= Array.from({ length: this.size }, () => new SessionWorker(this.models, this.options));
-    await Promise.all(this.workers.map((w) => w.ready));
-    return this.workers;
+    const ws = (this.workers ??= Array.from({ length: this.size }, () => new SessionWorker(this.models, this.options)));
+    await Promise.all(ws.map((w) => w.ready));
+    this.started = this.workers === ws;
+    return ws;
   }
 
-  /** Run inputs through models of the pool in worker `worker`, `chunk` faces per session.run; one output per input. */
-  async run(worker: number, inputs: ModelInput[], chunk: number): Promise<Float32Array[]> {
-    const ws = await this.start();
-    return ws[worker].run(inputs, chunk);
+  /**
+   * Run inputs through models of the pool in worker `worker`, `chunk` faces per session.run; one
+   * output per input. Once start() has resolved, the request is posted before this returns.
+   */
+  run(worker: number, inputs: ModelInput[], chunk: number): Promise<Float32Array[]> {
+    if (this.started && this.workers) return this.workers[worker].run(inputs, chunk);
+    return this.start().then((ws) => ws[worker].run(inputs, chunk));
   }
 
   async dispose(): Promise<void> {
     const ws = this.workers ?? [];
     this.workers = undefined;
+    this.started = false;
     await Promise.all(ws.map((w) => w.terminate()));
   }
 }
@@ -118,19 +130,14 @@ export async function runSharded(r: ShardedRun): Promise<Float32Array[]> {
   const outs = r.classes.map((k) => new Float32Array(r.n * k));
   if (r.n === 0) return outs;
   const workers = Math.min(r.pool?.size ?? 0, Math.ceil(r.n / r.chunk) - 1);
-  const shares = workers + 1;
-  const ranges: Array<[number, number]> = [];
-  for (let s = 0, start = 0; s < shares; s++) {
-    const count = Math.floor(r.n / shares) + (s < r.n % shares ? 1 : 0);
-    ranges.push([start, count]);
-    start += count;
-  }
+  if (workers > 0) await r.pool!.start();
+  const ranges = shardRanges(r.n, workers + 1);
   const store = (m: number, start: number, k: number, y: Float32Array) => {
     if (y.length !== k * r.classes[m]) throw new Error(`ONNX model ${m} returned ${y.length} values for ${k} inputs of ${r.classes[m]} classes`);
     outs[m].set(y, start * r.classes[m]);
   };
   const slice = (m: number, start: number, k: number) => r.batches[m].subarray(start * per[m], (start + k) * per[m]);
-  // Post the workers' shares first, then compute the calling thread's share.
+  // Post the workers' shares first (synchronously: the pool is started), then compute the calling thread's share.
   const remote = ranges.slice(1).map(async ([start, count], w) => {
     const ys = await r.pool!.run(w, r.batches.map((_, m) => ({ model: m, data: slice(m, start, count), dims: [count, ...r.faceDims[m]] })), r.chunk);
     ys.forEach((y, m) => store(m, start, count, y));
