@@ -21,6 +21,7 @@ import {
 } from './conv-grads.js';
 import { installFusedBatchNorm } from './fused-batchnorm.js';
 import { depthwiseFilterGradLoop, heapView, maxPoolGradLoop, type WasmHeapBackend } from './heap-kernels.js';
+import { simdApplies, simdKernels } from './simd/index.js';
 
 type TensorInfo = tf.TensorInfo;
 interface KernelArgs {
@@ -126,9 +127,10 @@ const KERNELS: Array<{ name: string; func: (args: KernelArgs) => TensorInfo }> =
       }
       const backend = args.backend as unknown as WasmHeapBackend;
       const g = geometry(inputs.x.shape, filterShape, attrs, true);
-      const acc = depthwiseFilterGradLoop(heapView(backend, inputs.x), heapView(backend, inputs.dy), filterShape[2], g);
       const out = backend.makeOutput(filterShape, 'float32');
-      heapView(backend, out).set(acc);
+      const simd = simdApplies(filterShape[2]) ? simdKernels(backend) : undefined;
+      if (simd) simd.depthwiseFilterGrad(backend, inputs.x, inputs.dy, out, filterShape[2], g);
+      else heapView(backend, out).set(depthwiseFilterGradLoop(heapView(backend, inputs.x), heapView(backend, inputs.dy), filterShape[2], g));
       return out;
     },
   },
@@ -147,7 +149,7 @@ const KERNELS: Array<{ name: string; func: (args: KernelArgs) => TensorInfo }> =
         attrs.dimRoundingMode as Rounding,
       );
       const out = backend.makeOutput(x.shape, 'float32');
-      maxPoolGradLoop(heapView(backend, x), heapView(backend, inputs.dy), heapView(backend, out), {
+      const g = {
         batch: info.batchSize,
         inH: info.inHeight,
         inW: info.inWidth,
@@ -160,7 +162,10 @@ const KERNELS: Array<{ name: string; func: (args: KernelArgs) => TensorInfo }> =
         padTop: info.padInfo.top,
         padLeft: info.padInfo.left,
         channels: info.inChannels,
-      });
+      };
+      const simd = simdApplies(g.channels) ? simdKernels(backend) : undefined;
+      if (simd) simd.maxPoolGrad(backend, x, inputs.dy, out, g);
+      else maxPoolGradLoop(heapView(backend, x), heapView(backend, inputs.dy), heapView(backend, out), g);
       return out;
     },
   },

@@ -10,6 +10,11 @@ import * as tf from '@tensorflow/tfjs';
 import { setupBackend } from '../../src/engine/backend.js';
 import '../../src/engine/wasm-kernels.js';
 import { buildModel } from '../../src/framework/index.js';
+import * as fs from 'node:fs';
+import type { WasmHeapBackend } from '../../src/engine/heap-kernels.js';
+import { simdKernels } from '../../src/engine/simd/index.js';
+import { assembleKernels, GENERATED_PATH, renderKernelsModule } from '../../src/engine/simd/assemble.js';
+import { KERNELS_WASM_BASE64 } from '../../src/engine/simd/kernels.generated.js';
 
 type Arr = { data: Float32Array; shape: number[] };
 const TOL = 1e-4;
@@ -113,6 +118,55 @@ test('max pool (3x3 s2 same, 2x2 s2 valid, with ties), avg pool 2x2 same and glo
   await check('maxpool ties', (x) => tf.maxPool(tf.relu(x) as tf.Tensor4D, 3, 2, 'same'), [rand([2, 9, 9, 4], -1, 0.3)]);
   await check('avgpool 2x2 s2 same', (x) => tf.avgPool(x as tf.Tensor4D, 2, 2, 'same'), [rand([2, 11, 10, 3])]);
   await check('global average pooling', (x) => tf.mean(x, [1, 2]), [rand([3, 5, 6, 7])]);
+});
+
+test('WebAssembly SIMD kernels (channels a multiple of 4): max-pool and depthwise filter gradients match cpu, and the JavaScript loops', async () => {
+  await setupBackend('wasm');
+  assert.ok(simdKernels(tf.backend() as unknown as WasmHeapBackend), 'the SIMD kernels should load on the wasm backend here');
+  const cases: Array<[string, (...xs: tf.Tensor[]) => tf.Tensor, Arr[]]> = [
+    ['simd maxpool 3x3 s2 same c8', (x) => tf.maxPool(x as tf.Tensor4D, 3, 2, 'same'), [rand([2, 11, 12, 8])]],
+    ['simd maxpool 3x3 s2 same c16 even', (x) => tf.maxPool(x as tf.Tensor4D, 3, 2, 'same'), [rand([3, 12, 12, 16])]],
+    ['simd maxpool 2x2 s2 valid c4', (x) => tf.maxPool(x as tf.Tensor4D, 2, 2, 'valid'), [rand([2, 10, 9, 4])]],
+    ['simd maxpool ties c12', (x) => tf.maxPool(tf.relu(x) as tf.Tensor4D, 3, 2, 'same'), [rand([2, 9, 9, 12], -1, 0.3)]],
+  ];
+  for (const k of [3, 5]) {
+    for (const s of [1, 2] as const) {
+      for (const pad of ['same', 'valid'] as const) {
+        cases.push([`simd depthwise k${k} s${s} ${pad} c8`, (x, f) => tf.depthwiseConv2d(x as tf.Tensor4D, f as tf.Tensor4D, s, pad), [rand([2, 11, 12, 8]), rand([k, k, 8, 1])]]);
+      }
+    }
+  }
+  // A long row (odd and even widths) and many batch rows: float64 totals keep the sum accurate.
+  cases.push(['simd depthwise k3 s1 same 47x48 c16', (x, f) => tf.depthwiseConv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, 'same'), [rand([8, 47, 48, 16]), rand([3, 3, 16, 1])]]);
+  for (const [name, f, inputs] of cases) {
+    await check(name, f, inputs);
+    // and bit-for-bit comparable with the scalar loops (same sums, different rounding order)
+    const rSeed = seed;
+    const r = (shape: number[]) => {
+      seed = rSeed;
+      return rand(shape);
+    };
+    const simd = await gradsOn('wasm', f, inputs, r);
+    process.env.FACECLS_SIMD_KERNELS = '0';
+    try {
+      const loops = await gradsOn('wasm', f, inputs, r);
+      simd.forEach((g, i) => assert.ok(relErr(g, loops[i]) <= 1e-5, `${name}: SIMD and JavaScript loop gradients differ by ${relErr(g, loops[i]).toExponential(2)}`));
+    } finally {
+      delete process.env.FACECLS_SIMD_KERNELS;
+    }
+  }
+  // no scratch tensors left behind
+  const before = tf.memory().numTensors;
+  tf.tidy(() => {
+    tf.grads((x: tf.Tensor, w: tf.Tensor) => tf.sum(tf.maxPool(tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'), 3, 2, 'same')))([tf.ones([1, 8, 8, 4]), tf.ones([3, 3, 4, 1])]);
+  });
+  assert.equal(tf.memory().numTensors, before);
+});
+
+test('the embedded SIMD module matches kernels.wat (regenerate: node dist/src/engine/simd/assemble.js)', async () => {
+  const bytes = await assembleKernels();
+  assert.equal(Buffer.from(KERNELS_WASM_BASE64, 'base64').toString('base64'), Buffer.from(bytes).toString('base64'));
+  assert.equal(renderKernelsModule(bytes), fs.readFileSync(GENERATED_PATH, 'utf8'));
 });
 
 test('batch-norm gradient (training mode: batch moments) matches cpu for x, gamma and beta', async () => {
