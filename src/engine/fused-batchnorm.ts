@@ -13,6 +13,7 @@
  * Other backends, inference mode and non-last-axis configurations run the stock layer code.
  */
 import * as tf from '@tensorflow/tfjs';
+import { simdBatchNorm, simdBatchNormTraining } from './simd/batchnorm.js';
 
 interface BNLayer {
   axis: number;
@@ -38,6 +39,8 @@ function channelSums(t: tf.Tensor4D): tf.Tensor1D {
 /** y = batchnorm(x) with batch statistics over all axes but the last; returns y, mean, variance. */
 export function batchNormTraining(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): { y: tf.Tensor; mean: tf.Tensor1D; variance: tf.Tensor1D } {
   const channels = x.shape[3];
+  const simd = simdBatchNorm(channels);
+  if (simd) return simdBatchNormTraining(simd, x, gamma, beta, epsilon);
   const count = x.size / channels;
   const stats: { mean?: tf.Tensor1D; variance?: tf.Tensor1D } = {};
   const op = tf.customGrad(((xIn: tf.Tensor4D, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {

@@ -180,16 +180,17 @@ test('batch-norm gradient (training mode: batch moments) matches cpu for x, gamm
   );
 });
 
-test('BatchNormalization layer in training mode (fused on wasm) matches the stock layer on cpu: output, gradients, moving statistics', async () => {
-  const x = rand([4, 7, 6, 5], -2, 3);
-  const gamma = rand([5], 0.5, 1.5);
-  const beta = rand([5]);
-  const r = rand([4, 7, 6, 5]);
+async function checkBatchNormLayer(shape: [number, number, number, number]): Promise<void> {
+  const [, h, w, ch] = shape;
+  const x = rand(shape, -2, 3);
+  const gamma = rand([ch], 0.5, 1.5);
+  const beta = rand([ch]);
+  const r = rand(shape);
   const run = async (backend: 'cpu' | 'wasm') => {
     await setupBackend(backend);
     const layer = tf.layers.batchNormalization({ axis: -1, momentum: 0.9, epsilon: 1e-3 });
-    layer.build([null, 7, 6, 5]);
-    layer.setWeights([tf.tensor(gamma.data), tf.tensor(beta.data), tf.zeros([5]), tf.ones([5])]);
+    layer.build([null, h, w, ch]);
+    layer.setWeights([tf.tensor(gamma.data), tf.tensor(beta.data), tf.zeros([ch]), tf.ones([ch])]);
     const out = tf.tidy(() => {
       const xt = tf.tensor4d(x.data, x.shape as [number, number, number, number]);
       const rt = tf.tensor(r.data, r.shape);
@@ -207,8 +208,15 @@ test('BatchNormalization layer in training mode (fused on wasm) matches the stoc
   cpu.forEach((c, i) => {
     const e = relErr(wasm[i], c);
     worst = Math.max(worst, e);
-    assert.ok(e <= TOL, `batch-norm layer output ${i} differs from cpu by ${e.toExponential(2)}`);
+    assert.ok(e <= TOL, `batch-norm layer ${shape.join('x')}: output ${i} differs from cpu by ${e.toExponential(2)}`);
   });
+}
+
+test('BatchNormalization layer in training mode (fused on wasm) matches the stock layer on cpu: output, gradients, moving statistics', async () => {
+  await checkBatchNormLayer([4, 7, 6, 5]);
+  // channels a multiple of 4: the WebAssembly SIMD path (and a large one: float64 block sums)
+  await checkBatchNormLayer([4, 7, 6, 8]);
+  await checkBatchNormLayer([16, 44, 44, 16]);
 });
 
 test('softmax + cross-entropy, relu, add, dropout-free zoo models: whole-model gradients match cpu', async () => {

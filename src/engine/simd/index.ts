@@ -16,7 +16,17 @@ import { KERNELS_WASM_BASE64 } from './kernels.generated.js';
 
 type Fn = (...args: number[]) => void;
 
+/** A tensor on the heap, or a byte offset into one (e.g. a vector inside a scratch tensor). */
+export type HeapRef = tf.TensorInfo | { byteOffset: number };
+
 export interface SimdKernels {
+  /**
+   * Per-channel sums of an [N, C] tensor: out[c] = sum src; with src2 also out[C + c] = sum src*src2.
+   * out holds 2*C float32 values; scratch holds 4*C float32 slots (2*C float64 accumulators).
+   */
+  channelSums(backend: WasmHeapBackend, src: HeapRef, src2: HeapRef | undefined, N: number, C: number, scratch: HeapRef, out: HeapRef): void;
+  /** dst = a*ka + add, or a*ka + b*kb + add with b (ka, kb, add: per-channel float32 vectors). */
+  channelAffine(backend: WasmHeapBackend, a: HeapRef, ka: HeapRef, b: HeapRef | undefined, kb: HeapRef | undefined, add: HeapRef, dst: HeapRef, N: number, C: number): void;
   /** dx = max-pool gradient of dy for input x (all tensors on the backend's heap). */
   maxPoolGrad(backend: WasmHeapBackend, x: tf.TensorInfo, dy: tf.TensorInfo, dx: tf.TensorInfo, g: PoolGeometry): void;
   /** out[kH, kW, C, 1] = depthwise filter gradient (channel multiplier 1). */
@@ -41,7 +51,8 @@ function compile(): WebAssembly.Module | null {
   return compiled;
 }
 
-function offset(backend: WasmHeapBackend, t: tf.TensorInfo): number {
+function offset(backend: WasmHeapBackend, t: HeapRef): number {
+  if ('byteOffset' in t) return t.byteOffset;
   const d = backend.dataIdMap.get(t.dataId);
   if (!d) throw new Error('tensor data is not on the wasm heap');
   return d.memoryOffset;
@@ -61,9 +72,15 @@ export function simdKernels(backend: WasmHeapBackend): SimdKernels | undefined {
   if (cached) return cached;
   const mod = compile();
   if (!mod) return undefined;
-  const exports = new WebAssembly.Instance(mod, { env: { memory } }).exports as { maxPoolGrad: Fn; depthwiseFilterGrad: Fn };
+  const exports = new WebAssembly.Instance(mod, { env: { memory } }).exports as Record<'maxPoolGrad' | 'depthwiseFilterGrad' | 'channelSums' | 'channelAffine', Fn>;
   const geometry = (g: ConvGeometry) => [g.batch, g.inH, g.inW, g.outH, g.outW, g.kH, g.kW, g.strideH, g.strideW, g.padTop, g.padLeft];
   const kernels: SimdKernels = {
+    channelSums(b, src, src2, N, C, scratch, out) {
+      exports.channelSums(offset(b, src), src2 ? offset(b, src2) : 0, N, C, offset(b, scratch), offset(b, out));
+    },
+    channelAffine(b, a, ka, bb, kb, add, dst, N, C) {
+      exports.channelAffine(offset(b, a), offset(b, ka), bb ? offset(b, bb) : 0, kb ? offset(b, kb) : 0, offset(b, add), offset(b, dst), N, C);
+    },
     maxPoolGrad(b, x, dy, dx, g) {
       exports.maxPoolGrad(offset(b, x), offset(b, dy), offset(b, dx), ...geometry(g), g.channels);
     },

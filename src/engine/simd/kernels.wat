@@ -213,4 +213,104 @@
         (f32.demote_f64 (f64.load (i32.add (local.get $acc) (i32.shl (local.get $i) (i32.const 3))))))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $copy))))
+
+  ;; Per-channel reductions over the rows of an [N, C] tensor (an NHWC activation seen as N = B*H*W
+  ;; rows): out[c] = sum of src[n, c]; with $src2 != 0 also out[C + c] = sum of src[n, c] * src2[n, c].
+  ;; Blocks of 64 rows are summed in float32 lanes, block sums in float64 (scratch $acc, 2*C
+  ;; doubles), so long reductions keep float64 accuracy; totals are written as float32.
+  (func (export "channelSums")
+    (param $src i32) (param $src2 i32) (param $N i32) (param $C i32) (param $acc i32) (param $out i32)
+    (local $r0 i32) (local $r1 i32) (local $r i32) (local $c i32) (local $o i32) (local $a i32) (local $rowBytes i32)
+    (local $s v128) (local $p v128) (local $v v128)
+    (local.set $rowBytes (i32.shl (local.get $C) (i32.const 2)))
+    (memory.fill (local.get $acc) (i32.const 0) (i32.shl (local.get $C) (i32.const 4)))
+    (local.set $r0 (i32.const 0))
+    (block $end (loop $blocks
+      (br_if $end (i32.ge_s (local.get $r0) (local.get $N)))
+      (local.set $r1 (i32.add (local.get $r0) (i32.const 64)))
+      (if (i32.gt_s (local.get $r1) (local.get $N)) (then (local.set $r1 (local.get $N))))
+      (local.set $c (i32.const 0))
+      (block $cEnd (loop $cLoop
+        (br_if $cEnd (i32.ge_s (local.get $c) (local.get $C)))
+        (local.set $s (v128.const f32x4 0 0 0 0))
+        (local.set $p (v128.const f32x4 0 0 0 0))
+        (local.set $o (i32.shl (i32.add (i32.mul (local.get $r0) (local.get $C)) (local.get $c)) (i32.const 2)))
+        (local.set $r (local.get $r0))
+        (if (local.get $src2)
+          (then
+            (block $rEnd (loop $rLoop
+              (br_if $rEnd (i32.ge_s (local.get $r) (local.get $r1)))
+              (local.set $v (v128.load (i32.add (local.get $src) (local.get $o))))
+              (local.set $s (f32x4.add (local.get $s) (local.get $v)))
+              (local.set $p (f32x4.add (local.get $p) (f32x4.mul (local.get $v) (v128.load (i32.add (local.get $src2) (local.get $o))))))
+              (local.set $o (i32.add (local.get $o) (local.get $rowBytes)))
+              (local.set $r (i32.add (local.get $r) (i32.const 1)))
+              (br $rLoop))))
+          (else
+            (block $rEnd (loop $rLoop
+              (br_if $rEnd (i32.ge_s (local.get $r) (local.get $r1)))
+              (local.set $s (f32x4.add (local.get $s) (v128.load (i32.add (local.get $src) (local.get $o)))))
+              (local.set $o (i32.add (local.get $o) (local.get $rowBytes)))
+              (local.set $r (i32.add (local.get $r) (i32.const 1)))
+              (br $rLoop)))))
+        (local.set $a (i32.add (local.get $acc) (i32.shl (local.get $c) (i32.const 3))))
+        (call $accumulate (local.get $a) (local.get $s))
+        (call $accumulate (i32.add (local.get $a) (i32.shl (local.get $C) (i32.const 3))) (local.get $p))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
+        (br $cLoop)))
+      (local.set $r0 (local.get $r1))
+      (br $blocks)))
+    ;; float64 totals -> float32 out (2*C values; the second half is unused without $src2)
+    (local.set $c (i32.const 0))
+    (block $end (loop $copy
+      (br_if $end (i32.ge_s (local.get $c) (i32.shl (local.get $C) (i32.const 1))))
+      (f32.store (i32.add (local.get $out) (i32.shl (local.get $c) (i32.const 2)))
+        (f32.demote_f64 (f64.load (i32.add (local.get $acc) (i32.shl (local.get $c) (i32.const 3))))))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br $copy))))
+
+  ;; acc[0..4) (float64, byte offset $a) += the four float32 lanes of $v
+  (func $accumulate (param $a i32) (param $v v128)
+    (v128.store offset=0 (local.get $a) (f64x2.add (v128.load offset=0 (local.get $a)) (f64x2.promote_low_f32x4 (local.get $v))))
+    (v128.store offset=16 (local.get $a)
+      (f64x2.add (v128.load offset=16 (local.get $a))
+        (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))))))
+
+  ;; dst[n, c] = a[n, c] * ka[c] + add[c]; with $b != 0: dst[n, c] = a[n, c] * ka[c] + b[n, c] * kb[c] + add[c]
+  ;; (per-channel float32 vectors ka, kb, add of length C). dst may alias a or b.
+  (func (export "channelAffine")
+    (param $a i32) (param $ka i32) (param $b i32) (param $kb i32) (param $add i32) (param $dst i32) (param $N i32) (param $C i32)
+    (local $r i32) (local $c i32) (local $o i32) (local $cb i32)
+    (local.set $o (i32.const 0))
+    (local.set $r (i32.const 0))
+    (block $end (loop $rows
+      (br_if $end (i32.ge_s (local.get $r) (local.get $N)))
+      (local.set $c (i32.const 0))
+      (if (local.get $b)
+        (then
+          (block $cEnd (loop $cLoop
+            (br_if $cEnd (i32.ge_s (local.get $c) (local.get $C)))
+            (local.set $cb (i32.shl (local.get $c) (i32.const 2)))
+            (v128.store (i32.add (local.get $dst) (local.get $o))
+              (f32x4.add
+                (f32x4.add
+                  (f32x4.mul (v128.load (i32.add (local.get $a) (local.get $o))) (v128.load (i32.add (local.get $ka) (local.get $cb))))
+                  (f32x4.mul (v128.load (i32.add (local.get $b) (local.get $o))) (v128.load (i32.add (local.get $kb) (local.get $cb)))))
+                (v128.load (i32.add (local.get $add) (local.get $cb)))))
+            (local.set $o (i32.add (local.get $o) (i32.const 16)))
+            (local.set $c (i32.add (local.get $c) (i32.const 4)))
+            (br $cLoop))))
+        (else
+          (block $cEnd (loop $cLoop
+            (br_if $cEnd (i32.ge_s (local.get $c) (local.get $C)))
+            (local.set $cb (i32.shl (local.get $c) (i32.const 2)))
+            (v128.store (i32.add (local.get $dst) (local.get $o))
+              (f32x4.add
+                (f32x4.mul (v128.load (i32.add (local.get $a) (local.get $o))) (v128.load (i32.add (local.get $ka) (local.get $cb))))
+                (v128.load (i32.add (local.get $add) (local.get $cb)))))
+            (local.set $o (i32.add (local.get $o) (i32.const 16)))
+            (local.set $c (i32.add (local.get $c) (i32.const 4)))
+            (br $cLoop)))))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rows))))
 )
