@@ -44,7 +44,10 @@ const instances = new WeakMap<WebAssembly.Memory, SimdKernels>();
 function compile(): WebAssembly.Module | null {
   if (compiled !== undefined) return compiled;
   try {
-    compiled = new WebAssembly.Module(Buffer.from(KERNELS_WASM_BASE64, 'base64'));
+    // atob: Node and browsers alike (the page's saliency runs these gradients too). Synchronous
+    // compilation is fine for a module this small (browsers refuse it on the main thread above 4 KB).
+    const bytes = Uint8Array.from(atob(KERNELS_WASM_BASE64), (ch) => ch.charCodeAt(0));
+    compiled = new WebAssembly.Module(bytes);
   } catch {
     compiled = null; // no WebAssembly SIMD here: the JavaScript loops are used
   }
