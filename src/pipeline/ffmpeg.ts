@@ -67,11 +67,15 @@ export interface Frame {
 export class StreamError extends UserError {}
 
 /**
- * Decoded RGB frames of size width x height from ffmpeg input arguments (e.g. ['-i', file]).
+ * Decoded RGB frames of size width x height from ffmpeg input arguments (e.g. ['-i', file]), at a
+ * constant `fps`: frame i has time i / fps (seconds from the start of the stream).
  * Throws StreamError after the last good frame when ffmpeg reports a decoding failure.
  */
 export async function* readFrames(inputArgs: string[], width: number, height: number, fps: number, label: string): AsyncGenerator<Frame> {
-  const args = ['-v', 'error', '-nostdin', ...inputArgs, '-map', '0:v:0', '-vf', `scale=${width}:${height}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'];
+  // Constant frame rate at `fps`: ffmpeg duplicates or drops frames of a variable-rate input so that
+  // frame i is the picture shown at i / fps (otherwise it picks its own rate, e.g. the stream's
+  // r_frame_rate, and times computed from the probed average rate drift).
+  const args = ['-v', 'error', '-nostdin', ...inputArgs, '-map', '0:v:0', '-vf', `scale=${width}:${height}`, '-fps_mode', 'cfr', '-r', String(fps), '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'];
   // Own process group: Ctrl-C reaches facecls, which stops after the current frame and closes
   // the outputs properly, instead of killing ffmpeg mid-stream.
   const proc = spawn(FFMPEG, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
