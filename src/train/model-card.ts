@@ -53,6 +53,8 @@ export interface ModelCard {
   /** "final", or "interim: training in progress, epoch N of M". */
   status: string;
   shippedAt: string;
+  /** Notes given at ship time (facecls ship --note), printed under "Notes" in the Markdown card. */
+  notes?: string[];
   /** Decision threshold chosen on the validation split after training (facecls ship --balance). */
   calibration?: {
     method: string;
@@ -277,6 +279,7 @@ export function modelCardMarkdown(c: ModelCard): string {
     ),
     '',
   );
+  if (c.notes?.length) L.push('## Notes', '', ...c.notes.map((n) => `- ${n}`), '');
   L.push('## Data and split', '');
   L.push(`- Dataset: ${c.data.format} at \`${c.data.root}\``);
   L.push(`- Split: ${c.data.splitMethod}${c.data.seed !== undefined && !c.data.splitMethod.includes('seed') ? ` (seed ${c.data.seed})` : ''}`);

@@ -32,6 +32,8 @@ export interface ShipOptions {
   balance?: boolean;
   /** Replace an existing output folder. */
   force?: boolean;
+  /** Facts the card must state that the run directory cannot show (e.g. an earlier test-split read). */
+  notes?: string[];
   /** Dataset path when it moved since training (must still match the run's split.json). */
   data?: string;
   runtime?: string;
@@ -249,6 +251,7 @@ export async function shipRun(runDirArg: string, outArg: string, opts: ShipOptio
       status,
       shippedAt: new Date().toISOString(),
       ...(calibration ? { calibration } : {}),
+      ...(opts.notes?.length ? { notes: opts.notes } : {}),
       data: {
         format: ds.format,
         root: portablePath(ds.root),

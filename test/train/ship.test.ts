@@ -139,10 +139,14 @@ test('CLI: --final --tta flip evaluates val and test like facecls eval; refuses 
   assert.equal(again.code, 1);
   assert.match(again.stderr, /^facecls: error: output ".*final" exists: pass --force/);
   assert.equal(fs.readFileSync(path.join(out, MODEL_CARD_JSON), 'utf8'), before);
-  const forced = runCli(['ship', runDir, '-o', out, '--force']);
+  const forced = runCli(['ship', runDir, '-o', out, '--force', '--note', 'first note', '--note', 'second: with a `tick`']);
   assert.equal(forced.code, 0, forced.stderr);
   assert.match(forced.stdout, /status: final/);
   assert.match(forced.stdout, /Test figures are withheld/);
+  const noted = JSON.parse(fs.readFileSync(path.join(out, MODEL_CARD_JSON), 'utf8')) as ModelCard;
+  assert.deepEqual(noted.notes, ['first note', 'second: with a `tick`']);
+  assert.match(fs.readFileSync(path.join(out, MODEL_CARD_MD), 'utf8'), /## Notes\n\n- first note\n- second: with a `tick`\n/);
+  assert.equal(card.notes, undefined, 'no notes unless given');
   assert.deepEqual(fs.readdirSync(path.dirname(out)).filter((f) => f.includes('.ship-')), [], 'no temporary folders left');
 });
 

@@ -16,6 +16,7 @@ interface ShipCliOptions {
   json: boolean;
   data?: string;
   runtime?: string;
+  note: string[];
 }
 
 const line = (e: CardEvaluation) =>
@@ -33,6 +34,7 @@ export function registerShip(program: Command): void {
     .option('-f, --force', 'replace an existing output folder', false)
     .option('--data <path>', "the run's dataset, if it moved since training (must still split as the run's split.json)")
     .option('--runtime <name>', RUNTIME_OPTION_HELP)
+    .option('--note <text>', 'a note the model card states (repeatable), e.g. how an earlier model was compared', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--json', 'print the model card as JSON', false)
     .action(async (runDir: string, o: ShipCliOptions, cmd: Command) => {
       if (o.tta !== 'none' && o.tta !== 'flip') throw new UserError(`--tta must be none or flip, got "${o.tta}"`);
@@ -45,6 +47,7 @@ export function registerShip(program: Command): void {
           tta: o.tta,
           balance: o.balance,
           force: o.force,
+          notes: o.note,
           data: o.data,
           runtime: o.runtime,
           backend: cmd.optsWithGlobals().backend as string | undefined,
