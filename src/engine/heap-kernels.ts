@@ -8,18 +8,26 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ConvGeometry } from './conv-grads.js';
 
+/** The parts of the tfjs wasm backend the heap kernels use. */
 export interface WasmHeapBackend {
   dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
-  wasm: { HEAPF32: Float32Array };
+  /** The Emscripten module: its float view of the heap and (asm.memory) the heap's WebAssembly.Memory. */
+  wasm: { HEAPF32: Float32Array; asm?: { memory?: WebAssembly.Memory } };
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  disposeData(dataId: object, force?: boolean): boolean;
+}
+
+/** Byte offset of a tensor's data on the wasm heap. */
+export function heapOffset(backend: WasmHeapBackend, info: tf.TensorInfo): number {
+  const d = backend.dataIdMap.get(info.dataId);
+  if (!d) throw new Error('tensor data is not on the wasm heap');
+  return d.memoryOffset;
 }
 
 export function heapView(backend: WasmHeapBackend, info: tf.TensorInfo): Float32Array {
-  const d = backend.dataIdMap.get(info.dataId);
-  if (!d) throw new Error('tensor data is not on the wasm heap');
+  const start = heapOffset(backend, info) / 4;
   const size = info.shape.reduce((a, b) => a * b, 1);
-  const heap = backend.wasm.HEAPF32;
-  return heap.subarray(d.memoryOffset / 4, d.memoryOffset / 4 + size);
+  return backend.wasm.HEAPF32.subarray(start, start + size);
 }
 
 /**

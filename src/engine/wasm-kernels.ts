@@ -21,7 +21,7 @@ import {
 } from './conv-grads.js';
 import { installFusedBatchNorm } from './fused-batchnorm.js';
 import { depthwiseFilterGradLoop, heapView, maxPoolGradLoop, type WasmHeapBackend } from './heap-kernels.js';
-import { simdApplies, simdKernels } from './simd/index.js';
+import { simdKernels } from './simd/index.js';
 
 type TensorInfo = tf.TensorInfo;
 interface KernelArgs {
@@ -128,7 +128,7 @@ const KERNELS: Array<{ name: string; func: (args: KernelArgs) => TensorInfo }> =
       const backend = args.backend as unknown as WasmHeapBackend;
       const g = geometry(inputs.x.shape, filterShape, attrs, true);
       const out = backend.makeOutput(filterShape, 'float32');
-      const simd = simdApplies(filterShape[2]) ? simdKernels(backend) : undefined;
+      const simd = simdKernels(backend, filterShape[2]);
       if (simd) simd.depthwiseFilterGrad(backend, inputs.x, inputs.dy, out, filterShape[2], g);
       else heapView(backend, out).set(depthwiseFilterGradLoop(heapView(backend, inputs.x), heapView(backend, inputs.dy), filterShape[2], g));
       return out;
@@ -163,7 +163,7 @@ const KERNELS: Array<{ name: string; func: (args: KernelArgs) => TensorInfo }> =
         padLeft: info.padInfo.left,
         channels: info.inChannels,
       };
-      const simd = simdApplies(g.channels) ? simdKernels(backend) : undefined;
+      const simd = simdKernels(backend, g.channels);
       if (simd) simd.maxPoolGrad(backend, x, inputs.dy, out, g);
       else maxPoolGradLoop(heapView(backend, x), heapView(backend, inputs.dy), heapView(backend, out), g);
       return out;

@@ -122,7 +122,7 @@ test('max pool (3x3 s2 same, 2x2 s2 valid, with ties), avg pool 2x2 same and glo
 
 test('WebAssembly SIMD kernels (channels a multiple of 4): max-pool and depthwise filter gradients match cpu, and the JavaScript loops', async () => {
   await setupBackend('wasm');
-  assert.ok(simdKernels(tf.backend() as unknown as WasmHeapBackend), 'the SIMD kernels should load on the wasm backend here');
+  assert.ok(simdKernels(tf.backend() as unknown as WasmHeapBackend, 4), 'the SIMD kernels should load on the wasm backend here');
   const cases: Array<[string, (...xs: tf.Tensor[]) => tf.Tensor, Arr[]]> = [
     ['simd maxpool 3x3 s2 same c8', (x) => tf.maxPool(x as tf.Tensor4D, 3, 2, 'same'), [rand([2, 11, 12, 8])]],
     ['simd maxpool 3x3 s2 same c16 even', (x) => tf.maxPool(x as tf.Tensor4D, 3, 2, 'same'), [rand([3, 12, 12, 16])]],

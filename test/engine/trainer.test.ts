@@ -6,6 +6,7 @@ import { Replica } from '../../src/engine/replica.js';
 import { averageShards, createTrainer, shardRanges, trainerConfigFromModel } from '../../src/engine/trainer.js';
 import type { TrainerConfig } from '../../src/engine/trainer-types.js';
 import { buildModel } from '../../src/framework/index.js';
+import { seedKernels } from '../helpers/seeded.js';
 
 const SIZE = 6;
 const CLASSES = 2;
@@ -30,6 +31,7 @@ function batch(n: number, seed: number): { x: Float32Array; y: Float32Array } {
 async function config(workers: number, backend: 'cpu' | 'wasm' = 'wasm', lr = 0.01): Promise<TrainerConfig> {
   await setupBackend('wasm');
   const model = buildModel('tiny-xception', { inputSize: SIZE, numClasses: CLASSES });
+  seedKernels(model, 3);
   const cfg = trainerConfigFromModel(model, { name: 'adam', learningRate: lr }, { workers, backend });
   model.dispose();
   return cfg;

@@ -4,32 +4,14 @@
  */
 import * as path from 'node:path';
 import * as fs from 'node:fs';
-import * as tf from '@tensorflow/tfjs';
 import { setupBackend } from '../../src/engine/backend.js';
 import { buildModel } from '../../src/framework/zoo.js';
 import { EMOTION_LABELS, GENDER_LABELS, saveModel } from '../../src/io/model-store.js';
+import { seedKernels } from '../helpers/seeded.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 let cached: { emotion: string; gender: string } | undefined;
 
-/**
- * Replace every kernel by seeded Glorot-uniform values (the layers' own initialiser is unseeded), so
- * fixtures and what tests measure on them (e.g. a Grad-CAM map that a random head could leave empty)
- * are the same on every run.
- */
-function seedKernels(model: tf.LayersModel, seed: number): void {
-  const values = model.weights.map((w, i) => {
-    const shape = w.shape as number[];
-    if (!/kernel/.test(w.name)) return w.read().clone();
-    const receptive = shape.slice(0, -2).reduce((a, b) => a * b, 1);
-    const fanIn = receptive * shape[shape.length - 2];
-    const fanOut = receptive * shape[shape.length - 1];
-    const limit = Math.sqrt(6 / (fanIn + fanOut));
-    return tf.randomUniform(shape, -limit, limit, 'float32', seed * 1000 + i);
-  });
-  model.setWeights(values);
-  tf.dispose(values);
-}
 
 /** Emotion (mini-xception 48x48 grey, 7 classes) and gender (mini-xception 64x64 grey) model dirs, seeded weights. */
 export async function randomModels(): Promise<{ emotion: string; gender: string }> {

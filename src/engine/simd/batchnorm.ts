@@ -5,18 +5,14 @@
  * tfjs kernels. Per-channel arithmetic (C values) is done in JavaScript in float32.
  */
 import * as tf from '@tensorflow/tfjs';
-import { heapView, type WasmHeapBackend } from '../heap-kernels.js';
-import { simdApplies, simdKernels, type SimdKernels } from './index.js';
-
-interface HeapBackend extends WasmHeapBackend {
-  disposeData(dataId: object, force?: boolean): boolean;
-}
+import { heapOffset, heapView, type WasmHeapBackend } from '../heap-kernels.js';
+import { simdKernels, type SimdKernels } from './index.js';
 
 /** Small per-call scratch: float64 accumulators, sums, and per-channel vectors, freed by release(). */
 class Scratch {
   readonly info: tf.TensorInfo;
   constructor(
-    private readonly backend: HeapBackend,
+    private readonly backend: WasmHeapBackend,
     readonly C: number,
     vectors: number,
   ) {
@@ -24,7 +20,7 @@ class Scratch {
     this.info = backend.makeOutput([(6 + vectors) * C], 'float32');
   }
   private base(): number {
-    return (this.backend.dataIdMap.get(this.info.dataId) as { memoryOffset: number }).memoryOffset;
+    return heapOffset(this.backend, this.info);
   }
   get acc(): { byteOffset: number } {
     return { byteOffset: this.base() };
@@ -44,11 +40,11 @@ class Scratch {
   }
 }
 
-function wrap(backend: HeapBackend, info: tf.TensorInfo): tf.Tensor {
+function wrap(backend: WasmHeapBackend, info: tf.TensorInfo): tf.Tensor {
   return tf.engine().makeTensorFromTensorInfo(info, backend as unknown as tf.KernelBackend);
 }
 
-function vectorTensor(backend: HeapBackend, values: Float32Array): tf.Tensor1D {
+function vectorTensor(backend: WasmHeapBackend, values: Float32Array): tf.Tensor1D {
   const info = backend.makeOutput([values.length], 'float32');
   heapView(backend, info).set(values);
   return wrap(backend, info) as tf.Tensor1D;
@@ -56,8 +52,8 @@ function vectorTensor(backend: HeapBackend, values: Float32Array): tf.Tensor1D {
 
 /** The SIMD batch norm when it applies here (wasm backend, channels a multiple of 4), else undefined. */
 export function simdBatchNorm(channels: number): SimdKernels | undefined {
-  if (tf.getBackend() !== 'wasm' || !simdApplies(channels)) return undefined;
-  return simdKernels(tf.backend() as unknown as WasmHeapBackend);
+  if (tf.getBackend() !== 'wasm') return undefined;
+  return simdKernels(tf.backend() as unknown as WasmHeapBackend, channels);
 }
 
 /** y = batchnorm(x) with batch statistics; as batchNormTraining in fused-batchnorm.ts. */
@@ -68,7 +64,7 @@ export function simdBatchNormTraining(
   beta: tf.Tensor,
   epsilon: number,
 ): { y: tf.Tensor; mean: tf.Tensor1D; variance: tf.Tensor1D } {
-  const backend = tf.backend() as unknown as HeapBackend;
+  const backend = tf.backend() as unknown as WasmHeapBackend;
   const C = x.shape[3];
   const N = x.size / C;
   const stats: { mean?: tf.Tensor1D; variance?: tf.Tensor1D } = {};

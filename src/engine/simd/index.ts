@@ -1,17 +1,17 @@
 /**
- * WebAssembly SIMD gradient kernels (kernels.wat) running directly on the tfjs wasm backend's heap:
- * the module imports the backend's WebAssembly.Memory, so tensors are read and written in place.
- * Measured on mini-Xception (batch 16, one thread) they replace the two gradients that scalar
- * JavaScript loops handled worst (see README, training engine): MaxPoolGrad, whose data-dependent
- * branches cost ~5 ns per window tap, and the depthwise filter gradient.
+ * WebAssembly SIMD kernels (kernels.wat) running directly on the tfjs wasm backend's heap: the
+ * module imports the backend's WebAssembly.Memory, so tensors are read and written in place. They
+ * replace what scalar JavaScript loops or broadcasting tfjs kernels handled worst (see README,
+ * training engine): MaxPoolGrad, whose data-dependent branches cost ~5 ns per window tap, the
+ * depthwise filter gradient, and the training batch norm's passes (simd/batchnorm.ts).
  *
- * Used only when the channel count is a multiple of 4 (every pooled or depthwise layer in the zoo);
- * otherwise, without WebAssembly SIMD, or with FACECLS_SIMD_KERNELS=0 the JavaScript loops in
- * heap-kernels.ts run instead.
+ * Used only when the channel count is a multiple of 4 (every pooled, depthwise or normalised layer
+ * in the zoo); otherwise, without WebAssembly SIMD, or with FACECLS_SIMD_KERNELS=0 the JavaScript
+ * loops in heap-kernels.ts and the tfjs ops run instead.
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { ConvGeometry } from '../conv-grads.js';
-import type { PoolGeometry, WasmHeapBackend } from '../heap-kernels.js';
+import { heapOffset, type PoolGeometry, type WasmHeapBackend } from '../heap-kernels.js';
 import { KERNELS_WASM_BASE64 } from './kernels.generated.js';
 
 type Fn = (...args: number[]) => void;
@@ -33,11 +33,6 @@ export interface SimdKernels {
   depthwiseFilterGrad(backend: WasmHeapBackend, x: tf.TensorInfo, dy: tf.TensorInfo, out: tf.TensorInfo, C: number, g: ConvGeometry): void;
 }
 
-interface HeapBackend extends WasmHeapBackend {
-  wasm: WasmHeapBackend['wasm'] & { asm?: { memory?: WebAssembly.Memory } };
-  disposeData(dataId: object): boolean;
-}
-
 let compiled: WebAssembly.Module | null | undefined;
 const instances = new WeakMap<WebAssembly.Memory, SimdKernels>();
 
@@ -55,21 +50,16 @@ function compile(): WebAssembly.Module | null {
 }
 
 function offset(backend: WasmHeapBackend, t: HeapRef): number {
-  if ('byteOffset' in t) return t.byteOffset;
-  const d = backend.dataIdMap.get(t.dataId);
-  if (!d) throw new Error('tensor data is not on the wasm heap');
-  return d.memoryOffset;
+  return 'byteOffset' in t ? t.byteOffset : heapOffset(backend, t);
 }
 
-/** Whether the SIMD kernels can handle `channels` (and are enabled). */
-export function simdApplies(channels: number): boolean {
-  return channels % 4 === 0 && process.env.FACECLS_SIMD_KERNELS !== '0';
-}
-
-/** The SIMD kernels bound to this backend's memory, or undefined where they cannot run. */
-export function simdKernels(backend: WasmHeapBackend): SimdKernels | undefined {
-  if (process.env.FACECLS_SIMD_KERNELS === '0') return undefined;
-  const memory = (backend as HeapBackend).wasm.asm?.memory;
+/**
+ * The SIMD kernels bound to this backend's memory, for tensors with `channels` channels; undefined
+ * where they cannot run (channels not a multiple of 4, no WebAssembly SIMD, FACECLS_SIMD_KERNELS=0).
+ */
+export function simdKernels(backend: WasmHeapBackend, channels: number): SimdKernels | undefined {
+  if (channels % 4 !== 0 || process.env.FACECLS_SIMD_KERNELS === '0') return undefined;
+  const memory = backend.wasm.asm?.memory;
   if (!(memory instanceof WebAssembly.Memory)) return undefined;
   const cached = instances.get(memory);
   if (cached) return cached;
@@ -93,7 +83,7 @@ export function simdKernels(backend: WasmHeapBackend): SimdKernels | undefined {
       try {
         exports.depthwiseFilterGrad(offset(b, x), offset(b, dy), offset(b, scratch), offset(b, out), ...geometry(g), C);
       } finally {
-        (b as HeapBackend).disposeData(scratch.dataId);
+        b.disposeData(scratch.dataId);
       }
     },
   };
