@@ -76,7 +76,10 @@ export interface EvaluateOptions {
   data: string | Dataset;
   split: SplitName;
   format?: DatasetFormat;
-  /** Average the predictions of the image and its mirror. */
+  /**
+   * Average the predictions of the image and its mirror. Default: flip when every model's metadata
+   * says so (models shipped with --tta flip, which every runtime runs that way), else none.
+   */
   tta?: 'none' | 'flip';
   /** Keep only samples with a known age >= 18. */
   adults?: boolean;
@@ -159,9 +162,11 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
   const name = (m: string | InferenceRuntime) => (typeof m === 'string' ? m : '(runtime)');
   try {
     for (const m of specs) {
-      const r = typeof m === 'string' ? await createRuntime(m, { runtime: opts.runtime, backend: opts.backend }) : m;
+      // evaluate applies TTA itself (it keeps each view's probabilities for calibration).
+      const r = typeof m === 'string' ? await createRuntime(m, { runtime: opts.runtime, backend: opts.backend, tta: 'none' }) : m;
       if (typeof m === 'string') owned.push(r);
       runtimes.push(r);
+      if (r.tta !== 'none') throw new UserError(`evaluate applies test-time augmentation itself (tta option): pass runtimes created with tta 'none', not "${name(m)}" (tta ${r.tta})`);
     }
     const meta: ModelMeta = runtimes[0].meta;
     runtimes.forEach((r, i) => {
@@ -202,7 +207,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
     const k = meta.labels.length;
     const margins = runtimes.map((r) => opts.cropMargin ?? r.meta.cropMargin ?? 0);
     const anyColour = runtimes.some((r) => r.meta.channels === 3);
-    const tta = opts.tta ?? 'none';
+    const tta = opts.tta ?? (runtimes.every((r) => r.meta.tta === 'flip') ? 'flip' : 'none');
     const copies = tta === 'flip' ? 2 : 1;
     const batchSize = opts.batchSize ?? 64;
     const confusion = new Confusion(meta.labels);

@@ -24,6 +24,8 @@ export interface ModelMeta {
   preprocessing: { colorSpace: 'grey' | 'rgb'; range: [number, number] };
   /** Relative margin added around the detector box before cropping, when known. */
   cropMargin?: number;
+  /** Test-time augmentation every runtime applies to this model (src/runtime/tta.ts); default none. */
+  tta?: 'none' | 'flip';
   [key: string]: unknown;
 }
 

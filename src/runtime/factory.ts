@@ -47,7 +47,7 @@ export async function createRuntime(modelDir: string, opts: CreateRuntimeOptions
   const name = await chooseRuntime(opts);
   if (name === 'tfjs') {
     await setupBackend(opts.backend);
-    return TfjsRuntime.load(modelDir);
+    return TfjsRuntime.load(modelDir, opts.tta);
   }
   const shipped = opts.useShippedOnnx === false ? undefined : shippedOnnx(modelDir);
   if (shipped) return OnnxRuntime.create(shipped.bytes, shipped.meta, opts, path.join(modelDir, MODEL_ONNX), 'shipped');
@@ -59,7 +59,7 @@ export async function createRuntime(modelDir: string, opts: CreateRuntimeOptions
     // A layer the exporter lacks: an explicit --runtime onnx fails naming it; the default falls back.
     if (!(err instanceof UserError) || !err.message.startsWith('cannot export') || runtimeExplicit(opts.runtime)) throw err;
     warn(opts, `model "${modelDir}" runs on tfjs: ${err.message}`);
-    return TfjsRuntime.load(modelDir);
+    return TfjsRuntime.load(modelDir, opts.tta);
   }
   return OnnxRuntime.create(exported.bytes, exported.meta, opts, `model "${modelDir}" (exported to ONNX)`);
 }
@@ -76,6 +76,6 @@ export async function createRuntimeFromModel(model: tf.LayersModel, meta: ModelM
   const name = await chooseRuntime(opts);
   const classes = Number(model.outputs[0].shape[model.outputs[0].shape.length - 1]);
   if (meta.labels.length !== classes) throw new UserError(`model has ${classes} outputs but its metadata lists ${meta.labels.length} labels`);
-  if (name === 'tfjs') return new TfjsRuntime({ model, meta });
+  if (name === 'tfjs') return new TfjsRuntime({ model, meta }, opts.tta);
   return OnnxRuntime.create(exportToOnnx(model, { meta }), meta, opts, `model "${model.name}" (exported to ONNX)`);
 }

@@ -12,6 +12,7 @@ import * as os from 'node:os';
 import { UserError } from '../errors.js';
 import { OnnxRuntime } from './onnx.js';
 import { OnnxWorkerPool, runSharded } from './onnx-pool.js';
+import { averageMirrors, withMirrors } from './tta.js';
 import type { InferenceRuntime } from './types.js';
 
 export interface RuntimeGroup {
@@ -82,8 +83,29 @@ class OnnxGroup implements RuntimeGroup {
     return this.pool.size;
   }
 
+  /**
+   * Runtimes with flip TTA get [faces; mirrors] (2n rows, averaged after); when any does, the others
+   * get their faces twice and keep the first n rows, so every model shares the same 2n chunks.
+   */
   async run(batches: Float32Array[], n: number): Promise<Float32Array[]> {
     checkBatches(this.runtimes, batches, n);
+    if (!this.runtimes.some((r) => r.tta === 'flip')) return this.runPlain(batches, n);
+    const doubled = this.runtimes.map((r, i) => {
+      const per = r.meta.inputSize * r.meta.inputSize * r.meta.channels;
+      if (r.tta === 'flip') return withMirrors(batches[i], n, r.meta.inputSize, r.meta.channels);
+      const x = new Float32Array(2 * n * per);
+      x.set(batches[i].subarray(0, n * per));
+      x.set(batches[i].subarray(0, n * per), n * per);
+      return x;
+    });
+    const outs = await this.runPlain(doubled, 2 * n);
+    return outs.map((y, i) => {
+      const k = this.runtimes[i].meta.labels.length;
+      return this.runtimes[i].tta === 'flip' ? averageMirrors(y, n, k) : y.slice(0, n * k);
+    });
+  }
+
+  private runPlain(batches: Float32Array[], n: number): Promise<Float32Array[]> {
     return runSharded({
       batches,
       n,

@@ -6,6 +6,7 @@ import type * as ortTypes from 'onnxruntime-node';
 import { UserError, errorMessage } from '../errors.js';
 import type { ModelMeta } from '../io/model-store.js';
 import { OnnxWorkerPool, runSharded } from './onnx-pool.js';
+import { averageMirrors, resolveTta, withMirrors, type Tta } from './tta.js';
 import type { InferenceRuntime } from './types.js';
 
 export interface OnnxRuntimeOptions {
@@ -27,6 +28,8 @@ export interface OnnxRuntimeOptions {
    * processes, a worker made batch-32 throughput worse (bench/classify.ts --workers to re-measure).
    */
   workers?: number;
+  /** Test-time augmentation run() applies; default the model metadata's (src/runtime/tta.ts). */
+  tta?: Tta;
 }
 
 /** Where the ONNX graph came from: a shipped model.onnx or an in-memory export. */
@@ -74,6 +77,7 @@ export class OnnxRuntime implements InferenceRuntime {
     /** The ONNX graph and session options, for worker sessions (here and in an OnnxGroup). */
     readonly bytes: Uint8Array,
     readonly sessionOptions: ortTypes.InferenceSession.SessionOptions,
+    readonly tta: Tta,
     private readonly pool?: OnnxWorkerPool,
   ) {}
 
@@ -94,6 +98,7 @@ export class OnnxRuntime implements InferenceRuntime {
     const threads = opts.intraOpThreads ?? defaultIntraOpThreads();
     const maxChunk = opts.maxChunk ?? 4;
     if (!Number.isInteger(maxChunk) || maxChunk < 1) throw new RangeError(`maxChunk must be a positive integer, got ${maxChunk}`);
+    const tta = resolveTta(opts.tta, meta);
     const workers = opts.workers ?? defaultWorkers();
     if (!Number.isInteger(workers) || workers < 0) throw new RangeError(`workers must be a non-negative integer, got ${workers}`);
     const options: ortTypes.InferenceSession.SessionOptions = {
@@ -117,7 +122,7 @@ export class OnnxRuntime implements InferenceRuntime {
       await session.release();
       throw new UserError(`${label} must have one input and one output, has ${session.inputNames.length} and ${session.outputNames.length}`);
     }
-    return new OnnxRuntime(meta, ort, session, threads, maxChunk, origin, bytes, options, workers > 0 ? new OnnxWorkerPool([bytes], options, workers) : undefined);
+    return new OnnxRuntime(meta, ort, session, threads, maxChunk, origin, bytes, options, tta, workers > 0 ? new OnnxWorkerPool([bytes], options, workers) : undefined);
   }
 
   async run(batch: Float32Array, n: number): Promise<Float32Array> {
@@ -127,7 +132,14 @@ export class OnnxRuntime implements InferenceRuntime {
     if (n === 0) return new Float32Array(0);
     const len = n * s * s * c;
     if (batch.length < len) throw new RangeError(`batch holds ${batch.length} values, ${n} inputs of ${s}x${s}x${c} need ${len}`);
-    if (n <= this.maxChunk) return this.runChunk(batch.subarray(0, len), n);
+    if (this.tta === 'flip') return averageMirrors(await this.runPlain(withMirrors(batch, n, s, c), 2 * n), n, labels.length);
+    return this.runPlain(batch, n);
+  }
+
+  /** run() without test-time augmentation: chunks on this thread and the workers. */
+  private async runPlain(batch: Float32Array, n: number): Promise<Float32Array> {
+    const { inputSize: s, channels: c, labels } = this.meta;
+    if (n <= this.maxChunk) return this.runChunk(batch.subarray(0, n * s * s * c), n);
     const [out] = await runSharded({
       batches: [batch],
       n,
@@ -140,7 +152,7 @@ export class OnnxRuntime implements InferenceRuntime {
     return out;
   }
 
-  /** One session.run on this thread for exactly n inputs (no chunking, no workers). */
+  /** One session.run on this thread for exactly n inputs (no chunking, no workers, no TTA). */
   async runChunk(data: Float32Array, n: number): Promise<Float32Array> {
     if (this.disposed) throw new Error('OnnxRuntime.run after dispose');
     const { inputSize: s, channels: c, labels } = this.meta;

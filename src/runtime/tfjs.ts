@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { loadModel, type LoadedModel, type ModelMeta } from '../io/model-store.js';
+import { averageMirrors, resolveTta, withMirrors, type Tta } from './tta.js';
 import type { InferenceRuntime } from './types.js';
 
 /** tfjs runtime over a loaded layers model, on whichever backend is active. */
@@ -7,14 +8,23 @@ export class TfjsRuntime implements InferenceRuntime {
   readonly name = 'tfjs' as const;
   readonly meta: ModelMeta;
   readonly model: tf.LayersModel;
+  readonly tta: Tta;
 
-  constructor(loaded: Pick<LoadedModel, 'model' | 'meta'>) {
+  /** tta: the test-time augmentation to apply (default: the model metadata's). */
+  constructor(loaded: Pick<LoadedModel, 'model' | 'meta'>, tta?: Tta) {
     this.model = loaded.model;
     this.meta = loaded.meta;
+    this.tta = resolveTta(tta, loaded.meta);
   }
 
-  static async load(dir: string): Promise<TfjsRuntime> {
-    return new TfjsRuntime(await loadModel(dir));
+  static async load(dir: string, tta?: Tta): Promise<TfjsRuntime> {
+    const loaded = await loadModel(dir);
+    try {
+      return new TfjsRuntime(loaded, tta);
+    } catch (err) {
+      loaded.model.dispose();
+      throw err;
+    }
   }
 
   async run(batch: Float32Array, n: number): Promise<Float32Array> {
@@ -23,10 +33,13 @@ export class TfjsRuntime implements InferenceRuntime {
     if (n === 0) return new Float32Array(0);
     const len = n * inputSize * inputSize * channels;
     if (batch.length < len) throw new RangeError(`batch holds ${batch.length} values, ${n} inputs of ${inputSize}x${inputSize}x${channels} need ${len}`);
-    const data = batch.length === len ? batch : batch.subarray(0, len);
-    const y = tf.tidy(() => this.model.predict(tf.tensor4d(data, [n, inputSize, inputSize, channels])) as tf.Tensor);
+    const flip = this.tta === 'flip';
+    const data = flip ? withMirrors(batch, n, inputSize, channels) : batch.length === len ? batch : batch.subarray(0, len);
+    const rows = flip ? 2 * n : n;
+    const y = tf.tidy(() => this.model.predict(tf.tensor4d(data, [rows, inputSize, inputSize, channels])) as tf.Tensor);
     try {
-      return (await y.data()) as Float32Array;
+      const out = (await y.data()) as Float32Array;
+      return flip ? averageMirrors(out, n, this.meta.labels.length) : out;
     } finally {
       y.dispose();
     }

@@ -3,12 +3,15 @@
  * fallback, ./tfjs.ts) and onnxruntime-node (fast path in Node). Pipeline, CLI and server use this.
  */
 import type { ModelMeta } from '../io/model-store.js';
+import type { Tta } from './tta.js';
 
 export type RuntimeName = 'tfjs' | 'onnx';
 
 export interface InferenceRuntime {
   readonly name: RuntimeName;
   readonly meta: ModelMeta;
+  /** Test-time augmentation run() applies (src/runtime/tta.ts): 'flip' averages each face with its mirror. */
+  readonly tta: Tta;
   /**
    * Class probabilities for n preprocessed inputs laid out [n, size, size, channels]
    * (from preprocessFace/preprocessBatch). Returns [n, classes] row-major.

@@ -60,6 +60,7 @@ test('per-group accuracy and age bands', () => {
  */
 class LeftBrightRuntime implements InferenceRuntime {
   readonly name = 'tfjs' as const;
+  readonly tta = 'none' as const;
   meta: ModelMeta = { task: 'gender', labels: ['woman', 'man'], inputSize: 8, channels: 1, preprocessing: { colorSpace: 'grey', range: [-1, 1] } };
   async run(batch: Float32Array, n: number): Promise<Float32Array> {
     const out = new Float32Array(n * 2);

@@ -19,7 +19,7 @@ interface EvalCliOptions {
   data: string;
   split: string;
   format?: string;
-  tta: string;
+  tta?: string;
   adults: boolean;
   json: boolean;
   out?: string;
@@ -99,7 +99,7 @@ export function registerEval(program: Command): void {
     .requiredOption('--data <path>', 'dataset (same layouts as train)')
     .option('--split <name>', 'train, val (FER-2013 PublicTest) or test (PrivateTest)', 'test')
     .option('--format <name>', `dataset layout, detected when omitted: ${DATASET_FORMATS.join(', ')}`)
-    .option('--tta <mode>', 'test-time augmentation: none or flip (average with the mirror image)', 'none')
+    .option('--tta <mode>', "test-time augmentation: none or flip (average with the mirror image); default the model's (flip for models shipped with --tta flip)")
     .option('--adults', 'only samples with a known age >= 18 (UTKFace, IMDB-WIKI)', false)
     .option('--json', 'print the report as JSON', false)
     .option('--out <dir>', 'write report.json, report.txt, confusion.txt and confusion.png here')
@@ -113,7 +113,7 @@ export function registerEval(program: Command): void {
     .option('--max-bad-fraction <f>', 'fail when more than this fraction of images is unreadable', '0.05')
     .action(async (task: string, o: EvalCliOptions, cmd: Command) => {
       if (!TASKS.includes(task as never)) throw new UserError(`unknown task "${task}": choose one of ${TASKS.join(', ')}`);
-      if (o.tta !== 'none' && o.tta !== 'flip') throw new UserError(`--tta must be none or flip, got "${o.tta}"`);
+      if (o.tta !== undefined && o.tta !== 'none' && o.tta !== 'flip') throw new UserError(`--tta must be none or flip, got "${o.tta}"`);
       if (o.format !== undefined && !DATASET_FORMATS.includes(o.format as DatasetFormat)) throw new UserError(`--format must be one of ${DATASET_FORMATS.join(', ')}, got "${o.format}"`);
       let bar: ReturnType<typeof countProgress> | undefined;
       let report;
@@ -128,7 +128,7 @@ export function registerEval(program: Command): void {
           data: path.resolve(o.data),
           split: parseSplitName(o.split),
           ...(o.format ? { format: o.format as DatasetFormat } : {}),
-          tta: o.tta,
+          tta: o.tta as 'none' | 'flip' | undefined,
           adults: o.adults,
           runtime: o.runtime,
           backend: cmd.optsWithGlobals().backend as string | undefined,

@@ -49,6 +49,7 @@ export const SUPPORTED_LAYERS = [
   'Add',
   'Multiply',
   'Maximum',
+  'Average',
   'Concatenate',
   'Dropout',
   'SpatialDropout1D',
@@ -344,6 +345,10 @@ class Exporter {
           return { name: acc };
         }
         return { name: this.g.addNode(op, names, base).outputs[0] };
+      }
+      case 'Average': {
+        const names = ins.map((t) => this.info(t, layer).name);
+        return { name: this.g.addNode('Mean', names, base).outputs[0] };
       }
       case 'Concatenate': {
         const names = ins.map((t) => this.info(t, layer).name);
