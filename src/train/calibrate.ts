@@ -45,6 +45,25 @@ function score(p: SampleProbabilities, k: number, delta: number): { accuracy: nu
 }
 
 /**
+ * Several models' probabilities on the same samples as one set whose views are every model's views
+ * (model 0's views, then model 1's, ...): the ensemble averaging their probabilities after each folds
+ * the same logit offset is scored exactly by balancedLogitOffset.
+ */
+export function interleaveViews(sets: SampleProbabilities[]): SampleProbabilities {
+  if (sets.length === 1) return sets[0];
+  const n = sets[0].labels.length;
+  const k = sets[0].values.length / (n * sets[0].views);
+  for (const s of sets) if (s.labels.length !== n || s.labels.some((l, i) => l !== sets[0].labels[i])) throw new Error('interleaveViews: the sets hold different samples');
+  const views = sets.reduce((a, s) => a + s.views, 0);
+  const values = new Float32Array(n * views * k);
+  for (let i = 0; i < n; i++) {
+    let v = 0;
+    for (const s of sets) for (let w = 0; w < s.views; w++, v++) values.set(s.values.subarray((i * s.views + w) * k, (i * s.views + w + 1) * k), (i * views + v) * k);
+  }
+  return { labels: sets[0].labels, views, values };
+}
+
+/**
  * The class-1 logit offset in [-3, 3] (steps of 0.01) with the highest balanced accuracy; ties go to
  * the offset closest to 0 (the model as trained).
  */

@@ -92,6 +92,8 @@ export interface ModelCard {
     stopReason?: string;
     options: TrainOptions;
   };
+  /** Ensembles (facecls ship run1 run2 ...): how the members combine and each member's training; `training` is member 0's. */
+  ensemble?: { combine: string; members: Array<ModelCard['training']> };
   evaluation: {
     tta: 'none' | 'flip';
     runtime: string;
@@ -263,7 +265,7 @@ export function modelCardMarkdown(c: ModelCard): string {
   const t = c.training;
   const L: string[] = [`# Model card: ${c.name} (${c.task})`, ''];
   L.push(`**Status: ${c.status}.**${c.status === 'final' ? '' : ' The weights are the best so far by validation loss; they will be replaced when training ends.'}`, '');
-  L.push(`Shipped by \`facecls ship\` on ${c.shippedAt} from the training run \`${t.runDir}\`.`, '');
+  L.push(`Shipped by \`facecls ship\` on ${c.shippedAt} from the training run${c.ensemble ? `s ${c.ensemble.members.map((m) => `\`${m.runDir}\``).join(', ')} (an ensemble)` : ` \`${t.runDir}\``}.`, '');
   L.push(
     ...mdTable(
       ['', ''],
@@ -288,16 +290,23 @@ export function modelCardMarkdown(c: ModelCard): string {
   L.push(`- Model selection: ${c.data.selection}`);
   L.push(`- Test: ${c.data.test}`, '');
   L.push('## Training', '');
-  L.push('Run from the project root (paths in this card are relative to it):', '', '```sh', t.command, '```', '');
-  L.push(`- ${t.resumeNote}`);
-  L.push(`- Epochs: ${t.epochsRun} run of ${t.epochsPlanned} planned${t.stopReason ? ` (stopped: ${t.stopReason})` : ''}; best epoch ${t.bestEpoch} (validation loss ${t.bestValLoss.toFixed(4)}, accuracy ${pct(t.bestValAccuracy)})`);
-  L.push(`- Wall time: ${(t.wallSeconds / 3600).toFixed(2)} h (${t.wallSeconds.toFixed(0)} s, sum of the epoch times in log.csv)`);
+  const members = c.ensemble?.members ?? [t];
+  if (c.ensemble) L.push(`An ensemble of ${members.length} separately trained models: ${c.ensemble.combine}. Each member, run from the project root (paths in this card are relative to it):`, '');
+  else L.push('Run from the project root (paths in this card are relative to it):', '');
+  for (const [i, m] of members.entries()) {
+    if (c.ensemble) L.push(`### Member ${i + 1}: \`${m.runDir}\``, '');
+    L.push('```sh', m.command, '```', '');
+    L.push(`- ${m.resumeNote}`);
+    L.push(`- Epochs: ${m.epochsRun} run of ${m.epochsPlanned} planned${m.stopReason ? ` (stopped: ${m.stopReason})` : ''}; best epoch ${m.bestEpoch} (validation loss ${m.bestValLoss.toFixed(4)}, accuracy ${pct(m.bestValAccuracy)})`);
+    L.push(`- Wall time: ${(m.wallSeconds / 3600).toFixed(2)} h (${m.wallSeconds.toFixed(0)} s, sum of the epoch times in log.csv)`);
+    if (c.ensemble && i < members.length - 1) L.push('');
+  }
   if (c.calibration) {
     const k = c.calibration;
     const rec = (r: number[]) => r.map((x, i) => `${c.labels[i]} ${pct(x)}`).join(', ');
     L.push(
       `- Calibration (\`facecls ship --balance\`): ${k.method}, chosen on the ${k.split}: logit offsets ${k.offsets.map((x) => x.toFixed(2)).join(' / ')} ` +
-        `(folded into the last convolution's bias). On that split: recalls ${rec(k.before.recalls)} before, ${rec(k.after.recalls)} after; ` +
+        `(folded into the last convolution's bias${c.ensemble ? ' of every member' : ''}). On that split: recalls ${rec(k.before.recalls)} before, ${rec(k.after.recalls)} after; ` +
         `accuracy ${pct(k.before.accuracy)} -> ${pct(k.after.accuracy)}. Validation figures below are therefore optimistic; the test split was not used.`,
     );
   }

@@ -13,8 +13,9 @@ import { evaluate, type EvalReport } from '../eval/evaluate.js';
 import { UserError, errorMessage } from '../errors.js';
 import { modelCost } from '../framework/cost.js';
 import { MODEL_JSON, writeFileAtomic } from '../io/fs-handler.js';
-import { loadModel, saveModel } from '../io/model-store.js';
-import { balancedLogitOffset, foldLogitOffsets } from './calibrate.js';
+import { buildEnsemble } from '../framework/ensemble.js';
+import { loadModel, saveModel, type LoadedModel, type ModelMeta } from '../io/model-store.js';
+import { balancedLogitOffset, foldLogitOffsets, interleaveViews } from './calibrate.js';
 import { MODEL_ONNX, shippedOnnx, writeOnnx } from '../io/onnx/model-dir.js';
 import { labelCounts, type Dataset, type SplitName } from '../data/dataset.js';
 import { loadDataset } from '../data/load.js';
@@ -152,65 +153,186 @@ function resumeEvidence(training: { epochsDone?: number; stopReason?: string } |
   return Boolean(training && typeof training.epochsDone === 'number' && training.epochsDone < lastEpoch);
 }
 
-export async function shipRun(runDirArg: string, outArg: string, opts: ShipOptions = {}): Promise<ShipResult> {
-  const runDir = path.resolve(runDirArg);
-  const out = path.resolve(outArg);
-  const tta = opts.tta ?? 'none';
-  if (!fs.existsSync(runDir) || !fs.statSync(runDir).isDirectory()) throw new UserError(`run directory "${runDirArg}" does not exist`);
-  const cfgFile = path.join(runDir, 'config.json');
-  if (!fs.existsSync(cfgFile)) throw new UserError(`"${runDirArg}" is not a training run directory (no config.json)`);
-  if (out === runDir || out.startsWith(runDir + path.sep)) throw new UserError(`output "${outArg}" is inside the run directory: ship to a folder of its own (e.g. models/<name>)`);
-  const outExists = () => fs.existsSync(out) && (!fs.statSync(out).isDirectory() || fs.readdirSync(out).length > 0);
-  if (fs.existsSync(out) && !fs.statSync(out).isDirectory()) throw new UserError(`output "${outArg}" exists and is not a folder`);
-  if (outExists() && !opts.force) throw new UserError(`output "${outArg}" exists: pass --force to replace it`);
+interface RunInfo {
+  arg: string;
+  dir: string;
+  o: TrainOptions;
+  log: LogRow[];
+  split: SplitFile;
+  splitFile: string;
+  best: string;
+  ck?: { monitor?: { bestEpoch?: number }; elapsedSeconds?: number };
+  training?: { epochsDone?: number; stopReason?: string; bestEpoch?: number };
+  lastEpoch: number;
+  finished: boolean;
+}
 
+/** What `ship` reads from a training run directory (only read). */
+function readRun(arg: string, out: string): RunInfo {
+  const dir = path.resolve(arg);
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UserError(`run directory "${arg}" does not exist`);
+  const cfgFile = path.join(dir, 'config.json');
+  if (!fs.existsSync(cfgFile)) throw new UserError(`"${arg}" is not a training run directory (no config.json)`);
+  if (out === dir || out.startsWith(dir + path.sep)) throw new UserError(`output "${out}" is inside the run directory "${arg}": ship to a folder of its own (e.g. models/<name>)`);
   const o = readJson<{ options?: TrainOptions }>(cfgFile, 'run config').options;
   if (!o || !o.task || !o.arch || !o.data) throw new UserError(`run config "${cfgFile}" has no training options`);
-  const log = readLog(path.join(runDir, 'log.csv'));
-  if (log.length === 0) throw new UserError(`run "${runDirArg}" has not completed an epoch yet (log.csv is empty): nothing to ship`);
-  const splitFile = path.join(runDir, 'split.json');
+  const log = readLog(path.join(dir, 'log.csv'));
+  if (log.length === 0) throw new UserError(`run "${arg}" has not completed an epoch yet (log.csv is empty): nothing to ship`);
+  const splitFile = path.join(dir, 'split.json');
   const split = readJson<SplitFile>(splitFile, 'run split');
-  const best = path.join(runDir, 'best');
-  if (!fs.existsSync(path.join(best, MODEL_JSON)) && !fs.existsSync(path.join(`${best}.old`, MODEL_JSON))) throw new UserError(`run "${runDirArg}" has no best model (best/${MODEL_JSON})`);
-  const ckFile = path.join(runDir, 'checkpoint.json');
-  const ck = fs.existsSync(ckFile) ? readJson<{ monitor?: { bestEpoch?: number }; elapsedSeconds?: number }>(ckFile, 'checkpoint') : undefined;
-  const trFile = path.join(runDir, 'training.json');
-  const training = fs.existsSync(trFile) ? readJson<{ epochsDone?: number; stopReason?: string; bestEpoch?: number }>(trFile, 'training summary') : undefined;
-
+  const best = path.join(dir, 'best');
+  if (!fs.existsSync(path.join(best, MODEL_JSON)) && !fs.existsSync(path.join(`${best}.old`, MODEL_JSON))) throw new UserError(`run "${arg}" has no best model (best/${MODEL_JSON})`);
+  const ckFile = path.join(dir, 'checkpoint.json');
+  const ck = fs.existsSync(ckFile) ? readJson<RunInfo['ck'] & object>(ckFile, 'checkpoint') : undefined;
+  const trFile = path.join(dir, 'training.json');
+  const training = fs.existsSync(trFile) ? readJson<RunInfo['training'] & object>(trFile, 'training summary') : undefined;
   const lastEpoch = log[log.length - 1].epoch;
   const finished = lastEpoch >= o.epochs || (training?.epochsDone === lastEpoch && training.stopReason === 'early-stopping');
-  const status = finished ? 'final' : `interim: training in progress, epoch ${lastEpoch} of ${o.epochs}`;
-  if (opts.final && !finished) {
-    throw new UserError(`run "${runDirArg}" is at epoch ${lastEpoch} of ${o.epochs}: the test split is evaluated once, when training has ended; ship without --final for an interim model`);
+  return { arg, dir, o, log, split, splitFile, best, ck, training, lastEpoch, finished };
+}
+
+/** Members of an ensemble must be trained for the same task on the same data, split and input. */
+function checkSameSetup(runs: RunInfo[]): void {
+  const r0 = runs[0];
+  for (const r of runs.slice(1)) {
+    const differ = (what: string, a: unknown, b: unknown, show: (x: unknown) => string = (x) => JSON.stringify(x)) => {
+      if (JSON.stringify(a) !== JSON.stringify(b)) throw new UserError(`ensemble members must share ${what}: "${r.arg}" has ${show(a)}, "${r0.arg}" ${show(b)}`);
+    };
+    differ('the task', r.o.task, r0.o.task);
+    differ('the dataset', path.resolve(r.o.data), path.resolve(r0.o.data));
+    differ('the split (split.json)', r.split, r0.split, (x) => {
+      const f = x as SplitFile;
+      return `${f.method}${f.seed !== undefined ? ` with seed ${f.seed}` : ''} (counts ${JSON.stringify(f.counts)})`;
+    });
+    differ('the input size', r.o.inputSize, r0.o.inputSize);
+    differ('the input channels', r.o.channels, r0.o.channels);
+    differ('the crop margin', r.o.cropMargin, r0.o.cropMargin);
+  }
+}
+
+/** The card's training section for one run. */
+function trainingSection(r: RunInfo, bestInfo: { epoch?: number; valLoss?: number; valAccuracy?: number }): ModelCard['training'] {
+  const { o, log, training, lastEpoch, finished } = r;
+  const bestEpoch = bestInfo.epoch ?? r.ck?.monitor?.bestEpoch ?? training?.bestEpoch ?? log.reduce((a, b) => (b.valLoss < a.valLoss ? b : a)).epoch;
+  const bestRow = log.find((x) => x.epoch === bestEpoch);
+  const sessions = readSessions(r.dir);
+  const resumes = sessions.filter((x) => x.resumed);
+  const resumed = resumes.length > 0 || resumeEvidence(training, lastEpoch);
+  const runRel = portablePath(r.dir);
+  return {
+    runDir: runRel,
+    command: trainCommand(o, r.dir),
+    resumed,
+    ...(sessions.length ? { sessions } : {}),
+    resumeNote: resumed
+      ? `The run was interrupted and continued with \`facecls train --resume ${runRel}\` (same config.json, epoch, learning rate and Adam state)` +
+        (resumes.length ? `, ${resumes.length} time(s): after epoch(s) ${resumes.map((x) => x.fromEpoch).join(', ')} (${runRel}/${SESSIONS_JSONL}).` : '.')
+      : finished
+        ? sessions.length
+          ? `Trained in one session (${runRel}/${SESSIONS_JSONL} records no resume).`
+          : 'No resume recorded in the run directory (it predates sessions.jsonl).'
+        : `Training continues with \`facecls train --resume ${runRel}\` (same config.json, epoch, learning rate and Adam state).`,
+    epochsPlanned: o.epochs,
+    epochsRun: lastEpoch,
+    bestEpoch,
+    bestValLoss: bestInfo.valLoss ?? bestRow?.valLoss ?? NaN,
+    bestValAccuracy: bestInfo.valAccuracy ?? bestRow?.valAcc ?? NaN,
+    wallSeconds: Math.round(log.reduce((a, x) => a + x.seconds, 0) * 10) / 10,
+    ...(training?.stopReason && training.epochsDone === lastEpoch ? { stopReason: training.stopReason } : {}),
+    options: o,
+  };
+}
+
+/**
+ * Ship one training run, or several as an ensemble (one layers model averaging the members'
+ * probabilities, src/framework/ensemble.ts), to `outArg`.
+ */
+export async function shipRun(runDirArgs: string | string[], outArg: string, opts: ShipOptions = {}): Promise<ShipResult> {
+  const args = Array.isArray(runDirArgs) ? runDirArgs : [runDirArgs];
+  if (args.length === 0) throw new UserError('no training run to ship');
+  const out = path.resolve(outArg);
+  const tta = opts.tta ?? 'none';
+  const outExists = () => fs.existsSync(out) && (!fs.statSync(out).isDirectory() || fs.readdirSync(out).length > 0);
+  const runs = args.map((a) => readRun(a, out));
+  if (new Set(runs.map((r) => r.dir)).size !== runs.length) throw new UserError('the same run is listed twice: an ensemble needs different runs');
+  if (fs.existsSync(out) && !fs.statSync(out).isDirectory()) throw new UserError(`output "${outArg}" exists and is not a folder`);
+  if (outExists() && !opts.force) throw new UserError(`output "${outArg}" exists: pass --force to replace it`);
+  checkSameSetup(runs);
+  const run0 = runs[0];
+  const o = run0.o;
+  const split = run0.split;
+  const unfinished = runs.filter((r) => !r.finished);
+  const status = unfinished.length === 0 ? 'final' : `interim: training in progress, ${unfinished.map((r) => `${runs.length > 1 ? `${r.arg} ` : ''}epoch ${r.lastEpoch} of ${r.o.epochs}`).join(', ')}`;
+  if (opts.final && unfinished.length) {
+    const r = unfinished[0];
+    throw new UserError(`run "${r.arg}" is at epoch ${r.lastEpoch} of ${r.o.epochs}: the test split is evaluated once, when training has ended; ship without --final for an interim model`);
   }
 
-  const ds = await loadRunDataset(o, split, opts.data, splitFile);
-  if (opts.final && ds.splits.test.length === 0) throw new UserError(`the run's split has no test samples (${splitFile}): nothing for --final to evaluate`);
+  const ds = await loadRunDataset(o, split, opts.data, run0.splitFile);
+  if (opts.final && ds.splits.test.length === 0) throw new UserError(`the run's split has no test samples (${run0.splitFile}): nothing for --final to evaluate`);
 
   const tmp = path.join(path.dirname(out), `.${path.basename(out)}.ship-${process.pid}-${Date.now()}`);
   fs.mkdirSync(tmp, { recursive: true });
   try {
-    let weights = copyBest(fs.existsSync(path.join(best, MODEL_JSON)) ? best : `${best}.old`, tmp);
     await setupBackend(opts.backend);
-    const { model, meta } = await loadModel(tmp);
-    const cost = modelCost(model);
     const hasAges = ds.splits.val.some((s) => s.meta?.age !== undefined);
+    const valSplitName = `${splitLabel(ds.format, 'val')}${hasAges ? ' (adults)' : ''}`;
+    // Each member's best weights, copied (training may still be replacing best/) and loaded.
+    const memberDirs = runs.map((r, i) => {
+      const dst = runs.length === 1 ? tmp : path.join(tmp, '.members', String(i));
+      fs.mkdirSync(dst, { recursive: true });
+      copyBest(fs.existsSync(path.join(r.best, MODEL_JSON)) ? r.best : `${r.best}.old`, dst);
+      return dst;
+    });
+    const loaded: LoadedModel[] = [];
     let calibration: ModelCard['calibration'];
+    let meta: ModelMeta;
+    let cost: ReturnType<typeof modelCost>;
+    const bestInfos: Array<{ epoch?: number; valLoss?: number; valAccuracy?: number }> = [];
     try {
-      if (meta.labels.join() !== ds.labels.join()) throw new UserError(`the run's best model has labels ${meta.labels.join(', ')}, its dataset ${ds.labels.join(', ')}`);
+      for (const d of memberDirs) loaded.push(await loadModel(d));
+      for (const [i, l] of loaded.entries()) {
+        if (l.meta.labels.join() !== ds.labels.join()) throw new UserError(`the best model of "${runs[i].arg}" has labels ${l.meta.labels.join(', ')}, its dataset ${ds.labels.join(', ')}`);
+        bestInfos.push((l.meta.training ?? {}) as { epoch?: number; valLoss?: number; valAccuracy?: number });
+      }
       if (opts.balance) {
-        if (meta.labels.length !== 2) throw new UserError(`--balance needs a two-class model, "${runDirArg}" has ${meta.labels.length} classes`);
-        const r = await evaluate({ model: tmp, data: ds, split: 'val', tta, adults: hasAges, keepProbabilities: true, runtime: opts.runtime, backend: opts.backend });
-        const b = balancedLogitOffset(r.probabilities!, 2);
-        foldLogitOffsets(model, b.offsets);
-        const split = `${splitLabel(ds.format, 'val')}${hasAges ? ' (adults)' : ''}`;
-        calibration = { method: 'logit offset maximising balanced accuracy (per-class recalls brought together)', split, ...b };
-        await saveModel(model, tmp, { ...meta, logitOffsets: b.offsets });
-        weights = ((JSON.parse(fs.readFileSync(path.join(tmp, MODEL_JSON), 'utf8')) as { weightsManifest: Array<{ paths: string[] }> }).weightsManifest ?? []).flatMap((g) => g.paths);
+        if (ds.labels.length !== 2) throw new UserError(`--balance needs a two-class model, "${run0.arg}" has ${ds.labels.length} classes`);
+        // Every member's views (image, mirror) are views of the ensemble: the offset folded into
+        // each member's logits is then scored exactly as the ensemble will apply it.
+        const views = [];
+        for (const d of memberDirs) views.push((await evaluate({ model: d, data: ds, split: 'val', tta, adults: hasAges, keepProbabilities: true, runtime: opts.runtime, backend: opts.backend })).probabilities!);
+        const b = balancedLogitOffset(interleaveViews(views), 2);
+        for (const l of loaded) foldLogitOffsets(l.model, b.offsets);
+        calibration = { method: 'logit offset maximising balanced accuracy (per-class recalls brought together)', split: valSplitName, ...b };
+      }
+      const base = loaded[0].meta;
+      if (runs.length === 1) {
+        meta = { ...base, tta, ...(calibration ? { logitOffsets: calibration.offsets } : {}) };
+        cost = modelCost(loaded[0].model);
+        await saveModel(loaded[0].model, tmp, meta);
+      } else {
+        const ens = await buildEnsemble(loaded.map((l) => l.model), path.basename(out));
+        try {
+          const archs = loaded.map((l) => l.meta.arch ?? '?');
+          meta = {
+            ...base,
+            arch: `ensemble of ${archs.length}: ${archs.join(' + ')}`,
+            tta,
+            ensemble: { combine: 'mean of the members\' softmax outputs', members: runs.map((r, i) => ({ runDir: portablePath(r.dir), arch: archs[i], params: loaded[i].model.countParams(), training: loaded[i].meta.training })) },
+            ...(calibration ? { logitOffsets: calibration.offsets } : {}),
+          };
+          delete meta.training;
+          cost = modelCost(ens);
+          await saveModel(ens, tmp, meta);
+        } finally {
+          ens.dispose();
+        }
+        fs.rmSync(path.join(tmp, '.members'), { recursive: true, force: true });
       }
     } finally {
-      model.dispose();
+      for (const l of loaded) l.model.dispose();
     }
+    const weights = ((JSON.parse(fs.readFileSync(path.join(tmp, MODEL_JSON), 'utf8')) as { weightsManifest: Array<{ paths: string[] }> }).weightsManifest ?? []).flatMap((g) => g.paths).map((f) => path.posix.normalize(f.replace(/\\/g, '/')));
     const exported = await writeOnnx(tmp, path.join(tmp, MODEL_ONNX));
     if (!shippedOnnx(tmp)) throw new UserError(`the exported ${MODEL_ONNX} does not match the copied weights`);
 
@@ -233,13 +355,7 @@ export async function shipRun(runDirArg: string, outArg: string, opts: ShipOptio
     const runtime = (val[0] as CardEvaluation & { runtime?: string }).runtime ?? '?';
     for (const e of [...val, ...(test ?? [])]) delete (e as { runtime?: string }).runtime;
 
-    const bestInfo = (meta.training ?? {}) as { epoch?: number; valLoss?: number; valAccuracy?: number };
-    const bestEpoch = bestInfo.epoch ?? ck?.monitor?.bestEpoch ?? training?.bestEpoch ?? log.reduce((a, b) => (b.valLoss < a.valLoss ? b : a)).epoch;
-    const bestRow = log.find((r) => r.epoch === bestEpoch);
-    const sessions = readSessions(runDir);
-    const resumes = sessions.filter((x) => x.resumed);
-    const resumed = resumes.length > 0 || resumeEvidence(training, lastEpoch);
-    const runRel = portablePath(runDir);
+    const sections = runs.map((r, i) => trainingSection(r, bestInfos[i]));
     const trainCounts = labelCounts(ds.splits.train, ds.labels.length);
     const evals = [...val, ...(test ?? [])];
     const card: ModelCard = {
@@ -260,7 +376,7 @@ export async function shipRun(runDirArg: string, outArg: string, opts: ShipOptio
         counts: { ...ds.split.counts },
         trainClassCounts: Object.fromEntries(ds.labels.map((l, i) => [l, trainCounts[i]])),
         ...(o.trainLimit !== undefined ? { trainLimit: o.trainLimit } : {}),
-        selection: `best epoch by validation loss on the ${splitLabel(ds.format, 'val')} (${ds.split.counts.val} images); the test split was not read during training`,
+        selection: `${runs.length > 1 ? 'each member: ' : ''}best epoch by validation loss on the ${splitLabel(ds.format, 'val')} (${ds.split.counts.val} images); the test split was not read during training`,
         test: opts.final
           ? `${splitLabel(ds.format, 'test')} (${ds.split.counts.test} images), evaluated once at the end`
           : `${splitLabel(ds.format, 'test')} (${ds.split.counts.test} images): not evaluated yet`,
@@ -274,28 +390,8 @@ export async function shipRun(runDirArg: string, outArg: string, opts: ShipOptio
         cropMargin: meta.cropMargin ?? 0,
         preprocess: `src/data/preprocess.ts preprocessFace: crop (edges replicated), ${meta.channels === 1 ? 'grey (BT.601 luma)' : 'RGB'}, resize to ${meta.inputSize}x${meta.inputSize}, x / 127.5 - 1`,
       },
-      training: {
-        runDir: runRel,
-        command: trainCommand(o, runDir),
-        resumed,
-        ...(sessions.length ? { sessions } : {}),
-        resumeNote: resumed
-          ? `The run was interrupted and continued with \`facecls train --resume ${runRel}\` (same config.json, epoch, learning rate and Adam state)` +
-            (resumes.length ? `, ${resumes.length} time(s): after epoch(s) ${resumes.map((x) => x.fromEpoch).join(', ')} (${runRel}/${SESSIONS_JSONL}).` : '.')
-          : finished
-            ? sessions.length
-              ? `Trained in one session (${runRel}/${SESSIONS_JSONL} records no resume).`
-              : 'No resume recorded in the run directory (it predates sessions.jsonl).'
-            : `Training continues with \`facecls train --resume ${runRel}\` (same config.json, epoch, learning rate and Adam state).`,
-        epochsPlanned: o.epochs,
-        epochsRun: lastEpoch,
-        bestEpoch,
-        bestValLoss: bestInfo.valLoss ?? bestRow?.valLoss ?? NaN,
-        bestValAccuracy: bestInfo.valAccuracy ?? bestRow?.valAcc ?? NaN,
-        wallSeconds: Math.round(log.reduce((a, r) => a + r.seconds, 0) * 10) / 10,
-        ...(training?.stopReason && training.epochsDone === lastEpoch ? { stopReason: training.stopReason } : {}),
-        options: o,
-      },
+      training: sections[0],
+      ...(runs.length > 1 ? { ensemble: { combine: 'mean of the members\' softmax outputs (one layers model, src/framework/ensemble.ts)', members: sections } } : {}),
       evaluation: {
         tta,
         runtime,

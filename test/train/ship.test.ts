@@ -262,3 +262,55 @@ test('the card records the sessions that trained a run (new, resumed) with paths
   assert.equal(card.training.sessions?.length, 2);
   assert.match(card.training.resumeNote, /continued with `facecls train --resume .*`.*1 time\(s\): after epoch\(s\) 2/);
 });
+
+test('ensemble: several runs shipped as one model averaging their probabilities; --balance scores every member view; tta recorded in the model', async () => {
+  const second = path.join(fresh(), 'run2');
+  // Same seed (it also seeds the split), different schedule and augmentation: a different model.
+  await train(opts(data, { schedule: { ...DEFAULT_TRAIN_OPTIONS.schedule, lr: 0.003 }, augment: { ...NO_AUGMENT } }), second, quiet);
+  const out = path.join(fresh(), 'ens');
+  const r = runCli(['ship', runDir, second, '-o', out, '--final', '--tta', 'flip', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const card = JSON.parse(r.stdout) as ModelCard;
+  assert.equal(card.ensemble?.members.length, 2);
+  assert.deepEqual(card.ensemble!.members.map((m) => m.runDir), [runDir, second].map((d) => path.relative(projectRoot(), d)));
+  assert.equal(card.training.runDir, card.ensemble!.members[0].runDir);
+  assert.equal(card.architecture.arch, 'ensemble of 2: tiny-xception + tiny-xception');
+  assert.equal(card.architecture.params, 2 * finalCard.architecture.params);
+  for (const split of ['val', 'test'] as const) {
+    const direct = await evaluate({ model: [path.join(runDir, 'best'), path.join(second, 'best')], data, split, tta: 'flip', runtime: 'tfjs' });
+    const e = split === 'val' ? card.evaluation.val[0] : (card.evaluation.test as CardEvaluation[])[0];
+    assert.deepEqual(e.confusion, direct.metrics.confusion, `${split}: the shipped ensemble scores as evaluate() averaging the two runs`);
+  }
+  // Every runtime applies the recorded TTA; eval defaults to it.
+  const rt = await createRuntime(out, { runtime: 'onnx' });
+  assert.equal(rt.tta, 'flip');
+  assert.equal((rt as OnnxRuntime).origin, 'shipped');
+  await rt.dispose();
+  assert.equal((await evaluate({ model: out, data, split: 'val' })).tta, 'flip');
+  const md = fs.readFileSync(path.join(out, MODEL_CARD_MD), 'utf8');
+  assert.match(md, /An ensemble of 2 separately trained models/);
+  assert.match(md, /### Member 2: `/);
+  assert.equal((md.match(/```sh\nfacecls train custom/g) ?? []).length, 2);
+  assert.deepEqual(readShippedModels(path.dirname(out)).find((x) => x.name === 'ens')?.arch, 'ensemble of 2: tiny-xception + tiny-xception');
+
+  await assert.rejects(shipRun([runDir, runDir], path.join(fresh(), 'x')), /the same run is listed twice/);
+  const bigger = path.join(fresh(), 'bigger');
+  fs.cpSync(second, bigger, { recursive: true });
+  const cfg = JSON.parse(fs.readFileSync(path.join(bigger, 'config.json'), 'utf8'));
+  cfg.options.inputSize = 24;
+  fs.writeFileSync(path.join(bigger, 'config.json'), JSON.stringify(cfg));
+  await assert.rejects(shipRun([runDir, bigger], path.join(fresh(), 'x')), /ensemble members must share the input size: ".*bigger" has 24/);
+
+  // Two gender runs balanced together: the offset is folded into both members and the shipped
+  // ensemble's validation-adults figure is what the calibration predicted.
+  const utk = await makeUtkFace(path.join(fresh(), 'utk2'), 140);
+  const g = [path.join(fresh(), 'g1'), path.join(fresh(), 'g2')];
+  for (const [i, d] of g.entries()) await train(opts(utk, { task: 'gender', epochs: 1, valFraction: 0.2, testFraction: 0.2, seed: 5 + i }), d, quiet);
+  // Different seeds split differently: ensemble members must share the split.
+  await assert.rejects(shipRun(g, path.join(fresh(), 'x')), /ensemble members must share the split \(split.json\): ".*g2" has seeded hash split .* with seed 6 \(counts/);
+  const g2 = path.join(fresh(), 'g2same');
+  await train(opts(utk, { task: 'gender', epochs: 1, valFraction: 0.2, testFraction: 0.2, seed: 5, augment: { ...NO_AUGMENT, flip: false } }), g2, quiet);
+  const balanced = (await shipRun([g[0], g2], path.join(fresh(), 'gens'), { balance: true, tta: 'flip' })).card;
+  const adults = balanced.evaluation.val.find((e) => e.adultsOnly)!;
+  assert.ok(Math.abs(adults.accuracy - balanced.calibration!.after.accuracy) < 1e-9, `${adults.accuracy} vs ${balanced.calibration!.after.accuracy}`);
+});

@@ -1,4 +1,4 @@
-/** `facecls ship <run-dir> -o <model dir> [--final] [--tta flip] [--force] [--json]`: a training run -> a shipped model with its card. */
+/** `facecls ship <run-dir>... -o <model dir> [--final] [--tta flip] [--force] [--json]`: training run(s) -> a shipped model (or ensemble) with its card. */
 import type { Command } from 'commander';
 import { UserError } from '../../errors.js';
 import { RUNTIME_OPTION_HELP } from '../../runtime/options.js';
@@ -25,24 +25,24 @@ const line = (e: CardEvaluation) =>
 export function registerShip(program: Command): void {
   program
     .command('ship')
-    .description('turn a training run into a shipped model folder: best weights, model.onnx, evaluation and a model card (JSON + Markdown)')
-    .argument('<run-dir>', 'training run directory (made by facecls train); only read')
+    .description('turn a training run (or several, as an ensemble) into a shipped model folder: best weights, model.onnx, evaluation and a model card (JSON + Markdown)')
+    .argument('<run-dirs...>', 'training run directory (made by facecls train; only read); several make an ensemble averaging their probabilities')
     .requiredOption('-o, --output <dir>', 'model folder to write (e.g. models/emotion)')
     .option('--final', 'also evaluate the test split (FER-2013 PrivateTest / UTKFace test, all ages and adults): once, when training has ended', false)
-    .option('--tta <mode>', 'test-time augmentation for the evaluation: none or flip', 'none')
+    .option('--tta <mode>', 'test-time augmentation: none or flip; recorded in the model, so every runtime (pipeline, server, browser) applies it as evaluated', 'none')
     .option('--balance', 'two-class models: fold in a logit offset chosen on the validation split (adults where ages are known) that maximises balanced accuracy', false)
     .option('-f, --force', 'replace an existing output folder', false)
     .option('--data <path>', "the run's dataset, if it moved since training (must still split as the run's split.json)")
     .option('--runtime <name>', RUNTIME_OPTION_HELP)
     .option('--note <text>', 'a note the model card states (repeatable), e.g. how an earlier model was compared', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--json', 'print the model card as JSON', false)
-    .action(async (runDir: string, o: ShipCliOptions, cmd: Command) => {
+    .action(async (runDirs: string[], o: ShipCliOptions, cmd: Command) => {
       if (o.tta !== 'none' && o.tta !== 'flip') throw new UserError(`--tta must be none or flip, got "${o.tta}"`);
       let bar: ReturnType<typeof countProgress> | undefined;
       let current = '';
       let result;
       try {
-        result = await shipRun(runDir, o.output, {
+        result = await shipRun(runDirs, o.output, {
           final: o.final,
           tta: o.tta,
           balance: o.balance,
@@ -66,7 +66,10 @@ export function registerShip(program: Command): void {
       const c = result.card;
       if (o.json) return printJson({ dir: result.dir, ...c });
       console.log(`shipped ${c.task} model (${c.architecture.arch}, ${c.architecture.params.toLocaleString('en-US')} parameters) to ${result.dir}`);
-      console.log(`status: ${c.status}; best epoch ${c.training.bestEpoch} of ${c.training.epochsRun} run (${c.training.epochsPlanned} planned)`);
+      for (const m of c.ensemble?.members ?? [c.training]) {
+        console.log(`${c.ensemble ? `member ${m.runDir}: ` : `status: ${c.status}; `}best epoch ${m.bestEpoch} of ${m.epochsRun} run (${m.epochsPlanned} planned)`);
+      }
+      if (c.ensemble) console.log(`status: ${c.status}`);
       for (const e of c.evaluation.val) console.log(line(e));
       if (Array.isArray(c.evaluation.test)) for (const e of c.evaluation.test) console.log(line(e));
       else console.log(c.evaluation.test.note);
