@@ -40,8 +40,17 @@ export function detectorMargin(detector: DetectorName, modelMargin = 0): number 
 /** Margins for a model without `cropMargin` (chip framing): BlazeFace 0.049, Haar -0.015. */
 export const DEFAULT_CROP_MARGIN: Record<DetectorName, number> = { blazeface: detectorMargin('blazeface'), haar: detectorMargin('haar') };
 
-export function defaultModelDir(task: 'emotion' | 'gender'): string {
-  return path.join(projectRoot(), 'models', task);
+export type ModelVariant = 'fast' | 'accurate';
+
+/**
+ * The shipped model of a task: models/<task> (the fast default), or for 'accurate' models/<task>-accurate
+ * when the project ships one (an ensemble that beat the fast model on validation), else the fast one.
+ */
+export function defaultModelDir(task: 'emotion' | 'gender', variant: ModelVariant = 'fast'): string {
+  const fast = path.join(projectRoot(), 'models', task);
+  if (variant === 'fast') return fast;
+  const accurate = path.join(projectRoot(), 'models', `${task}-accurate`);
+  return fs.existsSync(path.join(accurate, 'model.json')) ? accurate : fast;
 }
 
 export interface FaceClassifierOptions {
@@ -50,6 +59,8 @@ export interface FaceClassifierOptions {
   /** Model directories (model.json + weights.bin). Default models/emotion and models/gender of the project. */
   emotionModel?: string;
   genderModel?: string;
+  /** Default models: 'fast' (models/<task>) or 'accurate' (models/<task>-accurate where shipped). */
+  variant?: ModelVariant;
   /** Set false to skip a task. */
   emotion?: boolean;
   gender?: boolean;
@@ -96,14 +107,16 @@ export class FaceClassifier {
     private readonly ownsDetector: boolean,
     /** The batched emotion + gender step (runtimes in the order emotion, gender, when loaded). */
     readonly group: RuntimeGroup,
+    /** Model directories of the loaded tasks. */
+    readonly dirs: { emotion?: string; gender?: string },
   ) {}
 
   static async load(opts: FaceClassifierOptions = {}): Promise<FaceClassifier> {
     await setupBackend(opts.backend);
     const wantEmotion = opts.emotion !== false;
     const wantGender = opts.gender !== false;
-    const emotionDir = opts.emotionModel ?? defaultModelDir('emotion');
-    const genderDir = opts.genderModel ?? defaultModelDir('gender');
+    const emotionDir = opts.emotionModel ?? defaultModelDir('emotion', opts.variant);
+    const genderDir = opts.genderModel ?? defaultModelDir('gender', opts.variant);
     for (const [want, dir, task, flag] of [
       [wantEmotion, emotionDir, 'emotion', '--emotion-model'],
       [wantGender, genderDir, 'gender', '--gender-model'],
@@ -118,7 +131,8 @@ export class FaceClassifier {
     const detector = typeof opts.detector === 'object' ? opts.detector : await createDetector(opts.detector ?? DEFAULT_DETECTOR);
     const runtimes = [emotion, gender].filter((r): r is InferenceRuntime => r !== undefined);
     const group = createRuntimeGroup(runtimes, { workers: opts.classifierWorkers });
-    return new FaceClassifier(detector, emotion, gender, opts, ownsDetector, group);
+    const dirs = { ...(emotion ? { emotion: emotionDir } : {}), ...(gender ? { gender: genderDir } : {}) };
+    return new FaceClassifier(detector, emotion, gender, opts, ownsDetector, group, dirs);
   }
 
   /** Margin around this detector's boxes for a model: the option if given, else from the model card. */

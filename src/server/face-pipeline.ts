@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { squareBox, type RawImage } from '../data/preprocess.js';
 import { blazefaceAssetDir } from '../detect/blazeface.js';
 import { UserError } from '../errors.js';
-import { defaultModelDir, FaceClassifier, type FaceClassifierOptions } from '../pipeline/face-classifier.js';
+import { FaceClassifier, type FaceClassifierOptions } from '../pipeline/face-classifier.js';
 import { annotatePng } from '../pipeline/annotate.js';
 import { TfjsRuntime } from '../runtime/tfjs.js';
 import type { InferenceRuntime } from '../runtime/types.js';
@@ -26,7 +26,7 @@ export function readCard(dir: string): string | undefined {
 }
 
 function modelInfo(rt: InferenceRuntime): Record<string, unknown> {
-  const info: Record<string, unknown> = { runtime: rt.name };
+  const info: Record<string, unknown> = { runtime: rt.name, tta: rt.tta };
   if (rt instanceof TfjsRuntime) info.params = rt.model.countParams();
   return info;
 }
@@ -42,10 +42,7 @@ export class FacePipeline implements ServerPipeline {
   /** Load the classifier once (default models/emotion + models/gender and the default detector). */
   static async load(opts: FaceClassifierOptions = {}): Promise<FacePipeline> {
     const fc = await FaceClassifier.load(opts);
-    const dirs = {
-      emotion: fc.emotion ? (opts.emotionModel ?? defaultModelDir('emotion')) : undefined,
-      gender: fc.gender ? (opts.genderModel ?? defaultModelDir('gender')) : undefined,
-    };
+    const dirs = fc.dirs;
     const grad = async (rt: InferenceRuntime | undefined, dir: string | undefined) =>
       rt instanceof TfjsRuntime ? rt : rt && dir ? TfjsRuntime.load(dir) : undefined;
     return new FacePipeline(fc, dirs, { emotion: await grad(fc.emotion, dirs.emotion), gender: await grad(fc.gender, dirs.gender) });

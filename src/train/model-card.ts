@@ -335,6 +335,8 @@ export interface ShippedModelRow {
   /** "withheld" when the card withholds the test figures. */
   test: 'measured' | 'withheld' | 'none';
   status: string;
+  /** How the pipeline picks it: 'fast' (models/<task>, the default), 'accurate' (models/<task>-accurate, --accurate), else undefined. */
+  variant?: 'fast' | 'accurate';
 }
 
 function firstAll(e: unknown): CardEvaluation | undefined {
@@ -373,6 +375,7 @@ export function readShippedModels(modelsDir: string, warn: (msg: string) => void
       testAccuracy: num(test?.accuracy),
       test: test ? 'measured' : c.evaluation?.test?.withheld ? 'withheld' : 'none',
       status: String(c.status ?? (c.imported ? 'imported' : '?')),
+      ...(name === c.task ? { variant: 'fast' as const } : name === `${c.task}-accurate` ? { variant: 'accurate' as const } : {}),
     });
   }
   return rows;

@@ -1,5 +1,6 @@
 /**
- * Regression guard for the shipped models (models/emotion, models/gender): evaluated here on the
+ * Regression guard for the shipped models (models/emotion, models/gender and the accurate options
+ * models/<task>-accurate): evaluated here on the
  * datasets in ../shared/datasets, they must stay at or above the floors below, which are the figures
  * measured when they were shipped minus one point. Interim models (training still in progress) are
  * guarded on the validation split only: the protocol reads the test split once, at the final ship;
@@ -11,7 +12,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { datasetPath, projectRoot } from '../../src/data/paths.js';
 import { evaluate } from '../../src/eval/evaluate.js';
-import { MODEL_CARD_JSON, type ModelCard } from '../../src/train/model-card.js';
+import { defaultModelDir } from '../../src/pipeline/face-classifier.js';
+import { MODEL_CARD_JSON, readShippedModels, type ModelCard } from '../../src/train/model-card.js';
 
 interface Floors {
   /** Accuracy on the validation split (FER-2013 PublicTest / UTKFace val), flip TTA as shipped. */
@@ -22,17 +24,23 @@ interface Floors {
   testAdults?: number;
 }
 
-const FLOORS: Record<'emotion' | 'gender', { data: string; floors: Floors }> = {
+/** models/gender-accurate (ensemble of training/gender-v2 + gender-v3) as shipped: val 91.14 / adults 96.46, test 90.47 / adults 95.07, minus 1 point. */
+const GENDER_ACCURATE_FLOORS: Floors = { val: 0.9014, valAdults: 0.9546, test: 0.8947, testAdults: 0.9407 };
+
+const FLOORS: Record<string, { data: string; floors: Floors }> = {
   emotion: { data: 'fer2013', floors: { val: 0.6412, test: 0.659 } },
   gender: { data: 'utkface', floors: { val: 0.9014, valAdults: 0.9531, test: 0.8985, testAdults: 0.9392 } },
+  'gender-accurate': { data: 'utkface', floors: GENDER_ACCURATE_FLOORS },
 };
 
-for (const [task, { data, floors }] of Object.entries(FLOORS) as Array<[keyof typeof FLOORS, (typeof FLOORS)[keyof typeof FLOORS]]>) {
+const readCard = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, MODEL_CARD_JSON), 'utf8')) as ModelCard;
+
+for (const [task, { data, floors }] of Object.entries(FLOORS)) {
   const dir = path.join(projectRoot(), 'models', task);
   const root = datasetPath(data);
   const skip = !fs.existsSync(root) ? `${data} not found at ${root} (set FACECLS_DATASETS): shipped ${task} model not evaluated` : false;
   test(`shipped ${task} model stays above its floors`, { skip }, async () => {
-    const card = JSON.parse(fs.readFileSync(path.join(dir, MODEL_CARD_JSON), 'utf8')) as ModelCard;
+    const card = readCard(dir);
     const final = card.status === 'final';
     const splits: Array<['val' | 'test', boolean, number | undefined]> = [
       ['val', false, floors.val],
@@ -54,3 +62,21 @@ for (const [task, { data, floors }] of Object.entries(FLOORS) as Array<[keyof ty
     }
   });
 }
+
+test('an accurate option is shipped only where it beats the fast model on validation, and the pipeline and facecls models offer it', () => {
+  const modelsDir = path.join(projectRoot(), 'models');
+  const rows = readShippedModels(modelsDir);
+  for (const task of ['emotion', 'gender'] as const) {
+    const accurate = path.join(modelsDir, `${task}-accurate`);
+    if (!fs.existsSync(accurate)) {
+      assert.equal(defaultModelDir(task, 'accurate'), defaultModelDir(task), `no ${task}-accurate: --accurate uses the fast model`);
+      continue;
+    }
+    assert.equal(defaultModelDir(task, 'accurate'), accurate);
+    assert.ok(FLOORS[`${task}-accurate`], `models/${task}-accurate is shipped: its floors must be set in this file`);
+    const pick = (c: ModelCard) => c.evaluation.val.find((e) => e.adultsOnly) ?? c.evaluation.val[0];
+    const [fast, acc] = [readCard(path.join(modelsDir, task)), readCard(accurate)];
+    assert.ok(pick(acc).accuracy > pick(fast).accuracy, `${task}: accurate ${pick(acc).accuracy} must beat fast ${pick(fast).accuracy} on ${pick(fast).splitName}`);
+    assert.deepEqual(rows.filter((r) => r.task === task).map((r) => [r.name, r.variant]), [[task, 'fast'], [`${task}-accurate`, 'accurate']]);
+  }
+});

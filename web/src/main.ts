@@ -16,6 +16,7 @@ import { blendSaliency } from '../../src/viz/overlay.js';
 import { saliencyMaps, type SaliencyMethod } from '../../src/viz/saliency.js';
 
 import { EMOTION_COLOURS } from '../../src/pipeline/colours.js';
+import { averageMirrors, withMirrors } from '../../src/runtime/tta.js';
 
 interface LabelScores {
   label: string;
@@ -31,7 +32,7 @@ interface ModelEntry {
   role: string;
   format: string;
   url: string;
-  meta?: { labels: string[]; inputSize: number; channels: number; task: string };
+  meta?: { labels: string[]; inputSize: number; channels: number; task: string; tta?: string };
   info?: { cropMargin?: number; [k: string]: unknown };
 }
 interface Classifier {
@@ -41,6 +42,8 @@ interface Classifier {
   inputSize: number;
   channels: 1 | 3;
   margin: number;
+  /** Flip test-time augmentation recorded in the model (facecls ship --tta flip), as in every runtime. */
+  flip: boolean;
 }
 
 /** State the page exposes for tests and curious users (window.facecls). */
@@ -123,6 +126,7 @@ async function loadModels(): Promise<void> {
         inputSize: m.meta.inputSize,
         channels: m.meta.channels === 3 ? 3 : 1,
         margin: m.info?.cropMargin ?? 0.05,
+        flip: m.meta.tta === 'flip',
       });
     }
   }
@@ -158,10 +162,13 @@ async function classifyInBrowser(img: RawImage): Promise<{ faces: Face[]; crops:
         const boxes = dets.map((d) => squareBox(d.box, c.margin));
         const batch = preprocessBatch(img, boxes, { inputSize: c.inputSize, channels: c.channels });
         crops.set(c.role, batch);
-        const y = tf.tidy(() => c.model.predict(tf.tensor4d(batch, [boxes.length, c.inputSize, c.inputSize, c.channels])) as tf.Tensor);
-        const probs = (await y.data()) as Float32Array;
-        y.dispose();
+        const n = boxes.length;
         const k = c.labels.length;
+        const input = c.flip ? withMirrors(batch, n, c.inputSize, c.channels) : batch;
+        const y = tf.tidy(() => c.model.predict(tf.tensor4d(input, [c.flip ? 2 * n : n, c.inputSize, c.inputSize, c.channels])) as tf.Tensor);
+        const raw = (await y.data()) as Float32Array;
+        y.dispose();
+        const probs = c.flip ? averageMirrors(raw, n, k) : raw;
         faces.forEach((f, i) => {
           const scores: Record<string, number> = {};
           let best = 0;

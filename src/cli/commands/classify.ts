@@ -20,6 +20,7 @@ export interface PipelineCliOptions {
   detector: string;
   emotionModel?: string;
   genderModel?: string;
+  accurate?: boolean;
   emotion: boolean;
   gender: boolean;
   runtime?: string;
@@ -37,6 +38,7 @@ export function addPipelineOptions(cmd: Command): Command {
     .option('--detector <name>', `face detector: ${DETECTORS.join(' | ')}`, 'blazeface')
     .option('--emotion-model <dir>', 'emotion model directory (default: models/emotion of the project)')
     .option('--gender-model <dir>', 'gender model directory (default: models/gender of the project)')
+    .option('--accurate', 'use the accurate models (models/<task>-accurate, ensembles; the fast ones where none is shipped) unless --emotion-model / --gender-model name one', false)
     .option('--no-emotion', 'skip emotion classification')
     .option('--no-gender', 'skip gender classification')
     .option('--runtime <name>', RUNTIME_OPTION_HELP)
@@ -63,6 +65,7 @@ export function classifierOptions(o: PipelineCliOptions, backend?: string): Face
     detector: o.detector,
     emotionModel: o.emotionModel,
     genderModel: o.genderModel,
+    variant: o.accurate ? 'accurate' : 'fast',
     emotion: o.emotion,
     gender: o.gender,
     runtime: o.runtime,

@@ -62,6 +62,7 @@ export function shippedTable(rows: ShippedModelRow[]): string {
     { header: 'val acc', value: (r) => acc(r.valAccuracy), align: 'right' },
     { header: 'test acc', value: (r) => acc(r.testAccuracy, r.test === 'withheld'), align: 'right' },
     { header: 'status', value: (r) => r.status },
+    { header: 'pipeline', value: (r) => (r.variant === 'fast' ? 'default (fast)' : r.variant === 'accurate' ? '--accurate' : '-') },
   ]);
 }
 

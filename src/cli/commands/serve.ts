@@ -10,6 +10,7 @@ interface ServeOpts {
   port: string;
   emotionModel?: string;
   genderModel?: string;
+  accurate?: boolean;
   detector: string;
   runtime?: string;
   emotion: boolean;
@@ -33,6 +34,7 @@ export function registerServe(program: Command): void {
     .option('--port <n>', 'port (env PORT or FACECLS_PORT; 0 = any free port)', process.env.FACECLS_PORT ?? process.env.PORT ?? '3000')
     .option('--emotion-model <dir>', 'emotion model directory (default models/emotion)')
     .option('--gender-model <dir>', 'gender model directory (default models/gender)')
+    .option('--accurate', 'serve the accurate models (models/<task>-accurate where shipped) in the API', false)
     .option('--no-emotion', 'do not classify emotion')
     .option('--no-gender', 'do not classify gender')
     .option('--detector <name>', `face detector of the API: ${DETECTORS.join(' | ')} (the page always runs BlazeFace in the browser)`, 'blazeface')
@@ -65,6 +67,7 @@ export function registerServe(program: Command): void {
       const pipelineOptions = {
         emotionModel: o.emotionModel,
         genderModel: o.genderModel,
+        variant: o.accurate ? ('accurate' as const) : ('fast' as const),
         detector: o.detector,
         runtime,
         emotion: o.emotion,

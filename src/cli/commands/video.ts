@@ -69,7 +69,7 @@ export function registerVideo(program: Command): void {
     let overlay: SaliencyOverlay | undefined;
     try {
       if (saliency) {
-        const modelDir = (saliency.task === 'emotion' ? o.emotionModel : o.genderModel) ?? defaultModelDir(saliency.task);
+        const modelDir = fc.dirs[saliency.task] ?? defaultModelDir(saliency.task);
         overlay = await SaliencyOverlay.load(fc, { ...saliency, modelDir });
       }
     } catch (err) {
