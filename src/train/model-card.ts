@@ -139,6 +139,7 @@ export function trainCommand(o: TrainOptions, runDir: string): string {
   a.push('--max-bad-fraction', String(o.maxBadFraction));
   if (o.trainLimit !== undefined) a.push('--train-limit', String(o.trainLimit));
   a.push('--precise-bn', String(o.preciseBnBatches));
+  if (o.init) a.push('--init', portablePath(o.init));
   if (o.teacher) a.push('--teacher', portablePath(o.teacher), '--distill', String(o.distillWeight ?? 0.5), '--distill-temperature', String(o.distillTemperature ?? 2));
   a.push('--out', portablePath(runDir));
   return ['facecls', ...a].map(q).join(' ');

@@ -83,6 +83,11 @@ export interface TrainOptions {
   teacher?: string;
   distillWeight?: number;
   distillTemperature?: number;
+  /**
+   * Fine-tuning: start from the weights (batch-norm statistics included) of this trained model
+   * instead of a random initialisation; it must have the architecture, input and classes of the run.
+   */
+  init?: string;
 }
 
 export const DEFAULT_TRAIN_OPTIONS: Omit<TrainOptions, 'task' | 'data'> = {
@@ -288,6 +293,29 @@ async function openTeacher(o: TrainOptions, labels: string[]): Promise<Inference
   return t;
 }
 
+/** Copy a trained model's weights into the freshly built `model` (--init); mismatches are UserErrors naming the model. */
+async function initFrom(model: tf.LayersModel, o: TrainOptions, labels: string[]): Promise<void> {
+  const src = await loadModel(o.init!);
+  try {
+    const m = src.meta;
+    const problem =
+      m.labels.join() !== labels.join()
+        ? `labels ${m.labels.join(', ')} differ from the dataset's ${labels.join(', ')}`
+        : m.inputSize !== o.inputSize || m.channels !== o.channels
+          ? `input ${m.inputSize}x${m.inputSize}x${m.channels} differs from the run's ${o.inputSize}x${o.inputSize}x${o.channels}`
+          : m.arch !== undefined && m.arch !== o.arch
+            ? `architecture ${m.arch} differs from the run's ${o.arch}`
+            : src.model.weights.length !== model.weights.length || src.model.weights.some((w, i) => w.shape.join() !== model.weights[i].shape.join())
+              ? `its weights do not match a ${o.arch} (${src.model.weights.length} tensors, the run's model has ${model.weights.length})`
+              : undefined;
+    if (problem) throw new UserError(`--init model "${o.init}": ${problem}`);
+    const ws = src.model.getWeights();
+    model.setWeights(ws);
+  } finally {
+    src.model.dispose();
+  }
+}
+
 /**
  * Mix the teacher's softened predictions on the (augmented, possibly mixed-up) batch into the
  * targets, in place. p^(1/T) renormalised equals softmax(logits / T). The teacher part is scaled by
@@ -481,6 +509,7 @@ async function run(o: TrainOptions, runDir: string, ck: CheckpointFile | undefin
     log(`resuming ${runDir} after epoch ${start} (lr ${ck.lr}, best val loss ${monitor.bestValLoss.toFixed(4)} at epoch ${monitor.bestEpoch})`);
   } else {
     model = buildModel(o.arch, { inputSize: o.inputSize, channels: o.channels, numClasses, ...(o.l2 !== undefined ? { l2: o.l2 } : {}) });
+    if (o.init) await initFrom(model, o, ds.labels);
     monitor = initialMonitor(o.schedule.lr);
   }
   const schedule: ScheduleConfig = { ...o.schedule, epochs: o.epochs };

@@ -64,6 +64,22 @@ test('a short run learns a synthetic task; run directory complete; eval on the h
   const student = await train(opts(data, { epochs: 2, teacher: path.join(runDir, 'best'), distillWeight: 0.7, distillTemperature: 2 }), path.join(tmpDir(), 'student'), quiet);
   assert.ok(student.bestValAcc >= 0.9, `student val accuracy ${student.bestValAcc}`);
   await assert.rejects(train(opts(data, { inputSize: 16, teacher: path.join(runDir, 'best') }), path.join(tmpDir(), 'bad-teacher'), quiet), /input 12x12x1 differs from the student's 16x16x1/);
+  // --init: fine-tuning starts from the trained weights (with a vanishing learning rate the trainable
+  // weights stay where they were), the command records it, and a mismatched model is refused.
+  const tuned = path.join(tmpDir(), 'tuned');
+  const tinyLr = { ...DEFAULT_TRAIN_OPTIONS.schedule, lr: 1e-9, minLr: 1e-9 };
+  const t = await train(opts(data, { epochs: 1, schedule: tinyLr, init: path.join(runDir, 'best') }), tuned, quiet);
+  assert.ok(t.bestValAcc >= 0.9, `fine-tuned val accuracy ${t.bestValAcc}`);
+  const [a, b] = [await loadModel(path.join(runDir, 'best')), await loadModel(path.join(tuned, 'best'))];
+  try {
+    const diff = Math.max(...a.model.trainableWeights.map((w, i) => Math.max(...Array.from(w.read().dataSync(), (v, j) => Math.abs(v - b.model.trainableWeights[i].read().dataSync()[j])))));
+    assert.ok(diff < 1e-5, `trainable weights moved by ${diff}`);
+  } finally {
+    a.model.dispose();
+    b.model.dispose();
+  }
+  assert.equal(JSON.parse(fs.readFileSync(path.join(tuned, 'config.json'), 'utf8')).options.init, path.join(runDir, 'best'));
+  await assert.rejects(train(opts(data, { arch: 'mini-xception', init: path.join(runDir, 'best') }), path.join(tmpDir(), 'bad-init'), quiet), /--init model ".*best": architecture tiny-xception differs from the run's mini-xception/);
 });
 
 test('distillation targets: softened teacher probabilities mixed in, row weight kept', async () => {

@@ -53,6 +53,7 @@ interface TrainCliOptions {
   trainLimit?: string;
   preciseBn: string;
   teacher?: string;
+  init?: string;
   distill: string;
   distillTemperature: string;
   out?: string;
@@ -131,6 +132,7 @@ export function trainOptionsFrom(task: Task, o: TrainCliOptions, backend?: strin
     maxBadFraction: parseFloatOption(o.maxBadFraction, '--max-bad-fraction', 0, 1),
     ...(o.trainLimit !== undefined ? { trainLimit: parseIntOption(o.trainLimit, '--train-limit', 1) } : {}),
     preciseBnBatches: parseIntOption(o.preciseBn, '--precise-bn', 0),
+    ...(o.init ? { init: path.resolve(o.init) } : {}),
     ...(o.teacher
       ? {
           teacher: path.resolve(o.teacher),
@@ -194,6 +196,7 @@ export function registerTrain(program: Command): void {
     .option('--max-bad-fraction <f>', 'fail when more than this fraction of a split is unreadable or malformed', String(DEFAULT_TRAIN_OPTIONS.maxBadFraction))
     .option('--train-limit <n>', 'train on a seeded subset of n samples (quick experiments)')
     .option('--precise-bn <batches>', 're-estimate batch-norm statistics from this many training batches before validating (0 = off)', String(DEFAULT_TRAIN_OPTIONS.preciseBnBatches))
+    .option('--init <model>', 'fine-tune: start from this trained model\'s weights (same architecture, input and classes) instead of a random initialisation')
     .option('--teacher <model>', 'distil from this trained model (same labels, input size and channels)')
     .option('--distill <w>', 'weight of the teacher\'s soft targets (with --teacher)', '0.5')
     .option('--distill-temperature <T>', 'softening temperature for the teacher\'s predictions', '2')
