@@ -16,6 +16,7 @@ import { MODEL_JSON } from '../io/fs-handler.js';
 import { EMOTION_LABELS, GENDER_LABELS, type ModelMeta, type Task } from '../io/model-store.js';
 import { createRuntime, createRuntimeFromModel } from './factory.js';
 import { createRuntimeGroup } from './group.js';
+import type { Tta } from './tta.js';
 import type { InferenceRuntime, RuntimeName } from './types.js';
 
 export interface ClassifyBenchOptions {
@@ -34,6 +35,8 @@ export interface ClassifyBenchOptions {
   groupWorkers?: number;
   runtimes?: RuntimeName[];
   seed?: number;
+  /** Test-time augmentation of the runtimes: default each model's own (flip doubles the passes per face). */
+  tta?: Tta;
 }
 
 export interface Timing {
@@ -61,6 +64,8 @@ export interface ModelSource {
   source: string;
   arch?: string;
   input: string;
+  /** Test-time augmentation measured (flip: two forward passes per face). */
+  tta: Tta;
 }
 
 export interface ClassifyBenchResult {
@@ -118,9 +123,10 @@ async function openModel(task: 'emotion' | 'gender', dir: string | undefined, o:
   const map = new Map<RuntimeName, InferenceRuntime>();
   try {
     if (dir) {
-      for (const r of runtimes) map.set(r, await createRuntime(dir, { runtime: r, backend: o.backend, intraOpThreads: o.threads, workers: o.workers }));
-      const meta = [...map.values()][0].meta;
-      return { source: { task, source: dir, arch: meta.arch, input: `${meta.inputSize}x${meta.inputSize}x${meta.channels}` }, runtimes: map };
+      for (const r of runtimes) map.set(r, await createRuntime(dir, { runtime: r, backend: o.backend, intraOpThreads: o.threads, workers: o.workers, tta: o.tta }));
+      const first = [...map.values()][0];
+      const meta = first.meta;
+      return { source: { task, source: dir, arch: meta.arch, input: `${meta.inputSize}x${meta.inputSize}x${meta.channels}`, tta: first.tta }, runtimes: map };
     }
     const inputSize = 48;
     const labels = task === 'emotion' ? [...EMOTION_LABELS] : [...GENDER_LABELS];
@@ -130,13 +136,13 @@ async function openModel(task: 'emotion' | 'gender', dir: string | undefined, o:
     try {
       // onnx first: it copies the weights; the tfjs runtime then takes ownership of the model.
       for (const r of [...runtimes.filter((x) => x === 'onnx'), ...runtimes.filter((x) => x !== 'onnx')]) {
-        map.set(r, await createRuntimeFromModel(model, meta, { runtime: r, intraOpThreads: o.threads, workers: o.workers }));
+        map.set(r, await createRuntimeFromModel(model, meta, { runtime: r, intraOpThreads: o.threads, workers: o.workers, tta: o.tta }));
         if (r === 'tfjs') owned = true;
       }
     } finally {
       if (!owned) model.dispose();
     }
-    return { source: { task, source: 'zoo mini-xception, random weights (no shipped model yet)', arch: 'mini-xception', input: `${inputSize}x${inputSize}x1` }, runtimes: map };
+    return { source: { task, source: 'zoo mini-xception, random weights (no shipped model yet)', arch: 'mini-xception', input: `${inputSize}x${inputSize}x1`, tta: o.tta ?? 'none' }, runtimes: map };
   } catch (err) {
     for (const r of map.values()) await r.dispose();
     throw err;

@@ -3,6 +3,7 @@
  * addBenchClassify(group) adds the subcommand to the `bench` command group.
  */
 import type { Command } from 'commander';
+import { resolveTta } from '../../runtime/tta.js';
 import { benchClassify, type BenchRow, type ClassifyBenchResult } from '../../runtime/bench.js';
 import { parseRuntimeOption } from '../../runtime/options.js';
 import type { RuntimeName } from '../../runtime/types.js';
@@ -17,6 +18,7 @@ interface Opts {
   threads?: string;
   workers?: string;
   runtime?: string;
+  tta?: string;
   json: boolean;
 }
 
@@ -54,7 +56,7 @@ export function printClassifyBench(r: ClassifyBenchResult): void {
         `${fmtInt(t.facesPerSecondBatched.measured)} faces/s at batch ${b} (>= ${fmtInt(t.facesPerSecondBatched.target)}: ${mark(t.facesPerSecondBatched.met)})`,
     );
   }
-  console.log('\nmodels: ' + r.models.map((m) => `${m.task} = ${m.source} (${m.arch ?? '?'}, ${m.input})`).join('; '));
+  console.log('\nmodels: ' + r.models.map((m) => `${m.task} = ${m.source} (${m.arch ?? '?'}, ${m.input}, TTA ${m.tta})`).join('; '));
   console.log(
     `tfjs backend: ${r.backend}; onnxruntime intra-op threads: ${r.onnxThreads ?? '-'}, chunk: ${r.onnxMaxChunk ?? '-'}, emotion+gender step on the calling thread + ${r.groupWorkers ?? 0} worker(s); ` +
       `${r.machine.cpus} x ${r.machine.cpuModel}, load average ${r.machine.loadAverage.join(' ')}, node ${r.machine.node}`,
@@ -73,6 +75,7 @@ export function addBenchClassify(group: Command): Command {
     .option('--threads <n>', 'onnxruntime intra-op threads (default 1, or env FACECLS_ORT_THREADS)')
     .option('--workers <n>', 'worker threads sharing the onnxruntime emotion+gender step with the calling thread (default: cores - 1, or env FACECLS_ORT_WORKERS)')
     .option('--runtime <name>', 'measure only this runtime (onnx or tfjs); default both')
+    .option('--tta <mode>', "test-time augmentation: none or flip (two passes per face); default each model's own")
     .option('--json', 'print machine-readable JSON', false)
     .action(async (o: Opts, cmd: Command) => {
       const runtimes: RuntimeName[] = o.runtime ? [parseRuntimeOption(o.runtime)] : ['tfjs', 'onnx'];
@@ -85,6 +88,7 @@ export function addBenchClassify(group: Command): Command {
         groupWorkers: o.workers === undefined ? undefined : parseIntOption(o.workers, '--workers', 0, 64),
         runtimes,
         backend: cmd.optsWithGlobals().backend,
+        ...(o.tta !== undefined ? { tta: resolveTta(o.tta, {}) } : {}),
       });
       if (o.json) printJson(result);
       else printClassifyBench(result);
