@@ -272,20 +272,16 @@ export async function preciseBatchNorm(model: tf.LayersModel, store: SampleStore
   }
 }
 
-/**
- * Failure threshold for unreadable images: the run stops when more than `maxFraction` of the images
- * it reads (training and validation together) cannot be decoded. Below it they are skipped, counted
- * and listed in training.json.
- */
+/** Why a trained model (teacher, --init) cannot serve this run: other labels or another input; undefined if it can. */
+function labelsOrInputDiffer(m: ModelMeta, o: TrainOptions, labels: string[], run: string): string | undefined {
+  if (m.labels.join() !== labels.join()) return `labels ${m.labels.join(', ')} differ from the dataset's ${labels.join(', ')}`;
+  if (m.inputSize !== o.inputSize || m.channels !== o.channels) return `input ${m.inputSize}x${m.inputSize}x${m.channels} differs from the ${run}'s ${o.inputSize}x${o.inputSize}x${o.channels}`;
+  return undefined;
+}
+
 async function openTeacher(o: TrainOptions, labels: string[]): Promise<InferenceRuntime> {
   const t = await createRuntime(o.teacher!, { backend: o.backend });
-  const m = t.meta;
-  const problem =
-    m.labels.join() !== labels.join()
-      ? `labels ${m.labels.join(', ')} differ from the dataset's ${labels.join(', ')}`
-      : m.inputSize !== o.inputSize || m.channels !== o.channels
-        ? `input ${m.inputSize}x${m.inputSize}x${m.channels} differs from the student's ${o.inputSize}x${o.inputSize}x${o.channels}`
-        : undefined;
+  const problem = labelsOrInputDiffer(t.meta, o, labels, 'student');
   if (problem) {
     await t.dispose();
     throw new UserError(`teacher model "${o.teacher}": ${problem}`);
@@ -299,15 +295,12 @@ async function initFrom(model: tf.LayersModel, o: TrainOptions, labels: string[]
   try {
     const m = src.meta;
     const problem =
-      m.labels.join() !== labels.join()
-        ? `labels ${m.labels.join(', ')} differ from the dataset's ${labels.join(', ')}`
-        : m.inputSize !== o.inputSize || m.channels !== o.channels
-          ? `input ${m.inputSize}x${m.inputSize}x${m.channels} differs from the run's ${o.inputSize}x${o.inputSize}x${o.channels}`
-          : m.arch !== undefined && m.arch !== o.arch
-            ? `architecture ${m.arch} differs from the run's ${o.arch}`
-            : src.model.weights.length !== model.weights.length || src.model.weights.some((w, i) => w.shape.join() !== model.weights[i].shape.join())
-              ? `its weights do not match a ${o.arch} (${src.model.weights.length} tensors, the run's model has ${model.weights.length})`
-              : undefined;
+      labelsOrInputDiffer(m, o, labels, 'run') ??
+      (m.arch !== undefined && m.arch !== o.arch
+        ? `architecture ${m.arch} differs from the run's ${o.arch}`
+        : src.model.weights.length !== model.weights.length || src.model.weights.some((w, i) => w.shape.join() !== model.weights[i].shape.join())
+          ? `its weights do not match a ${o.arch} (${src.model.weights.length} tensors, the run's model has ${model.weights.length})`
+          : undefined);
     if (problem) throw new UserError(`--init model "${o.init}": ${problem}`);
     const ws = src.model.getWeights();
     model.setWeights(ws);
