@@ -300,8 +300,9 @@ export function modelCardMarkdown(c: ModelCard): string {
     L.push(`- ${m.resumeNote}`);
     L.push(`- Epochs: ${m.epochsRun} run of ${m.epochsPlanned} planned${m.stopReason ? ` (stopped: ${m.stopReason})` : ''}; best epoch ${m.bestEpoch} (validation loss ${m.bestValLoss.toFixed(4)}, accuracy ${pct(m.bestValAccuracy)})`);
     L.push(`- Wall time: ${(m.wallSeconds / 3600).toFixed(2)} h (${m.wallSeconds.toFixed(0)} s, sum of the epoch times in log.csv)`);
-    if (c.ensemble && i < members.length - 1) L.push('');
+    if (c.ensemble) L.push('');
   }
+  if (c.ensemble && c.calibration) L.push('### Calibration of the ensemble', '');
   if (c.calibration) {
     const k = c.calibration;
     const rec = (r: number[]) => r.map((x, i) => `${c.labels[i]} ${pct(x)}`).join(', ');
