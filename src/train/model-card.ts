@@ -334,6 +334,9 @@ export interface ShippedModelRow {
   params: number | null;
   valAccuracy: number | null;
   testAccuracy: number | null;
+  /** Adults only (age >= 18), where the data records ages. */
+  valAdultsAccuracy: number | null;
+  testAdultsAccuracy: number | null;
   /** "withheld" when the card withholds the test figures. */
   test: 'measured' | 'withheld' | 'none';
   status: string;
@@ -366,6 +369,7 @@ export function readShippedModels(modelsDir: string, warn: (msg: string) => void
     }
     const val = firstAll(c.evaluation?.val);
     const test = firstAll(c.evaluation?.test);
+    const adults = (e: unknown) => (Array.isArray(e) ? (e as CardEvaluation[]).find((x) => x.adultsOnly) : undefined);
     const num = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? x : null);
     rows.push({
       name,
@@ -375,6 +379,8 @@ export function readShippedModels(modelsDir: string, warn: (msg: string) => void
       params: num(c.architecture?.params ?? c.params?.total ?? c.params),
       valAccuracy: num(val?.accuracy),
       testAccuracy: num(test?.accuracy),
+      valAdultsAccuracy: num(adults(c.evaluation?.val)?.accuracy),
+      testAdultsAccuracy: num(adults(c.evaluation?.test)?.accuracy),
       test: test ? 'measured' : c.evaluation?.test?.withheld ? 'withheld' : 'none',
       status: String(c.status ?? (c.imported ? 'imported' : '?')),
       ...(name === c.task ? { variant: 'fast' as const } : name === `${c.task}-accurate` ? { variant: 'accurate' as const } : {}),

@@ -61,6 +61,7 @@ export function shippedTable(rows: ShippedModelRow[]): string {
     { header: 'params', value: (r) => (r.params === null ? '-' : fmtInt(r.params)), align: 'right' },
     { header: 'val acc', value: (r) => acc(r.valAccuracy), align: 'right' },
     { header: 'test acc', value: (r) => acc(r.testAccuracy, r.test === 'withheld'), align: 'right' },
+    { header: 'val / test adults', value: (r) => (r.valAdultsAccuracy === null ? '-' : `${acc(r.valAdultsAccuracy)} / ${acc(r.testAdultsAccuracy, r.test === 'withheld')}`), align: 'right' },
     { header: 'status', value: (r) => r.status },
     { header: 'pipeline', value: (r) => (r.variant === 'fast' ? 'default (fast)' : r.variant === 'accurate' ? '--accurate' : '-') },
   ]);
