@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { datasetPath } from '../../src/data/paths.js';
+import { datasetPath, projectRoot } from '../../src/data/paths.js';
 import { runCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { encoder, frame, pngBomb, randomModels, utkSkip } from '../pipeline/fixtures.js';
@@ -174,4 +174,26 @@ test('classify --crops on FER-2013 faces gives the accuracy and confusion matrix
   assert.equal(rows.length, report.metrics.n);
   assert.equal(correct / rows.length, report.metrics.accuracy);
   assert.deepEqual(confusion, report.metrics.confusion);
+
+  // The shipped model records flip TTA: the pipeline applies it exactly as eval does (its default),
+  // and --tta none turns it off in both; the two settings give different probabilities.
+  const shipped = path.join(projectRoot(), 'models', 'emotion');
+  const scores: Record<string, number[][]> = {};
+  for (const tta of [[], ['--tta', 'none']]) {
+    const e = runCli(['eval', 'emotion', '--model', shipped, '--data', dir, '--split', 'test', '--json', ...tta]);
+    assert.equal(e.code, 0, e.stderr);
+    const rep = JSON.parse(e.stdout) as { tta: string; metrics: { confusion: number[][] } };
+    assert.equal(rep.tta, tta.length ? 'none' : 'flip');
+    const c = runCli(['classify', '--crops', '--json', '--no-gender', ...tta, path.join(dir, 'test')]);
+    assert.equal(c.code, 0, c.stderr);
+    const got = labels.map(() => labels.map(() => 0));
+    const parsed = c.stdout.trim().split('\n').map((l) => JSON.parse(l) as { file: string; faces: Array<{ emotion: { label: string; scores: Record<string, number> } }> });
+    for (const r of parsed) got[labels.indexOf(path.basename(path.dirname(r.file)))][labels.indexOf(r.faces[0].emotion.label)]++;
+    assert.deepEqual(got, rep.metrics.confusion, `classify --crops ${tta.join(' ')} vs eval`);
+    scores[rep.tta] = parsed.map((r) => labels.map((l) => r.faces[0].emotion.scores[l]));
+  }
+  assert.notDeepEqual(scores.flip, scores.none);
+  const bad = runCli(['classify', '--crops', '--tta', 'rotate', path.join(dir, 'test')]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /--tta must be one of none, flip, got "rotate"/);
 });

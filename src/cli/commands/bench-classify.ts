@@ -51,7 +51,7 @@ export function printClassifyBench(r: ClassifyBenchResult): void {
     const t = r.targets;
     const mark = (ok: boolean) => (ok ? 'met' : 'NOT met');
     console.log(
-      `\ntargets (onnxruntime): emotion+gender ${fmt(t.emotionGenderMsAtBatch1.measured, 3)} ms/face at batch 1 ` +
+      `\ntargets (onnxruntime${r.models.some((m) => m.tta === 'flip') ? ', flip TTA: two passes per face; --tta none for one' : ''}): emotion+gender ${fmt(t.emotionGenderMsAtBatch1.measured, 3)} ms/face at batch 1 ` +
         `(<= ${t.emotionGenderMsAtBatch1.target}: ${mark(t.emotionGenderMsAtBatch1.met)}); ` +
         `${fmtInt(t.facesPerSecondBatched.measured)} faces/s at batch ${b} (>= ${fmtInt(t.facesPerSecondBatched.target)}: ${mark(t.facesPerSecondBatched.met)})`,
     );

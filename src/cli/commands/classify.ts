@@ -13,6 +13,7 @@ import { UserError, errorMessage } from '../../errors.js';
 import { FaceClassifier, type FaceClassifierOptions } from '../../pipeline/face-classifier.js';
 import type { FaceResult } from '../../pipeline/types.js';
 import { parseRuntimeOption, RUNTIME_OPTION_HELP } from '../../runtime/options.js';
+import { resolveTta } from '../../runtime/tta.js';
 import { fmt, formatTable } from '../output.js';
 import { parseFloatOption, parseIntOption } from '../options.js';
 
@@ -21,6 +22,7 @@ export interface PipelineCliOptions {
   emotionModel?: string;
   genderModel?: string;
   accurate?: boolean;
+  tta?: string;
   emotion: boolean;
   gender: boolean;
   runtime?: string;
@@ -42,6 +44,7 @@ export function addPipelineOptions(cmd: Command): Command {
     .option('--no-emotion', 'skip emotion classification')
     .option('--no-gender', 'skip gender classification')
     .option('--runtime <name>', RUNTIME_OPTION_HELP)
+    .option('--tta <mode>', "classifier test-time augmentation: flip (average with the mirror image) or none (one pass per face, half the classifier time); default the model's (flip for the shipped models)")
     .option('--margin <fraction>', 'crop margin around the detector box, per side, as a fraction of the box (default: the model card margin converted to the detector framing; docs/pipeline.md)')
     .option('--min-face-size <px>', 'ignore faces smaller than this many pixels')
     .option('--score-threshold <p>', 'minimum detector score (CNN detectors)')
@@ -66,6 +69,7 @@ export function classifierOptions(o: PipelineCliOptions, backend?: string): Face
     emotionModel: o.emotionModel,
     genderModel: o.genderModel,
     variant: o.accurate ? 'accurate' : 'fast',
+    ...(o.tta !== undefined ? { tta: resolveTta(o.tta, {}) } : {}),
     emotion: o.emotion,
     gender: o.gender,
     runtime: o.runtime,

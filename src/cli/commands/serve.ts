@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { DETECTORS, isDetectorName } from '../../detect/types.js';
 import { UserError } from '../../errors.js';
 import { parseRuntimeOption, RUNTIME_OPTION_HELP } from '../../runtime/options.js';
+import { resolveTta } from '../../runtime/tta.js';
 import { parseIntOption } from '../options.js';
 import { DEFAULT_LIMITS } from '../../server/limits.js';
 
@@ -11,6 +12,7 @@ interface ServeOpts {
   emotionModel?: string;
   genderModel?: string;
   accurate?: boolean;
+  tta?: string;
   detector: string;
   runtime?: string;
   emotion: boolean;
@@ -35,6 +37,7 @@ export function registerServe(program: Command): void {
     .option('--emotion-model <dir>', 'emotion model directory (default models/emotion)')
     .option('--gender-model <dir>', 'gender model directory (default models/gender)')
     .option('--accurate', 'serve the accurate models (models/<task>-accurate where shipped) in the API', false)
+    .option('--tta <mode>', "classifier test-time augmentation in the API: flip or none (half the classifier time); default the model's")
     .option('--no-emotion', 'do not classify emotion')
     .option('--no-gender', 'do not classify gender')
     .option('--detector <name>', `face detector of the API: ${DETECTORS.join(' | ')} (the page always runs BlazeFace in the browser)`, 'blazeface')
@@ -68,6 +71,7 @@ export function registerServe(program: Command): void {
         emotionModel: o.emotionModel,
         genderModel: o.genderModel,
         variant: o.accurate ? ('accurate' as const) : ('fast' as const),
+        ...(o.tta !== undefined ? { tta: resolveTta(o.tta, {}) } : {}),
         detector: o.detector,
         runtime,
         emotion: o.emotion,
