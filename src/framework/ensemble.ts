@@ -14,6 +14,9 @@ type ModelJson = { class_name: string; config: { name: string; layers: LayerJson
 export const ENSEMBLE_INPUT = 'image';
 export const ENSEMBLE_OUTPUT = 'predictions';
 
+/** How an ensemble's output is formed (recorded in its metadata and model card). */
+export const ENSEMBLE_COMBINE = "mean of the members' softmax outputs";
+
 export const memberPrefix = (i: number) => `m${i}_`;
 
 /** Build the ensemble model (new weights copied from the members; the members are left untouched). */

@@ -29,6 +29,14 @@ export interface ModelMeta {
   [key: string]: unknown;
 }
 
+/** The shipped models of a task: 'fast' (the pipeline's default) and 'accurate' (--accurate, where shipped). */
+export type ModelVariant = 'fast' | 'accurate';
+
+/** Folder name of a shipped model under models/: `<task>` for the fast model, `<task>-accurate` for the accurate one. */
+export function shippedModelName(task: string, variant: ModelVariant): string {
+  return variant === 'fast' ? task : `${task}-accurate`;
+}
+
 export interface LoadedModel {
   model: tf.LayersModel;
   meta: ModelMeta;

@@ -15,10 +15,12 @@ import { preprocessBatch, squareBox, type Box, type RawImage } from '../data/pre
 import { setupBackend } from '../engine/backend.js';
 import { UserError } from '../errors.js';
 import { createDetector, DEFAULT_DETECTOR, type Detector, type DetectorName, type TileMode } from '../detect/index.js';
+import { MODEL_JSON } from '../io/fs-handler.js';
+import { shippedModelName, type ModelVariant } from '../io/model-store.js';
+import { createRuntime } from '../runtime/factory.js';
 import { createRuntimeGroup, type RuntimeGroup } from '../runtime/group.js';
 import type { Tta } from '../runtime/tta.js';
 import type { InferenceRuntime, RuntimeName } from '../runtime/types.js';
-import { loadRuntime } from './runtime.js';
 import type { FaceResult, LabelScores, StageTimes } from './types.js';
 
 /**
@@ -41,17 +43,17 @@ export function detectorMargin(detector: DetectorName, modelMargin = 0): number 
 /** Margins for a model without `cropMargin` (chip framing): BlazeFace 0.049, Haar -0.015. */
 export const DEFAULT_CROP_MARGIN: Record<DetectorName, number> = { blazeface: detectorMargin('blazeface'), haar: detectorMargin('haar') };
 
-export type ModelVariant = 'fast' | 'accurate';
+export type { ModelVariant };
 
 /**
  * The shipped model of a task: models/<task> (the fast default), or for 'accurate' models/<task>-accurate
  * when the project ships one (an ensemble that beat the fast model on validation), else the fast one.
  */
 export function defaultModelDir(task: 'emotion' | 'gender', variant: ModelVariant = 'fast'): string {
-  const fast = path.join(projectRoot(), 'models', task);
+  const fast = path.join(projectRoot(), 'models', shippedModelName(task, 'fast'));
   if (variant === 'fast') return fast;
-  const accurate = path.join(projectRoot(), 'models', `${task}-accurate`);
-  return fs.existsSync(path.join(accurate, 'model.json')) ? accurate : fast;
+  const accurate = path.join(projectRoot(), 'models', shippedModelName(task, 'accurate'));
+  return fs.existsSync(path.join(accurate, MODEL_JSON)) ? accurate : fast;
 }
 
 export interface FaceClassifierOptions {
@@ -131,8 +133,9 @@ export class FaceClassifier {
         throw new UserError(`no ${task} model at "${dir}": train one or pass ${flag} <dir> (or disable the task with --no-${task})`);
       }
     }
-    const emotion = wantEmotion ? await loadRuntime(opts.runtime, emotionDir, opts.backend, opts.tta) : undefined;
-    const gender = wantGender ? await loadRuntime(opts.runtime, genderDir, opts.backend, opts.tta) : undefined;
+    const runtimeOptions = { runtime: opts.runtime, backend: opts.backend, tta: opts.tta };
+    const emotion = wantEmotion ? await createRuntime(emotionDir, runtimeOptions) : undefined;
+    const gender = wantGender ? await createRuntime(genderDir, runtimeOptions) : undefined;
     const ownsDetector = typeof opts.detector !== 'object';
     const detector = typeof opts.detector === 'object' ? opts.detector : await createDetector(opts.detector ?? DEFAULT_DETECTOR);
     const runtimes = [emotion, gender].filter((r): r is InferenceRuntime => r !== undefined);

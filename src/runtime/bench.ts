@@ -142,7 +142,8 @@ async function openModel(task: 'emotion' | 'gender', dir: string | undefined, o:
     } finally {
       if (!owned) model.dispose();
     }
-    return { source: { task, source: 'zoo mini-xception, random weights (no shipped model yet)', arch: 'mini-xception', input: `${inputSize}x${inputSize}x1`, tta: o.tta ?? 'none' }, runtimes: map };
+    const tta = [...map.values()][0].tta;
+    return { source: { task, source: 'zoo mini-xception, random weights (no shipped model yet)', arch: 'mini-xception', input: `${inputSize}x${inputSize}x1`, tta }, runtimes: map };
   } catch (err) {
     for (const r of map.values()) await r.dispose();
     throw err;

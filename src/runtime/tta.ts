@@ -20,6 +20,11 @@ export function resolveTta(requested: Tta | string | undefined, meta: Pick<Model
   return raw as Tta;
 }
 
+/** A `--tta` command-line value: undefined when not given (each model's own TTA applies). */
+export function parseTtaOption(value: string | undefined, source = '--tta'): Tta | undefined {
+  return value === undefined ? undefined : resolveTta(value, {}, source);
+}
+
 /** [n, s, s, c] faces -> [2n, s, s, c]: the faces, then each face mirrored left-right. */
 export function withMirrors(data: Float32Array, n: number, s: number, c: number): Float32Array {
   const per = s * s * c;

@@ -34,7 +34,6 @@ function modelInfo(rt: InferenceRuntime): Record<string, unknown> {
 export class FacePipeline implements ServerPipeline {
   private constructor(
     readonly fc: FaceClassifier,
-    private readonly dirs: { emotion?: string; gender?: string },
     /** tfjs copies of the classifiers for saliency (gradients), when they run on another runtime. */
     private readonly gradModels: { emotion?: TfjsRuntime; gender?: TfjsRuntime },
   ) {}
@@ -42,10 +41,10 @@ export class FacePipeline implements ServerPipeline {
   /** Load the classifier once (default models/emotion + models/gender and the default detector). */
   static async load(opts: FaceClassifierOptions = {}): Promise<FacePipeline> {
     const fc = await FaceClassifier.load(opts);
-    const dirs = fc.dirs;
+    const { dirs } = fc;
     const grad = async (rt: InferenceRuntime | undefined, dir: string | undefined) =>
       rt instanceof TfjsRuntime ? rt : rt && dir ? TfjsRuntime.load(dir) : undefined;
-    return new FacePipeline(fc, dirs, { emotion: await grad(fc.emotion, dirs.emotion), gender: await grad(fc.gender, dirs.gender) });
+    return new FacePipeline(fc, { emotion: await grad(fc.emotion, dirs.emotion), gender: await grad(fc.gender, dirs.gender) });
   }
 
   get detectorName(): string {
@@ -80,7 +79,7 @@ export class FacePipeline implements ServerPipeline {
       ['emotion', this.fc.emotion],
       ['gender', this.fc.gender],
     ] as const) {
-      const dir = this.dirs[role];
+      const dir = this.fc.dirs[role];
       if (!rt || !dir) continue;
       out.push({ role, dir, format: 'layers-model', meta: rt.meta, card: readCard(dir), info: { ...modelInfo(rt), cropMargin: this.fc.cropMargin(rt) } });
     }

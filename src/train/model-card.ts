@@ -9,7 +9,10 @@ import type { EvalReport, GroupRow } from '../eval/evaluate.js';
 import { errorMessage } from '../errors.js';
 import type { ModelCost } from '../framework/cost.js';
 import { projectRoot } from '../data/paths.js';
+import { shippedModelName, type ModelVariant } from '../io/model-store.js';
 import type { TrainOptions } from './train.js';
+
+const MODEL_VARIANTS: readonly ModelVariant[] = ['fast', 'accurate'];
 
 export const MODEL_CARD_JSON = 'model-card.json';
 export const MODEL_CARD_MD = 'MODEL_CARD.md';
@@ -341,7 +344,7 @@ export interface ShippedModelRow {
   test: 'measured' | 'withheld' | 'none';
   status: string;
   /** How the pipeline picks it: 'fast' (models/<task>, the default), 'accurate' (models/<task>-accurate, --accurate), else undefined. */
-  variant?: 'fast' | 'accurate';
+  variant?: ModelVariant;
 }
 
 function firstAll(e: unknown): CardEvaluation | undefined {
@@ -371,6 +374,7 @@ export function readShippedModels(modelsDir: string, warn: (msg: string) => void
     const test = firstAll(c.evaluation?.test);
     const adults = (e: unknown) => (Array.isArray(e) ? (e as CardEvaluation[]).find((x) => x.adultsOnly) : undefined);
     const num = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? x : null);
+    const variant = MODEL_VARIANTS.find((v) => name === shippedModelName(String(c.task), v));
     rows.push({
       name,
       dir,
@@ -383,7 +387,7 @@ export function readShippedModels(modelsDir: string, warn: (msg: string) => void
       testAdultsAccuracy: num(adults(c.evaluation?.test)?.accuracy),
       test: test ? 'measured' : c.evaluation?.test?.withheld ? 'withheld' : 'none',
       status: String(c.status ?? (c.imported ? 'imported' : '?')),
-      ...(name === c.task ? { variant: 'fast' as const } : name === `${c.task}-accurate` ? { variant: 'accurate' as const } : {}),
+      ...(variant ? { variant } : {}),
     });
   }
   return rows;

@@ -13,7 +13,7 @@ import { evaluate, type EvalReport } from '../eval/evaluate.js';
 import { UserError, errorMessage } from '../errors.js';
 import { modelCost } from '../framework/cost.js';
 import { MODEL_JSON, writeFileAtomic } from '../io/fs-handler.js';
-import { buildEnsemble } from '../framework/ensemble.js';
+import { buildEnsemble, ENSEMBLE_COMBINE } from '../framework/ensemble.js';
 import { loadModel, saveModel, type LoadedModel, type ModelMeta } from '../io/model-store.js';
 import { balancedLogitOffset, foldLogitOffsets, interleaveViews } from './calibrate.js';
 import { MODEL_ONNX, shippedOnnx, writeOnnx } from '../io/onnx/model-dir.js';
@@ -114,11 +114,23 @@ async function loadRunDataset(o: TrainOptions, split: SplitFile, dataOverride: s
   return ds;
 }
 
+/** The weight files a model.json lists (`json`: its bytes; `file`: its path, for errors), checked to stay inside its folder. */
+function weightFiles(json: Buffer, file: string): string[] {
+  let files: string[];
+  try {
+    files = ((JSON.parse(json.toString('utf8')) as { weightsManifest?: Array<{ paths?: string[] }> }).weightsManifest ?? []).flatMap((g) => g.paths ?? []);
+  } catch (err) {
+    throw new UserError(`"${file}" is not valid JSON: ${errorMessage(err)}`);
+  }
+  for (const f of files) if (path.isAbsolute(f) || f.split(/[\\/]/).includes('..')) throw new UserError(`"${file}" names weight file "${f}" outside the model folder`);
+  return files;
+}
+
 /**
  * Copy best/ (model.json and the weight files it lists) into `dst`. Training may replace best/ at any
  * moment (by renaming a new folder over it): the copy is retried until model.json is unchanged across it.
  */
-function copyBest(best: string, dst: string): string[] {
+function copyBest(best: string, dst: string): void {
   for (let attempt = 0; attempt < 5; attempt++) {
     let json: Buffer;
     try {
@@ -127,20 +139,14 @@ function copyBest(best: string, dst: string): string[] {
       if (attempt < 4) continue;
       throw new UserError(`cannot read "${path.join(best, MODEL_JSON)}": ${errorMessage(err)}`);
     }
-    let files: string[];
-    try {
-      files = ((JSON.parse(json.toString('utf8')) as { weightsManifest?: Array<{ paths?: string[] }> }).weightsManifest ?? []).flatMap((g) => g.paths ?? []);
-    } catch (err) {
-      throw new UserError(`"${path.join(best, MODEL_JSON)}" is not valid JSON: ${errorMessage(err)}`);
-    }
-    for (const f of files) if (path.isAbsolute(f) || f.split(/[\\/]/).includes('..')) throw new UserError(`"${path.join(best, MODEL_JSON)}" names weight file "${f}" outside the model folder`);
+    const files = weightFiles(json, path.join(best, MODEL_JSON));
     try {
       for (const f of files) {
         fs.mkdirSync(path.dirname(path.join(dst, f)), { recursive: true });
         fs.copyFileSync(path.join(best, f), path.join(dst, f));
       }
       fs.writeFileSync(path.join(dst, MODEL_JSON), json);
-      if (fs.readFileSync(path.join(best, MODEL_JSON)).equals(json)) return files.map((f) => path.posix.normalize(f.replace(/\\/g, '/')));
+      if (fs.readFileSync(path.join(best, MODEL_JSON)).equals(json)) return;
     } catch (err) {
       if (attempt === 4) throw new UserError(`cannot copy the model in "${best}": ${errorMessage(err)}`);
     }
@@ -318,7 +324,7 @@ export async function shipRun(runDirArgs: string | string[], outArg: string, opt
             ...base,
             arch: `ensemble of ${archs.length}: ${archs.join(' + ')}`,
             tta,
-            ensemble: { combine: 'mean of the members\' softmax outputs', members: runs.map((r, i) => ({ runDir: portablePath(r.dir), arch: archs[i], params: loaded[i].model.countParams(), training: loaded[i].meta.training })) },
+            ensemble: { combine: ENSEMBLE_COMBINE, members: runs.map((r, i) => ({ runDir: portablePath(r.dir), arch: archs[i], params: loaded[i].model.countParams(), training: loaded[i].meta.training })) },
             ...(calibration ? { logitOffsets: calibration.offsets } : {}),
           };
           delete meta.training;
@@ -332,7 +338,7 @@ export async function shipRun(runDirArgs: string | string[], outArg: string, opt
     } finally {
       for (const l of loaded) l.model.dispose();
     }
-    const weights = ((JSON.parse(fs.readFileSync(path.join(tmp, MODEL_JSON), 'utf8')) as { weightsManifest: Array<{ paths: string[] }> }).weightsManifest ?? []).flatMap((g) => g.paths).map((f) => path.posix.normalize(f.replace(/\\/g, '/')));
+    const weights = weightFiles(fs.readFileSync(path.join(tmp, MODEL_JSON)), path.join(tmp, MODEL_JSON)).map((f) => path.posix.normalize(f.replace(/\\/g, '/')));
     const exported = await writeOnnx(tmp, path.join(tmp, MODEL_ONNX));
     if (!shippedOnnx(tmp)) throw new UserError(`the exported ${MODEL_ONNX} does not match the copied weights`);
 
@@ -391,7 +397,7 @@ export async function shipRun(runDirArgs: string | string[], outArg: string, opt
         preprocess: `src/data/preprocess.ts preprocessFace: crop (edges replicated), ${meta.channels === 1 ? 'grey (BT.601 luma)' : 'RGB'}, resize to ${meta.inputSize}x${meta.inputSize}, x / 127.5 - 1`,
       },
       training: sections[0],
-      ...(runs.length > 1 ? { ensemble: { combine: 'mean of the members\' softmax outputs (one layers model, src/framework/ensemble.ts)', members: sections } } : {}),
+      ...(runs.length > 1 ? { ensemble: { combine: `${ENSEMBLE_COMBINE} (one layers model, src/framework/ensemble.ts)`, members: sections } } : {}),
       evaluation: {
         tta,
         runtime,

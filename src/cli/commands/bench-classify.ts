@@ -3,7 +3,7 @@
  * addBenchClassify(group) adds the subcommand to the `bench` command group.
  */
 import type { Command } from 'commander';
-import { resolveTta } from '../../runtime/tta.js';
+import { parseTtaOption } from '../../runtime/tta.js';
 import { benchClassify, type BenchRow, type ClassifyBenchResult } from '../../runtime/bench.js';
 import { parseRuntimeOption } from '../../runtime/options.js';
 import type { RuntimeName } from '../../runtime/types.js';
@@ -88,7 +88,7 @@ export function addBenchClassify(group: Command): Command {
         groupWorkers: o.workers === undefined ? undefined : parseIntOption(o.workers, '--workers', 0, 64),
         runtimes,
         backend: cmd.optsWithGlobals().backend,
-        ...(o.tta !== undefined ? { tta: resolveTta(o.tta, {}) } : {}),
+        tta: parseTtaOption(o.tta),
       });
       if (o.json) printJson(result);
       else printClassifyBench(result);

@@ -13,7 +13,7 @@ import { UserError, errorMessage } from '../../errors.js';
 import { FaceClassifier, type FaceClassifierOptions } from '../../pipeline/face-classifier.js';
 import type { FaceResult } from '../../pipeline/types.js';
 import { parseRuntimeOption, RUNTIME_OPTION_HELP } from '../../runtime/options.js';
-import { resolveTta } from '../../runtime/tta.js';
+import { parseTtaOption } from '../../runtime/tta.js';
 import { fmt, formatTable } from '../output.js';
 import { parseFloatOption, parseIntOption } from '../options.js';
 
@@ -69,7 +69,7 @@ export function classifierOptions(o: PipelineCliOptions, backend?: string): Face
     emotionModel: o.emotionModel,
     genderModel: o.genderModel,
     variant: o.accurate ? 'accurate' : 'fast',
-    ...(o.tta !== undefined ? { tta: resolveTta(o.tta, {}) } : {}),
+    tta: parseTtaOption(o.tta),
     emotion: o.emotion,
     gender: o.gender,
     runtime: o.runtime,

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { DETECTORS, isDetectorName } from '../../detect/types.js';
 import { UserError } from '../../errors.js';
 import { parseRuntimeOption, RUNTIME_OPTION_HELP } from '../../runtime/options.js';
-import { resolveTta } from '../../runtime/tta.js';
+import { parseTtaOption } from '../../runtime/tta.js';
 import { parseIntOption } from '../options.js';
 import { DEFAULT_LIMITS } from '../../server/limits.js';
 
@@ -71,7 +71,7 @@ export function registerServe(program: Command): void {
         emotionModel: o.emotionModel,
         genderModel: o.genderModel,
         variant: o.accurate ? ('accurate' as const) : ('fast' as const),
-        ...(o.tta !== undefined ? { tta: resolveTta(o.tta, {}) } : {}),
+        tta: parseTtaOption(o.tta),
         detector: o.detector,
         runtime,
         emotion: o.emotion,
