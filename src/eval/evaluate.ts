@@ -177,7 +177,9 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
         throw new UserError(`ensemble members disagree on labels: "${name(specs[i])}" has ${r.meta.labels.join(', ')}, "${name(specs[0])}" has ${meta.labels.join(', ')}`);
       }
     });
-    const info = (meta.training ?? {}) as TrainingInfo;
+    // An ensemble's members share one split (ship checks it); the ensemble itself carries no training info.
+    const members = (meta.ensemble as { members?: { training?: TrainingInfo }[] } | undefined)?.members;
+    const info = (meta.training ?? members?.[0]?.training ?? {}) as TrainingInfo;
     const ds =
       typeof opts.data === 'string'
         ? await loadDataset(opts.data, {

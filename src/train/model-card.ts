@@ -136,7 +136,9 @@ export function trainCommand(o: TrainOptions, runDir: string): string {
   a.push('--augment', 'none', '--rotation', String(g.rotation), '--shift', String(g.shift), '--zoom', String(g.zoom), g.flip ? '--flip' : '--no-flip');
   a.push('--brightness', String(g.brightness), '--contrast', String(g.contrast), '--cutout', String(g.cutout), '--mixup', String(o.mixup));
   if (o.l2 !== undefined) a.push('--l2', String(o.l2));
-  a.push('--seed', String(o.seed), '--val-fraction', String(o.valFraction), '--test-fraction', String(o.testFraction), '--crop-margin', String(o.cropMargin));
+  a.push('--seed', String(o.seed));
+  if (o.splitSeed !== undefined) a.push('--split-seed', String(o.splitSeed));
+  a.push('--val-fraction', String(o.valFraction), '--test-fraction', String(o.testFraction), '--crop-margin', String(o.cropMargin));
   a.push('--cache-mb', String(o.cacheMb));
   if (o.workers !== undefined) a.push('--workers', String(o.workers));
   a.push('--max-bad-fraction', String(o.maxBadFraction));

@@ -20,7 +20,7 @@ import { MODEL_ONNX, shippedOnnx, writeOnnx } from '../io/onnx/model-dir.js';
 import { labelCounts, type Dataset, type SplitName } from '../data/dataset.js';
 import { loadDataset } from '../data/load.js';
 import { cardEvaluation, limitations, portablePath, MODEL_CARD_JSON, MODEL_CARD_MD, modelCardMarkdown, trainCommand, type CardEvaluation, type ModelCard } from './model-card.js';
-import { readSessions, SESSIONS_JSONL, type TrainOptions } from './train.js';
+import { readSessions, SESSIONS_JSONL, splitSeedOf, type TrainOptions } from './train.js';
 
 export interface ShipOptions {
   /** Also evaluate the test split (the protocol's single, final evaluation). */
@@ -103,7 +103,7 @@ function splitLabel(format: string, split: 'val' | 'test'): string {
 async function loadRunDataset(o: TrainOptions, split: SplitFile, dataOverride: string | undefined, splitFile: string): Promise<Dataset> {
   const data = dataOverride ? path.resolve(dataOverride) : o.data;
   if (!fs.existsSync(data)) throw new UserError(`the run's dataset "${data}" does not exist (if it moved, pass --data <path>)`);
-  const ds = await loadDataset(data, { task: o.task, format: o.format, split: { seed: o.seed, val: o.valFraction, test: o.testFraction } });
+  const ds = await loadDataset(data, { task: o.task, format: o.format, split: { seed: splitSeedOf(o), val: o.valFraction, test: o.testFraction } });
   const problem =
     ds.format !== split.format
       ? `format ${ds.format}, the run used ${split.format}`

@@ -56,6 +56,9 @@ export interface TrainOptions {
   /** L2 on conv kernels; undefined = the architecture's default (0.01 for the Xceptions). */
   l2?: number;
   seed: number;
+  /** Seed of the split of datasets without an official one; undefined = `seed`. Lets runs that differ in
+   * data order and augmentation share a split (and so be compared and ensembled). */
+  splitSeed?: number;
   /** Fractions for datasets without an official split (UTKFace, IMDB-WIKI, plain folders). */
   valFraction: number;
   testFraction: number;
@@ -272,6 +275,11 @@ export async function preciseBatchNorm(model: tf.LayersModel, store: SampleStore
   }
 }
 
+/** The seed that splits datasets without an official split. */
+export function splitSeedOf(o: Pick<TrainOptions, 'seed' | 'splitSeed'>): number {
+  return o.splitSeed ?? o.seed;
+}
+
 /** Why a trained model (teacher, --init) cannot serve this run: other labels or another input; undefined if it can. */
 function labelsOrInputDiffer(m: ModelMeta, o: TrainOptions, labels: string[], run: string): string | undefined {
   if (m.labels.join() !== labels.join()) return `labels ${m.labels.join(', ')} differ from the dataset's ${labels.join(', ')}`;
@@ -433,7 +441,7 @@ async function run(o: TrainOptions, runDir: string, ck: CheckpointFile | undefin
   const deadline = control.maxMinutes !== undefined ? t0 + control.maxMinutes * 60_000 : Infinity;
   const backend = await setupBackend(o.backend);
 
-  const ds: Dataset = await loadDataset(o.data, { task: o.task, format: o.format, split: { seed: o.seed, val: o.valFraction, test: o.testFraction } });
+  const ds: Dataset = await loadDataset(o.data, { task: o.task, format: o.format, split: { seed: splitSeedOf(o), val: o.valFraction, test: o.testFraction } });
   const trainSamples = limitSamples(ds.splits.train, o.trainLimit, o.seed);
   if (trainSamples.length === 0) throw new UserError(`dataset "${o.data}" has no training samples`);
   if (ds.splits.val.length === 0) throw new UserError(`dataset "${o.data}" has no validation samples (needed to select the best model; the test split is never used for that)`);
@@ -600,7 +608,7 @@ async function run(o: TrainOptions, runDir: string, ck: CheckpointFile | undefin
       if (improved) {
         const tmp = path.join(runDir, 'best.tmp');
         fs.rmSync(tmp, { recursive: true, force: true });
-        await saveModel(model, tmp, { ...meta, training: { epoch, valLoss: val.loss, valAccuracy: val.acc, dataset: ds.format, split: ds.split.method, splitSeed: o.seed, valFraction: o.valFraction, testFraction: o.testFraction } });
+        await saveModel(model, tmp, { ...meta, training: { epoch, valLoss: val.loss, valAccuracy: val.acc, dataset: ds.format, split: ds.split.method, splitSeed: splitSeedOf(o), valFraction: o.valFraction, testFraction: o.testFraction } });
         swapDir(tmp, path.join(runDir, 'best'));
       }
       if (o.preciseBnBatches > 0) setModelWeights(model, weights);

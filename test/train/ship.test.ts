@@ -308,9 +308,18 @@ test('ensemble: several runs shipped as one model averaging their probabilities;
   for (const [i, d] of g.entries()) await train(opts(utk, { task: 'gender', epochs: 1, valFraction: 0.2, testFraction: 0.2, seed: 5 + i }), d, quiet);
   // Different seeds split differently: ensemble members must share the split.
   await assert.rejects(shipRun(g, path.join(fresh(), 'x')), /ensemble members must share the split \(split.json\): ".*g2" has seeded hash split .* with seed 6 \(counts/);
+  // --split-seed: another data order and augmentation (seed 6) on the split of seed 5.
   const g2 = path.join(fresh(), 'g2same');
-  await train(opts(utk, { task: 'gender', epochs: 1, valFraction: 0.2, testFraction: 0.2, seed: 5, augment: { ...NO_AUGMENT, flip: false } }), g2, quiet);
-  const balanced = (await shipRun([g[0], g2], path.join(fresh(), 'gens'), { balance: true, tta: 'flip' })).card;
+  await train(opts(utk, { task: 'gender', epochs: 1, valFraction: 0.2, testFraction: 0.2, seed: 6, splitSeed: 5, augment: { ...NO_AUGMENT, flip: false } }), g2, quiet);
+  assert.deepEqual(JSON.parse(fs.readFileSync(path.join(g2, 'split.json'), 'utf8')).ids, JSON.parse(fs.readFileSync(path.join(g[0], 'split.json'), 'utf8')).ids);
+  const gens = path.join(fresh(), 'gens');
+  const balanced = (await shipRun([g[0], g2], gens, { balance: true, tta: 'flip' })).card;
+  assert.match(balanced.ensemble!.members[1].command, /--seed 6 --split-seed 5 /);
+  // The ensemble is evaluated on its members' split (seed 5), not the default one.
+  const all = balanced.evaluation.val.find((e) => !e.adultsOnly)!;
+  const again = await evaluate({ model: gens, data: utk, split: 'val', tta: 'flip', runtime: 'tfjs' });
+  assert.equal(again.metrics.n, all.n);
+  assert.ok(Math.abs(again.metrics.accuracy - all.accuracy) < 1e-9, `${again.metrics.accuracy} vs ${all.accuracy}`);
   const adults = balanced.evaluation.val.find((e) => e.adultsOnly)!;
   assert.ok(Math.abs(adults.accuracy - balanced.calibration!.after.accuracy) < 1e-9, `${adults.accuracy} vs ${balanced.calibration!.after.accuracy}`);
 });

@@ -183,6 +183,9 @@ test('train CLI: clear errors for bad options', () => {
   assert.match(r2.stderr, /unknown task "mood"/);
   const r3 = runCli(['train', 'custom', '--data', data, '--schedule', 'linear']);
   assert.match(r3.stderr, /--schedule must be one of/);
+  const r3b = runCli(['train', 'custom', '--data', data, '--split-seed', 'abc']);
+  assert.equal(r3b.code, 1);
+  assert.match(r3b.stderr, /--split-seed/);
   const r4 = runCli(['train', '--resume', data]);
   assert.match(r4.stderr, /not a training run directory/);
   const out = path.join(tmpDir(), 'typo');

@@ -43,6 +43,7 @@ interface TrainCliOptions {
   mixup: string;
   l2?: string;
   seed: string;
+  splitSeed?: string;
   valFraction: string;
   testFraction: string;
   cropMargin: string;
@@ -123,6 +124,7 @@ export function trainOptionsFrom(task: Task, o: TrainCliOptions, backend?: strin
     mixup: parseFloatOption(o.mixup, '--mixup', 0, 100),
     ...(o.l2 !== undefined ? { l2: parseFloatOption(o.l2, '--l2', 0, 10) } : {}),
     seed: parseIntOption(o.seed, '--seed', 0, 2 ** 32 - 1),
+    ...(o.splitSeed !== undefined ? { splitSeed: parseIntOption(o.splitSeed, '--split-seed', 0, 2 ** 32 - 1) } : {}),
     valFraction: parseFloatOption(o.valFraction, '--val-fraction', 0.001, 0.5),
     testFraction: parseFloatOption(o.testFraction, '--test-fraction', 0, 0.5),
     cropMargin: parseFloatOption(o.cropMargin, '--crop-margin', -0.4, 2),
@@ -186,7 +188,8 @@ export function registerTrain(program: Command): void {
     .option('--cutout <f>', 'cutout square side as a fraction of the image (0 = off)')
     .option('--mixup <alpha>', 'mixup Beta(alpha, alpha) (0 = off)', '0')
     .option('--l2 <x>', 'L2 on conv kernels (default: the architecture\'s, 0.01 for the Xceptions)')
-    .option('--seed <n>', 'seed for data order, augmentation and the split of datasets without an official one', String(DEFAULT_TRAIN_OPTIONS.seed))
+    .option('--seed <n>', 'seed for data order, augmentation and (unless --split-seed) the split of datasets without an official one; weight initialisation is not seeded', String(DEFAULT_TRAIN_OPTIONS.seed))
+    .option('--split-seed <n>', 'seed for the split of datasets without an official one (default: --seed); runs that share it can be compared and ensembled')
     .option('--val-fraction <f>', 'validation fraction for datasets without an official split', String(DEFAULT_TRAIN_OPTIONS.valFraction))
     .option('--test-fraction <f>', 'test fraction held out for datasets without an official split', String(DEFAULT_TRAIN_OPTIONS.testFraction))
     .option('--crop-margin <f>', 'grow each image\'s crop by this fraction per side (edges replicated); stored in the model', '0')
