@@ -40,7 +40,7 @@ export function addPipelineOptions(cmd: Command): Command {
     .option('--detector <name>', `face detector: ${DETECTORS.join(' | ')}`, 'blazeface')
     .option('--emotion-model <dir>', 'emotion model directory (default: models/emotion of the project)')
     .option('--gender-model <dir>', 'gender model directory (default: models/gender of the project)')
-    .option('--accurate', 'use the accurate models (models/<task>-accurate, ensembles; the fast ones where none is shipped) unless --emotion-model / --gender-model name one', false)
+    .option('--accurate', 'use the accurate models (models/<task>-accurate: an ensemble or a larger input, slower; the fast ones where none is shipped) unless --emotion-model / --gender-model name one', false)
     .option('--no-emotion', 'skip emotion classification')
     .option('--no-gender', 'skip gender classification')
     .option('--runtime <name>', RUNTIME_OPTION_HELP)
