@@ -79,9 +79,11 @@ export interface TrainOptions {
    */
   preciseBnBatches: number;
   /**
-   * Knowledge distillation: a trained model (same labels, input size and channels) whose softened
-   * predictions on each augmented batch are mixed into the targets:
-   * target = (1 - distillWeight) * label target + distillWeight * softmax(teacher logits / T).
+   * Knowledge distillation: a trained model (same labels) whose softened predictions are mixed into
+   * the targets: target = (1 - distillWeight) * label target + distillWeight * softmax(teacher logits / T).
+   * With the student's input size and channels the teacher sees each augmented batch; with another
+   * input (e.g. a 64x64 RGB teacher for a 48x48 grey student) it predicts each training image once,
+   * un-augmented, at its own input, and that prediction serves every epoch (no mixup then).
    */
   teacher?: string;
   distillWeight?: number;
@@ -287,14 +289,58 @@ function labelsOrInputDiffer(m: ModelMeta, o: TrainOptions, labels: string[], ru
   return undefined;
 }
 
-async function openTeacher(o: TrainOptions, labels: string[]): Promise<InferenceRuntime> {
+interface Teacher {
+  runtime: InferenceRuntime;
+  /** Set when the teacher's input differs from the student's: its prediction per training sample. */
+  perSample?: Float32Array;
+}
+
+async function openTeacher(o: TrainOptions, labels: string[], store: SampleStore, progress: boolean): Promise<Teacher> {
   const t = await createRuntime(o.teacher!, { backend: o.backend });
-  const problem = labelsOrInputDiffer(t.meta, o, labels, 'student');
-  if (problem) {
+  try {
+    const m = t.meta;
+    if (m.labels.join() !== labels.join()) throw new UserError(`teacher model "${o.teacher}": labels ${m.labels.join(', ')} differ from the dataset's ${labels.join(', ')}`);
+    if (!labelsOrInputDiffer(m, o, labels, 'student')) return { runtime: t };
+    if (o.mixup > 0) {
+      throw new UserError(
+        `teacher model "${o.teacher}": its input ${m.inputSize}x${m.inputSize}x${m.channels} differs from the student's ${o.inputSize}x${o.inputSize}x${o.channels}, ` +
+          'so it predicts each training image once, which mixed-up images cannot use: pass --mixup 0 or a teacher with the student\'s input',
+      );
+    }
+    return { runtime: t, perSample: await teacherPerSample(t, store, progress) };
+  } catch (err) {
     await t.dispose();
-    throw new UserError(`teacher model "${o.teacher}": ${problem}`);
+    throw err;
   }
-  return t;
+}
+
+/**
+ * The teacher's probabilities for every sample of `store`, each image un-augmented and prepared at the
+ * teacher's own input (size, channels, crop margin) by the same preprocessFace; the teacher's TTA
+ * applies. Row i belongs to store sample i; rows of unreadable samples stay NaN (they never reach a batch).
+ */
+export async function teacherPerSample(teacher: InferenceRuntime, store: SampleStore, progress = false): Promise<Float32Array> {
+  const { inputSize, channels, labels, cropMargin } = teacher.meta;
+  const k = labels.length;
+  const view = new SampleStore(store.samples, { inputSize, channels: channels === 3 ? 3 : 1, cropMargin: cropMargin ?? 0, cacheBytes: 0 });
+  const out = new Float32Array(store.length * k).fill(NaN);
+  const per = inputSize * inputSize * channels;
+  const chunk = 64;
+  const bar = countProgress('teacher predictions', store.length, progress);
+  for (let start = 0; start < store.length; start += chunk) {
+    const idx = Array.from({ length: Math.min(chunk, store.length - start) }, (_, j) => start + j);
+    const imgs = await view.getMany(idx);
+    const rows = idx.filter((_, j) => imgs[j] !== undefined);
+    const x = new Float32Array(rows.length * per);
+    imgs.filter((img) => img !== undefined).forEach((img, r) => preprocessFace(img!, { inputSize, channels: channels === 3 ? 3 : 1 }, x, r * per));
+    if (rows.length) {
+      const p = await teacher.run(x, rows.length);
+      rows.forEach((i, r) => out.set(p.subarray(r * k, (r + 1) * k), i * k));
+    }
+    bar.update(start + idx.length);
+  }
+  bar.stop();
+  return out;
 }
 
 /** Copy a trained model's weights into the freshly built `model` (--init); mismatches are UserErrors naming the model. */
@@ -323,7 +369,11 @@ async function initFrom(model: tf.LayersModel, o: TrainOptions, labels: string[]
  * the row's total target weight so class weights keep their effect.
  */
 export async function distillTargets(teacher: InferenceRuntime, x: Float32Array, y: Float32Array, n: number, k: number, weight: number, temperature: number): Promise<void> {
-  const p = await teacher.run(x, n);
+  mixTeacherTargets(await teacher.run(x, n), y, n, k, weight, temperature);
+}
+
+/** distillTargets with the teacher's probabilities `p` (row r for target row r) already at hand. */
+export function mixTeacherTargets(p: Float32Array, y: Float32Array, n: number, k: number, weight: number, temperature: number): void {
   for (let r = 0; r < n; r++) {
     let z = 0;
     const q = new Float64Array(k);
@@ -486,7 +536,11 @@ async function run(o: TrainOptions, runDir: string, ck: CheckpointFile | undefin
   const counts = labelCounts(trainSamples, numClasses);
   const classWeights = resolveClassWeights(o, counts);
 
-  const teacher = o.teacher ? await openTeacher(o, ds.labels) : undefined;
+  const teacher = o.teacher ? await openTeacher(o, ds.labels, trainStore, control.progress ?? true) : undefined;
+  if (teacher?.perSample) {
+    const m = teacher.runtime.meta;
+    log(`teacher ${o.teacher} (${m.inputSize}x${m.inputSize}x${m.channels}, TTA ${teacher.runtime.tta}): input differs from the student's, so its predictions on the ${trainStore.length} un-augmented training images serve every epoch`);
+  }
   const meta = modelMetaFor(o, ds.labels);
   let model: tf.LayersModel;
   let start = 0;
@@ -556,7 +610,17 @@ async function run(o: TrainOptions, runDir: string, ck: CheckpointFile | undefin
       ]();
       const prepare = async () => {
         const next = await batches.next();
-        if (!next.done && teacher) await distillTargets(teacher, next.value.x, next.value.y, next.value.n, numClasses, o.distillWeight ?? 0.5, o.distillTemperature ?? 2);
+        if (!next.done && teacher) {
+          const { x, y, n, indices } = next.value;
+          const [w, t] = [o.distillWeight ?? 0.5, o.distillTemperature ?? 2];
+          if (teacher.perSample) {
+            const p = new Float32Array(n * numClasses);
+            indices.forEach((i, r) => p.set(teacher.perSample!.subarray(i * numClasses, (i + 1) * numClasses), r * numClasses));
+            mixTeacherTargets(p, y, n, numClasses, w, t);
+          } else {
+            await distillTargets(teacher.runtime, x, y, n, numClasses, w, t);
+          }
+        }
         return next;
       };
       let pending = prepare();
@@ -648,7 +712,7 @@ async function run(o: TrainOptions, runDir: string, ck: CheckpointFile | undefin
     }
   } finally {
     await trainer?.dispose();
-    await teacher?.dispose();
+    await teacher?.runtime.dispose();
     model.dispose();
   }
   if (stopReason === 'completed' && o.earlyStopping > 0 && monitor.sinceBest >= o.earlyStopping && history.length && history[history.length - 1].epoch < o.epochs) stopReason = 'early-stopping';

@@ -6,7 +6,11 @@ import { spawn } from 'node:child_process';
 import { projectRoot } from '../../src/data/paths.js';
 import { NO_AUGMENT } from '../../src/train/augment.js';
 import { createTrainer as createEngineTrainer } from '../../src/engine/trainer.js';
-import { DEFAULT_TRAIN_OPTIONS, distillTargets, resumeTraining, train, TrainingDivergedError, type TrainOptions } from '../../src/train/train.js';
+import { DEFAULT_TRAIN_OPTIONS, distillTargets, resumeTraining, teacherPerSample, train, TrainingDivergedError, type TrainOptions } from '../../src/train/train.js';
+import { createRuntime } from '../../src/runtime/factory.js';
+import { loadDataset } from '../../src/data/load.js';
+import { SampleStore } from '../../src/data/store.js';
+import { preprocessFace } from '../../src/data/preprocess.js';
 import { loadModel } from '../../src/io/model-store.js';
 import { evaluate } from '../../src/eval/evaluate.js';
 import { runCli } from '../helpers/cli.js';
@@ -63,7 +67,12 @@ test('a short run learns a synthetic task; run directory complete; eval on the h
   // Distillation from the model just trained: the student learns too, and a mismatched teacher is refused.
   const student = await train(opts(data, { epochs: 2, teacher: path.join(runDir, 'best'), distillWeight: 0.7, distillTemperature: 2 }), path.join(tmpDir(), 'student'), quiet);
   assert.ok(student.bestValAcc >= 0.9, `student val accuracy ${student.bestValAcc}`);
-  await assert.rejects(train(opts(data, { inputSize: 16, teacher: path.join(runDir, 'best') }), path.join(tmpDir(), 'bad-teacher'), quiet), /input 12x12x1 differs from the student's 16x16x1/);
+  // A teacher with another input predicts each training image once, at its own input; mixup cannot use that.
+  const lines: string[] = [];
+  const wide = await train(opts(data, { inputSize: 16, epochs: 2, teacher: path.join(runDir, 'best') }), path.join(tmpDir(), 'wide-student'), { ...quiet, log: (l) => lines.push(l) });
+  assert.ok(wide.bestValAcc >= 0.9, `16x16 student of a 12x12 teacher: val accuracy ${wide.bestValAcc}`);
+  assert.match(lines.join('\n'), /input differs from the student's, so its predictions on the 192 un-augmented training images serve every epoch/);
+  await assert.rejects(train(opts(data, { inputSize: 16, mixup: 0.2, teacher: path.join(runDir, 'best') }), path.join(tmpDir(), 'bad-teacher'), quiet), /input 12x12x1 differs from the student's 16x16x1, so it predicts each training image once.*--mixup 0/);
   // --init: fine-tuning starts from the trained weights (with a vanishing learning rate the trainable
   // weights stay where they were), the command records it, and a mismatched model is refused.
   const tuned = path.join(tmpDir(), 'tuned');
@@ -90,6 +99,31 @@ test('distillation targets: softened teacher probabilities mixed in, row weight 
   assert.ok(Math.abs(y[0] - (0.5 + 0.5 * q0)) < 1e-6);
   assert.ok(Math.abs(y[1] - 0.5 * (1 - q0)) < 1e-6);
   assert.ok(Math.abs(y[2] + y[3] - 2) < 1e-6);
+});
+
+test('teacherPerSample: one row per store sample, at the teacher\'s own input, unreadable samples left NaN', async () => {
+  const runDir = path.join(tmpDir(), 'teacher-run');
+  await train(opts(data, { epochs: 2 }), runDir, quiet);
+  const teacher = await createRuntime(path.join(runDir, 'best'), { runtime: 'tfjs' });
+  try {
+    const ds = await loadDataset(data, { task: 'custom' });
+    const missing = path.join(data, 'missing.png');
+    const samples = [...ds.splits.val, { id: missing, file: missing, label: 0 }];
+    // The student's store is 20x20 RGB; the rows must come from the teacher's 12x12 grey view of each image.
+    const p = await teacherPerSample(teacher, new SampleStore(samples, { inputSize: 20, channels: 3 }));
+    assert.equal(p.length, samples.length * 2);
+    const view = new SampleStore(samples, { inputSize: 12, channels: 1 });
+    for (const i of [0, 5, samples.length - 2]) {
+      const x = preprocessFace((await view.get(i))!, { inputSize: 12, channels: 1 });
+      const q = await teacher.run(x, 1);
+      assert.ok(Math.abs(p[i * 2] - q[0]) < 1e-5 && Math.abs(p[i * 2 + 1] - q[1]) < 1e-5, `row ${i}: ${p.subarray(i * 2, i * 2 + 2)} vs ${q}`);
+    }
+    const right = ds.splits.val.filter((s, i) => (p[i * 2 + 1] > p[i * 2] ? 1 : 0) === s.label).length;
+    assert.ok(right >= 0.9 * ds.splits.val.length, `teacher rows agree with ${right} of ${ds.splits.val.length} labels`);
+    assert.ok(Number.isNaN(p[(samples.length - 1) * 2]), 'the unreadable sample keeps a NaN row');
+  } finally {
+    await teacher.dispose();
+  }
 });
 
 test('NaN loss stops the run with a clear message and keeps the last good checkpoint', async () => {

@@ -200,7 +200,7 @@ export function registerTrain(program: Command): void {
     .option('--train-limit <n>', 'train on a seeded subset of n samples (quick experiments)')
     .option('--precise-bn <batches>', 're-estimate batch-norm statistics from this many training batches before validating (0 = off)', String(DEFAULT_TRAIN_OPTIONS.preciseBnBatches))
     .option('--init <model>', 'fine-tune: start from this trained model\'s weights (same architecture, input and classes) instead of a random initialisation')
-    .option('--teacher <model>', 'distil from this trained model (same labels, input size and channels)')
+    .option('--teacher <model>', 'distil from this trained model (same labels; with another input size or channels it predicts each training image once, un-augmented)')
     .option('--distill <w>', 'weight of the teacher\'s soft targets (with --teacher)', '0.5')
     .option('--distill-temperature <T>', 'softening temperature for the teacher\'s predictions', '2')
     .option('--out <dir>', 'run directory (default runs/<task>-<arch>-<time>)')
