@@ -282,10 +282,10 @@ export function splitSeedOf(o: Pick<TrainOptions, 'seed' | 'splitSeed'>): number
   return o.splitSeed ?? o.seed;
 }
 
-/** Why a trained model (teacher, --init) cannot serve this run: other labels or another input; undefined if it can. */
-function labelsOrInputDiffer(m: ModelMeta, o: TrainOptions, labels: string[], run: string): string | undefined {
+/** Why a trained model (--init) cannot serve this run: other labels or another input; undefined if it can. */
+function labelsOrInputDiffer(m: ModelMeta, o: TrainOptions, labels: string[]): string | undefined {
   if (m.labels.join() !== labels.join()) return `labels ${m.labels.join(', ')} differ from the dataset's ${labels.join(', ')}`;
-  if (m.inputSize !== o.inputSize || m.channels !== o.channels) return `input ${m.inputSize}x${m.inputSize}x${m.channels} differs from the ${run}'s ${o.inputSize}x${o.inputSize}x${o.channels}`;
+  if (m.inputSize !== o.inputSize || m.channels !== o.channels) return `input ${m.inputSize}x${m.inputSize}x${m.channels} differs from the run's ${o.inputSize}x${o.inputSize}x${o.channels}`;
   return undefined;
 }
 
@@ -300,7 +300,7 @@ async function openTeacher(o: TrainOptions, labels: string[], store: SampleStore
   try {
     const m = t.meta;
     if (m.labels.join() !== labels.join()) throw new UserError(`teacher model "${o.teacher}": labels ${m.labels.join(', ')} differ from the dataset's ${labels.join(', ')}`);
-    if (!labelsOrInputDiffer(m, o, labels, 'student')) return { runtime: t };
+    if (m.inputSize === o.inputSize && m.channels === o.channels) return { runtime: t };
     if (o.mixup > 0) {
       throw new UserError(
         `teacher model "${o.teacher}": its input ${m.inputSize}x${m.inputSize}x${m.channels} differs from the student's ${o.inputSize}x${o.inputSize}x${o.channels}, ` +
@@ -320,9 +320,10 @@ async function openTeacher(o: TrainOptions, labels: string[], store: SampleStore
  * applies. Row i belongs to store sample i; rows of unreadable samples stay NaN (they never reach a batch).
  */
 export async function teacherPerSample(teacher: InferenceRuntime, store: SampleStore, progress = false): Promise<Float32Array> {
-  const { inputSize, channels, labels, cropMargin } = teacher.meta;
+  const { inputSize, labels, cropMargin } = teacher.meta;
+  const channels = teacher.meta.channels === 3 ? 3 : 1;
   const k = labels.length;
-  const view = new SampleStore(store.samples, { inputSize, channels: channels === 3 ? 3 : 1, cropMargin: cropMargin ?? 0, cacheBytes: 0 });
+  const view = new SampleStore(store.samples, { inputSize, channels, cropMargin: cropMargin ?? 0, cacheBytes: 0 });
   const out = new Float32Array(store.length * k).fill(NaN);
   const per = inputSize * inputSize * channels;
   const chunk = 64;
@@ -332,7 +333,7 @@ export async function teacherPerSample(teacher: InferenceRuntime, store: SampleS
     const imgs = await view.getMany(idx);
     const rows = idx.filter((_, j) => imgs[j] !== undefined);
     const x = new Float32Array(rows.length * per);
-    imgs.filter((img) => img !== undefined).forEach((img, r) => preprocessFace(img!, { inputSize, channels: channels === 3 ? 3 : 1 }, x, r * per));
+    imgs.filter((img) => img !== undefined).forEach((img, r) => preprocessFace(img!, { inputSize, channels }, x, r * per));
     if (rows.length) {
       const p = await teacher.run(x, rows.length);
       rows.forEach((i, r) => out.set(p.subarray(r * k, (r + 1) * k), i * k));
@@ -349,7 +350,7 @@ async function initFrom(model: tf.LayersModel, o: TrainOptions, labels: string[]
   try {
     const m = src.meta;
     const problem =
-      labelsOrInputDiffer(m, o, labels, 'run') ??
+      labelsOrInputDiffer(m, o, labels) ??
       (m.arch !== undefined && m.arch !== o.arch
         ? `architecture ${m.arch} differs from the run's ${o.arch}`
         : src.model.weights.length !== model.weights.length || src.model.weights.some((w, i) => w.shape.join() !== model.weights[i].shape.join())
