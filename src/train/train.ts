@@ -289,28 +289,31 @@ function labelsOrInputDiffer(m: ModelMeta, o: TrainOptions, labels: string[]): s
   return undefined;
 }
 
-interface Teacher {
-  runtime: InferenceRuntime;
-  /** Set when the teacher's input differs from the student's: its prediction per training sample. */
-  perSample?: Float32Array;
-}
+/** A teacher that sees every augmented batch (the student's input), or its predictions per training sample (another input). */
+type Teacher = { runtime: InferenceRuntime; perSample?: undefined } | { runtime?: undefined; perSample: Float32Array };
 
-async function openTeacher(o: TrainOptions, labels: string[], store: SampleStore, progress: boolean): Promise<Teacher> {
+async function openTeacher(o: TrainOptions, labels: string[], store: SampleStore, progress: boolean, log: (line: string) => void): Promise<Teacher> {
   const t = await createRuntime(o.teacher!, { backend: o.backend });
+  let kept = false;
   try {
     const m = t.meta;
     if (m.labels.join() !== labels.join()) throw new UserError(`teacher model "${o.teacher}": labels ${m.labels.join(', ')} differ from the dataset's ${labels.join(', ')}`);
-    if (m.inputSize === o.inputSize && m.channels === o.channels) return { runtime: t };
+    if (m.inputSize === o.inputSize && m.channels === o.channels) {
+      kept = true;
+      return { runtime: t };
+    }
     if (o.mixup > 0) {
       throw new UserError(
         `teacher model "${o.teacher}": its input ${m.inputSize}x${m.inputSize}x${m.channels} differs from the student's ${o.inputSize}x${o.inputSize}x${o.channels}, ` +
           'so it predicts each training image once, which mixed-up images cannot use: pass --mixup 0 or a teacher with the student\'s input',
       );
     }
-    return { runtime: t, perSample: await teacherPerSample(t, store, progress) };
-  } catch (err) {
-    await t.dispose();
-    throw err;
+    const perSample = await teacherPerSample(t, store, progress);
+    log(`teacher ${o.teacher} (${m.inputSize}x${m.inputSize}x${m.channels}, TTA ${t.tta}): input differs from the student's, so its predictions on the ${store.length} un-augmented training images serve every epoch`);
+    return { perSample };
+  } finally {
+    // The per-sample teacher is done after its one pass.
+    if (!kept) await t.dispose();
   }
 }
 
@@ -331,11 +334,15 @@ export async function teacherPerSample(teacher: InferenceRuntime, store: SampleS
   for (let start = 0; start < store.length; start += chunk) {
     const idx = Array.from({ length: Math.min(chunk, store.length - start) }, (_, j) => start + j);
     const imgs = await view.getMany(idx);
-    const rows = idx.filter((_, j) => imgs[j] !== undefined);
-    const x = new Float32Array(rows.length * per);
-    imgs.filter((img) => img !== undefined).forEach((img, r) => preprocessFace(img!, { inputSize, channels }, x, r * per));
+    const x = new Float32Array(idx.length * per);
+    const rows: number[] = [];
+    imgs.forEach((img, j) => {
+      if (!img) return;
+      preprocessFace(img, { inputSize, channels }, x, rows.length * per);
+      rows.push(idx[j]);
+    });
     if (rows.length) {
-      const p = await teacher.run(x, rows.length);
+      const p = await teacher.run(x.subarray(0, rows.length * per), rows.length);
       rows.forEach((i, r) => out.set(p.subarray(r * k, (r + 1) * k), i * k));
     }
     bar.update(start + idx.length);
@@ -537,11 +544,7 @@ async function run(o: TrainOptions, runDir: string, ck: CheckpointFile | undefin
   const counts = labelCounts(trainSamples, numClasses);
   const classWeights = resolveClassWeights(o, counts);
 
-  const teacher = o.teacher ? await openTeacher(o, ds.labels, trainStore, control.progress ?? true) : undefined;
-  if (teacher?.perSample) {
-    const m = teacher.runtime.meta;
-    log(`teacher ${o.teacher} (${m.inputSize}x${m.inputSize}x${m.channels}, TTA ${teacher.runtime.tta}): input differs from the student's, so its predictions on the ${trainStore.length} un-augmented training images serve every epoch`);
-  }
+  const teacher = o.teacher ? await openTeacher(o, ds.labels, trainStore, control.progress ?? true, log) : undefined;
   const meta = modelMetaFor(o, ds.labels);
   let model: tf.LayersModel;
   let start = 0;
@@ -616,7 +619,7 @@ async function run(o: TrainOptions, runDir: string, ck: CheckpointFile | undefin
           const [w, t] = [o.distillWeight ?? 0.5, o.distillTemperature ?? 2];
           if (teacher.perSample) {
             const p = new Float32Array(n * numClasses);
-            indices.forEach((i, r) => p.set(teacher.perSample!.subarray(i * numClasses, (i + 1) * numClasses), r * numClasses));
+            indices.forEach((i, r) => p.set(teacher.perSample.subarray(i * numClasses, (i + 1) * numClasses), r * numClasses));
             mixTeacherTargets(p, y, n, numClasses, w, t);
           } else {
             await distillTargets(teacher.runtime, x, y, n, numClasses, w, t);
@@ -713,7 +716,7 @@ async function run(o: TrainOptions, runDir: string, ck: CheckpointFile | undefin
     }
   } finally {
     await trainer?.dispose();
-    await teacher?.runtime.dispose();
+    await teacher?.runtime?.dispose();
     model.dispose();
   }
   if (stopReason === 'completed' && o.earlyStopping > 0 && monitor.sinceBest >= o.earlyStopping && history.length && history[history.length - 1].epoch < o.epochs) stopReason = 'early-stopping';
