@@ -89,10 +89,11 @@ function xception(
   stemFilters: number,
   moduleFilters: number[],
   o: BuildOptions & { channels: number },
+  stemStride = 1,
 ): tf.LayersModel {
   const l2 = o.l2 ?? 0.01;
   const inp = input(o.inputSize, o.channels);
-  let x = convBnRelu(inp, stemFilters, { kernel: 3, padding: 'valid', l2 });
+  let x = convBnRelu(inp, stemFilters, { kernel: 3, strides: stemStride, padding: 'valid', l2 });
   x = convBnRelu(x, stemFilters, { kernel: 3, padding: 'valid', l2 });
   for (const f of moduleFilters) x = xceptionModule(x, f, { l2 });
   const out = classificationHead(x, o.numClasses);
@@ -135,6 +136,14 @@ export const ZOO: readonly Architecture[] = [
     description: "The paper's real-time model: 8-filter stem, modules of 16/32/64/128 filters (58k params)",
     minInput: 5,
     build: (o) => xception('mini-xception', 8, [16, 32, 64, 128], o),
+  },
+  {
+    // The first convolution learns the downsampling, so a 64-96 pixel face costs what a 32-48
+    // pixel one costs in mini-xception: more detail for the same real-time budget.
+    name: 'mini-xception-s2',
+    description: 'mini-Xception with a stride-2 first convolution: a 2x input at the cost of mini-xception at 1x (58k params)',
+    minInput: 7,
+    build: (o) => xception('mini-xception-s2', 8, [16, 32, 64, 128], o, 2),
   },
   {
     name: 'big-xception',

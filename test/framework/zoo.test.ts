@@ -22,6 +22,7 @@ const expected: Record<string, { params: number; trainable: number }> = {
   'simpler-cnn': { params: 559671, trainable: 557815 },
   'tiny-xception': { params: 18314, trainable: 17574 },
   'mini-xception': { params: 58423, trainable: 56951 },
+  'mini-xception-s2': { params: 58423, trainable: 56951 },
   'big-xception': { params: 208871, trainable: 206375 },
 };
 
@@ -47,6 +48,20 @@ for (const arch of ZOO) {
     }
   });
 }
+
+test('mini-xception-s2 at 2x the input costs about what mini-xception costs at 1x', () => {
+  for (const size of [32, 48]) {
+    const plain = buildModel('mini-xception', { inputSize: size, channels: 1, numClasses: 2 });
+    const s2 = buildModel('mini-xception-s2', { inputSize: 2 * size, channels: 1, numClasses: 2 });
+    const ratio = modelCost(s2).macs / modelCost(plain).macs;
+    assert.ok(ratio > 0.9 && ratio < 1.15, `s2 at ${2 * size} / plain at ${size}: ${ratio.toFixed(3)} of the MACs`);
+    // The stride-2 stem leaves a map one pixel larger than the plain stem's: (2n - 3) / 2 + 1 - 2 = n - 1 vs n - 4.
+    const stemOut = (m: tf.LayersModel) => m.layers.filter((l) => l.getClassName() === 'Conv2D')[1].outputShape as number[];
+    assert.equal(stemOut(s2)[1] - stemOut(plain)[1], 1);
+    plain.dispose();
+    s2.dispose();
+  }
+});
 
 test('class count changes only the head', () => {
   const m2 = buildModel('mini-xception', { inputSize: 64, channels: 1, numClasses: 2 });
