@@ -83,3 +83,13 @@ test('an accurate option is shipped only where it beats the fast model on valida
     assert.deepEqual(rows.filter((r) => r.task === task).map((r) => [r.name, r.variant]), [[task, 'fast'], [`${task}-accurate`, 'accurate']]);
   }
 });
+
+test('the fast models are mini-Xception size: at most 60,000 parameters each, as their weight files and cards say', () => {
+  for (const task of ['emotion', 'gender'] as const) {
+    const dir = path.join(projectRoot(), 'models', task);
+    const json = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')) as { weightsManifest: Array<{ weights: Array<{ shape: number[] }> }> };
+    const params = json.weightsManifest.flatMap((g) => g.weights).reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1), 0);
+    assert.equal(readCard(dir).architecture.params, params, `models/${task}: card and weights disagree`);
+    assert.ok(params <= 60_000, `models/${task} has ${params} parameters, above the fast model's 60,000`);
+  }
+});
