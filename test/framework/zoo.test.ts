@@ -55,7 +55,7 @@ test('mini-xception-s2 at 2x the input costs about what mini-xception costs at 1
     const s2 = buildModel('mini-xception-s2', { inputSize: 2 * size, channels: 1, numClasses: 2 });
     const ratio = modelCost(s2).macs / modelCost(plain).macs;
     assert.ok(ratio > 0.9 && ratio < 1.15, `s2 at ${2 * size} / plain at ${size}: ${ratio.toFixed(3)} of the MACs`);
-    // The stride-2 stem leaves a map one pixel larger than the plain stem's: (2n - 3) / 2 + 1 - 2 = n - 1 vs n - 4.
+    // The stride-2 stem leaves a map one pixel larger than the plain stem's: floor((2n - 3) / 2) + 1 - 2 = n - 3 vs n - 4.
     const stemOut = (m: tf.LayersModel) => m.layers.filter((l) => l.getClassName() === 'Conv2D')[1].outputShape as number[];
     assert.equal(stemOut(s2)[1] - stemOut(plain)[1], 1);
     plain.dispose();

@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { datasetPath, projectRoot } from '../../src/data/paths.js';
 import { evaluate } from '../../src/eval/evaluate.js';
+import { MODEL_JSON } from '../../src/io/fs-handler.js';
 import { defaultModelDir } from '../../src/pipeline/face-classifier.js';
 import { MODEL_CARD_JSON, readShippedModels, type ModelCard } from '../../src/train/model-card.js';
 
@@ -87,7 +88,7 @@ test('an accurate option is shipped only where it beats the fast model on valida
 test('the fast models are mini-Xception size: at most 60,000 parameters each, as their weight files and cards say', () => {
   for (const task of ['emotion', 'gender'] as const) {
     const dir = path.join(projectRoot(), 'models', task);
-    const json = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')) as { weightsManifest: Array<{ weights: Array<{ shape: number[] }> }> };
+    const json = JSON.parse(fs.readFileSync(path.join(dir, MODEL_JSON), 'utf8')) as { weightsManifest: Array<{ weights: Array<{ shape: number[] }> }> };
     const params = json.weightsManifest.flatMap((g) => g.weights).reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1), 0);
     assert.equal(readCard(dir).architecture.params, params, `models/${task}: card and weights disagree`);
     assert.ok(params <= 60_000, `models/${task} has ${params} parameters, above the fast model's 60,000`);
