@@ -210,28 +210,39 @@ function setModelWeights(model: tf.LayersModel, weights: Float32Array[]): void {
   tf.tidy(() => model.setWeights(model.weights.map((w, i) => tf.tensor(weights[i], w.shape as number[]))));
 }
 
+/**
+ * The store's samples in order, `size` at a time, decoded and prepared by preprocessFace at the store's
+ * input: `x` packs the readable ones, `rows` are their store indices, `end` the index after the chunk.
+ * Chunks with no readable sample are skipped.
+ */
+async function* preparedChunks(store: SampleStore, size: number): AsyncGenerator<{ x: Float32Array; rows: number[]; end: number }> {
+  const { inputSize, channels } = store.opts;
+  const per = inputSize * inputSize * channels;
+  for (let start = 0; start < store.length; start += size) {
+    const idx = Array.from({ length: Math.min(size, store.length - start) }, (_, j) => start + j);
+    const imgs = await store.getMany(idx);
+    const x = new Float32Array(idx.length * per);
+    const rows: number[] = [];
+    imgs.forEach((img, j) => {
+      if (!img) return;
+      preprocessFace(img, { inputSize, channels }, x, rows.length * per);
+      rows.push(idx[j]);
+    });
+    if (rows.length) yield { x: x.subarray(0, rows.length * per), rows, end: start + idx.length };
+  }
+}
+
 /** Mean cross-entropy and accuracy of `model` over the store (no augmentation). */
 export async function validate(model: tf.LayersModel, store: SampleStore, batchSize = 64): Promise<{ loss: number; acc: number; n: number }> {
   const { inputSize, channels } = store.opts;
-  const per = inputSize * inputSize * channels;
   const k = Number(model.outputs[0].shape[model.outputs[0].shape.length - 1]);
   let lossSum = 0;
   let correct = 0;
   let n = 0;
-  for (let start = 0; start < store.length; start += batchSize) {
-    const idx = Array.from({ length: Math.min(batchSize, store.length - start) }, (_, j) => start + j);
-    const imgs = await store.getMany(idx);
-    const x = new Float32Array(idx.length * per);
-    const labels: number[] = [];
-    idx.forEach((i, j) => {
-      const img = imgs[j];
-      if (!img) return;
-      preprocessFace(img, { inputSize, channels }, x, labels.length * per);
-      labels.push(store.samples[i].label);
-    });
-    if (!labels.length) continue;
+  for await (const { x, rows } of preparedChunks(store, batchSize)) {
+    const labels = rows.map((i) => store.samples[i].label);
     const m = labels.length;
-    const probsT = tf.tidy(() => model.predict(tf.tensor4d(x.subarray(0, m * per), [m, inputSize, inputSize, channels])) as tf.Tensor);
+    const probsT = tf.tidy(() => model.predict(tf.tensor4d(x, [m, inputSize, inputSize, channels])) as tf.Tensor);
     const probs = (await probsT.data()) as Float32Array;
     probsT.dispose();
     for (let r = 0; r < m; r++) {
@@ -328,24 +339,11 @@ export async function teacherPerSample(teacher: InferenceRuntime, store: SampleS
   const k = labels.length;
   const view = new SampleStore(store.samples, { inputSize, channels, cropMargin: cropMargin ?? 0, cacheBytes: 0 });
   const out = new Float32Array(store.length * k).fill(NaN);
-  const per = inputSize * inputSize * channels;
-  const chunk = 64;
   const bar = countProgress('teacher predictions', store.length, progress);
-  for (let start = 0; start < store.length; start += chunk) {
-    const idx = Array.from({ length: Math.min(chunk, store.length - start) }, (_, j) => start + j);
-    const imgs = await view.getMany(idx);
-    const x = new Float32Array(idx.length * per);
-    const rows: number[] = [];
-    imgs.forEach((img, j) => {
-      if (!img) return;
-      preprocessFace(img, { inputSize, channels }, x, rows.length * per);
-      rows.push(idx[j]);
-    });
-    if (rows.length) {
-      const p = await teacher.run(x.subarray(0, rows.length * per), rows.length);
-      rows.forEach((i, r) => out.set(p.subarray(r * k, (r + 1) * k), i * k));
-    }
-    bar.update(start + idx.length);
+  for await (const { x, rows, end } of preparedChunks(view, 64)) {
+    const p = await teacher.run(x, rows.length);
+    rows.forEach((i, r) => out.set(p.subarray(r * k, (r + 1) * k), i * k));
+    bar.update(end);
   }
   bar.stop();
   return out;
