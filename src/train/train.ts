@@ -293,13 +293,6 @@ export function splitSeedOf(o: Pick<TrainOptions, 'seed' | 'splitSeed'>): number
   return o.splitSeed ?? o.seed;
 }
 
-/** Why a trained model (--init) cannot serve this run: other labels or another input; undefined if it can. */
-function labelsOrInputDiffer(m: ModelMeta, o: TrainOptions, labels: string[]): string | undefined {
-  if (m.labels.join() !== labels.join()) return `labels ${m.labels.join(', ')} differ from the dataset's ${labels.join(', ')}`;
-  if (m.inputSize !== o.inputSize || m.channels !== o.channels) return `input ${m.inputSize}x${m.inputSize}x${m.channels} differs from the run's ${o.inputSize}x${o.inputSize}x${o.channels}`;
-  return undefined;
-}
-
 /** A teacher that sees every augmented batch (the student's input), or its predictions per training sample (another input). */
 type Teacher = { runtime: InferenceRuntime; perSample?: undefined } | { runtime?: undefined; perSample: Float32Array };
 
@@ -349,21 +342,36 @@ export async function teacherPerSample(teacher: InferenceRuntime, store: SampleS
   return out;
 }
 
-/** Copy a trained model's weights into the freshly built `model` (--init); mismatches are UserErrors naming the model. */
-async function initFrom(model: tf.LayersModel, o: TrainOptions, labels: string[]): Promise<void> {
+/**
+ * Copy a trained model's weights into the freshly built `model` (--init); mismatches are UserErrors naming the model.
+ * A model trained on other labels (say the emotion model for a gender run) transfers every layer but its
+ * classifier, the last layer with weights, which keeps its fresh initialisation.
+ */
+async function initFrom(model: tf.LayersModel, o: TrainOptions, labels: string[], log: (line: string) => void): Promise<void> {
   const src = await loadModel(o.init!);
   try {
     const m = src.meta;
+    const transfer = m.labels.join() !== labels.join();
+    const head = transfer ? model.layers.filter((l) => l.weights.length > 0).at(-1) : undefined;
+    const headWeights = new Set(head?.weights ?? []);
+    const srcHead = transfer ? src.model.layers.filter((l) => l.weights.length > 0).at(-1) : undefined;
+    const bodyMismatch = src.model.weights.some((w, i) => !headWeights.has(model.weights[i]) && w.shape.join() !== model.weights[i]?.shape.join());
     const problem =
-      labelsOrInputDiffer(m, o, labels) ??
+      (m.inputSize !== o.inputSize || m.channels !== o.channels
+        ? `input ${m.inputSize}x${m.inputSize}x${m.channels} differs from the run's ${o.inputSize}x${o.inputSize}x${o.channels}`
+        : undefined) ??
       (m.arch !== undefined && m.arch !== o.arch
         ? `architecture ${m.arch} differs from the run's ${o.arch}`
-        : src.model.weights.length !== model.weights.length || src.model.weights.some((w, i) => w.shape.join() !== model.weights[i].shape.join())
+        : src.model.weights.length !== model.weights.length || bodyMismatch || (transfer && srcHead?.weights.length !== head?.weights.length)
           ? `its weights do not match a ${o.arch} (${src.model.weights.length} tensors, the run's model has ${model.weights.length})`
           : undefined);
     if (problem) throw new UserError(`--init model "${o.init}": ${problem}`);
     const ws = src.model.getWeights();
-    model.setWeights(ws);
+    const fresh = model.getWeights();
+    model.setWeights(ws.map((w, i) => (headWeights.has(model.weights[i]) ? fresh[i] : w)));
+    if (transfer) {
+      log(`--init ${o.init}: its labels (${m.labels.join(', ')}) differ from the dataset's (${labels.join(', ')}), so every layer but the classifier ${head!.name} starts from its weights; the classifier starts fresh`);
+    }
   } finally {
     src.model.dispose();
   }
@@ -566,7 +574,7 @@ async function run(o: TrainOptions, runDir: string, ck: CheckpointFile | undefin
     log(`resuming ${runDir} after epoch ${start} (lr ${ck.lr}, best val loss ${monitor.bestValLoss.toFixed(4)} at epoch ${monitor.bestEpoch})`);
   } else {
     model = buildModel(o.arch, { inputSize: o.inputSize, channels: o.channels, numClasses, ...(o.l2 !== undefined ? { l2: o.l2 } : {}) });
-    if (o.init) await initFrom(model, o, ds.labels);
+    if (o.init) await initFrom(model, o, ds.labels, log);
     monitor = initialMonitor(o.schedule.lr);
   }
   const schedule: ScheduleConfig = { ...o.schedule, epochs: o.epochs };

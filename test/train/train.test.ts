@@ -91,6 +91,40 @@ test('a short run learns a synthetic task; run directory complete; eval on the h
   await assert.rejects(train(opts(data, { arch: 'mini-xception', init: path.join(runDir, 'best') }), path.join(tmpDir(), 'bad-init'), quiet), /--init model ".*best": architecture tiny-xception differs from the run's mini-xception/);
 });
 
+test('--init from a model with other labels transfers every layer but the classifier', async () => {
+  const three = await makeClassFolders(path.join(tmpDir(), 'three-classes'), 40, 12, 2, ['a', 'b', 'c']);
+  const source = path.join(tmpDir(), 'three-class-run');
+  await train(opts(three, { epochs: 1 }), source, quiet);
+  const lines: string[] = [];
+  const tinyLr = { ...DEFAULT_TRAIN_OPTIONS.schedule, lr: 1e-9, minLr: 1e-9 };
+  const tuned = path.join(tmpDir(), 'transferred');
+  const s = await train(opts(data, { epochs: 1, schedule: tinyLr, init: path.join(source, 'best') }), tuned, { ...quiet, log: (l) => lines.push(l) });
+  assert.equal(s.epochsDone, 1);
+  assert.match(lines.join('\n'), /--init .*three-class-run.best: its labels \(a, b, c\) differ from the dataset's \(bottom, top\), so every layer but the classifier \S+ starts from its weights; the classifier starts fresh/);
+  const [a, b] = [await loadModel(path.join(source, 'best')), await loadModel(path.join(tuned, 'best'))];
+  try {
+    assert.deepEqual(b.meta.labels, ['bottom', 'top']);
+    const wa = a.model.trainableWeights;
+    const wb = b.model.trainableWeights;
+    assert.equal(wa.length, wb.length);
+    // Only the classifier's kernel and bias change shape (3 classes -> 2); everything else is the source's.
+    const reshaped = wb.filter((w, i) => w.shape.join() !== wa[i].shape.join());
+    assert.deepEqual(reshaped.map((w) => w.shape.at(-1)), [2, 2]);
+    const body = wb.map((w, i) => [w, wa[i]] as const).filter(([w, v]) => w.shape.join() === v.shape.join());
+    assert.ok(body.length >= 10, `${body.length} body tensors`);
+    const diff = Math.max(...body.map(([w, v]) => Math.max(...Array.from(w.read().dataSync(), (x, j) => Math.abs(x - v.read().dataSync()[j])))));
+    assert.ok(diff < 1e-5, `transferred weights moved by ${diff}`);
+  } finally {
+    a.model.dispose();
+    b.model.dispose();
+  }
+  // Other labels are fine; another input is not.
+  await assert.rejects(
+    train(opts(data, { inputSize: 16, init: path.join(source, 'best') }), path.join(tmpDir(), 'bad-transfer'), quiet),
+    /--init model ".*three-class-run.best": input 12x12x1 differs from the run's 16x16x1/,
+  );
+});
+
 test('distillation targets: softened teacher probabilities mixed in, row weight kept', async () => {
   const teacher = { run: async (_x: Float32Array, n: number) => new Float32Array(Array.from({ length: n }, () => [0.8, 0.2]).flat()) } as never;
   const y = new Float32Array([1, 0, 0, 2]); // row 2 carries class weight 2
