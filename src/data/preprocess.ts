@@ -36,9 +36,13 @@ export function scalePixel(v: number): number {
   return v / 127.5 - 1;
 }
 
+/** BT.601 luma weights of R, G, B (they sum to 1), as OpenCV's RGB2GRAY. */
+export const LUMA_WEIGHTS = [0.299, 0.587, 0.114] as const;
+
 /** Grey value of pixel i (index of its first byte) using BT.601 weights, as OpenCV's RGB2GRAY. */
 function luma(d: RawImage['data'], i: number, channels: number): number {
-  return channels === 1 ? d[i] : 0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2];
+  const [r, g, b] = LUMA_WEIGHTS;
+  return channels === 1 ? d[i] : r * d[i] + g * d[i + 1] + b * d[i + 2];
 }
 
 /**

@@ -32,6 +32,7 @@ import { preprocessFace } from '../data/preprocess.js';
 import { deriveSeed, Rng } from '../data/rng.js';
 import { DEFAULT_MAX_BAD_FRACTION, SampleStore } from '../data/store.js';
 import { PAPER_AUGMENT, type AugmentOptions } from './augment.js';
+import { planInit } from './init-weights.js';
 import { balancedClassWeights, epochOrder, makeBatches } from './batches.js';
 import { writeChartPng } from './plot.js';
 import { countProgress, epochProgress, fmtDuration } from './progress.js';
@@ -343,35 +344,22 @@ export async function teacherPerSample(teacher: InferenceRuntime, store: SampleS
 }
 
 /**
- * Copy a trained model's weights into the freshly built `model` (--init); mismatches are UserErrors naming the model.
- * A model trained on other labels (say the emotion model for a gender run) transfers every layer but its
- * classifier, the last layer with weights, which keeps its fresh initialisation.
+ * Start `model` from a trained model's weights (--init): the same architecture; other labels, another input
+ * size or the other colour mode are adapted (see planInit). Mismatches are UserErrors naming the model.
  */
 async function initFrom(model: tf.LayersModel, o: TrainOptions, labels: string[], log: (line: string) => void): Promise<void> {
   const src = await loadModel(o.init!);
   try {
     const m = src.meta;
-    const transfer = m.labels.join() !== labels.join();
-    const head = transfer ? model.layers.filter((l) => l.weights.length > 0).at(-1) : undefined;
-    const headWeights = new Set(head?.weights ?? []);
-    const srcHead = transfer ? src.model.layers.filter((l) => l.weights.length > 0).at(-1) : undefined;
-    const bodyMismatch = src.model.weights.some((w, i) => !headWeights.has(model.weights[i]) && w.shape.join() !== model.weights[i]?.shape.join());
-    const problem =
-      (m.inputSize !== o.inputSize || m.channels !== o.channels
-        ? `input ${m.inputSize}x${m.inputSize}x${m.channels} differs from the run's ${o.inputSize}x${o.inputSize}x${o.channels}`
-        : undefined) ??
-      (m.arch !== undefined && m.arch !== o.arch
-        ? `architecture ${m.arch} differs from the run's ${o.arch}`
-        : src.model.weights.length !== model.weights.length || bodyMismatch || (transfer && srcHead?.weights.length !== head?.weights.length)
-          ? `its weights do not match a ${o.arch} (${src.model.weights.length} tensors, the run's model has ${model.weights.length})`
-          : undefined);
-    if (problem) throw new UserError(`--init model "${o.init}": ${problem}`);
-    const ws = src.model.getWeights();
-    const fresh = model.getWeights();
-    model.setWeights(ws.map((w, i) => (headWeights.has(model.weights[i]) ? fresh[i] : w)));
-    if (transfer) {
-      log(`--init ${o.init}: its labels (${m.labels.join(', ')}) differ from the dataset's (${labels.join(', ')}), so every layer but the classifier ${head!.name} starts from its weights; the classifier starts fresh`);
+    if (m.arch !== undefined && m.arch !== o.arch) throw new UserError(`--init model "${o.init}": architecture ${m.arch} differs from the run's ${o.arch}`);
+    const plan = planInit(src.model, model, m.labels.join() !== labels.join());
+    if (typeof plan === 'string') {
+      throw new UserError(`--init model "${o.init}" (${m.inputSize}x${m.inputSize}x${m.channels}, ${m.labels.length} classes) cannot start this ${o.inputSize}x${o.inputSize}x${o.channels} ${o.arch} run: ${plan}`);
     }
+    model.setWeights(plan.weights);
+    tf.dispose(plan.created);
+    const what = plan.adaptations.length > 0 ? `adapted: ${plan.adaptations.join('; ')}` : 'copied as they are';
+    log(`--init ${o.init} (${m.labels.join(', ')}; ${m.inputSize}x${m.inputSize}x${m.channels}): weights ${what}`);
   } finally {
     src.model.dispose();
   }

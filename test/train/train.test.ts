@@ -100,7 +100,7 @@ test('--init from a model with other labels transfers every layer but the classi
   const tuned = path.join(tmpDir(), 'transferred');
   const s = await train(opts(data, { epochs: 1, schedule: tinyLr, init: path.join(source, 'best') }), tuned, { ...quiet, log: (l) => lines.push(l) });
   assert.equal(s.epochsDone, 1);
-  assert.match(lines.join('\n'), /--init .*three-class-run.best: its labels \(a, b, c\) differ from the dataset's \(bottom, top\), so every layer but the classifier \S+ starts from its weights; the classifier starts fresh/);
+  assert.match(lines.join('\n'), /--init .*three-class-run.best \(a, b, c; 12x12x1\): weights adapted: classifier \S+ starts fresh \(other labels\)/);
   const [a, b] = [await loadModel(path.join(source, 'best')), await loadModel(path.join(tuned, 'best'))];
   try {
     assert.deepEqual(b.meta.labels, ['bottom', 'top']);
@@ -118,11 +118,10 @@ test('--init from a model with other labels transfers every layer but the classi
     a.model.dispose();
     b.model.dispose();
   }
-  // Other labels are fine; another input is not.
-  await assert.rejects(
-    train(opts(data, { inputSize: 16, init: path.join(source, 'best') }), path.join(tmpDir(), 'bad-transfer'), quiet),
-    /--init model ".*three-class-run.best": input 12x12x1 differs from the run's 16x16x1/,
-  );
+  // The zoo is fully convolutional: another input size and the other colour mode start from the same weights.
+  const rgb = await train(opts(data, { inputSize: 16, channels: 3, epochs: 1, init: path.join(source, 'best') }), path.join(tmpDir(), 'rgb-transfer'), { ...quiet, log: (l) => lines.push(l) });
+  assert.equal(rgb.epochsDone, 1);
+  assert.match(lines.join('\n'), /12x12x1\): weights adapted: first convolution grey -> RGB \(kernel split by the BT.601 luma weights\); classifier \S+ starts fresh/);
 });
 
 test('distillation targets: softened teacher probabilities mixed in, row weight kept', async () => {

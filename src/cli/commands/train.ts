@@ -199,7 +199,7 @@ export function registerTrain(program: Command): void {
     .option('--max-bad-fraction <f>', 'fail when more than this fraction of a split is unreadable or malformed', String(DEFAULT_TRAIN_OPTIONS.maxBadFraction))
     .option('--train-limit <n>', 'train on a seeded subset of n samples (quick experiments)')
     .option('--precise-bn <batches>', 're-estimate batch-norm statistics from this many training batches before validating (0 = off)', String(DEFAULT_TRAIN_OPTIONS.preciseBnBatches))
-    .option('--init <model>', 'fine-tune: start from this trained model\'s weights (same architecture and input) instead of a random initialisation; a model with other labels transfers all but its classifier')
+    .option('--init <model>', 'start from this trained model\'s weights (same architecture) instead of a random initialisation; other labels, input size or colour mode are adapted (see README)')
     .option('--teacher <model>', 'distil from this trained model (same labels; with another input size or channels it predicts each training image once, un-augmented)')
     .option('--distill <w>', 'weight of the teacher\'s soft targets (with --teacher)', '0.5')
     .option('--distill-temperature <T>', 'softening temperature for the teacher\'s predictions', '2')

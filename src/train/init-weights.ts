@@ -1,0 +1,62 @@
+/**
+ * Weights for a run that starts from another trained model (facecls train --init): the same
+ * architecture, possibly trained on other labels, another input size or the other colour mode.
+ * The zoo's networks are fully convolutional, so their weights do not depend on the input size.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { LUMA_WEIGHTS } from '../data/preprocess.js';
+
+export interface InitPlan {
+  /** One tensor per weight of `target`, in its order. */
+  weights: tf.Tensor[];
+  /** The tensors made here (adapted kernels), for the caller to dispose once set. */
+  created: tf.Tensor[];
+  /** What was adapted, for the run's log; empty when the weights were copied as they are. */
+  adaptations: string[];
+}
+
+const lastWithWeights = (m: tf.LayersModel) => m.layers.filter((l) => l.weights.length > 0).at(-1);
+const firstWithWeights = (m: tf.LayersModel) => m.layers.find((l) => l.weights.length > 0);
+
+/**
+ * Map `source`'s weights onto `target`, or say why they cannot serve it (a string).
+ * - other labels: every layer but the classifier (the last layer with weights) is copied; the classifier keeps
+ *   the target's fresh initialisation;
+ * - grey source, RGB target: the first convolution's kernel is split over R, G, B by the BT.601 luma weights,
+ *   so on any image the RGB network starts out computing exactly what the grey one computes on its luma;
+ *   RGB source, grey target: the kernel is summed over R, G, B (a grey image seen as R = G = B).
+ */
+export function planInit(source: tf.LayersModel, target: tf.LayersModel, labelsDiffer: boolean): InitPlan | string {
+  const sw = source.weights;
+  const tw = target.weights;
+  if (sw.length !== tw.length) return `its weights do not match (${sw.length} tensors, the run's model has ${tw.length})`;
+  const head = labelsDiffer ? new Set(lastWithWeights(target)?.weights) : new Set();
+  const stemKernel = firstWithWeights(target)?.weights[0];
+  const fresh = target.getWeights();
+  const weights: tf.Tensor[] = [];
+  const adaptations: string[] = [];
+  const created: tf.Tensor[] = [];
+  for (let i = 0; i < tw.length; i++) {
+    const [s, t] = [sw[i].read(), tw[i]];
+    const same = s.shape.join() === t.shape.join();
+    if (head.has(t)) {
+      if (s.rank !== t.shape.length) {
+        tf.dispose(created);
+        return `its classifier ${sw[i].name} has shape [${s.shape}], the run's [${t.shape}]`;
+      }
+      weights.push(fresh[i]);
+    } else if (same) {
+      weights.push(s);
+    } else if (t === stemKernel && s.rank === 4 && s.shape[2] !== t.shape[2] && s.shape.join() === [...t.shape.slice(0, 2), s.shape[2], t.shape[3]].join()) {
+      const adapted = tf.tidy(() => (s.shape[2] === 1 && t.shape[2] === 3 ? tf.concat(LUMA_WEIGHTS.map((w) => s.mul(w)), 2) : s.sum(2, true)));
+      weights.push(adapted);
+      created.push(adapted);
+      adaptations.push(`first convolution ${s.shape[2] === 1 ? 'grey -> RGB (kernel split by the BT.601 luma weights)' : 'RGB -> grey (kernel summed over R, G, B)'}`);
+    } else {
+      tf.dispose(created);
+      return `its weight ${sw[i].name} has shape [${s.shape}], the run's model needs [${t.shape}]`;
+    }
+  }
+  if (labelsDiffer) adaptations.push(`classifier ${lastWithWeights(target)!.name} starts fresh (other labels)`);
+  return { weights, created, adaptations };
+}
