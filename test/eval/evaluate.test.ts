@@ -11,6 +11,7 @@ import type { ModelMeta } from '../../src/io/model-store.js';
 import type { Sample } from '../../src/data/dataset.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { pngOf } from '../data/fixtures.js';
+import { testMeta } from '../helpers/meta.js';
 
 test('metrics on a hand-made confusion matrix', () => {
   // rows = true, columns = predicted
@@ -61,7 +62,7 @@ test('per-group accuracy and age bands', () => {
 class LeftBrightRuntime implements InferenceRuntime {
   readonly name = 'tfjs' as const;
   readonly tta = 'none' as const;
-  meta: ModelMeta = { task: 'gender', labels: ['woman', 'man'], inputSize: 8, channels: 1, preprocessing: { colorSpace: 'grey', range: [-1, 1] } };
+  meta: ModelMeta = testMeta('gender', 8, 1);
   async run(batch: Float32Array, n: number): Promise<Float32Array> {
     const out = new Float32Array(n * 2);
     for (let i = 0; i < n; i++) {

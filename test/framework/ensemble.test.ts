@@ -6,10 +6,11 @@ import { setupBackend } from '../../src/engine/backend.js';
 import { UserError } from '../../src/errors.js';
 import { buildEnsemble, ENSEMBLE_OUTPUT } from '../../src/framework/ensemble.js';
 import { buildModel } from '../../src/framework/zoo.js';
-import { EMOTION_LABELS, loadModel, saveModel } from '../../src/io/model-store.js';
+import { loadModel, saveModel } from '../../src/io/model-store.js';
 import { exportToOnnx } from '../../src/io/onnx/index.js';
 import { maxAbsDiff, ortPredict, randomInputs, randomiseBatchNorm, tfjsPredict } from '../io/onnx/helpers.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { testMeta } from '../helpers/meta.js';
 
 describe('ensemble of trained models as one layers model', () => {
   before(async () => {
@@ -37,7 +38,7 @@ describe('ensemble of trained models as one layers model', () => {
       // The members are untouched and independent of the ensemble.
       assert.ok(maxAbsDiff(await tfjsPredict(members[0], x, shape), each[0]) === 0);
       const dir = path.join(tmpDir(), 'ens');
-      await saveModel(ens, dir, { task: 'emotion', labels: [...EMOTION_LABELS], inputSize: 48, channels: 1, preprocessing: { colorSpace: 'grey', range: [-1, 1] } });
+      await saveModel(ens, dir, testMeta('emotion', 48, 1));
       const loaded = await loadModel(dir);
       try {
         assert.ok(maxAbsDiff(await tfjsPredict(loaded.model, x, shape), want) <= 1e-6);

@@ -9,6 +9,7 @@ import { FLOAT32_MIN_NORMAL, flushDenormals } from '../../src/io/denormals.js';
 import { loadModel, saveModel } from '../../src/io/model-store.js';
 import { GraphBuilder } from '../../src/io/onnx/graph-builder.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { testMeta } from '../helpers/meta.js';
 
 await setupBackend('cpu');
 
@@ -30,7 +31,7 @@ test('saveModel writes denormal weights as zero and leaves the live model untouc
   const replaced = tf.tensor(first, ws[0].shape);
   m.setWeights([replaced, ...ws.slice(1)]);
   const out = path.join(tmpDir(), 'denormal-model');
-  await saveModel(m, out, { task: 'gender', labels: ['woman', 'man'], inputSize: 16, channels: 1, preprocessing: { colorSpace: 'grey', range: [-1, 1] } });
+  await saveModel(m, out, testMeta('gender', 16, 1));
   const live = m.getWeights()[0].dataSync();
   assert.ok(live[0] > 0 && live[0] < FLOAT32_MIN_NORMAL, 'live weight still denormal');
   const loaded = await loadModel(out);

@@ -9,6 +9,7 @@ import { registerFileRouter, writeFileAtomic } from '../../src/io/fs-handler.js'
 import { loadModel, saveModel } from '../../src/io/model-store.js';
 import { UserError } from '../../src/errors.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { testMeta } from '../helpers/meta.js';
 
 await setupBackend('wasm');
 const dir = tmpDir();
@@ -18,7 +19,7 @@ test('save -> load round trip gives identical predictions and keeps metadata', a
   // Non-default BN statistics so the moving mean/variance are exercised.
   const x = tf.randomUniform([4, 48, 48, 1], -1, 1, 'float32', 7);
   const out = path.join(dir, 'rt');
-  await saveModel(m, out, { task: 'emotion', labels: ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'], arch: 'mini-xception', inputSize: 48, channels: 1, preprocessing: { colorSpace: 'grey', range: [-1, 1] } });
+  await saveModel(m, out, testMeta('emotion', 48, 1, { arch: 'mini-xception' }));
   assert.ok(fs.existsSync(path.join(out, 'model.json')));
   assert.ok(fs.existsSync(path.join(out, 'weights.bin')));
   assert.deepEqual(fs.readdirSync(out).filter((f) => f.endsWith('.tmp')), [], 'no temp files left');

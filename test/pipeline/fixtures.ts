@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import * as fs from 'node:fs';
 import { setupBackend } from '../../src/engine/backend.js';
 import { buildModel } from '../../src/framework/zoo.js';
-import { EMOTION_LABELS, GENDER_LABELS, saveModel } from '../../src/io/model-store.js';
+import { saveModel } from '../../src/io/model-store.js';
 import { seedKernels } from '../helpers/seeded.js';
 import { tmpDir } from '../helpers/tmp.js';
 
@@ -22,11 +22,11 @@ export async function randomModels(): Promise<{ emotion: string; gender: string 
   const gender = path.join(dir, 'gender');
   const e = buildModel('mini-xception', { inputSize: 48, channels: 1, numClasses: 7 });
   seedKernels(e, 1);
-  await saveModel(e, emotion, { task: 'emotion', labels: [...EMOTION_LABELS], arch: 'mini-xception', inputSize: 48, channels: 1, preprocessing: { colorSpace: 'grey', range: [-1, 1] } });
+  await saveModel(e, emotion, testMeta('emotion', 48, 1, { arch: 'mini-xception' }));
   e.dispose();
   const g = buildModel('mini-xception', { inputSize: 64, channels: 1, numClasses: 2 });
   seedKernels(g, 2);
-  await saveModel(g, gender, { task: 'gender', labels: [...GENDER_LABELS], arch: 'mini-xception', inputSize: 64, channels: 1, preprocessing: { colorSpace: 'grey', range: [-1, 1] } });
+  await saveModel(g, gender, testMeta('gender', 64, 1, { arch: 'mini-xception' }));
   g.dispose();
   cached = { emotion, gender };
   return cached;
@@ -36,6 +36,7 @@ import sharp from 'sharp';
 import { datasetPath } from '../../src/data/paths.js';
 import type { RawImage } from '../../src/data/preprocess.js';
 import { composeFrame, listUtkFaces, type LabelledFrame } from '../../src/detect/labelled-set.js';
+import { testMeta } from '../helpers/meta.js';
 
 /** Why UTKFace-based tests skip, or false when the faces are available. */
 export function utkSkip(): string | false {

@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setupBackend } from '../../src/engine/backend.js';
 import { buildModel } from '../../src/framework/zoo.js';
-import { EMOTION_LABELS, GENDER_LABELS, type ModelMeta } from '../../src/io/model-store.js';
+import type { ModelMeta } from '../../src/io/model-store.js';
 import { createRuntimeGroup, defaultGroupWorkers } from '../../src/runtime/group.js';
 import { createRuntimeFromModel, type InferenceRuntime } from '../../src/runtime/index.js';
 import { maxAbsDiff, randomInputs, randomiseBatchNorm } from '../io/onnx/helpers.js';
+import { testMeta } from '../helpers/meta.js';
 
-const EMOTION: ModelMeta = { task: 'emotion', labels: [...EMOTION_LABELS], arch: 'mini-xception', inputSize: 48, channels: 1, preprocessing: { colorSpace: 'grey', range: [-1, 1] } };
-const GENDER: ModelMeta = { task: 'gender', labels: [...GENDER_LABELS], arch: 'tiny-xception', inputSize: 32, channels: 3, preprocessing: { colorSpace: 'rgb', range: [-1, 1] } };
+const EMOTION = testMeta('emotion', 48, 1, { arch: 'mini-xception' });
+const GENDER = testMeta('gender', 32, 3, { arch: 'tiny-xception' });
 
 /** The same random model in both runtimes (onnx copies the weights; tfjs takes the model). */
 async function openBoth(meta: ModelMeta, seed: number): Promise<{ onnx: InferenceRuntime; tfjs: InferenceRuntime }> {

@@ -13,10 +13,10 @@ import { setupBackend } from '../../src/engine/backend.js';
 import { buildModel } from '../../src/framework/zoo.js';
 import { loadKerasModel } from '../../src/io/keras/import.js';
 import { exportToOnnx } from '../../src/io/onnx/exporter.js';
-import { EMOTION_LABELS, GENDER_LABELS, type ModelMeta } from '../../src/io/model-store.js';
 import { MODEL_ONNX, shippedOnnx } from '../../src/io/onnx/model-dir.js';
 import { createRuntime, createRuntimeFromModel, OnnxRuntime, type InferenceRuntime } from '../../src/runtime/index.js';
 import { maxAbsDiff, randomInputs, randomiseBatchNorm } from '../io/onnx/helpers.js';
+import { testMeta } from '../helpers/meta.js';
 
 /** The first `perFolder` images of each sub-folder (sorted), or of the folder itself. */
 function sampleFiles(dir: string, perFolder: number): string[] {
@@ -52,7 +52,7 @@ describe('onnxruntime vs tfjs on real inputs and shipped models', () => {
     if (!fs.existsSync(FER)) return t.skip(`FER-2013 not found at ${FER} (set FACECLS_DATASETS)`);
     const files = sampleFiles(FER, 2);
     const x = await realBatch(files, 48, 1);
-    const meta: ModelMeta = { task: 'emotion', labels: [...EMOTION_LABELS], inputSize: 48, channels: 1, preprocessing: { colorSpace: 'grey', range: [-1, 1] } };
+    const meta = testMeta('emotion', 48, 1);
     const model = buildModel('mini-xception', { inputSize: 48, channels: 1, numClasses: 7 });
     randomiseBatchNorm(model, 8);
     const onnx = await createRuntimeFromModel(model, meta, { runtime: 'onnx' });
@@ -69,7 +69,7 @@ describe('onnxruntime vs tfjs on real inputs and shipped models', () => {
     if (!fs.existsSync(UTK)) return t.skip(`UTKFace not found at ${UTK} (set FACECLS_DATASETS)`);
     const files = sampleFiles(UTK, 6);
     const x = await realBatch(files, 64, 3);
-    const meta: ModelMeta = { task: 'gender', labels: [...GENDER_LABELS], inputSize: 64, channels: 3, preprocessing: { colorSpace: 'rgb', range: [-1, 1] } };
+    const meta = testMeta('gender', 64, 3);
     const model = buildModel('mini-xception', { inputSize: 64, channels: 3, numClasses: 2 });
     randomiseBatchNorm(model, 9);
     const onnx = await createRuntimeFromModel(model, meta, { runtime: 'onnx' });

@@ -6,21 +6,15 @@ import * as tf from '@tensorflow/tfjs';
 import { setupBackend } from '../../src/engine/backend.js';
 import { UserError } from '../../src/errors.js';
 import { buildModel } from '../../src/framework/zoo.js';
-import { EMOTION_LABELS, saveModel, type ModelMeta } from '../../src/io/model-store.js';
+import { saveModel } from '../../src/io/model-store.js';
 import { MODEL_ONNX, readOnnxInfo, sourceFingerprint, writeOnnx } from '../../src/io/onnx/model-dir.js';
 import { createRuntime, createRuntimeFromModel, OnnxRuntime, parseRuntimeOption, TfjsRuntime } from '../../src/runtime/index.js';
 import { maxAbsDiff, randomInputs, randomiseBatchNorm } from '../io/onnx/helpers.js';
 import { runCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { testMeta } from '../helpers/meta.js';
 
-const META: ModelMeta = {
-  task: 'emotion',
-  labels: [...EMOTION_LABELS],
-  arch: 'mini-xception',
-  inputSize: 48,
-  channels: 1,
-  preprocessing: { colorSpace: 'grey', range: [-1, 1] },
-};
+const META = testMeta('emotion', 48, 1, { arch: 'mini-xception' });
 
 async function saveRandomModel(dir: string, seed: number): Promise<void> {
   const model = buildModel('mini-xception', { inputSize: 48, channels: 1, numClasses: 7 });

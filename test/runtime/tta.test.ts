@@ -4,14 +4,15 @@ import { preprocessFace, type RawImage } from '../../src/data/preprocess.js';
 import { setupBackend } from '../../src/engine/backend.js';
 import { UserError } from '../../src/errors.js';
 import { buildModel } from '../../src/framework/zoo.js';
-import { EMOTION_LABELS, GENDER_LABELS, type ModelMeta } from '../../src/io/model-store.js';
+import type { ModelMeta } from '../../src/io/model-store.js';
 import { createRuntimeGroup } from '../../src/runtime/group.js';
 import { createRuntimeFromModel, type InferenceRuntime } from '../../src/runtime/index.js';
 import { averageMirrors, resolveTta, withMirrors } from '../../src/runtime/tta.js';
 import { maxAbsDiff, randomInputs, randomiseBatchNorm } from '../io/onnx/helpers.js';
+import { testMeta } from '../helpers/meta.js';
 
-const EMOTION: ModelMeta = { task: 'emotion', labels: [...EMOTION_LABELS], arch: 'mini-xception', inputSize: 48, channels: 1, preprocessing: { colorSpace: 'grey', range: [-1, 1] } };
-const GENDER: ModelMeta = { task: 'gender', labels: [...GENDER_LABELS], arch: 'tiny-xception', inputSize: 32, channels: 3, preprocessing: { colorSpace: 'rgb', range: [-1, 1] } };
+const EMOTION = testMeta('emotion', 48, 1, { arch: 'mini-xception' });
+const GENDER = testMeta('gender', 32, 3, { arch: 'tiny-xception' });
 
 /** Mirror by definition: pixel (y, x) of the mirror is pixel (y, s - 1 - x). */
 function mirrorNaive(x: Float32Array, n: number, s: number, c: number): Float32Array {

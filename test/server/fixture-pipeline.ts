@@ -7,22 +7,23 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import { setupBackend } from '../../src/engine/backend.js';
 import { buildModel } from '../../src/framework/zoo.js';
-import { EMOTION_LABELS, GENDER_LABELS, saveModel } from '../../src/io/model-store.js';
+import { saveModel } from '../../src/io/model-store.js';
 import { preprocessBatch, type Box, type RawImage } from '../../src/data/preprocess.js';
 import { TfjsRuntime } from '../../src/runtime/tfjs.js';
 import type { ClassifyResult, ServedModel, ServerPipeline } from '../../src/server/pipeline.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { testMeta } from '../helpers/meta.js';
 
 export async function saveZooModels(dir = tmpDir('facecls-server-models-')): Promise<{ emotion: string; gender: string }> {
   await setupBackend();
   const emotion = path.join(dir, 'emotion');
   const gender = path.join(dir, 'gender');
-  const common = { inputSize: 48, channels: 1, preprocessing: { colorSpace: 'grey' as const, range: [-1, 1] as [number, number] }, cropMargin: 0.1 };
+  const common = { arch: 'tiny-xception', cropMargin: 0.1 };
   const e = buildModel('tiny-xception', { inputSize: 48, channels: 1, numClasses: 7 });
-  await saveModel(e, emotion, { task: 'emotion', labels: [...EMOTION_LABELS], arch: 'tiny-xception', ...common });
+  await saveModel(e, emotion, testMeta('emotion', 48, 1, common));
   e.dispose();
   const g = buildModel('tiny-xception', { inputSize: 48, channels: 1, numClasses: 2 });
-  await saveModel(g, gender, { task: 'gender', labels: [...GENDER_LABELS], arch: 'tiny-xception', ...common });
+  await saveModel(g, gender, testMeta('gender', 48, 1, common));
   g.dispose();
   return { emotion, gender };
 }

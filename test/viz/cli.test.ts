@@ -5,9 +5,10 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import { setupBackend } from '../../src/engine/backend.js';
 import { buildModel } from '../../src/framework/zoo.js';
-import { EMOTION_LABELS, saveModel } from '../../src/io/model-store.js';
+import { saveModel } from '../../src/io/model-store.js';
 import { runCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { testMeta } from '../helpers/meta.js';
 
 const dir = tmpDir('facecls-saliency-');
 const modelDir = path.join(dir, 'emotion');
@@ -17,14 +18,7 @@ async function fixtures(): Promise<void> {
   if (fs.existsSync(path.join(modelDir, 'model.json'))) return;
   await setupBackend();
   const model = buildModel('mini-xception', { inputSize: 48, numClasses: 7 });
-  await saveModel(model, modelDir, {
-    task: 'emotion',
-    labels: [...EMOTION_LABELS],
-    arch: 'mini-xception',
-    inputSize: 48,
-    channels: 1,
-    preprocessing: { colorSpace: 'grey', range: [-1, 1] },
-  });
+  await saveModel(model, modelDir, testMeta('emotion', 48, 1, { arch: 'mini-xception' }));
   model.dispose();
   // A synthetic "face crop": a bright disc with two dark eyes on a grey ground.
   const w = 90;
