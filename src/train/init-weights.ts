@@ -15,8 +15,7 @@ export interface InitPlan {
   adaptations: string[];
 }
 
-const lastWithWeights = (m: tf.LayersModel) => m.layers.filter((l) => l.weights.length > 0).at(-1);
-const firstWithWeights = (m: tf.LayersModel) => m.layers.find((l) => l.weights.length > 0);
+const withWeights = (m: tf.LayersModel) => m.layers.filter((l) => l.weights.length > 0);
 
 /**
  * Map `source`'s weights onto `target`, or say why they cannot serve it (a string).
@@ -30,33 +29,30 @@ export function planInit(source: tf.LayersModel, target: tf.LayersModel, labelsD
   const sw = source.weights;
   const tw = target.weights;
   if (sw.length !== tw.length) return `its weights do not match (${sw.length} tensors, the run's model has ${tw.length})`;
-  const head = labelsDiffer ? new Set(lastWithWeights(target)?.weights) : new Set();
-  const stemKernel = firstWithWeights(target)?.weights[0];
+  const layers = withWeights(target);
+  const classifier = labelsDiffer ? layers.at(-1) : undefined;
+  const stemKernel = layers[0]?.weights[0];
   const fresh = target.getWeights();
   const weights: tf.Tensor[] = [];
-  const adaptations: string[] = [];
   const created: tf.Tensor[] = [];
+  const adaptations: string[] = [];
   for (let i = 0; i < tw.length; i++) {
     const [s, t] = [sw[i].read(), tw[i]];
-    const same = s.shape.join() === t.shape.join();
-    if (head.has(t)) {
-      if (s.rank !== t.shape.length) {
-        tf.dispose(created);
-        return `its classifier ${sw[i].name} has shape [${s.shape}], the run's [${t.shape}]`;
-      }
+    if (classifier?.weights.includes(t)) {
       weights.push(fresh[i]);
-    } else if (same) {
+    } else if (s.shape.join() === t.shape.join()) {
       weights.push(s);
-    } else if (t === stemKernel && s.rank === 4 && s.shape[2] !== t.shape[2] && s.shape.join() === [...t.shape.slice(0, 2), s.shape[2], t.shape[3]].join()) {
-      const adapted = tf.tidy(() => (s.shape[2] === 1 && t.shape[2] === 3 ? tf.concat(LUMA_WEIGHTS.map((w) => s.mul(w)), 2) : s.sum(2, true)));
+    } else if (t === stemKernel && s.rank === 4 && [0, 1, 3].every((d) => s.shape[d] === t.shape[d]) && [s.shape[2], t.shape[2]].sort().join() === '1,3') {
+      const toRgb = s.shape[2] === 1;
+      const adapted = tf.tidy(() => (toRgb ? tf.concat(LUMA_WEIGHTS.map((w) => s.mul(w)), 2) : s.sum(2, true)));
       weights.push(adapted);
       created.push(adapted);
-      adaptations.push(`first convolution ${s.shape[2] === 1 ? 'grey -> RGB (kernel split by the BT.601 luma weights)' : 'RGB -> grey (kernel summed over R, G, B)'}`);
+      adaptations.push(`first convolution ${toRgb ? 'grey -> RGB (kernel split by the BT.601 luma weights)' : 'RGB -> grey (kernel summed over R, G, B)'}`);
     } else {
       tf.dispose(created);
       return `its weight ${sw[i].name} has shape [${s.shape}], the run's model needs [${t.shape}]`;
     }
   }
-  if (labelsDiffer) adaptations.push(`classifier ${lastWithWeights(target)!.name} starts fresh (other labels)`);
+  if (classifier) adaptations.push(`classifier ${classifier.name} starts fresh (other labels)`);
   return { weights, created, adaptations };
 }

@@ -5,6 +5,7 @@ import { setupBackend } from '../../src/engine/backend.js';
 import { buildModel } from '../../src/framework/index.js';
 import { LUMA_WEIGHTS } from '../../src/data/preprocess.js';
 import { planInit } from '../../src/train/init-weights.js';
+import { maxAbsDiff } from '../io/onnx/helpers.js';
 
 await setupBackend('cpu');
 
@@ -22,7 +23,7 @@ function init(source: tf.LayersModel, target: tf.LayersModel, labelsDiffer: bool
   return plan.adaptations;
 }
 
-const maxDiff = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => a.sub(b).abs().max().dataSync()[0]);
+const maxDiff = (a: tf.Tensor, b: tf.Tensor) => maxAbsDiff(a.dataSync(), b.dataSync());
 
 test('grey -> RGB: on any image the RGB network computes what the grey one computes on its luma', () => {
   // Weights do not depend on the input size (fully convolutional); the comparison needs one size.

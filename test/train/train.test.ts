@@ -16,8 +16,11 @@ import { evaluate } from '../../src/eval/evaluate.js';
 import { runCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { makeClassFolders } from '../data/fixtures.js';
+import { maxAbsDiff } from '../io/onnx/helpers.js';
 
 const quiet = { progress: false, log: () => {} };
+/** A vanishing learning rate: the trainable weights stay where --init put them. */
+const tinyLr = { ...DEFAULT_TRAIN_OPTIONS.schedule, lr: 1e-9, minLr: 1e-9 };
 
 function opts(data: string, extra: Partial<TrainOptions> = {}): TrainOptions {
   return {
@@ -76,12 +79,11 @@ test('a short run learns a synthetic task; run directory complete; eval on the h
   // --init: fine-tuning starts from the trained weights (with a vanishing learning rate the trainable
   // weights stay where they were), the command records it, and a mismatched model is refused.
   const tuned = path.join(tmpDir(), 'tuned');
-  const tinyLr = { ...DEFAULT_TRAIN_OPTIONS.schedule, lr: 1e-9, minLr: 1e-9 };
   const t = await train(opts(data, { epochs: 1, schedule: tinyLr, init: path.join(runDir, 'best') }), tuned, quiet);
   assert.ok(t.bestValAcc >= 0.9, `fine-tuned val accuracy ${t.bestValAcc}`);
   const [a, b] = [await loadModel(path.join(runDir, 'best')), await loadModel(path.join(tuned, 'best'))];
   try {
-    const diff = Math.max(...a.model.trainableWeights.map((w, i) => Math.max(...Array.from(w.read().dataSync(), (v, j) => Math.abs(v - b.model.trainableWeights[i].read().dataSync()[j])))));
+    const diff = Math.max(...a.model.trainableWeights.map((w, i) => maxAbsDiff(w.read().dataSync(), b.model.trainableWeights[i].read().dataSync())));
     assert.ok(diff < 1e-5, `trainable weights moved by ${diff}`);
   } finally {
     a.model.dispose();
@@ -96,7 +98,6 @@ test('--init from a model with other labels transfers every layer but the classi
   const source = path.join(tmpDir(), 'three-class-run');
   await train(opts(three, { epochs: 1 }), source, quiet);
   const lines: string[] = [];
-  const tinyLr = { ...DEFAULT_TRAIN_OPTIONS.schedule, lr: 1e-9, minLr: 1e-9 };
   const tuned = path.join(tmpDir(), 'transferred');
   const s = await train(opts(data, { epochs: 1, schedule: tinyLr, init: path.join(source, 'best') }), tuned, { ...quiet, log: (l) => lines.push(l) });
   assert.equal(s.epochsDone, 1);
@@ -112,7 +113,7 @@ test('--init from a model with other labels transfers every layer but the classi
     assert.deepEqual(reshaped.map((w) => w.shape.at(-1)), [2, 2]);
     const body = wb.map((w, i) => [w, wa[i]] as const).filter(([w, v]) => w.shape.join() === v.shape.join());
     assert.ok(body.length >= 10, `${body.length} body tensors`);
-    const diff = Math.max(...body.map(([w, v]) => Math.max(...Array.from(w.read().dataSync(), (x, j) => Math.abs(x - v.read().dataSync()[j])))));
+    const diff = Math.max(...body.map(([w, v]) => maxAbsDiff(w.read().dataSync(), v.read().dataSync())));
     assert.ok(diff < 1e-5, `transferred weights moved by ${diff}`);
   } finally {
     a.model.dispose();
