@@ -1,9 +1,14 @@
 /**
  * Post-training calibration of a two-class model's decision threshold, chosen on validation data:
  * a constant added to one class's logit (p'_c ∝ p_c e^offset_c, exact for every view before TTA
- * averaging) that maximises balanced accuracy, i.e. brings the per-class recalls together (for
- * gender: accuracy on women and on men). The offset is folded into the bias of the convolution that
- * produces the logits, so every runtime (tfjs, ONNX, the browser) applies it with no extra step.
+ * averaging), by one of two criteria (for gender the per-class recalls are the accuracy on women
+ * and on men):
+ * - accuracy: the highest balanced accuracy. Its optimum is often a plateau, so the recall gap it
+ *   leaves is whatever the plateau's offset nearest 0 gives.
+ * - parity: the smallest gap between the two recalls (equal error rates), which is what a fairness
+ *   target such as "women within 2 points of men" states; ties by balanced accuracy.
+ * The offset is folded into the bias of the convolution that produces the logits, so every runtime
+ * (tfjs, ONNX, the browser) applies it with no extra step.
  */
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../errors.js';
@@ -14,6 +19,14 @@ export interface SampleProbabilities {
   /** [sample][view][class] */
   values: Float32Array;
 }
+
+export type BalanceCriterion = 'accuracy' | 'parity';
+export const BALANCE_CRITERIA: readonly BalanceCriterion[] = ['accuracy', 'parity'];
+
+export const BALANCE_METHODS: Record<BalanceCriterion, string> = {
+  accuracy: 'logit offset maximising balanced accuracy (per-class recalls brought together)',
+  parity: 'logit offset minimising the gap between the two per-class recalls (ties: highest balanced accuracy)',
+};
 
 export interface BalanceResult {
   /** Offset added to each class's logit (class 0 stays 0). */
@@ -64,21 +77,27 @@ export function interleaveViews(sets: SampleProbabilities[]): SampleProbabilitie
 }
 
 /**
- * The class-1 logit offset in [-3, 3] (steps of 0.01) with the highest balanced accuracy; ties go to
- * the offset closest to 0 (the model as trained).
+ * The class-1 logit offset in [-3, 3] (steps of 0.01) that is best by `criterion`: the highest
+ * balanced accuracy, or (parity) the smallest |recall 0 - recall 1| and then the highest balanced
+ * accuracy. Remaining ties go to the offset closest to 0 (the model as trained).
  */
-export function balancedLogitOffset(p: SampleProbabilities, k: number): BalanceResult {
+export function balancedLogitOffset(p: SampleProbabilities, k: number, criterion: BalanceCriterion = 'accuracy'): BalanceResult {
   if (k !== 2) throw new UserError(`balancing needs a two-class model, this one has ${k} classes`);
   if (p.labels.length === 0) throw new UserError('balancing needs validation samples');
   if (new Set(p.labels).size < 2) throw new UserError('balancing needs validation samples of both classes');
+  // Scores compared as [primary, secondary], larger is better; 1e-12 absorbs float noise.
+  const key = (s: ReturnType<typeof score>) => (criterion === 'parity' ? [-Math.abs(s.recalls[0] - s.recalls[1]), s.balancedAccuracy] : [s.balancedAccuracy, 0]);
+  const better = (a: number[], b: number[]) => {
+    for (let i = 0; i < a.length; i++) if (Math.abs(a[i] - b[i]) > 1e-12) return a[i] > b[i];
+    return false;
+  };
   const before = score(p, k, 0);
-  let best = { delta: 0, s: before };
+  let best = { delta: 0, s: before, key: key(before) };
   for (let i = -300; i <= 300; i++) {
     const delta = i / 100;
     const s = score(p, k, delta);
-    if (s.balancedAccuracy > best.s.balancedAccuracy + 1e-12 || (Math.abs(s.balancedAccuracy - best.s.balancedAccuracy) <= 1e-12 && Math.abs(delta) < Math.abs(best.delta))) {
-      best = { delta, s };
-    }
+    const kk = key(s);
+    if (better(kk, best.key) || (!better(best.key, kk) && Math.abs(delta) < Math.abs(best.delta))) best = { delta, s, key: kk };
   }
   return { offsets: [0, best.delta], before, after: best.s };
 }

@@ -61,6 +61,8 @@ export interface ModelCard {
   /** Decision threshold chosen on the validation split after training (facecls ship --balance). */
   calibration?: {
     method: string;
+    /** `facecls ship --balance <criterion>`; absent in cards written before parity existed (= accuracy). */
+    criterion?: 'accuracy' | 'parity';
     split: string;
     offsets: number[];
     before: { accuracy: number; balancedAccuracy: number; recalls: number[] };
@@ -312,7 +314,7 @@ export function modelCardMarkdown(c: ModelCard): string {
     const k = c.calibration;
     const rec = (r: number[]) => r.map((x, i) => `${c.labels[i]} ${pct(x)}`).join(', ');
     L.push(
-      `- Calibration (\`facecls ship --balance\`): ${k.method}, chosen on the ${k.split}: logit offsets ${k.offsets.map((x) => x.toFixed(2)).join(' / ')} ` +
+      `- Calibration (\`facecls ship --balance ${k.criterion ?? 'accuracy'}\`): ${k.method}, chosen on the ${k.split}: logit offsets ${k.offsets.map((x) => x.toFixed(2)).join(' / ')} ` +
         `(folded into the last convolution's bias${c.ensemble ? ' of every member' : ''}). On that split: recalls ${rec(k.before.recalls)} before, ${rec(k.after.recalls)} after; ` +
         `accuracy ${pct(k.before.accuracy)} -> ${pct(k.after.accuracy)}. Validation figures below are therefore optimistic; the test split was not used.`,
     );

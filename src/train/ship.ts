@@ -15,7 +15,7 @@ import { modelCost } from '../framework/cost.js';
 import { MODEL_JSON, writeFileAtomic } from '../io/fs-handler.js';
 import { buildEnsemble, ENSEMBLE_COMBINE } from '../framework/ensemble.js';
 import { loadModel, saveModel, type LoadedModel, type ModelMeta } from '../io/model-store.js';
-import { balancedLogitOffset, foldLogitOffsets, interleaveViews } from './calibrate.js';
+import { BALANCE_METHODS, balancedLogitOffset, foldLogitOffsets, interleaveViews, type BalanceCriterion } from './calibrate.js';
 import { MODEL_ONNX, shippedOnnx, writeOnnx } from '../io/onnx/model-dir.js';
 import { labelCounts, type Dataset, type SplitName } from '../data/dataset.js';
 import { loadDataset } from '../data/load.js';
@@ -28,9 +28,9 @@ export interface ShipOptions {
   tta?: 'none' | 'flip';
   /**
    * Two-class models: add a logit offset, chosen on the validation split (adults where ages are
-   * known), that maximises balanced accuracy (src/train/calibrate.ts).
+   * known), that maximises balanced accuracy or equalises the two recalls (src/train/calibrate.ts).
    */
-  balance?: boolean;
+  balance?: BalanceCriterion;
   /** Replace an existing output folder. */
   force?: boolean;
   /** Facts the card must state that the run directory cannot show (e.g. an earlier test-split read). */
@@ -307,9 +307,9 @@ export async function shipRun(runDirArgs: string | string[], outArg: string, opt
         // each member's logits is then scored exactly as the ensemble will apply it.
         const views = [];
         for (const d of memberDirs) views.push((await evaluate({ model: d, data: ds, split: 'val', tta, adults: hasAges, keepProbabilities: true, runtime: opts.runtime, backend: opts.backend })).probabilities!);
-        const b = balancedLogitOffset(interleaveViews(views), 2);
+        const b = balancedLogitOffset(interleaveViews(views), 2, opts.balance);
         for (const l of loaded) foldLogitOffsets(l.model, b.offsets);
-        calibration = { method: 'logit offset maximising balanced accuracy (per-class recalls brought together)', split: valSplitName, ...b };
+        calibration = { method: BALANCE_METHODS[opts.balance], criterion: opts.balance, split: valSplitName, ...b };
       }
       const base = loaded[0].meta;
       if (runs.length === 1) {

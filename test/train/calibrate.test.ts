@@ -28,6 +28,28 @@ test('the balancing offset equalises per-class recall on skewed probabilities, a
   assert.throws(() => balancedLogitOffset({ labels: [1, 1], views: 1, values: Float32Array.of(0.2, 0.8, 0.3, 0.7) }, 2), /both classes/);
 });
 
+test('parity equalises the two recalls where balanced accuracy would leave them apart', () => {
+  // Class 0: one sample at p1 = 0.6 (wrong at offset 0); class 1: two samples just above 0.5.
+  // Offset 0: recalls [0.75, 1] (balanced 0.875), the accuracy optimum. Recalls meet only at
+  // [0.75, 0.75], for offsets that flip 0.515 (log-odds 0.060) but not 0.53 (0.120): -0.07 .. -0.12.
+  const labels = [0, 0, 0, 0, 1, 1, 1, 1];
+  const p1 = [0.1, 0.2, 0.3, 0.6, 0.9, 0.8, 0.53, 0.515];
+  const values = Float32Array.from(p1.flatMap((p) => [1 - p, p]));
+  const acc = balancedLogitOffset({ labels, views: 1, values }, 2, 'accuracy');
+  assert.deepEqual(acc.offsets, [0, 0]);
+  assert.deepEqual(acc.after.recalls, [0.75, 1]);
+  const par = balancedLogitOffset({ labels, views: 1, values }, 2, 'parity');
+  assert.deepEqual(par.after.recalls, [0.75, 0.75]);
+  assert.equal(par.offsets[1], -0.07, 'the zero-gap offset closest to 0');
+  assert.equal(par.after.balancedAccuracy, 0.75);
+  assert.deepEqual(par.before, acc.before);
+  // When the recalls can meet with no loss, parity and accuracy agree.
+  const easy = Float32Array.from([0.1, 0.2, 0.3, 0.6, 0.9, 0.8, 0.7, 0.65].flatMap((p) => [1 - p, p]));
+  const e = balancedLogitOffset({ labels, views: 1, values: easy }, 2, 'parity');
+  assert.deepEqual(e.after.recalls, [1, 1]);
+  assert.deepEqual(e.offsets, balancedLogitOffset({ labels, views: 1, values: easy }, 2, 'accuracy').offsets);
+});
+
 test('folding offsets into the logit conv bias scales each class probability by e^offset', () => {
   const m = buildModel('tiny-xception', { inputSize: 16, channels: 1, numClasses: 2 });
   const x = tf.randomUniform([5, 16, 16, 1], -1, 1, 'float32', 3);

@@ -174,12 +174,21 @@ test('UTKFace-style data: adults and per-group figures, measured gaps in the lim
   assert.equal(card.calibration, undefined);
   // --balance: an offset chosen on validation adults, folded into the weights (and the ONNX graph):
   // the card's validation-adults figure is what the calibration predicted.
-  const balanced = (await shipRun(run, path.join(fresh(), 'balanced'), { balance: true })).card;
+  const balanced = (await shipRun(run, path.join(fresh(), 'balanced'), { balance: 'accuracy' })).card;
   assert.ok(balanced.calibration);
   assert.equal(balanced.calibration.split, 'UTKFace validation split (adults)');
   assert.ok(balanced.calibration.after.balancedAccuracy >= balanced.calibration.before.balancedAccuracy);
   const adults = balanced.evaluation.val.find((e) => e.adultsOnly)!;
   assert.ok(Math.abs(adults.accuracy - balanced.calibration.after.accuracy) < 1e-9);
+  assert.equal(balanced.calibration.criterion, 'accuracy');
+  // --balance parity: the recall gap on validation adults can only shrink, and the card says how it was chosen.
+  const parOut = path.join(fresh(), 'parity');
+  const parity = (await shipRun(run, parOut, { balance: 'parity' })).card.calibration!;
+  const gap = (r: number[]) => Math.abs(r[0] - r[1]);
+  assert.equal(parity.criterion, 'parity');
+  assert.ok(gap(parity.after.recalls) <= gap(parity.before.recalls));
+  assert.ok(gap(parity.after.recalls) <= gap(balanced.calibration.after.recalls) + 1e-12);
+  assert.match(fs.readFileSync(path.join(parOut, MODEL_CARD_MD), 'utf8'), /`facecls ship --balance parity`\): logit offset minimising the gap between the two per-class recalls/);
   const test = card.evaluation.test as CardEvaluation[];
   assert.deepEqual(test.map((e) => e.adultsOnly), [false, true]);
   assert.deepEqual(card.evaluation.val.map((e) => e.adultsOnly), [false, true]);
@@ -313,7 +322,7 @@ test('ensemble: several runs shipped as one model averaging their probabilities;
   await train(opts(utk, { task: 'gender', epochs: 1, valFraction: 0.2, testFraction: 0.2, seed: 6, splitSeed: 5, augment: { ...NO_AUGMENT, flip: false } }), g2, quiet);
   assert.deepEqual(JSON.parse(fs.readFileSync(path.join(g2, 'split.json'), 'utf8')).ids, JSON.parse(fs.readFileSync(path.join(g[0], 'split.json'), 'utf8')).ids);
   const gens = path.join(fresh(), 'gens');
-  const balanced = (await shipRun([g[0], g2], gens, { balance: true, tta: 'flip' })).card;
+  const balanced = (await shipRun([g[0], g2], gens, { balance: 'accuracy', tta: 'flip' })).card;
   assert.match(balanced.ensemble!.members[1].command, /--seed 6 --split-seed 5 /);
   // The ensemble is evaluated on its members' split (seed 5), not the default one.
   const all = balanced.evaluation.val.find((e) => !e.adultsOnly)!;

@@ -1,7 +1,8 @@
-/** `facecls ship <run-dir>... -o <model dir> [--final] [--tta flip] [--force] [--json]`: training run(s) -> a shipped model (or ensemble) with its card. */
+/** `facecls ship <run-dir>... -o <model dir> [--final] [--tta flip] [--balance [accuracy|parity]] [--force] [--json]`: training run(s) -> a shipped model (or ensemble) with its card. */
 import type { Command } from 'commander';
 import { UserError } from '../../errors.js';
 import { RUNTIME_OPTION_HELP } from '../../runtime/options.js';
+import { BALANCE_CRITERIA, type BalanceCriterion } from '../../train/calibrate.js';
 import { MODEL_CARD_JSON, MODEL_CARD_MD, type CardEvaluation } from '../../train/model-card.js';
 import { countProgress } from '../../train/progress.js';
 import { shipRun } from '../../train/ship.js';
@@ -12,7 +13,7 @@ interface ShipCliOptions {
   final: boolean;
   tta: string;
   force: boolean;
-  balance: boolean;
+  balance: boolean | string;
   json: boolean;
   data?: string;
   runtime?: string;
@@ -30,7 +31,11 @@ export function registerShip(program: Command): void {
     .requiredOption('-o, --output <dir>', 'model folder to write (e.g. models/emotion)')
     .option('--final', 'also evaluate the test split (FER-2013 PrivateTest / UTKFace test, all ages and adults): once, when training has ended', false)
     .option('--tta <mode>', 'test-time augmentation: none or flip; recorded in the model, so every runtime (pipeline, server, browser) applies it as evaluated', 'none')
-    .option('--balance', 'two-class models: fold in a logit offset chosen on the validation split (adults where ages are known) that maximises balanced accuracy', false)
+    .option(
+      '--balance [criterion]',
+      'two-class models: fold in a logit offset chosen on the validation split (adults where ages are known): accuracy (the default) maximises balanced accuracy, parity equalises the two classes\' recalls',
+      false,
+    )
     .option('-f, --force', 'replace an existing output folder', false)
     .option('--data <path>', "the run's dataset, if it moved since training (must still split as the run's split.json)")
     .option('--runtime <name>', RUNTIME_OPTION_HELP)
@@ -38,6 +43,8 @@ export function registerShip(program: Command): void {
     .option('--json', 'print the model card as JSON', false)
     .action(async (runDirs: string[], o: ShipCliOptions, cmd: Command) => {
       if (o.tta !== 'none' && o.tta !== 'flip') throw new UserError(`--tta must be none or flip, got "${o.tta}"`);
+      const balance = o.balance === true ? 'accuracy' : o.balance || undefined;
+      if (balance !== undefined && !(BALANCE_CRITERIA as readonly string[]).includes(balance)) throw new UserError(`--balance must be ${BALANCE_CRITERIA.join(' or ')}, got "${balance}"`);
       let bar: ReturnType<typeof countProgress> | undefined;
       let current = '';
       let result;
@@ -45,7 +52,7 @@ export function registerShip(program: Command): void {
         result = await shipRun(runDirs, o.output, {
           final: o.final,
           tta: o.tta,
-          balance: o.balance,
+          balance: balance as BalanceCriterion | undefined,
           force: o.force,
           notes: o.note,
           data: o.data,
