@@ -172,7 +172,11 @@ export async function buildServer(opts: ServerOptions): Promise<FaceclsServer> {
    * Decode the request's image, then in one admitted job classify it and, when given, render from the
    * result (annotation, saliency), so a request holds one queue slot from start to end.
    */
-  async function imageJob<T>(req: FastifyRequest, reply: FastifyReply, render: (image: RawImage, result: ClassifyResult) => Promise<T>): Promise<{ result: ClassifyResult; out: T }> {
+  async function imageJob<T>(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    render: (image: RawImage, result: ClassifyResult, signal: AbortSignal) => Promise<T>,
+  ): Promise<{ result: ClassifyResult; out: T }> {
     refuseIfClosing();
     const t0 = performance.now();
     const image = await decode(req);
@@ -182,10 +186,12 @@ export async function buildServer(opts: ServerOptions): Promise<FaceclsServer> {
     if (q.minFaceSize !== undefined) copts.minFaceSize = q.minFaceSize;
     if (q.crops) copts.crops = true;
     let t2 = 0;
-    const done = await queue.run(async () => {
-      const result = await pipeline.classify(image, copts);
+    const done = await queue.run(async (signal) => {
+      const result = await pipeline.classify(image, copts, signal);
       t2 = performance.now();
-      return { result, out: await render(image, result) };
+      // Past the time limit the client already has its 503: no rendering for nobody.
+      signal.throwIfAborted();
+      return { result, out: await render(image, result, signal) };
     });
     const t3 = performance.now();
     const times: Record<string, number> = { decode: t1 - t0, classify: t2 - t1 };
@@ -203,7 +209,7 @@ export async function buildServer(opts: ServerOptions): Promise<FaceclsServer> {
   });
 
   app.post('/v1/annotate', { schema: { querystring: imageQuerySchema, response: image415 } }, async (req, reply) => {
-    const { result, out: png } = await imageJob(req, reply, (image, r) => pipeline.annotate(image, r));
+    const { result, out: png } = await imageJob(req, reply, (image, r, signal) => pipeline.annotate(image, r, signal));
     reply.type('image/png').header('x-faces', String(result.faces.length));
     return png;
   });
@@ -212,7 +218,7 @@ export async function buildServer(opts: ServerOptions): Promise<FaceclsServer> {
     const saliency = pipeline.saliency?.bind(pipeline);
     if (!saliency) throw new HttpError(501, 'not_implemented', 'saliency maps are not available in this build');
     const q = req.query as { task: 'emotion' | 'gender'; method: SaliencyMethod; class?: string };
-    const { result, out: png } = await imageJob(req, reply, (image, r) => saliency(image, r, { task: q.task, method: q.method, className: q.class }));
+    const { result, out: png } = await imageJob(req, reply, (image, r, signal) => saliency(image, r, { task: q.task, method: q.method, className: q.class }, signal));
     reply.type('image/png').header('x-faces', String(result.faces.length));
     return png;
   });

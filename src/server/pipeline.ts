@@ -65,12 +65,15 @@ export interface PipelineMemory {
 }
 
 export interface ServerPipeline {
-  /** Detect faces and classify each one. Must not leak tensors. */
-  classify(image: RawImage, opts?: ClassifyOptions): Promise<ClassifyResult>;
+  /**
+   * Detect faces and classify each one. Must not leak tensors. `signal` (the request's time limit)
+   * may cancel the work where the pipeline can (a worker thread is stopped); others ignore it.
+   */
+  classify(image: RawImage, opts?: ClassifyOptions, signal?: AbortSignal): Promise<ClassifyResult>;
   /** PNG of the image with boxes, labels and probability bars. */
-  annotate(image: RawImage, result: ClassifyResult): Promise<Buffer>;
+  annotate(image: RawImage, result: ClassifyResult, signal?: AbortSignal): Promise<Buffer>;
   /** PNG with a saliency panel per face; absent until saliency exists. */
-  saliency?(image: RawImage, result: ClassifyResult, opts: SaliencyOptions): Promise<Buffer>;
+  saliency?(image: RawImage, result: ClassifyResult, opts: SaliencyOptions, signal?: AbortSignal): Promise<Buffer>;
   /** Models in use (classifiers and detector) for GET /v1/models and the web page. */
   models(): ServedModel[];
   /** Name of the face detector in use. */

@@ -1,7 +1,9 @@
 /**
  * Admission control for inference work: at most `concurrency` jobs run at once, at most `maxQueued`
  * wait, and a job that cannot finish within `timeoutMs` (waiting included) is refused. Overload is
- * answered at once (503 + Retry-After) instead of letting latency grow without bound.
+ * answered at once (503 + Retry-After) instead of letting latency grow without bound. A job past its
+ * time limit is also told so through its AbortSignal, so work that can be cancelled (a worker thread)
+ * stops and frees its slot instead of computing an answer nobody will read.
  */
 import { HttpError } from './http-error.js';
 
@@ -52,8 +54,11 @@ export class WorkQueue {
     return new HttpError(503, 'overloaded', message, { 'retry-after': String(this.retryAfterSeconds()) });
   }
 
-  /** Run `job` when a slot is free; rejects with 503 when the queue is full or the time limit passes. */
-  async run<T>(job: () => Promise<T>): Promise<T> {
+  /**
+   * Run `job` when a slot is free; rejects with 503 when the queue is full or the time limit passes,
+   * and then aborts the job's signal.
+   */
+  async run<T>(job: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const admitted = Date.now();
     if (this.running >= this.opts.concurrency) {
       if (this.waiting.length >= this.opts.maxQueued) {
@@ -82,14 +87,17 @@ export class WorkQueue {
     const started = Date.now();
     const remaining = this.opts.timeoutMs - (started - admitted);
     let timer: NodeJS.Timeout | undefined;
-    const work = job();
+    const abort = new AbortController();
+    const work = job(abort.signal);
     try {
       return await Promise.race([
         work,
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => {
             this.timedOut++;
-            reject(this.busy(`request exceeded the ${this.opts.timeoutMs} ms time limit`));
+            const e = this.busy(`request exceeded the ${this.opts.timeoutMs} ms time limit`);
+            reject(e);
+            abort.abort(e);
           }, Math.max(1, remaining));
         }),
       ]);

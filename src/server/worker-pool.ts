@@ -2,7 +2,10 @@
  * A ServerPipeline spread over worker threads: each worker loads the models once and runs whole
  * requests, so N workers use N cores and the HTTP thread stays responsive while they compute.
  * Each call goes to the worker with the fewest calls in flight; a worker that dies is replaced and
- * its in-flight calls fail with an error (500), never hang.
+ * its in-flight calls fail with an error (500), never hang. A call whose signal aborts (the request's
+ * time limit) while it is its worker's only work stops that worker, which is replaced: a runaway
+ * request cannot hold a core after its client got the 503. Calls made while no worker is up wait for
+ * the replacement.
  */
 import { Worker } from 'node:worker_threads';
 import type { RawImage } from '../data/preprocess.js';
@@ -48,6 +51,12 @@ function spawn(options: FaceClassifierOptions): Promise<{ worker: Worker; ready:
 export class WorkerPoolPipeline implements ServerPipeline {
   private nextId = 1;
   private closing = false;
+  /** Replacement workers being started. */
+  private readonly starting = new Set<Promise<void>>();
+  /** Workers stopped because a call's time limit passed. */
+  cancelled = 0;
+  /** Workers replaced (after a crash or a cancellation). */
+  restarts = 0;
 
   private constructor(
     private readonly slots: Slot[],
@@ -91,41 +100,79 @@ export class WorkerPoolPipeline implements ServerPipeline {
     slot.worker.once('exit', (code) => {
       for (const p of slot.inflight.values()) p.reject(new Error(`pipeline worker stopped (exit code ${code}) during the request`));
       slot.inflight.clear();
-      if (this.closing) return;
-      // Replace the dead worker; until then its slot takes no work.
-      const i = this.slots.indexOf(slot);
-      if (i >= 0) this.slots.splice(i, 1);
-      void spawn(this.options)
-        .then(({ worker }) => {
-          if (this.closing) return void worker.terminate();
-          const fresh: Slot = { worker, inflight: new Map() };
-          this.slots.push(fresh);
-          this.watch(fresh);
-        })
-        .catch(() => undefined);
+      this.replace(slot);
     });
   }
 
-  private call<T>(op: WorkerRequest['op'], args: unknown[], slot?: Slot): Promise<T> {
-    const target = slot ?? this.slots.reduce<Slot | undefined>((best, s) => (!best || s.inflight.size < best.inflight.size ? s : best), undefined);
-    if (!target) return Promise.reject(new Error('no pipeline worker is running'));
+  /** Take a slot out of service (its worker exited or is being stopped) and start its replacement, once. */
+  private replace(slot: Slot): void {
+    const i = this.slots.indexOf(slot);
+    if (i < 0 || this.closing) return;
+    this.slots.splice(i, 1);
+    const replacing: Promise<void> = spawn(this.options)
+      .then(({ worker }) => {
+        if (this.closing) return void worker.terminate();
+        const fresh: Slot = { worker, inflight: new Map() };
+        this.slots.push(fresh);
+        this.watch(fresh);
+        this.restarts++;
+      })
+      .catch(() => undefined)
+      .finally(() => this.starting.delete(replacing));
+    this.starting.add(replacing);
+  }
+
+  /** The worker with the fewest calls in flight, waiting for a replacement when none is up. */
+  private async pick(): Promise<Slot> {
+    for (;;) {
+      const best = this.slots.reduce<Slot | undefined>((b, s) => (!b || s.inflight.size < b.inflight.size ? s : b), undefined);
+      if (best) return best;
+      if (this.closing || this.starting.size === 0) throw new Error('no pipeline worker is running');
+      await Promise.race(this.starting);
+    }
+  }
+
+  private async call<T>(op: WorkerRequest['op'], args: unknown[], slot?: Slot, signal?: AbortSignal): Promise<T> {
+    signal?.throwIfAborted();
+    const target = slot ?? (await this.pick());
+    signal?.throwIfAborted();
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
-      target.inflight.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      const onAbort = () => {
+        // Only a worker busy with this call alone is stopped; other requests' work is never lost.
+        if (target.inflight.size !== 1 || !target.inflight.has(id)) return;
+        target.inflight.delete(id);
+        this.cancelled++;
+        reject(signal!.reason instanceof Error ? signal!.reason : new Error('cancelled'));
+        this.replace(target);
+        void target.worker.terminate();
+      };
+      const done = () => signal?.removeEventListener('abort', onAbort);
+      target.inflight.set(id, {
+        resolve: (v) => {
+          done();
+          resolve(v as T);
+        },
+        reject: (e) => {
+          done();
+          reject(e);
+        },
+      });
+      signal?.addEventListener('abort', onAbort, { once: true });
       target.worker.postMessage({ id, op, args } satisfies WorkerRequest);
     });
   }
 
-  classify(image: RawImage, opts?: ClassifyOptions): Promise<ClassifyResult> {
-    return this.call('classify', [image, opts]);
+  classify(image: RawImage, opts?: ClassifyOptions, signal?: AbortSignal): Promise<ClassifyResult> {
+    return this.call('classify', [image, opts], undefined, signal);
   }
 
-  async annotate(image: RawImage, result: ClassifyResult): Promise<Buffer> {
-    return toBuffer(await this.call<Uint8Array>('annotate', [image, result]));
+  async annotate(image: RawImage, result: ClassifyResult, signal?: AbortSignal): Promise<Buffer> {
+    return toBuffer(await this.call<Uint8Array>('annotate', [image, result], undefined, signal));
   }
 
-  async saliency(image: RawImage, result: ClassifyResult, opts: SaliencyOptions): Promise<Buffer> {
-    return toBuffer(await this.call<Uint8Array>('saliency', [image, result, opts]));
+  async saliency(image: RawImage, result: ClassifyResult, opts: SaliencyOptions, signal?: AbortSignal): Promise<Buffer> {
+    return toBuffer(await this.call<Uint8Array>('saliency', [image, result, opts], undefined, signal));
   }
 
   models(): ServedModel[] {

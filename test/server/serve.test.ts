@@ -128,6 +128,55 @@ describe('server on a worker-thread pool', () => {
   });
 });
 
+describe('time limits on the worker-thread pool', () => {
+  test('a call past its time limit stops its busy worker, which is replaced; later calls and requests are answered', async () => {
+    const { WorkerPoolPipeline } = await import('../../src/server/worker-pool.js');
+    const pool = await WorkerPoolPipeline.load({ emotionModel: models.emotion, genderModel: models.gender }, 1);
+    // A 3000x3000 photo-sized image: copying it to the worker and detecting on it takes far longer than
+    // the few milliseconds before the abort, so the worker is still busy with it when the limit passes.
+    const side = 3000;
+    const big = { data: new Uint8Array(side * side * 3).map((_, i) => (i * 7) % 251), width: side, height: side, channels: 3 as const };
+    const small = await sharp(await faceLike()).raw().toBuffer({ resolveWithObject: true });
+    const face = { data: new Uint8Array(small.data), width: small.info.width, height: small.info.height, channels: 3 as const };
+    try {
+      const expected = await pool.classify(face, { crops: true });
+      const ac = new AbortController();
+      const call = pool.classify(big, {}, ac.signal);
+      setTimeout(() => ac.abort(new Error('past the limit')), 5);
+      await assert.rejects(call, /past the limit/);
+      assert.equal(pool.cancelled, 1);
+      // The next call waits for the replacement worker instead of failing for want of one.
+      assert.deepEqual(await pool.classify(face, { crops: true }), expected);
+      assert.equal(pool.restarts, 1);
+      assert.equal(pool.size, 1);
+      // An already-aborted signal never reaches a worker.
+      const pre = new AbortController();
+      pre.abort(new Error('too late'));
+      await assert.rejects(pool.classify(face, { crops: true }, pre.signal), /too late/);
+      assert.equal(pool.cancelled, 1);
+
+      // Over HTTP: the 503 arrives at the limit and the queue slot is free once the worker is stopped.
+      const server = await buildServer({ pipeline: pool, logger: false, limits: { timeoutMs: 20, maxPixels: side * side } });
+      const url = await server.app.listen({ host: '127.0.0.1', port: 0 });
+      try {
+        const jpeg = await sharp(Buffer.from(big.data), { raw: { width: side, height: side, channels: 3 } }).jpeg({ quality: 50 }).toBuffer();
+        const res = await fetch(`${url}/v1/classify`, { method: 'POST', body: new Uint8Array(jpeg), headers: { 'content-type': 'image/jpeg' } });
+        assert.equal(res.status, 503, await res.text());
+        const queue = async () => ((await (await fetch(`${url}/healthz`)).json()) as { queue: { active: number; timedOut: number } }).queue;
+        for (let i = 0; i < 100 && (await queue()).active > 0; i++) await new Promise((r) => setTimeout(r, 50));
+        assert.deepEqual({ active: (await queue()).active, timedOut: (await queue()).timedOut }, { active: 0, timedOut: 1 });
+        assert.equal(pool.cancelled, 2);
+      } finally {
+        await server.close();
+      }
+      assert.deepEqual(await pool.classify(face, { crops: true }), expected);
+      assert.equal(pool.restarts, 2);
+    } finally {
+      await pool.dispose();
+    }
+  });
+});
+
 describe('facecls serve (process)', () => {
   test('starts with the given models, serves, and stops cleanly on SIGTERM', async () => {
     const child = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'facecls.js'), 'serve', '--port', '0', '--emotion-model', models.emotion, '--gender-model', models.gender], {
