@@ -189,7 +189,7 @@ export async function buildServer(opts: ServerOptions): Promise<FaceclsServer> {
     const done = await queue.run(async (signal) => {
       const result = await pipeline.classify(image, copts, signal);
       t2 = performance.now();
-      // Past the time limit the client already has its 503: no rendering for nobody.
+      // Past the time limit the client already has its 503: render nothing for it.
       signal.throwIfAborted();
       return { result, out: await render(image, result, signal) };
     });
