@@ -239,7 +239,7 @@ export function limitations(task: string, format: string, trainClassCounts: Reco
     const g = e.gaps;
     if (!g) continue;
     const parts: string[] = [];
-    if (g.menMinusWomen !== undefined) parts.push(`men ${g.menMinusWomen >= 0 ? '' : '-'}${Math.abs(g.menMinusWomen).toFixed(2)} points ${g.menMinusWomen >= 0 ? 'above' : 'below'} women`);
+    if (g.menMinusWomen !== undefined) parts.push(`men ${Math.abs(g.menMinusWomen).toFixed(2)} points ${g.menMinusWomen >= 0 ? 'above' : 'below'} women`);
     if (g.worstEthnicGroup) parts.push(`the weakest ethnic group ("${g.worstEthnicGroup.value}", ${pct(g.worstEthnicGroup.accuracy)}) ${g.worstEthnicGroup.belowOverall.toFixed(2)} points below overall`);
     if (g.adultsMinusMinors !== undefined) parts.push(`under-18s at ${pct(g.minorsAccuracy!)}, ${g.adultsMinusMinors.toFixed(2)} points ${g.adultsMinusMinors >= 0 ? 'below' : 'above'} adults (children's faces carry fewer gender cues)`);
     if (parts.length) out.push(`Measured on ${evalTitle(e)}: ${parts.join('; ')}.`);

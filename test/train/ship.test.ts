@@ -201,7 +201,9 @@ test('UTKFace-style data: adults and per-group figures, measured gaps in the lim
   const w = all.groups.gender!.find((g) => g.value === 'woman')!;
   const m = all.groups.gender!.find((g) => g.value === 'man')!;
   assert.equal(all.gaps!.menMinusWomen, Math.round((m.accuracy - w.accuracy) * 10000) / 100);
-  assert.ok(card.limitations.some((l) => l.startsWith('Measured on UTKFace test split, all ages: men')), card.limitations.join('\n'));
+  // The gap is stated as a magnitude and a direction (no "men -1.60 points below women").
+  const gapText = `Measured on UTKFace test split, all ages: men ${Math.abs(all.gaps!.menMinusWomen!).toFixed(2)} points ${all.gaps!.menMinusWomen! >= 0 ? 'above' : 'below'} women`;
+  assert.ok(card.limitations.some((l) => l.startsWith(gapText)), `${gapText}\n${card.limitations.join('\n')}`);
   assert.ok(card.limitations.some((l) => /under-18s at/.test(l)));
   const md = fs.readFileSync(path.join(out, MODEL_CARD_MD), 'utf8');
   assert.match(md, /UTKFace test split, adults \(age >= 18\)/);
