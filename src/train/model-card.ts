@@ -10,6 +10,7 @@ import { errorMessage } from '../errors.js';
 import type { ModelCost } from '../framework/cost.js';
 import { projectRoot } from '../data/paths.js';
 import { shippedModelName, type ModelVariant } from '../io/model-store.js';
+import type { BalanceCriterion } from './calibrate.js';
 import type { TrainOptions } from './train.js';
 
 const MODEL_VARIANTS: readonly ModelVariant[] = ['fast', 'accurate'];
@@ -62,7 +63,7 @@ export interface ModelCard {
   calibration?: {
     method: string;
     /** `facecls ship --balance <criterion>`; absent in cards written before parity existed (= accuracy). */
-    criterion?: 'accuracy' | 'parity';
+    criterion?: BalanceCriterion;
     split: string;
     offsets: number[];
     before: { accuracy: number; balancedAccuracy: number; recalls: number[] };

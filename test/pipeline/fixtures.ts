@@ -4,14 +4,18 @@
  */
 import * as path from 'node:path';
 import * as fs from 'node:fs';
+import sharp from 'sharp';
+import { datasetPath } from '../../src/data/paths.js';
+import type { RawImage } from '../../src/data/preprocess.js';
+import { composeFrame, listUtkFaces, type LabelledFrame } from '../../src/detect/labelled-set.js';
 import { setupBackend } from '../../src/engine/backend.js';
 import { buildModel } from '../../src/framework/zoo.js';
 import { saveModel } from '../../src/io/model-store.js';
+import { testMeta } from '../helpers/meta.js';
 import { seedKernels } from '../helpers/seeded.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 let cached: { emotion: string; gender: string } | undefined;
-
 
 /** Emotion (mini-xception 48x48 grey, 7 classes) and gender (mini-xception 64x64 grey) model dirs, seeded weights. */
 export async function randomModels(): Promise<{ emotion: string; gender: string }> {
@@ -31,12 +35,6 @@ export async function randomModels(): Promise<{ emotion: string; gender: string 
   cached = { emotion, gender };
   return cached;
 }
-
-import sharp from 'sharp';
-import { datasetPath } from '../../src/data/paths.js';
-import type { RawImage } from '../../src/data/preprocess.js';
-import { composeFrame, listUtkFaces, type LabelledFrame } from '../../src/detect/labelled-set.js';
-import { testMeta } from '../helpers/meta.js';
 
 /** Why UTKFace-based tests skip, or false when the faces are available. */
 export function utkSkip(): string | false {

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { datasetPath, projectRoot } from '../../src/data/paths.js';
-import { evaluate } from '../../src/eval/evaluate.js';
+import { evaluate, type GroupRow } from '../../src/eval/evaluate.js';
 import { MODEL_JSON } from '../../src/io/fs-handler.js';
 import { defaultModelDir } from '../../src/pipeline/face-classifier.js';
 import { MODEL_CARD_JSON, readShippedModels, type ModelCard } from '../../src/train/model-card.js';
@@ -67,7 +67,7 @@ for (const [task, { data, floors }] of Object.entries(FLOORS)) {
       if (split === 'test' && adults && r.groups.gender) {
         // The issue's fairness targets on test adults (women within 2 points of men, no ethnic group more
         // than 3 points below overall), each with the floors' one point of slack.
-        const at = (rows: Array<{ value: string; accuracy: number }>, v: string) => rows.find((g) => g.value === v)!.accuracy;
+        const at = (rows: GroupRow[], v: string) => rows.find((g) => g.value === v)!.accuracy;
         const gap = 100 * Math.abs(at(r.groups.gender, 'man') - at(r.groups.gender, 'woman'));
         const worst = 100 * (acc - Math.min(...r.groups.race!.map((g) => g.accuracy)));
         console.log(`# ${task} test adults: women/men ${gap.toFixed(2)} points apart, weakest ethnic group ${worst.toFixed(2)} below overall`);
