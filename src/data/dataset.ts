@@ -20,7 +20,7 @@ export const SPLIT_ALIASES: Record<string, SplitName> = {
   privatetest: 'test',
 };
 
-export type DatasetFormat = 'fer2013-csv' | 'fer2013-folders' | 'utkface' | 'imdb-wiki' | 'folders';
+export type DatasetFormat = 'fer2013-csv' | 'fer2013-folders' | 'utkface' | 'imdb-wiki' | 'rafdb' | 'folders';
 
 export const RACES = ['white', 'black', 'asian', 'indian', 'others'] as const;
 

@@ -92,8 +92,13 @@ export function isFer2013Folders(dir: string): boolean {
   for (const sub of ['train', 'test']) {
     const d = path.join(dir, sub);
     if (fs.existsSync(d) && fs.statSync(d).isDirectory()) {
-      const names = fs.readdirSync(d).map((n) => n.toLowerCase());
-      if (EMOTION_LABELS.filter((l) => names.includes(l)).length >= 5) return true;
+      const names = fs.readdirSync(d);
+      const classes = names.filter((n) => (EMOTION_LABELS as readonly string[]).includes(n.toLowerCase()));
+      if (classes.length < 5) continue;
+      // FER-2013's files carry their official split as a name prefix; other emotion folders (e.g. RAF-DB's
+      // train/<class>/) go through the generic folders loader.
+      const files = classes.flatMap((c) => fs.readdirSync(path.join(d, c)).filter(isImageFile).slice(0, 20));
+      if (files.length > 0 && files.filter((f) => USAGE_TO_SPLIT[f.split('_')[0]]).length >= files.length * 0.8) return true;
     }
   }
   return false;

@@ -1,6 +1,8 @@
 /**
  * Generic `<root>/<class>/*` image folders, or `<root>/{train,val,test}/<class>/*` with explicit
- * splits. Without explicit splits, a seeded hash split stratified by class.
+ * splits. Without explicit splits, a seeded hash split stratified by class. Explicit split folders
+ * without a validation folder (e.g. RAF-DB's official `train/`, whose test split is held out) get a
+ * seeded, class-stratified validation split carved out of `train/`.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -51,7 +53,13 @@ export function loadFolders(root: string, opts: { labels?: string[]; aliases?: R
   }
   const sp = opts.split ?? DEFAULT_SPLIT;
   let method: string;
-  if (explicit.length) {
+  const carveVal = explicit.length > 0 && splits.val.length === 0 && splits.train.length > 0;
+  if (carveVal) {
+    const carved = hashSplit(splits.train, (s) => path.relative(root, s.file!), (s) => s.label, { seed: sp.seed, val: sp.val, test: 0 });
+    splits.train = carved.train;
+    splits.val = carved.val;
+    method = `explicit split folders: ${explicit.join(', ')}; validation carved from train by a seeded hash split stratified by class (seed ${sp.seed}, val ${sp.val})`;
+  } else if (explicit.length) {
     method = `explicit split folders: ${explicit.join(', ')}`;
   } else {
     Object.assign(splits, hashSplit(all, (s) => path.relative(root, s.file!), (s) => s.label, sp));
@@ -67,7 +75,7 @@ export function loadFolders(root: string, opts: { labels?: string[]; aliases?: R
     skipped: [],
     split: {
       method,
-      ...(explicit.length ? {} : { seed: sp.seed, fractions: { val: sp.val, test: sp.test } }),
+      ...(carveVal ? { seed: sp.seed, fractions: { val: sp.val, test: 0 } } : explicit.length ? {} : { seed: sp.seed, fractions: { val: sp.val, test: sp.test } }),
       counts: splitCounts(splits),
       ids: { train: rel(splits.train), val: rel(splits.val), test: rel(splits.test) },
     },

@@ -7,9 +7,10 @@ import { DEFAULT_SPLIT, SPLIT_ALIASES, type Dataset, type DatasetFormat, type Ha
 import { isFer2013Folders, loadFer2013Csv, loadFer2013Folders } from './fer2013.js';
 import { loadFolders } from './folders.js';
 import { findImdbWikiMat, loadImdbWiki } from './imdb-wiki.js';
+import { findRafdbList, loadRafdb } from './rafdb.js';
 import { isUtkFace, loadUtkFace } from './utkface.js';
 
-export const DATASET_FORMATS: readonly DatasetFormat[] = ['fer2013-csv', 'fer2013-folders', 'utkface', 'imdb-wiki', 'folders'];
+export const DATASET_FORMATS: readonly DatasetFormat[] = ['fer2013-csv', 'fer2013-folders', 'utkface', 'imdb-wiki', 'rafdb', 'folders'];
 
 const GENDER_ALIASES: Record<string, string> = { female: 'woman', women: 'woman', f: 'woman', male: 'man', men: 'man', m: 'man' };
 
@@ -26,6 +27,7 @@ export function detectFormat(p: string): DatasetFormat {
   if (isFer2013Folders(p)) return 'fer2013-folders';
   if (findImdbWikiMat(p)) return 'imdb-wiki';
   if (isUtkFace(p)) return 'utkface';
+  if (findRafdbList(p)) return 'rafdb';
   return 'folders';
 }
 
@@ -53,6 +55,9 @@ export async function loadDataset(p: string, opts: LoadOptions): Promise<Dataset
       break;
     case 'imdb-wiki':
       ds = loadImdbWiki(p, split);
+      break;
+    case 'rafdb':
+      ds = loadRafdb(p, split);
       break;
     case 'folders':
       ds = loadFolders(p, {

@@ -23,13 +23,46 @@ export interface AugmentOptions {
   contrast: number;
   /** Cutout: side of a square set to mid-grey, as a fraction of the image side; 0 = off. */
   cutout: number;
+  /**
+   * Aspect jitter: the horizontal and vertical scales differ by a factor up to 1 + aspect (framing of
+   * web crops and detector boxes that are not square around the face); 0 = off.
+   */
+  aspect?: number;
+  /** Gamma: pixel values raised to exp(u), u uniform in [-gamma, gamma]; 0 = off. */
+  gamma?: number;
+  /** Blur: half of the images get a Gaussian blur of sigma uniform in [0, blur] pixels (model input scale); 0 = off. */
+  blur?: number;
+  /** Noise: half of the images get Gaussian noise of standard deviation uniform in [0, noise] (fraction of full scale); 0 = off. */
+  noise?: number;
+  /** RGB models: probability of turning the image grey (luma in every channel); 0 = off. */
+  grey?: number;
 }
 
 export const PAPER_AUGMENT: AugmentOptions = { rotation: 10, shift: 0.1, zoom: 0.1, flip: true, brightness: 0.1, contrast: 0.1, cutout: 0 };
 export const NO_AUGMENT: AugmentOptions = { rotation: 0, shift: 0, zoom: 0, flip: false, brightness: 0, contrast: 0, cutout: 0 };
 
+/**
+ * Robustness preset (chosen on validation, see README): the paper's geometry widened for framing
+ * (zoom 0.2, aspect 0.15: loose and tight crops, non-square boxes), rotation 15, and the image-quality
+ * changes of photos from other sources (gamma, blur, noise, contrast, grey for RGB models).
+ */
+export const ROBUST_AUGMENT: AugmentOptions = {
+  rotation: 15,
+  shift: 0.1,
+  zoom: 0.2,
+  flip: true,
+  brightness: 0.15,
+  contrast: 0.25,
+  cutout: 0,
+  aspect: 0.15,
+  gamma: 0.35,
+  blur: 1.2,
+  noise: 0.04,
+  grey: 0.2,
+};
+
 export function isIdentity(a: AugmentOptions): boolean {
-  return !a.rotation && !a.shift && !a.zoom && !a.flip && !a.brightness && !a.contrast && !a.cutout;
+  return !a.rotation && !a.shift && !a.zoom && !a.flip && !a.brightness && !a.contrast && !a.cutout && !a.aspect && !a.gamma && !a.blur && !a.noise && !a.grey;
 }
 
 /**
@@ -48,13 +81,17 @@ export function augmentImage(src: RawImage, dst: Uint8Array, rng: Rng, a: Augmen
   const cut = a.cutout > 0 ? Math.max(1, Math.round(a.cutout * Math.min(w, h))) : 0;
   const cutX = cut ? rng.int(w) - Math.floor(cut / 2) : 0;
   const cutY = cut ? rng.int(h) - Math.floor(cut / 2) : 0;
+  // Draws of the options added later happen only when they are on, so older runs replay exactly.
+  const asp = a.aspect ? Math.exp(rng.uniform(-1, 1) * Math.log(1 + a.aspect)) : 1;
+  const zx = z * Math.sqrt(asp);
+  const zy = z / Math.sqrt(asp);
 
-  const warp = theta !== 0 || z !== 1 || tx !== 0 || ty !== 0;
+  const warp = theta !== 0 || zx !== 1 || zy !== 1 || tx !== 0 || ty !== 0;
   const cx = (w - 1) / 2;
   const cy = (h - 1) / 2;
-  // Inverse map: source = centre + z * R(theta) * (dest - centre) - shift.
-  const cos = Math.cos(theta) * z;
-  const sin = Math.sin(theta) * z;
+  // Inverse map: source = centre + Z * R(theta) * (dest - centre) - shift, Z = diag(zx, zy).
+  const cos = Math.cos(theta);
+  const sin = Math.sin(theta);
   let mean = 0;
   if (gain !== 1) {
     for (let i = 0; i < w * h * c; i++) mean += data[i];
@@ -68,8 +105,8 @@ export function augmentImage(src: RawImage, dst: Uint8Array, rng: Rng, a: Augmen
       } else {
         const u = x - cx;
         const v = y - cy;
-        let sx = cx + cos * u - sin * v - tx;
-        let sy = cy + sin * u + cos * v - ty;
+        let sx = cx + zx * (cos * u - sin * v) - tx;
+        let sy = cy + zy * (sin * u + cos * v) - ty;
         sx = sx < 0 ? 0 : sx > w - 1 ? w - 1 : sx;
         sy = sy < 0 ? 0 : sy > h - 1 ? h - 1 : sy;
         const x0 = Math.floor(sx);
@@ -97,5 +134,61 @@ export function augmentImage(src: RawImage, dst: Uint8Array, rng: Rng, a: Augmen
       }
     }
   }
+  photometric(dst, w, h, c, rng, a);
   return { flip };
+}
+
+/** Gamma, blur, noise and grey (the options added for robustness), in place on `dst`. */
+function photometric(dst: Uint8Array, w: number, h: number, c: number, rng: Rng, a: AugmentOptions): void {
+  const n = w * h * c;
+  if (a.gamma) {
+    const g = Math.exp(rng.uniform(-a.gamma, a.gamma));
+    const lut = new Uint8Array(256);
+    for (let v = 0; v < 256; v++) lut[v] = Math.round(255 * Math.pow(v / 255, g));
+    for (let i = 0; i < n; i++) dst[i] = lut[dst[i]];
+  }
+  if (a.blur && rng.next() < 0.5) gaussianBlur(dst, w, h, c, rng.uniform(0, a.blur));
+  if (a.noise && rng.next() < 0.5) {
+    const sd = rng.uniform(0, a.noise) * 255;
+    for (let i = 0; i < n; i++) {
+      const v = dst[i] + sd * rng.normal() + 0.5;
+      dst[i] = v < 0 ? 0 : v > 255 ? 255 : v;
+    }
+  }
+  if (a.grey && c === 3 && rng.next() < a.grey) {
+    for (let i = 0; i < n; i += 3) {
+      const v = 0.299 * dst[i] + 0.587 * dst[i + 1] + 0.114 * dst[i + 2] + 0.5;
+      dst[i] = dst[i + 1] = dst[i + 2] = v;
+    }
+  }
+}
+
+/** Separable Gaussian blur of standard deviation `sigma` pixels (edges replicated), in place. */
+export function gaussianBlur(img: Uint8Array, w: number, h: number, c: number, sigma: number): void {
+  if (!(sigma > 0.2)) return;
+  const r = Math.max(1, Math.ceil(2.5 * sigma));
+  const k = new Float64Array(2 * r + 1);
+  let ks = 0;
+  for (let i = -r; i <= r; i++) ks += k[i + r] = Math.exp(-(i * i) / (2 * sigma * sigma));
+  for (let i = 0; i < k.length; i++) k[i] /= ks;
+  const tmp = new Float32Array(w * h * c);
+  const clampI = (v: number, hi: number) => (v < 0 ? 0 : v > hi ? hi : v);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      for (let ch = 0; ch < c; ch++) {
+        let acc = 0;
+        for (let i = -r; i <= r; i++) acc += k[i + r] * img[(y * w + clampI(x + i, w - 1)) * c + ch];
+        tmp[(y * w + x) * c + ch] = acc;
+      }
+    }
+  }
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      for (let ch = 0; ch < c; ch++) {
+        let acc = 0;
+        for (let i = -r; i <= r; i++) acc += k[i + r] * tmp[(clampI(y + i, h - 1) * w + x) * c + ch];
+        img[(y * w + x) * c + ch] = acc + 0.5;
+      }
+    }
+  }
 }

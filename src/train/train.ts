@@ -27,7 +27,6 @@ import { loadModel, saveModel, type ModelMeta, type Task } from '../io/model-sto
 import { createRuntime } from '../runtime/factory.js';
 import type { InferenceRuntime } from '../runtime/types.js';
 import { labelCounts, type Dataset, type DatasetFormat, type Skipped } from '../data/dataset.js';
-import { loadDataset } from '../data/load.js';
 import { preprocessFace } from '../data/preprocess.js';
 import { deriveSeed, Rng } from '../data/rng.js';
 import { DEFAULT_MAX_BAD_FRACTION, SampleStore } from '../data/store.js';
@@ -37,11 +36,15 @@ import { balancedClassWeights, epochOrder, makeBatches } from './batches.js';
 import { writeChartPng } from './plot.js';
 import { countProgress, epochProgress, fmtDuration } from './progress.js';
 import { initialMonitor, lrForEpoch, observe, type MonitorState, type ScheduleConfig } from './schedule.js';
+import { combineScores, combineSources, dataSources, loadSources, sourceRanges, weightedEpochOrder, type DataSource, type SourceScore } from './sources.js';
 
 export interface TrainOptions {
   task: Task;
+  /** The dataset (the first one when `sources` lists several). */
   data: string;
   format?: DatasetFormat;
+  /** Several datasets trained on at once, with sampling weights (src/train/sources.ts); absent = `data` alone. */
+  sources?: DataSource[];
   arch: string;
   inputSize: number;
   channels: 1 | 3;
@@ -136,6 +139,8 @@ export interface EpochRecord {
   valLoss: number;
   valAcc: number;
   seconds: number;
+  /** Validation per dataset when the run trains on several (valLoss / valAcc are then their mean). */
+  valSources?: SourceScore[];
 }
 
 export type StopReason = 'completed' | 'early-stopping' | 'time-limit';
@@ -189,9 +194,17 @@ export function modelMetaFor(o: TrainOptions, labels: string[], extra: Record<st
   };
 }
 
-function csvLog(history: EpochRecord[]): string {
-  const head = 'epoch,lr,loss,accuracy,val_loss,val_accuracy,seconds';
-  return [head, ...history.map((h) => [h.epoch, h.lr, h.loss, h.acc, h.valLoss, h.valAcc, h.seconds.toFixed(1)].join(','))].join('\n') + '\n';
+function csvLog(history: EpochRecord[], sourceNames: string[] = []): string {
+  const perSource = sourceNames.length > 1 ? sourceNames.flatMap((n) => [`val_loss_${n}`, `val_accuracy_${n}`]) : [];
+  const head = ['epoch,lr,loss,accuracy,val_loss,val_accuracy,seconds', ...perSource].join(',');
+  const row = (h: EpochRecord) => {
+    const extra = perSource.length ? sourceNames.flatMap((n) => {
+      const v = h.valSources?.find((x) => x.name === n);
+      return [v?.loss ?? '', v?.acc ?? ''];
+    }) : [];
+    return [h.epoch, h.lr, h.loss, h.acc, h.valLoss, h.valAcc, h.seconds.toFixed(1), ...extra].join(',');
+  };
+  return [head, ...history.map(row)].join('\n') + '\n';
 }
 
 async function writePlots(runDir: string, history: EpochRecord[]): Promise<void> {
@@ -493,12 +506,25 @@ async function run(o: TrainOptions, runDir: string, ck: CheckpointFile | undefin
   const deadline = control.maxMinutes !== undefined ? t0 + control.maxMinutes * 60_000 : Infinity;
   const backend = await setupBackend(o.backend);
 
-  const ds: Dataset = await loadDataset(o.data, { task: o.task, format: o.format, split: { seed: splitSeedOf(o), val: o.valFraction, test: o.testFraction } });
-  const trainSamples = limitSamples(ds.splits.train, o.trainLimit, o.seed);
-  if (trainSamples.length === 0) throw new UserError(`dataset "${o.data}" has no training samples`);
-  if (ds.splits.val.length === 0) throw new UserError(`dataset "${o.data}" has no validation samples (needed to select the best model; the test split is never used for that)`);
+  const loaded = await loadSources(dataSources(o), o.task, { seed: splitSeedOf(o), val: o.valFraction, test: o.testFraction });
+  const multi = loaded.length > 1;
+  const ds: Dataset = combineSources(loaded);
+  // --train-limit applies per dataset.
+  const trainParts = loaded.map((s) => limitSamples(s.ds.splits.train, o.trainLimit, o.seed));
+  const trainSamples = trainParts.flat();
+  const ranges = sourceRanges(trainParts);
+  for (const [i, s] of loaded.entries()) {
+    if (trainParts[i].length === 0 && s.spec.weight > 0) throw new UserError(`dataset "${s.spec.path}" has no training samples`);
+    if (s.ds.splits.val.length === 0) throw new UserError(`dataset "${s.spec.path}" has no validation samples (needed to select the best model; the test split is never used for that)`);
+  }
   const splitFile = path.join(runDir, 'split.json');
-  const splitRecord = { format: ds.format, root: ds.root, ...ds.split, trainLimit: o.trainLimit, skippedAtLoad: ds.skipped.length, filtered: ds.filtered };
+  const splitRecord = multi
+    ? {
+        sources: loaded.map((s) => ({ name: s.name, weight: s.spec.weight, format: s.ds.format, root: s.ds.root, ...s.ds.split, skippedAtLoad: s.ds.skipped.length, filtered: s.ds.filtered })),
+        counts: ds.split.counts,
+        trainLimit: o.trainLimit,
+      }
+    : { format: ds.format, root: ds.root, ...ds.split, trainLimit: o.trainLimit, skippedAtLoad: ds.skipped.length, filtered: ds.filtered };
   if (ck && fs.existsSync(splitFile)) {
     const prev = readJson<{ counts: Record<string, number> }>(splitFile);
     if (JSON.stringify(prev.counts) !== JSON.stringify(ds.split.counts)) {
@@ -519,22 +545,29 @@ async function run(o: TrainOptions, runDir: string, ck: CheckpointFile | undefin
   const numClasses = ds.labels.length;
   const budget = o.cacheMb * 1024 * 1024;
   const trainStore = new SampleStore(trainSamples, { inputSize: o.inputSize, channels: o.channels, cropMargin: o.cropMargin, cacheBytes: budget });
-  const valStore = new SampleStore(ds.splits.val, {
-    inputSize: o.inputSize,
-    channels: o.channels,
-    cropMargin: o.cropMargin,
-    cacheBytes: Math.max(0, budget - trainStore.cachedBytes),
+  let valBudget = Math.max(0, budget - trainStore.cachedBytes);
+  const valStores = loaded.map((s) => {
+    const store = new SampleStore(s.ds.splits.val, { inputSize: o.inputSize, channels: o.channels, cropMargin: o.cropMargin, cacheBytes: valBudget });
+    valBudget = Math.max(0, valBudget - store.cachedBytes);
+    return store;
   });
+  const sum = (f: (st: SampleStore) => number) => valStores.reduce((a, st) => a + f(st), 0);
+  for (const [i, s] of loaded.entries()) {
+    log(`data: ${s.ds.format} ${s.spec.path}${multi ? ` (${s.name}, weight ${s.spec.weight})` : ''}: train ${trainParts[i].length}, val ${s.ds.splits.val.length} (test ${s.ds.splits.test.length}, not used)`);
+  }
   log(
-    `data: ${ds.format} ${o.data}: train ${trainStore.length}, val ${valStore.length} (test ${ds.splits.test.length}, not used); ` +
-      `cache ${((trainStore.cachedBytes + valStore.cachedBytes) / 1048576).toFixed(0)} MB for ${trainStore.cachedCount + valStore.cachedCount} samples, ` +
-      `${trainStore.length - trainStore.cachedCount + valStore.length - valStore.cachedCount} streamed; backend ${backend}`,
+    `cache ${((trainStore.cachedBytes + sum((st) => st.cachedBytes)) / 1048576).toFixed(0)} MB for ${trainStore.cachedCount + sum((st) => st.cachedCount)} samples, ` +
+      `${trainStore.length - trainStore.cachedCount + sum((st) => st.length - st.cachedCount)} streamed; backend ${backend}`,
   );
-  const loading = countProgress('loading images', trainStore.cachedCount + valStore.cachedCount, control.progress ?? true);
+  const loading = countProgress('loading images', trainStore.cachedCount + sum((st) => st.cachedCount), control.progress ?? true);
   await trainStore.warm((done) => loading.update(done));
-  await valStore.warm((done) => loading.update(trainStore.cachedCount + done));
+  let warmed = trainStore.cachedCount;
+  for (const st of valStores) {
+    await st.warm((done) => loading.update(warmed + done));
+    warmed += st.cachedCount;
+  }
   loading.stop();
-  checkBad([trainStore, valStore], o.maxBadFraction);
+  checkBad([trainStore, ...valStores], o.maxBadFraction);
   const counts = labelCounts(trainSamples, numClasses);
   const classWeights = resolveClassWeights(o, counts);
 
@@ -566,7 +599,8 @@ async function run(o: TrainOptions, runDir: string, ck: CheckpointFile | undefin
     monitor = initialMonitor(o.schedule.lr);
   }
   const schedule: ScheduleConfig = { ...o.schedule, epochs: o.epochs };
-  writeFileAtomic(path.join(runDir, 'log.csv'), csvLog(history));
+  const sourceNames = loaded.map((s) => s.name);
+  writeFileAtomic(path.join(runDir, 'log.csv'), csvLog(history, sourceNames));
   appendSession(runDir, { started: new Date(t0).toISOString(), resumed: Boolean(ck), fromEpoch: start, workers: o.workers ?? null, backend });
 
   let trainer: Trainer | undefined;
@@ -594,7 +628,9 @@ async function run(o: TrainOptions, runDir: string, ck: CheckpointFile | undefin
       const lr = lrForEpoch(schedule, monitor, epoch);
       trainer.setLearningRate(lr);
       const te = Date.now();
-      const order = epochOrder(trainStore.length, new Rng(deriveSeed(o.seed, epoch)));
+      const order = multi
+        ? weightedEpochOrder(ranges, loaded.map((s) => s.spec.weight), new Rng(deriveSeed(o.seed, epoch)))
+        : epochOrder(trainStore.length, new Rng(deriveSeed(o.seed, epoch)));
       const rng = new Rng(deriveSeed(o.seed, epoch, 1));
       const nBatches = Math.ceil(order.length / o.batchSize);
       const bar = epochProgress(epoch, o.epochs, nBatches, control.progress ?? true);
@@ -653,24 +689,26 @@ async function run(o: TrainOptions, runDir: string, ck: CheckpointFile | undefin
         log(`--max-minutes reached during epoch ${epoch}; that partial epoch is discarded, the checkpoint of epoch ${epoch - 1} stands`);
         break;
       }
-      checkBad([trainStore, valStore], o.maxBadFraction);
+      checkBad([trainStore, ...valStores], o.maxBadFraction);
       const trainSeconds = (Date.now() - te) / 1000;
       const weights = await trainer.getWeights();
       setModelWeights(model, weights);
       await preciseBatchNorm(model, trainStore, o.preciseBnBatches, Math.max(o.batchSize, 32), deriveSeed(o.seed, epoch, 2));
-      const val = await validate(model, valStore);
+      const valSources: SourceScore[] = [];
+      for (const [i, st] of valStores.entries()) valSources.push({ name: loaded[i].name, ...(await validate(model, st)) });
+      const val = multi ? combineScores(valSources) : valSources[0];
       if (!Number.isFinite(val.loss)) {
         throw new TrainingDivergedError(`training diverged: validation loss is ${val.loss} after epoch ${epoch}; the last good checkpoint (epoch ${epoch - 1}) is kept in ${runDir}`);
       }
       const seconds = (Date.now() - te) / 1000;
       lastEpochSeconds = seconds;
-      const rec: EpochRecord = { epoch, lr, loss: lossSum / seen, acc: accSum / seen, valLoss: val.loss, valAcc: val.acc, seconds };
+      const rec: EpochRecord = { epoch, lr, loss: lossSum / seen, acc: accSum / seen, valLoss: val.loss, valAcc: val.acc, seconds, ...(multi ? { valSources } : {}) };
       history.push(rec);
       const { improved, reducedLr } = observe(monitor, epoch, val.loss, schedule);
       if (improved) {
         const tmp = path.join(runDir, 'best.tmp');
         fs.rmSync(tmp, { recursive: true, force: true });
-        await saveModel(model, tmp, { ...meta, training: { epoch, valLoss: val.loss, valAccuracy: val.acc, dataset: ds.format, split: ds.split.method, splitSeed: splitSeedOf(o), valFraction: o.valFraction, testFraction: o.testFraction } });
+        await saveModel(model, tmp, { ...meta, training: { epoch, valLoss: val.loss, valAccuracy: val.acc, dataset: ds.format, ...(multi ? { sources: valSources.map((v, i) => ({ ...v, path: loaded[i].spec.path, weight: loaded[i].spec.weight })) } : {}), split: ds.split.method, splitSeed: splitSeedOf(o), valFraction: o.valFraction, testFraction: o.testFraction } });
         swapDir(tmp, path.join(runDir, 'best'));
       }
       if (o.preciseBnBatches > 0) setModelWeights(model, weights);
@@ -700,10 +738,11 @@ async function run(o: TrainOptions, runDir: string, ck: CheckpointFile | undefin
       };
       writeFileAtomic(path.join(runDir, CHECKPOINT_JSON), JSON.stringify(ckf) + '\n');
       for (const f of fs.readdirSync(runDir)) if (/^ckpt-\d+$/.test(f) && f !== name) fs.rmSync(path.join(runDir, f), { recursive: true, force: true });
-      writeFileAtomic(path.join(runDir, 'log.csv'), csvLog(history));
+      writeFileAtomic(path.join(runDir, 'log.csv'), csvLog(history, sourceNames));
       await writePlots(runDir, history);
       log(
         `epoch ${epoch}/${o.epochs}: loss ${rec.loss.toFixed(4)} acc ${rec.acc.toFixed(4)} | val loss ${val.loss.toFixed(4)} acc ${val.acc.toFixed(4)} | lr ${lr.toPrecision(3)} | ${fmtDuration(seconds)} (train ${fmtDuration(trainSeconds)}, ${((trainSeconds * 1000) / Math.max(1, b)).toFixed(0)} ms/batch)` +
+          (multi ? ` | ${valSources.map((v) => `${v.name} ${v.loss.toFixed(4)} / ${v.acc.toFixed(4)}`).join(', ')}` : '') +
           (improved ? ' | best' : '') +
           (reducedLr ? ` | lr -> ${monitor.plateauLr.toPrecision(3)}` : ''),
       );
@@ -715,7 +754,7 @@ async function run(o: TrainOptions, runDir: string, ck: CheckpointFile | undefin
   }
   if (stopReason === 'completed' && o.earlyStopping > 0 && monitor.sinceBest >= o.earlyStopping && history.length && history[history.length - 1].epoch < o.epochs) stopReason = 'early-stopping';
   const bestRec = history.find((h) => h.epoch === monitor.bestEpoch);
-  const skipped = [...ds.skipped, ...trainStore.skipped(), ...valStore.skipped()];
+  const skipped = [...ds.skipped, ...trainStore.skipped(), ...valStores.flatMap((st) => st.skipped())];
   const summary: TrainSummary = {
     runDir,
     stopReason,

@@ -6,7 +6,8 @@ import { ARCH_NAMES } from '../../framework/zoo.js';
 import type { Task } from '../../io/model-store.js';
 import { DATASET_FORMATS } from '../../data/load.js';
 import type { DatasetFormat } from '../../data/dataset.js';
-import { NO_AUGMENT, PAPER_AUGMENT, type AugmentOptions } from '../../train/augment.js';
+import { NO_AUGMENT, PAPER_AUGMENT, ROBUST_AUGMENT, type AugmentOptions } from '../../train/augment.js';
+import type { DataSource } from '../../train/sources.js';
 import { SCHEDULES, type ScheduleName } from '../../train/schedule.js';
 import { DEFAULT_TRAIN_OPTIONS, resumeTraining, train, type TrainOptions, type TrainSummary } from '../../train/train.js';
 import { fmt, printJson } from '../output.js';
@@ -15,7 +16,8 @@ import { parseFloatOption, parseIntOption } from '../options.js';
 export const TASKS: readonly Task[] = ['emotion', 'gender', 'custom'];
 
 interface TrainCliOptions {
-  data?: string;
+  data: string[];
+  dataWeights?: string;
   format?: string;
   arch: string;
   input: string;
@@ -40,6 +42,11 @@ interface TrainCliOptions {
   brightness?: string;
   contrast?: string;
   cutout?: string;
+  aspect?: string;
+  gamma?: string;
+  blur?: string;
+  noise?: string;
+  grey?: string;
   mixup: string;
   l2?: string;
   seed: string;
@@ -76,8 +83,8 @@ function parseClassWeights(v: string): TrainOptions['classWeights'] {
 }
 
 function augmentFrom(o: TrainCliOptions): AugmentOptions {
-  const base = o.augment === 'paper' ? PAPER_AUGMENT : o.augment === 'none' ? NO_AUGMENT : undefined;
-  if (!base) throw new UserError(`--augment must be paper or none, got "${o.augment}"`);
+  const base = o.augment === 'paper' ? PAPER_AUGMENT : o.augment === 'robust' ? ROBUST_AUGMENT : o.augment === 'none' ? NO_AUGMENT : undefined;
+  if (!base) throw new UserError(`--augment must be paper, robust or none, got "${o.augment}"`);
   const f = (v: string | undefined, name: string, def: number, max: number) => (v === undefined ? def : parseFloatOption(v, name, 0, max));
   return {
     rotation: f(o.rotation, '--rotation', base.rotation, 180),
@@ -87,11 +94,25 @@ function augmentFrom(o: TrainCliOptions): AugmentOptions {
     brightness: f(o.brightness, '--brightness', base.brightness, 1),
     contrast: f(o.contrast, '--contrast', base.contrast, 1),
     cutout: f(o.cutout, '--cutout', base.cutout, 1),
+    aspect: f(o.aspect, '--aspect', base.aspect ?? 0, 1),
+    gamma: f(o.gamma, '--gamma', base.gamma ?? 0, 2),
+    blur: f(o.blur, '--blur', base.blur ?? 0, 10),
+    noise: f(o.noise, '--noise', base.noise ?? 0, 1),
+    grey: f(o.grey, '--grey', base.grey ?? 0, 1),
   };
 }
 
+/** --data given several times, with --data-weights w1,w2,... (default 1 each). */
+function sourcesFrom(o: TrainCliOptions): DataSource[] {
+  const weights = o.dataWeights === undefined ? o.data.map(() => 1) : o.dataWeights.split(',').map((w) => parseFloatOption(w, '--data-weights', 0, 1000));
+  if (weights.length !== o.data.length) throw new UserError(`--data-weights lists ${weights.length} weights for ${o.data.length} datasets (one per --data, in order)`);
+  return o.data.map((p, i) => ({ path: path.resolve(p), weight: weights[i] }));
+}
+
 export function trainOptionsFrom(task: Task, o: TrainCliOptions, backend?: string): TrainOptions {
-  if (!o.data) throw new UserError('--data PATH is required (or --resume RUN_DIR)');
+  if (o.data.length === 0) throw new UserError('--data PATH is required (or --resume RUN_DIR)');
+  if (o.format !== undefined && o.data.length > 1) throw new UserError('--format applies to a single --data; with several datasets each layout is detected');
+  const sources = sourcesFrom(o);
   if (!ARCH_NAMES.includes(o.arch)) throw new UserError(`unknown architecture "${o.arch}": choose one of ${ARCH_NAMES.join(', ')}`);
   if (o.format !== undefined && !DATASET_FORMATS.includes(o.format as DatasetFormat)) throw new UserError(`--format must be one of ${DATASET_FORMATS.join(', ')}, got "${o.format}"`);
   if (!SCHEDULES.includes(o.schedule as ScheduleName)) throw new UserError(`--schedule must be one of ${SCHEDULES.join(', ')}, got "${o.schedule}"`);
@@ -101,8 +122,9 @@ export function trainOptionsFrom(task: Task, o: TrainCliOptions, backend?: strin
   return {
     ...d,
     task,
-    data: path.resolve(o.data),
+    data: sources[0].path,
     ...(o.format ? { format: o.format as DatasetFormat } : {}),
+    ...(sources.length > 1 || sources[0].weight !== 1 ? { sources } : {}),
     arch: o.arch,
     inputSize: parseIntOption(o.input, '--input', 5, 512),
     channels,
@@ -160,7 +182,13 @@ export function registerTrain(program: Command): void {
     .command('train')
     .description('train a classifier (emotion, gender or custom classes) with validation-based model selection; resumable')
     .argument('[task]', `what to train: ${TASKS.join(', ')}`)
-    .option('--data <path>', 'dataset: fer2013.csv, FER-2013 folders, UTKFace folder, IMDB-WIKI (imdb.mat + imdb_crop/), or <root>/<class>/* folders')
+    .option(
+      '--data <path>',
+      'dataset: fer2013.csv, FER-2013 folders, UTKFace folder, IMDB-WIKI (imdb.mat + imdb_crop/), RAF-DB (list_patition_label.txt + aligned/), or <root>/[train/]<class>/* folders; repeat to train on several at once',
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
+    .option('--data-weights <w1,w2,...>', 'with several --data: sampling weight of each (passes over its training samples per epoch; default 1 each)')
     .option('--format <name>', `dataset layout, detected when omitted: ${DATASET_FORMATS.join(', ')}`)
     .option('--arch <name>', `architecture: ${ARCH_NAMES.join(', ')}`, DEFAULT_TRAIN_OPTIONS.arch)
     .option('--input <size>', 'square model input size', String(DEFAULT_TRAIN_OPTIONS.inputSize))
@@ -177,7 +205,7 @@ export function registerTrain(program: Command): void {
     .option('--early-stopping <epochs>', 'stop after this many epochs without val-loss improvement (0 = never)', String(DEFAULT_TRAIN_OPTIONS.earlyStopping))
     .option('--label-smoothing <e>', 'label smoothing epsilon', '0')
     .option('--class-weights <w>', 'none, balanced (n / (K * count)), or w1,w2,... per class', 'none')
-    .option('--augment <preset>', 'paper (rotation 10, shift 0.1, zoom 0.1, flip, brightness/contrast 0.1) or none', 'paper')
+    .option('--augment <preset>', 'paper (rotation 10, shift 0.1, zoom 0.1, flip, brightness/contrast 0.1), robust (framing, rotation and image-quality jitter; see README) or none', 'paper')
     .option('--rotation <deg>', 'max rotation in degrees (overrides the preset)')
     .option('--shift <f>', 'max shift as a fraction of the side')
     .option('--zoom <f>', 'max zoom as a fraction')
@@ -186,6 +214,11 @@ export function registerTrain(program: Command): void {
     .option('--brightness <f>', 'max brightness change (fraction of full scale)')
     .option('--contrast <f>', 'max contrast change (fraction)')
     .option('--cutout <f>', 'cutout square side as a fraction of the image (0 = off)')
+    .option('--aspect <f>', 'aspect jitter: horizontal and vertical scale differ by up to a factor 1 + f')
+    .option('--gamma <f>', 'gamma jitter: values raised to exp(u), |u| <= f')
+    .option('--blur <sigma>', 'half of the images blurred with a Gaussian of sigma up to this (pixels at model input)')
+    .option('--noise <f>', 'half of the images get Gaussian noise of sd up to this fraction of full scale')
+    .option('--grey <p>', 'RGB models: probability of turning an image grey')
     .option('--mixup <alpha>', 'mixup Beta(alpha, alpha) (0 = off)', '0')
     .option('--l2 <x>', 'L2 on conv kernels (default: the architecture\'s, 0.01 for the Xceptions)')
     .option('--seed <n>', 'seed for data order, augmentation and (unless --split-seed) the split of datasets without an official one; weight initialisation is not seeded', String(DEFAULT_TRAIN_OPTIONS.seed))
