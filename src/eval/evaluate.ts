@@ -11,8 +11,13 @@ import type { InferenceRuntime } from '../runtime/types.js';
 import { DEFAULT_SPLIT, type Dataset, type DatasetFormat, type Sample, type Skipped, type SplitName } from '../data/dataset.js';
 import { decodeImage } from '../data/decode.js';
 import { loadDataset } from '../data/load.js';
-import { preprocessFace, type RawImage } from '../data/preprocess.js';
+import { preprocessFace, squareBox, type Box, type RawImage } from '../data/preprocess.js';
 import { cropBoxFor, DEFAULT_MAX_BAD_FRACTION } from '../data/store.js';
+import { createDetector, type Detector } from '../detect/index.js';
+import { setupBackend } from '../engine/backend.js';
+import { locateFaceInCrop, type CropFraming } from '../pipeline/crop-framing.js';
+import { detectorMargin } from '../pipeline/face-classifier.js';
+import { recutCrop } from './recut.js';
 import { argmaxRow, Confusion, type Metrics } from './metrics.js';
 
 export const ADULT_AGE = 18;
@@ -57,6 +62,8 @@ export interface EvalReport {
   adultsOnly: boolean;
   runtime: string;
   cropMargin: number;
+  /** How crops were framed ('whole' or 'detect') and, with 'detect', how many had a face found in them. */
+  framing?: { mode: CropFraming; located?: number; recutSeed?: number };
   metrics: Metrics;
   groups: GroupMetrics;
   skipped: { count: number; examples: Skipped[] };
@@ -64,6 +71,13 @@ export interface EvalReport {
   imagesPerSecond: number;
   /** With keepProbabilities: per sample, per view (the image, then its mirror with flip TTA), k probabilities. */
   probabilities?: { labels: number[]; views: number; values: Float32Array };
+}
+
+/** A decoded image ready for framing: the (possibly re-cut) pixels, its sample, and the face found in it. */
+interface Framed {
+  img: RawImage;
+  sample: Sample;
+  face?: Box;
 }
 
 export interface EvaluateOptions {
@@ -101,6 +115,16 @@ export interface EvaluateOptions {
   expectTask?: string;
   /** Return every sample's class probabilities per view (report.probabilities), e.g. for calibration. */
   keepProbabilities?: boolean;
+  /**
+   * How each image (a face crop) is framed for the model: 'whole' (default: the crop as the dataset
+   * cuts it, as in training) or 'detect' (the face found in it by `detector` and framed by the
+   * pipeline's crop rule, as `classify --crops` does; the whole crop when no face is found).
+   */
+  framing?: CropFraming;
+  /** Detector for framing 'detect' (default: a BlazeFace loaded and disposed here). */
+  detector?: Detector;
+  /** Framing stress: re-cut every image with this seed first (src/eval/recut.ts). */
+  recutSeed?: number;
 }
 
 function groupRows(map: Map<string, { n: number; correct: number }>, order?: readonly string[]): GroupRow[] {
@@ -159,6 +183,9 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
   if (specs.length === 0) throw new UserError('no model to evaluate');
   const owned: InferenceRuntime[] = [];
   const runtimes: InferenceRuntime[] = [];
+  const framing = opts.framing ?? 'whole';
+  if (framing === 'detect' && !opts.detector) await setupBackend(opts.backend);
+  const detector = framing === 'detect' ? (opts.detector ?? (await createDetector('blazeface'))) : undefined;
   const name = (m: string | InferenceRuntime) => (typeof m === 'string' ? m : '(runtime)');
   try {
     for (const m of specs) {
@@ -219,21 +246,31 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
     const keptProbs: Float32Array[] = [];
     let done = 0;
 
-    const decode = async (s: Sample): Promise<RawImage | undefined> => {
+    const index = new Map(samples.map((s, i) => [s, i]));
+    const decode = async (s: Sample): Promise<Framed | undefined> => {
       try {
-        return s.pixels ?? (await decodeImage(s.file!, { grey: !anyColour }));
+        let img = s.pixels ?? (await decodeImage(s.file!, { grey: !anyColour }));
+        let sample = s;
+        if (opts.recutSeed !== undefined) {
+          img = recutCrop(img, opts.recutSeed, index.get(s)!);
+          sample = { ...s, box: undefined };
+        }
+        const face = detector ? await locateFaceInCrop(detector, img) : undefined;
+        return { img, sample, face: face?.box };
       } catch (err) {
         skipped.push({ id: s.id, reason: (err as Error).message });
         return undefined;
       }
     };
+    let located = 0;
     let next = samples.length ? Promise.all(samples.slice(0, batchSize).map(decode)) : undefined;
     for (let start = 0; start < samples.length; start += batchSize) {
       const batch = samples.slice(start, start + batchSize);
       const imgs = await next!;
       next = start + batchSize < samples.length ? Promise.all(samples.slice(start + batchSize, start + 2 * batchSize).map(decode)) : undefined;
-      const good: Array<[Sample, RawImage]> = [];
+      const good: Array<[Sample, Framed]> = [];
       batch.forEach((s, j) => imgs[j] && good.push([s, imgs[j]!]));
+      located += good.filter(([, f]) => f.face).length;
       const m = good.length;
       if (m > 0) {
         // Average of every model and every TTA view.
@@ -243,8 +280,8 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
           const channels = runtimes[ri].meta.channels as 1 | 3;
           const per = inputSize * inputSize * channels;
           const x = new Float32Array(m * copies * per);
-          good.forEach(([s, img], j) => {
-            const box = cropBoxFor(s, img, margins[ri]);
+          good.forEach(([, { img, sample, face }], j) => {
+            const box = face ? squareBox(face, detectorMargin(detector!.name, margins[ri])) : cropBoxFor(sample, img, margins[ri]);
             preprocessFace(img, { inputSize, channels, box }, x, j * per);
             if (copies === 2) preprocessFace(img, { inputSize, channels, box, flip: true }, x, (m + j) * per);
           });
@@ -290,6 +327,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
       adultsOnly: Boolean(opts.adults),
       runtime: [...new Set(runtimes.map((r) => r.name))].join(' + '),
       cropMargin: margins[0],
+      framing: { mode: framing, ...(detector ? { located } : {}), ...(opts.recutSeed !== undefined ? { recutSeed: opts.recutSeed } : {}) },
       metrics: confusion.metrics(),
       groups: groupMetrics(kept, correct),
       skipped: { count: skipped.length, examples: skipped.slice(0, 20) },
@@ -307,5 +345,6 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
     };
   } finally {
     for (const r of owned) await r.dispose();
+    if (detector && !opts.detector) detector.dispose();
   }
 }

@@ -72,6 +72,8 @@ export interface ModelCard {
   data: {
     format: string;
     root: string;
+    /** Runs trained on several datasets: each one's layout, split, counts and sampling weight. */
+    sources?: Array<{ name: string; format: string; root: string; weight: number; splitMethod: string; counts: Record<string, number> }>;
     splitMethod: string;
     seed?: number;
     counts: Record<string, number>;
@@ -128,8 +130,14 @@ export function portablePath(p: string): string {
 export function trainCommand(o: TrainOptions, runDir: string): string {
   const a: string[] = [];
   if (o.backend) a.push('--backend', o.backend);
-  a.push('train', o.task, '--data', portablePath(o.data));
-  if (o.format) a.push('--format', o.format);
+  a.push('train', o.task);
+  if (o.sources?.length) {
+    for (const src of o.sources) a.push('--data', portablePath(src.path));
+    a.push('--data-weights', o.sources.map((src) => String(src.weight)).join(','));
+  } else {
+    a.push('--data', portablePath(o.data));
+    if (o.format) a.push('--format', o.format);
+  }
   a.push('--arch', o.arch, '--input', String(o.inputSize), '--channels', String(o.channels), '--epochs', String(o.epochs), '--batch-size', String(o.batchSize));
   const s = o.schedule;
   a.push('--schedule', s.name, '--lr', String(s.lr), '--min-lr', String(s.minLr), '--warmup', String(s.warmupEpochs), '--lr-factor', String(s.factor));
@@ -137,7 +145,9 @@ export function trainCommand(o: TrainOptions, runDir: string): string {
   a.push('--label-smoothing', String(o.labelSmoothing), '--class-weights', Array.isArray(o.classWeights) ? o.classWeights.join(',') : o.classWeights);
   const g = o.augment;
   a.push('--augment', 'none', '--rotation', String(g.rotation), '--shift', String(g.shift), '--zoom', String(g.zoom), g.flip ? '--flip' : '--no-flip');
-  a.push('--brightness', String(g.brightness), '--contrast', String(g.contrast), '--cutout', String(g.cutout), '--mixup', String(o.mixup));
+  a.push('--brightness', String(g.brightness), '--contrast', String(g.contrast), '--cutout', String(g.cutout));
+  for (const [flag, v] of [['--aspect', g.aspect], ['--gamma', g.gamma], ['--blur', g.blur], ['--noise', g.noise], ['--grey', g.grey]] as const) if (v) a.push(flag, String(v));
+  a.push('--mixup', String(o.mixup));
   if (o.l2 !== undefined) a.push('--l2', String(o.l2));
   a.push('--seed', String(o.seed));
   if (o.splitSeed !== undefined) a.push('--split-seed', String(o.splitSeed));
@@ -292,7 +302,10 @@ export function modelCardMarkdown(c: ModelCard): string {
   );
   if (c.notes?.length) L.push('## Notes', '', ...c.notes.map((n) => `- ${n}`), '');
   L.push('## Data and split', '');
-  L.push(`- Dataset: ${c.data.format} at \`${c.data.root}\``);
+  if (c.data.sources?.length) {
+    L.push(`- Datasets (trained on at once; validation per dataset, the best epoch chosen by the mean of their validation losses):`);
+    for (const d of c.data.sources) L.push(`  - ${d.name}: ${d.format} at \`${d.root}\`, sampling weight ${d.weight}; ${d.splitMethod}; ${Object.entries(d.counts).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  } else L.push(`- Dataset: ${c.data.format} at \`${c.data.root}\``);
   L.push(`- Split: ${c.data.splitMethod}${c.data.seed !== undefined && !c.data.splitMethod.includes('seed') ? ` (seed ${c.data.seed})` : ''}`);
   L.push(`- Counts: ${Object.entries(c.data.counts).map(([k, v]) => `${k} ${v}`).join(', ')}${c.data.trainLimit !== undefined ? ` (training used a seeded subset of ${c.data.trainLimit})` : ''}`);
   L.push(`- Training images per class: ${Object.entries(c.data.trainClassCounts).map(([k, v]) => `${k} ${v}`).join(', ')}`);

@@ -21,6 +21,7 @@ import { labelCounts, type Dataset, type SplitName } from '../data/dataset.js';
 import { loadDataset } from '../data/load.js';
 import { cardEvaluation, limitations, portablePath, MODEL_CARD_JSON, MODEL_CARD_MD, modelCardMarkdown, trainCommand, type CardEvaluation, type ModelCard } from './model-card.js';
 import { readSessions, SESSIONS_JSONL, splitSeedOf, type TrainOptions } from './train.js';
+import { combineSources, dataSources } from './sources.js';
 
 export interface ShipOptions {
   /** Also evaluate the test split (the protocol's single, final evaluation). */
@@ -62,6 +63,8 @@ interface SplitFile {
   counts: Record<SplitName, number>;
   ids?: Record<SplitName, string[]>;
   trainLimit?: number;
+  /** Runs on several datasets: one record per dataset (the top level then has only counts). */
+  sources?: Array<SplitFile & { name: string; weight: number }>;
 }
 
 function readJson<T>(file: string, what: string): T {
@@ -95,8 +98,36 @@ const SPLIT_NAMES_BY_FORMAT: Record<string, Record<'val' | 'test', string>> = {
   utkface: { val: 'UTKFace validation split', test: 'UTKFace test split' },
 };
 
-function splitLabel(format: string, split: 'val' | 'test'): string {
-  return SPLIT_NAMES_BY_FORMAT[format]?.[split] ?? `${split} split`;
+function splitLabel(format: string, split: 'val' | 'test', name?: string): string {
+  return SPLIT_NAMES_BY_FORMAT[format]?.[split] ?? (name ? `${name} ${split === 'val' ? 'validation' : 'test'} split` : `${split} split`);
+}
+
+/** One dataset of a run, as the run split it. */
+interface RunPart {
+  name: string;
+  ds: Dataset;
+  weight: number;
+}
+
+/**
+ * The run's datasets as it split them (several when it trained on several) and their combination;
+ * fails when one no longer matches split.json (counts and, when recorded, ids).
+ */
+async function loadRunData(o: TrainOptions, split: SplitFile, dataOverride: string | undefined, splitFile: string): Promise<{ ds: Dataset; parts: RunPart[] }> {
+  if (!split.sources) {
+    const ds = await loadRunDataset(o, split, dataOverride, splitFile);
+    return { ds, parts: [{ name: path.basename(ds.root), ds, weight: 1 }] };
+  }
+  if (dataOverride) throw new UserError('--data cannot relocate a run trained on several datasets; move them back to the paths in its config.json');
+  const specs = dataSources(o);
+  if (specs.length !== split.sources.length) throw new UserError(`the run's config lists ${specs.length} datasets, its ${splitFile} ${split.sources.length}`);
+  const parts: RunPart[] = [];
+  for (const [i, spec] of specs.entries()) {
+    const one = { ...o, data: spec.path, format: spec.format, sources: undefined };
+    parts.push({ name: split.sources[i].name, ds: await loadRunDataset(one, split.sources[i], undefined, splitFile), weight: spec.weight });
+  }
+  const ds = combineSources(parts.map((p) => ({ spec: { path: p.ds.root, weight: p.weight }, name: p.name, ds: p.ds })));
+  return { ds, parts };
 }
 
 /** The dataset as the run split it; fails when it no longer matches split.json (counts and, when recorded, ids). */
@@ -205,7 +236,7 @@ function checkSameSetup(runs: RunInfo[]): void {
       if (JSON.stringify(a) !== JSON.stringify(b)) throw new UserError(`ensemble members must share ${what}: "${r.arg}" has ${show(a)}, "${r0.arg}" ${show(b)}`);
     };
     differ('the task', r.o.task, r0.o.task);
-    differ('the dataset', path.resolve(r.o.data), path.resolve(r0.o.data));
+    differ('the dataset', dataSources(r.o).map((x) => path.resolve(x.path)), dataSources(r0.o).map((x) => path.resolve(x.path)));
     differ('the split (split.json)', r.split, r0.split, (x) => {
       const f = x as SplitFile;
       return `${f.method}${f.seed !== undefined ? ` with seed ${f.seed}` : ''} (counts ${JSON.stringify(f.counts)})`;
@@ -268,13 +299,19 @@ export async function shipRun(runDirArgs: string | string[], outArg: string, opt
   const o = run0.o;
   const split = run0.split;
   const unfinished = runs.filter((r) => !r.finished);
-  const status = unfinished.length === 0 ? 'final' : `interim: training in progress, ${unfinished.map((r) => `${runs.length > 1 ? `${r.arg} ` : ''}epoch ${r.lastEpoch} of ${r.o.epochs}`).join(', ')}`;
+  // "final" only with --final (the one test read); a finished run shipped without it is interim too.
+  const status =
+    unfinished.length > 0
+      ? `interim: training in progress, ${unfinished.map((r) => `${runs.length > 1 ? `${r.arg} ` : ''}epoch ${r.lastEpoch} of ${r.o.epochs}`).join(', ')}`
+      : opts.final
+        ? 'final'
+        : 'interim: training finished, test figures withheld until facecls ship --final';
   if (opts.final && unfinished.length) {
     const r = unfinished[0];
     throw new UserError(`run "${r.arg}" is at epoch ${r.lastEpoch} of ${r.o.epochs}: the test split is evaluated once, when training has ended; ship without --final for an interim model`);
   }
 
-  const ds = await loadRunDataset(o, split, opts.data, run0.splitFile);
+  const { ds, parts } = await loadRunData(o, split, opts.data, run0.splitFile);
   if (opts.final && ds.splits.test.length === 0) throw new UserError(`the run's split has no test samples (${run0.splitFile}): nothing for --final to evaluate`);
 
   const tmp = path.join(path.dirname(out), `.${path.basename(out)}.ship-${process.pid}-${Date.now()}`);
@@ -342,22 +379,32 @@ export async function shipRun(runDirArgs: string | string[], outArg: string, opt
     const exported = await writeOnnx(tmp, path.join(tmp, MODEL_ONNX));
     if (!shippedOnnx(tmp)) throw new UserError(`the exported ${MODEL_ONNX} does not match the copied weights`);
 
-    const runEval = async (s: 'val' | 'test', adults: boolean): Promise<CardEvaluation> => {
+    const multi = parts.length > 1;
+    const runEval = async (part: RunPart, s: 'val' | 'test', adults: boolean): Promise<CardEvaluation> => {
       const r: EvalReport = await evaluate({
         model: tmp,
-        data: ds,
+        data: part.ds,
         split: s,
         tta,
         adults,
         runtime: opts.runtime,
         backend: opts.backend,
-        onProgress: (d, t) => opts.onProgress?.(`${s}${adults ? ' adults' : ''}`, d, t),
+        onProgress: (d, t) => opts.onProgress?.(`${multi ? `${part.name} ` : ''}${s}${adults ? ' adults' : ''}`, d, t),
       });
-      return Object.assign(cardEvaluation(r, splitLabel(ds.format, s)), { runtime: r.runtime });
+      return Object.assign(cardEvaluation(r, splitLabel(part.ds.format, s, multi ? part.name : undefined)), { runtime: r.runtime });
     };
-    const val = [await runEval('val', false)];
-    if (hasAges) val.push(await runEval('val', true));
-    const test = opts.final ? [await runEval('test', false), ...(hasAges ? [await runEval('test', true)] : [])] : undefined;
+    const val: CardEvaluation[] = [];
+    const testEvals: CardEvaluation[] = [];
+    for (const part of parts) {
+      const ages = part.ds.splits.val.some((x) => x.meta?.age !== undefined);
+      val.push(await runEval(part, 'val', false));
+      if (ages) val.push(await runEval(part, 'val', true));
+      if (opts.final && part.ds.splits.test.length > 0) {
+        testEvals.push(await runEval(part, 'test', false));
+        if (ages) testEvals.push(await runEval(part, 'test', true));
+      }
+    }
+    const test = opts.final ? testEvals : undefined;
     const runtime = (val[0] as CardEvaluation & { runtime?: string }).runtime ?? '?';
     for (const e of [...val, ...(test ?? [])]) delete (e as { runtime?: string }).runtime;
 
@@ -375,17 +422,28 @@ export async function shipRun(runDirArgs: string | string[], outArg: string, opt
       ...(calibration ? { calibration } : {}),
       ...(opts.notes?.length ? { notes: opts.notes } : {}),
       data: {
-        format: ds.format,
-        root: portablePath(ds.root),
+        format: multi ? parts.map((p) => p.ds.format).join(' + ') : ds.format,
+        root: multi ? parts.map((p) => portablePath(p.ds.root)).join(' + ') : portablePath(ds.root),
+        ...(multi
+          ? {
+              sources: parts.map((p) => ({ name: p.name, format: p.ds.format, root: portablePath(p.ds.root), weight: p.weight, splitMethod: p.ds.split.method, counts: { ...p.ds.split.counts } })),
+            }
+          : {}),
         splitMethod: ds.split.method,
         ...(ds.split.seed !== undefined ? { seed: ds.split.seed } : {}),
         counts: { ...ds.split.counts },
         trainClassCounts: Object.fromEntries(ds.labels.map((l, i) => [l, trainCounts[i]])),
         ...(o.trainLimit !== undefined ? { trainLimit: o.trainLimit } : {}),
-        selection: `${runs.length > 1 ? 'each member: ' : ''}best epoch by validation loss on the ${splitLabel(ds.format, 'val')} (${ds.split.counts.val} images); the test split was not read during training`,
-        test: opts.final
-          ? `${splitLabel(ds.format, 'test')} (${ds.split.counts.test} images), evaluated once at the end`
-          : `${splitLabel(ds.format, 'test')} (${ds.split.counts.test} images): not evaluated yet`,
+        selection: multi
+          ? `${runs.length > 1 ? 'each member: ' : ''}best epoch by the mean of the validation losses of ${parts.map((p) => `the ${splitLabel(p.ds.format, 'val', p.name)} (${p.ds.split.counts.val} images)`).join(' and ')}; no test split was read during training`
+          : `${runs.length > 1 ? 'each member: ' : ''}best epoch by validation loss on the ${splitLabel(ds.format, 'val')} (${ds.split.counts.val} images); the test split was not read during training`,
+        test: parts
+          .map((p) =>
+            p.ds.splits.test.length === 0
+              ? `${p.name}: no test split here (its official test split is held out of this project)`
+              : `${splitLabel(p.ds.format, 'test', multi ? p.name : undefined)} (${p.ds.split.counts.test} images)${opts.final ? ', evaluated once at the end' : ': not evaluated yet'}`,
+          )
+          .join('; '),
       },
       architecture: { arch: meta.arch ?? o.arch, ...cost },
       input: {

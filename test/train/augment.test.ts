@@ -107,3 +107,54 @@ test('batches: seeded, scaled to [-1, 1] by preprocessFace, mixup targets are co
     }
   }
 });
+
+test('robust augmentation: aspect stretches one axis, gamma keeps 0 and 255, blur smooths, noise is seeded, grey equalises channels', () => {
+  const img = ramp(24);
+  const out = new Uint8Array(576);
+  // A vertical edge pattern (ramp in x) keeps its rows identical under a pure aspect change (no rotation).
+  augmentImage(img, out, new Rng(4), { ...NO_AUGMENT, aspect: 0.5 });
+  for (let y = 1; y < 24; y++) assert.deepEqual(out.subarray(y * 24, y * 24 + 24), out.subarray(0, 24));
+  assert.notDeepEqual(out, img.data, 'an aspect change moves the ramp');
+  // Gamma is monotone and keeps the extremes.
+  const ext: RawImage = { data: Uint8Array.from([0, 64, 128, 255]), width: 2, height: 2, channels: 1 };
+  const g = new Uint8Array(4);
+  augmentImage(ext, g, new Rng(11), { ...NO_AUGMENT, gamma: 0.5 });
+  assert.equal(g[0], 0);
+  assert.equal(g[3], 255);
+  assert.ok(g[1] < g[2]);
+  // Blur lowers the variance of a checkerboard; noise runs change a flat image the same way for the same seed.
+  const check: RawImage = { data: new Uint8Array(256).map((_, i) => ((i % 16) + Math.floor(i / 16)) % 2 ? 200 : 50), width: 16, height: 16, channels: 1 };
+  const variance = (a: ArrayLike<number>) => {
+    const v = Array.from(a);
+    const m = v.reduce((s, x) => s + x, 0) / v.length;
+    return v.reduce((s, x) => s + (x - m) ** 2, 0) / v.length;
+  };
+  const blurred = new Uint8Array(256);
+  let smoothed = 0;
+  for (let seed = 0; seed < 8; seed++) {
+    augmentImage(check, blurred, new Rng(seed), { ...NO_AUGMENT, blur: 2 });
+    if (variance(blurred) < variance(check.data) * 0.5) smoothed++;
+  }
+  assert.ok(smoothed >= 2 && smoothed <= 7, `about half the images are blurred: ${smoothed} of 8`);
+  const flat: RawImage = { data: new Uint8Array(256).fill(100), width: 16, height: 16, channels: 1 };
+  const n1 = new Uint8Array(256);
+  const n2 = new Uint8Array(256);
+  let noisy = 0;
+  for (let seed = 0; seed < 8; seed++) {
+    augmentImage(flat, n1, new Rng(seed), { ...NO_AUGMENT, noise: 0.1 });
+    augmentImage(flat, n2, new Rng(seed), { ...NO_AUGMENT, noise: 0.1 });
+    assert.deepEqual(n1, n2);
+    if (n1.some((v) => v !== 100)) noisy++;
+  }
+  assert.ok(noisy >= 2 && noisy <= 7, `about half the images get noise: ${noisy} of 8`);
+  const rgb: RawImage = { data: new Uint8Array(48).map((_, i) => (i % 3) * 100), width: 4, height: 4, channels: 3 };
+  const grey = new Uint8Array(48);
+  augmentImage(rgb, grey, new Rng(1), { ...NO_AUGMENT, grey: 1 });
+  for (let i = 0; i < 48; i += 3) assert.ok(grey[i] === grey[i + 1] && grey[i] === grey[i + 2] && grey[i] === Math.round(0.587 * 100 + 0.114 * 200));
+  // The options added later draw nothing when off: the paper preset replays exactly with them at 0.
+  const a = new Uint8Array(576);
+  const b = new Uint8Array(576);
+  augmentImage(img, a, new Rng(5), PAPER_AUGMENT);
+  augmentImage(img, b, new Rng(5), { ...PAPER_AUGMENT, aspect: 0, gamma: 0, blur: 0, noise: 0, grey: 0 });
+  assert.deepEqual(a, b);
+});

@@ -141,7 +141,9 @@ test('CLI: --final --tta flip evaluates val and test like facecls eval; refuses 
   assert.equal(fs.readFileSync(path.join(out, MODEL_CARD_JSON), 'utf8'), before);
   const forced = runCli(['ship', runDir, '-o', out, '--force', '--note', 'first note', '--note', 'second: with a `tick`']);
   assert.equal(forced.code, 0, forced.stderr);
-  assert.match(forced.stdout, /status: final/);
+  // A finished run shipped without --final is interim: its test figures are withheld.
+  assert.match(forced.stdout, /status: interim: training finished, test figures withheld until facecls ship --final/);
+  assert.match(fs.readFileSync(path.join(out, MODEL_CARD_MD), 'utf8'), /\*\*Status: interim: training finished/);
   assert.match(forced.stdout, /Test figures are withheld/);
   const noted = JSON.parse(fs.readFileSync(path.join(out, MODEL_CARD_JSON), 'utf8')) as ModelCard;
   assert.deepEqual(noted.notes, ['first note', 'second: with a `tick`']);
@@ -218,7 +220,7 @@ test('facecls models: shipped models table, --shipped --json list, zoo JSON unch
   fs.mkdirSync(path.join(dir, 'broken'));
   fs.writeFileSync(path.join(dir, 'broken', MODEL_CARD_JSON), '{ not json');
   const rows = readShippedModels(dir);
-  assert.deepEqual(rows.map((r) => [r.name, r.task, r.arch, r.test, r.status]), [['final', 'custom', 'tiny-xception', 'withheld', 'final']]);
+  assert.deepEqual(rows.map((r) => [r.name, r.task, r.arch, r.test, r.status]), [['final', 'custom', 'tiny-xception', 'withheld', 'interim: training finished, test figures withheld until facecls ship --final']]);
   const j = runCli(['models', '--shipped', '--json', '--models-dir', dir]);
   assert.equal(j.code, 0, j.stderr);
   const listed = JSON.parse(j.stdout);

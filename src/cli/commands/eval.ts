@@ -12,6 +12,7 @@ import { confusionPng, confusionText } from '../../eval/heatmap.js';
 import { fmt, formatTable, printJson } from '../output.js';
 import { parseFloatOption, parseIntOption } from '../options.js';
 import { countProgress } from '../../train/progress.js';
+import { CROP_FRAMINGS, type CropFraming } from '../../pipeline/crop-framing.js';
 import { TASKS } from './train.js';
 
 interface EvalCliOptions {
@@ -31,9 +32,16 @@ interface EvalCliOptions {
   testFraction?: string;
   limit?: string;
   maxBadFraction: string;
+  framing: string;
+  recut?: string;
 }
 
 const pct = (x: number) => `${fmt(x * 100, 2)}%`;
+
+export function parseFraming(v: string): CropFraming {
+  if (!(CROP_FRAMINGS as readonly string[]).includes(v)) throw new UserError(`--framing must be one of ${CROP_FRAMINGS.join(', ')}, got "${v}"`);
+  return v as CropFraming;
+}
 
 export function formatReport(r: EvalReport): string {
   const m = r.metrics;
@@ -41,6 +49,11 @@ export function formatReport(r: EvalReport): string {
   lines.push(`model ${r.model} (${r.task}${r.arch ? `, ${r.arch}` : ''}) on ${r.format} ${r.data}, split ${r.split}${r.adultsOnly ? ' (adults, age >= 18)' : ''}`);
   lines.push(`split: ${r.splitMethod}`);
   lines.push(`runtime ${r.runtime}, TTA ${r.tta}, crop margin ${r.cropMargin}; ${m.n} images in ${fmt(r.seconds, 1)} s (${fmt(r.imagesPerSecond, 0)}/s)`);
+  if (r.framing && (r.framing.mode !== 'whole' || r.framing.recutSeed !== undefined)) {
+    lines.push(
+      `framing ${r.framing.mode}${r.framing.located !== undefined ? ` (face found in ${r.framing.located} of ${m.n} crops)` : ''}${r.framing.recutSeed !== undefined ? `; crops re-cut with seed ${r.framing.recutSeed}` : ''}`,
+    );
+  }
   lines.push('');
   lines.push(`accuracy ${pct(m.accuracy)} (${m.correct}/${m.n}), balanced accuracy ${pct(m.balancedAccuracy)}, macro F1 ${fmt(m.macroF1, 4)}`);
   lines.push('');
@@ -111,6 +124,8 @@ export function registerEval(program: Command): void {
     .option('--test-fraction <f>', 'test fraction of that split (default: the model\'s)')
     .option('--limit <n>', 'evaluate only n evenly spaced samples of the split (quick checks)')
     .option('--max-bad-fraction <f>', 'fail when more than this fraction of images is unreadable', '0.05')
+    .option('--framing <mode>', 'whole: each image as the dataset cuts it (as in training); detect: the face found in it, framed as classify --crops does', 'whole')
+    .option('--recut <seed>', 'framing stress: cut every image again (looser or tighter, not square, off-centre; seeded) before framing')
     .action(async (task: string, o: EvalCliOptions, cmd: Command) => {
       if (!TASKS.includes(task as never)) throw new UserError(`unknown task "${task}": choose one of ${TASKS.join(', ')}`);
       if (o.tta !== undefined && o.tta !== 'none' && o.tta !== 'flip') throw new UserError(`--tta must be none or flip, got "${o.tta}"`);
@@ -139,6 +154,8 @@ export function registerEval(program: Command): void {
           ...(o.testFraction !== undefined ? { testFraction: parseFloatOption(o.testFraction, '--test-fraction', 0, 0.5) } : {}),
           ...(o.limit !== undefined ? { limit: parseIntOption(o.limit, '--limit', 1) } : {}),
           maxBadFraction: parseFloatOption(o.maxBadFraction, '--max-bad-fraction', 0, 1),
+          framing: parseFraming(o.framing),
+          ...(o.recut !== undefined ? { recutSeed: parseIntOption(o.recut, '--recut', 0, 2 ** 32 - 1) } : {}),
           expectTask: task,
         });
       } finally {

@@ -94,12 +94,19 @@ function augmentFrom(o: TrainCliOptions): AugmentOptions {
     brightness: f(o.brightness, '--brightness', base.brightness, 1),
     contrast: f(o.contrast, '--contrast', base.contrast, 1),
     cutout: f(o.cutout, '--cutout', base.cutout, 1),
-    aspect: f(o.aspect, '--aspect', base.aspect ?? 0, 1),
-    gamma: f(o.gamma, '--gamma', base.gamma ?? 0, 2),
-    blur: f(o.blur, '--blur', base.blur ?? 0, 10),
-    noise: f(o.noise, '--noise', base.noise ?? 0, 1),
-    grey: f(o.grey, '--grey', base.grey ?? 0, 1),
+    // The robustness options are written only when on, so configs of runs without them stay as they were.
+    ...nonZero({
+      aspect: f(o.aspect, '--aspect', base.aspect ?? 0, 1),
+      gamma: f(o.gamma, '--gamma', base.gamma ?? 0, 2),
+      blur: f(o.blur, '--blur', base.blur ?? 0, 10),
+      noise: f(o.noise, '--noise', base.noise ?? 0, 1),
+      grey: f(o.grey, '--grey', base.grey ?? 0, 1),
+    }),
   };
+}
+
+function nonZero(o: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== 0));
 }
 
 /** --data given several times, with --data-weights w1,w2,... (default 1 each). */
