@@ -27,6 +27,45 @@ export interface PreprocessOptions {
   box?: Box;
   /** Mirror horizontally (flip test-time augmentation). */
   flip?: boolean;
+  /**
+   * Rotate the crop about the box centre by this angle (radians, image coordinates with y down):
+   * the image line at this angle becomes horizontal in the output (face alignment by the eye line).
+   */
+  angle?: number;
+}
+
+/** Where to cut one face: a square box, turned by `angle` (radians) about its centre when the face is aligned. */
+export interface FaceCrop {
+  box: Box;
+  angle?: number;
+}
+
+/** Point [x, y] in pixels. */
+type Pt = [number, number];
+
+/**
+ * Angle of the line from the face's right eye (the image's left in a frontal face) to its left eye;
+ * 0 for an upright face. Rotating the crop by it levels the eyes (src/data/preprocess.ts faceCrop).
+ */
+export function eyeLineAngle(rightEye: Pt, leftEye: Pt): number {
+  return Math.atan2(leftEye[1] - rightEye[1], leftEye[0] - rightEye[0]);
+}
+
+/** Eye-line tilts below this (radians, ~3 degrees) are left alone: resampling costs more than it brings. */
+export const MIN_ALIGN_ANGLE = 0.05;
+/** Tilts above this (radians, 60 degrees) are taken as keypoint errors and not corrected. */
+export const MAX_ALIGN_ANGLE = Math.PI / 3;
+
+/**
+ * THE crop rule for a detected face, shared by the CLI, the library, the server, the page and
+ * evaluation: the detector box squared and grown by `margin` (squareBox) and, with `align` and the
+ * eyes known, turned about its centre so the eye line is level.
+ */
+export function faceCrop(det: { box: Box; keypoints?: { rightEye: Pt; leftEye: Pt } }, margin: number, align: boolean): FaceCrop {
+  const box = squareBox(det.box, margin);
+  if (!align || !det.keypoints) return { box };
+  const angle = eyeLineAngle(det.keypoints.rightEye, det.keypoints.leftEye);
+  return Math.abs(angle) >= MIN_ALIGN_ANGLE && Math.abs(angle) <= MAX_ALIGN_ANGLE ? { box, angle } : { box };
 }
 
 /** Output range the models are trained with. */
@@ -83,6 +122,7 @@ export function preprocessFace(img: RawImage, opts: PreprocessOptions, out?: Flo
   const { data, width, height, channels } = img;
   const sx = bw / size;
   const sy = bh / size;
+  if (opts.angle) return rotatedCrop(img, opts, dst, offset);
   const px = (x: number, y: number, c: number): number => {
     // Edge replication for coordinates outside the image.
     const xi = x < 0 ? 0 : x >= width ? width - 1 : x;
@@ -134,10 +174,64 @@ export function preprocessFace(img: RawImage, opts: PreprocessOptions, out?: Flo
   return dst;
 }
 
-/** Preprocess several boxes of one image into one batch buffer [n, size, size, channels]. */
-export function preprocessBatch(img: RawImage, boxes: Box[], opts: Omit<PreprocessOptions, 'box'>): Float32Array {
+/**
+ * preprocessFace for a crop turned by `angle`: each output pixel averages n x n bilinear samples over
+ * its footprint in the image (n = the downscale factor, at most 4; an approximation of the area
+ * filter of the upright path), edges replicated.
+ */
+function rotatedCrop(img: RawImage, opts: PreprocessOptions, dst: Float32Array, offset: number): Float32Array {
+  const size = opts.inputSize;
+  const outC = opts.channels ?? 1;
+  const [bx, by, bw, bh] = opts.box ?? [0, 0, img.width, img.height];
+  const { data, width, height, channels } = img;
+  const sx = bw / size;
+  const sy = bh / size;
+  const n = Math.max(1, Math.min(4, Math.ceil(Math.max(sx, sy))));
+  const cos = Math.cos(opts.angle!);
+  const sin = Math.sin(opts.angle!);
+  const cx = bx + bw / 2;
+  const cy = by + bh / 2;
+  const px = (x: number, y: number, c: number): number => {
+    const xi = x < 0 ? 0 : x >= width ? width - 1 : x;
+    const yi = y < 0 ? 0 : y >= height ? height - 1 : y;
+    const i = (yi * width + xi) * channels;
+    if (outC === 1) return luma(data, i, channels);
+    return channels === 1 ? data[i] : data[i + c];
+  };
+  const bilinear = (fx: number, fy: number, c: number): number => {
+    const x0 = Math.floor(fx);
+    const y0 = Math.floor(fy);
+    const ax = fx - x0;
+    const ay = fy - y0;
+    return (1 - ay) * ((1 - ax) * px(x0, y0, c) + ax * px(x0 + 1, y0, c)) + ay * ((1 - ax) * px(x0, y0 + 1, c) + ax * px(x0 + 1, y0 + 1, c));
+  };
+  for (let oy = 0; oy < size; oy++) {
+    for (let oxRaw = 0; oxRaw < size; oxRaw++) {
+      const ox = opts.flip ? size - 1 - oxRaw : oxRaw;
+      for (let c = 0; c < outC; c++) {
+        let sum = 0;
+        for (let j = 0; j < n; j++) {
+          for (let i = 0; i < n; i++) {
+            // Offset from the crop centre in the upright crop, then turned into the image.
+            const u = (ox + (i + 0.5) / n) * sx - bw / 2;
+            const v = (oy + (j + 0.5) / n) * sy - bh / 2;
+            sum += bilinear(cx + cos * u - sin * v - 0.5, cy + sin * u + cos * v - 0.5, c);
+          }
+        }
+        dst[offset + (oy * size + oxRaw) * outC + c] = scalePixel(sum / (n * n));
+      }
+    }
+  }
+  return dst;
+}
+
+/** Preprocess several faces of one image (boxes, or crops with an angle) into one batch buffer [n, size, size, channels]. */
+export function preprocessBatch(img: RawImage, crops: Array<Box | FaceCrop>, opts: Omit<PreprocessOptions, 'box' | 'angle'>): Float32Array {
   const per = opts.inputSize * opts.inputSize * (opts.channels ?? 1);
-  const out = new Float32Array(per * boxes.length);
-  boxes.forEach((box, i) => preprocessFace(img, { ...opts, box }, out, i * per));
+  const out = new Float32Array(per * crops.length);
+  crops.forEach((c, i) => {
+    const crop = Array.isArray(c) ? { box: c } : c;
+    preprocessFace(img, { ...opts, box: crop.box, ...(crop.angle ? { angle: crop.angle } : {}) }, out, i * per);
+  });
   return out;
 }

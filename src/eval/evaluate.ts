@@ -11,13 +11,13 @@ import type { InferenceRuntime } from '../runtime/types.js';
 import { DEFAULT_SPLIT, type Dataset, type DatasetFormat, type Sample, type Skipped, type SplitName } from '../data/dataset.js';
 import { decodeImage } from '../data/decode.js';
 import { loadDataset } from '../data/load.js';
-import { preprocessFace, squareBox, type Box, type RawImage } from '../data/preprocess.js';
+import { faceCrop, preprocessFace, type RawImage } from '../data/preprocess.js';
 import { cropBoxFor, DEFAULT_MAX_BAD_FRACTION } from '../data/store.js';
-import { createDetector, type Detector } from '../detect/index.js';
+import { createDetector, type Detection, type Detector } from '../detect/index.js';
 import { setupBackend } from '../engine/backend.js';
 import { locateFaceInCrop, type CropFraming } from '../pipeline/crop-framing.js';
 import { detectorMargin } from '../pipeline/face-classifier.js';
-import { recutCrop } from './recut.js';
+import { DEFAULT_RECUT, recutCrop } from './recut.js';
 import { argmaxRow, Confusion, type Metrics } from './metrics.js';
 
 export const ADULT_AGE = 18;
@@ -63,7 +63,7 @@ export interface EvalReport {
   runtime: string;
   cropMargin: number;
   /** How crops were framed ('whole' or 'detect') and, with 'detect', how many had a face found in them. */
-  framing?: { mode: CropFraming; located?: number; recutSeed?: number };
+  framing?: { mode: CropFraming; located?: number; align?: boolean; recutSeed?: number; recutRotation?: number };
   metrics: Metrics;
   groups: GroupMetrics;
   skipped: { count: number; examples: Skipped[] };
@@ -77,7 +77,7 @@ export interface EvalReport {
 interface Framed {
   img: RawImage;
   sample: Sample;
-  face?: Box;
+  face?: Detection;
 }
 
 export interface EvaluateOptions {
@@ -125,6 +125,10 @@ export interface EvaluateOptions {
   detector?: Detector;
   /** Framing stress: re-cut every image with this seed first (src/eval/recut.ts). */
   recutSeed?: number;
+  /** With recutSeed: tilt each re-cut face by up to this many degrees. */
+  recutRotation?: number;
+  /** With framing 'detect': level the eyes of each face found (the pipeline's --align). */
+  align?: boolean;
 }
 
 function groupRows(map: Map<string, { n: number; correct: number }>, order?: readonly string[]): GroupRow[] {
@@ -252,11 +256,11 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
         let img = s.pixels ?? (await decodeImage(s.file!, { grey: !anyColour }));
         let sample = s;
         if (opts.recutSeed !== undefined) {
-          img = recutCrop(img, opts.recutSeed, index.get(s)!);
+          img = recutCrop(img, opts.recutSeed, index.get(s)!, { ...DEFAULT_RECUT, rotation: opts.recutRotation ?? 0 });
           sample = { ...s, box: undefined };
         }
         const face = detector ? await locateFaceInCrop(detector, img) : undefined;
-        return { img, sample, face: face?.box };
+        return { img, sample, face };
       } catch (err) {
         skipped.push({ id: s.id, reason: (err as Error).message });
         return undefined;
@@ -281,9 +285,9 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
           const per = inputSize * inputSize * channels;
           const x = new Float32Array(m * copies * per);
           good.forEach(([, { img, sample, face }], j) => {
-            const box = face ? squareBox(face, detectorMargin(detector!.name, margins[ri])) : cropBoxFor(sample, img, margins[ri]);
-            preprocessFace(img, { inputSize, channels, box }, x, j * per);
-            if (copies === 2) preprocessFace(img, { inputSize, channels, box, flip: true }, x, (m + j) * per);
+            const crop = face ? faceCrop(face, detectorMargin(detector!.name, margins[ri]), Boolean(opts.align)) : { box: cropBoxFor(sample, img, margins[ri]) };
+            preprocessFace(img, { inputSize, channels, ...crop }, x, j * per);
+            if (copies === 2) preprocessFace(img, { inputSize, channels, ...crop, flip: true }, x, (m + j) * per);
           });
           const probs = await runtimes[ri].run(x, m * copies);
           for (let c = 0; c < copies; c++) for (let i = 0; i < m * k; i++) avg[i] += probs[c * m * k + i] / (copies * runtimes.length);
@@ -327,7 +331,11 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
       adultsOnly: Boolean(opts.adults),
       runtime: [...new Set(runtimes.map((r) => r.name))].join(' + '),
       cropMargin: margins[0],
-      framing: { mode: framing, ...(detector ? { located } : {}), ...(opts.recutSeed !== undefined ? { recutSeed: opts.recutSeed } : {}) },
+      framing: {
+        mode: framing,
+        ...(detector ? { located, align: Boolean(opts.align) } : {}),
+        ...(opts.recutSeed !== undefined ? { recutSeed: opts.recutSeed, recutRotation: opts.recutRotation ?? 0 } : {}),
+      },
       metrics: confusion.metrics(),
       groups: groupMetrics(kept, correct),
       skipped: { count: skipped.length, examples: skipped.slice(0, 20) },

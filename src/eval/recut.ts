@@ -14,6 +14,8 @@ export interface RecutRange {
   aspect: number;
   /** Centre shift, fraction of the side, uniform in [-shift, shift] per axis. */
   shift: number;
+  /** In-plane tilt of the face, degrees, uniform in [-rotation, rotation] (0 = upright cuts). */
+  rotation?: number;
 }
 
 export const DEFAULT_RECUT: RecutRange = { scale: [0.75, 1.45], aspect: 1.3, shift: 0.08 };
@@ -28,14 +30,18 @@ export function recutCrop(img: RawImage, seed: number, index: number, r: RecutRa
   const h = Math.max(4, Math.round(side / Math.sqrt(a)));
   const cx = img.width / 2 + rng.uniform(-r.shift, r.shift) * img.width;
   const cy = img.height / 2 + rng.uniform(-r.shift, r.shift) * img.height;
-  const x0 = Math.round(cx - w / 2);
-  const y0 = Math.round(cy - h / 2);
+  // Drawn last, so cuts without rotation are the same as before it existed.
+  const t = r.rotation ? (rng.uniform(-r.rotation, r.rotation) * Math.PI) / 180 : 0;
+  const cos = Math.cos(t);
+  const sin = Math.sin(t);
   const c = img.channels;
   const out = new Uint8Array(w * h * c);
   for (let y = 0; y < h; y++) {
-    const sy = Math.min(img.height - 1, Math.max(0, y0 + y));
     for (let x = 0; x < w; x++) {
-      const sx = Math.min(img.width - 1, Math.max(0, x0 + x));
+      const u = x - w / 2;
+      const v = y - h / 2;
+      const sx = Math.min(img.width - 1, Math.max(0, Math.round(cx + cos * u - sin * v)));
+      const sy = Math.min(img.height - 1, Math.max(0, Math.round(cy + sin * u + cos * v)));
       const si = (sy * img.width + sx) * c;
       const di = (y * w + x) * c;
       for (let k = 0; k < c; k++) out[di + k] = img.data[si + k];

@@ -1,6 +1,6 @@
 /**
- * FaceClassifier: detect every face of an image, crop each one (square box grown by the tuned margin,
- * src/data/preprocess.ts squareBox + preprocessBatch) and run all faces of the image through the
+ * FaceClassifier: detect every face of an image, crop each one (the crop rule src/data/preprocess.ts
+ * faceCrop: square box grown by the tuned margin, eyes levelled; preprocessBatch) and run all faces of the image through the
  * emotion and the gender model in one batched step (src/runtime/group.ts: with onnxruntime the faces
  * are shared between the calling thread and `classifierWorkers` worker threads).
  *
@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { decodeImage, type DecodeOptions } from '../data/decode.js';
 import { projectRoot } from '../data/paths.js';
-import { preprocessBatch, squareBox, type Box, type RawImage } from '../data/preprocess.js';
+import { faceCrop, preprocessBatch, type RawImage } from '../data/preprocess.js';
 import { setupBackend } from '../engine/backend.js';
 import { UserError } from '../errors.js';
 import { createDetector, DEFAULT_DETECTOR, type Detection, type Detector, type DetectorName, type TileMode } from '../detect/index.js';
@@ -22,6 +22,15 @@ import { createRuntimeGroup, type RuntimeGroup } from '../runtime/group.js';
 import type { Tta } from '../runtime/tta.js';
 import type { InferenceRuntime, RuntimeName } from '../runtime/types.js';
 import type { FaceResult, LabelScores, StageTimes } from './types.js';
+import { locateFaceInCrop, wholeBox, type CropFraming } from './crop-framing.js';
+
+/**
+ * Face alignment default: level the eyes (BlazeFace keypoints) before classifying. Chosen on validation
+ * (README, "Faces from other sources"): with faces tilted up to 25 degrees, see DEFAULT_ALIGN's figures there.
+ */
+export const DEFAULT_ALIGN = true;
+/** `classify --crops` framing default, chosen on validation (README): the crop as given. */
+export const DEFAULT_CROP_FRAMING: CropFraming = 'whole';
 
 /**
  * Crop margins. A model's card states `cropMargin`: the margin (fraction of the face side, per side)
@@ -78,6 +87,16 @@ export interface FaceClassifierOptions {
   tta?: Tta;
   /** Margin around the detector box (per side, fraction of the box); overrides the model card's. */
   cropMargin?: number;
+  /**
+   * Level each face's eyes (from the detector's keypoints) before classifying; detectors without
+   * keypoints (Haar) classify the upright box. Default DEFAULT_ALIGN.
+   */
+  align?: boolean;
+  /**
+   * Inputs that are face crops (`classify --crops`): 'whole' classifies the crop as given; 'detect'
+   * finds the face in it and frames it by the same crop rule as a detected face (src/pipeline/crop-framing.ts).
+   */
+  cropFraming?: CropFraming;
   minFaceSize?: number;
   scoreThreshold?: number;
   /** Detector tiles for small faces: 'auto' (default), true (always), false (never). */
@@ -167,11 +186,18 @@ export class FaceClassifier {
     const t0 = performance.now();
     const img = await this.decode(input, opts.name);
     const t1 = performance.now();
-    const dets = opts.crop
-      ? [{ box: [0, 0, img.width, img.height] as Box, score: 1 }]
-      : await this.detector.detect(img, { minFaceSize: this.opts.minFaceSize, scoreThreshold: this.opts.scoreThreshold, maxFaces: this.opts.maxFaces, tiles: this.opts.tiles });
+    let dets: Detection[];
+    let asGiven = false;
+    if (opts.crop) {
+      const found = (this.opts.cropFraming ?? DEFAULT_CROP_FRAMING) === 'detect' ? await locateFaceInCrop(this.detector, img, this.opts.scoreThreshold) : undefined;
+      // Without a face found (or with framing 'whole') the crop itself is the face, used as given.
+      asGiven = !found;
+      dets = [found ?? { box: wholeBox(img), score: 1 }];
+    } else {
+      dets = await this.detector.detect(img, { minFaceSize: this.opts.minFaceSize, scoreThreshold: this.opts.scoreThreshold, maxFaces: this.opts.maxFaces, tiles: this.opts.tiles });
+    }
     const t2 = performance.now();
-    const faces = await this.classifyBoxes(img, dets, opts.crop);
+    const faces = await this.classifyBoxes(img, dets, asGiven);
     const t3 = performance.now();
     return { faces, width: img.width, height: img.height, times: { decode: t1 - t0, detect: t2 - t1, classify: t3 - t2 } };
   }
@@ -180,10 +206,11 @@ export class FaceClassifier {
   async classifyBoxes(img: RawImage, dets: Detection[], crop = false): Promise<FaceResult[]> {
     if (dets.length === 0) return [];
     const rts = this.group.runtimes;
+    const align = this.opts.align ?? DEFAULT_ALIGN;
     const batches = rts.map((rt) => {
-      const margin = crop ? 0 : this.cropMargin(rt);
-      const boxes = dets.map((d) => (crop ? d.box : squareBox(d.box, margin)));
-      return preprocessBatch(img, boxes, { inputSize: rt.meta.inputSize, channels: rt.meta.channels === 3 ? 3 : 1 });
+      const margin = this.cropMargin(rt);
+      const crops = dets.map((d) => (crop ? { box: d.box } : faceCrop(d, margin, align)));
+      return preprocessBatch(img, crops, { inputSize: rt.meta.inputSize, channels: rt.meta.channels === 3 ? 3 : 1 });
     });
     const probs = await this.group.run(batches, dets.length);
     const scores = (rt: InferenceRuntime | undefined) => {

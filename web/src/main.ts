@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { preprocessBatch, squareBox, type Box, type RawImage } from '../../src/data/preprocess.js';
+import { faceCrop, preprocessBatch, squareBox, type Box, type RawImage } from '../../src/data/preprocess.js';
 import { BlazeFaceDetector } from '../../src/detect/blazeface.js';
 import type { Detection } from '../../src/detect/types.js';
 import { blendSaliency } from '../../src/viz/overlay.js';
@@ -159,10 +159,11 @@ async function classifyInBrowser(img: RawImage): Promise<{ faces: Face[]; crops:
   if (dets.length > 0) {
     await Promise.all(
       classifiers.map(async (c) => {
-        const boxes = dets.map((d) => squareBox(d.box, c.margin));
-        const batch = preprocessBatch(img, boxes, { inputSize: c.inputSize, channels: c.channels });
+        // The pipeline's crop rule: square box grown by the model's margin, eyes levelled.
+        const faceCrops = dets.map((d) => faceCrop(d, c.margin, true));
+        const batch = preprocessBatch(img, faceCrops, { inputSize: c.inputSize, channels: c.channels });
         crops.set(c.role, batch);
-        const n = boxes.length;
+        const n = dets.length;
         const k = c.labels.length;
         const input = c.flip ? withMirrors(batch, n, c.inputSize, c.channels) : batch;
         const y = tf.tidy(() => c.model.predict(tf.tensor4d(input, [c.flip ? 2 * n : n, c.inputSize, c.inputSize, c.channels])) as tf.Tensor);

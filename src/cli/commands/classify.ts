@@ -10,7 +10,8 @@ import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { DETECTORS, isDetectorName, type TileMode } from '../../detect/types.js';
 import { UserError, errorMessage } from '../../errors.js';
-import { FaceClassifier, type FaceClassifierOptions } from '../../pipeline/face-classifier.js';
+import { DEFAULT_CROP_FRAMING, FaceClassifier, type FaceClassifierOptions } from '../../pipeline/face-classifier.js';
+import { CROP_FRAMINGS, type CropFraming } from '../../pipeline/crop-framing.js';
 import type { FaceResult } from '../../pipeline/types.js';
 import { parseRuntimeOption, RUNTIME_OPTION_HELP } from '../../runtime/options.js';
 import { parseTtaOption } from '../../runtime/tta.js';
@@ -32,6 +33,8 @@ export interface PipelineCliOptions {
   maxFaces?: string;
   maxPixels?: string;
   tiles: string;
+  align: boolean;
+  cropFraming: string;
 }
 
 /** Options shared by classify, annotate, video and webcam. */
@@ -50,7 +53,14 @@ export function addPipelineOptions(cmd: Command): Command {
     .option('--score-threshold <p>', 'minimum detector score (CNN detectors)')
     .option('--max-faces <n>', 'at most this many faces per image')
     .option('--tiles <mode>', 'BlazeFace second look at small faces through frame tiles: auto (when a possible face scored low), always, off', 'auto')
-    .option('--max-pixels <n>', 'refuse images with more pixels than this (decompression bombs)');
+    .option('--max-pixels <n>', 'refuse images with more pixels than this (decompression bombs)')
+    .option('--no-align', 'do not level the eyes of each face before classifying (BlazeFace keypoints; the Haar cascade has none)')
+    .option('--crop-framing <mode>', `with --crops: ${CROP_FRAMINGS.join(' | ')} (detect: find the face inside each crop and frame it like a detected face)`, DEFAULT_CROP_FRAMING);
+}
+
+export function parseCropFraming(v: string): CropFraming {
+  if (!(CROP_FRAMINGS as readonly string[]).includes(v)) throw new UserError(`--crop-framing must be one of ${CROP_FRAMINGS.join(', ')}, got "${v}"`);
+  return v as CropFraming;
 }
 
 export function parseTiles(v: string): TileMode {
@@ -80,6 +90,8 @@ export function classifierOptions(o: PipelineCliOptions, backend?: string): Face
     tiles: parseTiles(o.tiles),
     maxFaces: o.maxFaces === undefined ? undefined : parseIntOption(o.maxFaces, '--max-faces', 1),
     maxPixels: o.maxPixels === undefined ? undefined : parseIntOption(o.maxPixels, '--max-pixels', 1),
+    align: o.align !== false,
+    cropFraming: parseCropFraming(o.cropFraming ?? DEFAULT_CROP_FRAMING),
   };
 }
 

@@ -34,6 +34,8 @@ interface EvalCliOptions {
   maxBadFraction: string;
   framing: string;
   recut?: string;
+  recutRotation?: string;
+  align: boolean;
 }
 
 const pct = (x: number) => `${fmt(x * 100, 2)}%`;
@@ -51,7 +53,8 @@ export function formatReport(r: EvalReport): string {
   lines.push(`runtime ${r.runtime}, TTA ${r.tta}, crop margin ${r.cropMargin}; ${m.n} images in ${fmt(r.seconds, 1)} s (${fmt(r.imagesPerSecond, 0)}/s)`);
   if (r.framing && (r.framing.mode !== 'whole' || r.framing.recutSeed !== undefined)) {
     lines.push(
-      `framing ${r.framing.mode}${r.framing.located !== undefined ? ` (face found in ${r.framing.located} of ${m.n} crops)` : ''}${r.framing.recutSeed !== undefined ? `; crops re-cut with seed ${r.framing.recutSeed}` : ''}`,
+      `framing ${r.framing.mode}${r.framing.located !== undefined ? ` (face found in ${r.framing.located} of ${m.n} crops${r.framing.align ? ', eyes levelled' : ''})` : ''}` +
+        (r.framing.recutSeed !== undefined ? `; crops re-cut with seed ${r.framing.recutSeed}${r.framing.recutRotation ? `, tilted up to ${r.framing.recutRotation} degrees` : ''}` : ''),
     );
   }
   lines.push('');
@@ -126,6 +129,8 @@ export function registerEval(program: Command): void {
     .option('--max-bad-fraction <f>', 'fail when more than this fraction of images is unreadable', '0.05')
     .option('--framing <mode>', 'whole: each image as the dataset cuts it (as in training); detect: the face found in it, framed as classify --crops does', 'whole')
     .option('--recut <seed>', 'framing stress: cut every image again (looser or tighter, not square, off-centre; seeded) before framing')
+    .option('--recut-rotation <deg>', 'with --recut: also tilt each face by up to this many degrees', '0')
+    .option('--align', 'with --framing detect: level the eyes of each face found (as the pipeline\'s --align)', false)
     .action(async (task: string, o: EvalCliOptions, cmd: Command) => {
       if (!TASKS.includes(task as never)) throw new UserError(`unknown task "${task}": choose one of ${TASKS.join(', ')}`);
       if (o.tta !== undefined && o.tta !== 'none' && o.tta !== 'flip') throw new UserError(`--tta must be none or flip, got "${o.tta}"`);
@@ -155,7 +160,8 @@ export function registerEval(program: Command): void {
           ...(o.limit !== undefined ? { limit: parseIntOption(o.limit, '--limit', 1) } : {}),
           maxBadFraction: parseFloatOption(o.maxBadFraction, '--max-bad-fraction', 0, 1),
           framing: parseFraming(o.framing),
-          ...(o.recut !== undefined ? { recutSeed: parseIntOption(o.recut, '--recut', 0, 2 ** 32 - 1) } : {}),
+          ...(o.recut !== undefined ? { recutSeed: parseIntOption(o.recut, '--recut', 0, 2 ** 32 - 1), recutRotation: parseFloatOption(o.recutRotation ?? '0', '--recut-rotation', 0, 90) } : {}),
+          align: o.align,
           expectTask: task,
         });
       } finally {
