@@ -7,7 +7,7 @@
  * a face found in a photo. Without a face found (or with framing 'whole') the whole crop is the face.
  */
 import type { Box, RawImage } from '../data/preprocess.js';
-import type { Detection, Detector } from '../detect/types.js';
+import type { Detection, Detector, Keypoints } from '../detect/types.js';
 
 export const CROP_FRAMINGS = ['detect', 'whole'] as const;
 export type CropFraming = (typeof CROP_FRAMINGS)[number];
@@ -65,7 +65,8 @@ export async function locateFaceInCrop(detector: Detector, img: RawImage, scoreT
 function shiftDetection(d: Detection, dx: number, dy: number): Detection {
   const [x, y, w, h] = d.box;
   const out: Detection = { ...d, box: [x + dx, y + dy, w, h] };
-  const kp = (d as { keypoints?: Array<[number, number]> }).keypoints;
-  if (kp) (out as { keypoints?: Array<[number, number]> }).keypoints = kp.map(([px, py]) => [px + dx, py + dy]);
+  if (d.keypoints) {
+    out.keypoints = Object.fromEntries(Object.entries(d.keypoints).map(([k, [px, py]]) => [k, [px + dx, py + dy]])) as Keypoints;
+  }
   return out;
 }

@@ -37,6 +37,11 @@ test('locateFaceInCrop finds the face of a tight chip and of the same chip insid
     const wide = await locateFaceInCrop(det, { data: frame, width: 500, height: 300, channels: 3 });
     assert.ok(wide, 'found in the wider frame');
     assert.ok(Math.abs(wide.box[0] - 150 - x) < 15 && Math.abs(wide.box[1] - 50 - y) < 15, `${wide.box.join(', ')} vs ${tight.box.join(', ')}`);
+    // Keypoints come back in crop pixels too: the eyes lie inside the face box, the person's right eye on the image's left.
+    const kp = tight.keypoints!;
+    assert.ok(kp.rightEye[0] < kp.leftEye[0]);
+    for (const p of [kp.rightEye, kp.leftEye]) assert.ok(p[0] > x && p[0] < x + w && p[1] > y && p[1] < y + h, `${p} in ${tight.box}`);
+    assert.ok(Math.abs(wide.keypoints!.rightEye[0] - 150 - kp.rightEye[0]) < 10);
     // A flat image holds no face.
     assert.equal(await locateFaceInCrop(det, { data: new Uint8Array(64 * 64).fill(128), width: 64, height: 64, channels: 1 }), undefined);
   } finally {
