@@ -121,7 +121,6 @@ function ortThreads(): number {
 export class BlazeFaceDetector implements Detector {
   readonly name = 'blazeface' as const;
   private readonly anchors = anchors(BLAZEFACE_INPUT);
-  private readonly input = new Float32Array(BLAZEFACE_INPUT * BLAZEFACE_INPUT * 3);
 
   private constructor(
     private readonly net: Net,
@@ -203,8 +202,11 @@ export class BlazeFaceDetector implements Detector {
   /** Candidate boxes (frame pixels) scoring above `minScore` in one region. */
   private async pass(img: RawImage, region: Region, minScore: number, sampling: Sampling, out: Detection[]): Promise<void> {
     const size = BLAZEFACE_INPUT;
-    resizeRgb(img, size, this.input, region, sampling);
-    const { scores, regs } = await this.net.run(this.input);
+    // A buffer per pass: detect() may run concurrently (the server overlaps requests, evaluation decodes
+    // ahead), and onnxruntime reads the input while this thread goes on.
+    const input = new Float32Array(size * size * 3);
+    resizeRgb(img, size, input, region, sampling);
+    const { scores, regs } = await this.net.run(input);
     const logit = Math.log(minScore / (1 - minScore));
     const sx = region.width / size;
     const sy = region.height / size;

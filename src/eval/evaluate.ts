@@ -251,6 +251,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
     let done = 0;
 
     const index = new Map(samples.map((s, i) => [s, i]));
+    let detecting: Promise<unknown> = Promise.resolve();
     const decode = async (s: Sample): Promise<Framed | undefined> => {
       try {
         let img = s.pixels ?? (await decodeImage(s.file!, { grey: !anyColour }));
@@ -259,7 +260,10 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
           img = recutCrop(img, opts.recutSeed, index.get(s)!, { ...DEFAULT_RECUT, rotation: opts.recutRotation ?? 0 });
           sample = { ...s, box: undefined };
         }
-        const face = detector ? await locateFaceInCrop(detector, img) : undefined;
+        // One detection at a time: a detector reuses its input buffers (decoding runs concurrently).
+        const found = detector ? detecting.then(() => locateFaceInCrop(detector, img)) : undefined;
+        if (found) detecting = found.catch(() => undefined);
+        const face = await found;
         return { img, sample, face };
       } catch (err) {
         skipped.push({ id: s.id, reason: (err as Error).message });

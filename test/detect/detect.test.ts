@@ -124,3 +124,18 @@ test('no faces on face-free backgrounds', async () => {
 test('unknown detector is a user error', async () => {
   await assert.rejects(createDetector('yolo'), /unknown detector "yolo"/);
 });
+
+test('BlazeFace gives the same boxes when detections overlap in time (the server and evaluation run them concurrently)', { skip: utkSkip() }, async () => {
+  await setupBackend();
+  const bf = await createDetector('blazeface');
+  try {
+    const frames = await Promise.all(Array.from({ length: 8 }, (_, i) => frame(1 + (i % 3), 900 + i)));
+    const one = (ds: Awaited<ReturnType<typeof bf.detect>>) => JSON.stringify(ds.map((d) => [d.box, d.score]));
+    const sequential: string[] = [];
+    for (const f of frames) sequential.push(one(await bf.detect(f.image)));
+    const concurrent = (await Promise.all(frames.map((f) => bf.detect(f.image)))).map(one);
+    assert.deepEqual(concurrent, sequential);
+  } finally {
+    bf.dispose();
+  }
+});
