@@ -228,7 +228,19 @@ function readRun(arg: string, out: string): RunInfo {
   return { arg, dir, o, log, split, splitFile, best, ck, training, lastEpoch, finished };
 }
 
-/** Members of an ensemble must be trained for the same task on the same data, split and input. */
+/** A run's split record per dataset path (one entry, or one per dataset of a run on several). */
+function splitsByPath(r: RunInfo): Map<string, Omit<SplitFile, 'sources' | 'trainLimit'>> {
+  const specs = dataSources(r.o);
+  const recs = r.split.sources ?? [r.split];
+  return new Map(
+    specs.map((spec, i) => {
+      const { format, root, method, seed, counts, ids } = recs[i] ?? r.split;
+      return [path.resolve(spec.path), { format, root, method, seed, counts, ids }];
+    }),
+  );
+}
+
+/** Members of an ensemble must be trained for the same task on compatible data and splits, with the same input. */
 function checkSameSetup(runs: RunInfo[]): void {
   const r0 = runs[0];
   for (const r of runs.slice(1)) {
@@ -236,11 +248,17 @@ function checkSameSetup(runs: RunInfo[]): void {
       if (JSON.stringify(a) !== JSON.stringify(b)) throw new UserError(`ensemble members must share ${what}: "${r.arg}" has ${show(a)}, "${r0.arg}" ${show(b)}`);
     };
     differ('the task', r.o.task, r0.o.task);
-    differ('the dataset', dataSources(r.o).map((x) => path.resolve(x.path)), dataSources(r0.o).map((x) => path.resolve(x.path)));
-    differ('the split (split.json)', r.split, r0.split, (x) => {
-      const f = x as SplitFile;
-      return `${f.method}${f.seed !== undefined ? ` with seed ${f.seed}` : ''} (counts ${JSON.stringify(f.counts)})`;
-    });
+    // Every member's datasets are among the first member's, split the same way (so no member has seen
+    // another's validation or test images); the ensemble is evaluated on the first member's datasets.
+    const first = splitsByPath(r0);
+    for (const [p, rec] of splitsByPath(r)) {
+      const f = first.get(p);
+      if (!f) throw new UserError(`ensemble members must be trained on the first member's datasets: "${r.arg}" used ${p}, which "${r0.arg}" did not (list the run with the most datasets first)`);
+      differ(`the split of ${p} (split.json)`, rec, f, (x) => {
+        const sf = x as SplitFile;
+        return `${sf.method}${sf.seed !== undefined ? ` with seed ${sf.seed}` : ''} (counts ${JSON.stringify(sf.counts)})`;
+      });
+    }
     differ('the input size', r.o.inputSize, r0.o.inputSize);
     differ('the input channels', r.o.channels, r0.o.channels);
     differ('the crop margin', r.o.cropMargin, r0.o.cropMargin);

@@ -320,7 +320,7 @@ test('ensemble: several runs shipped as one model averaging their probabilities;
   const g = [path.join(fresh(), 'g1'), path.join(fresh(), 'g2')];
   for (const [i, d] of g.entries()) await train(opts(utk, { task: 'gender', epochs: 1, valFraction: 0.2, testFraction: 0.2, seed: 5 + i }), d, quiet);
   // Different seeds split differently: ensemble members must share the split.
-  await assert.rejects(shipRun(g, path.join(fresh(), 'x')), /ensemble members must share the split \(split.json\): ".*g2" has seeded hash split .* with seed 6 \(counts/);
+  await assert.rejects(shipRun(g, path.join(fresh(), 'x')), /ensemble members must share the split of .*utk2 \(split.json\): ".*g2" has seeded hash split .* with seed 6 \(counts/);
   // --split-seed: another data order and augmentation (seed 6) on the split of seed 5.
   const g2 = path.join(fresh(), 'g2same');
   await train(opts(utk, { task: 'gender', epochs: 1, valFraction: 0.2, testFraction: 0.2, seed: 6, splitSeed: 5, augment: { ...NO_AUGMENT, flip: false } }), g2, quiet);

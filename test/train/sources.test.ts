@@ -93,3 +93,34 @@ test('training on two datasets: validation per dataset and combined in log.csv, 
   assert.match(md, /- Datasets \(trained on at once; validation per dataset/);
   assert.match(md, /first validation split/);
 });
+
+test('an ensemble may join a run on one dataset to a run on several, listed first; not the other way round', async () => {
+  const a = await makeClassFolders(path.join(tmpDir(), 'ea'), 20, 16, 1);
+  const b = await makeClassFolders(path.join(tmpDir(), 'eb'), 10, 16, 5);
+  const base: TrainOptions = {
+    ...DEFAULT_TRAIN_OPTIONS,
+    task: 'custom',
+    data: a,
+    arch: 'tiny-xception',
+    inputSize: 16,
+    epochs: 1,
+    batchSize: 16,
+    augment: { ...NO_AUGMENT },
+    valFraction: 0.25,
+    testFraction: 0.25,
+    workers: 0,
+    preciseBnBatches: 0,
+  };
+  const quiet = { progress: false, log: () => {} };
+  const both = path.join(tmpDir(), 'both');
+  const one = path.join(tmpDir(), 'one');
+  const other = path.join(tmpDir(), 'other');
+  await train({ ...base, sources: [{ path: a, weight: 1 }, { path: b, weight: 1 }] }, both, quiet);
+  await train(base, one, quiet);
+  await train({ ...base, seed: 9 }, other, quiet);
+  const { card } = await shipRun([both, one], path.join(tmpDir(), 'ens'));
+  assert.deepEqual(card.evaluation.val.map((e) => e.splitName), ['ea validation split', 'eb validation split']);
+  await assert.rejects(shipRun([one, both], path.join(tmpDir(), 'x')), /trained on the first member's datasets: ".*both" used .*eb/);
+  // Another split of the shared dataset (seed 9) would let a member see the other's validation images.
+  await assert.rejects(shipRun([both, other], path.join(tmpDir(), 'y')), /must share the split of .*ea/);
+});
