@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { UserError } from '../errors.js';
 import { registerAnnotate } from './commands/annotate.js';
+import { registerBatch, registerWorker } from './commands/batch.js';
 import { registerBench } from './commands/bench.js';
 import { registerClassify } from './commands/classify.js';
 import { registerEval } from './commands/eval.js';
@@ -35,6 +36,8 @@ export function buildProgram(): Command {
   registerVideo(program);
   registerWebcam(program);
   registerServe(program);
+  registerBatch(program);
+  registerWorker(program);
   registerImport(program);
   registerExport(program);
   registerSaliency(program);
