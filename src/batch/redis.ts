@@ -41,13 +41,14 @@ export async function connectRedis(url: string, opts: { worker?: boolean } = {})
     // Clients give up after a few attempts; workers retry forever (at most every 2 s).
     retryStrategy: (times) => (opts.worker ? Math.min(times * 200, 2_000) : times > 3 ? null : 200),
   });
-  redis.on('error', () => {}); // reported through the failing command instead
+  let lastError: unknown;
+  redis.on('error', (err) => (lastError = err)); // reported through the failing command instead
   try {
     await redis.connect();
     await redis.ping();
   } catch (err) {
     redis.disconnect();
-    throw new UserError(`cannot reach Redis at ${redactUrl(url)}: ${errorMessage(err)} (start one with \`redis-server\`, or name it with --redis / ${REDIS_ENV})`);
+    throw new UserError(`cannot reach Redis at ${redactUrl(url)}: ${errorMessage(lastError ?? err)} (start one with \`redis-server\`, or name it with --redis / ${REDIS_ENV})`);
   }
   return redis;
 }

@@ -115,6 +115,8 @@ export async function classifyFile(fc: FaceClassifier, item: InputItem, opts: Cl
   } catch (err) {
     const cause = err instanceof ImageDecodeError ? ((err as { cause?: unknown }).cause ?? err) : err;
     if (opts.transient === 'throw' && isTransient(cause)) throw err instanceof TransientError ? err : new TransientError(errorMessage(err), { cause: err });
+    // A listed path that does not exist reads as classify's expansion of it says.
+    if (!isUrl(item.file) && errnoCode(cause) === 'ENOENT') return { file: item.file, error: 'no such file' };
     // Any other failure is reported against its file; the batch goes on.
     return { file: item.file, error: err instanceof UserError ? errorMessage(err) : `cannot process "${item.file}": ${errorMessage(err)}` };
   }

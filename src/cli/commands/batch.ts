@@ -225,12 +225,19 @@ export function registerWorker(program: Command): void {
       const url = redisUrl(o.redis);
       const redis = await connectRedis(url, { worker: true });
       const w = startWorker({ redisUrl: url, redis, concurrency, stallSeconds, backend: c.optsWithGlobals().backend, name: o.name });
-      const stop = (signal: string) => {
-        process.stderr.write(`facecls worker: ${signal}: finishing the running job(s), then stopping\n`);
+      let signalled = false;
+      const stop = (signal: NodeJS.Signals) => {
+        if (signalled) {
+          // A second signal: stop now (the running jobs go back to the queue after the stall interval).
+          process.stderr.write(`facecls worker: ${signal} again: stopping without finishing\n`);
+          process.exit(signal === 'SIGINT' ? 130 : 143);
+        }
+        signalled = true;
+        process.stderr.write(`facecls worker: ${signal}: finishing the running job(s), then stopping (send it again to stop at once)\n`);
         void w.close();
       };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
+      process.on('SIGTERM', stop);
+      process.on('SIGINT', stop);
       await w.worker.waitUntilReady();
       process.stderr.write(`facecls worker: ready (queue on ${url.replace(/\/\/[^@]*@/, '//***@')}, concurrency ${concurrency})\n`);
       await w.closed;
