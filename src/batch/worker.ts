@@ -11,7 +11,7 @@
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Worker, type Job } from 'bullmq';
+import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { classifierOptions } from '../cli/commands/classify.js';
 import { errorMessage } from '../errors.js';
@@ -75,6 +75,8 @@ export interface RunningWorker {
   close(): Promise<void>;
   /** Resolves when the worker has stopped. */
   closed: Promise<void>;
+  /** Resolves once the worker takes jobs (models for the next waiting batch loaded). */
+  started: Promise<void>;
 }
 
 export function startWorker(opts: WorkerOptions): RunningWorker {
@@ -137,6 +139,7 @@ export function startWorker(opts: WorkerOptions): RunningWorker {
     stalledInterval: opts.stallSeconds * 1000,
     maxStalledCount: MAX_STALLED,
     name,
+    autorun: false,
   });
   worker.on('error', (err) => log(`facecls worker ${name}: ${errorMessage(err)}`));
   worker.on('failed', (job, err) => {
@@ -147,13 +150,28 @@ export function startWorker(opts: WorkerOptions): RunningWorker {
   const closed = new Promise<void>((r) => (resolveClosed = r));
   const close = () => {
     closing ??= (async () => {
+      await started.catch(() => {});
       await worker.close();
       await classifiers.dispose();
       resolveClosed();
     })();
     return closing;
   };
-  return { worker, close, closed };
+  // Load the models for the next waiting job's batch before taking any job: loading blocks the event
+  // loop for a while (the onnxruntime sessions), and a job held meanwhile could miss its lock renewal.
+  const started = (async () => {
+    const peek = new Queue<JobData>(QUEUE_NAME, { connection: bullConnection(opts.redisUrl, true), skipMetasUpdate: true });
+    try {
+      const [next] = await peek.getWaiting(0, 0);
+      const m = next && (await meta(next.data.batch));
+      if (m) await classifiers.get(m).catch(() => {}); // a load error shows up in the job again
+    } finally {
+      await peek.close();
+    }
+    if (!closing) void worker.run().catch((err) => log(`facecls worker ${name}: ${errorMessage(err)}`));
+    await worker.waitUntilReady();
+  })();
+  return { worker, close, closed, started };
 }
 
 /** One time segment of a video through processStream (tracks and smoothing restart at its start). */

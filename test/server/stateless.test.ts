@@ -23,7 +23,10 @@ async function serve(models: { emotion: string; gender: string }): Promise<Insta
   process.on('exit', () => proc.kill('SIGKILL'));
   let out = '';
   const url = await new Promise<string>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 90_000);
+    const t = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`server did not start: ${out}`));
+    }, 90_000);
     const look = (d: Buffer) => {
       out += d.toString();
       const m = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(out);

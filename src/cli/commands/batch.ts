@@ -238,7 +238,7 @@ export function registerWorker(program: Command): void {
       };
       process.on('SIGTERM', stop);
       process.on('SIGINT', stop);
-      await w.worker.waitUntilReady();
+      await w.started;
       process.stderr.write(`facecls worker: ready (queue on ${url.replace(/\/\/[^@]*@/, '//***@')}, concurrency ${concurrency})\n`);
       await w.closed;
       redis.disconnect();
