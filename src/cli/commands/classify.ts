@@ -14,6 +14,7 @@ import { FaceClassifier, type FaceClassifierOptions } from '../../pipeline/face-
 import { classifyFile, isUrl, type FileResult } from '../../pipeline/file-result.js';
 import { parseRuntimeOption, RUNTIME_OPTION_HELP } from '../../runtime/options.js';
 import { parseTtaOption } from '../../runtime/tta.js';
+import { csvHeader, csvRows } from '../csv.js';
 import { fmt, formatTable } from '../output.js';
 import { parseFloatOption, parseIntOption } from '../options.js';
 
@@ -169,29 +170,7 @@ export function expandInputs(args: string[], extensions: ReadonlySet<string> = I
 }
 
 export type { FileResult } from '../../pipeline/file-result.js';
-
-const csvCell = (v: unknown) => {
-  const s = v === undefined || v === null ? '' : String(v);
-  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-};
-
-export function csvHeader(emotionLabels: string[], genderLabels: string[]): string {
-  return ['file', 'width', 'height', 'face', 'x', 'y', 'w', 'h', 'score', 'emotion', ...emotionLabels, 'gender', ...genderLabels, 'error'].join(',');
-}
-
-export function csvRows(r: FileResult, emotionLabels: string[], genderLabels: string[]): string[] {
-  if (r.error || !r.faces || r.faces.length === 0) {
-    return [[r.file, r.width, r.height, '', '', '', '', '', '', '', ...emotionLabels.map(() => ''), '', ...genderLabels.map(() => ''), r.error ?? ''].map(csvCell).join(',')];
-  }
-  return r.faces.map((f, i) =>
-    [
-      r.file, r.width, r.height, i, ...f.box, f.score,
-      f.emotion?.label, ...emotionLabels.map((l) => f.emotion?.scores[l]),
-      f.gender?.label, ...genderLabels.map((l) => f.gender?.scores[l]),
-      '',
-    ].map(csvCell).join(','),
-  );
-}
+export { csvHeader, csvRows } from '../csv.js';
 
 function tableRows(results: FileResult[]) {
   const rows: Array<Record<string, string>> = [];
