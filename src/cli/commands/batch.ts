@@ -4,6 +4,7 @@
  * number of machines (src/batch).
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as readline from 'node:readline';
 import type { Command } from 'commander';
 import { connectRedis, redisUrl, REDIS_OPTION_HELP } from '../../batch/redis.js';
@@ -75,7 +76,8 @@ export function registerBatch(program: Command): void {
     const redis = await connectRedis(url);
     try {
       const pipeline: PipelineCliOptions = {
-        detector: o.detector, emotionModel: o.emotionModel, genderModel: o.genderModel, accurate: o.accurate, tta: o.tta,
+        // Model directories as absolute paths: workers run elsewhere (the same paths must exist there).
+        detector: o.detector, emotionModel: o.emotionModel && path.resolve(o.emotionModel), genderModel: o.genderModel && path.resolve(o.genderModel), accurate: o.accurate, tta: o.tta,
         emotion: o.emotion, gender: o.gender, runtime: o.runtime, margin: o.margin, minFaceSize: o.minFaceSize,
         scoreThreshold: o.scoreThreshold, maxFaces: o.maxFaces, maxPixels: o.maxPixels, tiles: o.tiles,
       };
