@@ -20,7 +20,7 @@ export interface DecodeOptions {
   keepAlpha?: boolean;
   /** Upper bound on width x height; larger images are rejected. Default MAX_INPUT_PIXELS. */
   maxPixels?: number;
-  /** Name to use in error messages when the input is a buffer. */
+  /** Name to use in error messages (default: the path, or <buffer>). */
   name?: string;
   /**
    * Resize so that the longer side is at most this many pixels (area-averaged by libvips) while
@@ -46,7 +46,7 @@ export class ImageDecodeError extends UserError {
  * RGB, or RGBA with keepAlpha when the image has alpha.
  */
 export async function decodeImage(input: string | Buffer | Uint8Array, opts: DecodeOptions = {}): Promise<RawImage> {
-  const source = typeof input === 'string' ? input : (opts.name ?? '<buffer>');
+  const source = opts.name ?? (typeof input === 'string' ? input : '<buffer>');
   let buf: Buffer;
   if (typeof input === 'string') {
     try {

@@ -31,7 +31,7 @@ function parseRate(r: string | undefined): number {
 
 /** Size (after rotation), frame rate, duration and audio presence of a video file. */
 export function probeVideo(file: string): VideoInfo {
-  if (!fs.existsSync(file)) throw new UserError(`video "${file}" does not exist`);
+  if (!/^https?:\/\//i.test(file) && !fs.existsSync(file)) throw new UserError(`video "${file}" does not exist`);
   const r = spawnSync(FFPROBE, ['-v', 'error', '-show_streams', '-show_format', '-of', 'json', file], { encoding: 'utf8', maxBuffer: 16 << 20 });
   if (r.error) throw new UserError(`cannot run ${FFPROBE} (install ffmpeg): ${r.error.message}`);
   if (r.status !== 0) throw new UserError(`cannot read video "${file}": ${lastLine(r.stderr).replace(`${file}: `, '') || 'ffprobe failed'}`);
@@ -68,10 +68,11 @@ export class StreamError extends UserError {}
 
 /**
  * Decoded RGB frames of size width x height from ffmpeg input arguments (e.g. ['-i', file]), at a
- * constant `fps`: frame i has time i / fps (seconds from the start of the stream).
+ * constant `fps`: frame i has time i / fps (seconds from the start of the stream). When the input
+ * arguments seek (`-ss` to firstIndex / fps), `firstIndex` numbers the first frame read.
  * Throws StreamError after the last good frame when ffmpeg reports a decoding failure.
  */
-export async function* readFrames(inputArgs: string[], width: number, height: number, fps: number, label: string): AsyncGenerator<Frame> {
+export async function* readFrames(inputArgs: string[], width: number, height: number, fps: number, label: string, firstIndex = 0): AsyncGenerator<Frame> {
   // Constant frame rate at `fps`: ffmpeg duplicates or drops frames of a variable-rate input so that
   // frame i is the picture shown at i / fps (otherwise it picks its own rate, e.g. the stream's
   // r_frame_rate, and times computed from the probed average rate drift).
@@ -101,7 +102,8 @@ export async function* readFrames(inputArgs: string[], width: number, height: nu
         const rest = all.subarray(frameBytes);
         pending = rest.length ? [rest] : [];
         have = rest.length;
-        yield { index, time: Math.round((index / fps) * 1000) / 1000, image: { data, width, height, channels: 3 } };
+        const at = firstIndex + index;
+        yield { index: at, time: Math.round((at / fps) * 1000) / 1000, image: { data, width, height, channels: 3 } };
         index++;
       }
     }

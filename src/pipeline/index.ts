@@ -5,3 +5,4 @@ export { FaceTracker, type TrackerOptions } from './tracker.js';
 export { annotatePng, annotateRgb, overlaySvg, EMOTION_COLOURS } from './annotate.js';
 export { probeVideo, readFrames, VideoWriter, StreamError, type VideoInfo, type Frame } from './ffmpeg.js';
 export { processStream, type StreamOptions, type StreamSummary } from './video.js';
+export { classifyFile, fetchInput, isTransient, isUrl, TransientError, MAX_DOWNLOAD_BYTES, type FileResult, type InputItem, type ClassifyFileOptions } from './file-result.js';

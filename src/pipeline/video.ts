@@ -29,6 +29,11 @@ export interface StreamOptions extends TrackerOptions {
   audioFrom?: string;
   /** Where JSON lines go: a file path, or a writable stream (stdout). */
   jsonl?: string | NodeJS.WritableStream;
+  /**
+   * Start at this frame (a seek to startFrame / fps before the input): frames keep their numbers and
+   * times in the whole stream. The batch workers process a long video as segments this way.
+   */
+  startFrame?: number;
   /** Stop after this many frames. */
   maxFrames?: number;
   onFrame?: (r: FrameResult) => void;
@@ -57,7 +62,9 @@ export async function processStream(fc: FaceClassifier, opts: StreamOptions): Pr
   let error: string | undefined;
   const warnings: string[] = [];
   try {
-    for await (const frame of readFrames(opts.inputArgs, opts.width, opts.height, opts.fps, opts.label)) {
+    const start = opts.startFrame ?? 0;
+    const inputArgs = start > 0 ? ['-ss', (start / opts.fps).toFixed(6), ...opts.inputArgs] : opts.inputArgs;
+    for await (const frame of readFrames(inputArgs, opts.width, opts.height, opts.fps, opts.label, start)) {
       const found = await fc.classify(frame.image);
       const tracked = tracker.update(found);
       const result: FrameResult = { frame: frame.index, time: frame.time, faces: tracked };

@@ -9,12 +9,13 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { DETECTORS, isDetectorName, type TileMode } from '../../detect/types.js';
-import { UserError, errorMessage } from '../../errors.js';
+import { UserError } from '../../errors.js';
 import { DEFAULT_CROP_FRAMING, FaceClassifier, type FaceClassifierOptions } from '../../pipeline/face-classifier.js';
 import { CROP_FRAMINGS, type CropFraming } from '../../pipeline/crop-framing.js';
-import type { FaceResult } from '../../pipeline/types.js';
+import { classifyFile, isUrl, type FileResult } from '../../pipeline/file-result.js';
 import { parseRuntimeOption, RUNTIME_OPTION_HELP } from '../../runtime/options.js';
 import { parseTtaOption } from '../../runtime/tta.js';
+import { csvHeader, csvRows } from '../csv.js';
 import { fmt, formatTable } from '../output.js';
 import { parseFloatOption, parseIntOption } from '../options.js';
 
@@ -123,21 +124,26 @@ function globToRegExp(pattern: string): RegExp {
   return new RegExp('^' + re + '$');
 }
 
-function walk(dir: string, out: string[]): void {
+function walk(dir: string, out: string[], extensions: ReadonlySet<string>): void {
   for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
     const p = path.join(dir, e.name);
-    if (e.isDirectory()) walk(p, out);
-    else if (IMAGE_EXTENSIONS.has(path.extname(e.name).toLowerCase())) out.push(p);
+    if (e.isDirectory()) walk(p, out, extensions);
+    else if (extensions.has(path.extname(e.name).toLowerCase())) out.push(p);
   }
 }
 
 /**
- * Expand files, directories (recursively, image extensions only) and globs (*, ?, [..], **) into
- * input paths. Arguments that match nothing come back as errors so the batch can report them.
+ * Expand files, directories (recursively, files with the given extensions: images by default) and globs (*, ?, [..], **) into
+ * input paths; http(s) URLs pass through. Arguments that match nothing come back as errors so the
+ * batch can report them.
  */
-export function expandInputs(args: string[]): Array<{ file: string; error?: string }> {
+export function expandInputs(args: string[], extensions: ReadonlySet<string> = IMAGE_EXTENSIONS): Array<{ file: string; error?: string }> {
   const out: Array<{ file: string; error?: string }> = [];
   for (const arg of args) {
+    if (isUrl(arg)) {
+      out.push({ file: arg });
+      continue;
+    }
     let stat: fs.Stats | undefined;
     try {
       stat = fs.statSync(arg);
@@ -146,8 +152,8 @@ export function expandInputs(args: string[]): Array<{ file: string; error?: stri
     }
     if (stat?.isDirectory()) {
       const files: string[] = [];
-      walk(arg, files);
-      if (files.length === 0) out.push({ file: arg, error: 'directory contains no images' });
+      walk(arg, files, extensions);
+      if (files.length === 0) out.push({ file: arg, error: extensions === IMAGE_EXTENSIONS ? 'directory contains no images' : 'directory contains no images or videos' });
       for (const f of files) out.push({ file: f });
     } else if (stat) out.push({ file: arg });
     else if (hasGlob(arg)) {
@@ -175,36 +181,8 @@ export function expandInputs(args: string[]): Array<{ file: string; error?: stri
   return out;
 }
 
-export interface FileResult {
-  file: string;
-  width?: number;
-  height?: number;
-  faces?: FaceResult[];
-  error?: string;
-}
-
-const csvCell = (v: unknown) => {
-  const s = v === undefined || v === null ? '' : String(v);
-  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-};
-
-export function csvHeader(emotionLabels: string[], genderLabels: string[]): string {
-  return ['file', 'width', 'height', 'face', 'x', 'y', 'w', 'h', 'score', 'emotion', ...emotionLabels, 'gender', ...genderLabels, 'error'].join(',');
-}
-
-export function csvRows(r: FileResult, emotionLabels: string[], genderLabels: string[]): string[] {
-  if (r.error || !r.faces || r.faces.length === 0) {
-    return [[r.file, r.width, r.height, '', '', '', '', '', '', '', ...emotionLabels.map(() => ''), '', ...genderLabels.map(() => ''), r.error ?? ''].map(csvCell).join(',')];
-  }
-  return r.faces.map((f, i) =>
-    [
-      r.file, r.width, r.height, i, ...f.box, f.score,
-      f.emotion?.label, ...emotionLabels.map((l) => f.emotion?.scores[l]),
-      f.gender?.label, ...genderLabels.map((l) => f.gender?.scores[l]),
-      '',
-    ].map(csvCell).join(','),
-  );
-}
+export type { FileResult } from '../../pipeline/file-result.js';
+export { csvHeader, csvRows } from '../csv.js';
 
 function tableRows(results: FileResult[]) {
   const rows: Array<Record<string, string>> = [];
@@ -230,7 +208,7 @@ export function registerClassify(program: Command): void {
   const cmd = program
     .command('classify')
     .description('detect faces and classify emotion and gender in images (files, directories, globs)')
-    .argument('<inputs...>', 'image files, directories (searched recursively) or globs')
+    .argument('<inputs...>', 'image files, directories (searched recursively), globs or http(s) URLs')
     .option('--json', 'JSON Lines: one object per input file', false)
     .option('--csv', 'CSV: one row per face', false)
     .option('--crops', 'inputs are already face crops: skip detection, classify each whole image', false)
@@ -250,17 +228,7 @@ export function registerClassify(program: Command): void {
     bar?.start(items.length, 0, { failed: 0 });
     try {
       for (const item of items) {
-        let r: FileResult;
-        if (item.error) r = { file: item.file, error: item.error };
-        else {
-          try {
-            const { faces, width, height } = await fc.classifyTimed(item.file, { crop: o.crops });
-            r = { file: item.file, width, height, faces };
-          } catch (err) {
-            // Any failure is reported against its file; the batch goes on.
-            r = { file: item.file, error: err instanceof UserError ? errorMessage(err) : `cannot process "${item.file}": ${errorMessage(err)}` };
-          }
-        }
+        const r = await classifyFile(fc, item, { crop: o.crops });
         if (r.error) {
           failed++;
           if (!o.json && !o.csv) bar ? bar.update({ failed }) : process.stderr.write(`facecls: ${r.file}: ${r.error}\n`);

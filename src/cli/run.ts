@@ -1,0 +1,32 @@
+/**
+ * The program's shell, shared by the full command line (main.ts) and the light one that runs `batch
+ * status|results` (batch-main.ts): name, global options, and the error contract (user errors print
+ * one line and exit 1; unexpected errors print a stack and exit 2).
+ */
+import { Command, CommanderError } from 'commander';
+import { UserError } from '../errors.js';
+
+export function baseProgram(): Command {
+  return new Command()
+    .name('facecls')
+    .description('Real-time face detection with emotion and gender classification (small CNNs, trained and explained)')
+    .version('0.1.0')
+    .option('--backend <name>', 'compute backend: wasm (default) or cpu (reference); env FACECLS_BACKEND')
+    .showHelpAfterError()
+    .exitOverride();
+}
+
+export async function runProgram(program: Command, argv: string[]): Promise<number> {
+  try {
+    await program.parseAsync(argv);
+    return process.exitCode === undefined ? 0 : Number(process.exitCode);
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof UserError) {
+      process.stderr.write(`facecls: error: ${err.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`facecls: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return 2;
+  }
+}
