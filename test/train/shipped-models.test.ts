@@ -23,6 +23,8 @@ interface Floors {
   /** Set when the model is final: test split (FER-2013 PrivateTest / UTKFace test). */
   test?: number;
   testAdults?: number;
+  /** Validation floors on other datasets the model was trained on (e.g. the RAF-DB validation split). */
+  otherVal?: Record<string, number>;
 }
 
 /** models/gender-accurate (ensemble of training/gender-v5 + gender-v13, 64x64 RGB, parity threshold) as shipped: val 93.34 / adults 96.98, test 93.13 / adults 96.56, minus 1 point. */
@@ -31,8 +33,8 @@ const GENDER_ACCURATE_FLOORS: Floors = { val: 0.9234, valAdults: 0.9598, test: 0
 const FLOORS: Record<string, { data: string; floors: Floors }> = {
   // training/emotion-m2 as shipped: PublicTest 66.20, PrivateTest 67.15 (flip TTA), minus 1 point.
   emotion: { data: 'fer2013', floors: { val: 0.652, test: 0.6615 } },
-  // Ensemble of training/emotion-v2 + emotion-m2: PublicTest 66.40, PrivateTest 68.24, minus 1 point.
-  'emotion-accurate': { data: 'fer2013', floors: { val: 0.654, test: 0.6724 } },
+  // Ensemble of training/emotion-r1 (FER-2013 + RAF-DB) + emotion-m2: PublicTest 65.25, PrivateTest 66.98, RAF-DB validation 76.45, minus 1 point.
+  'emotion-accurate': { data: 'fer2013', floors: { val: 0.6425, test: 0.6598, otherVal: { rafdb: 0.7545 } } },
   // training/gender-v12 (48x48 grey, started from the emotion model, parity threshold) as shipped: val 92.41 / adults 96.72, test 91.56 / adults 95.69, minus 1 point.
   gender: { data: 'utkface', floors: { val: 0.9141, valAdults: 0.9572, test: 0.9056, testAdults: 0.9469 } },
   'gender-accurate': { data: 'utkface', floors: GENDER_ACCURATE_FLOORS },
@@ -58,6 +60,16 @@ for (const [task, { data, floors }] of Object.entries(FLOORS)) {
         : []),
     ];
     if (final) assert.ok(floors.test !== undefined, `models/${task} is final: its test-split floor must be set in this file`);
+    for (const [other, floor] of Object.entries(floors.otherVal ?? {})) {
+      const otherRoot = datasetPath(other);
+      if (!fs.existsSync(otherRoot)) {
+        console.log(`# ${task}: ${other} not found at ${otherRoot}, its validation floor not checked`);
+        continue;
+      }
+      const r = await evaluate({ model: dir, data: otherRoot, split: 'val', tta: card.evaluation.tta });
+      console.log(`# ${task} ${other} val: ${(r.metrics.accuracy * 100).toFixed(2)}% (floor ${(floor * 100).toFixed(2)}%, n ${r.metrics.n})`);
+      assert.ok(r.metrics.accuracy >= floor, `${task} ${other} val accuracy ${(r.metrics.accuracy * 100).toFixed(2)}% fell below the floor ${(floor * 100).toFixed(2)}%`);
+    }
     for (const [split, adults, floor] of splits) {
       if (floor === undefined) continue;
       const r = await evaluate({ model: dir, data: root, split, adults, tta: card.evaluation.tta });
@@ -78,7 +90,7 @@ for (const [task, { data, floors }] of Object.entries(FLOORS)) {
   });
 }
 
-test('an accurate option is shipped only where it beats the fast model on validation, and the pipeline and facecls models offer it', () => {
+test('an accurate option is shipped only where it beats the fast model on validation, and the pipeline and facecls models offer it', async () => {
   const modelsDir = path.join(projectRoot(), 'models');
   const rows = readShippedModels(modelsDir);
   for (const task of ['emotion', 'gender'] as const) {
@@ -91,7 +103,21 @@ test('an accurate option is shipped only where it beats the fast model on valida
     assert.ok(FLOORS[`${task}-accurate`], `models/${task}-accurate is shipped: its floors must be set in this file`);
     const pick = (c: ModelCard) => c.evaluation.val.find((e) => e.adultsOnly) ?? c.evaluation.val[0];
     const [fast, acc] = [readCard(path.join(modelsDir, task)), readCard(accurate)];
-    assert.ok(pick(acc).accuracy > pick(fast).accuracy, `${task}: accurate ${pick(acc).accuracy} must beat fast ${pick(fast).accuracy} on ${pick(fast).splitName}`);
+    if (acc.data.sources?.length) {
+      // Trained on several datasets: the mean validation accuracy over them decides (training/PREREGISTERED.md,
+      // session 9); the fast model is measured on the datasets its card lacks.
+      const names = acc.data.sources.map((d) => d.name);
+      if (names.some((n) => !fs.existsSync(datasetPath(n)))) return;
+      const fastAcc: number[] = [];
+      for (const n of names) {
+        const e = fast.evaluation.val.find((v) => v.splitName.toLowerCase().includes(n.slice(0, 3)) && !v.adultsOnly);
+        fastAcc.push(e ? e.accuracy : (await evaluate({ model: path.join(modelsDir, task), data: datasetPath(n), split: 'val', tta: fast.evaluation.tta })).metrics.accuracy);
+      }
+      const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
+      const accMean = mean(acc.evaluation.val.filter((e) => !e.adultsOnly).map((e) => e.accuracy));
+      console.log(`# ${task}: accurate ${(accMean * 100).toFixed(2)}% vs fast ${(mean(fastAcc) * 100).toFixed(2)}% (mean validation accuracy over ${names.join(', ')})`);
+      assert.ok(accMean > mean(fastAcc), `${task}: accurate ${accMean} must beat fast ${mean(fastAcc)} on the mean over ${names.join(', ')}`);
+    } else assert.ok(pick(acc).accuracy > pick(fast).accuracy, `${task}: accurate ${pick(acc).accuracy} must beat fast ${pick(fast).accuracy} on ${pick(fast).splitName}`);
     assert.deepEqual(rows.filter((r) => r.task === task).map((r) => [r.name, r.variant]), [[task, 'fast'], [`${task}-accurate`, 'accurate']]);
   }
 });
