@@ -334,7 +334,13 @@ export async function buildServer(opts: ServerOptions): Promise<FaceclsServer> {
     try {
       ticket = queue.admit();
     } catch (err) {
-      if (err instanceof HttpError) Object.assign(err.headers, unread());
+      if (err instanceof HttpError) {
+        Object.assign(err.headers, unread());
+        // Refusals are answered after a pause (never past Retry-After), holding only a timer: clients
+        // retrying at once would otherwise spin the server with refusals.
+        const delay = Math.min(limits.rejectDelayMs, Number(err.headers['retry-after'] ?? 1) * 1000);
+        if (delay > 0 && !closing) await new Promise((r) => setTimeout(r, delay));
+      }
       throw err;
     }
     tickets.set(req, ticket);

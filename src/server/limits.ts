@@ -14,6 +14,12 @@ export interface ServerLimits {
   maxQueued: number;
   /** A request body that sends no bytes for this long is answered 408 (a stalled upload). */
   bodyTimeoutMs: number;
+  /**
+   * A request refused because the queue is full is answered after this long (at most its Retry-After),
+   * still unread: a client that retries at once then costs the server a timer instead of a busy loop of
+   * refusals that would take CPU from the admitted requests. 0 answers at once.
+   */
+  rejectDelayMs: number;
 }
 
 export const DEFAULT_LIMITS: ServerLimits = {
@@ -25,6 +31,7 @@ export const DEFAULT_LIMITS: ServerLimits = {
   concurrency: Math.min(4, os.availableParallelism()),
   maxQueued: 64,
   bodyTimeoutMs: 10_000,
+  rejectDelayMs: 1_000,
 };
 
 /**

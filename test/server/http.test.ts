@@ -288,7 +288,7 @@ describe('overload and time limits', () => {
   });
 
   test('over the queue limit: 503 + Retry-After as soon as the headers arrive, before the body is sent or read', async () => {
-    const { server, url } = await start({ concurrency: 1, maxQueued: 1, timeoutMs: 10_000 });
+    const { server, url } = await start({ concurrency: 1, maxQueued: 1, timeoutMs: 10_000, rejectDelayMs: 0 });
     pipeline.delayMs = 800;
     try {
       const img = await image(64, 64);
@@ -310,6 +310,24 @@ describe('overload and time limits', () => {
       for (const r of await Promise.all(admitted)) assert.equal(r.status, 200);
       const health = (await (await fetch(`${url}/healthz`)).json()) as { queue: { rejected: number; active: number; queued: number } };
       assert.deepEqual([health.queue.rejected, health.queue.active, health.queue.queued], [2, 0, 0]);
+    } finally {
+      pipeline.delayMs = 0;
+      await server.close();
+    }
+  });
+
+  test('refusals are answered after --reject-delay-ms (a client retrying at once cannot spin the server), still unread', async () => {
+    const { server, url } = await start({ concurrency: 1, maxQueued: 0, timeoutMs: 10_000, rejectDelayMs: 300 });
+    pipeline.delayMs = 1500;
+    try {
+      const running = post(`${url}/v1/classify`, await image(64, 64), 'image/jpeg');
+      await new Promise((r) => setTimeout(r, 200));
+      const t0 = Date.now();
+      const answer = await rawRequest(Number(new URL(url).port), 'POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 10000000\r\n\r\n');
+      const ms = Date.now() - t0;
+      assert.ok(ms >= 290 && ms < 1200, `answered after ${ms} ms`);
+      assert.match(answer, /^HTTP\/1\.1 503 /);
+      assert.equal((await running).status, 200);
     } finally {
       pipeline.delayMs = 0;
       await server.close();

@@ -24,6 +24,7 @@ interface ServeOpts {
   workers: string;
   maxQueued: string;
   bodyTimeoutMs: string;
+  rejectDelayMs: string;
   logLevel: string;
   apiKey?: string;
   allowUnauthenticated: boolean;
@@ -74,6 +75,7 @@ export function registerServe(program: Command): void {
     .option('--workers <n>', 'run the pipeline in n worker threads (each loads the models once); 0 = in the server thread', '0')
     .option('--concurrency <n>', 'inference jobs running at once (default: number of cores, at most 4)')
     .option('--max-queued <n>', 'requests admitted beyond the running ones (uploading or waiting); beyond that 503 + Retry-After before the body is read', '64')
+    .option('--reject-delay-ms <n>', 'answer a request refused for a full queue after this pause (at most its Retry-After; unread either way); 0 = at once', String(DEFAULT_LIMITS.rejectDelayMs))
     .option('--body-timeout-ms <n>', 'answer 408 when an upload sends nothing for this long', String(DEFAULT_LIMITS.bodyTimeoutMs))
     .option('--api-key <key>', 'require this key on POST /v1/* (Authorization: Bearer <key> or X-API-Key); env FACECLS_API_KEY')
     .option('--allow-unauthenticated', 'listen on a non-loopback address without an API key (refused otherwise)', false)
@@ -92,6 +94,7 @@ export function registerServe(program: Command): void {
         concurrency: 0,
         maxQueued: parseIntOption(o.maxQueued, '--max-queued', 0),
         bodyTimeoutMs: parseIntOption(o.bodyTimeoutMs, '--body-timeout-ms', 1),
+        rejectDelayMs: parseIntOption(o.rejectDelayMs, '--reject-delay-ms', 0, 60_000),
       };
       const apiKey = o.apiKey ?? (process.env.FACECLS_API_KEY || undefined);
       if (apiKey !== undefined && apiKey.trim().length < 16) throw new UserError('the API key (--api-key / FACECLS_API_KEY) must be at least 16 characters');
