@@ -170,6 +170,7 @@ export function openApiDocument(limits: LimitsDoc, version: string, security: Se
   const imageErrors = errors([400, 401, 403, 408, 413, 415, 429, 503]);
   const admitted = (limits.concurrency + limits.maxQueued) * limits.bodyLimit;
   const pixels = limits.concurrency * limits.maxPixels * 4;
+  const postSecurity = security.apiKey ? { security: [{ bearer: [] }, { apiKeyHeader: [] }] } : {};
   return {
     openapi: '3.0.3',
     info: {
@@ -187,6 +188,7 @@ export function openApiDocument(limits: LimitsDoc, version: string, security: Se
     paths: {
       '/v1/classify': {
         post: {
+          ...postSecurity,
           summary: 'Detect faces and classify the emotion and gender of each',
           parameters: queryParams(imageQuerySchema),
           requestBody: imageBody,
@@ -195,6 +197,7 @@ export function openApiDocument(limits: LimitsDoc, version: string, security: Se
       },
       '/v1/annotate': {
         post: {
+          ...postSecurity,
           summary: 'The image with boxes, labels and emotion probability bars, as PNG',
           parameters: queryParams(imageQuerySchema),
           requestBody: imageBody,
@@ -203,6 +206,7 @@ export function openApiDocument(limits: LimitsDoc, version: string, security: Se
       },
       '/v1/saliency': {
         post: {
+          ...postSecurity,
           summary: 'Saliency maps (guided back-propagation, Grad-CAM) of every face, as PNG',
           parameters: queryParams(saliencyQuerySchema),
           requestBody: imageBody,
@@ -238,6 +242,16 @@ export function openApiDocument(limits: LimitsDoc, version: string, security: Se
         },
       },
     },
-    components: { schemas: { Face: faceSchema, Classification: classifySchema, Error: errorSchema } },
+    components: {
+      schemas: { Face: faceSchema, Classification: classifySchema, Error: errorSchema },
+      ...(security.apiKey
+        ? {
+            securitySchemes: {
+              bearer: { type: 'http', scheme: 'bearer', description: 'the key given to facecls serve --api-key' },
+              apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+            },
+          }
+        : {}),
+    },
   };
 }

@@ -47,8 +47,10 @@ describe('API key', () => {
     assert.equal((await errorOf(await post(url, { 'x-api-key': '' }), 401)).error, 'unauthorized');
     // Page, models and health stay public (the page runs the models in the browser).
     for (const p of ['/healthz', '/v1/models', '/openapi.json']) assert.equal((await fetch(url + p)).status, 200, p);
-    const doc = (await (await fetch(`${url}/openapi.json`)).json()) as { info: { description: string } };
+    const doc = (await (await fetch(`${url}/openapi.json`)).json()) as { info: { description: string }; paths: Record<string, { post?: { security?: unknown[] } }>; components: { securitySchemes?: object } };
     assert.match(doc.info.description, /require an API key/);
+    assert.deepEqual(doc.paths['/v1/classify'].post?.security, [{ bearer: [] }, { apiKeyHeader: [] }]);
+    assert.ok(doc.components.securitySchemes);
   });
 
   test('keys are compared in constant time over digests (any length)', () => {
