@@ -77,7 +77,7 @@ export function registerServe(program: Command): void {
     .option('--max-queued <n>', 'requests admitted beyond the running ones (uploading or waiting); beyond that 503 + Retry-After before the body is read', '64')
     .option('--reject-delay-ms <n>', 'answer a request refused for a full queue after this pause (at most its Retry-After; unread either way); 0 = at once', String(DEFAULT_LIMITS.rejectDelayMs))
     .option('--body-timeout-ms <n>', 'answer 408 when an upload sends nothing for this long', String(DEFAULT_LIMITS.bodyTimeoutMs))
-    .option('--api-key <key>', 'require this key on POST /v1/* (Authorization: Bearer <key> or X-API-Key); env FACECLS_API_KEY')
+    .option('--api-key <key>', 'require this key on POST /v1/* (Authorization: Bearer <key> or X-API-Key); prefer env FACECLS_API_KEY (a command line is visible to other users)')
     .option('--allow-unauthenticated', 'listen on a non-loopback address without an API key (refused otherwise)', false)
     .option('--cors-origin <origin>', 'allow browser pages of this origin to call the API (repeatable; * = any); default none', (v: string, acc: string[]) => [...acc, parseCorsOrigin(v)], [] as string[])
     .option('--rate-limit <n>', 'requests per minute per client address on POST /v1/* (0 = no limit)', String(DEFAULT_SECURITY.rateLimit))
