@@ -79,7 +79,7 @@ export function registerServe(program: Command): void {
     .option('--body-timeout-ms <n>', 'answer 408 when an upload sends nothing for this long', String(DEFAULT_LIMITS.bodyTimeoutMs))
     .option('--api-key <key>', 'require this key on POST /v1/* (Authorization: Bearer <key> or X-API-Key); prefer env FACECLS_API_KEY (a command line is visible to other users)')
     .option('--allow-unauthenticated', 'listen on a non-loopback address without an API key (refused otherwise)', false)
-    .option('--cors-origin <origin>', 'allow browser pages of this origin to call the API (repeatable; * = any); default none', (v: string, acc: string[]) => [...acc, parseCorsOrigin(v)], [] as string[])
+    .option('--cors-origin <origin>', 'allow browser pages of this origin to call the API (repeatable; * = any; none by default)', (v: string, acc: string[]) => [...acc, parseCorsOrigin(v)], [] as string[])
     .option('--rate-limit <n>', 'requests per minute per client address on POST /v1/* (0 = no limit)', String(DEFAULT_SECURITY.rateLimit))
     .option('--log-level <level>', `log level: ${LOG_LEVELS.join(', ')} (env FACECLS_LOG_LEVEL)`, process.env.FACECLS_LOG_LEVEL ?? 'info')
     .action(async (o: ServeOpts, cmd: Command) => {
