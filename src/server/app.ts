@@ -202,6 +202,19 @@ export async function buildServer(opts: ServerOptions): Promise<FaceclsServer> {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, useDefaults: true, allErrors: true } },
+    // Requests Node's HTTP parser refuses before fastify sees them answer in the same JSON shape.
+    clientErrorHandler: (err: Error & { code?: string }, socket) => {
+      if (err.code === 'ECONNRESET' || socket.destroyed) return;
+      const [status, text, code, message] =
+        err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'Request Timeout', 'request_timeout', 'the request was not received in time']
+          : err.code === 'HPE_HEADER_OVERFLOW'
+            ? [431, 'Request Header Fields Too Large', 'headers_too_large', 'the request line and headers exceed the size limit']
+            : [400, 'Bad Request', 'bad_request', 'malformed HTTP request'];
+      const body = JSON.stringify(errorBody(status, code, message));
+      if (socket.writable) socket.write(`HTTP/1.1 ${status} ${text}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`);
+      socket.destroy(err);
+    },
   });
 
   // Security headers first, so that every answer carries them, refusals included.

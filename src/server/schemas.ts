@@ -144,7 +144,7 @@ const errors = (codes: number[]) =>
       String(c),
       {
         description: {
-          400: 'bad request: empty_body, corrupt_image, invalid_request (query parameter), missing_file, multiple_files (a second file in a multipart form), malformed_multipart, body_aborted',
+          400: 'bad request: bad_request (malformed HTTP), empty_body, corrupt_image, invalid_request (query parameter), missing_file, multiple_files (a second file in a multipart form), malformed_multipart, body_aborted',
           401: 'unauthorized: the server requires an API key (Authorization: Bearer <key> or X-API-Key) and none or a wrong one was sent',
           403: 'cross_origin_forbidden: sent by a web page of another origin that is not allowed (CORS)',
           404: 'not found',

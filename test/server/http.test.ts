@@ -220,6 +220,16 @@ describe('facecls HTTP API', () => {
     assert.equal(typeof b4.error, 'string');
   });
 
+  test('requests the HTTP parser refuses answer JSON too (malformed request line, oversized headers)', async () => {
+    const port = Number(new URL(url).port);
+    const bad = await rawRequest(port, 'BLAH /v1/classify HTTP/9\r\n\r\n');
+    assert.match(bad, /^HTTP\/1\.1 400 /);
+    assert.equal((JSON.parse(bad.slice(bad.indexOf('\r\n\r\n') + 4)) as { error: string }).error, 'bad_request');
+    const big = await rawRequest(port, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    assert.match(big, /^HTTP\/1\.1 431 /);
+    assert.equal((JSON.parse(big.slice(big.indexOf('\r\n\r\n') + 4)) as { error: string }).error, 'headers_too_large');
+  });
+
   test('a stalled upload is answered 408 in JSON and the connection closed', async () => {
     const { server: s2, url: u2 } = await start({ bodyTimeoutMs: 300 });
     try {
