@@ -25,7 +25,7 @@ import * as path from 'node:path';
 import autocannon, { type Result as LoadResult } from 'autocannon';
 import fc from 'fast-check';
 import sharp from 'sharp';
-import { projectRoot } from '../src/data/paths.js';
+import { datasetPath, projectRoot } from '../src/data/paths.js';
 import { percentile } from '../src/framework/model-bench.js';
 import { DEFAULT_LIMITS } from '../src/server/limits.js';
 import { checkAnswer, fuzzRequest, seedImages, send } from '../test/helpers/fuzz.js';
@@ -122,9 +122,9 @@ async function stopServer(s: { child: ChildProcess; exited: () => boolean }): Pr
   await done;
 }
 
-/** A 640x480 JPEG with a drawn face (no dataset needed). */
+/** A 640x480 JPEG with a UTKFace face pasted on a flat background, or a drawn face without the dataset. */
 async function facePhoto(): Promise<Buffer> {
-  const utk = path.join(projectRoot(), '..', 'shared', 'datasets', 'utkface');
+  const utk = datasetPath('utkface');
   const chip = fs.existsSync(utk) ? fs.readdirSync(utk).find((f) => f.endsWith('.chip.jpg') && f.startsWith('28_0_4_')) : undefined;
   const bg = sharp({ create: { width: 640, height: 480, channels: 3, background: '#5a7a8c' } });
   if (chip) return bg.composite([{ input: await sharp(path.join(utk, chip)).resize(220, 220).toBuffer(), left: 210, top: 130 }]).jpeg({ quality: 90 }).toBuffer();
