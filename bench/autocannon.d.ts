@@ -30,8 +30,11 @@ declare module 'autocannon' {
     timeouts: number;
     non2xx: number;
     '2xx': number;
+    /** Answers per HTTP status code. */
+    statusCodeStats: Record<string, { count: number }>;
     duration: number;
   }
   function autocannon(opts: Options): Promise<Result>;
+  export type { Result, Options };
   export default autocannon;
 }

@@ -19,7 +19,7 @@ const nodeStubs = {
     build.onResolve({ filter: /^node:/ }, (args) => ({ path: args.path, namespace: 'node-stub' }));
     build.onLoad({ filter: /.*/, namespace: 'node-stub' }, (args) => {
       const fail = `() => { throw new Error('${args.path} is not available in the browser'); }`;
-      const names = ['join', 'dirname', 'basename', 'resolve', 'relative', 'extname', 'existsSync', 'readFileSync', 'writeFileSync', 'mkdirSync', 'openSync', 'writeSync', 'fsyncSync', 'closeSync', 'renameSync', 'readdirSync', 'statSync', 'fileURLToPath', 'pathToFileURL'];
+      const names = ['join', 'dirname', 'basename', 'resolve', 'relative', 'extname', 'existsSync', 'readFileSync', 'writeFileSync', 'mkdirSync', 'openSync', 'writeSync', 'fsyncSync', 'closeSync', 'renameSync', 'rmSync', 'readdirSync', 'statSync', 'fileURLToPath', 'pathToFileURL'];
       return { contents: `${names.map((n) => `export const ${n} = ${fail};`).join('\n')}\nexport const sep = '/';\nexport default {};`, loader: 'js' };
     });
   },

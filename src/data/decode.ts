@@ -2,6 +2,7 @@
  * Decoding image files (JPEG, PNG, WebP, GIF, TIFF, AVIF, SVG: whatever sharp/libvips reads) into
  * RawImage pixels for preprocessFace. Used by the dataset loaders, eval, the pipeline and the server.
  */
+import { constants as fsc } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import sharp from 'sharp';
 import { UserError, errorMessage } from '../errors.js';
@@ -12,6 +13,14 @@ import type { RawImage } from './preprocess.js';
  * will feed us, yet bounds a decompression bomb to ~400 MB of RGBA. Override per call.
  */
 export const MAX_INPUT_PIXELS = 100_000_000;
+
+/**
+ * Largest image file read, in bytes, checked before reading (the file's size) and while reading (a
+ * file that grows, a device or pipe). 256 MiB holds any camera photo and a 100-megapixel PNG or
+ * uncompressed TIFF at 8 bits per channel, yet stops `/dev/zero` or a mislabelled video from filling
+ * memory. Override per call (`maxBytes`) or with `--max-bytes`.
+ */
+export const MAX_INPUT_BYTES = 256 * 1024 * 1024;
 
 export interface DecodeOptions {
   /** Output grey (1 channel) instead of RGB (3 channels). Default false. */
@@ -28,6 +37,79 @@ export interface DecodeOptions {
    * model-size crops). Default: no resize.
    */
   maxSide?: number;
+  /** Largest file read from a path, in bytes (checked before reading). Default MAX_INPUT_BYTES. */
+  maxBytes?: number;
+  /**
+   * Read paths that are not regular files (FIFOs, character devices such as /dev/stdin, sockets).
+   * Default false: they are refused, because their size is unknown and some never end (/dev/zero).
+   * Still bounded by maxBytes.
+   */
+  allowSpecialFiles?: boolean;
+}
+
+function fileKind(st: { isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSocket(): boolean; isDirectory(): boolean }): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO (named pipe)';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+function readError(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : code === 'ENXIO' ? 'no reader/writer on the other end (a socket or FIFO)' : errorMessage(err);
+}
+
+/**
+ * Read a whole file of at most `maxBytes` bytes. The size of a regular file is checked before
+ * anything is read (fstat of the opened handle, so the check and the read see the same file), and the
+ * read stops one byte past the limit whatever the file does meanwhile; non-regular files (devices,
+ * FIFOs, sockets) are refused unless `allowSpecialFiles`, and then read in chunks up to the limit.
+ * Errors are ImageDecodeErrors naming the file.
+ */
+export async function readFileBounded(file: string, opts: { maxBytes?: number; allowSpecialFiles?: boolean } = {}): Promise<Buffer> {
+  const maxBytes = opts.maxBytes ?? MAX_INPUT_BYTES;
+  let fh: fs.FileHandle;
+  try {
+    // The type first, from the path: opening a FIFO with no writer would block before any check.
+    const pre = await fs.stat(file);
+    if (pre.isDirectory()) throw new ImageDecodeError(file, 'is a directory');
+    if (!pre.isFile() && !opts.allowSpecialFiles) throw new ImageDecodeError(file, `${fileKind(pre)}, not a regular file: refused (pass --allow-special-files to read it, up to --max-bytes)`);
+    // A regular file is opened non-blocking (ignored for regular files) so that one swapped for a FIFO
+    // meanwhile cannot hang the open; fstat below then refuses it.
+    fh = await fs.open(file, pre.isFile() ? fsc.O_RDONLY | fsc.O_NONBLOCK : fsc.O_RDONLY);
+  } catch (err) {
+    if (err instanceof ImageDecodeError) throw err;
+    throw new ImageDecodeError(file, readError(err), { cause: err });
+  }
+  try {
+    const st = await fh.stat();
+    const regular = st.isFile();
+    if (st.isDirectory()) throw new ImageDecodeError(file, 'is a directory');
+    if (!regular && !opts.allowSpecialFiles) throw new ImageDecodeError(file, `${fileKind(st)}, not a regular file: refused (pass --allow-special-files to read it, up to --max-bytes)`);
+    if (regular && st.size > maxBytes) throw new ImageDecodeError(file, `file is ${st.size} bytes, over the ${maxBytes}-byte limit (--max-bytes)`);
+    const chunks: Buffer[] = [];
+    let total = 0;
+    // A regular file in one read of its size (+1 to see it grew), then small probes; anything else in
+    // 1 MiB chunks.
+    let chunkSize = regular ? st.size + 1 : 1 << 20;
+    for (;;) {
+      const buf = Buffer.allocUnsafe(Math.min(chunkSize, maxBytes + 1 - total));
+      if (regular) chunkSize = 1 << 16;
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      total += bytesRead;
+      chunks.push(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
+      if (total > maxBytes) throw new ImageDecodeError(file, `file exceeds the ${maxBytes}-byte limit (--max-bytes)`);
+    }
+    return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total);
+  } catch (err) {
+    if (err instanceof ImageDecodeError) throw err;
+    throw new ImageDecodeError(file, readError(err), { cause: err });
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
 }
 
 /** Thrown for an unreadable, corrupt, empty or oversized image. Names the input. */
@@ -49,13 +131,7 @@ export async function decodeImage(input: string | Buffer | Uint8Array, opts: Dec
   const source = opts.name ?? (typeof input === 'string' ? input : '<buffer>');
   let buf: Buffer;
   if (typeof input === 'string') {
-    try {
-      buf = await fs.readFile(input);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : errorMessage(err);
-      throw new ImageDecodeError(source, why, { cause: err });
-    }
+    buf = await readFileBounded(input, opts);
   } else {
     buf = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
   }

@@ -14,6 +14,47 @@ import { isImageFile, splitCounts, type Dataset, type Sample, type Skipped, type
 const USAGE_TO_SPLIT: Record<string, SplitName> = { Training: 'train', PublicTest: 'val', PrivateTest: 'test' };
 const SIDE = 48;
 
+/**
+ * The fields of one CSV line (RFC 4180 quoting: a field in double quotes may hold commas, and "" is a
+ * quote), or an error naming what is wrong. Some copies of fer2013.csv quote the pixels field.
+ */
+export function splitCsvLine(line: string): string[] | { error: string } {
+  const fields: string[] = [];
+  let i = 0;
+  for (;;) {
+    if (line[i] === '"') {
+      let v = '';
+      i++;
+      for (;;) {
+        const q = line.indexOf('"', i);
+        if (q < 0) return { error: `field ${fields.length + 1} opens a quote that is never closed` };
+        v += line.slice(i, q);
+        if (line[q + 1] === '"') {
+          v += '"';
+          i = q + 2;
+          continue;
+        }
+        i = q + 1;
+        break;
+      }
+      fields.push(v);
+      if (i < line.length && line[i] !== ',') return { error: `field ${fields.length} has text after its closing quote` };
+    } else {
+      const c = line.indexOf(',', i);
+      const v = c < 0 ? line.slice(i) : line.slice(i, c);
+      if (v.includes('"')) return { error: `field ${fields.length + 1} has a quote inside an unquoted value` };
+      fields.push(v);
+      i = c < 0 ? line.length : c;
+    }
+    if (i >= line.length) return fields;
+    i++; // the comma
+    if (i === line.length) {
+      fields.push('');
+      return fields;
+    }
+  }
+}
+
 /** Parse the original CSV. Malformed rows are skipped and listed; a missing column is an error. */
 export async function loadFer2013Csv(file: string): Promise<Dataset> {
   if (!fs.existsSync(file)) throw new UserError(`FER-2013 CSV "${file}" does not exist`);
@@ -39,8 +80,12 @@ export async function loadFer2013Csv(file: string): Promise<Dataset> {
     }
     if (line === '') continue;
     const id = `${path.basename(file)}:${lineNo}`;
-    const f = line.split(',');
     const bad = (reason: string) => skipped.push({ id, reason });
+    const f = splitCsvLine(line);
+    if (!Array.isArray(f)) {
+      bad(`not a CSV row: ${f.error}`);
+      continue;
+    }
     if (f.length !== 3) {
       bad(`expected 3 fields, got ${f.length}`);
       continue;

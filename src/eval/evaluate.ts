@@ -67,6 +67,11 @@ export interface EvalReport {
   metrics: Metrics;
   groups: GroupMetrics;
   skipped: { count: number; examples: Skipped[] };
+  /**
+   * Entries of the whole dataset dropped while indexing it (malformed CSV rows, unparsable file
+   * names), counted against --max-bad-fraction of all indexed entries like `facecls train` does.
+   */
+  malformed: { count: number; of: number; examples: Skipped[] };
   seconds: number;
   imagesPerSecond: number;
   /** With keepProbabilities: per sample, per view (the image, then its mirror with flip TTA), k probabilities. */
@@ -223,6 +228,12 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
             },
           })
         : opts.data;
+    const maxBad = opts.maxBadFraction ?? DEFAULT_MAX_BAD_FRACTION;
+    const indexed = ds.splits.train.length + ds.splits.val.length + ds.splits.test.length + ds.skipped.length;
+    if (ds.skipped.length > maxBad * indexed) {
+      const ex = ds.skipped.slice(0, 3).map((s) => `${s.id}: ${s.reason}`).join('; ');
+      throw new UserError(`${ds.skipped.length} of ${indexed} entries of "${ds.root}" are malformed (more than ${(maxBad * 100).toFixed(1)}%, see --max-bad-fraction): ${ex}`);
+    }
     if (ds.labels.join() !== meta.labels.join()) {
       throw new UserError(`model labels (${meta.labels.join(', ')}) differ from the dataset's (${ds.labels.join(', ')})`);
     }
@@ -313,7 +324,6 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
       done += batch.length;
       opts.onProgress?.(done, samples.length);
     }
-    const maxBad = opts.maxBadFraction ?? DEFAULT_MAX_BAD_FRACTION;
     if (skipped.length > maxBad * samples.length) {
       throw new UserError(
         `${skipped.length} of ${samples.length} images are unreadable (more than ${(maxBad * 100).toFixed(1)}%): ${skipped
@@ -343,6 +353,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
       metrics: confusion.metrics(),
       groups: groupMetrics(kept, correct),
       skipped: { count: skipped.length, examples: skipped.slice(0, 20) },
+      malformed: { count: ds.skipped.length, of: indexed, examples: ds.skipped.slice(0, 20) },
       seconds,
       imagesPerSecond: kept.length / seconds,
       ...(opts.keepProbabilities

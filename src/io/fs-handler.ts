@@ -10,19 +10,72 @@ import { UserError } from '../errors.js';
 export const MODEL_JSON = 'model.json';
 export const WEIGHTS_BIN = 'weights.bin';
 
-/** Write a file atomically: temp file in the same directory, fsync, rename. */
-export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  const dir = path.dirname(file);
-  fs.mkdirSync(dir, { recursive: true });
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
+function writeFailure(file: string, err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  const why: Record<string, string> = {
+    ENOENT: 'no such directory, or the file system does not allow creating files there',
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    EISDIR: 'is a directory',
+    ENOTDIR: 'a parent of the path is not a directory',
+    EROFS: 'read-only file system',
+    ENOSPC: 'no space left on the device',
+    EDQUOT: 'disk quota exceeded',
+    EEXIST: 'exists and is not a file that can be replaced',
+  };
+  return (code && why[code]) ?? (err instanceof Error ? err.message : String(err));
+}
+
+/** An output file that cannot be written: a UserError (one line, exit 1) naming the file. */
+export class WriteFileError extends UserError {
+  readonly code?: string;
+  constructor(file: string, err: unknown) {
+    super(`cannot write "${file}": ${writeFailure(file, err)}`, { cause: err });
+    this.name = 'WriteFileError';
+    this.code = (err as NodeJS.ErrnoException).code;
   }
-  fs.renameSync(tmp, file);
+}
+
+/**
+ * Refuse an output path that can never be written as a file (an existing directory, a parent that is a
+ * file), before any work is done for it. Whether the file system accepts the file is only known when writing.
+ */
+export function checkOutputFile(file: string): void {
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.statSync(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOTDIR') throw new WriteFileError(file, err);
+    return;
+  }
+  if (st.isDirectory()) throw new WriteFileError(file, Object.assign(new Error('is a directory'), { code: 'EISDIR' }));
+}
+
+/**
+ * Write a file atomically: temp file in the same directory, fsync, rename. On any failure the temp
+ * file is removed, the target is left as it was, and a WriteFileError names the file.
+ */
+export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+  checkOutputFile(file);
+  const dir = path.dirname(file);
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
+  let created = false;
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    const fd = fs.openSync(tmp, 'wx');
+    created = true;
+    try {
+      fs.writeFileSync(fd, data);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    if (created) fs.rmSync(tmp, { force: true });
+    throw new WriteFileError(file, err);
+  }
 }
 
 function stripScheme(url: string): string {

@@ -104,6 +104,10 @@ export interface FaceClassifierOptions {
   maxFaces?: number;
   /** Passed to decodeImage (pixel limit against decompression bombs). */
   maxPixels?: number;
+  /** Largest image file read from a path, in bytes, checked before reading (default MAX_INPUT_BYTES, 256 MiB). */
+  maxBytes?: number;
+  /** Read paths that are not regular files (FIFOs, devices); default false: refused. */
+  allowSpecialFiles?: boolean;
   /**
    * Worker threads sharing the batched emotion + gender step with the calling thread (onnx runtime).
    * Default: env FACECLS_ORT_WORKERS, else cores - 1. Use 0 where the caller already runs one
@@ -172,7 +176,7 @@ export class FaceClassifier {
 
   async decode(input: ImageInput, name?: string): Promise<RawImage> {
     if (isRawImage(input)) return input;
-    const opts: DecodeOptions = { maxPixels: this.opts.maxPixels, name };
+    const opts: DecodeOptions = { maxPixels: this.opts.maxPixels, maxBytes: this.opts.maxBytes, allowSpecialFiles: this.opts.allowSpecialFiles, name };
     return decodeImage(input, opts);
   }
 

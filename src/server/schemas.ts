@@ -121,6 +121,7 @@ export interface LimitsDoc {
   timeoutMs: number;
   concurrency: number;
   maxQueued: number;
+  bodyTimeoutMs: number;
 }
 
 const imageBody = {
@@ -143,20 +144,33 @@ const errors = (codes: number[]) =>
       String(c),
       {
         description: {
-          400: 'bad request: empty or corrupt image, invalid query parameter',
+          400: 'bad request: bad_request (malformed HTTP), empty_body, corrupt_image, invalid_request (query parameter), missing_file, multiple_files (a second file in a multipart form), malformed_multipart, body_aborted',
+          401: 'unauthorized: the server requires an API key (Authorization: Bearer <key> or X-API-Key) and none or a wrong one was sent',
+          403: 'cross_origin_forbidden: sent by a web page of another origin that is not allowed (CORS)',
           404: 'not found',
-          413: 'body larger than the byte limit, or image larger than the pixel limit',
-          415: 'not an image, or an unsupported content type',
+          408: 'request_timeout: the upload stalled (no body bytes for the body time limit); the connection is closed',
+          413: 'payload_too_large (body over the byte limit), image_too_large (over the pixel limit), too_many_fields (more than 10 multipart fields), too_many_parts (more than 12)',
+          415: 'unsupported_media_type (not image/*, application/octet-stream or multipart/form-data; parameters such as charset are ignored), unsupported_image (bytes that are not an image)',
+          429: 'rate_limited: too many requests from this client in the window; retry after the Retry-After header (seconds)',
           501: 'not available in this build',
-          503: 'overloaded or over the time limit: retry after the Retry-After header (seconds)',
+          503: 'overloaded (the queue is full: refused before the body is read) or over the time limit, or shutting_down: retry after the Retry-After header (seconds)',
         }[c],
         content: { 'application/json': { schema: errorSchema } },
       },
     ]),
   );
 
-export function openApiDocument(limits: LimitsDoc, version: string): object {
-  const imageErrors = errors([400, 413, 415, 503]);
+export interface SecurityDoc {
+  apiKey: boolean;
+  rateLimit: number;
+  rateWindowMs: number;
+}
+
+export function openApiDocument(limits: LimitsDoc, version: string, security: SecurityDoc = { apiKey: false, rateLimit: 0, rateWindowMs: 60_000 }): object {
+  const imageErrors = errors([400, 401, 403, 408, 413, 415, 429, 503]);
+  const admitted = (limits.concurrency + limits.maxQueued) * limits.bodyLimit;
+  const pixels = limits.concurrency * limits.maxPixels * 4;
+  const postSecurity = security.apiKey ? { security: [{ bearer: [] }, { apiKeyHeader: [] }] } : {};
   return {
     openapi: '3.0.3',
     info: {
@@ -165,11 +179,16 @@ export function openApiDocument(limits: LimitsDoc, version: string): object {
       description:
         `Face detection with emotion (7 classes) and gender classification. Limits: body ${limits.bodyLimit} bytes, ` +
         `${limits.maxPixels} pixels per image, ${limits.timeoutMs} ms per request, ${limits.concurrency} concurrent ` +
-        `inference job(s) with ${limits.maxQueued} queued; beyond them the server answers 413 or 503 with Retry-After.`,
+        `inference job(s) with ${limits.maxQueued} more admitted (uploading or waiting); beyond them the server answers 413, or 503 with ` +
+        `Retry-After before reading the body. An upload that stalls for ${limits.bodyTimeoutMs} ms is answered 408. Memory: admitted requests hold at most ` +
+        `${admitted} bytes of bodies, and only running ones decoded pixels (at most ${pixels} bytes). ` +
+        (security.apiKey ? 'POST endpoints require an API key (Authorization: Bearer <key> or X-API-Key). ' : '') +
+        (security.rateLimit > 0 ? `Each client may post ${security.rateLimit} requests per ${security.rateWindowMs / 1000} s (429 beyond).` : ''),
     },
     paths: {
       '/v1/classify': {
         post: {
+          ...postSecurity,
           summary: 'Detect faces and classify the emotion and gender of each',
           parameters: queryParams(imageQuerySchema),
           requestBody: imageBody,
@@ -178,6 +197,7 @@ export function openApiDocument(limits: LimitsDoc, version: string): object {
       },
       '/v1/annotate': {
         post: {
+          ...postSecurity,
           summary: 'The image with boxes, labels and emotion probability bars, as PNG',
           parameters: queryParams(imageQuerySchema),
           requestBody: imageBody,
@@ -186,6 +206,7 @@ export function openApiDocument(limits: LimitsDoc, version: string): object {
       },
       '/v1/saliency': {
         post: {
+          ...postSecurity,
           summary: 'Saliency maps (guided back-propagation, Grad-CAM) of every face, as PNG',
           parameters: queryParams(saliencyQuerySchema),
           requestBody: imageBody,
@@ -221,6 +242,16 @@ export function openApiDocument(limits: LimitsDoc, version: string): object {
         },
       },
     },
-    components: { schemas: { Face: faceSchema, Classification: classifySchema, Error: errorSchema } },
+    components: {
+      schemas: { Face: faceSchema, Classification: classifySchema, Error: errorSchema },
+      ...(security.apiKey
+        ? {
+            securitySchemes: {
+              bearer: { type: 'http', scheme: 'bearer', description: 'the key given to facecls serve --api-key' },
+              apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+            },
+          }
+        : {}),
+    },
   };
 }

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { projectRoot } from '../data/paths.js';
-import { buildServer, type FaceclsServer, type ServerLimits } from './app.js';
+import { buildServer, type FaceclsServer, type ServerLimits, type ServerSecurity } from './app.js';
 import type { ServerPipeline } from './pipeline.js';
 import { webBundleDir } from './static-files.js';
 
@@ -15,6 +15,7 @@ export interface StartOptions {
   host: string;
   port: number;
   limits?: Partial<ServerLimits>;
+  security?: Partial<ServerSecurity>;
   logLevel?: string;
   version?: string;
   /** Called once listening, with the base URL. */
@@ -39,6 +40,7 @@ export async function startServer(opts: StartOptions): Promise<void> {
   const server = await buildServer({
     pipeline: opts.pipeline,
     limits: opts.limits,
+    security: opts.security,
     version: opts.version,
     logger: { level: opts.logLevel ?? 'info' },
   });
@@ -77,7 +79,10 @@ export async function startServer(opts: StartOptions): Promise<void> {
   const addr = server.app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : opts.port;
   const url = `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}`;
-  log.info({ url, detector: opts.pipeline.detectorName, limits: server.limits }, `facecls serving on ${url}`);
+  log.info(
+    { url, detector: opts.pipeline.detectorName, limits: server.limits, apiKey: server.security.apiKey !== undefined, cors: server.security.corsOrigins, rateLimitPerMinute: server.security.rateLimit },
+    `facecls serving on ${url}`,
+  );
   opts.onListening?.(url, server);
   await done;
 }

@@ -1,19 +1,36 @@
 /**
- * Admission control for inference work: at most `concurrency` jobs run at once, at most `maxQueued`
- * wait, and a job that cannot finish within `timeoutMs` (waiting included) is refused. Overload is
- * answered at once (503 + Retry-After) instead of letting latency grow without bound. A job past its
- * time limit is also told so through its AbortSignal, so work that can be cancelled (a worker thread)
- * stops and frees its slot instead of computing an answer nobody will read.
+ * Admission control for inference work: at most `concurrency` jobs run at once and at most `maxQueued`
+ * more are admitted to wait, and a job that cannot finish within `timeoutMs` of its admission (waiting
+ * included) is refused. Overload is answered at once (503 + Retry-After) instead of letting latency
+ * grow without bound.
+ *
+ * Admission is a separate step (`admit()`, a Ticket) taken before anything is read: the server admits a
+ * request when its headers arrive, so a request over the limit is refused without its body being read
+ * or decoded, and the body of an admitted one is read while it waits. Decoding happens in the job, once
+ * a slot is free, so decoded pixels exist for at most `concurrency` requests at a time.
+ *
+ * A job past its time limit is told so through its AbortSignal, so work that can be cancelled (a worker
+ * thread) stops and frees its slot instead of computing an answer nobody will read.
  */
 import { HttpError } from './http-error.js';
 
 export interface WorkQueueOptions {
   /** Jobs running at the same time. */
   concurrency: number;
-  /** Jobs allowed to wait for a slot; more are refused with 503. */
+  /** Requests admitted beyond the running ones (reading their body or waiting for a slot); more are refused with 503. */
   maxQueued: number;
-  /** Longest time a job may take from admission to result, waiting included. */
+  /** Longest time from admission to result, body upload and waiting included. */
   timeoutMs: number;
+}
+
+/** A place in the queue, held from admission until the job ends or the ticket is cancelled. */
+export interface Ticket {
+  /** Wait for a slot, then run `job`; rejects with 503 when the time limit (from admission) passes. */
+  run<T>(job: (signal: AbortSignal) => Promise<T>): Promise<T>;
+  /** Give the place back if the job never started (bad body, client gone). Idempotent; no-op once started. */
+  cancel(): void;
+  /** When the ticket was issued (Date.now()). */
+  readonly admitted: number;
 }
 
 interface Waiter {
@@ -24,6 +41,8 @@ interface Waiter {
 export class WorkQueue {
   readonly opts: WorkQueueOptions;
   private running = 0;
+  /** Admitted tickets whose job has not started (reading the body or waiting for a slot). */
+  private pending = 0;
   private readonly waiting: Waiter[] = [];
   /** Mean service time (ms), used for Retry-After hints. */
   private meanMs = 100;
@@ -40,13 +59,14 @@ export class WorkQueue {
     return this.running;
   }
 
+  /** Admitted requests not yet running: reading their body or waiting for a slot. */
   get queued(): number {
-    return this.waiting.length;
+    return this.pending;
   }
 
   /** Seconds a refused client should wait before retrying (at least 1). */
   retryAfterSeconds(): number {
-    const backlog = (this.waiting.length + this.running) / this.opts.concurrency;
+    const backlog = (this.pending + this.running) / this.opts.concurrency;
     return Math.max(1, Math.ceil((backlog * this.meanMs) / 1000));
   }
 
@@ -54,41 +74,87 @@ export class WorkQueue {
     return new HttpError(503, 'overloaded', message, { 'retry-after': String(this.retryAfterSeconds()) });
   }
 
+  /** True when a new request would be refused. */
+  get full(): boolean {
+    return this.running + this.pending >= this.opts.concurrency + this.opts.maxQueued;
+  }
+
   /**
-   * Run `job` when a slot is free; rejects with 503 when the queue is full or the time limit passes,
-   * and then aborts the job's signal.
+   * Admit a request (before its body is read): a Ticket, or a 503 HttpError with Retry-After when
+   * `concurrency + maxQueued` requests are already admitted.
    */
-  async run<T>(job: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const admitted = Date.now();
-    if (this.running >= this.opts.concurrency) {
-      if (this.waiting.length >= this.opts.maxQueued) {
-        this.rejected++;
-        throw this.busy(`server busy: ${this.running} requests running and ${this.waiting.length} queued (limit ${this.opts.maxQueued}); retry later`);
-      }
-      await new Promise<void>((resolve, reject) => {
-        const waiter: Waiter = {
-          start: () => {
-            clearTimeout(waiter.timer);
-            resolve();
-          },
-          timer: setTimeout(() => {
-            const i = this.waiting.indexOf(waiter);
-            if (i >= 0) this.waiting.splice(i, 1);
-            this.timedOut++;
-            reject(this.busy(`request waited ${this.opts.timeoutMs} ms for a free worker (time limit); retry later`));
-          }, this.opts.timeoutMs),
-        };
-        this.waiting.push(waiter);
-      });
-    } else {
-      this.running++;
+  admit(): Ticket {
+    if (this.full) {
+      this.rejected++;
+      throw this.busy(`server busy: ${this.running} requests running and ${this.pending} queued (limit ${this.opts.maxQueued}); retry later`);
     }
-    // A slot is ours (either taken above or handed over by the previous job in release()).
+    this.pending++;
+    const admitted = Date.now();
+    let state: 'pending' | 'started' | 'cancelled' = 'pending';
+    let waiter: (Waiter & { reject: (e: Error) => void }) | undefined;
+    const leave = (): void => {
+      if (state !== 'pending') return;
+      state = 'cancelled';
+      this.pending--;
+      if (waiter) {
+        clearTimeout(waiter.timer);
+        const i = this.waiting.indexOf(waiter);
+        if (i >= 0) this.waiting.splice(i, 1);
+      }
+    };
+    return {
+      admitted,
+      cancel: () => {
+        const w = state === 'pending' ? waiter : undefined;
+        leave();
+        w?.reject(new HttpError(499, 'client_closed', 'the client closed the request before it could run'));
+      },
+      run: async <T>(job: (signal: AbortSignal) => Promise<T>): Promise<T> => {
+        if (state !== 'pending' || waiter) throw new Error('ticket already used or cancelled');
+        const remaining = () => this.opts.timeoutMs - (Date.now() - admitted);
+        if (remaining() <= 0) {
+          leave();
+          this.timedOut++;
+          throw this.busy(`request exceeded the ${this.opts.timeoutMs} ms time limit before it could run (slow upload); retry later`);
+        }
+        if (this.running >= this.opts.concurrency) {
+          await new Promise<void>((resolve, reject) => {
+            const w: Waiter & { reject: (e: Error) => void } = {
+              reject,
+              start: () => {
+                clearTimeout(w.timer);
+                resolve();
+              },
+              timer: setTimeout(() => {
+                leave();
+                this.timedOut++;
+                reject(this.busy(`request waited ${this.opts.timeoutMs} ms for a free worker (time limit); retry later`));
+              }, remaining()),
+            };
+            waiter = w;
+            this.waiting.push(w);
+          });
+          // The slot was handed over by release(): running already counts it.
+        } else {
+          this.running++;
+        }
+        state = 'started';
+        this.pending--;
+        return this.execute(job, remaining());
+      },
+    };
+  }
+
+  /** Admit and run in one step (a 503 when full). */
+  async run<T>(job: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    return this.admit().run(job);
+  }
+
+  private async execute<T>(job: (signal: AbortSignal) => Promise<T>, remainingMs: number): Promise<T> {
     const started = Date.now();
-    const remaining = this.opts.timeoutMs - (started - admitted);
     let timer: NodeJS.Timeout | undefined;
     const abort = new AbortController();
-    const work = job(abort.signal);
+    const work = (async () => job(abort.signal))();
     try {
       return await Promise.race([
         work,
@@ -98,7 +164,7 @@ export class WorkQueue {
             const e = this.busy(`request exceeded the ${this.opts.timeoutMs} ms time limit`);
             reject(e);
             abort.abort(e);
-          }, Math.max(1, remaining));
+          }, Math.max(1, remainingMs));
         }),
       ]);
     } finally {
@@ -119,8 +185,8 @@ export class WorkQueue {
     else this.running--;
   }
 
-  /** Resolves when nothing runs or waits (used by graceful shutdown). */
+  /** Resolves when nothing runs, waits or is admitted (used by graceful shutdown). */
   async drain(): Promise<void> {
-    while (this.running > 0 || this.waiting.length > 0) await new Promise((r) => setTimeout(r, 10));
+    while (this.running > 0 || this.pending > 0) await new Promise((r) => setTimeout(r, 10));
   }
 }

@@ -70,6 +70,24 @@ test('classify/annotate option errors are one-line user errors', async () => {
   }
 });
 
+test('annotate -o to an unwritable place (/proc, a directory named .png): one-line error, exit 1, no temp file left', async () => {
+  const dir = tmpDir();
+  const input = path.join(dir, 'in.png');
+  await sharp({ create: { width: 64, height: 64, channels: 3, background: '#777' } }).png().toFile(input);
+  fs.mkdirSync(path.join(dir, 'out.png'));
+  const targets: Array<[string, RegExp]> = [[path.join(dir, 'out.png'), /is a directory/]];
+  if (fs.existsSync('/proc/self')) targets.push(['/proc/x.png', /cannot write "\/proc\/x\.png"/]);
+  for (const [out, why] of targets) {
+    const r = runCli(['annotate', input, '-o', out, ...(await modelArgs())]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^facecls: error: cannot write "[^\n]*\n$/);
+    assert.match(r.stderr, why);
+  }
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['in.png', 'out.png']);
+  assert.deepEqual(fs.readdirSync(path.join(dir, 'out.png')), []);
+  assert.ok(!fs.readdirSync('/proc').some((f) => f.endsWith('.tmp')));
+});
+
 test('annotate writes a PNG of the same size', { skip: utkSkip() }, async () => {
   const dir = tmpDir();
   const f = await frame(1, 32);

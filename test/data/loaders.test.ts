@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { loadFer2013Csv, loadFer2013Folders } from '../../src/data/fer2013.js';
+import { loadFer2013Csv, loadFer2013Folders, splitCsvLine } from '../../src/data/fer2013.js';
 import { loadUtkFace, parseUtkName } from '../../src/data/utkface.js';
 import { loadFolders } from '../../src/data/folders.js';
 import { loadImdbWiki } from '../../src/data/imdb-wiki.js';
@@ -80,6 +80,27 @@ test('FER-2013 image folders: split by file-name prefix', async () => {
   assert.equal(ds.skipped.length, 1);
   assert.match(ds.skipped[0].reason, /prefix/);
   assert.equal(ds.splits.test[0].label, 4); // sad
+});
+
+test('fer2013.csv: a quoted pixels field is read; bad quoting is reported as such, not as bad pixel values', async () => {
+  const dir = tmpDir();
+  const px = Array.from({ length: 2304 }, (_, i) => i % 256).join(' ');
+  const file = makeFerCsv(path.join(dir, 'fer2013.csv'), [{ emotion: 1, usage: 'Training' }], [
+    `3,"${px}",PrivateTest`,
+    `"4","${px}","PublicTest"`,
+    `2,"${px},Training`, // quote never closed
+    `2,"${px}"x,Training`, // text after the closing quote
+    `2,1 2"3,Training`, // stray quote
+  ]);
+  const ds = await loadFer2013Csv(file);
+  assert.deepEqual(ds.split.counts, { train: 1, val: 1, test: 1 });
+  assert.deepEqual(Array.from(ds.splits.test[0].pixels!.data.slice(0, 3)), [0, 1, 2]);
+  assert.equal(ds.splits.val[0].label, 4);
+  assert.deepEqual(
+    ds.skipped.map((s) => s.reason),
+    ['not a CSV row: field 2 opens a quote that is never closed', 'not a CSV row: field 2 has text after its closing quote', 'not a CSV row: field 2 has a quote inside an unquoted value'],
+  );
+  assert.deepEqual(splitCsvLine('a,"b,c","d""e",'), ['a', 'b,c', 'd"e', '']);
 });
 
 test('UTKFace names: labels, the known quirks, malformed names skipped', () => {

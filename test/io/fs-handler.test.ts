@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { setupBackend } from '../../src/engine/backend.js';
 import { buildModel } from '../../src/framework/index.js';
-import { registerFileRouter, writeFileAtomic } from '../../src/io/fs-handler.js';
+import { registerFileRouter, writeFileAtomic, WriteFileError } from '../../src/io/fs-handler.js';
 import { loadModel, saveModel } from '../../src/io/model-store.js';
 import { UserError } from '../../src/errors.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -71,4 +71,21 @@ test('atomic write replaces a file whole and leaves no temp files', () => {
   writeFileAtomic(f, 'second');
   assert.equal(fs.readFileSync(f, 'utf8'), 'second');
   assert.deepEqual(fs.readdirSync(path.dirname(f)), ['a.txt']);
+});
+
+test('writeFileAtomic: an unwritable target is a WriteFileError naming it, and no temp file is left', () => {
+  const out = tmpDir();
+  const asDir = path.join(out, 'd.png');
+  fs.mkdirSync(asDir);
+  assert.throws(() => writeFileAtomic(asDir, 'x'), (e: Error) => e instanceof WriteFileError && e instanceof UserError && /^cannot write ".*d\.png": is a directory$/.test(e.message));
+  const fileParent = path.join(out, 'plain');
+  fs.writeFileSync(fileParent, 'x');
+  assert.throws(() => writeFileAtomic(path.join(fileParent, 'a.png'), 'x'), /cannot write ".*plain\/a\.png": a parent of the path is not a directory/);
+  // /proc refuses new files (ENOENT) even to root.
+  if (fs.existsSync('/proc/self')) assert.throws(() => writeFileAtomic('/proc/x.png', 'x'), /cannot write "\/proc\/x\.png": /);
+  assert.deepEqual(fs.readdirSync(out).sort(), ['d.png', 'plain']);
+  assert.deepEqual(fs.readdirSync(asDir), []);
+  writeFileAtomic(path.join(out, 'ok.png'), 'data');
+  assert.equal(fs.readFileSync(path.join(out, 'ok.png'), 'utf8'), 'data');
+  assert.deepEqual(fs.readdirSync(out).filter((f) => f.endsWith('.tmp')), []);
 });

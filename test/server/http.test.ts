@@ -1,6 +1,7 @@
 /** HTTP API tests against a started server on a real socket (127.0.0.1, random port). */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as net from 'node:net';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
 import { buildServer, type FaceclsServer, type ServerLimits } from '../../src/server/app.js';
@@ -32,6 +33,21 @@ async function image(width: number, height: number, format: 'jpeg' | 'png' = 'jp
 
 async function post(url: string, body: Buffer | string, type?: string): Promise<Response> {
   return fetch(url, { method: 'POST', body: typeof body === 'string' ? body : new Uint8Array(body), headers: type ? { 'content-type': type } : {} });
+}
+
+/** Send raw bytes on a new connection; resolves with everything the server sent until it closed. */
+function rawRequest(port: number, text: string, opts: { end?: boolean } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1', () => {
+      sock.write(Buffer.from(text, 'latin1'));
+      if (opts.end) sock.end();
+    });
+    let out = '';
+    sock.on('data', (d) => (out += d.toString('latin1')));
+    sock.on('close', () => resolve(out));
+    sock.on('error', (e) => (out ? resolve(out) : reject(e)));
+    sock.setTimeout(15_000, () => sock.destroy(new Error('no answer within 15 s')));
+  });
 }
 
 async function expectError(res: Response, status: number, pattern: RegExp): Promise<Record<string, unknown>> {
@@ -175,6 +191,69 @@ describe('facecls HTTP API', () => {
     await expectError(await post(`${url}/v1/saliency?method=magic`, jpeg, 'image/jpeg'), 400, /method/);
   });
 
+  test('content types with parameters are accepted (image/jpeg; charset=utf-8); others answer 415 unread', async () => {
+    const jpeg = await image(64, 64);
+    for (const type of ['image/jpeg; charset=utf-8', 'IMAGE/JPEG', 'application/octet-stream; foo=bar', 'image/png ; q=1']) {
+      const res = await post(`${url}/v1/classify`, jpeg, type);
+      assert.equal(res.status, 200, `${type}: ${await res.clone().text()}`);
+      await res.json();
+    }
+    await expectError(await post(`${url}/v1/classify`, jpeg, 'text/plain; charset=utf-8'), 415, /content type "text\/plain; charset=utf-8"/);
+    await expectError(await post(`${url}/v1/classify`, jpeg, 'imagex/jpeg'), 415, /content type/);
+  });
+
+  test('multipart: a second file is refused (multiple_files), too many fields is too_many_fields, a broken form malformed_multipart', async () => {
+    const img = await image(64, 64, 'png');
+    const two = new FormData();
+    two.append('image', new Blob([new Uint8Array(img)], { type: 'image/png' }), 'a.png');
+    two.append('other', new Blob([new Uint8Array(img)], { type: 'image/png' }), 'b.png');
+    const b1 = await expectError(await fetch(`${url}/v1/classify`, { method: 'POST', body: two }), 400, /more than one file \("image", then "other"\)/);
+    assert.equal(b1.error, 'multiple_files');
+    const fields = new FormData();
+    for (let i = 0; i < 20; i++) fields.append(`f${i}`, 'x');
+    fields.append('image', new Blob([new Uint8Array(img)], { type: 'image/png' }), 'a.png');
+    const b2 = await expectError(await fetch(`${url}/v1/classify`, { method: 'POST', body: fields }), 413, /more than 10 form fields/);
+    assert.equal(b2.error, 'too_many_fields');
+    const b3 = await expectError(await post(`${url}/v1/classify`, '--nope\r\nContent-Disposition: form-data; name="image"; filename="a"\r\n\r\nabc', 'multipart/form-data; boundary=XYZ'), 400, /multipart/);
+    assert.ok(['malformed_multipart', 'missing_file'].includes(String(b3.error)), String(b3.error));
+    const b4 = await expectError(await post(`${url}/v1/classify`, 'abc', 'multipart/form-data'), 400, /multipart|boundary/i);
+    assert.equal(typeof b4.error, 'string');
+  });
+
+  test('requests the HTTP parser refuses answer JSON too (malformed request line, oversized headers)', async () => {
+    const port = Number(new URL(url).port);
+    const bad = await rawRequest(port, 'BLAH /v1/classify HTTP/9\r\n\r\n');
+    assert.match(bad, /^HTTP\/1\.1 400 /);
+    assert.equal((JSON.parse(bad.slice(bad.indexOf('\r\n\r\n') + 4)) as { error: string }).error, 'bad_request');
+    const big = await rawRequest(port, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    assert.match(big, /^HTTP\/1\.1 431 /);
+    assert.equal((JSON.parse(big.slice(big.indexOf('\r\n\r\n') + 4)) as { error: string }).error, 'headers_too_large');
+  });
+
+  test('a stalled upload is answered 408 in JSON and the connection closed', async () => {
+    const { server: s2, url: u2 } = await start({ bodyTimeoutMs: 300 });
+    try {
+      const port = Number(new URL(u2).port);
+      for (const [type, head] of [
+        ['image/jpeg', ''],
+        ['multipart/form-data; boundary=B', '--B\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'],
+      ]) {
+        const t0 = Date.now();
+        const answer = await rawRequest(port, `POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: ${type}\r\nContent-Length: 100000\r\n\r\n${head}\xff\xd8`);
+        assert.ok(Date.now() - t0 < 5000);
+        assert.match(answer, /^HTTP\/1\.1 408 /, answer);
+        assert.match(answer, /connection: close/i);
+        const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { error: string; message: string };
+        assert.equal(body.error, 'request_timeout');
+        assert.match(body.message, /stalled: no bytes for 300 ms/);
+      }
+      const health = (await (await fetch(`${u2}/healthz`)).json()) as { queue: { active: number; queued: number } };
+      assert.deepEqual([health.queue.active, health.queue.queued], [0, 0], 'the stalled requests gave their places back');
+    } finally {
+      await s2.close();
+    }
+  });
+
   test('404 is JSON too', async () => {
     await expectError(await fetch(`${url}/v2/nothing`), 404, /GET \/v2\/nothing/);
   });
@@ -212,6 +291,53 @@ describe('overload and time limits', () => {
       for (const r of ok) await r.json();
       const health = (await (await fetch(`${url}/healthz`)).json()) as { queue: { rejected: number } };
       assert.equal(health.queue.rejected, busy.length);
+    } finally {
+      pipeline.delayMs = 0;
+      await server.close();
+    }
+  });
+
+  test('over the queue limit: 503 + Retry-After as soon as the headers arrive, before the body is sent or read', async () => {
+    const { server, url } = await start({ concurrency: 1, maxQueued: 1, timeoutMs: 10_000, rejectDelayMs: 0 });
+    pipeline.delayMs = 800;
+    try {
+      const img = await image(64, 64);
+      const admitted = [post(`${url}/v1/classify`, img, 'image/jpeg'), post(`${url}/v1/classify`, img, 'image/jpeg')];
+      await new Promise((r) => setTimeout(r, 200));
+      const port = Number(new URL(url).port);
+      // Headers of a 10 MB upload, and no body at all: the answer cannot depend on reading it.
+      const t0 = Date.now();
+      const answer = await rawRequest(port, 'POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 10000000\r\n\r\n');
+      assert.ok(Date.now() - t0 < 600, `answered in ${Date.now() - t0} ms, before the running job ended`);
+      assert.match(answer, /^HTTP\/1\.1 503 /);
+      assert.match(answer, /retry-after: \d+/i);
+      assert.match(answer, /connection: close/i, 'a large unread body closes the connection');
+      assert.match(answer, /"error":"overloaded"/);
+      // A small refused body keeps the connection (Node discards the few unread bytes).
+      const small = await post(`${url}/v1/classify`, img, 'image/jpeg');
+      await expectError(small, 503, /server busy/);
+      assert.notEqual(small.headers.get('connection'), 'close');
+      for (const r of await Promise.all(admitted)) assert.equal(r.status, 200);
+      const health = (await (await fetch(`${url}/healthz`)).json()) as { queue: { rejected: number; active: number; queued: number } };
+      assert.deepEqual([health.queue.rejected, health.queue.active, health.queue.queued], [2, 0, 0]);
+    } finally {
+      pipeline.delayMs = 0;
+      await server.close();
+    }
+  });
+
+  test('refusals are answered after --reject-delay-ms (a client retrying at once cannot spin the server), still unread', async () => {
+    const { server, url } = await start({ concurrency: 1, maxQueued: 0, timeoutMs: 10_000, rejectDelayMs: 300 });
+    pipeline.delayMs = 1500;
+    try {
+      const running = post(`${url}/v1/classify`, await image(64, 64), 'image/jpeg');
+      await new Promise((r) => setTimeout(r, 200));
+      const t0 = Date.now();
+      const answer = await rawRequest(Number(new URL(url).port), 'POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 10000000\r\n\r\n');
+      const ms = Date.now() - t0;
+      assert.ok(ms >= 290 && ms < 1200, `answered after ${ms} ms`);
+      assert.match(answer, /^HTTP\/1\.1 503 /);
+      assert.equal((await running).status, 200);
     } finally {
       pipeline.delayMs = 0;
       await server.close();

@@ -11,6 +11,7 @@ import sharp from 'sharp';
 import { projectRoot } from '../../src/data/paths.js';
 import { buildServer, type FaceclsServer } from '../../src/server/app.js';
 import { FacePipeline } from '../../src/server/face-pipeline.js';
+import type { ServerPipeline } from '../../src/server/pipeline.js';
 import { runCli } from '../helpers/cli.js';
 import { saveZooModels } from './fixture-pipeline.js';
 
@@ -155,12 +156,20 @@ describe('time limits on the worker-thread pool', () => {
       await assert.rejects(pool.classify(face, { crops: true }, pre.signal), /too late/);
       assert.equal(pool.cancelled, 1);
 
-      // Over HTTP: the 503 arrives at the limit and the queue slot is free once the worker is stopped.
-      const server = await buildServer({ pipeline: pool, logger: false, limits: { timeoutMs: 20, maxPixels: side * side } });
+      // Over HTTP: the 503 arrives at the limit and the queue slot is free once the worker is stopped. The
+      // request's image is small (decoding it, inside the slot, takes a millisecond); the pool is handed
+      // the big one, so the worker is busy when the 50 ms limit passes.
+      const onBig: ServerPipeline = {
+        detectorName: pool.detectorName,
+        models: () => pool.models(),
+        annotate: (img, r, signal) => pool.annotate(img, r, signal),
+        dispose: async () => undefined,
+        classify: (_img, opts, signal) => pool.classify(big, opts, signal),
+      };
+      const server = await buildServer({ pipeline: onBig, logger: false, limits: { timeoutMs: 50 } });
       const url = await server.app.listen({ host: '127.0.0.1', port: 0 });
       try {
-        const jpeg = await sharp(Buffer.from(big.data), { raw: { width: side, height: side, channels: 3 } }).jpeg({ quality: 50 }).toBuffer();
-        const res = await fetch(`${url}/v1/classify`, { method: 'POST', body: new Uint8Array(jpeg), headers: { 'content-type': 'image/jpeg' } });
+        const res = await fetch(`${url}/v1/classify`, { method: 'POST', body: new Uint8Array(await faceLike()), headers: { 'content-type': 'image/jpeg' } });
         assert.equal(res.status, 503, await res.text());
         const queue = async () => ((await (await fetch(`${url}/healthz`)).json()) as { queue: { active: number; timedOut: number } }).queue;
         for (let i = 0; i < 100 && (await queue()).active > 0; i++) await new Promise((r) => setTimeout(r, 50));

@@ -81,6 +81,10 @@ describe('web page in chromium', { skip }, () => {
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     page.on('requestfailed', (r) => errors.push(`request failed: ${r.url()}`));
+    // The server's Content-Security-Policy must allow everything the page does (wasm, blob: workers, ...).
+    page.on('console', (m) => {
+      if (/Content Security Policy|Refused to/i.test(m.text())) errors.push(`CSP: ${m.text()}`);
+    });
     await page.goto(`${url}/${query}`);
     return { page, errors };
   }

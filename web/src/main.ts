@@ -190,7 +190,11 @@ async function classifyInBrowser(img: RawImage): Promise<{ faces: Face[]; crops:
 async function classifyOnServer(): Promise<Face[]> {
   const blob = await new Promise<Blob>((resolve, reject) => work.toBlob((b) => (b ? resolve(b) : reject(new Error('cannot encode frame'))), 'image/jpeg', 0.85));
   const t0 = performance.now();
-  const res = await fetch('/v1/classify', { method: 'POST', body: blob, headers: { 'content-type': 'image/jpeg' } });
+  const headers: Record<string, string> = { 'content-type': 'image/jpeg' };
+  // A server started with --api-key: the key comes in the URL fragment (#key=...), never sent in URLs.
+  const key = new URLSearchParams(location.hash.slice(1)).get('key');
+  if (key) headers.authorization = `Bearer ${key}`;
+  const res = await fetch('/v1/classify', { method: 'POST', body: blob, headers });
   const body = (await res.json()) as { faces?: Face[]; message?: string };
   if (!res.ok) throw new Error(body.message ?? `POST /v1/classify answered ${res.status}`);
   state.timings.detect = 0;

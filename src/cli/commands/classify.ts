@@ -4,20 +4,23 @@
  * (--csv, one row per face). A file that fails gets an error entry and the batch continues; the exit
  * code is 1 when any input failed.
  */
+import { once } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
+import { MAX_INPUT_BYTES } from '../../data/decode.js';
 import { DETECTORS, isDetectorName, type TileMode } from '../../detect/types.js';
-import { UserError } from '../../errors.js';
+import { UserError, errorMessage } from '../../errors.js';
 import { DEFAULT_CROP_FRAMING, FaceClassifier, type FaceClassifierOptions } from '../../pipeline/face-classifier.js';
 import { CROP_FRAMINGS, type CropFraming } from '../../pipeline/crop-framing.js';
-import { classifyFile, isUrl, type FileResult } from '../../pipeline/file-result.js';
+import { classifyFile, isUrl, type FileResult, type InputItem } from '../../pipeline/file-result.js';
 import { parseRuntimeOption, RUNTIME_OPTION_HELP } from '../../runtime/options.js';
 import { parseTtaOption } from '../../runtime/tta.js';
 import { csvHeader, csvRows } from '../csv.js';
+import { FILES_FROM_HELP, readPathList } from '../files-from.js';
 import { fmt, formatTable } from '../output.js';
-import { parseFloatOption, parseIntOption } from '../options.js';
+import { parseByteSize, parseFloatOption, parseIntOption } from '../options.js';
 
 export interface PipelineCliOptions {
   detector: string;
@@ -132,56 +135,70 @@ function walk(dir: string, out: string[], extensions: ReadonlySet<string>): void
   }
 }
 
+
 /**
- * Expand files, directories (recursively, files with the given extensions: images by default) and globs (*, ?, [..], **) into
- * input paths; http(s) URLs pass through. Arguments that match nothing come back as errors so the
- * batch can report them.
+ * Expand one input: an http(s) URL (passed through), a file, a directory (recursively, files with the
+ * given extensions: images by default) or, when `glob`, a glob (*, ?, [..], **). An input that matches
+ * nothing comes back as an error so the batch can report it.
  */
-export function expandInputs(args: string[], extensions: ReadonlySet<string> = IMAGE_EXTENSIONS): Array<{ file: string; error?: string }> {
-  const out: Array<{ file: string; error?: string }> = [];
-  for (const arg of args) {
-    if (isUrl(arg)) {
-      out.push({ file: arg });
-      continue;
-    }
-    let stat: fs.Stats | undefined;
-    try {
-      stat = fs.statSync(arg);
-    } catch {
-      stat = undefined;
-    }
-    if (stat?.isDirectory()) {
-      const files: string[] = [];
-      walk(arg, files, extensions);
-      if (files.length === 0) out.push({ file: arg, error: extensions === IMAGE_EXTENSIONS ? 'directory contains no images' : 'directory contains no images or videos' });
-      for (const f of files) out.push({ file: f });
-    } else if (stat) out.push({ file: arg });
-    else if (hasGlob(arg)) {
-      const firstGlob = arg.search(/[*?[]/);
-      const baseEnd = arg.lastIndexOf('/', firstGlob);
-      const base = baseEnd < 0 ? '.' : arg.slice(0, baseEnd) || '/';
-      const re = globToRegExp(baseEnd < 0 ? arg : arg);
-      const files: string[] = [];
-      if (fs.existsSync(base) && fs.statSync(base).isDirectory()) {
-        const all: string[] = [];
-        const collect = (d: string) => {
-          for (const e of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-            const p = d === '.' ? e.name : path.join(d, e.name);
-            if (e.isDirectory()) collect(p);
-            else all.push(p);
-          }
-        };
-        collect(base);
-        for (const p of all) if (re.test(p)) files.push(p);
-      }
-      if (files.length === 0) out.push({ file: arg, error: 'no files match' });
-      for (const f of files) out.push({ file: f });
-    } else out.push({ file: arg, error: 'no such file' });
+export function expandInput(arg: string, glob = true, extensions: ReadonlySet<string> = IMAGE_EXTENSIONS): InputItem[] {
+  if (isUrl(arg)) return [{ file: arg }];
+  const out: InputItem[] = [];
+  let stat: fs.Stats | undefined;
+  try {
+    stat = fs.statSync(arg);
+  } catch {
+    stat = undefined;
   }
+  if (stat?.isDirectory()) {
+    const files: string[] = [];
+    try {
+      walk(arg, files, extensions);
+    } catch (err) {
+      return [{ file: arg, error: `cannot list directory: ${errorMessage(err)}` }];
+    }
+    if (files.length === 0) out.push({ file: arg, error: extensions === IMAGE_EXTENSIONS ? 'directory contains no images' : 'directory contains no images or videos' });
+    for (const f of files) out.push({ file: f });
+  } else if (stat) out.push({ file: arg });
+  else if (glob && hasGlob(arg)) {
+    const firstGlob = arg.search(/[*?[]/);
+    const baseEnd = arg.lastIndexOf('/', firstGlob);
+    const base = baseEnd < 0 ? '.' : arg.slice(0, baseEnd) || '/';
+    const re = globToRegExp(arg);
+    const files: string[] = [];
+    if (fs.existsSync(base) && fs.statSync(base).isDirectory()) {
+      const all: string[] = [];
+      const collect = (d: string) => {
+        for (const e of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+          const p = d === '.' ? e.name : path.join(d, e.name);
+          if (e.isDirectory()) collect(p);
+          else all.push(p);
+        }
+      };
+      collect(base);
+      for (const p of all) if (re.test(p)) files.push(p);
+    }
+    if (files.length === 0) out.push({ file: arg, error: 'no files match' });
+    for (const f of files) out.push({ file: f });
+  } else out.push({ file: arg, error: 'no such file' });
   return out;
 }
 
-export type { FileResult } from '../../pipeline/file-result.js';
+/** Expand files, directories, globs and URLs (see expandInput) into input paths, in order. */
+export function expandInputs(args: string[], extensions: ReadonlySet<string> = IMAGE_EXTENSIONS): InputItem[] {
+  return args.flatMap((a) => expandInput(a, true, extensions));
+}
+
+/**
+ * The inputs of a batch command, streamed: the arguments (files, directories, globs, URLs), then the
+ * entries of `--files-from` (files, directories or URLs; taken literally, no glob expansion).
+ */
+export async function* inputItems(args: string[], filesFrom?: string): AsyncGenerator<InputItem> {
+  for (const a of args) yield* expandInput(a);
+  if (filesFrom !== undefined) for await (const p of readPathList(filesFrom)) yield* expandInput(p, false);
+}
+
+export type { FileResult, InputItem } from '../../pipeline/file-result.js';
 export { csvHeader, csvRows } from '../csv.js';
 
 function tableRows(results: FileResult[]) {
@@ -204,38 +221,72 @@ function tableRows(results: FileResult[]) {
   return formatTable(rows, ['file', 'face', 'box', 'score', 'emotion', 'gender'].map((k) => ({ header: k, value: (r: Record<string, string>) => r[k] })));
 }
 
+/** Write to stdout, waiting when its buffer is full (a slow pipe must not make output pile up in memory). */
+async function writeOut(text: string): Promise<void> {
+  if (!process.stdout.write(text)) await once(process.stdout, 'drain');
+}
+
+/** Options of commands that read image files: the size limit and special files. */
+export function addInputFileOptions(cmd: Command): Command {
+  return cmd
+    .option('--max-bytes <n>', `refuse image files larger than this, checked before reading (bytes; K, M, G suffixes; default ${MAX_INPUT_BYTES / 1024 / 1024}M)`)
+    .option('--allow-special-files', 'read inputs that are not regular files (FIFOs, /dev/stdin, devices), up to --max-bytes; refused by default', false);
+}
+
+export interface InputFileCliOptions {
+  maxBytes?: string;
+  allowSpecialFiles?: boolean;
+}
+
+export function inputFileOptions(o: InputFileCliOptions): { maxBytes?: number; allowSpecialFiles: boolean } {
+  return { maxBytes: o.maxBytes === undefined ? undefined : parseByteSize(o.maxBytes, '--max-bytes'), allowSpecialFiles: o.allowSpecialFiles === true };
+}
+
+type ClassifyCliOptions = PipelineCliOptions & InputFileCliOptions & { json: boolean; csv: boolean; crops: boolean; progress?: boolean; filesFrom?: string };
+
 export function registerClassify(program: Command): void {
   const cmd = program
     .command('classify')
-    .description('detect faces and classify emotion and gender in images (files, directories, globs)')
-    .argument('<inputs...>', 'image files, directories (searched recursively), globs or http(s) URLs')
+    .description('detect faces and classify emotion and gender in images (files, directories, globs, URLs, --files-from lists)')
+    .argument('[inputs...]', 'image files, directories (searched recursively), globs or http(s) URLs')
+    .option('--files-from <file|->', FILES_FROM_HELP)
     .option('--json', 'JSON Lines: one object per input file', false)
     .option('--csv', 'CSV: one row per face', false)
     .option('--crops', 'inputs are already face crops: skip detection, classify each whole image', false)
     .option('--progress', 'show a progress bar on stderr (default: when stderr is a terminal and there are several files)')
     .option('--no-progress', 'never show a progress bar');
-  addPipelineOptions(cmd).action(async (inputs: string[], o: PipelineCliOptions & { json: boolean; csv: boolean; crops: boolean; progress?: boolean }, c: Command) => {
+  addInputFileOptions(addPipelineOptions(cmd)).action(async (inputs: string[], o: ClassifyCliOptions, c: Command) => {
     if (o.json && o.csv) throw new UserError('choose one of --json and --csv');
-    const items = expandInputs(inputs);
-    const fc = await FaceClassifier.load(classifierOptions(o, c.optsWithGlobals().backend));
+    if (inputs.length === 0 && o.filesFrom === undefined) throw new UserError('no inputs: give image files, directories or globs, or --files-from <file|->');
+    const fileOpts = inputFileOptions(o);
+    const fc = await FaceClassifier.load({ ...classifierOptions(o, c.optsWithGlobals().backend), ...fileOpts });
     const emotionLabels = fc.emotion?.meta.labels ?? [];
     const genderLabels = fc.gender?.meta.labels ?? [];
-    const showBar = o.progress ?? (process.stderr.isTTY === true && items.length > 1);
-    const bar = showBar ? new cliProgress.SingleBar({ stream: process.stderr, format: 'classify [{bar}] {value}/{total} files | {eta_formatted} left | {failed} failed', hideCursor: true, noTTYOutput: true, notTTYSchedule: 2000 }, cliProgress.Presets.shades_classic) : undefined;
+    // With a list the total is unknown until its end: the bar then counts without an estimate.
+    const streaming = o.filesFrom !== undefined;
+    const showBar = o.progress ?? (process.stderr.isTTY === true && (streaming || inputs.length > 1));
+    const format = streaming ? 'classify {value} files | {failed} failed' : 'classify [{bar}] {value}/{total} files | {eta_formatted} left | {failed} failed';
+    const bar = showBar ? new cliProgress.SingleBar({ stream: process.stderr, format, hideCursor: true, noTTYOutput: true, notTTYSchedule: 2000 }, cliProgress.Presets.shades_classic) : undefined;
     let failed = 0;
+    let total = 0;
     const table: FileResult[] = [];
-    if (o.csv) process.stdout.write(csvHeader(emotionLabels, genderLabels) + '\n');
-    bar?.start(items.length, 0, { failed: 0 });
     try {
-      for (const item of items) {
-        const r = await classifyFile(fc, item, { crop: o.crops });
+      // Arguments are expanded up front (so the bar knows its total); a list streams.
+      const fromArgs = streaming ? undefined : expandInputs(inputs);
+      if (o.csv) await writeOut(csvHeader(emotionLabels, genderLabels) + '\n');
+      bar?.start(fromArgs?.length ?? 0, 0, { failed: 0 });
+      for await (const item of fromArgs ?? inputItems(inputs, o.filesFrom)) {
+        total++;
+        // Any failure is reported against its file; the batch goes on.
+        const r: FileResult = await classifyFile(fc, item, { crop: o.crops });
         if (r.error) {
           failed++;
           if (!o.json && !o.csv) bar ? bar.update({ failed }) : process.stderr.write(`facecls: ${r.file}: ${r.error}\n`);
         }
-        if (o.json) process.stdout.write(JSON.stringify(r) + '\n');
-        else if (o.csv) process.stdout.write(csvRows(r, emotionLabels, genderLabels).join('\n') + '\n');
+        if (o.json) await writeOut(JSON.stringify(r) + '\n');
+        else if (o.csv) await writeOut(csvRows(r, emotionLabels, genderLabels).join('\n') + '\n');
         else table.push(r);
+        if (streaming) bar?.setTotal(total);
         bar?.increment(1, { failed });
       }
     } finally {
@@ -244,7 +295,7 @@ export function registerClassify(program: Command): void {
     }
     if (!o.json && !o.csv) console.log(tableRows(table));
     if (failed > 0) {
-      process.stderr.write(`facecls: ${failed} of ${items.length} input(s) failed\n`);
+      process.stderr.write(`facecls: ${failed} of ${total} input(s) failed\n`);
       process.exitCode = 1;
     }
   });

@@ -89,6 +89,10 @@ export function formatReport(r: EvalReport): string {
       ]),
     );
   }
+  if (r.malformed?.count) {
+    lines.push('');
+    lines.push(`malformed: ${r.malformed.count} of ${r.malformed.of} dataset entries (all splits) skipped while indexing, e.g. ${r.malformed.examples[0].id}: ${r.malformed.examples[0].reason}`);
+  }
   if (r.skipped.count) {
     lines.push('');
     lines.push(`skipped ${r.skipped.count} unreadable images, e.g. ${r.skipped.examples[0].id}: ${r.skipped.examples[0].reason}`);
@@ -126,7 +130,7 @@ export function registerEval(program: Command): void {
     .option('--val-fraction <f>', 'validation fraction of that split (default: the model\'s)')
     .option('--test-fraction <f>', 'test fraction of that split (default: the model\'s)')
     .option('--limit <n>', 'evaluate only n evenly spaced samples of the split (quick checks)')
-    .option('--max-bad-fraction <f>', 'fail when more than this fraction of images is unreadable', '0.05')
+    .option('--max-bad-fraction <f>', 'fail when more than this fraction of the dataset\'s entries is malformed (bad CSV rows, file names), or of the split\'s images unreadable', '0.05')
     .option('--framing <mode>', 'whole: each image as the dataset cuts it (as in training); detect: the face found in it, framed as classify --crops does', 'whole')
     .option('--recut <seed>', 'framing stress: cut every image again (looser or tighter, not square, off-centre; seeded) before framing')
     .option('--recut-rotation <deg>', 'with --recut: also tilt each face by up to this many degrees', '0')

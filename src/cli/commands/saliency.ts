@@ -11,7 +11,8 @@ import { createDetector } from '../../detect/index.js';
 import { DETECTORS, isDetectorName } from '../../detect/types.js';
 import { setupBackend } from '../../engine/backend.js';
 import { UserError } from '../../errors.js';
-import { writeFileAtomic } from '../../io/fs-handler.js';
+import { checkOutputFile, writeFileAtomic } from '../../io/fs-handler.js';
+import { addInputFileOptions, inputFileOptions } from './classify.js';
 import { loadModel } from '../../io/model-store.js';
 import { DEFAULT_CROP_MARGIN, defaultModelDir } from '../../pipeline/face-classifier.js';
 import { COLORMAPS, type ColormapName } from '../../viz/colormap.js';
@@ -38,6 +39,8 @@ interface SaliencyCliOptions {
   json: boolean;
   /** --task given explicitly (then a --model of another task is an error). */
   taskExplicit?: boolean;
+  maxBytes?: string;
+  allowSpecialFiles?: boolean;
 }
 
 export interface SaliencyCommandResult {
@@ -63,6 +66,8 @@ export async function runSaliencyCommand(image: string, o: SaliencyCliOptions, b
   const maxFaces = parseIntOption(o.maxFaces, '--max-faces', 1, 1000);
   const margin = o.margin === undefined ? undefined : parseFloatOption(o.margin, '--margin', -0.4, 2);
   const minFaceSize = o.minFaceSize === undefined ? undefined : parseFloatOption(o.minFaceSize, '--min-face-size', 0);
+  const fileOpts = inputFileOptions(o);
+  checkOutputFile(o.output);
 
   const backend = await setupBackend(backendOpt);
   const t0 = performance.now();
@@ -77,7 +82,7 @@ export async function runSaliencyCommand(image: string, o: SaliencyCliOptions, b
     if (o.model !== undefined && o.taskExplicit && meta.task !== 'custom' && meta.task !== o.task) {
       throw new UserError(`model "${o.model}" is for the ${meta.task} task, not ${o.task} (drop --task or pass another --model)`);
     }
-    const img = await decodeImage(image);
+    const img = await decodeImage(image, fileOpts);
     let boxes: Box[];
     if (o.crops) {
       boxes = [[0, 0, img.width, img.height]];
@@ -121,7 +126,7 @@ export async function runSaliencyCommand(image: string, o: SaliencyCliOptions, b
 }
 
 export function registerSaliency(program: Command): void {
-  program
+  const cmd = program
     .command('saliency')
     .description('show what the emotion or gender network looks at: guided back-propagation, Grad-CAM or guided Grad-CAM for every face, as a PNG panel')
     .argument('<image>', 'image file (any format sharp reads)')
@@ -139,7 +144,8 @@ export function registerSaliency(program: Command): void {
     .option('--cell <px>', 'size of each panel cell in pixels', '192')
     .option('--colormap <name>', `${COLORMAPS.join(' | ')}`, 'turbo')
     .option('--cam-layer <name>', 'Grad-CAM feature map: output of this layer (default: the input of the last convolution)')
-    .option('--json', 'print a JSON summary instead of text', false)
+    .option('--json', 'print a JSON summary instead of text', false);
+  addInputFileOptions(cmd)
     .action(async (image: string, o: SaliencyCliOptions, cmd: Command) => {
       const r = await runSaliencyCommand(image, { ...o, taskExplicit: cmd.getOptionValueSource('task') === 'cli' }, cmd.optsWithGlobals().backend);
       if (o.json) return printJson(r);

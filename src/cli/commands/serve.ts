@@ -4,7 +4,7 @@ import { UserError } from '../../errors.js';
 import { parseRuntimeOption, RUNTIME_OPTION_HELP } from '../../runtime/options.js';
 import { parseTtaOption } from '../../runtime/tta.js';
 import { parseIntOption } from '../options.js';
-import { DEFAULT_LIMITS } from '../../server/limits.js';
+import { DEFAULT_LIMITS, DEFAULT_SECURITY } from '../../server/limits.js';
 
 interface ServeOpts {
   host: string;
@@ -23,7 +23,34 @@ interface ServeOpts {
   concurrency?: string;
   workers: string;
   maxQueued: string;
+  bodyTimeoutMs: string;
+  rejectDelayMs: string;
   logLevel: string;
+  apiKey?: string;
+  allowUnauthenticated: boolean;
+  corsOrigin: string[];
+  rateLimit: string;
+}
+
+/** Loopback addresses (and localhost): reachable from this machine only. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || /^::ffff:127\./.test(h);
+}
+
+/** A CORS origin as browsers send it: scheme://host[:port], or '*'. */
+export function parseCorsOrigin(v: string): string {
+  if (v === '*') return v;
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new UserError(`--cors-origin must be an origin such as https://app.example.com (or *), got "${v}"`);
+  }
+  if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.origin !== v.replace(/\/$/, '')) {
+    throw new UserError(`--cors-origin must be an origin such as https://app.example.com (scheme, host and port only, or *), got "${v}"`);
+  }
+  return u.origin;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -47,7 +74,13 @@ export function registerServe(program: Command): void {
     .option('--timeout-ms <n>', 'time limit per inference request, queueing included', '30000')
     .option('--workers <n>', 'run the pipeline in n worker threads (each loads the models once); 0 = in the server thread', '0')
     .option('--concurrency <n>', 'inference jobs running at once (default: number of cores, at most 4)')
-    .option('--max-queued <n>', 'inference jobs allowed to wait; beyond that 503 + Retry-After', '64')
+    .option('--max-queued <n>', 'requests admitted beyond the running ones (uploading or waiting); beyond that 503 + Retry-After before the body is read', '64')
+    .option('--reject-delay-ms <n>', 'answer a request refused for a full queue after this pause (at most its Retry-After; unread either way); 0 = at once', String(DEFAULT_LIMITS.rejectDelayMs))
+    .option('--body-timeout-ms <n>', 'answer 408 when an upload sends nothing for this long', String(DEFAULT_LIMITS.bodyTimeoutMs))
+    .option('--api-key <key>', 'require this key on POST /v1/* (Authorization: Bearer <key> or X-API-Key); prefer env FACECLS_API_KEY (a command line is visible to other users)')
+    .option('--allow-unauthenticated', 'listen on a non-loopback address without an API key (refused otherwise)', false)
+    .option('--cors-origin <origin>', 'allow browser pages of this origin to call the API (repeatable; * = any; none by default)', (v: string, acc: string[]) => [...acc, parseCorsOrigin(v)], [] as string[])
+    .option('--rate-limit <n>', 'requests per minute per client address on POST /v1/* (0 = no limit)', String(DEFAULT_SECURITY.rateLimit))
     .option('--log-level <level>', `log level: ${LOG_LEVELS.join(', ')} (env FACECLS_LOG_LEVEL)`, process.env.FACECLS_LOG_LEVEL ?? 'info')
     .action(async (o: ServeOpts, cmd: Command) => {
       if (!LOG_LEVELS.includes(o.logLevel)) throw new UserError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${o.logLevel}"`);
@@ -60,6 +93,18 @@ export function registerServe(program: Command): void {
         timeoutMs: parseIntOption(o.timeoutMs, '--timeout-ms', 1),
         concurrency: 0,
         maxQueued: parseIntOption(o.maxQueued, '--max-queued', 0),
+        bodyTimeoutMs: parseIntOption(o.bodyTimeoutMs, '--body-timeout-ms', 1),
+        rejectDelayMs: parseIntOption(o.rejectDelayMs, '--reject-delay-ms', 0, 60_000),
+      };
+      const apiKey = o.apiKey ?? (process.env.FACECLS_API_KEY || undefined);
+      if (apiKey !== undefined && apiKey.trim().length < 16) throw new UserError('the API key (--api-key / FACECLS_API_KEY) must be at least 16 characters');
+      if (apiKey === undefined && !isLoopbackHost(o.host) && !o.allowUnauthenticated) {
+        throw new UserError(`refusing to listen on ${o.host} (reachable from other machines) without an API key: set --api-key / FACECLS_API_KEY, or pass --allow-unauthenticated`);
+      }
+      const security = {
+        apiKey: apiKey?.trim(),
+        corsOrigins: o.corsOrigin,
+        rateLimit: parseIntOption(o.rateLimit, '--rate-limit', 0),
       };
       const workers = parseIntOption(o.workers, '--workers', 0, 64);
       // With workers, one job per worker by default; in-thread, the cores (onnxruntime overlaps jobs).
@@ -81,6 +126,6 @@ export function registerServe(program: Command): void {
       };
       const pipeline = workers > 0 ? await WorkerPoolPipeline.load(pipelineOptions, workers) : await FacePipeline.load(pipelineOptions);
       if (!(await ensureWebBundle())) process.stderr.write('facecls: warning: the web page bundle is missing and could not be built (npm run build); the API works\n');
-      await startServer({ pipeline, host: o.host, port, limits, logLevel: o.logLevel, version: program.version() });
+      await startServer({ pipeline, host: o.host, port, limits, security, logLevel: o.logLevel, version: program.version() });
     });
 }

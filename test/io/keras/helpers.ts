@@ -8,6 +8,16 @@ import { projectRoot } from '../../../src/data/paths.js';
 export const PYTHON = '/usr/bin/python3';
 const SCRIPT = path.join(projectRoot(), 'test', 'io', 'keras', 'keras_fixtures.py');
 
+let skipReason: string | false | undefined;
+/** Why the tests that need Python's h5py + NumPy skip here (one line), or false when they can run. */
+export function pythonSkip(): string | false {
+  if (skipReason !== undefined) return skipReason;
+  if (!fs.existsSync(PYTHON)) return (skipReason = `needs ${PYTHON} with h5py and numpy (apt-get install python3-h5py python3-numpy): skipped`);
+  const r = spawnSync(PYTHON, ['-c', 'import h5py, numpy'], { encoding: 'utf8' });
+  skipReason = r.status === 0 ? false : `needs h5py and numpy for ${PYTHON} (apt-get install python3-h5py python3-numpy): skipped`;
+  return skipReason;
+}
+
 function py(args: string[]): void {
   const r = spawnSync(PYTHON, [SCRIPT, ...args], { encoding: 'utf8', timeout: 120_000 });
   if (r.status !== 0) throw new Error(`${PYTHON} ${path.basename(SCRIPT)} ${args.join(' ')} failed: ${r.stderr || r.error?.message}`);

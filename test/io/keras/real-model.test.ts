@@ -11,13 +11,13 @@ import { importKerasModel, structureHash } from '../../../src/io/keras/index.js'
 import { loadModel } from '../../../src/io/model-store.js';
 import { runCli } from '../../helpers/cli.js';
 import { tmpDir } from '../../helpers/tmp.js';
-import { maxAbsDiff, numpyReference } from './helpers.js';
+import { maxAbsDiff, numpyReference, pythonSkip } from './helpers.js';
 
 const FILE = datasetPath('keras', 'gender_mini_XCEPTION.21-0.95.hdf5');
 const skip = fs.existsSync(FILE) ? false : `the paper's Keras model is absent (${FILE}); set FACECLS_DATASETS to run this test`;
 const dir = tmpDir('facecls-keras-real-');
 
-test('gender_mini_XCEPTION.21-0.95.hdf5 imports as mini-Xception 64x64x1, 2 classes, and matches NumPy', { skip }, async () => {
+test('gender_mini_XCEPTION.21-0.95.hdf5 imports as mini-Xception 64x64x1, 2 classes, and matches NumPy', { skip: skip || pythonSkip() }, async () => {
   for (const backend of ['wasm', 'cpu'] as const) {
     await setupBackend(backend);
     const out = path.join(dir, `gender-${backend}`);
