@@ -15,7 +15,7 @@ import { fileSystem } from '../io/fs-handler.js';
 import { graphToOnnx } from './graph-to-onnx.js';
 import { finishDetections, nms } from './nms.js';
 import { fitRegion, resizeRgb, type Fit, type Region, type Sampling } from './resize.js';
-import type { DetectOptions, Detection, Detector, TileMode } from './types.js';
+import { KEYPOINT_NAMES, type DetectOptions, type Detection, type Detector, type Keypoints, type TileMode } from './types.js';
 
 export const BLAZEFACE_INPUT = 256;
 /** Largest tile side: faces down to about 1/15 of it (~70 px) are found. */
@@ -216,9 +216,15 @@ export class BlazeFaceDetector implements Detector {
       const w = regs[r + 2];
       const h = regs[r + 3];
       if (!(w > 0 && h > 0)) continue;
+      // After the box: 6 keypoints (x, y) as offsets from the anchor centre, in MediaPipe's order.
+      const keypoints = {} as Keypoints;
+      KEYPOINT_NAMES.forEach((name, k) => {
+        keypoints[name] = [region.x0 + (this.anchors[2 * i] + regs[r + 4 + 2 * k]) * sx, region.y0 + (this.anchors[2 * i + 1] + regs[r + 5 + 2 * k]) * sy];
+      });
       out.push({
         box: [region.x0 + (cx - w / 2) * sx, region.y0 + (cy - h / 2) * sy, w * sx, h * sy],
         score: 1 / (1 + Math.exp(-scores[i])),
+        keypoints,
       });
     }
   }

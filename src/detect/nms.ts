@@ -1,6 +1,6 @@
 /** Box geometry shared by the detectors, the tracker and the benchmark. */
 import type { Box } from '../data/preprocess.js';
-import type { Detection } from './types.js';
+import { KEYPOINT_NAMES, type Detection, type Keypoints } from './types.js';
 
 export function iou(a: Box, b: Box): number {
   const x0 = Math.max(a[0], b[0]);
@@ -13,8 +13,9 @@ export function iou(a: Box, b: Box): number {
 }
 
 /**
- * Greedy non-maximum suppression. With `weighted`, each kept box becomes the score-weighted
- * mean of the boxes it suppresses (BlazeFace's "weighted NMS"), which steadies boxes between frames.
+ * Greedy non-maximum suppression. With `weighted`, each kept box (and its keypoints) becomes the
+ * score-weighted mean of the boxes it suppresses (BlazeFace's "weighted NMS"), which steadies boxes
+ * between frames.
  */
 export function nms(dets: Detection[], iouThreshold: number, maxOut = Infinity, weighted = false): Detection[] {
   const sorted = [...dets].sort((a, b) => b.score - a.score);
@@ -24,18 +25,40 @@ export function nms(dets: Detection[], iouThreshold: number, maxOut = Infinity, 
     if (used[i]) continue;
     used[i] = 1;
     const best = sorted[i];
-    let acc: Box = [best.box[0] * best.score, best.box[1] * best.score, best.box[2] * best.score, best.box[3] * best.score];
-    let wsum = best.score;
+    const group: Detection[] = [best];
     for (let j = i + 1; j < sorted.length; j++) {
       if (used[j] || iou(best.box, sorted[j].box) <= iouThreshold) continue;
       used[j] = 1;
-      if (weighted) {
-        const s = sorted[j].score;
-        acc = [acc[0] + sorted[j].box[0] * s, acc[1] + sorted[j].box[1] * s, acc[2] + sorted[j].box[2] * s, acc[3] + sorted[j].box[3] * s];
-        wsum += s;
-      }
+      group.push(sorted[j]);
     }
-    out.push(weighted ? { box: [acc[0] / wsum, acc[1] / wsum, acc[2] / wsum, acc[3] / wsum], score: best.score } : best);
+    out.push(weighted && group.length > 1 ? weightedMean(group) : best);
+  }
+  return out;
+}
+
+/** Score-weighted mean of a group's boxes and keypoints (those that have them); the first one's score. */
+function weightedMean(group: Detection[]): Detection {
+  const box: Box = [0, 0, 0, 0];
+  let wsum = 0;
+  for (const d of group) {
+    for (let k = 0; k < 4; k++) box[k] += d.box[k] * d.score;
+    wsum += d.score;
+  }
+  const out: Detection = { box: box.map((v) => v / wsum) as Box, score: group[0].score };
+  const withKp = group.filter((d) => d.keypoints);
+  if (withKp.length > 0) {
+    const kwsum = withKp.reduce((a, d) => a + d.score, 0);
+    const kp = {} as Keypoints;
+    for (const name of KEYPOINT_NAMES) {
+      let x = 0;
+      let y = 0;
+      for (const d of withKp) {
+        x += d.keypoints![name][0] * d.score;
+        y += d.keypoints![name][1] * d.score;
+      }
+      kp[name] = [x / kwsum, y / kwsum];
+    }
+    out.keypoints = kp;
   }
   return out;
 }
@@ -50,7 +73,9 @@ export function finishDetections(dets: Detection[], width: number, height: numbe
     const y1 = Math.min(height, d.box[1] + d.box[3]);
     if (x1 - x0 < 1 || y1 - y0 < 1) continue;
     if (Math.max(d.box[2], d.box[3]) < minFaceSize) continue;
-    out.push({ box: [round2(x0), round2(y0), round2(x1 - x0), round2(y1 - y0)], score: round4(d.score) });
+    const det: Detection = { box: [round2(x0), round2(y0), round2(x1 - x0), round2(y1 - y0)], score: round4(d.score) };
+    if (d.keypoints) det.keypoints = Object.fromEntries(KEYPOINT_NAMES.map((n) => [n, [round2(d.keypoints![n][0]), round2(d.keypoints![n][1])]])) as Keypoints;
+    out.push(det);
   }
   out.sort((a, b) => b.score - a.score);
   return out.slice(0, maxFaces);

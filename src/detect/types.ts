@@ -9,10 +9,26 @@ export type DetectorName = (typeof DETECTORS)[number];
 
 export type TileMode = boolean | 'auto';
 
+/** A point [x, y] in pixels of the image passed to `detect`. */
+export type Point = [number, number];
+
+/**
+ * BlazeFace's six keypoints, in the order its regressors carry them after the 4 box values (MediaPipe's
+ * order and names): named from the person's point of view, so `rightEye` is the person's right eye,
+ * on the image's left in a frontal, upright face (@vladmandic/human calls the same point "leftEye":
+ * it names them from the viewer's side).
+ */
+export const KEYPOINT_NAMES = ['rightEye', 'leftEye', 'nose', 'mouth', 'rightEar', 'leftEar'] as const;
+export type KeypointName = (typeof KEYPOINT_NAMES)[number];
+/** Facial keypoints by name, in pixels of the image (not clipped: an ear may lie outside it). */
+export type Keypoints = Record<KeypointName, Point>;
+
 export interface Detection {
   box: Box;
   /** Detector confidence in [0, 1] (the Haar cascade reports 1: it has no calibrated score). */
   score: number;
+  /** Eyes, nose, mouth and ears when the detector has them (BlazeFace; not the Haar cascade). */
+  keypoints?: Keypoints;
 }
 
 export interface DetectOptions {

@@ -14,7 +14,7 @@ import { projectRoot } from '../data/paths.js';
 import { preprocessBatch, squareBox, type Box, type RawImage } from '../data/preprocess.js';
 import { setupBackend } from '../engine/backend.js';
 import { UserError } from '../errors.js';
-import { createDetector, DEFAULT_DETECTOR, type Detector, type DetectorName, type TileMode } from '../detect/index.js';
+import { createDetector, DEFAULT_DETECTOR, type Detection, type Detector, type DetectorName, type TileMode } from '../detect/index.js';
 import { MODEL_JSON } from '../io/fs-handler.js';
 import { shippedModelName, type ModelVariant } from '../io/model-store.js';
 import { createRuntime } from '../runtime/factory.js';
@@ -177,7 +177,7 @@ export class FaceClassifier {
   }
 
   /** Emotion and gender for given detections of one image, all faces in one batched step. */
-  async classifyBoxes(img: RawImage, dets: Array<{ box: Box; score: number }>, crop = false): Promise<FaceResult[]> {
+  async classifyBoxes(img: RawImage, dets: Detection[], crop = false): Promise<FaceResult[]> {
     if (dets.length === 0) return [];
     const rts = this.group.runtimes;
     const batches = rts.map((rt) => {
@@ -195,6 +195,7 @@ export class FaceClassifier {
     const [emo, gen] = [scores(this.emotion), scores(this.gender)];
     return dets.map((d, i) => {
       const r: FaceResult = { box: d.box, score: d.score };
+      if (d.keypoints) r.keypoints = d.keypoints;
       if (emo) r.emotion = emo[i];
       if (gen) r.gender = gen[i];
       return r;

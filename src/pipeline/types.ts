@@ -1,5 +1,6 @@
 /** Result shapes shared by the library API, the CLI (`classify --json`) and the HTTP API. */
 import type { Box } from '../data/preprocess.js';
+import type { Keypoints } from '../detect/types.js';
 
 export interface LabelScores {
   label: string;
@@ -12,6 +13,11 @@ export interface FaceResult {
   box: Box;
   /** Detector confidence in [0, 1]; 1 for `--crops` inputs, which skip detection. */
   score: number;
+  /**
+   * Eyes, nose, mouth and ears [x, y] in pixels of the image, named from the person's point of view
+   * (`rightEye` is on the image's left in a frontal face), when the detector gives them (BlazeFace).
+   */
+  keypoints?: Keypoints;
   emotion?: LabelScores;
   gender?: LabelScores;
 }
