@@ -236,18 +236,25 @@ export class BlazeFaceDetector implements Detector {
     const mode = opts.tiles ?? BLAZEFACE_DEFAULTS.tiles;
     const [full, ...tiles] = BlazeFaceDetector.regions(img.width, img.height, opts.fit ?? BLAZEFACE_DEFAULTS.fit, mode !== false);
     const weak = Math.min(threshold, BLAZEFACE_DEFAULTS.weakScore);
+    const floor = Math.min(threshold, opts.minScore ?? threshold);
     const cands: Detection[] = [];
-    await this.pass(img, full, mode === 'auto' ? weak : threshold, sampling, cands);
+    await this.pass(img, full, mode === 'auto' ? Math.min(weak, floor) : floor, sampling, cands);
     // 'auto': a second look through the tiles only when the whole frame holds a possible face that
     // did not reach the threshold (after NMS, so the weaker anchors around a clear face do not count).
     // Images larger than HD video (photos) always get the second look: small faces in them may not
     // even score weakly at a 5x+ downscale, and they are not real-time streams.
     const look =
       mode === true ||
-      (mode === 'auto' && tiles.length > 0 && (Math.min(img.width, img.height) > AUTO_TILES_ABOVE || nms(cands, iouThreshold).some((d) => d.score < threshold)));
-    if (look) for (const t of tiles) await this.pass(img, t, threshold, sampling, cands);
+      (mode === 'auto' &&
+        tiles.length > 0 &&
+        (Math.min(img.width, img.height) > AUTO_TILES_ABOVE ||
+          nms(
+            cands.filter((d) => d.score >= weak),
+            iouThreshold,
+          ).some((d) => d.score < threshold)));
+    if (look) for (const t of tiles) await this.pass(img, t, floor, sampling, cands);
     const kept = nms(
-      cands.filter((d) => d.score >= threshold),
+      cands.filter((d) => d.score >= floor),
       iouThreshold,
       Infinity,
       true,

@@ -36,6 +36,12 @@ export interface DetectOptions {
   minFaceSize?: number;
   /** Minimum detector score (CNN detectors). */
   scoreThreshold?: number;
+  /**
+   * Evaluation (precision-recall curves): also return detections scoring down to this (below
+   * `scoreThreshold`), while `scoreThreshold` still decides what counts as a face elsewhere (e.g. the
+   * 'auto' tiles decision), so the detector behaves as at its threshold. Default: `scoreThreshold`.
+   */
+  minScore?: number;
   /** IoU above which overlapping boxes are suppressed. */
   iouThreshold?: number;
   /** At most this many faces, best first. */
