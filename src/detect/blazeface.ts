@@ -18,6 +18,14 @@ import { fitRegion, resizeRgb, type Fit, type Region, type Sampling } from './re
 import { KEYPOINT_NAMES, type DetectOptions, type Detection, type Detector, type Keypoints, type TileMode } from './types.js';
 
 export const BLAZEFACE_INPUT = 256;
+
+/** Pre- and post-processing choices (measured in bench/detect-compare.ts). */
+export interface BlazeFaceTuning {
+  fit?: Fit;
+  sampling?: Sampling;
+  /** Weighted NMS (boxes averaged with those they suppress) or plain NMS. */
+  weighted?: boolean;
+}
 /** Largest tile side: faces down to about 1/15 of it (~70 px) are found. */
 export const TILE_MAX_SIDE = 1024;
 /** 'auto' tiles always run on images whose shorter side exceeds this (photos, not video). */
@@ -229,7 +237,7 @@ export class BlazeFaceDetector implements Detector {
     }
   }
 
-  async detect(img: RawImage, opts: DetectOptions & { fit?: Fit; sampling?: Sampling } = {}): Promise<Detection[]> {
+  async detect(img: RawImage, opts: DetectOptions & BlazeFaceTuning = {}): Promise<Detection[]> {
     const threshold = opts.scoreThreshold ?? BLAZEFACE_DEFAULTS.scoreThreshold;
     const iouThreshold = opts.iouThreshold ?? BLAZEFACE_DEFAULTS.iouThreshold;
     const sampling = opts.sampling ?? BLAZEFACE_DEFAULTS.sampling;
@@ -257,7 +265,7 @@ export class BlazeFaceDetector implements Detector {
       cands.filter((d) => d.score >= floor),
       iouThreshold,
       Infinity,
-      true,
+      opts.weighted ?? true,
     );
     return finishDetections(kept, img.width, img.height, opts.minFaceSize, opts.maxFaces);
   }
