@@ -8,7 +8,7 @@
  */
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { RawImage } from '../data/preprocess.js';
+import type { Box, RawImage } from '../data/preprocess.js';
 import { projectRoot } from '../data/paths.js';
 import { UserError, errorMessage } from '../errors.js';
 import { fileSystem } from '../io/fs-handler.js';
@@ -25,6 +25,10 @@ export interface BlazeFaceTuning {
   sampling?: Sampling;
   /** Weighted NMS (boxes averaged with those they suppress) or plain NMS. */
   weighted?: boolean;
+  /** Tile grids: one per maximum tile side (default [TILE_MAX_SIDE]). */
+  tileSides?: number[];
+  /** Which detections of a tile are kept (false: all). */
+  tileRule?: Partial<TileRule> | false;
 }
 /** Largest tile side: faces down to about 1/15 of it (~70 px) are found. */
 export const TILE_MAX_SIDE = 1024;
@@ -45,6 +49,30 @@ export const BLAZEFACE_DEFAULTS: { scoreThreshold: number; iouThreshold: number;
   /** 'auto' tiles: a whole-frame detection scoring in [weakScore, scoreThreshold) triggers them. */
   weakScore: 0.2,
 };
+
+/**
+ * A tile sees part of the frame, so faces cut by its inner edges give partial, misplaced boxes (the
+ * whole face is in the neighbouring tile, which overlaps it by at least a quarter, or in the
+ * whole-frame pass), and large faces are the whole-frame pass's job. A tile's detection is kept when
+ * its box does not cross an inner edge of the tile by more than `edge` of its side and its side is at
+ * most `maxSide` of the tile's.
+ */
+export interface TileRule {
+  edge: number;
+  maxSide: number;
+}
+export const TILE_RULE: TileRule = { edge: 0.1, maxSide: 0.5 };
+
+function keepInTile(box: Box, t: Region, width: number, height: number, rule: TileRule): boolean {
+  const side = Math.max(box[2], box[3]);
+  if (side > rule.maxSide * t.width) return false;
+  const tol = rule.edge * side;
+  if (t.x0 > 0 && box[0] < t.x0 - tol) return false;
+  if (t.y0 > 0 && box[1] < t.y0 - tol) return false;
+  if (t.x0 + t.width < width && box[0] + box[2] > t.x0 + t.width + tol) return false;
+  if (t.y0 + t.height < height && box[1] + box[3] > t.y0 + t.height + tol) return false;
+  return true;
+}
 
 /** Anchor centres in input pixels: stride 16 (16x16 grid, 2 per cell), then stride 32 (8x8, 6 per cell). */
 function anchors(size: number): Float32Array {
@@ -192,10 +220,17 @@ export class BlazeFaceDetector implements Detector {
    * see small faces at a higher resolution: two tiles for 4:3 and 16:9 frames up to 1024 px high,
    * more for large photos. Tuned on composed UTKFace frames (bench/pipeline.ts).
    */
-  static regions(width: number, height: number, fit: Fit, tiles: boolean): Region[] {
+  static regions(width: number, height: number, fit: Fit, tiles: boolean, tileSides: number[] = [TILE_MAX_SIDE]): Region[] {
     const out = [fitRegion(width, height, fit)];
     if (!tiles) return out;
-    const side = Math.min(width, height, TILE_MAX_SIDE);
+    for (const s of tileSides) out.push(...BlazeFaceDetector.grid(width, height, s));
+    return out;
+  }
+
+  /** Overlapping squares of side min(width, height, maxSide) covering the frame (none when one would do). */
+  static grid(width: number, height: number, maxSide: number): Region[] {
+    const out: Region[] = [];
+    const side = Math.min(width, height, maxSide);
     const starts = (extent: number): number[] => {
       if (extent <= side * 1.15) return [Math.round((extent - side) / 2)];
       const n = Math.ceil((extent - side) / (side * 0.75)) + 1;
@@ -209,7 +244,7 @@ export class BlazeFaceDetector implements Detector {
   }
 
   /** Candidate boxes (frame pixels) scoring above `minScore` in one region. */
-  private async pass(img: RawImage, region: Region, minScore: number, sampling: Sampling, out: Detection[]): Promise<void> {
+  private async pass(img: RawImage, region: Region, minScore: number, sampling: Sampling, out: Detection[], tile?: TileRule): Promise<void> {
     const size = BLAZEFACE_INPUT;
     resizeRgb(img, size, this.input, region, sampling);
     const { scores, regs } = await this.net.run(this.input);
@@ -229,8 +264,10 @@ export class BlazeFaceDetector implements Detector {
       KEYPOINT_NAMES.forEach((name, k) => {
         keypoints[name] = [region.x0 + (this.anchors[2 * i] + regs[r + 4 + 2 * k]) * sx, region.y0 + (this.anchors[2 * i + 1] + regs[r + 5 + 2 * k]) * sy];
       });
+      const box: Box = [region.x0 + (cx - w / 2) * sx, region.y0 + (cy - h / 2) * sy, w * sx, h * sy];
+      if (tile && !keepInTile(box, region, img.width, img.height, tile)) continue;
       out.push({
-        box: [region.x0 + (cx - w / 2) * sx, region.y0 + (cy - h / 2) * sy, w * sx, h * sy],
+        box,
         score: 1 / (1 + Math.exp(-scores[i])),
         keypoints,
       });
@@ -242,7 +279,7 @@ export class BlazeFaceDetector implements Detector {
     const iouThreshold = opts.iouThreshold ?? BLAZEFACE_DEFAULTS.iouThreshold;
     const sampling = opts.sampling ?? BLAZEFACE_DEFAULTS.sampling;
     const mode = opts.tiles ?? BLAZEFACE_DEFAULTS.tiles;
-    const [full, ...tiles] = BlazeFaceDetector.regions(img.width, img.height, opts.fit ?? BLAZEFACE_DEFAULTS.fit, mode !== false);
+    const [full, ...tiles] = BlazeFaceDetector.regions(img.width, img.height, opts.fit ?? BLAZEFACE_DEFAULTS.fit, mode !== false, opts.tileSides);
     const weak = Math.min(threshold, BLAZEFACE_DEFAULTS.weakScore);
     const floor = Math.min(threshold, opts.minScore ?? threshold);
     const cands: Detection[] = [];
@@ -260,7 +297,8 @@ export class BlazeFaceDetector implements Detector {
             cands.filter((d) => d.score >= weak),
             iouThreshold,
           ).some((d) => d.score < threshold)));
-    if (look) for (const t of tiles) await this.pass(img, t, floor, sampling, cands);
+    const rule: TileRule | undefined = opts.tileRule === false ? undefined : { ...TILE_RULE, ...opts.tileRule };
+    if (look) for (const t of tiles) await this.pass(img, t, floor, sampling, cands, rule);
     const kept = nms(
       cands.filter((d) => d.score >= floor),
       iouThreshold,

@@ -64,7 +64,7 @@ export interface FaceClassifierOptions {
   genderModel?: string;
   /** Default models: 'fast' (models/<task>) or 'accurate' (models/<task>-accurate where shipped). */
   variant?: ModelVariant;
-  /** Set false to skip a task. */
+  /** Set false to skip a task (both false: detection only, `classify` returns boxes, scores and keypoints). */
   emotion?: boolean;
   gender?: boolean;
   /** Inference runtime for the classifiers: onnx (default in Node, env FACECLS_RUNTIME) or tfjs. */
@@ -96,6 +96,8 @@ export interface FaceClassifierOptions {
 export interface ClassifyOptions {
   /** The input is already a face crop: skip detection, classify the whole image. */
   crop?: boolean;
+  /** Detection only: boxes, scores and keypoints, no emotion or gender (also when neither model is loaded). */
+  detectOnly?: boolean;
   /** Name used in error messages for buffer inputs. */
   name?: string;
 }
@@ -171,9 +173,14 @@ export class FaceClassifier {
       ? [{ box: [0, 0, img.width, img.height] as Box, score: 1 }]
       : await this.detector.detect(img, { minFaceSize: this.opts.minFaceSize, scoreThreshold: this.opts.scoreThreshold, maxFaces: this.opts.maxFaces, tiles: this.opts.tiles });
     const t2 = performance.now();
-    const faces = await this.classifyBoxes(img, dets, opts.crop);
+    const faces = opts.detectOnly || this.group.runtimes.length === 0 ? dets.map(toFaceResult) : await this.classifyBoxes(img, dets, opts.crop);
     const t3 = performance.now();
     return { faces, width: img.width, height: img.height, times: { decode: t1 - t0, detect: t2 - t1, classify: t3 - t2 } };
+  }
+
+  /** Faces of an image (path, encoded buffer or RawImage) without emotion or gender: boxes, scores, keypoints. */
+  async detect(input: ImageInput, opts: Omit<ClassifyOptions, 'detectOnly' | 'crop'> = {}): Promise<FaceResult[]> {
+    return (await this.classifyTimed(input, { ...opts, detectOnly: true })).faces;
   }
 
   /** Emotion and gender for given detections of one image, all faces in one batched step. */
@@ -194,8 +201,7 @@ export class FaceClassifier {
     };
     const [emo, gen] = [scores(this.emotion), scores(this.gender)];
     return dets.map((d, i) => {
-      const r: FaceResult = { box: d.box, score: d.score };
-      if (d.keypoints) r.keypoints = d.keypoints;
+      const r = toFaceResult(d);
       if (emo) r.emotion = emo[i];
       if (gen) r.gender = gen[i];
       return r;
@@ -207,6 +213,12 @@ export class FaceClassifier {
     await Promise.all([this.emotion?.dispose(), this.gender?.dispose()]);
     if (this.ownsDetector) this.detector.dispose();
   }
+}
+
+function toFaceResult(d: Detection): FaceResult {
+  const r: FaceResult = { box: d.box, score: d.score };
+  if (d.keypoints) r.keypoints = d.keypoints;
+  return r;
 }
 
 export function toLabelScores(labels: readonly string[], probs: ArrayLike<number>): LabelScores {

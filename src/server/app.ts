@@ -12,7 +12,7 @@ import { UserError } from '../errors.js';
 import type { RawImage } from '../data/preprocess.js';
 import { HttpError, type ErrorBody } from './http-error.js';
 import type { ClassifyOptions, ClassifyResult, SaliencyMethod, ServerPipeline } from './pipeline.js';
-import { classifySchema, errorSchema, healthSchema, imageQuerySchema, modelsSchema, openApiDocument, saliencyQuerySchema } from './schemas.js';
+import { classifySchema, detectSchema, errorSchema, healthSchema, imageQuerySchema, modelsSchema, openApiDocument, saliencyQuerySchema } from './schemas.js';
 import { buildFileTable, contentType, modelUrl, type FileTable } from './static-files.js';
 import { WorkQueue } from './work-queue.js';
 import { DEFAULT_LIMITS, type ServerLimits } from './limits.js';
@@ -176,13 +176,14 @@ export async function buildServer(opts: ServerOptions): Promise<FaceclsServer> {
     req: FastifyRequest,
     reply: FastifyReply,
     render: (image: RawImage, result: ClassifyResult, signal: AbortSignal) => Promise<T>,
+    extra: ClassifyOptions = {},
   ): Promise<{ result: ClassifyResult; out: T }> {
     refuseIfClosing();
     const t0 = performance.now();
     const image = await decode(req);
     const t1 = performance.now();
     const q = req.query as { minFaceSize?: number; crops?: boolean };
-    const copts: ClassifyOptions = {};
+    const copts: ClassifyOptions = { ...extra };
     if (q.minFaceSize !== undefined) copts.minFaceSize = q.minFaceSize;
     if (q.crops) copts.crops = true;
     let t2 = 0;
@@ -206,6 +207,11 @@ export async function buildServer(opts: ServerOptions): Promise<FaceclsServer> {
   app.post('/v1/classify', { schema: { querystring: imageQuerySchema, response: { 200: classifySchema, ...image415 } } }, async (req, reply) => {
     const { result } = await imageJob(req, reply, async () => undefined);
     return result;
+  });
+
+  app.post('/v1/detect', { schema: { querystring: imageQuerySchema, response: { 200: detectSchema, ...image415 } } }, async (req, reply) => {
+    const { result } = await imageJob(req, reply, async () => undefined, { detectOnly: true });
+    return { width: result.width, height: result.height, faces: result.faces.map((f) => ({ box: f.box, score: f.score, ...(f.keypoints ? { keypoints: f.keypoints } : {}) })) };
   });
 
   app.post('/v1/annotate', { schema: { querystring: imageQuerySchema, response: image415 } }, async (req, reply) => {

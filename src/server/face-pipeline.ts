@@ -52,7 +52,7 @@ export class FacePipeline implements ServerPipeline {
   }
 
   async classify(image: RawImage, opts: ClassifyOptions = {}): Promise<ClassifyResult> {
-    const r = await this.fc.classifyTimed(image, { crop: opts.crops === true });
+    const r = await this.fc.classifyTimed(image, { crop: opts.crops === true, detectOnly: opts.detectOnly === true });
     // Per-request minimum face size, same rule as the detectors' own option (longer side).
     const min = opts.minFaceSize ?? 0;
     const faces = min > 0 ? r.faces.filter((f) => Math.max(f.box[2], f.box[3]) >= min) : r.faces;

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { DETECTORS, isDetectorName, type TileMode } from '../../detect/types.js';
+import { DETECTORS, isDetectorName, KEYPOINT_NAMES, type TileMode } from '../../detect/types.js';
 import { UserError, errorMessage } from '../../errors.js';
 import { FaceClassifier, type FaceClassifierOptions } from '../../pipeline/face-classifier.js';
 import type { FaceResult } from '../../pipeline/types.js';
@@ -34,10 +34,20 @@ export interface PipelineCliOptions {
   tiles: string;
 }
 
-/** Options shared by classify, annotate, video and webcam. */
-export function addPipelineOptions(cmd: Command): Command {
+/** Detector options shared by detect, classify, annotate, video and webcam. */
+export function addDetectorOptions(cmd: Command): Command {
   return cmd
     .option('--detector <name>', `face detector: ${DETECTORS.join(' | ')}`, 'blazeface')
+    .option('--min-face-size <px>', 'ignore faces smaller than this many pixels')
+    .option('--score-threshold <p>', 'minimum detector score (CNN detectors)')
+    .option('--max-faces <n>', 'at most this many faces per image')
+    .option('--tiles <mode>', 'BlazeFace second look at small faces through frame tiles: auto (when a possible face scored low), always, off', 'auto')
+    .option('--max-pixels <n>', 'refuse images with more pixels than this (decompression bombs)');
+}
+
+/** Options shared by classify, annotate, video and webcam. */
+export function addPipelineOptions(cmd: Command): Command {
+  return addDetectorOptions(cmd)
     .option('--emotion-model <dir>', 'emotion model directory (default: models/emotion of the project)')
     .option('--gender-model <dir>', 'gender model directory (default: models/gender of the project)')
     .option('--accurate', 'use the accurate models (models/<task>-accurate: an ensemble or a larger input, slower; the fast ones where none is shipped) unless --emotion-model / --gender-model name one', false)
@@ -45,12 +55,7 @@ export function addPipelineOptions(cmd: Command): Command {
     .option('--no-gender', 'skip gender classification')
     .option('--runtime <name>', RUNTIME_OPTION_HELP)
     .option('--tta <mode>', "classifier test-time augmentation: flip (average with the mirror image) or none (one pass per face, half the classifier time); default the model's (flip for the shipped models)")
-    .option('--margin <fraction>', 'crop margin around the detector box, per side, as a fraction of the box (default: the model card margin converted to the detector framing; docs/pipeline.md)')
-    .option('--min-face-size <px>', 'ignore faces smaller than this many pixels')
-    .option('--score-threshold <p>', 'minimum detector score (CNN detectors)')
-    .option('--max-faces <n>', 'at most this many faces per image')
-    .option('--tiles <mode>', 'BlazeFace second look at small faces through frame tiles: auto (when a possible face scored low), always, off', 'auto')
-    .option('--max-pixels <n>', 'refuse images with more pixels than this (decompression bombs)');
+    .option('--margin <fraction>', 'crop margin around the detector box, per side, as a fraction of the box (default: the model card margin converted to the detector framing; docs/pipeline.md)');
 }
 
 export function parseTiles(v: string): TileMode {
@@ -63,7 +68,6 @@ export function parseTiles(v: string): TileMode {
 export function classifierOptions(o: PipelineCliOptions, backend?: string): FaceClassifierOptions {
   if (!isDetectorName(o.detector)) throw new UserError(`unknown detector "${o.detector}": choose one of ${DETECTORS.join(', ')}`);
   parseRuntimeOption(o.runtime);
-  if (!o.emotion && !o.gender) throw new UserError('nothing to do: both --no-emotion and --no-gender given');
   return {
     detector: o.detector,
     emotionModel: o.emotionModel,
@@ -176,25 +180,43 @@ const csvCell = (v: unknown) => {
   return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 };
 
-export function csvHeader(emotionLabels: string[], genderLabels: string[]): string {
-  return ['file', 'width', 'height', 'face', 'x', 'y', 'w', 'h', 'score', 'emotion', ...emotionLabels, 'gender', ...genderLabels, 'error'].join(',');
+/** Keypoint columns of detection-only CSV: right_eye_x, right_eye_y, ... */
+const KEYPOINT_COLUMNS = KEYPOINT_NAMES.flatMap((n) => {
+  const snake = n.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  return [`${snake}_x`, `${snake}_y`];
+});
+
+/** CSV header; with `keypoints` (detection only) the keypoint columns come before `error`. */
+export function csvHeader(emotionLabels: string[], genderLabels: string[], keypoints = false): string {
+  return ['file', 'width', 'height', 'face', 'x', 'y', 'w', 'h', 'score', 'emotion', ...emotionLabels, 'gender', ...genderLabels, ...(keypoints ? KEYPOINT_COLUMNS : []), 'error'].join(',');
 }
 
-export function csvRows(r: FileResult, emotionLabels: string[], genderLabels: string[]): string[] {
+export function csvRows(r: FileResult, emotionLabels: string[], genderLabels: string[], keypoints = false): string[] {
   if (r.error || !r.faces || r.faces.length === 0) {
-    return [[r.file, r.width, r.height, '', '', '', '', '', '', '', ...emotionLabels.map(() => ''), '', ...genderLabels.map(() => ''), r.error ?? ''].map(csvCell).join(',')];
+    return [[r.file, r.width, r.height, '', '', '', '', '', '', '', ...emotionLabels.map(() => ''), '', ...genderLabels.map(() => ''), ...(keypoints ? KEYPOINT_COLUMNS.map(() => '') : []), r.error ?? ''].map(csvCell).join(',')];
   }
   return r.faces.map((f, i) =>
     [
       r.file, r.width, r.height, i, ...f.box, f.score,
       f.emotion?.label, ...emotionLabels.map((l) => f.emotion?.scores[l]),
       f.gender?.label, ...genderLabels.map((l) => f.gender?.scores[l]),
+      ...(keypoints ? KEYPOINT_NAMES.flatMap((n): Array<number | string> => f.keypoints?.[n] ?? ['', '']) : []),
       '',
     ].map(csvCell).join(','),
   );
 }
 
-function tableRows(results: FileResult[]) {
+function tableRows(results: FileResult[], detectOnly: boolean) {
+  if (detectOnly) {
+    const rows: Array<Record<string, string>> = [];
+    const pt = (p?: [number, number]) => (p ? p.map((v) => Math.round(v)).join(',') : '');
+    for (const r of results) {
+      if (r.error) rows.push({ file: r.file, face: '-', box: `error: ${r.error}`, score: '', eyes: '' });
+      else if (!r.faces?.length) rows.push({ file: r.file, face: '-', box: 'no faces', score: '', eyes: '' });
+      else r.faces.forEach((f, i) => rows.push({ file: r.file, face: String(i), box: f.box.map((v) => Math.round(v)).join(','), score: fmt(f.score, 2), eyes: f.keypoints ? `${pt(f.keypoints.rightEye)} ${pt(f.keypoints.leftEye)}` : '' }));
+    }
+    return formatTable(rows, ['file', 'face', 'box', 'score', 'eyes'].map((k) => ({ header: k === 'eyes' ? 'eyes (right, left)' : k, value: (r: Record<string, string>) => r[k] })));
+  }
   const rows: Array<Record<string, string>> = [];
   for (const r of results) {
     if (r.error) rows.push({ file: r.file, face: '-', box: '', score: '', emotion: `error: ${r.error}`, gender: '' });
@@ -215,17 +237,36 @@ function tableRows(results: FileResult[]) {
 }
 
 export function registerClassify(program: Command): void {
+  registerImageCommand(program, 'classify');
+  registerImageCommand(program, 'detect');
+}
+
+/**
+ * `classify` (detect + emotion + gender; with --no-emotion --no-gender detection only) and `detect`
+ * (detection only: boxes, scores, keypoints), one code path.
+ */
+function registerImageCommand(program: Command, name: 'classify' | 'detect'): void {
+  const detectCommand = name === 'detect';
   const cmd = program
-    .command('classify')
-    .description('detect faces and classify emotion and gender in images (files, directories, globs)')
+    .command(name)
+    .description(
+      detectCommand
+        ? 'detect faces in images (files, directories, globs): boxes, scores and eye/nose/mouth/ear keypoints, no classification'
+        : 'detect faces and classify emotion and gender in images (files, directories, globs); with --no-emotion --no-gender, detection only',
+    )
     .argument('<inputs...>', 'image files, directories (searched recursively) or globs')
     .option('--json', 'JSON Lines: one object per input file', false)
     .option('--csv', 'CSV: one row per face', false)
-    .option('--crops', 'inputs are already face crops: skip detection, classify each whole image', false)
+
     .option('--progress', 'show a progress bar on stderr (default: when stderr is a terminal and there are several files)')
     .option('--no-progress', 'never show a progress bar');
-  addPipelineOptions(cmd).action(async (inputs: string[], o: PipelineCliOptions & { json: boolean; csv: boolean; crops: boolean; progress?: boolean }, c: Command) => {
+  if (detectCommand) addDetectorOptions(cmd);
+  else addPipelineOptions(cmd.option('--crops', 'inputs are already face crops: skip detection, classify each whole image', false));
+  cmd.action(async (inputs: string[], o: PipelineCliOptions & { json: boolean; csv: boolean; crops?: boolean; progress?: boolean }, c: Command) => {
     if (o.json && o.csv) throw new UserError('choose one of --json and --csv');
+    if (detectCommand) Object.assign(o, { emotion: false, gender: false });
+    const detectOnly = !o.emotion && !o.gender;
+    if (detectOnly && o.crops) throw new UserError('--crops with --no-emotion --no-gender leaves nothing to do');
     const items = expandInputs(inputs);
     const fc = await FaceClassifier.load(classifierOptions(o, c.optsWithGlobals().backend));
     const emotionLabels = fc.emotion?.meta.labels ?? [];
@@ -234,7 +275,7 @@ export function registerClassify(program: Command): void {
     const bar = showBar ? new cliProgress.SingleBar({ stream: process.stderr, format: 'classify [{bar}] {value}/{total} files | {eta_formatted} left | {failed} failed', hideCursor: true, noTTYOutput: true, notTTYSchedule: 2000 }, cliProgress.Presets.shades_classic) : undefined;
     let failed = 0;
     const table: FileResult[] = [];
-    if (o.csv) process.stdout.write(csvHeader(emotionLabels, genderLabels) + '\n');
+    if (o.csv) process.stdout.write(csvHeader(emotionLabels, genderLabels, detectOnly) + '\n');
     bar?.start(items.length, 0, { failed: 0 });
     try {
       for (const item of items) {
@@ -242,7 +283,7 @@ export function registerClassify(program: Command): void {
         if (item.error) r = { file: item.file, error: item.error };
         else {
           try {
-            const { faces, width, height } = await fc.classifyTimed(item.file, { crop: o.crops });
+            const { faces, width, height } = await fc.classifyTimed(item.file, { crop: o.crops === true, detectOnly });
             r = { file: item.file, width, height, faces };
           } catch (err) {
             // Any failure is reported against its file; the batch goes on.
@@ -254,7 +295,7 @@ export function registerClassify(program: Command): void {
           if (!o.json && !o.csv) bar ? bar.update({ failed }) : process.stderr.write(`facecls: ${r.file}: ${r.error}\n`);
         }
         if (o.json) process.stdout.write(JSON.stringify(r) + '\n');
-        else if (o.csv) process.stdout.write(csvRows(r, emotionLabels, genderLabels).join('\n') + '\n');
+        else if (o.csv) process.stdout.write(csvRows(r, emotionLabels, genderLabels, detectOnly).join('\n') + '\n');
         else table.push(r);
         bar?.increment(1, { failed });
       }
@@ -262,7 +303,7 @@ export function registerClassify(program: Command): void {
       bar?.stop();
       await fc.dispose();
     }
-    if (!o.json && !o.csv) console.log(tableRows(table));
+    if (!o.json && !o.csv) console.log(tableRows(table, detectOnly));
     if (failed > 0) {
       process.stderr.write(`facecls: ${failed} of ${items.length} input(s) failed\n`);
       process.exitCode = 1;
