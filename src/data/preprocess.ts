@@ -50,11 +50,13 @@ function luma(d: RawImage['data'], i: number, channels: number): number {
  * and kept square on the larger side. Not clipped: pixels outside the image are edge-replicated
  * by `preprocessFace`, so the face stays centred at the image border.
  */
-export function squareBox(box: Box, margin: number): Box {
+export function squareBox(box: Box, margin: number, shift = 0): Box {
   const [x, y, w, h] = box;
   const side = Math.max(w, h) * (1 + 2 * margin);
   const cx = x + w / 2;
-  const cy = y + h / 2;
+  // `shift`: the square's centre moved down by this fraction of the box's larger side (a detector
+  // whose boxes sit higher on the face than the crop a model expects; DETECTOR_FRAMING).
+  const cy = y + h / 2 + shift * Math.max(w, h);
   return [cx - side / 2, cy - side / 2, side, side];
 }
 

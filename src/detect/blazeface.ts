@@ -25,29 +25,58 @@ export interface BlazeFaceTuning {
   sampling?: Sampling;
   /** Weighted NMS (boxes averaged with those they suppress) or plain NMS. */
   weighted?: boolean;
-  /** Tile grids: one per maximum tile side (default [TILE_MAX_SIDE]). */
+  /** Tile grids: one per maximum tile side (default BLAZEFACE_DEFAULTS.tileSides, or denseTileSides). */
   tileSides?: number[];
+  /** Upward box extension (fraction of its height); default BLAZEFACE_DEFAULTS.boxTop. */
+  boxTop?: number;
+  /** Containment suppression (fraction of a box inside a better one; 1 = off). */
+  contained?: number;
   /** Which detections of a tile are kept (false: all). */
   tileRule?: Partial<TileRule> | false;
 }
-/** Largest tile side: faces down to about 1/15 of it (~70 px) are found. */
-export const TILE_MAX_SIDE = 1024;
+/**
+ * Largest tile side: faces down to about 1/15 of it (~35 px) are found. 512 on widerface-dev500:
+ * AP hard 0.30 -> 0.38 over 1024 px tiles (640x480 frames get the same 480 px tiles either way).
+ */
+export const TILE_MAX_SIDE = 512;
 /** 'auto' tiles always run on images whose shorter side exceeds this (photos, not video). */
 export const AUTO_TILES_ABOVE = 1280;
 /**
- * Defaults tuned on a composed UTKFace tuning set (150 frames, seeds 90000+, 1-4 faces of 40-220 px;
- * the benchmark reports on other seeds): threshold 0.45 with tiles always: recall 0.989 / precision
- * 0.979; 'auto' tiles (weak score 0.2): 0.973 / 0.978, tiles run on 15% of those frames and 12% of
- * single-face frames; no tiles: 0.949 / 0.981. Human's BlazeFace set-up on the same frames: 0.987 / 0.951.
+ * Defaults chosen on real photos (widerface-dev500, `facecls eval detect` and bench/detect-compare.ts;
+ * docs/pipeline.md has the figures): score threshold 0.6 (highest F1 on the medium subset: below it
+ * most extra detections are false), weighted NMS at IoU 0.3, tiles of at most 512 px in 'auto'.
  */
-export const BLAZEFACE_DEFAULTS: { scoreThreshold: number; iouThreshold: number; fit: Fit; sampling: Sampling; tiles: TileMode; weakScore: number } = {
-  scoreThreshold: 0.45,
+export const BLAZEFACE_DEFAULTS: {
+  scoreThreshold: number;
+  iouThreshold: number;
+  fit: Fit;
+  sampling: Sampling;
+  tiles: TileMode;
+  weakScore: number;
+  tileSides: number[];
+  denseTileSides: number[];
+  boxTop: number;
+  contained: number;
+} = {
+  scoreThreshold: 0.6,
   iouThreshold: 0.3,
   fit: 'letterbox',
   sampling: 'area',
   tiles: 'auto',
   /** 'auto' tiles: a whole-frame detection scoring in [weakScore, scoreThreshold) triggers them. */
   weakScore: 0.2,
+  /** Tile grids (largest tile side of each) for tiles 'auto' / always, and for 'dense'. */
+  tileSides: [TILE_MAX_SIDE],
+  denseTileSides: [TILE_MAX_SIDE, 256],
+  /**
+   * BlazeFace's box runs from the brows to the chin; face annotations (WIDER FACE boxes, FDDB
+   * ellipses) run from the top of the forehead. The box is extended upward by this fraction of its
+   * height (on widerface-dev500 labelled boxes are 1.12x as tall as BlazeFace's and centred 0.07 of
+   * their height higher, with the same width; AP flat for 0.14-0.18).
+   */
+  boxTop: 0.15,
+  /** A detection with at least this fraction of its box inside a higher-scoring face's box is dropped (a part of that face). */
+  contained: 0.65,
 };
 
 /**
@@ -72,6 +101,23 @@ function keepInTile(box: Box, t: Region, width: number, height: number, rule: Ti
   if (t.x0 + t.width < width && box[0] + box[2] > t.x0 + t.width + tol) return false;
   if (t.y0 + t.height < height && box[1] + box[3] > t.y0 + t.height + tol) return false;
   return true;
+}
+
+/** Drop boxes lying mostly (`fraction` of their area or more) inside a higher-scoring kept box. */
+export function dropContained(dets: Detection[], fraction: number): Detection[] {
+  if (fraction >= 1) return dets;
+  const sorted = [...dets].sort((a, b) => b.score - a.score);
+  const out: Detection[] = [];
+  for (const d of sorted) {
+    const [x, y, w, h] = d.box;
+    const inside = out.some(({ box: k }) => {
+      const iw = Math.min(x + w, k[0] + k[2]) - Math.max(x, k[0]);
+      const ih = Math.min(y + h, k[1] + k[3]) - Math.max(y, k[1]);
+      return iw > 0 && ih > 0 && (iw * ih) / (w * h) >= fraction;
+    });
+    if (!inside) out.push(d);
+  }
+  return out;
 }
 
 /** Anchor centres in input pixels: stride 16 (16x16 grid, 2 per cell), then stride 32 (8x8, 6 per cell). */
@@ -220,7 +266,7 @@ export class BlazeFaceDetector implements Detector {
    * see small faces at a higher resolution: two tiles for 4:3 and 16:9 frames up to 1024 px high,
    * more for large photos. Tuned on composed UTKFace frames (bench/pipeline.ts).
    */
-  static regions(width: number, height: number, fit: Fit, tiles: boolean, tileSides: number[] = [TILE_MAX_SIDE]): Region[] {
+  static regions(width: number, height: number, fit: Fit, tiles: boolean, tileSides: number[] = BLAZEFACE_DEFAULTS.tileSides): Region[] {
     const out = [fitRegion(width, height, fit)];
     if (!tiles) return out;
     for (const s of tileSides) out.push(...BlazeFaceDetector.grid(width, height, s));
@@ -244,7 +290,7 @@ export class BlazeFaceDetector implements Detector {
   }
 
   /** Candidate boxes (frame pixels) scoring above `minScore` in one region. */
-  private async pass(img: RawImage, region: Region, minScore: number, sampling: Sampling, out: Detection[], tile?: TileRule): Promise<void> {
+  private async pass(img: RawImage, region: Region, minScore: number, sampling: Sampling, boxTop: number, out: Detection[], tile?: TileRule): Promise<void> {
     const size = BLAZEFACE_INPUT;
     resizeRgb(img, size, this.input, region, sampling);
     const { scores, regs } = await this.net.run(this.input);
@@ -264,7 +310,7 @@ export class BlazeFaceDetector implements Detector {
       KEYPOINT_NAMES.forEach((name, k) => {
         keypoints[name] = [region.x0 + (this.anchors[2 * i] + regs[r + 4 + 2 * k]) * sx, region.y0 + (this.anchors[2 * i + 1] + regs[r + 5 + 2 * k]) * sy];
       });
-      const box: Box = [region.x0 + (cx - w / 2) * sx, region.y0 + (cy - h / 2) * sy, w * sx, h * sy];
+      const box: Box = [region.x0 + (cx - w / 2) * sx, region.y0 + (cy - h / 2 - boxTop * h) * sy, w * sx, h * (1 + boxTop) * sy];
       if (tile && !keepInTile(box, region, img.width, img.height, tile)) continue;
       out.push({
         box,
@@ -278,18 +324,21 @@ export class BlazeFaceDetector implements Detector {
     const threshold = opts.scoreThreshold ?? BLAZEFACE_DEFAULTS.scoreThreshold;
     const iouThreshold = opts.iouThreshold ?? BLAZEFACE_DEFAULTS.iouThreshold;
     const sampling = opts.sampling ?? BLAZEFACE_DEFAULTS.sampling;
+    const boxTop = opts.boxTop ?? BLAZEFACE_DEFAULTS.boxTop;
     const mode = opts.tiles ?? BLAZEFACE_DEFAULTS.tiles;
-    const [full, ...tiles] = BlazeFaceDetector.regions(img.width, img.height, opts.fit ?? BLAZEFACE_DEFAULTS.fit, mode !== false, opts.tileSides);
+    const sides = opts.tileSides ?? (mode === 'dense' ? BLAZEFACE_DEFAULTS.denseTileSides : BLAZEFACE_DEFAULTS.tileSides);
+    const [full, ...tiles] = BlazeFaceDetector.regions(img.width, img.height, opts.fit ?? BLAZEFACE_DEFAULTS.fit, mode !== false, sides);
     const weak = Math.min(threshold, BLAZEFACE_DEFAULTS.weakScore);
     const floor = Math.min(threshold, opts.minScore ?? threshold);
     const cands: Detection[] = [];
-    await this.pass(img, full, mode === 'auto' ? Math.min(weak, floor) : floor, sampling, cands);
+    await this.pass(img, full, mode === 'auto' ? Math.min(weak, floor) : floor, sampling, boxTop, cands);
     // 'auto': a second look through the tiles only when the whole frame holds a possible face that
     // did not reach the threshold (after NMS, so the weaker anchors around a clear face do not count).
     // Images larger than HD video (photos) always get the second look: small faces in them may not
     // even score weakly at a 5x+ downscale, and they are not real-time streams.
     const look =
       mode === true ||
+      mode === 'dense' ||
       (mode === 'auto' &&
         tiles.length > 0 &&
         (Math.min(img.width, img.height) > AUTO_TILES_ABOVE ||
@@ -298,13 +347,17 @@ export class BlazeFaceDetector implements Detector {
             iouThreshold,
           ).some((d) => d.score < threshold)));
     const rule: TileRule | undefined = opts.tileRule === false ? undefined : { ...TILE_RULE, ...opts.tileRule };
-    if (look) for (const t of tiles) await this.pass(img, t, floor, sampling, cands, rule);
-    const kept = nms(
+    if (look) for (const t of tiles) await this.pass(img, t, floor, sampling, boxTop, cands, rule);
+    // Weighted NMS blends only boxes at or above the threshold into a face's box, so the boxes a user
+    // gets do not depend on how far below the threshold an evaluation looks (minScore).
+    const merged = nms(
       cands.filter((d) => d.score >= floor),
       iouThreshold,
       Infinity,
       opts.weighted ?? true,
+      threshold,
     );
+    const kept = dropContained(merged, opts.contained ?? BLAZEFACE_DEFAULTS.contained);
     return finishDetections(kept, img.width, img.height, opts.minFaceSize, opts.maxFaces);
   }
 

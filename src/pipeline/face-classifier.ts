@@ -14,7 +14,7 @@ import { projectRoot } from '../data/paths.js';
 import { preprocessBatch, squareBox, type Box, type RawImage } from '../data/preprocess.js';
 import { setupBackend } from '../engine/backend.js';
 import { UserError } from '../errors.js';
-import { createDetector, DEFAULT_DETECTOR, type Detection, type Detector, type DetectorName, type TileMode } from '../detect/index.js';
+import { createDetector, DEFAULT_DETECTOR, DETECTOR_FRAMING, type Detection, type Detector, type DetectorName, type TileMode } from '../detect/index.js';
 import { MODEL_JSON } from '../io/fs-handler.js';
 import { shippedModelName, type ModelVariant } from '../io/model-store.js';
 import { createRuntime } from '../runtime/factory.js';
@@ -28,19 +28,30 @@ import type { FaceResult, LabelScores, StageTimes } from './types.js';
  * around the face square its training crops had, the face square being an aligned UTKFace chip
  * (0 = chip framing, which FER-2013 and UTKFace-trained models see). Detectors frame faces
  * differently, so the margin applied to a detector box is converted with the detector's measured
- * box size relative to that face square (median over composed UTKFace frames: BlazeFace boxes are
- * 0.91 of the chip side, the Haar cascade's 1.03). A model without `cropMargin` gets 0 (chip framing).
+ * box size relative to that face square (DETECTOR_FRAMING, medians over composed UTKFace frames:
+ * BlazeFace boxes, extended to the forehead, are 1.05 of the chip side, the Haar cascade's 1.03), and
+ * the crop is centred where that framing puts the chip's centre. A model without `cropMargin` gets 0
+ * (chip framing).
  * Tuning (bench/tune-margin.ts, UTKFace validation adults; see docs/pipeline.md): the paper's imported
  * Keras gender model is most accurate around a margin of 0.3, i.e. 0.38 on BlazeFace boxes.
  */
-export const DETECTOR_BOX_SCALE: Record<DetectorName, number> = { blazeface: 0.91, haar: 1.03 };
+export const DETECTOR_BOX_SCALE: Record<DetectorName, number> = { blazeface: DETECTOR_FRAMING.blazeface.scale, haar: DETECTOR_FRAMING.haar.scale };
+
+/**
+ * The crop rule: the square a classifier sees around a detector's box, `margin` being the margin
+ * around that box (detectorMargin: the model's margin converted to the detector's framing), centred
+ * where the detector's framing puts the face chip's centre (DETECTOR_FRAMING shift).
+ */
+export function faceCrop(box: Box, detector: DetectorName, margin: number): Box {
+  return squareBox(box, margin, DETECTOR_FRAMING[detector].shift);
+}
 
 /** Margin around a detector's box that yields a crop with `modelMargin` around the face square. */
 export function detectorMargin(detector: DetectorName, modelMargin = 0): number {
   return Math.round((((1 + 2 * modelMargin) / DETECTOR_BOX_SCALE[detector] - 1) / 2) * 1000) / 1000;
 }
 
-/** Margins for a model without `cropMargin` (chip framing): BlazeFace 0.049, Haar -0.015. */
+/** Margins for a model without `cropMargin` (chip framing): BlazeFace -0.024, Haar -0.015. */
 export const DEFAULT_CROP_MARGIN: Record<DetectorName, number> = { blazeface: detectorMargin('blazeface'), haar: detectorMargin('haar') };
 
 export type { ModelVariant };
@@ -146,6 +157,11 @@ export class FaceClassifier {
     return new FaceClassifier(detector, emotion, gender, opts, ownsDetector, group, dirs);
   }
 
+  /** The crop a classifier (runtime `rt`) sees for a detector box: the crop rule with this classifier's margin. */
+  cropBox(box: Box, rt?: InferenceRuntime): Box {
+    return faceCrop(box, this.detector.name, this.cropMargin(rt));
+  }
+
   /** Margin around this detector's boxes for a model: the option if given, else from the model card. */
   cropMargin(rt?: InferenceRuntime): number {
     if (this.opts.cropMargin !== undefined) return this.opts.cropMargin;
@@ -189,7 +205,7 @@ export class FaceClassifier {
     const rts = this.group.runtimes;
     const batches = rts.map((rt) => {
       const margin = crop ? 0 : this.cropMargin(rt);
-      const boxes = dets.map((d) => (crop ? d.box : squareBox(d.box, margin)));
+      const boxes = dets.map((d) => (crop ? d.box : faceCrop(d.box, this.detector.name, margin)));
       return preprocessBatch(img, boxes, { inputSize: rt.meta.inputSize, channels: rt.meta.channels === 3 ? 3 : 1 });
     });
     const probs = await this.group.run(batches, dets.length);

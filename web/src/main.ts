@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { preprocessBatch, squareBox, type Box, type RawImage } from '../../src/data/preprocess.js';
 import { BlazeFaceDetector } from '../../src/detect/blazeface.js';
-import type { Detection } from '../../src/detect/types.js';
+import { DETECTOR_FRAMING, type Detection } from '../../src/detect/types.js';
 import { blendSaliency } from '../../src/viz/overlay.js';
 import { saliencyMaps, type SaliencyMethod } from '../../src/viz/saliency.js';
 
@@ -125,7 +125,7 @@ async function loadModels(): Promise<void> {
         labels: m.meta.labels,
         inputSize: m.meta.inputSize,
         channels: m.meta.channels === 3 ? 3 : 1,
-        margin: m.info?.cropMargin ?? 0.05,
+        margin: m.info?.cropMargin ?? (1 / DETECTOR_FRAMING.blazeface.scale - 1) / 2,
         flip: m.meta.tta === 'flip',
       });
     }
@@ -159,7 +159,7 @@ async function classifyInBrowser(img: RawImage): Promise<{ faces: Face[]; crops:
   if (dets.length > 0) {
     await Promise.all(
       classifiers.map(async (c) => {
-        const boxes = dets.map((d) => squareBox(d.box, c.margin));
+        const boxes = dets.map((d) => squareBox(d.box, c.margin, DETECTOR_FRAMING.blazeface.shift));
         const batch = preprocessBatch(img, boxes, { inputSize: c.inputSize, channels: c.channels });
         crops.set(c.role, batch);
         const n = boxes.length;
@@ -220,13 +220,13 @@ function draw(
     overlay.height = height;
   }
   ctx.drawImage(source, 0, 0, width, height);
-  const emotionMargin = classifiers.find((c) => c.role === 'emotion')?.margin ?? 0.05;
+  const emotionMargin = classifiers.find((c) => c.role === 'emotion')?.margin ?? (1 / DETECTOR_FRAMING.blazeface.scale - 1) / 2;
   if (heat.length > 0) {
     // The same blending as `facecls video --saliency` (src/viz/overlay.ts), over each crop box.
     const frame = ctx.getImageData(0, 0, width, height);
     blendSaliency(
       { data: frame.data, width, height, channels: 4 },
-      heat.map((h, i) => ({ box: squareBox(faces[i].box, emotionMargin), map: h.map, size: h.size })),
+      heat.map((h, i) => ({ box: squareBox(faces[i].box, emotionMargin, DETECTOR_FRAMING.blazeface.shift), map: h.map, size: h.size })),
     );
     ctx.putImageData(frame, 0, 0);
   }
