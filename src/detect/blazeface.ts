@@ -65,7 +65,7 @@ export const BLAZEFACE_DEFAULTS: {
   tiles: 'auto',
   /** 'auto' tiles: a whole-frame detection scoring in [weakScore, scoreThreshold) triggers them. */
   weakScore: 0.2,
-  /** Tile grids (largest tile side of each) for tiles 'auto' / always, and for 'dense'. */
+  /** Tile grids (largest tile side of each): tiles always (true), and 'dense' / 'auto' (auto takes the finer grid only when unsure). */
   tileSides: [TILE_MAX_SIDE],
   denseTileSides: [TILE_MAX_SIDE, 256],
   /**
@@ -335,28 +335,32 @@ export class BlazeFaceDetector implements Detector {
     const sampling = opts.sampling ?? BLAZEFACE_DEFAULTS.sampling;
     const boxTop = opts.boxTop ?? BLAZEFACE_DEFAULTS.boxTop;
     const mode = opts.tiles ?? BLAZEFACE_DEFAULTS.tiles;
-    const sides = opts.tileSides ?? (mode === 'dense' ? BLAZEFACE_DEFAULTS.denseTileSides : BLAZEFACE_DEFAULTS.tileSides);
-    const [full, ...tiles] = BlazeFaceDetector.regions(img.width, img.height, opts.fit ?? BLAZEFACE_DEFAULTS.fit, mode !== false, sides);
+    const sides = opts.tileSides ?? (mode === true ? BLAZEFACE_DEFAULTS.tileSides : BLAZEFACE_DEFAULTS.denseTileSides);
+    const full = fitRegion(img.width, img.height, opts.fit ?? BLAZEFACE_DEFAULTS.fit);
+    const levels = mode === false ? [] : sides.map((s) => BlazeFaceDetector.grid(img.width, img.height, s)).filter((g) => g.length > 0);
     const weak = Math.min(threshold, BLAZEFACE_DEFAULTS.weakScore);
     const floor = Math.min(threshold, opts.minScore ?? threshold);
-    const cands: Detection[] = [];
-    await this.pass(img, full, mode === 'auto' ? Math.min(weak, floor) : floor, sampling, boxTop, cands);
-    // 'auto': a second look through the tiles only when the whole frame holds a possible face that
-    // did not reach the threshold (after NMS, so the weaker anchors around a clear face do not count).
-    // Images larger than HD video (photos) always get the second look: small faces in them may not
-    // even score weakly at a 5x+ downscale, and they are not real-time streams.
-    const look =
-      mode === true ||
-      mode === 'dense' ||
-      (mode === 'auto' &&
-        tiles.length > 0 &&
-        (Math.min(img.width, img.height) > AUTO_TILES_ABOVE ||
-          nms(
-            cands.filter((d) => d.score >= weak),
-            iouThreshold,
-          ).some((d) => d.score < threshold)));
+    // 'auto' also collects weak candidates: they decide whether to look closer.
+    const passMin = mode === 'auto' ? Math.min(weak, floor) : floor;
     const rule: TileRule | undefined = opts.tileRule === false ? undefined : { ...TILE_RULE, ...opts.tileRule };
-    if (look) for (const t of tiles) await this.pass(img, t, floor, sampling, boxTop, cands, rule);
+    const cands: Detection[] = [];
+    await this.pass(img, full, passMin, sampling, boxTop, cands);
+    for (const [level, grid] of levels.entries()) {
+      // 'auto': each finer grid only when what has been seen so far holds a possible face that did
+      // not reach the threshold (after NMS, so the weaker anchors around a clear face do not count):
+      // a clear frame costs one pass, a crowd gets the 512 px and then the 256 px tiles. Images
+      // larger than HD video (photos) always get the first grid: small faces in them may not even
+      // score weakly at a 5x+ downscale, and they are not real-time streams.
+      if (mode === 'auto') {
+        const photo = level === 0 && Math.min(img.width, img.height) > AUTO_TILES_ABOVE;
+        const unsure = nms(
+          cands.filter((d) => d.score >= weak),
+          iouThreshold,
+        ).some((d) => d.score < threshold);
+        if (!photo && !unsure) break;
+      }
+      for (const t of grid) await this.pass(img, t, passMin, sampling, boxTop, cands, rule);
+    }
     // Weighted NMS blends only boxes at or above the threshold into a face's box, so the boxes a user
     // gets do not depend on how far below the threshold an evaluation looks (minScore).
     const merged = nms(
