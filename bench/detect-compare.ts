@@ -4,12 +4,14 @@
  * on the faces they find (median IoU, centre offset and size relative to the labelled box, for faces
  * matched at IoU >= 0.3), for facecls variants of pre- and post-processing.
  *
- *   node dist/bench/detect-compare.js [--limit 200] [--variants default,stretch,bilinear,hard-nms] [--no-human]
+ *   node dist/bench/detect-compare.js [--limit 200] [--variants default,before,raw-box,stretch] [--threshold 0.6] [--no-human]
+ *
+ * Each row's precision/recall and box geometry are at its own threshold (the variant's, else --threshold).
  */
 import * as path from 'node:path';
 import { datasetPath } from '../src/data/paths.js';
 import type { Box } from '../src/data/preprocess.js';
-import { BlazeFaceDetector, type BlazeFaceTuning } from '../src/detect/blazeface.js';
+import { BLAZEFACE_DEFAULTS, BlazeFaceDetector, type BlazeFaceTuning } from '../src/detect/blazeface.js';
 import { iou } from '../src/detect/nms.js';
 import type { DetectOptions } from '../src/detect/types.js';
 import { setupBackend } from '../src/engine/backend.js';
@@ -17,13 +19,22 @@ import { loadDetectionSet } from '../src/eval/detection.js';
 import { runDetectionEval, type DetectEvalReport } from '../src/eval/detect-eval.js';
 import { loadHumanBlazeFace } from './peers.js';
 
+/** The detector as it was before it was tuned on real photos (issue 21): 1024 px tiles, no tile rule, raw box, threshold 0.45. */
+const BEFORE: DetectOptions & BlazeFaceTuning = { scoreThreshold: 0.45, boxTop: 0, tileSides: [1024], tileRule: false, contained: 1 };
+
 const VARIANTS: Record<string, DetectOptions & BlazeFaceTuning> = {
   default: {},
   'tiles-off': { tiles: false },
+  'tiles-always': { tiles: true },
+  'tiles-dense': { tiles: 'dense' },
   stretch: { fit: 'stretch' },
   bilinear: { sampling: 'bilinear' },
   'hard-nms': { weighted: false },
+  'raw-box': { boxTop: 0 },
   'human-like': { fit: 'stretch', sampling: 'bilinear', weighted: false, tiles: false },
+  before: { ...BEFORE },
+  'before-tiles-off': { ...BEFORE, tiles: false },
+  'before-tiles-always': { ...BEFORE, tiles: true },
 };
 
 function arg(name: string): string | undefined {
@@ -82,7 +93,7 @@ function geometry(r: DetectEvalReport, truth: Map<string, { boxes: Box[]; member
 async function main() {
   const data = arg('--data') ?? datasetPath('widerface-dev500');
   const limit = arg('--limit') ? Number(arg('--limit')) : undefined;
-  const threshold = Number(arg('--threshold') ?? 0.45);
+  const threshold = Number(arg('--threshold') ?? BLAZEFACE_DEFAULTS.scoreThreshold);
   const names = (arg('--variants') ?? Object.keys(VARIANTS).join(',')).split(',');
   await setupBackend();
   const set = loadDetectionSet(data);
@@ -93,7 +104,8 @@ async function main() {
   for (const name of names) {
     const v = VARIANTS[name];
     if (!v) throw new Error(`unknown variant ${name}: ${Object.keys(VARIANTS).join(', ')}`);
-    const r = await runDetectionEval({ data, detector: `facecls ${name}`, detect: (img) => det.detect(img, { scoreThreshold: threshold, minScore: 0.05, ...v }), threshold, limit });
+    const thr = v.scoreThreshold ?? threshold;
+    const r = await runDetectionEval({ data, detector: `facecls ${name}`, detect: (img) => det.detect(img, { scoreThreshold: thr, minScore: 0.05, ...v }), threshold: thr, limit });
     rows.push({ name: `facecls ${name}`, r, g: geometry(r, truth) });
     process.stderr.write(`${name} done\n`);
   }
@@ -103,7 +115,7 @@ async function main() {
     const r = await runDetectionEval({ data, detector: 'human', detect: human, threshold, limit });
     rows.push({ name: 'human BlazeFace (scale 1)', r, g: geometry(r, truth) });
   }
-  console.log(`data ${path.resolve(data)}, ${rows[0].r.images} images; threshold ${threshold} for the box geometry; geometry over the ${subset} subset's faces matched at IoU >= 0.3 (medians; dx, dy: centre offset / labelled width, height; w, h: size / labelled size)`);
+  console.log(`data ${path.resolve(data)}, ${rows[0].r.images} images; threshold ${threshold} (variants may set their own) for the box geometry; geometry over the ${subset} subset's faces matched at IoU >= 0.3 (medians; dx, dy: centre offset / labelled width, height; w, h: size / labelled size)`);
   console.log('detector | AP ' + set.subsets.join(' / ') + ' | P / R @thr (last subset) | ms/img | matched@0.3 | @0.5 | median IoU | dx | dy | w | h');
   for (const { name, r, g } of rows) {
     const last = r.subsets[r.subsets.length - 1].atThreshold;
