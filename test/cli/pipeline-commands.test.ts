@@ -34,7 +34,7 @@ test('classify: JSON Lines per file, per-file errors, batch continues, exit code
   assert.deepEqual(Object.keys(by).sort(), ['a.jpg', 'bomb.png', 'missing.jpg', 'noface.png', 'notes.png', 'zero.jpg']);
   const a = by['a.jpg'] as { width: number; height: number; faces: Array<Record<string, unknown>> };
   assert.deepEqual([a.width, a.height, a.faces.length], [640, 480, 2]);
-  assert.deepEqual(Object.keys(a.faces[0]), ['box', 'score', 'emotion', 'gender']);
+  assert.deepEqual(Object.keys(a.faces[0]), ['box', 'score', 'keypoints', 'emotion', 'gender']);
   assert.deepEqual(by['noface.png'], { file: path.join(dir, 'sub', 'noface.png'), width: 64, height: 48, faces: [] });
   assert.match(String(by['zero.jpg'].error), /empty file/);
   assert.match(String(by['notes.png'].error), /not an image/);
