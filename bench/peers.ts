@@ -146,3 +146,59 @@ export async function loadHuman(): Promise<Peer> {
   };
   return { name: 'human', detect: (img) => run(detector, img), full: (img) => run(fullHuman, img) };
 }
+
+/**
+ * Human's BlazeFace alone (detection only: no mesh, no classifiers), its own pre- and post-processing
+ * (bilinear stretch to 256x256, hard NMS, boxes squared on the larger side), with a configurable
+ * score floor, NMS IoU and box scale (human's default scale 1.4 enlarges boxes for its mesh; 1 keeps
+ * the detector's box).
+ */
+export async function loadHumanBlazeFace(opts: { minConfidence?: number; iouThreshold?: number; maxDetected?: number; scale?: number } = {}): Promise<(img: RawImage) => Promise<PeerFace[]>> {
+  const tf = await cjsTf();
+  const H = require(nodeModules('@vladmandic', 'human', 'dist', 'human.node-wasm.js'));
+  const human = new H.Human({
+    backend: 'wasm',
+    wasmPath: nodeModules('@tensorflow', 'tfjs-backend-wasm', 'dist') + '/',
+    modelBasePath: 'file://' + nodeModules('@vladmandic', 'human', 'models') + '/',
+    debug: false,
+    async: true,
+    cacheSensitivity: 0,
+    filter: { enabled: false },
+    gesture: { enabled: false },
+    body: { enabled: false },
+    hand: { enabled: false },
+    object: { enabled: false },
+    segmentation: { enabled: false },
+    face: {
+      enabled: true,
+      detector: {
+        rotation: false,
+        maxDetected: opts.maxDetected ?? 200,
+        minConfidence: opts.minConfidence ?? 0.2,
+        iouThreshold: opts.iouThreshold ?? 0.1,
+        return: false,
+        skipFrames: 0,
+        skipTime: 0,
+        scale: opts.scale ?? 1,
+      },
+      mesh: { enabled: false },
+      iris: { enabled: false },
+      attention: { enabled: false },
+      emotion: { enabled: false },
+      description: { enabled: false },
+      antispoof: { enabled: false },
+      liveness: { enabled: false },
+    },
+  });
+  await human.load();
+  return async (img) => {
+    const t = toTensor(tf, img);
+    try {
+      const res = await human.detect(t);
+      if (res.error) throw new Error(`human: ${res.error}`);
+      return res.face.map((f: any) => ({ box: f.box as Box, score: f.boxScore ?? f.score }));
+    } finally {
+      t.dispose();
+    }
+  };
+}

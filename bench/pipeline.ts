@@ -12,8 +12,8 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import { datasetPath, projectRoot } from '../src/data/paths.js';
 import { decodeImage } from '../src/data/decode.js';
-import type { RawImage } from '../src/data/preprocess.js';
-import { BlazeFaceDetector } from '../src/detect/blazeface.js';
+import type { Box, RawImage } from '../src/data/preprocess.js';
+import { BLAZEFACE_DEFAULTS, BlazeFaceDetector } from '../src/detect/blazeface.js';
 import { HaarDetector } from '../src/detect/haar.js';
 import { addStats, composeFrame, EMPTY_STATS, listUtkFaces, matchDetections, type LabelledFrame, type MatchStats } from '../src/detect/labelled-set.js';
 import type { Detection } from '../src/detect/types.js';
@@ -23,7 +23,8 @@ import { buildModel } from '../src/framework/zoo.js';
 import { median, percentile } from '../src/framework/model-bench.js';
 import { EMOTION_LABELS, GENDER_LABELS, saveModel } from '../src/io/model-store.js';
 import { defaultModelDir, FaceClassifier } from '../src/pipeline/face-classifier.js';
-import { loadFaceApi, loadHuman, type Peer } from './peers.js';
+import { runDetectionEval } from '../src/eval/detect-eval.js';
+import { loadFaceApi, loadHuman, loadHumanBlazeFace, type Peer } from './peers.js';
 
 export interface PipelineBenchOptions {
   /** Timed frames per scenario (distinct composed frames). Default 40. */
@@ -35,6 +36,8 @@ export interface PipelineBenchOptions {
   /** Run the peers. Default true. */
   peers?: boolean;
   detector?: 'blazeface' | 'haar';
+  /** Photos of widerface-dev500 for the real-photo detection figures (evenly spaced; 0 skips). Default 100. */
+  widerImages?: number;
   emotionModel?: string;
   genderModel?: string;
   runtime?: string;
@@ -68,12 +71,25 @@ export interface DetectionRow {
   medianMs: number;
 }
 
+/** Detection on real photos (widerface-dev500): AP at IoU 0.5 per subset, precision/recall at the threshold, ms per photo. */
+export interface RealPhotoRow {
+  detector: string;
+  images: number;
+  ap: Record<string, number>;
+  threshold: number;
+  /** Precision and recall at the threshold on each subset. */
+  atThreshold: Record<string, { precision: number; recall: number }>;
+  msPerImage: number;
+}
+
 export interface PipelineBenchResult {
   machine: { cpus: number; model: string; loadAverage: number[]; node: string };
   models: { emotion: string; gender: string; note?: string; runtime: string; detector: string; detectorEngine?: string };
   speed: SpeedRow[];
   detection: DetectionRow[];
-  targets: { fps30: { measured: number; met: boolean }; faceApi3x: { measured: number | null; met: boolean | null }; detectorVsBlazeFace: { met: boolean | null; note: string } };
+  /** Real photos (absent when widerface-dev500 is missing or --wider-images 0). */
+  realPhotos?: { data: string; rows: RealPhotoRow[]; note?: string };
+  targets: { fps40: { measured: number; met: boolean }; faceApi3x: { measured: number | null; met: boolean | null }; detectorVsBlazeFace: { met: boolean | null; note: string } };
 }
 
 /** Emotion + gender model directories: the shipped ones, else untrained stand-ins of the paper's size. */
@@ -235,6 +251,7 @@ export async function runPipelineBench(opts: PipelineBenchOptions = {}): Promise
     detection.push(detectionRow(d.name, stats, ms));
     d.dispose?.();
   }
+  const realPhotos = await realPhotoRows(opts, peers.length > 0, log);
   await fc.dispose();
   for (const [, v] of variants) await v.dispose();
 
@@ -247,14 +264,51 @@ export async function runPipelineBench(opts: PipelineBenchOptions = {}): Promise
     models: { ...models, runtime: fc.emotion?.name ?? '-', detector: fc.detector.name, detectorEngine: fc.detector instanceof BlazeFaceDetector ? fc.detector.engine : undefined },
     speed,
     detection,
+    ...(realPhotos ? { realPhotos } : {}),
     targets: {
-      fps30: { measured: one.framesPerSecond, met: one.framesPerSecond >= 30 },
+      fps40: { measured: one.framesPerSecond, met: one.framesPerSecond >= 40 },
       faceApi3x: { measured: faceApi1?.vsFacecls ?? null, met: faceApi1 ? (faceApi1.vsFacecls ?? 0) >= 3 : null },
       detectorVsBlazeFace: human
         ? { met: ours.recall >= human.recall && ours.precision >= human.precision, note: `recall ${ours.recall.toFixed(3)} vs ${human.recall.toFixed(3)}, precision ${ours.precision.toFixed(3)} vs ${human.precision.toFixed(3)}` }
         : { met: null, note: 'peers not run' },
     },
   };
+}
+
+/**
+ * Every BlazeFace tiles option (and human's BlazeFace with the peers) on evenly spaced photos of
+ * widerface-dev500 (`facecls eval detect` on all 500 gives the full figures).
+ */
+async function realPhotoRows(opts: PipelineBenchOptions, peers: boolean, log: (l: string) => void): Promise<PipelineBenchResult['realPhotos']> {
+  const n = opts.widerImages ?? 100;
+  const data = datasetPath('widerface-dev500');
+  if (n === 0) return undefined;
+  if (!fs.existsSync(data)) return { data, rows: [], note: `widerface-dev500 not found at ${data}: real-photo figures skipped` };
+  const bf = await BlazeFaceDetector.load();
+  const threshold = BLAZEFACE_DEFAULTS.scoreThreshold;
+  const options: Array<[string, (img: RawImage) => Promise<Array<{ box: Box; score: number }>>]> = [];
+  for (const [label, tiles] of [['auto (default)', 'auto'], ['always', true], ['dense', 'dense'], ['off', false]] as const) {
+    options.push([`facecls blazeface --tiles ${label}`, (img) => bf.detect(img, { tiles, minScore: 0.05 })]);
+  }
+  if (peers) options.push(["human blazeface (scale 1, human's NMS)", await loadHumanBlazeFace({ minConfidence: 0.05 })]);
+  const rows: RealPhotoRow[] = [];
+  try {
+    for (const [name, detect] of options) {
+      log(`real photos: ${name} on ${n} widerface-dev500 photos ...`);
+      const r = await runDetectionEval({ data, detector: name, detect, threshold, limit: n });
+      rows.push({
+        detector: name,
+        images: r.images,
+        ap: Object.fromEntries(r.subsets.map((x) => [x.subset, x.ap])),
+        threshold,
+        atThreshold: Object.fromEntries(r.subsets.map((x) => [x.subset, { precision: x.atThreshold.precision, recall: x.atThreshold.recall }])),
+        msPerImage: r.msPerImage.mean,
+      });
+    }
+  } finally {
+    bf.dispose();
+  }
+  return { data, rows };
 }
 
 export function projectRelative(p: string): string {

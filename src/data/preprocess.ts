@@ -58,11 +58,12 @@ export const MAX_ALIGN_ANGLE = Math.PI / 3;
 
 /**
  * THE crop rule for a detected face, shared by the CLI, the library, the server, the page and
- * evaluation: the detector box squared and grown by `margin` (squareBox) and, with `align` and the
- * eyes known, turned about its centre so the eye line is level.
+ * evaluation: the detector box squared, grown by `margin` and moved down by `shift` (squareBox; the
+ * detector's DETECTOR_FRAMING) and, with `align` and the eyes known, turned about its centre so the eye
+ * line is level.
  */
-export function faceCrop(det: { box: Box; keypoints?: { rightEye: Pt; leftEye: Pt } }, margin: number, align: boolean): FaceCrop {
-  const box = squareBox(det.box, margin);
+export function faceCrop(det: { box: Box; keypoints?: { rightEye: Pt; leftEye: Pt } }, margin: number, align: boolean, shift = 0): FaceCrop {
+  const box = squareBox(det.box, margin, shift);
   if (!align || !det.keypoints) return { box };
   const angle = eyeLineAngle(det.keypoints.rightEye, det.keypoints.leftEye);
   return Math.abs(angle) >= MIN_ALIGN_ANGLE && Math.abs(angle) <= MAX_ALIGN_ANGLE ? { box, angle } : { box };
@@ -89,11 +90,13 @@ function luma(d: RawImage['data'], i: number, channels: number): number {
  * and kept square on the larger side. Not clipped: pixels outside the image are edge-replicated
  * by `preprocessFace`, so the face stays centred at the image border.
  */
-export function squareBox(box: Box, margin: number): Box {
+export function squareBox(box: Box, margin: number, shift = 0): Box {
   const [x, y, w, h] = box;
   const side = Math.max(w, h) * (1 + 2 * margin);
   const cx = x + w / 2;
-  const cy = y + h / 2;
+  // `shift`: the square's centre moved down by this fraction of the box's larger side (a detector
+  // whose boxes sit higher on the face than the crop a model expects; DETECTOR_FRAMING).
+  const cy = y + h / 2 + shift * Math.max(w, h);
   return [cx - side / 2, cy - side / 2, side, side];
 }
 

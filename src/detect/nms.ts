@@ -14,10 +14,10 @@ export function iou(a: Box, b: Box): number {
 
 /**
  * Greedy non-maximum suppression. With `weighted`, each kept box (and its keypoints) becomes the
- * score-weighted mean of the boxes it suppresses (BlazeFace's "weighted NMS"), which steadies boxes
- * between frames.
+ * score-weighted mean of the boxes it suppresses that score at least `blendMin` (BlazeFace's
+ * "weighted NMS"), which steadies boxes between frames.
  */
-export function nms(dets: Detection[], iouThreshold: number, maxOut = Infinity, weighted = false): Detection[] {
+export function nms(dets: Detection[], iouThreshold: number, maxOut = Infinity, weighted = false, blendMin = 0): Detection[] {
   const sorted = [...dets].sort((a, b) => b.score - a.score);
   const used = new Uint8Array(sorted.length);
   const out: Detection[] = [];
@@ -31,7 +31,9 @@ export function nms(dets: Detection[], iouThreshold: number, maxOut = Infinity, 
       used[j] = 1;
       group.push(sorted[j]);
     }
-    out.push(weighted && group.length > 1 ? weightedMean(group) : best);
+    // Only boxes scoring at least min(blendMin, best.score) are averaged (the others are just suppressed).
+    const blend = group.filter((d) => d.score >= Math.min(blendMin, best.score));
+    out.push(weighted && blend.length > 1 ? weightedMean(blend) : best);
   }
   return out;
 }

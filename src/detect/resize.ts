@@ -75,9 +75,15 @@ export function resizeRgb(img: RawImage, size: number, out: Float32Array, region
   const { width, height, channels, data } = img;
   const tx = areaTaps(width, size, region.x0, region.width, sampling);
   const ty = areaTaps(height, size, region.y0, region.height, sampling);
-  // Horizontal pass: every source row -> `size` columns (3 channels, 0..255).
+  // Horizontal pass: every source row the vertical pass reads -> `size` columns (3 channels, 0..255).
   const tmp = new Float32Array(height * size * 3);
-  for (let y = 0; y < height; y++) {
+  let rowLo = height;
+  let rowHi = -1;
+  for (let k = 0; k < ty.idx.length; k++) {
+    rowLo = Math.min(rowLo, ty.idx[k]);
+    rowHi = Math.max(rowHi, ty.idx[k]);
+  }
+  for (let y = rowLo; y <= rowHi; y++) {
     const row = y * width * channels;
     const dst = y * size * 3;
     for (let o = 0; o < size; o++) {

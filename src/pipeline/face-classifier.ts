@@ -11,10 +11,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { decodeImage, type DecodeOptions } from '../data/decode.js';
 import { projectRoot } from '../data/paths.js';
-import { faceCrop, preprocessBatch, type RawImage } from '../data/preprocess.js';
+import { faceCrop, preprocessBatch, squareBox, type Box, type RawImage } from '../data/preprocess.js';
 import { setupBackend } from '../engine/backend.js';
 import { UserError } from '../errors.js';
-import { createDetector, DEFAULT_DETECTOR, type Detection, type Detector, type DetectorName, type TileMode } from '../detect/index.js';
+import { createDetector, DEFAULT_DETECTOR, DETECTOR_FRAMING, type Detection, type Detector, type DetectorName, type TileMode } from '../detect/index.js';
 import { MODEL_JSON } from '../io/fs-handler.js';
 import { shippedModelName, type ModelVariant } from '../io/model-store.js';
 import { createRuntime } from '../runtime/factory.js';
@@ -37,19 +37,30 @@ export const DEFAULT_CROP_FRAMING: CropFraming = 'whole';
  * around the face square its training crops had, the face square being an aligned UTKFace chip
  * (0 = chip framing, which FER-2013 and UTKFace-trained models see). Detectors frame faces
  * differently, so the margin applied to a detector box is converted with the detector's measured
- * box size relative to that face square (median over composed UTKFace frames: BlazeFace boxes are
- * 0.91 of the chip side, the Haar cascade's 1.03). A model without `cropMargin` gets 0 (chip framing).
+ * box size relative to that face square (DETECTOR_FRAMING, medians over composed UTKFace frames:
+ * BlazeFace boxes, extended to the forehead, are 1.05 of the chip side, the Haar cascade's 1.03), and
+ * the crop is centred where that framing puts the chip's centre. A model without `cropMargin` gets 0
+ * (chip framing).
  * Tuning (bench/tune-margin.ts, UTKFace validation adults; see docs/pipeline.md): the paper's imported
  * Keras gender model is most accurate around a margin of 0.3, i.e. 0.38 on BlazeFace boxes.
  */
-export const DETECTOR_BOX_SCALE: Record<DetectorName, number> = { blazeface: 0.91, haar: 1.03 };
+export const DETECTOR_BOX_SCALE: Record<DetectorName, number> = { blazeface: DETECTOR_FRAMING.blazeface.scale, haar: DETECTOR_FRAMING.haar.scale };
+
+/**
+ * The crop rule: the square a classifier sees around a detector's box, `margin` being the margin
+ * around that box (detectorMargin: the model's margin converted to the detector's framing), centred
+ * where the detector's framing puts the face chip's centre (DETECTOR_FRAMING shift).
+ */
+export function detectorCropBox(box: Box, detector: DetectorName, margin: number): Box {
+  return squareBox(box, margin, DETECTOR_FRAMING[detector].shift);
+}
 
 /** Margin around a detector's box that yields a crop with `modelMargin` around the face square. */
 export function detectorMargin(detector: DetectorName, modelMargin = 0): number {
   return Math.round((((1 + 2 * modelMargin) / DETECTOR_BOX_SCALE[detector] - 1) / 2) * 1000) / 1000;
 }
 
-/** Margins for a model without `cropMargin` (chip framing): BlazeFace 0.049, Haar -0.015. */
+/** Margins for a model without `cropMargin` (chip framing): BlazeFace -0.024, Haar -0.015. */
 export const DEFAULT_CROP_MARGIN: Record<DetectorName, number> = { blazeface: detectorMargin('blazeface'), haar: detectorMargin('haar') };
 
 export type { ModelVariant };
@@ -73,7 +84,7 @@ export interface FaceClassifierOptions {
   genderModel?: string;
   /** Default models: 'fast' (models/<task>) or 'accurate' (models/<task>-accurate where shipped). */
   variant?: ModelVariant;
-  /** Set false to skip a task. */
+  /** Set false to skip a task (both false: detection only, `classify` returns boxes, scores and keypoints). */
   emotion?: boolean;
   gender?: boolean;
   /** Inference runtime for the classifiers: onnx (default in Node, env FACECLS_RUNTIME) or tfjs. */
@@ -119,6 +130,8 @@ export interface FaceClassifierOptions {
 export interface ClassifyOptions {
   /** The input is already a face crop: skip detection, classify the whole image. */
   crop?: boolean;
+  /** Detection only: boxes, scores and keypoints, no emotion or gender (also when neither model is loaded). */
+  detectOnly?: boolean;
   /** Name used in error messages for buffer inputs. */
   name?: string;
 }
@@ -167,6 +180,11 @@ export class FaceClassifier {
     return new FaceClassifier(detector, emotion, gender, opts, ownsDetector, group, dirs);
   }
 
+  /** The crop a classifier (runtime `rt`) sees for a detector box: the crop rule with this classifier's margin. */
+  cropBox(box: Box, rt?: InferenceRuntime): Box {
+    return detectorCropBox(box, this.detector.name, this.cropMargin(rt));
+  }
+
   /** Margin around this detector's boxes for a model: the option if given, else from the model card. */
   cropMargin(rt?: InferenceRuntime): number {
     if (this.opts.cropMargin !== undefined) return this.opts.cropMargin;
@@ -201,9 +219,14 @@ export class FaceClassifier {
       dets = await this.detector.detect(img, { minFaceSize: this.opts.minFaceSize, scoreThreshold: this.opts.scoreThreshold, maxFaces: this.opts.maxFaces, tiles: this.opts.tiles });
     }
     const t2 = performance.now();
-    const faces = await this.classifyBoxes(img, dets, asGiven);
+    const faces = opts.detectOnly || this.group.runtimes.length === 0 ? dets.map(toFaceResult) : await this.classifyBoxes(img, dets, asGiven);
     const t3 = performance.now();
     return { faces, width: img.width, height: img.height, times: { decode: t1 - t0, detect: t2 - t1, classify: t3 - t2 } };
+  }
+
+  /** Faces of an image (path, encoded buffer or RawImage) without emotion or gender: boxes, scores, keypoints. */
+  async detect(input: ImageInput, opts: Omit<ClassifyOptions, 'detectOnly' | 'crop'> = {}): Promise<FaceResult[]> {
+    return (await this.classifyTimed(input, { ...opts, detectOnly: true })).faces;
   }
 
   /** Emotion and gender for given detections of one image, all faces in one batched step. */
@@ -213,7 +236,8 @@ export class FaceClassifier {
     const align = this.opts.align ?? DEFAULT_ALIGN;
     const batches = rts.map((rt) => {
       const margin = this.cropMargin(rt);
-      const crops = dets.map((d) => (crop ? { box: d.box } : faceCrop(d, margin, align)));
+      const shift = DETECTOR_FRAMING[this.detector.name].shift;
+      const crops = dets.map((d) => (crop ? { box: d.box } : faceCrop(d, margin, align, shift)));
       return preprocessBatch(img, crops, { inputSize: rt.meta.inputSize, channels: rt.meta.channels === 3 ? 3 : 1 });
     });
     const probs = await this.group.run(batches, dets.length);
@@ -225,8 +249,7 @@ export class FaceClassifier {
     };
     const [emo, gen] = [scores(this.emotion), scores(this.gender)];
     return dets.map((d, i) => {
-      const r: FaceResult = { box: d.box, score: d.score };
-      if (d.keypoints) r.keypoints = d.keypoints;
+      const r = toFaceResult(d);
       if (emo) r.emotion = emo[i];
       if (gen) r.gender = gen[i];
       return r;
@@ -238,6 +261,12 @@ export class FaceClassifier {
     await Promise.all([this.emotion?.dispose(), this.gender?.dispose()]);
     if (this.ownsDetector) this.detector.dispose();
   }
+}
+
+function toFaceResult(d: Detection): FaceResult {
+  const r: FaceResult = { box: d.box, score: d.score };
+  if (d.keypoints) r.keypoints = d.keypoints;
+  return r;
 }
 
 export function toLabelScores(labels: readonly string[], probs: ArrayLike<number>): LabelScores {

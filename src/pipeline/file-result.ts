@@ -96,6 +96,8 @@ export async function fetchInput(url: string, timeoutMs = 120_000): Promise<Buff
 export interface ClassifyFileOptions {
   /** Inputs are face crops: no detection. */
   crop?: boolean;
+  /** Detection only: boxes, scores and keypoints, no classification. */
+  detectOnly?: boolean;
   /**
    * 'result' (default): every failure becomes `{file, error}`. 'throw': transient failures
    * (isTransient) are thrown instead, for a caller that retries (the batch worker).
@@ -110,7 +112,7 @@ export async function classifyFile(fc: FaceClassifier, item: InputItem, opts: Cl
   if (item.error) return { file: item.file, error: item.error };
   try {
     const input = isUrl(item.file) ? await fetchInput(item.file) : opts.cwd ? path.resolve(opts.cwd, item.file) : item.file;
-    const { faces, width, height } = await fc.classifyTimed(input, { crop: opts.crop, name: item.file });
+    const { faces, width, height } = await fc.classifyTimed(input, { crop: opts.crop, detectOnly: opts.detectOnly, name: item.file });
     return { file: item.file, width, height, faces };
   } catch (err) {
     const cause = err instanceof ImageDecodeError ? ((err as { cause?: unknown }).cause ?? err) : err;

@@ -1,6 +1,6 @@
 /** The real-time pipeline: detection, batched emotion + gender, tracking, annotation, video. */
 export * from './types.js';
-export { FaceClassifier, DEFAULT_CROP_MARGIN, DETECTOR_BOX_SCALE, detectorMargin, defaultModelDir, toLabelScores, type FaceClassifierOptions, type ClassifyOptions, type ImageInput } from './face-classifier.js';
+export { FaceClassifier, DEFAULT_CROP_MARGIN, DETECTOR_BOX_SCALE, detectorMargin, detectorCropBox, defaultModelDir, toLabelScores, type FaceClassifierOptions, type ClassifyOptions, type ImageInput } from './face-classifier.js';
 export { FaceTracker, type TrackerOptions } from './tracker.js';
 export { annotatePng, annotateRgb, overlaySvg, EMOTION_COLOURS } from './annotate.js';
 export { probeVideo, readFrames, VideoWriter, StreamError, type VideoInfo, type Frame } from './ffmpeg.js';

@@ -7,7 +7,7 @@
  * Gradients need a tfjs model: the classifier's own when it runs on tfjs, else a tfjs copy loaded
  * from the same model directory.
  */
-import { squareBox, type RawImage } from '../data/preprocess.js';
+import type { RawImage } from '../data/preprocess.js';
 import { UserError } from '../errors.js';
 import { TfjsRuntime } from '../runtime/tfjs.js';
 import type { ColormapName } from '../viz/colormap.js';
@@ -73,8 +73,7 @@ export class SaliencyOverlay {
 
   /** Maps of the shown class of each face, on the crop the classifier saw (same box and margin). */
   private explain(image: RawImage, faces: FaceResult[]) {
-    const margin = this.fc.cropMargin(this.fc[this.opts.task]);
-    const boxes = faces.map((f) => squareBox(f.box, margin));
+    const boxes = faces.map((f) => this.fc.cropBox(f.box, this.fc[this.opts.task]));
     const labels = faces.map((f) => f[this.opts.task]?.label);
     const className = labels.every((l): l is string => l !== undefined) ? labels : undefined;
     return explainFaces(this.rt.model, this.rt.meta, image, boxes, { method: this.opts.method, className });

@@ -16,7 +16,7 @@ import { UserError } from '../errors.js';
 import type { RawImage } from '../data/preprocess.js';
 import { HttpError, type ErrorBody } from './http-error.js';
 import type { ClassifyOptions, ClassifyResult, SaliencyMethod, ServerPipeline } from './pipeline.js';
-import { classifySchema, errorSchema, healthSchema, imageQuerySchema, modelsSchema, openApiDocument, saliencyQuerySchema } from './schemas.js';
+import { classifySchema, detectSchema, errorSchema, healthSchema, imageQuerySchema, modelsSchema, openApiDocument, saliencyQuerySchema } from './schemas.js';
 import { buildFileTable, contentType, modelUrl, type FileTable } from './static-files.js';
 import { WorkQueue, type Ticket } from './work-queue.js';
 import { DEFAULT_LIMITS, DEFAULT_SECURITY, type ServerLimits, type ServerSecurity } from './limits.js';
@@ -424,6 +424,7 @@ export async function buildServer(opts: ServerOptions): Promise<FaceclsServer> {
     req: FastifyRequest,
     reply: FastifyReply,
     render: (image: RawImage, result: ClassifyResult, signal: AbortSignal) => Promise<T>,
+    extra: ClassifyOptions = {},
   ): Promise<{ result: ClassifyResult; out: T }> {
     const ticket = tickets.get(req);
     if (!ticket) throw new Error('request reached its handler without admission');
@@ -436,7 +437,7 @@ export async function buildServer(opts: ServerOptions): Promise<FaceclsServer> {
       throw err;
     }
     const q = req.query as { minFaceSize?: number; crops?: boolean };
-    const copts: ClassifyOptions = {};
+    const copts: ClassifyOptions = { ...extra };
     if (q.minFaceSize !== undefined) copts.minFaceSize = q.minFaceSize;
     if (q.crops) copts.crops = true;
     const times: Record<string, number> = {};
@@ -477,6 +478,11 @@ export async function buildServer(opts: ServerOptions): Promise<FaceclsServer> {
   app.post('/v1/classify', { ...imageRoute, schema: { querystring: imageQuerySchema, response: { 200: classifySchema, ...image415 } } }, async (req, reply) => {
     const { result } = await imageJob(req, reply, async () => undefined);
     return result;
+  });
+
+  app.post('/v1/detect', { ...imageRoute, schema: { querystring: imageQuerySchema, response: { 200: detectSchema, ...image415 } } }, async (req, reply) => {
+    const { result } = await imageJob(req, reply, async () => undefined, { detectOnly: true });
+    return { width: result.width, height: result.height, faces: result.faces.map((f) => ({ box: f.box, score: f.score, ...(f.keypoints ? { keypoints: f.keypoints } : {}) })) };
   });
 
   app.post('/v1/annotate', { ...imageRoute, schema: { querystring: imageQuerySchema, response: image415 } }, async (req, reply) => {

@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { squareBox, type RawImage } from '../data/preprocess.js';
+import type { RawImage } from '../data/preprocess.js';
 import { blazefaceAssetDir } from '../detect/blazeface.js';
 import { UserError } from '../errors.js';
 import { FaceClassifier, type FaceClassifierOptions } from '../pipeline/face-classifier.js';
@@ -52,7 +52,7 @@ export class FacePipeline implements ServerPipeline {
   }
 
   async classify(image: RawImage, opts: ClassifyOptions = {}): Promise<ClassifyResult> {
-    const r = await this.fc.classifyTimed(image, { crop: opts.crops === true });
+    const r = await this.fc.classifyTimed(image, { crop: opts.crops === true, detectOnly: opts.detectOnly === true });
     // Per-request minimum face size, same rule as the detectors' own option (longer side).
     const min = opts.minFaceSize ?? 0;
     const faces = min > 0 ? r.faces.filter((f) => Math.max(f.box[2], f.box[3]) >= min) : r.faces;
@@ -67,8 +67,7 @@ export class FacePipeline implements ServerPipeline {
     const rt = this.gradModels[opts.task];
     if (!rt) throw new UserError(`no ${opts.task} model is loaded`);
     // Same crops as classification: detector box grown by the classifier's margin (src/viz/explain).
-    const margin = this.fc.cropMargin(this.fc[opts.task]);
-    const boxes = result.faces.map((f) => squareBox(f.box, margin));
+    const boxes = result.faces.map((f) => this.fc.cropBox(f.box, this.fc[opts.task]));
     const faces = explainFaces(rt.model, rt.meta, image, boxes, { method: opts.method, className: opts.className });
     return explainedPanel(image, faces, rt.meta, opts.method, { emptyText: 'no faces found (use ?crops=true if the image is a face crop)' });
   }

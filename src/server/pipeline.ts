@@ -4,6 +4,7 @@
  * pipeline assembled from zoo models.
  */
 import type { Box, RawImage } from '../data/preprocess.js';
+import type { Keypoints } from '../detect/types.js';
 import type { ModelMeta } from '../io/model-store.js';
 
 export interface ClassScores {
@@ -14,6 +15,7 @@ export interface ClassScores {
 export interface FaceResult {
   box: Box;
   score: number;
+  keypoints?: Keypoints;
   emotion?: ClassScores;
   gender?: ClassScores;
 }
@@ -30,6 +32,8 @@ export interface ClassifyOptions {
   minFaceSize?: number;
   /** The image is already a face crop: skip detection. */
   crops?: boolean;
+  /** Detection only: boxes, scores and keypoints (no emotion or gender). */
+  detectOnly?: boolean;
 }
 
 export const SALIENCY_METHODS = ['guided', 'gradcam', 'guided-gradcam'] as const;

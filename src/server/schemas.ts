@@ -2,6 +2,7 @@
  * JSON schemas of the HTTP API: fastify validates requests and serialises responses with them, and
  * the OpenAPI document at /openapi.json is generated from the same objects.
  */
+import { KEYPOINT_NAMES } from '../detect/types.js';
 import { EMOTION_LABELS, GENDER_LABELS } from '../io/model-store.js';
 import { SALIENCY_METHODS } from './pipeline.js';
 
@@ -18,6 +19,16 @@ const classScores = (labels: readonly string[]) => ({
   properties: { label: { type: 'string', example: labels[0] }, scores: scores(labels) },
 });
 
+const point = { type: 'array', items: { type: 'number' }, minItems: 2, maxItems: 2 } as const;
+
+export const keypointsSchema = {
+  type: 'object',
+  description:
+    "BlazeFace's six keypoints [x, y] in pixels of the image, named from the person's point of view (rightEye is on the image's left in a frontal face); absent for detectors without keypoints",
+  required: [...KEYPOINT_NAMES],
+  properties: Object.fromEntries(KEYPOINT_NAMES.map((n) => [n, point])),
+} as const;
+
 export const faceSchema = {
   type: 'object',
   required: ['box', 'score'],
@@ -25,6 +36,7 @@ export const faceSchema = {
   properties: {
     box: { type: 'array', items: { type: 'number' }, minItems: 4, maxItems: 4, description: '[x, y, width, height] in pixels of the (EXIF-rotated) image' },
     score: { type: 'number', description: 'detector confidence' },
+    keypoints: keypointsSchema,
     emotion: classScores(EMOTION_LABELS),
     gender: classScores(GENDER_LABELS),
   },
@@ -37,6 +49,23 @@ export const classifySchema = {
     width: { type: 'integer' },
     height: { type: 'integer' },
     faces: { type: 'array', items: faceSchema },
+  },
+} as const;
+
+export const detectSchema = {
+  type: 'object',
+  required: ['width', 'height', 'faces'],
+  properties: {
+    width: { type: 'integer' },
+    height: { type: 'integer' },
+    faces: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['box', 'score'],
+        properties: { box: faceSchema.properties.box, score: faceSchema.properties.score, keypoints: keypointsSchema },
+      },
+    },
   },
 } as const;
 
@@ -195,6 +224,14 @@ export function openApiDocument(limits: LimitsDoc, version: string, security: Se
           responses: { 200: { description: 'faces found (possibly none)', content: { 'application/json': { schema: classifySchema } } }, ...imageErrors },
         },
       },
+      '/v1/detect': {
+        post: {
+          summary: 'Detect faces only: boxes, scores and keypoints (eyes, nose, mouth, ears), no emotion or gender',
+          parameters: queryParams(imageQuerySchema),
+          requestBody: imageBody,
+          responses: { 200: { description: 'faces found (possibly none)', content: { 'application/json': { schema: detectSchema } } }, ...imageErrors },
+        },
+      },
       '/v1/annotate': {
         post: {
           ...postSecurity,
@@ -243,7 +280,7 @@ export function openApiDocument(limits: LimitsDoc, version: string, security: Se
       },
     },
     components: {
-      schemas: { Face: faceSchema, Classification: classifySchema, Error: errorSchema },
+      schemas: { Face: faceSchema, Classification: classifySchema, Detection: detectSchema, Error: errorSchema },
       ...(security.apiKey
         ? {
             securitySchemes: {

@@ -48,7 +48,7 @@ export function lineChartSvg(title: string, xLabel: string, series: Series[], wi
     parts.push(`<line x1="${m.l}" x2="${m.l + pw}" y1="${sy(t)}" y2="${sy(t)}" stroke="#e4e4e4"/>`);
     parts.push(`<text x="${m.l - 6}" y="${sy(t) + 4}" text-anchor="end">${t}</text>`);
   }
-  for (const t of niceTicks(x0, x1, 8).filter((t) => Number.isInteger(t))) {
+  for (const t of niceTicks(x0, x1, 8).filter((t) => x1 - x0 <= 2 || Number.isInteger(t))) {
     parts.push(`<line x1="${sx(t)}" x2="${sx(t)}" y1="${m.t + ph}" y2="${m.t + ph + 4}" stroke="#333"/>`);
     parts.push(`<text x="${sx(t)}" y="${m.t + ph + 18}" text-anchor="middle">${t}</text>`);
   }

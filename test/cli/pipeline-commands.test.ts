@@ -34,7 +34,7 @@ test('classify: JSON Lines per file, per-file errors, batch continues, exit code
   assert.deepEqual(Object.keys(by).sort(), ['a.jpg', 'bomb.png', 'missing.jpg', 'noface.png', 'notes.png', 'zero.jpg']);
   const a = by['a.jpg'] as { width: number; height: number; faces: Array<Record<string, unknown>> };
   assert.deepEqual([a.width, a.height, a.faces.length], [640, 480, 2]);
-  assert.deepEqual(Object.keys(a.faces[0]), ['box', 'score', 'emotion', 'gender']);
+  assert.deepEqual(Object.keys(a.faces[0]), ['box', 'score', 'keypoints', 'emotion', 'gender']);
   assert.deepEqual(by['noface.png'], { file: path.join(dir, 'sub', 'noface.png'), width: 64, height: 48, faces: [] });
   assert.match(String(by['zero.jpg'].error), /empty file/);
   assert.match(String(by['notes.png'].error), /not an image/);
@@ -54,6 +54,87 @@ test('classify: JSON Lines per file, per-file errors, batch continues, exit code
   const table = runCli(['classify', '--detector', 'haar', ...(await modelArgs()), path.join(dir, 'a.jpg')]);
   assert.equal(table.code, 0, table.stderr);
   assert.match(table.stdout, /file\s+face\s+box\s+score\s+emotion\s+gender/);
+});
+
+test('detection alone: facecls detect and classify --no-emotion --no-gender give boxes, scores and keypoints', { skip: utkSkip() }, async () => {
+  const dir = tmpDir();
+  const f = await frame(2, 777, 90, 160);
+  const file = path.join(dir, 'two.jpg');
+  await encoder(f.image).jpeg({ quality: 92 }).toFile(file);
+  const det = runCli(['detect', '--json', file]);
+  assert.equal(det.code, 0, det.stderr);
+  const a = JSON.parse(det.stdout) as { faces: Array<{ box: number[]; score: number; keypoints: Record<string, number[]>; emotion?: unknown }> };
+  assert.equal(a.faces.length, 2);
+  for (const face of a.faces) {
+    assert.equal(face.emotion, undefined);
+    assert.deepEqual(Object.keys(face.keypoints), ['rightEye', 'leftEye', 'nose', 'mouth', 'rightEar', 'leftEar']);
+  }
+  const cls = runCli(['classify', '--no-emotion', '--no-gender', '--json', file]);
+  assert.equal(cls.code, 0, cls.stderr);
+  assert.deepEqual(JSON.parse(cls.stdout), JSON.parse(det.stdout));
+  const csv = runCli(['detect', '--csv', file]).stdout.trim().split('\n');
+  assert.equal(csv.length, 3);
+  assert.match(csv[0], /,score,emotion,gender,right_eye_x,right_eye_y,left_eye_x,.*,left_ear_y,error$/);
+  const table = runCli(['detect', file]);
+  assert.match(table.stdout, /eyes \(right, left\)/);
+  const crops = runCli(['classify', '--crops', '--no-emotion', '--no-gender', file]);
+  assert.equal(crops.code, 1);
+  assert.match(crops.stderr, /^facecls: error: --crops with --no-emotion --no-gender leaves nothing to do/);
+});
+
+test('facecls eval detect on a WIDER FACE layout and an FDDB layout built from composed frames', { skip: utkSkip() }, async () => {
+  const dir = tmpDir();
+  const wider = path.join(dir, 'wider');
+  fs.mkdirSync(path.join(wider, 'images', 'ev'), { recursive: true });
+  const fddb = path.join(dir, 'fddb');
+  fs.mkdirSync(path.join(fddb, 'originalPics', 'p'), { recursive: true });
+  let csv = 'image,x,y,w,h,blur,expression,illumination,invalid,occlusion,pose,easy,medium,hard\n';
+  let ellipses = '';
+  for (let i = 0; i < 3; i++) {
+    const f = await frame(1 + i, 880 + i, 80, 160);
+    await encoder(f.image).jpeg({ quality: 92 }).toFile(path.join(wider, 'images', 'ev', `${i}.jpg`));
+    await encoder(f.image).jpeg({ quality: 92 }).toFile(path.join(fddb, 'originalPics', 'p', `${i}.jpg`));
+    ellipses += `p/${i}\n${f.faces.length}\n`;
+    for (const [x, y, w, h] of f.faces) {
+      csv += `ev/${i}.jpg,${x},${y},${w},${h},0,0,0,0,0,0,1,1,1\n`;
+      ellipses += `${h / 2} ${w / 2} ${Math.PI / 2} ${x + w / 2} ${y + h / 2} 1\n`;
+    }
+  }
+  csv += 'ev/none.jpg,,,,,,,,,,,,,\n';
+  await sharp({ create: { width: 320, height: 240, channels: 3, background: '#3a5' } }).jpeg().toFile(path.join(wider, 'images', 'ev', 'none.jpg'));
+  fs.writeFileSync(path.join(wider, 'boxes.csv'), csv);
+  fs.writeFileSync(path.join(fddb, 'FDDB-fold-01-ellipseList.txt'), ellipses);
+  const out = path.join(dir, 'out');
+  const r = runCli(['eval', 'detect', '--data', wider, '--out', out, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const rep = JSON.parse(r.stdout) as { images: number; faces: number; subsets: Array<{ subset: string; ap: number; atThreshold: { recall: number; precision: number } }>; msPerImage: { mean: number } };
+  assert.equal(rep.images, 4);
+  assert.equal(rep.faces, 6);
+  assert.deepEqual(rep.subsets.map((s) => s.subset), ['easy', 'medium', 'hard']);
+  // Truth here is the pasted chip's square, which BlazeFace's box (brows-to-chin, extended to the
+  // forehead) overlaps by IoU 0.5-0.85: one of the six sits just under 0.5.
+  for (const s of rep.subsets) assert.ok(s.ap >= 0.6 && s.atThreshold.recall >= 0.8, `${s.subset}: AP ${s.ap}, recall ${s.atThreshold.recall}`);
+  const loose = JSON.parse(runCli(['eval', 'detect', '--data', wider, '--iou', '0.4', '--limit', '3', '--json']).stdout) as typeof rep;
+  assert.equal(loose.images, 3);
+  for (const s of loose.subsets) assert.ok(s.ap >= 0.95 && s.atThreshold.recall === 1, `IoU 0.4 ${s.subset}: AP ${s.ap}`);
+  assert.ok(rep.msPerImage.mean > 0);
+  assert.equal((await sharp(path.join(out, 'pr.png')).metadata()).format, 'png');
+  assert.ok(fs.existsSync(path.join(out, 'report.json')) && fs.existsSync(path.join(out, 'report.txt')));
+  const f = runCli(['eval', 'detect', '--data', fddb, '--at-recall', '0.5']);
+  assert.equal(f.code, 0, f.stderr);
+  assert.match(f.stdout, /on fddb .*\n3 images, 6 faces/);
+  assert.match(f.stdout, /^all\s+6\s+0\.\d{3}/m);
+  for (const [args, msg] of [
+    [['eval', 'detect', '--data', path.join(dir, 'nope')], /no detection data at/],
+    [['eval', 'detect', '--data', dir], /neither a WIDER FACE set/],
+    [['eval', 'detect', '--data', wider, '--detector', 'yolo'], /unknown detector "yolo"/],
+    [['eval', 'detect', '--data', wider, '--tiles', 'maybe'], /--tiles must be/],
+    [['eval', 'emotion', '--data', wider], /eval emotion needs --model/],
+  ] as const) {
+    const e = runCli([...args]);
+    assert.equal(e.code, 1, `${args.join(' ')}: ${e.stderr}`);
+    assert.match(e.stderr, msg);
+  }
 });
 
 test('classify/annotate option errors are one-line user errors', async () => {

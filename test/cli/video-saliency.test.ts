@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { squareBox, type Box } from '../../src/data/preprocess.js';
-import { detectorMargin } from '../../src/pipeline/face-classifier.js';
+import type { Box } from '../../src/data/preprocess.js';
+import { detectorMargin, detectorCropBox } from '../../src/pipeline/face-classifier.js';
 import { runCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { encoder, frame, randomModels, utkSkip } from '../pipeline/fixtures.js';
@@ -71,7 +71,7 @@ test('video --saliency: the same frames and JSON lines, saliency blended into ea
   assert.equal(results.length, 4);
   assert.equal(results[0].faces.length, 2, 'both faces found');
   // The maps cover the classifier's crop boxes (random models carry no card margin: chip framing).
-  const boxes = results[0].faces.map((x) => squareBox(x.box, detectorMargin('blazeface')));
+  const boxes = results[0].faces.map((x) => detectorCropBox(x.box, 'blazeface', detectorMargin('blazeface')));
   for (const [name, r] of Object.entries({ guided, gender })) {
     assert.equal(r.lines, plain.lines, `${name}: JSON lines unchanged`);
     assert.equal(r.frames.length, 4, `${name}: every frame written`);

@@ -1,10 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { preprocessFace } from '../../src/data/preprocess.js';
-import { BlazeFaceDetector } from '../../src/detect/blazeface.js';
+import { BLAZEFACE_DEFAULTS, BlazeFaceDetector, dropContained, keepInTile } from '../../src/detect/blazeface.js';
 import { HaarDetector } from '../../src/detect/haar.js';
 import { createDetector } from '../../src/detect/index.js';
-import { addStats, background, EMPTY_STATS, matchDetections } from '../../src/detect/labelled-set.js';
+import { addStats, background, EMPTY_STATS, listUtkFaces, matchDetections } from '../../src/detect/labelled-set.js';
+import { KEYPOINT_NAMES } from '../../src/detect/types.js';
+import { decodeImage } from '../../src/data/decode.js';
+import { datasetPath } from '../../src/data/paths.js';
 import { iou, nms } from '../../src/detect/nms.js';
 import { fitRegion, resizeRgb } from '../../src/detect/resize.js';
 import { setupBackend } from '../../src/engine/backend.js';
@@ -135,6 +138,101 @@ test('BlazeFace gives the same boxes when detections overlap in time (the server
     for (const f of frames) sequential.push(one(await bf.detect(f.image)));
     const concurrent = (await Promise.all(frames.map((f) => bf.detect(f.image)))).map(one);
     assert.deepEqual(concurrent, sequential);
+  } finally {
+    bf.dispose();
+  }
+});
+
+test('containment: a box mostly inside a better face is dropped; the tile rule keeps whole faces of the right size', () => {
+  const kept = dropContained(
+    [
+      { box: [0, 0, 100, 100], score: 0.9 },
+      { box: [50, 40, 60, 60], score: 0.8 }, // 0.83 of it inside the first
+      { box: [80, 0, 60, 60], score: 0.7 }, // a third inside
+      { box: [10, 10, 20, 20], score: 0.95 }, // better than the big one: kept, and it does not drop the big one (a quarter inside)
+    ],
+    0.5,
+  );
+  assert.deepEqual(kept.map((d) => d.score), [0.95, 0.9, 0.7]);
+  assert.equal(dropContained([{ box: [0, 0, 10, 10], score: 0.9 }, { box: [0, 0, 5, 5], score: 0.5 }], 1).length, 2);
+  // Tile [100, 0, 200, 200] of a 400x200 frame: inner edges at x = 100 and x = 300.
+  const t = { x0: 100, y0: 0, width: 200, height: 200 };
+  const rule = { edge: 0.1, maxSide: 0.5 };
+  assert.equal(keepInTile([150, 50, 40, 40], t, 400, 200, rule), true);
+  assert.equal(keepInTile([90, 50, 40, 40], t, 400, 200, rule), false, 'cut by the left inner edge');
+  assert.equal(keepInTile([98, 50, 40, 40], t, 400, 200, rule), true, 'within the tolerance');
+  assert.equal(keepInTile([150, -5, 40, 40], t, 400, 200, rule), true, 'top edge is the frame edge');
+  assert.equal(keepInTile([120, 20, 120, 120], t, 400, 200, rule), false, 'too large for the tile');
+  // Weighted NMS averages only boxes at or above blendMin.
+  const blended = nms([{ box: [0, 0, 10, 10], score: 0.9 }, { box: [2, 0, 10, 10], score: 0.9 }, { box: [4, 0, 10, 10], score: 0.2 }], 0.3, Infinity, true, 0.5);
+  assert.deepEqual(blended.map((d) => d.box), [[1, 0, 10, 10]]);
+});
+
+test('BlazeFace keypoints: MediaPipe order (right eye on the image left), eyes above the nose above the mouth, inside the box', { skip: utkSkip() }, async () => {
+  const bf = await BlazeFaceDetector.load();
+  try {
+    for (let i = 0; i < 6; i++) {
+      const f = await frame(1, 900 + i, 120, 200);
+      const [d] = await bf.detect(f.image);
+      assert.ok(d?.keypoints, 'a face with keypoints');
+      const k = d.keypoints!;
+      assert.deepEqual(Object.keys(k), [...KEYPOINT_NAMES]);
+      assert.ok(k.rightEye[0] < k.nose[0] && k.nose[0] < k.leftEye[0], `eyes either side of the nose: ${JSON.stringify(k)}`);
+      assert.ok(k.rightEar[0] < k.leftEar[0]);
+      assert.ok(Math.max(k.rightEye[1], k.leftEye[1]) < k.nose[1] && k.nose[1] < k.mouth[1], `eyes, nose, mouth top to bottom: ${JSON.stringify(k)}`);
+      for (const n of ['rightEye', 'leftEye', 'nose', 'mouth'] as const) {
+        const [x, y] = k[n];
+        assert.ok(x > d.box[0] && x < d.box[0] + d.box[2] && y > d.box[1] && y < d.box[1] + d.box[3], `${n} inside the box`);
+      }
+    }
+    // Haar has no keypoints.
+    const haar = await createDetector('haar');
+    const f = await frame(1, 950, 150, 200);
+    assert.ok((await haar.detect(f.image)).every((d) => d.keypoints === undefined));
+    haar.dispose();
+  } finally {
+    bf.dispose();
+  }
+});
+
+test('BlazeFace boxes: extended to the forehead (same bottom), and unchanged by how far below the threshold an evaluation looks', { skip: utkSkip() }, async () => {
+  const bf = await BlazeFaceDetector.load();
+  try {
+    const f = await frame(3, 960, 40, 160);
+    const raw = await bf.detect(f.image, { boxTop: 0, tiles: false });
+    const ext = await bf.detect(f.image, { tiles: false });
+    assert.equal(raw.length, ext.length);
+    raw.forEach((r, i) => {
+      const e = ext[i];
+      assert.ok(Math.abs(e.box[3] - r.box[3] * (1 + BLAZEFACE_DEFAULTS.boxTop)) < 0.05 || e.box[1] === 0, `height x${1 + BLAZEFACE_DEFAULTS.boxTop}`);
+      assert.ok(Math.abs(e.box[1] + e.box[3] - (r.box[1] + r.box[3])) < 0.05, 'same bottom edge');
+    });
+    for (const tiles of ['auto', true, 'dense'] as const) {
+      const user = await bf.detect(f.image, { tiles });
+      const curve = await bf.detect(f.image, { tiles, minScore: 0.05 });
+      assert.ok(curve.length >= user.length);
+      assert.deepEqual(curve.filter((d) => d.score >= BLAZEFACE_DEFAULTS.scoreThreshold), user, `tiles ${tiles}`);
+    }
+  } finally {
+    bf.dispose();
+  }
+});
+
+test('single-face photos give one face: UTKFace chips padded on a plain frame, and no second box on the bare chips', { skip: utkSkip() }, async () => {
+  const bf = await BlazeFaceDetector.load();
+  const chips = listUtkFaces(datasetPath('utkface'));
+  const counts = { padded: [0, 0, 0], bare: [0, 0, 0] };
+  try {
+    for (let i = 0; i < 60; i++) {
+      const chip = await decodeImage(chips[Math.floor((i * chips.length) / 60) + 7]);
+      const side = 400;
+      const pad = { data: new Uint8Array(side * side * 3).fill(120), width: side, height: side, channels: 3 as const };
+      for (let y = 0; y < chip.height; y++) pad.data.set(chip.data.subarray(y * chip.width * 3, (y + 1) * chip.width * 3), ((y + 100) * side + 100) * 3);
+      counts.padded[Math.min(2, (await bf.detect(pad)).length)]++;
+      counts.bare[Math.min(2, (await bf.detect(chip)).length)]++;
+    }
+    assert.equal(counts.padded[2] + counts.bare[2], 0, `photos with more than one face: ${JSON.stringify(counts)}`);
+    assert.ok(counts.padded[1] >= 58, `padded chips with their face: ${JSON.stringify(counts)}`);
   } finally {
     bf.dispose();
   }

@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { KEYPOINT_NAMES } from '../../src/detect/types.js';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -13,7 +14,8 @@ import { tmpDir } from '../helpers/tmp.js';
 import { encoder, frame, pngBomb, randomModels, utkSkip } from './fixtures.js';
 
 function checkShape(f: FaceResult): void {
-  assert.deepEqual(Object.keys(f).sort(), ['box', 'emotion', 'gender', 'score']);
+  assert.deepEqual(Object.keys(f).sort().filter((k) => k !== 'keypoints'), ['box', 'emotion', 'gender', 'score']);
+  if (f.keypoints) assert.deepEqual(Object.keys(f.keypoints), [...KEYPOINT_NAMES]);
   assert.equal(f.box.length, 4);
   assert.ok(f.score > 0 && f.score <= 1);
   assert.deepEqual(Object.keys(f.emotion!.scores), [...EMOTION_LABELS]);
@@ -39,7 +41,12 @@ test('FaceClassifier: every face, result shape, one batched step for both models
     assert.deepEqual(calls, [[2, 3]], 'all faces of the frame, both models, in one batched step');
     assert.equal(matchDetections(f.faces, faces.map((x) => ({ box: x.box, score: x.score }))).truePositives, 3);
     faces.forEach(checkShape);
+    assert.ok(faces.every((x) => x.keypoints), 'BlazeFace gives keypoints');
     assert.equal(JSON.parse(JSON.stringify(faces)).length, 3);
+    // Detection alone: the same boxes and keypoints, no classifier step.
+    const detected = await fc.detect(f.image);
+    assert.deepEqual(detected, faces.map((x) => ({ box: x.box, score: x.score, keypoints: x.keypoints })));
+    assert.deepEqual(calls, [[2, 3]], 'detect runs no classifier');
 
     // Encoded inputs: path, buffer; PNG grey/RGBA/16-bit, WebP, GIF, CMYK JPEG, EXIF-rotated JPEG.
     const one = await frame(1, 12, 120, 160);
@@ -150,8 +157,8 @@ test('annotatePng draws onto a same-size PNG', async () => {
 
 test('crop margins: a model card margin is converted to each detector\'s box framing', async () => {
   const { detectorMargin, DEFAULT_CROP_MARGIN } = await import('../../src/pipeline/face-classifier.js');
-  assert.deepEqual(DEFAULT_CROP_MARGIN, { blazeface: 0.049, haar: -0.015 });
-  assert.equal(detectorMargin('blazeface', 0.3), 0.379);
+  assert.deepEqual(DEFAULT_CROP_MARGIN, { blazeface: -0.024, haar: -0.015 });
+  assert.equal(detectorMargin('blazeface', 0.3), 0.262);
   const m = await randomModels();
   const fc = await FaceClassifier.load({ emotionModel: m.emotion, genderModel: m.gender, detector: 'haar' });
   try {

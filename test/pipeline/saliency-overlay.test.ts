@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { squareBox, type Box, type RawImage } from '../../src/data/preprocess.js';
+import type { Box, RawImage } from '../../src/data/preprocess.js';
 import { tf } from '../../src/engine/backend.js';
 import { FaceClassifier } from '../../src/pipeline/face-classifier.js';
 import { SaliencyOverlay } from '../../src/pipeline/saliency-overlay.js';
@@ -37,7 +37,7 @@ test('SaliencyOverlay: maps of the class each face shows, blended into a copy of
     ];
     const rt = fc.emotion;
     assert.ok(rt instanceof TfjsRuntime);
-    const crops = boxes.map((b) => squareBox(b, fc.cropMargin(fc.emotion)));
+    const crops = boxes.map((b) => fc.cropBox(b, fc.emotion));
     // The label shown is deliberately not the network's top class: the map must follow the label.
     const predicted = explainFaces(rt.model, rt.meta, img, crops, { method: 'guided' });
     const shown = predicted.map((p) => (p.predicted.label === 'happy' ? 'sad' : 'happy'));

@@ -10,7 +10,7 @@ import { buildModel } from '../../src/framework/zoo.js';
 import { saveModel } from '../../src/io/model-store.js';
 import { preprocessBatch, type Box, type RawImage } from '../../src/data/preprocess.js';
 import { TfjsRuntime } from '../../src/runtime/tfjs.js';
-import type { ClassifyResult, ServedModel, ServerPipeline } from '../../src/server/pipeline.js';
+import type { ClassifyOptions, ClassifyResult, ServedModel, ServerPipeline } from '../../src/server/pipeline.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { testMeta } from '../helpers/meta.js';
 
@@ -42,6 +42,8 @@ export interface FixturePipeline extends ServerPipeline {
   /** Extra delay per classify call (ms), to exercise queueing and time limits. */
   delayMs: number;
   calls: number;
+  /** Options of the last classify call. */
+  lastOptions?: ClassifyOptions;
 }
 
 export async function fixturePipeline(dirs: { emotion: string; gender: string }): Promise<FixturePipeline> {
@@ -56,10 +58,12 @@ export async function fixturePipeline(dirs: { emotion: string; gender: string })
     delayMs: 0,
     calls: 0,
     detectorName: 'whole-image (test fixture)',
-    async classify(image: RawImage): Promise<ClassifyResult> {
+    async classify(image: RawImage, options: ClassifyOptions = {}): Promise<ClassifyResult> {
       p.calls++;
+      p.lastOptions = options;
       if (p.delayMs > 0) await new Promise((r) => setTimeout(r, p.delayMs));
       const boxes: Box[] = [[0, 0, image.width, image.height]];
+      if (options.detectOnly) return { width: image.width, height: image.height, faces: boxes.map((box) => ({ box, score: 1 })) };
       const opts = { inputSize: 48, channels: 1 as const };
       const e = await emotion.run(preprocessBatch(image, boxes, opts), boxes.length);
       const g = await gender.run(preprocessBatch(image, boxes, opts), boxes.length);

@@ -91,7 +91,7 @@ describe('facecls HTTP API', () => {
   test('GET /openapi.json documents every endpoint', async () => {
     const doc = (await (await fetch(`${url}/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown> };
     assert.match(doc.openapi, /^3\./);
-    for (const p of ['/v1/classify', '/v1/annotate', '/v1/saliency', '/v1/models', '/healthz']) assert.ok(doc.paths[p], p);
+    for (const p of ['/v1/classify', '/v1/detect', '/v1/annotate', '/v1/saliency', '/v1/models', '/healthz']) assert.ok(doc.paths[p], p);
   });
 
   test('GET /v1/models lists the classifiers with metadata, and their files are served', async () => {
@@ -136,6 +136,14 @@ describe('facecls HTTP API', () => {
     assert.ok(Math.abs(sum - 1) < 1e-4, `emotion scores sum to ${sum}`);
     assert.ok(f.emotion.label in f.emotion.scores);
     assert.deepEqual(Object.keys(f.gender.scores).sort(), ['man', 'woman']);
+  });
+
+  test('POST /v1/detect asks the pipeline for detection only and returns boxes and scores, no classes', async () => {
+    const res = await post(`${url}/v1/detect?minFaceSize=10`, await image(320, 240), 'image/jpeg');
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { width: 320, height: 240, faces: [{ box: [0, 0, 320, 240], score: 1 }] });
+    assert.deepEqual(pipeline.lastOptions, { detectOnly: true, minFaceSize: 10 });
+    await expectError(await post(`${url}/v1/detect`, 'not an image', 'text/plain'), 415, /image/);
   });
 
   test('POST /v1/classify accepts multipart uploads and gives the same answer as raw bytes', async () => {

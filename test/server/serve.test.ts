@@ -14,6 +14,7 @@ import { FacePipeline } from '../../src/server/face-pipeline.js';
 import type { ServerPipeline } from '../../src/server/pipeline.js';
 import { runCli } from '../helpers/cli.js';
 import { saveZooModels } from './fixture-pipeline.js';
+import { encoder, frame, utkSkip } from '../pipeline/fixtures.js';
 
 let models: { emotion: string; gender: string };
 
@@ -65,6 +66,19 @@ describe('server on the FaceClassifier pipeline', () => {
     const res = await post('/v1/classify', plain);
     assert.equal(res.status, 200);
     assert.deepEqual(await res.json(), { width: 320, height: 240, faces: [] });
+  });
+
+  test('/v1/detect on the real pipeline: BlazeFace boxes with the six keypoints, no classes', { skip: utkSkip() }, async () => {
+    const f = await frame(1, 4242, 120, 180);
+    const body = (await (await post('/v1/detect', await encoder(f.image).jpeg({ quality: 92 }).toBuffer())).json()) as { faces: Array<Record<string, unknown> & { box: number[]; keypoints: Record<string, number[]> }> };
+    assert.equal(body.faces.length, 1);
+    assert.deepEqual(Object.keys(body.faces[0]).sort(), ['box', 'keypoints', 'score']);
+    assert.deepEqual(Object.keys(body.faces[0].keypoints), ['rightEye', 'leftEye', 'nose', 'mouth', 'rightEar', 'leftEar']);
+    assert.ok(body.faces[0].keypoints.rightEye[0] < body.faces[0].keypoints.leftEye[0]);
+    const classified = (await (await post('/v1/classify', await encoder(f.image).jpeg({ quality: 92 }).toBuffer())).json()) as { faces: Array<{ box: number[]; keypoints: unknown; emotion: unknown }> };
+    assert.deepEqual(classified.faces[0].box, body.faces[0].box);
+    assert.deepEqual(classified.faces[0].keypoints, body.faces[0].keypoints);
+    assert.ok(classified.faces[0].emotion);
   });
 
   test('crops=true classifies the whole image; minFaceSize filters', async () => {

@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { faceCrop, preprocessBatch, squareBox, type Box, type RawImage } from '../../src/data/preprocess.js';
 import { BlazeFaceDetector } from '../../src/detect/blazeface.js';
-import type { Detection } from '../../src/detect/types.js';
+import { DETECTOR_FRAMING, type Detection } from '../../src/detect/types.js';
 import { blendSaliency } from '../../src/viz/overlay.js';
 import { saliencyMaps, type SaliencyMethod } from '../../src/viz/saliency.js';
 
@@ -125,7 +125,7 @@ async function loadModels(): Promise<void> {
         labels: m.meta.labels,
         inputSize: m.meta.inputSize,
         channels: m.meta.channels === 3 ? 3 : 1,
-        margin: m.info?.cropMargin ?? 0.05,
+        margin: m.info?.cropMargin ?? (1 / DETECTOR_FRAMING.blazeface.scale - 1) / 2,
         flip: m.meta.tta === 'flip',
       });
     }
@@ -159,8 +159,8 @@ async function classifyInBrowser(img: RawImage): Promise<{ faces: Face[]; crops:
   if (dets.length > 0) {
     await Promise.all(
       classifiers.map(async (c) => {
-        // The pipeline's crop rule: square box grown by the model's margin, eyes levelled.
-        const faceCrops = dets.map((d) => faceCrop(d, c.margin, true));
+        // The pipeline's crop rule: square box grown by the model's margin in BlazeFace's framing, eyes levelled.
+        const faceCrops = dets.map((d) => faceCrop(d, c.margin, true, DETECTOR_FRAMING.blazeface.shift));
         const batch = preprocessBatch(img, faceCrops, { inputSize: c.inputSize, channels: c.channels });
         crops.set(c.role, batch);
         const n = dets.length;
@@ -225,13 +225,13 @@ function draw(
     overlay.height = height;
   }
   ctx.drawImage(source, 0, 0, width, height);
-  const emotionMargin = classifiers.find((c) => c.role === 'emotion')?.margin ?? 0.05;
+  const emotionMargin = classifiers.find((c) => c.role === 'emotion')?.margin ?? (1 / DETECTOR_FRAMING.blazeface.scale - 1) / 2;
   if (heat.length > 0) {
     // The same blending as `facecls video --saliency` (src/viz/overlay.ts), over each crop box.
     const frame = ctx.getImageData(0, 0, width, height);
     blendSaliency(
       { data: frame.data, width, height, channels: 4 },
-      heat.map((h, i) => ({ box: squareBox(faces[i].box, emotionMargin), map: h.map, size: h.size })),
+      heat.map((h, i) => ({ box: squareBox(faces[i].box, emotionMargin, DETECTOR_FRAMING.blazeface.shift), map: h.map, size: h.size })),
     );
     ctx.putImageData(frame, 0, 0);
   }

@@ -14,9 +14,10 @@ import { parseFloatOption, parseIntOption } from '../options.js';
 import { countProgress } from '../../train/progress.js';
 import { CROP_FRAMINGS, type CropFraming } from '../../pipeline/crop-framing.js';
 import { TASKS } from './train.js';
+import { evalDetect, type EvalDetectCliOptions } from './eval-detect.js';
 
-interface EvalCliOptions {
-  model: string;
+interface EvalCliOptions extends Omit<EvalDetectCliOptions, 'json' | 'out' | 'limit' | 'format' | 'data'> {
+  model?: string;
   data: string;
   split: string;
   format?: string;
@@ -113,10 +114,10 @@ export async function writeReport(r: EvalReport, dir: string): Promise<void> {
 export function registerEval(program: Command): void {
   program
     .command('eval')
-    .description('evaluate a model on a dataset split: accuracy, per-class P/R/F1, confusion matrix, per-group accuracy')
-    .argument('<task>', `emotion, gender or custom (must match the model)`)
-    .requiredOption('--model <dir>', 'model folder (facecls format); several, comma-separated, evaluate their averaged ensemble')
-    .requiredOption('--data <path>', 'dataset (same layouts as train)')
+    .description('evaluate a model on a dataset split: accuracy, per-class P/R/F1, confusion matrix, per-group accuracy; or (detect) a face detector on labelled photos: AP per subset, precision/recall, PR curve, ms per image')
+    .argument('<task>', `emotion, gender or custom (must match the model), or detect`)
+    .option('--model <dir>', 'model folder (facecls format); several, comma-separated, evaluate their averaged ensemble (required unless the task is detect)')
+    .requiredOption('--data <path>', 'dataset (same layouts as train; for detect: WIDER FACE boxes.csv + images/, or FDDB ellipse lists)')
     .option('--split <name>', 'train, val (FER-2013 PublicTest) or test (PrivateTest)', 'test')
     .option('--format <name>', `dataset layout, detected when omitted: ${DATASET_FORMATS.join(', ')}`)
     .option('--tta <mode>', "test-time augmentation: none or flip (average with the mirror image); default the model's (flip for models shipped with --tta flip)")
@@ -135,8 +136,17 @@ export function registerEval(program: Command): void {
     .option('--recut <seed>', 'framing stress: cut every image again (looser or tighter, not square, off-centre; seeded) before framing')
     .option('--recut-rotation <deg>', 'with --recut: also tilt each face by up to this many degrees', '0')
     .option('--align', 'with --framing detect: level the eyes of each face found (as the pipeline\'s --align)', false)
+    .option('--detector <name>', 'detect: face detector (blazeface, haar)', 'blazeface')
+    .option('--tiles <mode>', 'detect: BlazeFace tiles for small faces: auto, always, off', 'auto')
+    .option('--score-threshold <p>', "detect: operating threshold for precision/recall (default the detector's)")
+    .option('--min-score <p>', 'detect: lowest detection score kept for the precision-recall curve and AP', '0.05')
+    .option('--iou <f>', 'detect: IoU for a detection to match a face', '0.5')
+    .option('--at-recall <r>', 'detect: also report the precision at this recall (e.g. 0.818)')
     .action(async (task: string, o: EvalCliOptions, cmd: Command) => {
-      if (!TASKS.includes(task as never)) throw new UserError(`unknown task "${task}": choose one of ${TASKS.join(', ')}`);
+      if (task === 'detect') return evalDetect(o, cmd.optsWithGlobals().backend as string | undefined);
+      if (!TASKS.includes(task as never)) throw new UserError(`unknown task "${task}": choose one of ${TASKS.join(', ')}, detect`);
+      if (!o.model) throw new UserError(`eval ${task} needs --model <dir>`);
+      const model = o.model;
       if (o.tta !== undefined && o.tta !== 'none' && o.tta !== 'flip') throw new UserError(`--tta must be none or flip, got "${o.tta}"`);
       if (o.format !== undefined && !DATASET_FORMATS.includes(o.format as DatasetFormat)) throw new UserError(`--format must be one of ${DATASET_FORMATS.join(', ')}, got "${o.format}"`);
       let bar: ReturnType<typeof countProgress> | undefined;
@@ -148,7 +158,7 @@ export function registerEval(program: Command): void {
             bar.update(done);
             if (done === total) bar.stop();
           },
-          model: o.model.includes(',') ? o.model.split(',').map((m) => m.trim()).filter(Boolean) : o.model,
+          model: model.includes(',') ? model.split(',').map((m) => m.trim()).filter(Boolean) : model,
           data: path.resolve(o.data),
           split: parseSplitName(o.split),
           ...(o.format ? { format: o.format as DatasetFormat } : {}),

@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { decodeImage } from '../../data/decode.js';
-import { squareBox, type Box } from '../../data/preprocess.js';
+import type { Box } from '../../data/preprocess.js';
 import { createDetector } from '../../detect/index.js';
 import { DETECTORS, isDetectorName } from '../../detect/types.js';
 import { setupBackend } from '../../engine/backend.js';
@@ -14,7 +14,7 @@ import { UserError } from '../../errors.js';
 import { checkOutputFile, writeFileAtomic } from '../../io/fs-handler.js';
 import { addInputFileOptions, inputFileOptions } from './classify.js';
 import { loadModel } from '../../io/model-store.js';
-import { DEFAULT_CROP_MARGIN, defaultModelDir } from '../../pipeline/face-classifier.js';
+import { DEFAULT_CROP_MARGIN, defaultModelDir, detectorMargin, detectorCropBox } from '../../pipeline/face-classifier.js';
 import { COLORMAPS, type ColormapName } from '../../viz/colormap.js';
 import { explainedPanel, explainFaces } from '../../viz/explain.js';
 import { isSaliencyMethod, SALIENCY_METHODS, type SaliencyMethod } from '../../viz/saliency.js';
@@ -90,8 +90,8 @@ export async function runSaliencyCommand(image: string, o: SaliencyCliOptions, b
       const detector = await createDetector(o.detector);
       try {
         const dets = await detector.detect(img, { maxFaces, minFaceSize });
-        const m = margin ?? (typeof meta.cropMargin === 'number' ? meta.cropMargin : DEFAULT_CROP_MARGIN[detector.name]);
-        boxes = dets.map((d) => squareBox(d.box, m));
+        const m = margin ?? (typeof meta.cropMargin === 'number' ? detectorMargin(detector.name, meta.cropMargin) : DEFAULT_CROP_MARGIN[detector.name]);
+        boxes = dets.map((d) => detectorCropBox(d.box, detector.name, m));
       } finally {
         detector.dispose();
       }
