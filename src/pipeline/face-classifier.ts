@@ -29,8 +29,13 @@ import { locateFaceInCrop, wholeBox, type CropFraming } from './crop-framing.js'
  * (README, "Faces from other sources"): with faces tilted up to 25 degrees, see DEFAULT_ALIGN's figures there.
  */
 export const DEFAULT_ALIGN = true;
-/** `classify --crops` framing default, chosen on validation (README): the crop as given. */
-export const DEFAULT_CROP_FRAMING: CropFraming = 'whole';
+/**
+ * `classify --crops` framing default, chosen on validation (README, "Faces from other sources"): the face
+ * found in the crop, framed by the crop rule (RAF-DB validation 63.57% as cut / 62.84% re-cut, against
+ * 63.90% / 59.33% for the crop as given): about as good on crops cut like the training data, much better
+ * on crops cut otherwise.
+ */
+export const DEFAULT_CROP_FRAMING: CropFraming = 'detect';
 
 /**
  * Crop margins. A model's card states `cropMargin`: the margin (fraction of the face side, per side)

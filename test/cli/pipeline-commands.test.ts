@@ -259,7 +259,8 @@ test('classify --crops on FER-2013 faces gives the accuracy and confusion matrix
   const ev = runCli(['eval', 'emotion', '--model', m.emotion, '--data', dir, '--split', 'test', '--json', '--batch-size', '1']);
   assert.equal(ev.code, 0, ev.stderr);
   const report = JSON.parse(ev.stdout) as { metrics: { n: number; accuracy: number; confusion: number[][] } };
-  const cl = runCli(['classify', '--crops', '--json', '--no-gender', '--emotion-model', m.emotion, path.join(dir, 'test')]);
+  // eval frames each dataset image as training did (whole); classify --crops does the same with --crop-framing whole.
+  const cl = runCli(['classify', '--crops', '--crop-framing', 'whole', '--json', '--no-gender', '--emotion-model', m.emotion, path.join(dir, 'test')]);
   assert.equal(cl.code, 0, cl.stderr);
   const confusion = labels.map(() => labels.map(() => 0));
   let correct = 0;
@@ -283,7 +284,7 @@ test('classify --crops on FER-2013 faces gives the accuracy and confusion matrix
     assert.equal(e.code, 0, e.stderr);
     const rep = JSON.parse(e.stdout) as { tta: string; metrics: { confusion: number[][] } };
     assert.equal(rep.tta, tta.length ? 'none' : 'flip');
-    const c = runCli(['classify', '--crops', '--json', '--no-gender', ...tta, path.join(dir, 'test')]);
+    const c = runCli(['classify', '--crops', '--crop-framing', 'whole', '--json', '--no-gender', ...tta, path.join(dir, 'test')]);
     assert.equal(c.code, 0, c.stderr);
     const got = labels.map(() => labels.map(() => 0));
     const parsed = c.stdout.trim().split('\n').map((l) => JSON.parse(l) as { file: string; faces: Array<{ emotion: { label: string; scores: Record<string, number> } }> });
