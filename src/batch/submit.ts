@@ -19,10 +19,11 @@ import { jobId, keys, QUEUE_NAME, type BatchMeta, type BatchOptions, type JobDat
 export const VIDEO_EXTENSIONS = new Set(['.mp4', '.m4v', '.mov', '.mkv', '.webm', '.avi', '.mpg', '.mpeg', '.ts', '.mts', '.m2ts', '.flv', '.wmv', '.3gp', '.ogv']);
 
 /**
- * Images per job. Measured with `node dist/bench/batch.js --chunks` (one worker, 2,000 photos): the
- * queue's cost per job (~2 ms: fetch, lock, complete, results write) is under 1% of the work from 16
- * images up; smaller chunks only add round trips, larger ones lose more work to a killed worker and
- * balance worse over few workers at the end of a batch.
+ * Images per job. A job costs a few Redis round trips (fetch and lock, results script, completion),
+ * about 2-3 ms on a local network, against ~30 ms per photo: at 1 image per job that is ~10% of the
+ * work (`node dist/bench/batch.js --chunks 1,8,32,128`: 1 was the slowest), at 32 well under 1%.
+ * Larger chunks gain nothing more and lose more work to a killed worker, retry more files with a
+ * flaky download and balance worse over the workers at the end of a batch. Figures: docs/batch.md.
  */
 export const DEFAULT_CHUNK_SIZE = 32;
 /** Seconds of video per job. */
