@@ -75,9 +75,12 @@ test('FaceClassifier: every face, result shape, one batched step for both models
     assert.deepEqual([rr.width, rr.height], [640, 480]);
     assert.equal(matchDetections(one.faces, rr.faces).truePositives, 1, 'EXIF-rotated face found where it is upright');
 
-    // --crops path: the whole image is the face.
+    // --crops path: one face per crop, the face found in it (a face under a quarter of the crop's side is not
+    // taken for the crop's face: then the whole image is the face).
     const crop = await fc.classify(one.image, { crop: true });
-    assert.deepEqual(crop[0].box, [0, 0, 640, 480]);
+    assert.equal(crop.length, 1);
+    const whole = JSON.stringify(crop[0].box) === JSON.stringify([0, 0, 640, 480]);
+    assert.ok(whole || matchDetections(one.faces, crop).truePositives === 1, `crop box ${crop[0].box}`);
   } finally {
     await fc.dispose();
   }

@@ -234,7 +234,7 @@ test('facecls models: shipped models table, --shipped --json list, zoo JSON unch
   assert.equal(table.code, 0, table.stderr);
   assert.match(table.stdout, /mini-xception/);
   assert.match(table.stdout, /shipped models \(.*\):\nname\s+task\s+arch\s+params\s+val acc\s+test acc\s+val \/ test adults\s+status\s+pipeline/);
-  assert.match(table.stdout, /final\s+custom\s+tiny-xception\s+[\d,]+\s+[\d.]+%\s+withheld\s+-\s+final/);
+  assert.match(table.stdout, /final\s+custom\s+tiny-xception\s+[\d,]+\s+[\d.]+%\s+withheld\s+-\s+interim: training finished/);
 });
 
 test('ship: clear errors for bad runs, outputs and moved data', async () => {
