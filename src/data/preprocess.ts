@@ -122,18 +122,10 @@ export function preprocessFace(img: RawImage, opts: PreprocessOptions, out?: Flo
   if (!(img.width > 0 && img.height > 0)) throw new Error('cannot preprocess an empty image');
   if (img.data.length < img.width * img.height * img.channels) throw new Error('image buffer is smaller than width x height x channels');
   const dst = out ?? new Float32Array(size * size * outC);
-  const { data, width, height, channels } = img;
   const sx = bw / size;
   const sy = bh / size;
   if (opts.angle) return rotatedCrop(img, opts, dst, offset);
-  const px = (x: number, y: number, c: number): number => {
-    // Edge replication for coordinates outside the image.
-    const xi = x < 0 ? 0 : x >= width ? width - 1 : x;
-    const yi = y < 0 ? 0 : y >= height ? height - 1 : y;
-    const i = (yi * width + xi) * channels;
-    if (outC === 1) return luma(data, i, channels);
-    return channels === 1 ? data[i] : data[i + c];
-  };
+  const px = pixelReader(img, outC);
   for (let oy = 0; oy < size; oy++) {
     for (let oxRaw = 0; oxRaw < size; oxRaw++) {
       const ox = opts.flip ? size - 1 - oxRaw : oxRaw;
@@ -160,21 +152,36 @@ export function preprocessFace(img: RawImage, opts: PreprocessOptions, out?: Flo
           v = sum / wsum;
         } else {
           // Bilinear, pixel centres aligned (half-pixel convention, as OpenCV / PIL).
-          const fx = bx + (ox + 0.5) * sx - 0.5;
-          const fy = by + (oy + 0.5) * sy - 0.5;
-          const x0 = Math.floor(fx);
-          const y0 = Math.floor(fy);
-          const ax = fx - x0;
-          const ay = fy - y0;
-          v =
-            (1 - ay) * ((1 - ax) * px(x0, y0, c) + ax * px(x0 + 1, y0, c)) +
-            ay * ((1 - ax) * px(x0, y0 + 1, c) + ax * px(x0 + 1, y0 + 1, c));
+          v = bilinear(px, bx + (ox + 0.5) * sx - 0.5, by + (oy + 0.5) * sy - 0.5, c);
         }
         dst[offset + (oy * size + oxRaw) * outC + c] = scalePixel(v);
       }
     }
   }
   return dst;
+}
+
+type PixelReader = (x: number, y: number, c: number) => number;
+
+/** Channel c of integer pixel (x, y) in the model's colour mode (grey: BT.601 luma); outside the image, the nearest edge pixel. */
+function pixelReader(img: RawImage, outC: number): PixelReader {
+  const { data, width, height, channels } = img;
+  return (x, y, c) => {
+    const xi = x < 0 ? 0 : x >= width ? width - 1 : x;
+    const yi = y < 0 ? 0 : y >= height ? height - 1 : y;
+    const i = (yi * width + xi) * channels;
+    if (outC === 1) return luma(data, i, channels);
+    return channels === 1 ? data[i] : data[i + c];
+  };
+}
+
+/** Bilinear value at a fractional position (pixel centres at integer coordinates). */
+function bilinear(px: PixelReader, fx: number, fy: number, c: number): number {
+  const x0 = Math.floor(fx);
+  const y0 = Math.floor(fy);
+  const ax = fx - x0;
+  const ay = fy - y0;
+  return (1 - ay) * ((1 - ax) * px(x0, y0, c) + ax * px(x0 + 1, y0, c)) + ay * ((1 - ax) * px(x0, y0 + 1, c) + ax * px(x0 + 1, y0 + 1, c));
 }
 
 /**
@@ -186,7 +193,6 @@ function rotatedCrop(img: RawImage, opts: PreprocessOptions, dst: Float32Array, 
   const size = opts.inputSize;
   const outC = opts.channels ?? 1;
   const [bx, by, bw, bh] = opts.box ?? [0, 0, img.width, img.height];
-  const { data, width, height, channels } = img;
   const sx = bw / size;
   const sy = bh / size;
   const n = Math.max(1, Math.min(4, Math.ceil(Math.max(sx, sy))));
@@ -194,20 +200,7 @@ function rotatedCrop(img: RawImage, opts: PreprocessOptions, dst: Float32Array, 
   const sin = Math.sin(opts.angle!);
   const cx = bx + bw / 2;
   const cy = by + bh / 2;
-  const px = (x: number, y: number, c: number): number => {
-    const xi = x < 0 ? 0 : x >= width ? width - 1 : x;
-    const yi = y < 0 ? 0 : y >= height ? height - 1 : y;
-    const i = (yi * width + xi) * channels;
-    if (outC === 1) return luma(data, i, channels);
-    return channels === 1 ? data[i] : data[i + c];
-  };
-  const bilinear = (fx: number, fy: number, c: number): number => {
-    const x0 = Math.floor(fx);
-    const y0 = Math.floor(fy);
-    const ax = fx - x0;
-    const ay = fy - y0;
-    return (1 - ay) * ((1 - ax) * px(x0, y0, c) + ax * px(x0 + 1, y0, c)) + ay * ((1 - ax) * px(x0, y0 + 1, c) + ax * px(x0 + 1, y0 + 1, c));
-  };
+  const px = pixelReader(img, outC);
   for (let oy = 0; oy < size; oy++) {
     for (let oxRaw = 0; oxRaw < size; oxRaw++) {
       const ox = opts.flip ? size - 1 - oxRaw : oxRaw;
@@ -218,7 +211,7 @@ function rotatedCrop(img: RawImage, opts: PreprocessOptions, dst: Float32Array, 
             // Offset from the crop centre in the upright crop, then turned into the image.
             const u = (ox + (i + 0.5) / n) * sx - bw / 2;
             const v = (oy + (j + 0.5) / n) * sy - bh / 2;
-            sum += bilinear(cx + cos * u - sin * v - 0.5, cy + sin * u + cos * v - 0.5, c);
+            sum += bilinear(px, cx + cos * u - sin * v - 0.5, cy + sin * u + cos * v - 0.5, c);
           }
         }
         dst[offset + (oy * size + oxRaw) * outC + c] = scalePixel(sum / (n * n));

@@ -12,6 +12,24 @@ import { trainOptionsFrom } from '../../src/cli/commands/train.js';
 import { makeClassFolders } from '../data/fixtures.js';
 import { tmpDir } from '../helpers/tmp.js';
 
+/** A one-epoch tiny-xception run on 16x16 synthetic folders, on the calling thread. */
+function tinyRun(data: string): TrainOptions {
+  return {
+    ...DEFAULT_TRAIN_OPTIONS,
+    task: 'custom',
+    data,
+    arch: 'tiny-xception',
+    inputSize: 16,
+    epochs: 1,
+    batchSize: 16,
+    augment: { ...NO_AUGMENT },
+    valFraction: 0.25,
+    testFraction: 0.25,
+    workers: 0,
+    preciseBnBatches: 0,
+  };
+}
+
 test('weighted epoch order: whole passes per integer weight, a seeded subset for the fraction, shuffled together', () => {
   const ranges: Array<[number, number]> = [
     [0, 10],
@@ -48,22 +66,14 @@ test('training on two datasets: validation per dataset and combined in log.csv, 
   const a = await makeClassFolders(path.join(tmpDir(), 'first'), 24, 16, 1);
   const b = await makeClassFolders(path.join(tmpDir(), 'second'), 12, 16, 5);
   const o: TrainOptions = {
-    ...DEFAULT_TRAIN_OPTIONS,
-    task: 'custom',
-    data: a,
+    ...tinyRun(a),
     sources: [
       { path: a, weight: 1 },
       { path: b, weight: 2 },
     ],
-    arch: 'tiny-xception',
-    inputSize: 16,
     epochs: 2,
-    batchSize: 16,
     schedule: { ...DEFAULT_TRAIN_OPTIONS.schedule, lr: 0.002 },
     augment: { ...NO_AUGMENT, flip: true },
-    valFraction: 0.25,
-    testFraction: 0.25,
-    workers: 0,
     preciseBnBatches: 2,
   };
   const run = path.join(tmpDir(), 'run');
@@ -97,20 +107,7 @@ test('training on two datasets: validation per dataset and combined in log.csv, 
 test('an ensemble may join a run on one dataset to a run on several, listed first; not the other way round', async () => {
   const a = await makeClassFolders(path.join(tmpDir(), 'ea'), 20, 16, 1);
   const b = await makeClassFolders(path.join(tmpDir(), 'eb'), 10, 16, 5);
-  const base: TrainOptions = {
-    ...DEFAULT_TRAIN_OPTIONS,
-    task: 'custom',
-    data: a,
-    arch: 'tiny-xception',
-    inputSize: 16,
-    epochs: 1,
-    batchSize: 16,
-    augment: { ...NO_AUGMENT },
-    valFraction: 0.25,
-    testFraction: 0.25,
-    workers: 0,
-    preciseBnBatches: 0,
-  };
+  const base = tinyRun(a);
   const quiet = { progress: false, log: () => {} };
   const both = path.join(tmpDir(), 'both');
   const one = path.join(tmpDir(), 'one');
