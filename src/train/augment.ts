@@ -7,6 +7,7 @@
  */
 import type { RawImage } from '../data/preprocess.js';
 import type { Rng } from '../data/rng.js';
+import { jpegRecompress } from './jpeg-artifacts.js';
 
 export interface AugmentOptions {
   /** Max rotation in degrees (paper: 10). */
@@ -36,7 +37,12 @@ export interface AugmentOptions {
   noise?: number;
   /** RGB models: probability of turning the image grey (luma in every channel); 0 = off. */
   grey?: number;
+  /** Probability of a JPEG re-compression at a quality uniform in JPEG_QUALITY (after blur and noise); 0 = off. */
+  jpeg?: number;
 }
+
+/** Qualities drawn by the JPEG re-compression: from heavily compressed web images to a camera's default. */
+export const JPEG_QUALITY: readonly [number, number] = [20, 90];
 
 export const PAPER_AUGMENT: AugmentOptions = { rotation: 10, shift: 0.1, zoom: 0.1, flip: true, brightness: 0.1, contrast: 0.1, cutout: 0 };
 export const NO_AUGMENT: AugmentOptions = { rotation: 0, shift: 0, zoom: 0, flip: false, brightness: 0, contrast: 0, cutout: 0 };
@@ -62,7 +68,7 @@ export const ROBUST_AUGMENT: AugmentOptions = {
 };
 
 export function isIdentity(a: AugmentOptions): boolean {
-  return !a.rotation && !a.shift && !a.zoom && !a.flip && !a.brightness && !a.contrast && !a.cutout && !a.aspect && !a.gamma && !a.blur && !a.noise && !a.grey;
+  return !a.rotation && !a.shift && !a.zoom && !a.flip && !a.brightness && !a.contrast && !a.cutout && !a.aspect && !a.gamma && !a.blur && !a.noise && !a.grey && !a.jpeg;
 }
 
 /**
@@ -138,7 +144,7 @@ export function augmentImage(src: RawImage, dst: Uint8Array, rng: Rng, a: Augmen
   return { flip };
 }
 
-/** Gamma, blur, noise and grey (the options added for robustness), in place on `dst`. */
+/** Gamma, blur, noise, JPEG and grey (the options added for robustness), in place on `dst`. */
 function photometric(dst: Uint8Array, w: number, h: number, c: number, rng: Rng, a: AugmentOptions): void {
   const n = w * h * c;
   if (a.gamma) {
@@ -155,6 +161,7 @@ function photometric(dst: Uint8Array, w: number, h: number, c: number, rng: Rng,
       dst[i] = v < 0 ? 0 : v > 255 ? 255 : v;
     }
   }
+  if (a.jpeg && rng.next() < a.jpeg) jpegRecompress(dst, w, h, c, rng.uniform(JPEG_QUALITY[0], JPEG_QUALITY[1]));
   if (a.grey && c === 3 && rng.next() < a.grey) {
     for (let i = 0; i < n; i += 3) {
       const v = 0.299 * dst[i] + 0.587 * dst[i + 1] + 0.114 * dst[i + 2] + 0.5;

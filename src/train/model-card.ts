@@ -146,7 +146,7 @@ export function trainCommand(o: TrainOptions, runDir: string): string {
   const g = o.augment;
   a.push('--augment', 'none', '--rotation', String(g.rotation), '--shift', String(g.shift), '--zoom', String(g.zoom), g.flip ? '--flip' : '--no-flip');
   a.push('--brightness', String(g.brightness), '--contrast', String(g.contrast), '--cutout', String(g.cutout));
-  for (const [flag, v] of [['--aspect', g.aspect], ['--gamma', g.gamma], ['--blur', g.blur], ['--noise', g.noise], ['--grey', g.grey]] as const) if (v) a.push(flag, String(v));
+  for (const [flag, v] of [['--aspect', g.aspect], ['--gamma', g.gamma], ['--blur', g.blur], ['--noise', g.noise], ['--grey', g.grey], ['--jpeg', g.jpeg]] as const) if (v) a.push(flag, String(v));
   a.push('--mixup', String(o.mixup));
   if (o.l2 !== undefined) a.push('--l2', String(o.l2));
   a.push('--seed', String(o.seed));

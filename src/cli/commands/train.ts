@@ -46,6 +46,7 @@ interface TrainCliOptions {
   gamma?: string;
   blur?: string;
   noise?: string;
+  jpeg?: string;
   grey?: string;
   mixup: string;
   l2?: string;
@@ -101,6 +102,7 @@ function augmentFrom(o: TrainCliOptions): AugmentOptions {
       blur: f(o.blur, '--blur', base.blur ?? 0, 10),
       noise: f(o.noise, '--noise', base.noise ?? 0, 1),
       grey: f(o.grey, '--grey', base.grey ?? 0, 1),
+      jpeg: f(o.jpeg, '--jpeg', base.jpeg ?? 0, 1),
     }),
   };
 }
@@ -225,6 +227,7 @@ export function registerTrain(program: Command): void {
     .option('--gamma <f>', 'gamma jitter: values raised to exp(u), |u| <= f')
     .option('--blur <sigma>', 'half of the images blurred with a Gaussian of sigma up to this (pixels at model input)')
     .option('--noise <f>', 'half of the images get Gaussian noise of sd up to this fraction of full scale')
+    .option('--jpeg <p>', 'probability of re-compressing an image as JPEG at a quality from 20 to 90 (blocking, ringing)')
     .option('--grey <p>', 'RGB models: probability of turning an image grey')
     .option('--mixup <alpha>', 'mixup Beta(alpha, alpha) (0 = off)', '0')
     .option('--l2 <x>', 'L2 on conv kernels (default: the architecture\'s, 0.01 for the Xceptions)')
