@@ -11,7 +11,7 @@ import type { ModelCost } from '../framework/cost.js';
 import { projectRoot } from '../data/paths.js';
 import { shippedModelName, type ModelVariant } from '../io/model-store.js';
 import type { BalanceCriterion } from './calibrate.js';
-import type { TrainOptions } from './train.js';
+import type { TrainOptions } from './options.js';
 
 const MODEL_VARIANTS: readonly ModelVariant[] = ['fast', 'accurate'];
 

@@ -20,7 +20,8 @@ import { MODEL_ONNX, shippedOnnx, writeOnnx } from '../io/onnx/model-dir.js';
 import { labelCounts, type Dataset, type SplitName } from '../data/dataset.js';
 import { loadDataset } from '../data/load.js';
 import { cardEvaluation, limitations, portablePath, MODEL_CARD_JSON, MODEL_CARD_MD, modelCardMarkdown, trainCommand, type CardEvaluation, type ModelCard } from './model-card.js';
-import { readSessions, SESSIONS_JSONL, splitSeedOf, type TrainOptions } from './train.js';
+import { splitSeedOf, type TrainOptions } from './options.js';
+import { readSessions, SESSIONS_JSONL } from './run-log.js';
 import { combineSources, dataSources } from './sources.js';
 
 export interface ShipOptions {
