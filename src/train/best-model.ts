@@ -19,14 +19,16 @@ export interface SelectionMetric {
   name: string;
   /** How the console log names it ("best val loss 0.9 at epoch 3"). */
   label: string;
+  /** How a model card names it ("best epoch by validation loss"). */
+  title: string;
   mode: 'min' | 'max';
   value: (rec: EpochRecord) => number;
 }
 
 /** The metrics a run can select by; a new task adds its own (e.g. a regression's validation MAE, 'min'). */
 export const SELECTION_METRICS = {
-  val_loss: { name: 'val_loss', label: 'val loss', mode: 'min', value: (r) => r.valLoss },
-  val_accuracy: { name: 'val_accuracy', label: 'val accuracy', mode: 'max', value: (r) => r.valAcc },
+  val_loss: { name: 'val_loss', label: 'val loss', title: 'validation loss', mode: 'min', value: (r) => r.valLoss },
+  val_accuracy: { name: 'val_accuracy', label: 'val accuracy', title: 'validation accuracy', mode: 'max', value: (r) => r.valAcc },
 } satisfies Record<string, SelectionMetric>;
 
 export type SelectionMetricName = keyof typeof SELECTION_METRICS;

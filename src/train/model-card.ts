@@ -283,7 +283,9 @@ export function modelCardMarkdown(c: ModelCard): string {
   const a = c.architecture;
   const t = c.training;
   const L: string[] = [`# Model card: ${c.name} (${c.task})`, ''];
-  L.push(`**Status: ${c.status}.**${c.status === 'final' ? '' : ' The weights are the best so far by validation loss; they will be replaced when training ends.'}`, '');
+  // Only a run still training has better weights to come; a finished one shipped without --final lacks only the test figures.
+  const inProgress = c.status.startsWith('interim: training in progress');
+  L.push(`**Status: ${c.status}.**${inProgress ? ' The weights are the best so far by validation loss; they will be replaced when training ends.' : ''}`, '');
   L.push(`Shipped by \`facecls ship\` on ${c.shippedAt} from the training run${c.ensemble ? `s ${c.ensemble.members.map((m) => `\`${m.runDir}\``).join(', ')} (an ensemble)` : ` \`${t.runDir}\``}.`, '');
   L.push(
     ...mdTable(
