@@ -67,6 +67,35 @@ export const ROBUST_AUGMENT: AugmentOptions = {
   grey: 0.2,
 };
 
+/** The named augmentation presets of `facecls train --augment`. */
+export const AUGMENT_PRESETS = { paper: PAPER_AUGMENT, robust: ROBUST_AUGMENT, none: NO_AUGMENT } as const;
+export type AugmentPreset = keyof typeof AUGMENT_PRESETS;
+
+const ROBUSTNESS_KEYS = ['aspect', 'gamma', 'blur', 'noise', 'grey', 'jpeg'] as const;
+
+/**
+ * A preset with some of its values replaced. The robustness options (aspect, gamma, blur, noise, grey,
+ * jpeg) are kept only when on, so the configs of runs without them stay as they were.
+ */
+export function augmentFrom(preset: AugmentPreset, overrides: Partial<AugmentOptions> = {}): AugmentOptions {
+  const base = AUGMENT_PRESETS[preset];
+  const pick = <K extends keyof AugmentOptions>(k: K): AugmentOptions[K] => overrides[k] ?? base[k];
+  const out: AugmentOptions = {
+    rotation: pick('rotation'),
+    shift: pick('shift'),
+    zoom: pick('zoom'),
+    flip: pick('flip'),
+    brightness: pick('brightness'),
+    contrast: pick('contrast'),
+    cutout: pick('cutout'),
+  };
+  for (const k of ROBUSTNESS_KEYS) {
+    const v = pick(k) ?? 0;
+    if (v !== 0) out[k] = v;
+  }
+  return out;
+}
+
 export function isIdentity(a: AugmentOptions): boolean {
   return !a.rotation && !a.shift && !a.zoom && !a.flip && !a.brightness && !a.contrast && !a.cutout && !a.aspect && !a.gamma && !a.blur && !a.noise && !a.grey && !a.jpeg;
 }

@@ -5,6 +5,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { LUMA_WEIGHTS } from '../data/preprocess.js';
+import { UserError } from '../errors.js';
+import { loadModel } from '../io/model-store.js';
+import type { TrainOptions } from './options.js';
 
 export interface InitPlan {
   /** One tensor per weight of `target`, in its order. */
@@ -56,3 +59,26 @@ export function planInit(source: tf.LayersModel, target: tf.LayersModel, labelsD
   if (classifier) adaptations.push(`classifier ${classifier.name} starts fresh (other labels)`);
   return { weights, created, adaptations };
 }
+
+/**
+ * Start `model` from a trained model's weights (--init): the same architecture; other labels, another input
+ * size or the other colour mode are adapted (see planInit). Mismatches are UserErrors naming the model.
+ */
+export async function initFrom(model: tf.LayersModel, o: TrainOptions, labels: string[], log: (line: string) => void): Promise<void> {
+  const src = await loadModel(o.init!);
+  try {
+    const m = src.meta;
+    if (m.arch !== undefined && m.arch !== o.arch) throw new UserError(`--init model "${o.init}": architecture ${m.arch} differs from the run's ${o.arch}`);
+    const plan = planInit(src.model, model, m.labels.join() !== labels.join());
+    if (typeof plan === 'string') {
+      throw new UserError(`--init model "${o.init}" (${m.inputSize}x${m.inputSize}x${m.channels}, ${m.labels.length} classes) cannot start this ${o.inputSize}x${o.inputSize}x${o.channels} ${o.arch} run: ${plan}`);
+    }
+    model.setWeights(plan.weights);
+    tf.dispose(plan.created);
+    const what = plan.adaptations.length > 0 ? `adapted: ${plan.adaptations.join('; ')}` : 'copied as they are';
+    log(`--init ${o.init} (${m.labels.join(', ')}; ${m.inputSize}x${m.inputSize}x${m.channels}): weights ${what}`);
+  } finally {
+    src.model.dispose();
+  }
+}
+

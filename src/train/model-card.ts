@@ -11,7 +11,7 @@ import type { ModelCost } from '../framework/cost.js';
 import { projectRoot } from '../data/paths.js';
 import { shippedModelName, type ModelVariant } from '../io/model-store.js';
 import type { BalanceCriterion } from './calibrate.js';
-import type { TrainOptions } from './train.js';
+import type { TrainOptions } from './options.js';
 
 const MODEL_VARIANTS: readonly ModelVariant[] = ['fast', 'accurate'];
 
@@ -283,7 +283,9 @@ export function modelCardMarkdown(c: ModelCard): string {
   const a = c.architecture;
   const t = c.training;
   const L: string[] = [`# Model card: ${c.name} (${c.task})`, ''];
-  L.push(`**Status: ${c.status}.**${c.status === 'final' ? '' : ' The weights are the best so far by validation loss; they will be replaced when training ends.'}`, '');
+  // Only a run still training has better weights to come; a finished one shipped without --final lacks only the test figures.
+  const inProgress = c.status.startsWith('interim: training in progress');
+  L.push(`**Status: ${c.status}.**${inProgress ? ' The weights are the best so far by validation loss; they will be replaced when training ends.' : ''}`, '');
   L.push(`Shipped by \`facecls ship\` on ${c.shippedAt} from the training run${c.ensemble ? `s ${c.ensemble.members.map((m) => `\`${m.runDir}\``).join(', ')} (an ensemble)` : ` \`${t.runDir}\``}.`, '');
   L.push(
     ...mdTable(

@@ -1,4 +1,5 @@
 /** Learning-rate schedules and the plateau / early-stopping bookkeeping (Keras callback semantics). */
+import { improves, worstValue, type SelectionMetric } from './best-model.js';
 
 export type ScheduleName = 'plateau' | 'cosine' | 'step' | 'constant';
 export const SCHEDULES: readonly ScheduleName[] = ['plateau', 'cosine', 'step', 'constant'];
@@ -39,6 +40,7 @@ export function scheduledLr(c: ScheduleConfig, epoch: number): number {
 
 /** State carried across epochs (and checkpoints) for plateau reduction and early stopping. */
 export interface MonitorState {
+  /** Best value so far of the selection metric (val loss by default; the name is what checkpoint.json stores). */
   bestValLoss: number;
   bestEpoch: number;
   /** Epochs since the last improvement (early stopping). */
@@ -49,16 +51,26 @@ export interface MonitorState {
   plateauLr: number;
 }
 
-export function initialMonitor(lr: number): MonitorState {
-  return { bestValLoss: Infinity, bestEpoch: 0, sinceBest: 0, plateauWait: 0, plateauLr: lr };
+export function initialMonitor(lr: number, metric: Pick<SelectionMetric, 'mode'> = { mode: 'min' }): MonitorState {
+  return { bestValLoss: worstValue(metric), bestEpoch: 0, sinceBest: 0, plateauWait: 0, plateauLr: lr };
 }
 
-/** Update after an epoch; returns whether this epoch is a new best. Keras min_delta semantics: strictly better by minDelta. */
-export function observe(m: MonitorState, epoch: number, valLoss: number, c: ScheduleConfig, minDelta = 1e-4): { improved: boolean; reducedLr: boolean } {
-  const improved = valLoss < m.bestValLoss - minDelta;
+/**
+ * Update after an epoch with its value of the selection metric (val loss unless `metric` says
+ * otherwise); returns whether this epoch is a new best. Keras min_delta semantics: strictly better by minDelta.
+ */
+export function observe(
+  m: MonitorState,
+  epoch: number,
+  value: number,
+  c: ScheduleConfig,
+  minDelta = 1e-4,
+  metric: Pick<SelectionMetric, 'mode'> = { mode: 'min' },
+): { improved: boolean; reducedLr: boolean } {
+  const improved = improves(metric, value, m.bestValLoss, minDelta);
   let reducedLr = false;
   if (improved) {
-    m.bestValLoss = valLoss;
+    m.bestValLoss = value;
     m.bestEpoch = epoch;
     m.sinceBest = 0;
     m.plateauWait = 0;

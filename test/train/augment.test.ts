@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../src/data/rng.js';
-import { augmentImage, NO_AUGMENT, PAPER_AUGMENT } from '../../src/train/augment.js';
+import { augmentFrom, augmentImage, NO_AUGMENT, PAPER_AUGMENT, ROBUST_AUGMENT } from '../../src/train/augment.js';
 import { balancedClassWeights, writeTarget } from '../../src/train/batches.js';
 import { initialMonitor, lrForEpoch, observe, scheduledLr, type ScheduleConfig } from '../../src/train/schedule.js';
 import type { RawImage } from '../../src/data/preprocess.js';
@@ -157,4 +157,15 @@ test('robust augmentation: aspect stretches one axis, gamma keeps 0 and 255, blu
   augmentImage(img, a, new Rng(5), PAPER_AUGMENT);
   augmentImage(img, b, new Rng(5), { ...PAPER_AUGMENT, aspect: 0, gamma: 0, blur: 0, noise: 0, grey: 0 });
   assert.deepEqual(a, b);
+});
+
+test('augmentFrom: a preset with values overridden; the robustness options appear only when on', () => {
+  assert.deepEqual(augmentFrom('paper'), PAPER_AUGMENT);
+  assert.deepEqual(augmentFrom('none'), NO_AUGMENT);
+  assert.deepEqual(augmentFrom('robust'), ROBUST_AUGMENT);
+  assert.deepEqual(augmentFrom('none', { flip: true, rotation: 3, jpeg: 0.2 }), { ...NO_AUGMENT, flip: true, rotation: 3, jpeg: 0.2 });
+  const r = augmentFrom('robust', { blur: 0, flip: false });
+  assert.equal(r.flip, false);
+  assert.ok(!('blur' in r), 'a robustness option turned off is left out, as in configs of runs without it');
+  assert.deepEqual(Object.keys(augmentFrom('paper', { gamma: 0.1 })), ['rotation', 'shift', 'zoom', 'flip', 'brightness', 'contrast', 'cutout', 'gamma']);
 });

@@ -143,7 +143,10 @@ test('CLI: --final --tta flip evaluates val and test like facecls eval; refuses 
   assert.equal(forced.code, 0, forced.stderr);
   // A finished run shipped without --final is interim: its test figures are withheld.
   assert.match(forced.stdout, /status: interim: training finished, test figures withheld until facecls ship --final/);
-  assert.match(fs.readFileSync(path.join(out, MODEL_CARD_MD), 'utf8'), /\*\*Status: interim: training finished/);
+  const interimMd = fs.readFileSync(path.join(out, MODEL_CARD_MD), 'utf8');
+  assert.match(interimMd, /\*\*Status: interim: training finished/);
+  assert.doesNotMatch(interimMd, /Status: final/);
+  assert.doesNotMatch(interimMd, /will be replaced when training ends/, 'a finished run has no better weights to come');
   assert.match(forced.stdout, /Test figures are withheld/);
   const noted = JSON.parse(fs.readFileSync(path.join(out, MODEL_CARD_JSON), 'utf8')) as ModelCard;
   assert.deepEqual(noted.notes, ['first note', 'second: with a `tick`']);

@@ -6,11 +6,7 @@ import { spawn } from 'node:child_process';
 import { projectRoot } from '../../src/data/paths.js';
 import { NO_AUGMENT } from '../../src/train/augment.js';
 import { createTrainer as createEngineTrainer } from '../../src/engine/trainer.js';
-import { DEFAULT_TRAIN_OPTIONS, distillTargets, resumeTraining, teacherPerSample, train, TrainingDivergedError, type TrainOptions } from '../../src/train/train.js';
-import { createRuntime } from '../../src/runtime/factory.js';
-import { loadDataset } from '../../src/data/load.js';
-import { SampleStore } from '../../src/data/store.js';
-import { preprocessFace } from '../../src/data/preprocess.js';
+import { DEFAULT_TRAIN_OPTIONS, resumeTraining, train, TrainingDivergedError, type TrainOptions } from '../../src/train/train.js';
 import { loadModel } from '../../src/io/model-store.js';
 import { evaluate } from '../../src/eval/evaluate.js';
 import { runCli } from '../helpers/cli.js';
@@ -123,41 +119,6 @@ test('--init from a model with other labels transfers every layer but the classi
   const rgb = await train(opts(data, { inputSize: 16, channels: 3, epochs: 1, init: path.join(source, 'best') }), path.join(tmpDir(), 'rgb-transfer'), { ...quiet, log: (l) => lines.push(l) });
   assert.equal(rgb.epochsDone, 1);
   assert.match(lines.join('\n'), /12x12x1\): weights adapted: first convolution grey -> RGB \(kernel split by the BT.601 luma weights\); classifier \S+ starts fresh/);
-});
-
-test('distillation targets: softened teacher probabilities mixed in, row weight kept', async () => {
-  const teacher = { run: async (_x: Float32Array, n: number) => new Float32Array(Array.from({ length: n }, () => [0.8, 0.2]).flat()) } as never;
-  const y = new Float32Array([1, 0, 0, 2]); // row 2 carries class weight 2
-  await distillTargets(teacher, new Float32Array(0), y, 2, 2, 0.5, 2);
-  const q0 = Math.sqrt(0.8) / (Math.sqrt(0.8) + Math.sqrt(0.2)); // T = 2
-  assert.ok(Math.abs(y[0] - (0.5 + 0.5 * q0)) < 1e-6);
-  assert.ok(Math.abs(y[1] - 0.5 * (1 - q0)) < 1e-6);
-  assert.ok(Math.abs(y[2] + y[3] - 2) < 1e-6);
-});
-
-test('teacherPerSample: one row per store sample, at the teacher\'s own input, unreadable samples left NaN', async () => {
-  const runDir = path.join(tmpDir(), 'teacher-run');
-  await train(opts(data, { epochs: 2 }), runDir, quiet);
-  const teacher = await createRuntime(path.join(runDir, 'best'), { runtime: 'tfjs' });
-  try {
-    const ds = await loadDataset(data, { task: 'custom' });
-    const missing = path.join(data, 'missing.png');
-    const samples = [...ds.splits.val, { id: missing, file: missing, label: 0 }];
-    // The student's store is 20x20 RGB; the rows must come from the teacher's 12x12 grey view of each image.
-    const p = await teacherPerSample(teacher, new SampleStore(samples, { inputSize: 20, channels: 3 }));
-    assert.equal(p.length, samples.length * 2);
-    const view = new SampleStore(samples, { inputSize: 12, channels: 1 });
-    for (const i of [0, 5, samples.length - 2]) {
-      const x = preprocessFace((await view.get(i))!, { inputSize: 12, channels: 1 });
-      const q = await teacher.run(x, 1);
-      assert.ok(Math.abs(p[i * 2] - q[0]) < 1e-5 && Math.abs(p[i * 2 + 1] - q[1]) < 1e-5, `row ${i}: ${p.subarray(i * 2, i * 2 + 2)} vs ${q}`);
-    }
-    const right = ds.splits.val.filter((s, i) => (p[i * 2 + 1] > p[i * 2] ? 1 : 0) === s.label).length;
-    assert.ok(right >= 0.9 * ds.splits.val.length, `teacher rows agree with ${right} of ${ds.splits.val.length} labels`);
-    assert.ok(Number.isNaN(p[(samples.length - 1) * 2]), 'the unreadable sample keeps a NaN row');
-  } finally {
-    await teacher.dispose();
-  }
 });
 
 test('NaN loss stops the run with a clear message and keeps the last good checkpoint', async () => {

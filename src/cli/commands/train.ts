@@ -6,7 +6,7 @@ import { ARCH_NAMES } from '../../framework/zoo.js';
 import type { Task } from '../../io/model-store.js';
 import { DATASET_FORMATS } from '../../data/load.js';
 import type { DatasetFormat } from '../../data/dataset.js';
-import { NO_AUGMENT, PAPER_AUGMENT, ROBUST_AUGMENT, type AugmentOptions } from '../../train/augment.js';
+import { AUGMENT_PRESETS, augmentFrom, type AugmentOptions, type AugmentPreset } from '../../train/augment.js';
 import type { DataSource } from '../../train/sources.js';
 import { SCHEDULES, type ScheduleName } from '../../train/schedule.js';
 import { DEFAULT_TRAIN_OPTIONS, resumeTraining, train, type TrainOptions, type TrainSummary } from '../../train/train.js';
@@ -83,32 +83,26 @@ function parseClassWeights(v: string): TrainOptions['classWeights'] {
   return ws;
 }
 
-function augmentFrom(o: TrainCliOptions): AugmentOptions {
-  const base = o.augment === 'paper' ? PAPER_AUGMENT : o.augment === 'robust' ? ROBUST_AUGMENT : o.augment === 'none' ? NO_AUGMENT : undefined;
-  if (!base) throw new UserError(`--augment must be paper, robust or none, got "${o.augment}"`);
-  const f = (v: string | undefined, name: string, def: number, max: number) => (v === undefined ? def : parseFloatOption(v, name, 0, max));
-  return {
-    rotation: f(o.rotation, '--rotation', base.rotation, 180),
-    shift: f(o.shift, '--shift', base.shift, 0.5),
-    zoom: f(o.zoom, '--zoom', base.zoom, 0.9),
-    flip: o.flip === undefined ? base.flip : o.flip,
-    brightness: f(o.brightness, '--brightness', base.brightness, 1),
-    contrast: f(o.contrast, '--contrast', base.contrast, 1),
-    cutout: f(o.cutout, '--cutout', base.cutout, 1),
-    // The robustness options are written only when on, so configs of runs without them stay as they were.
-    ...nonZero({
-      aspect: f(o.aspect, '--aspect', base.aspect ?? 0, 1),
-      gamma: f(o.gamma, '--gamma', base.gamma ?? 0, 2),
-      blur: f(o.blur, '--blur', base.blur ?? 0, 10),
-      noise: f(o.noise, '--noise', base.noise ?? 0, 1),
-      grey: f(o.grey, '--grey', base.grey ?? 0, 1),
-      jpeg: f(o.jpeg, '--jpeg', base.jpeg ?? 0, 1),
-    }),
+/** --augment's preset with the flags that override its values. */
+function augmentOf(o: TrainCliOptions): AugmentOptions {
+  if (!Object.hasOwn(AUGMENT_PRESETS, o.augment)) throw new UserError(`--augment must be paper, robust or none, got "${o.augment}"`);
+  const f = (v: string | undefined, name: string, max: number) => (v === undefined ? undefined : parseFloatOption(v, name, 0, max));
+  const overrides: Partial<AugmentOptions> = {
+    rotation: f(o.rotation, '--rotation', 180),
+    shift: f(o.shift, '--shift', 0.5),
+    zoom: f(o.zoom, '--zoom', 0.9),
+    flip: o.flip,
+    brightness: f(o.brightness, '--brightness', 1),
+    contrast: f(o.contrast, '--contrast', 1),
+    cutout: f(o.cutout, '--cutout', 1),
+    aspect: f(o.aspect, '--aspect', 1),
+    gamma: f(o.gamma, '--gamma', 2),
+    blur: f(o.blur, '--blur', 10),
+    noise: f(o.noise, '--noise', 1),
+    grey: f(o.grey, '--grey', 1),
+    jpeg: f(o.jpeg, '--jpeg', 1),
   };
-}
-
-function nonZero(o: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== 0));
+  return augmentFrom(o.augment as AugmentPreset, overrides);
 }
 
 /** --data given several times, with --data-weights w1,w2,... (default 1 each). */
@@ -151,7 +145,7 @@ export function trainOptionsFrom(task: Task, o: TrainCliOptions, backend?: strin
     earlyStopping: parseIntOption(o.earlyStopping, '--early-stopping', 0),
     labelSmoothing: parseFloatOption(o.labelSmoothing, '--label-smoothing', 0, 0.99),
     classWeights: parseClassWeights(o.classWeights),
-    augment: augmentFrom(o),
+    augment: augmentOf(o),
     mixup: parseFloatOption(o.mixup, '--mixup', 0, 100),
     ...(o.l2 !== undefined ? { l2: parseFloatOption(o.l2, '--l2', 0, 10) } : {}),
     seed: parseIntOption(o.seed, '--seed', 0, 2 ** 32 - 1),
@@ -187,7 +181,7 @@ function printSummary(s: TrainSummary, json: boolean): void {
 }
 
 export function registerTrain(program: Command): void {
-  program
+  const cmd = program
     .command('train')
     .description('train a classifier (emotion, gender or custom classes) with validation-based model selection; resumable')
     .argument('[task]', `what to train: ${TASKS.join(', ')}`)
@@ -213,22 +207,9 @@ export function registerTrain(program: Command): void {
     .option('--step-epochs <n>', 'step schedule: reduce every n epochs', String(DEFAULT_TRAIN_OPTIONS.schedule.stepEpochs))
     .option('--early-stopping <epochs>', 'stop after this many epochs without val-loss improvement (0 = never)', String(DEFAULT_TRAIN_OPTIONS.earlyStopping))
     .option('--label-smoothing <e>', 'label smoothing epsilon', '0')
-    .option('--class-weights <w>', 'none, balanced (n / (K * count)), or w1,w2,... per class', 'none')
-    .option('--augment <preset>', 'paper (rotation 10, shift 0.1, zoom 0.1, flip, brightness/contrast 0.1), robust (framing, rotation and image-quality jitter; see README) or none', 'paper')
-    .option('--rotation <deg>', 'max rotation in degrees (overrides the preset)')
-    .option('--shift <f>', 'max shift as a fraction of the side')
-    .option('--zoom <f>', 'max zoom as a fraction')
-    .option('--flip', 'random horizontal flip')
-    .option('--no-flip', 'no horizontal flip')
-    .option('--brightness <f>', 'max brightness change (fraction of full scale)')
-    .option('--contrast <f>', 'max contrast change (fraction)')
-    .option('--cutout <f>', 'cutout square side as a fraction of the image (0 = off)')
-    .option('--aspect <f>', 'aspect jitter: horizontal and vertical scale differ by up to a factor 1 + f')
-    .option('--gamma <f>', 'gamma jitter: values raised to exp(u), |u| <= f')
-    .option('--blur <sigma>', 'half of the images blurred with a Gaussian of sigma up to this (pixels at model input)')
-    .option('--noise <f>', 'half of the images get Gaussian noise of sd up to this fraction of full scale')
-    .option('--jpeg <p>', 'probability of re-compressing an image as JPEG at a quality from 20 to 90 (blocking, ringing)')
-    .option('--grey <p>', 'RGB models: probability of turning an image grey')
+    .option('--class-weights <w>', 'none, balanced (n / (K * count)), or w1,w2,... per class', 'none');
+  addAugmentOptions(cmd);
+  cmd
     .option('--mixup <alpha>', 'mixup Beta(alpha, alpha) (0 = off)', '0')
     .option('--l2 <x>', 'L2 on conv kernels (default: the architecture\'s, 0.01 for the Xceptions)')
     .option('--seed <n>', 'seed for data order, augmentation and (unless --split-seed) the split of datasets without an official one; weight initialisation is not seeded', String(DEFAULT_TRAIN_OPTIONS.seed))
@@ -250,28 +231,51 @@ export function registerTrain(program: Command): void {
     .option('--resume <run-dir>', 'continue a run from its last complete checkpoint')
     .option('--json', 'print the summary as JSON', false)
     .option('--no-progress', 'no progress bar')
-    .action(async (taskArg: string | undefined, o: TrainCliOptions, cmd: Command) => {
-      const backend = cmd.optsWithGlobals().backend as string | undefined;
-      const maxMinutes = o.maxMinutes === undefined ? undefined : parseFloatOption(o.maxMinutes, '--max-minutes', 0);
-      const control = { maxMinutes, progress: o.progress };
-      let summary: TrainSummary;
-      if (o.resume) {
-        summary = await resumeTraining(
-          path.resolve(o.resume),
-          {
-            ...(o.epochs !== undefined ? { epochs: parseIntOption(o.epochs, '--epochs', 1) } : {}),
-            ...(o.workers !== undefined ? { workers: parseIntOption(o.workers, '--workers', 0, 64) } : {}),
-            ...(backend ? { backend } : {}),
-          },
-          control,
-        );
-      } else {
-        if (!taskArg) throw new UserError(`say what to train: facecls train <${TASKS.join('|')}> --data PATH`);
-        if (!TASKS.includes(taskArg as Task)) throw new UserError(`unknown task "${taskArg}": choose one of ${TASKS.join(', ')}`);
-        const opts = trainOptionsFrom(taskArg as Task, o, backend);
-        const runDir = path.resolve(o.out ?? path.join('runs', `${taskArg}-${opts.arch}-${timestamp()}`));
-        summary = await train(opts, runDir, control);
-      }
-      printSummary(summary, o.json);
-    });
+    .action(trainAction);
+}
+
+/** The augmentation flags: a preset and the values that override it. */
+function addAugmentOptions(cmd: Command): void {
+  cmd
+    .option('--augment <preset>', 'paper (rotation 10, shift 0.1, zoom 0.1, flip, brightness/contrast 0.1), robust (framing, rotation and image-quality jitter; see README) or none', 'paper')
+    .option('--rotation <deg>', 'max rotation in degrees (overrides the preset)')
+    .option('--shift <f>', 'max shift as a fraction of the side')
+    .option('--zoom <f>', 'max zoom as a fraction')
+    .option('--flip', 'random horizontal flip')
+    .option('--no-flip', 'no horizontal flip')
+    .option('--brightness <f>', 'max brightness change (fraction of full scale)')
+    .option('--contrast <f>', 'max contrast change (fraction)')
+    .option('--cutout <f>', 'cutout square side as a fraction of the image (0 = off)')
+    .option('--aspect <f>', 'aspect jitter: horizontal and vertical scale differ by up to a factor 1 + f')
+    .option('--gamma <f>', 'gamma jitter: values raised to exp(u), |u| <= f')
+    .option('--blur <sigma>', 'half of the images blurred with a Gaussian of sigma up to this (pixels at model input)')
+    .option('--noise <f>', 'half of the images get Gaussian noise of sd up to this fraction of full scale')
+    .option('--jpeg <p>', 'probability of re-compressing an image as JPEG at a quality from 20 to 90 (blocking, ringing)')
+    .option('--grey <p>', 'RGB models: probability of turning an image grey');
+}
+
+/** `facecls train <task> ...` (a new run) or `facecls train --resume <run-dir>`. */
+async function trainAction(taskArg: string | undefined, o: TrainCliOptions, cmd: Command): Promise<void> {
+  const backend = cmd.optsWithGlobals().backend as string | undefined;
+  const maxMinutes = o.maxMinutes === undefined ? undefined : parseFloatOption(o.maxMinutes, '--max-minutes', 0);
+  const control = { maxMinutes, progress: o.progress };
+  let summary: TrainSummary;
+  if (o.resume) {
+    summary = await resumeTraining(
+      path.resolve(o.resume),
+      {
+        ...(o.epochs !== undefined ? { epochs: parseIntOption(o.epochs, '--epochs', 1) } : {}),
+        ...(o.workers !== undefined ? { workers: parseIntOption(o.workers, '--workers', 0, 64) } : {}),
+        ...(backend ? { backend } : {}),
+      },
+      control,
+    );
+  } else {
+    if (!taskArg) throw new UserError(`say what to train: facecls train <${TASKS.join('|')}> --data PATH`);
+    if (!TASKS.includes(taskArg as Task)) throw new UserError(`unknown task "${taskArg}": choose one of ${TASKS.join(', ')}`);
+    const opts = trainOptionsFrom(taskArg as Task, o, backend);
+    const runDir = path.resolve(o.out ?? path.join('runs', `${taskArg}-${opts.arch}-${timestamp()}`));
+    summary = await train(opts, runDir, control);
+  }
+  printSummary(summary, o.json);
 }
