@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { UserError } from '../errors.js';
+import { cliErrorMessage, exitCodeOf } from './errors.js';
 
 export function baseProgram(): Command {
   return new Command()
@@ -23,10 +24,10 @@ export async function runProgram(program: Command, argv: string[]): Promise<numb
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
     if (err instanceof UserError) {
-      process.stderr.write(`facecls: error: ${err.message}\n`);
-      return 1;
+      process.stderr.write(`facecls: error: ${cliErrorMessage(err)}\n`);
+      return exitCodeOf(err);
     }
     process.stderr.write(`facecls: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    return 2;
+    return exitCodeOf(err);
   }
 }

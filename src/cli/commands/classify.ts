@@ -5,20 +5,19 @@
  * code is 1 when any input failed.
  */
 import { once } from 'node:events';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { MAX_INPUT_BYTES } from '../../data/decode.js';
 import { DETECTORS, isDetectorName, type TileMode } from '../../detect/types.js';
-import { UserError, errorMessage } from '../../errors.js';
+import { UserError } from '../../errors.js';
 import { DEFAULT_CROP_FRAMING, FaceClassifier, type FaceClassifierOptions } from '../../pipeline/face-classifier.js';
 import { CROP_FRAMINGS, type CropFraming } from '../../pipeline/crop-framing.js';
-import { classifyFile, isUrl, type FileResult, type InputItem } from '../../pipeline/file-result.js';
+import { classifyFile, type FileResult } from '../../pipeline/file-result.js';
+import { expandInputs } from '../../inputs/expand.js';
 import { parseRuntimeOption, RUNTIME_OPTION_HELP } from '../../runtime/options.js';
 import { parseTtaOption } from '../../runtime/tta.js';
 import { csvHeader, csvRows } from '../csv.js';
-import { FILES_FROM_HELP, readPathList } from '../files-from.js';
+import { FILES_FROM_HELP, inputItems } from '../files-from.js';
 import { fmt, formatTable } from '../output.js';
 import { parseByteSize, parseFloatOption, parseIntOption } from '../options.js';
 
@@ -102,105 +101,6 @@ export function classifierOptions(o: PipelineCliOptions, backend?: string): Face
     align: o.align !== false,
     cropFraming: parseCropFraming(o.cropFraming ?? DEFAULT_CROP_FRAMING),
   };
-}
-
-export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.bmp', '.heic']);
-
-function hasGlob(s: string): boolean {
-  return /[*?[]/.test(s);
-}
-
-function globToRegExp(pattern: string): RegExp {
-  let re = '';
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i];
-    if (c === '*' && pattern[i + 1] === '*') {
-      re += '.*';
-      i++;
-      if (pattern[i + 1] === '/') i++;
-    } else if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
-    else if (c === '[') {
-      const end = pattern.indexOf(']', i);
-      if (end < 0) re += '\\[';
-      else {
-        re += '[' + pattern.slice(i + 1, end).replace(/^!/, '^').replace(/\\/g, '\\\\') + ']';
-        i = end;
-      }
-    } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
-  }
-  return new RegExp('^' + re + '$');
-}
-
-function walk(dir: string, out: string[], extensions: ReadonlySet<string>): void {
-  for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) walk(p, out, extensions);
-    else if (extensions.has(path.extname(e.name).toLowerCase())) out.push(p);
-  }
-}
-
-
-/**
- * Expand one input: an http(s) URL (passed through), a file, a directory (recursively, files with the
- * given extensions: images by default) or, when `glob`, a glob (*, ?, [..], **). An input that matches
- * nothing comes back as an error so the batch can report it.
- */
-export function expandInput(arg: string, glob = true, extensions: ReadonlySet<string> = IMAGE_EXTENSIONS): InputItem[] {
-  if (isUrl(arg)) return [{ file: arg }];
-  const out: InputItem[] = [];
-  let stat: fs.Stats | undefined;
-  try {
-    stat = fs.statSync(arg);
-  } catch {
-    stat = undefined;
-  }
-  if (stat?.isDirectory()) {
-    const files: string[] = [];
-    try {
-      walk(arg, files, extensions);
-    } catch (err) {
-      return [{ file: arg, error: `cannot list directory: ${errorMessage(err)}` }];
-    }
-    if (files.length === 0) out.push({ file: arg, error: extensions === IMAGE_EXTENSIONS ? 'directory contains no images' : 'directory contains no images or videos' });
-    for (const f of files) out.push({ file: f });
-  } else if (stat) out.push({ file: arg });
-  else if (glob && hasGlob(arg)) {
-    const firstGlob = arg.search(/[*?[]/);
-    const baseEnd = arg.lastIndexOf('/', firstGlob);
-    const base = baseEnd < 0 ? '.' : arg.slice(0, baseEnd) || '/';
-    const re = globToRegExp(arg);
-    const files: string[] = [];
-    if (fs.existsSync(base) && fs.statSync(base).isDirectory()) {
-      const all: string[] = [];
-      const collect = (d: string) => {
-        for (const e of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-          const p = d === '.' ? e.name : path.join(d, e.name);
-          if (e.isDirectory()) collect(p);
-          else all.push(p);
-        }
-      };
-      collect(base);
-      for (const p of all) if (re.test(p)) files.push(p);
-    }
-    if (files.length === 0) out.push({ file: arg, error: 'no files match' });
-    for (const f of files) out.push({ file: f });
-  } else out.push({ file: arg, error: 'no such file' });
-  return out;
-}
-
-/** Expand files, directories, globs and URLs (see expandInput) into input paths, in order. */
-export function expandInputs(args: string[], extensions: ReadonlySet<string> = IMAGE_EXTENSIONS): InputItem[] {
-  return args.flatMap((a) => expandInput(a, true, extensions));
-}
-
-/**
- * The inputs of a batch command, streamed: the arguments (files, directories, globs, URLs), then the
- * entries of `--files-from` (files, directories or URLs; taken literally, no glob expansion).
- */
-export async function* inputItems(args: string[], filesFrom?: string): AsyncGenerator<InputItem> {
-  for (const a of args) yield* expandInput(a);
-  if (filesFrom !== undefined) for await (const p of readPathList(filesFrom)) yield* expandInput(p, false);
 }
 
 export type { FileResult, InputItem } from '../../pipeline/file-result.js';
