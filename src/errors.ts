@@ -24,6 +24,7 @@ export type PathListErrorReason = 'list-missing' | 'list-is-directory' | 'list-p
 /** Why a classifier runtime could not be made (src/runtime/factory.ts, ONNX export). */
 export type RuntimeErrorReason =
   | 'unknown-runtime' // a runtime name that does not exist
+  | 'runtime-unavailable' // the runtime's native library cannot be loaded on this machine
   | 'export-unsupported' // the model has a layer or shape the ONNX exporter cannot write
   | 'model-mismatch'; // the model and its metadata disagree
 

@@ -34,6 +34,7 @@ export const EXIT_CODES: Readonly<Record<UserErrorReason, number>> = {
   'list-not-paths': 1,
   'list-unreadable': 1,
   'unknown-runtime': 1,
+  'runtime-unavailable': 1,
   'export-unsupported': 1,
   'model-mismatch': 1,
 };
@@ -43,7 +44,7 @@ export const FLAG_HINTS: Readonly<Partial<Record<UserErrorReason, string>>> = {
   'special-file': 'pass --allow-special-files to read it, up to --max-bytes',
   'too-large': 'raise the limit with --max-bytes',
   'too-many-pixels': 'raise the limit with --max-pixels',
-  'export-unsupported': 'use --runtime tfjs',
+  'runtime-unavailable': 'use --runtime tfjs',
 };
 
 /** The one line the CLI prints for a user error (after "facecls: error: "). */

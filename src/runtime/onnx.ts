@@ -42,7 +42,7 @@ let ortModule: Promise<Ort> | undefined;
 export function loadOrt(): Promise<Ort> {
   ortModule ??= import('onnxruntime-node').catch((err: unknown) => {
     ortModule = undefined;
-    throw new UserError(`onnxruntime-node cannot be loaded (${errorMessage(err)}); use --runtime tfjs`, { cause: err });
+    throw new UserError(`onnxruntime-node cannot be loaded (${errorMessage(err)})`, { cause: err, reason: 'runtime-unavailable' });
   });
   return ortModule;
 }
@@ -116,11 +116,11 @@ export class OnnxRuntime implements InferenceRuntime {
     try {
       session = await ort.InferenceSession.create(bytes, options);
     } catch (err) {
-      throw new UserError(`onnxruntime cannot load ${label}: ${errorMessage(err)}`, { cause: err });
+      throw new UserError(`onnxruntime cannot load ${label}: ${errorMessage(err)}`, { cause: err, reason: 'invalid-file' });
     }
     if (session.inputNames.length !== 1 || session.outputNames.length !== 1) {
       await session.release();
-      throw new UserError(`${label} must have one input and one output, has ${session.inputNames.length} and ${session.outputNames.length}`);
+      throw new UserError(`${label} must have one input and one output, has ${session.inputNames.length} and ${session.outputNames.length}`, { reason: 'model-mismatch' });
     }
     return new OnnxRuntime(meta, ort, session, threads, maxChunk, origin, bytes, options, tta, workers > 0 ? new OnnxWorkerPool([bytes], options, workers) : undefined);
   }

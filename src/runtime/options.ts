@@ -19,13 +19,13 @@ export function isRuntimeName(name: string): name is RuntimeName {
  * Resolve the runtime from a user value (CLI option), then env FACECLS_RUNTIME, then the default.
  * Throws a UserError naming the bad value.
  */
-export function parseRuntimeOption(value?: string | null, source = '--runtime'): RuntimeName {
+export function parseRuntimeOption(value?: string | null, source = 'runtime'): RuntimeName {
   const fromEnv = value === undefined || value === null || value === '';
   const raw = fromEnv ? process.env.FACECLS_RUNTIME : value;
   if (raw === undefined || raw.trim() === '') return DEFAULT_RUNTIME;
   const name = raw.trim().toLowerCase();
   if (!isRuntimeName(name)) {
-    throw new UserError(`${fromEnv ? 'FACECLS_RUNTIME' : source} must be one of ${RUNTIMES.join(', ')}, got "${raw}"`);
+    throw new UserError(`${fromEnv ? 'FACECLS_RUNTIME' : source} must be one of ${RUNTIMES.join(', ')}, got "${raw}"`, { reason: fromEnv ? 'invalid-setting' : 'unknown-runtime' });
   }
   return name;
 }

@@ -89,7 +89,7 @@ test('classify refuses devices, FIFOs and files over --max-bytes per input; the 
   assert.match(String(zero.error), /a character device, not a regular file: refused/);
   assert.ok(ok.faces, 'a 48x48 PNG is under 1 KiB');
   const small = runCli(['classify', '--json', '--crops', png, '--max-bytes', '100']);
-  assert.match(String((JSON.parse(small.stdout) as { error: string }).error), /file is \d+ bytes, over the 100-byte limit \(--max-bytes\)/);
+  assert.match(String((JSON.parse(small.stdout) as { error: string }).error), /file is \d+ bytes, over the 100-byte limit/);
   const badOpt = runCli(['classify', '--json', png, '--max-bytes', 'lots']);
   assert.equal(badOpt.code, 1);
   assert.match(badOpt.stderr, /^facecls: error: --max-bytes must be a byte count/);

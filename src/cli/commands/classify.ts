@@ -81,13 +81,13 @@ export function parseTiles(v: string): TileMode {
 
 export function classifierOptions(o: PipelineCliOptions, backend?: string): FaceClassifierOptions {
   if (!isDetectorName(o.detector)) throw new UserError(`unknown detector "${o.detector}": choose one of ${DETECTORS.join(', ')}`);
-  parseRuntimeOption(o.runtime);
+  parseRuntimeOption(o.runtime, '--runtime');
   return {
     detector: o.detector,
     emotionModel: o.emotionModel,
     genderModel: o.genderModel,
     variant: o.accurate ? 'accurate' : 'fast',
-    tta: parseTtaOption(o.tta),
+    tta: parseTtaOption(o.tta, '--tta'),
     emotion: o.emotion,
     gender: o.gender,
     runtime: o.runtime,

@@ -86,7 +86,7 @@ export function registerServe(program: Command): void {
       if (!LOG_LEVELS.includes(o.logLevel)) throw new UserError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${o.logLevel}"`);
       const port = parseIntOption(o.port, '--port', 0, 65535);
       if (!isDetectorName(o.detector)) throw new UserError(`unknown detector "${o.detector}": choose one of ${DETECTORS.join(', ')}`);
-      const runtime = parseRuntimeOption(o.runtime);
+      const runtime = parseRuntimeOption(o.runtime, '--runtime');
       const limits = {
         bodyLimit: parseIntOption(o.maxBodyMb, '--max-body-mb', 1, 1024) * 1024 * 1024,
         maxPixels: parseIntOption(o.maxPixels, '--max-pixels', 1),
@@ -116,7 +116,7 @@ export function registerServe(program: Command): void {
         emotionModel: o.emotionModel,
         genderModel: o.genderModel,
         variant: o.accurate ? ('accurate' as const) : ('fast' as const),
-        tta: parseTtaOption(o.tta),
+        tta: parseTtaOption(o.tta, '--tta'),
         detector: o.detector,
         runtime,
         emotion: o.emotion,
