@@ -4,6 +4,7 @@
  */
 import type * as ortTypes from 'onnxruntime-node';
 import { UserError, errorMessage } from '../errors.js';
+import { settings } from '../settings.js';
 import type { ModelMeta } from '../io/model-store.js';
 import { OnnxWorkerPool, runSharded } from './onnx-pool.js';
 import { averageMirrors, resolveTta, withMirrors, type Tta } from './tta.js';
@@ -48,19 +49,11 @@ export function loadOrt(): Promise<Ort> {
 }
 
 export function defaultIntraOpThreads(): number {
-  const env = process.env.FACECLS_ORT_THREADS;
-  if (env === undefined || env.trim() === '') return 1;
-  const n = Number(env);
-  if (!Number.isInteger(n) || n < 1 || n > 256) throw new UserError(`FACECLS_ORT_THREADS must be an integer in [1, 256], got "${env}"`);
-  return n;
+  return settings.ortThreads() ?? 1;
 }
 
 export function defaultWorkers(): number {
-  const env = process.env.FACECLS_ORT_WORKERS;
-  if (env === undefined || env.trim() === '') return 0;
-  const n = Number(env);
-  if (!Number.isInteger(n) || n < 0 || n > 64) throw new UserError(`FACECLS_ORT_WORKERS must be an integer in [0, 64], got "${env}"`);
-  return n;
+  return settings.ortWorkers() ?? 0;
 }
 
 export class OnnxRuntime implements InferenceRuntime {

@@ -33,7 +33,7 @@ export function formatStatus(s: BatchStatus): string {
 }
 
 async function withReader<T>(o: { redis?: string }, fn: (reader: BatchReader) => Promise<T>): Promise<T> {
-  const url = redisUrl(o.redis);
+  const url = redisUrl(o.redis, '--redis');
   const redis = await connectRedis(url);
   const reader = new BatchReader(redis, url);
   try {

@@ -51,7 +51,7 @@ export function registerBatch(program: Command): void {
     let entries: InputItem[] = expandInputs(inputs, { extensions: MEDIA_EXTENSIONS });
     if (o.filesFrom !== undefined) entries = entries.concat(await listEntries(o.filesFrom)); // (no push(...): millions of entries)
     if (entries.length === 0) throw new UserError('nothing to submit: give inputs and/or --files-from <file>');
-    const url = redisUrl(o.redis);
+    const url = redisUrl(o.redis, '--redis');
     const redis = await connectRedis(url);
     try {
       const pipeline: PipelineCliOptions = {
@@ -82,7 +82,7 @@ export function registerWorker(program: Command): void {
     .action(async (o: { redis?: string; concurrency: string; stallSeconds: string; name?: string }, c: Command) => {
       const concurrency = parseIntOption(o.concurrency, '--concurrency', 1, 256);
       const stallSeconds = parseFloatOption(o.stallSeconds, '--stall-seconds', 1, 86_400);
-      const url = redisUrl(o.redis);
+      const url = redisUrl(o.redis, '--redis');
       const redis = await connectRedis(url, { worker: true });
       const w = startWorker({ redisUrl: url, redis, concurrency, stallSeconds, backend: c.optsWithGlobals().backend, name: o.name });
       let signalled = false;
