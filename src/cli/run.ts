@@ -13,7 +13,10 @@ export function baseProgram(): Command {
     .description('Real-time face detection with emotion and gender classification (small CNNs, trained and explained)')
     .version('0.1.0')
     .option('--backend <name>', 'compute backend: wasm (default) or cpu (reference); env FACECLS_BACKEND')
-    .showHelpAfterError()
+    // Errors commander finds (unknown option, a value outside an option's choices) read like the
+    // program's own: one "facecls: error: ..." line, then where to look.
+    .configureOutput({ outputError: (text, write) => write(`facecls: ${text}`) })
+    .showHelpAfterError('(add --help for the options)')
     .exitOverride();
 }
 

@@ -9,7 +9,6 @@
  * models run one after the other on the calling thread.
  */
 import * as os from 'node:os';
-import { UserError } from '../errors.js';
 import { settings } from '../settings.js';
 import { OnnxRuntime } from './onnx.js';
 import { OnnxWorkerPool, runSharded } from './onnx-pool.js';

@@ -14,7 +14,7 @@ import { fmtInt } from '../output.js';
 import { parseFloatOption, parseIntOption } from '../options.js';
 import { expandInputs, IMAGE_EXTENSIONS } from '../../inputs/expand.js';
 import { FILES_FROM_HELP, listEntries } from '../files-from.js';
-import { addPipelineOptions, classifierOptions, type PipelineCliOptions } from './classify.js';
+import { addPipelineOptions, classifierOptions, type PipelineCliOptions } from '../pipeline-options.js';
 import { BATCH_DESCRIPTION, registerBatchRead } from './batch-read.js';
 
 const MEDIA_EXTENSIONS: ReadonlySet<string> = new Set([...IMAGE_EXTENSIONS, ...VIDEO_EXTENSIONS]);

@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
-import { DETECTORS, isDetectorName } from '../../detect/types.js';
+import { parseDetectorName } from '../../detect/types.js';
 import { UserError } from '../../errors.js';
-import { parseRuntimeOption, RUNTIME_OPTION_HELP } from '../../runtime/options.js';
+import { parseRuntimeOption } from '../../runtime/options.js';
 import { parseTtaOption } from '../../runtime/tta.js';
 import { parseIntOption } from '../options.js';
+import { addModelOptions, detectorOption, runtimeOption, ttaOption } from '../pipeline-options.js';
 import { DEFAULT_LIMITS, DEFAULT_SECURITY } from '../../server/limits.js';
 import { LOG_LEVELS, settings } from '../../settings.js';
 
@@ -54,21 +55,16 @@ export function parseCorsOrigin(v: string): string {
   return u.origin;
 }
 
-
 export function registerServe(program: Command): void {
-  program
+  const cmd = program
     .command('serve')
     .description('HTTP API (POST /v1/classify, /v1/annotate, /v1/saliency; GET /v1/models, /healthz, /openapi.json) and the live webcam page at /')
     .option('--host <addr>', 'address to listen on (default: env FACECLS_HOST, else 127.0.0.1)')
-    .option('--port <n>', 'port; 0 = any free port (default: env FACECLS_PORT, else PORT, else 3000)')
-    .option('--emotion-model <dir>', 'emotion model directory (default models/emotion)')
-    .option('--gender-model <dir>', 'gender model directory (default models/gender)')
-    .option('--accurate', 'serve the accurate models (models/<task>-accurate where shipped) in the API', false)
-    .option('--tta <mode>', "classifier test-time augmentation in the API: flip or none (half the classifier time); default the model's")
-    .option('--no-emotion', 'do not classify emotion')
-    .option('--no-gender', 'do not classify gender')
-    .option('--detector <name>', `face detector of the API: ${DETECTORS.join(' | ')} (the page always runs BlazeFace in the browser)`, 'blazeface')
-    .option('--runtime <name>', RUNTIME_OPTION_HELP)
+    .option('--port <n>', 'port; 0 = any free port (default: env FACECLS_PORT, else PORT, else 3000)');
+  addModelOptions(cmd, { emotionModel: 'emotion model directory (default models/emotion)', genderModel: 'gender model directory (default models/gender)', accurate: 'serve the accurate models (models/<task>-accurate where shipped) in the API' })
+    .addOption(ttaOption("classifier test-time augmentation in the API: flip or none (half the classifier time); default the model's"))
+    .addOption(detectorOption('face detector of the API (the page always runs BlazeFace in the browser)'))
+    .addOption(runtimeOption())
     .option('--max-body-mb <n>', 'largest request body in MiB', '20')
     .option('--max-pixels <n>', 'largest image in pixels (width x height)', '40000000')
     .option('--timeout-ms <n>', 'time limit per inference request, queueing included', '30000')
@@ -82,12 +78,12 @@ export function registerServe(program: Command): void {
     .option('--cors-origin <origin>', 'allow browser pages of this origin to call the API (repeatable; * = any; none by default)', (v: string, acc: string[]) => [...acc, parseCorsOrigin(v)], [] as string[])
     .option('--rate-limit <n>', 'requests per minute per client address on POST /v1/* (0 = no limit)', String(DEFAULT_SECURITY.rateLimit))
     .option('--log-level <level>', `log level: ${LOG_LEVELS.join(', ')} (default: env FACECLS_LOG_LEVEL, else info)`)
-    .action(async (o: ServeOpts, cmd: Command) => {
+    .action(async (o: ServeOpts, c: Command) => {
       const logLevel = o.logLevel ?? settings.logLevel() ?? 'info';
       if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new UserError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
       const host = o.host ?? settings.host() ?? '127.0.0.1';
       const port = o.port !== undefined ? parseIntOption(o.port, '--port', 0, 65535) : (settings.port() ?? 3000);
-      if (!isDetectorName(o.detector)) throw new UserError(`unknown detector "${o.detector}": choose one of ${DETECTORS.join(', ')}`);
+      const detector = parseDetectorName(o.detector);
       const runtime = parseRuntimeOption(o.runtime, '--runtime');
       const limits = {
         bodyLimit: parseIntOption(o.maxBodyMb, '--max-body-mb', 1, 1024) * 1024 * 1024,
@@ -119,11 +115,11 @@ export function registerServe(program: Command): void {
         genderModel: o.genderModel,
         variant: o.accurate ? ('accurate' as const) : ('fast' as const),
         tta: parseTtaOption(o.tta, '--tta'),
-        detector: o.detector,
+        detector,
         runtime,
         emotion: o.emotion,
         gender: o.gender,
-        backend: cmd.optsWithGlobals().backend,
+        backend: c.optsWithGlobals().backend,
         maxPixels: limits.maxPixels,
       };
       const pipeline = workers > 0 ? await WorkerPoolPipeline.load(pipelineOptions, workers) : await FacePipeline.load(pipelineOptions);
