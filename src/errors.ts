@@ -34,7 +34,10 @@ export type GeneralErrorReason =
   | 'not-found' // a named file, directory, model or data set that does not exist
   | 'invalid-file' // a file that exists but whose content is wrong
   | 'unsupported' // a valid request this build or machine cannot do
-  | 'invalid-setting'; // an environment variable with a bad value (src/settings.ts)
+  | 'invalid-setting' // an environment variable with a bad value (src/settings.ts)
+  | 'output-exists' // an output that would replace something, without being asked to
+  | 'labels-needed' // a model whose class count needs labels to be named
+  | 'unreachable'; // a service (the Redis queue) that does not answer
 
 export type UserErrorReason = GeneralErrorReason | DecodeErrorReason | PathListErrorReason | RuntimeErrorReason;
 

@@ -53,7 +53,7 @@ export async function connectRedis(url: string, opts: { worker?: boolean } = {})
     await redis.ping();
   } catch (err) {
     redis.disconnect();
-    throw new UserError(`cannot reach Redis at ${redactUrl(url)}: ${errorMessage(lastError ?? err)} (start one with \`redis-server\`, or name it with --redis / ${REDIS_ENV})`);
+    throw new UserError(`cannot reach Redis at ${redactUrl(url)}: ${errorMessage(lastError ?? err)}`, { reason: 'unreachable' });
   }
   return redis;
 }

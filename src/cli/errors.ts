@@ -18,6 +18,9 @@ export const EXIT_CODES: Readonly<Record<UserErrorReason, number>> = {
   'invalid-file': 1,
   unsupported: 1,
   'invalid-setting': 1,
+  'output-exists': 1,
+  'labels-needed': 1,
+  unreachable: 1,
   missing: 1,
   'not-a-file': 1,
   'special-file': 1,
@@ -45,6 +48,9 @@ export const FLAG_HINTS: Readonly<Partial<Record<UserErrorReason, string>>> = {
   'too-large': 'raise the limit with --max-bytes',
   'too-many-pixels': 'raise the limit with --max-pixels',
   'runtime-unavailable': 'use --runtime tfjs',
+  'output-exists': 'choose another output or pass --force',
+  'labels-needed': 'give them with --labels',
+  unreachable: 'start one with `redis-server`, or name it with --redis or FACECLS_REDIS',
 };
 
 /** The one line the CLI prints for a user error (after "facecls: error: "). */

@@ -11,7 +11,7 @@ import { UserError } from '../../errors.js';
 import { FaceClassifier } from '../../pipeline/face-classifier.js';
 import { classifyFile, type FileResult } from '../../pipeline/file-result.js';
 import { expandInputs } from '../../inputs/expand.js';
-import { csvHeader, csvRows } from '../csv.js';
+import { csvHeader, csvRows } from '../../output/csv.js';
 import { FILES_FROM_HELP, inputItems } from '../files-from.js';
 import { fmt, formatTable } from '../output.js';
 import {
@@ -25,7 +25,7 @@ import {
 } from '../pipeline-options.js';
 
 export type { FileResult, InputItem } from '../../pipeline/file-result.js';
-export { csvHeader, csvRows } from '../csv.js';
+export { csvHeader, csvRows } from '../../output/csv.js';
 
 function tableRows(results: FileResult[], detectOnly: boolean) {
   if (detectOnly) {
