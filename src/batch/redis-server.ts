@@ -8,8 +8,9 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Redis } from 'ioredis';
+import { settings } from '../settings.js';
 
-export const REDIS_SERVER = process.env.FACECLS_REDIS_SERVER ?? 'redis-server';
+export const REDIS_SERVER = settings.redisServer();
 
 /** Whether redis-server can run here. */
 export function hasRedisServer(): boolean {

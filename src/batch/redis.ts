@@ -7,21 +7,26 @@
 import type { RedisOptions as BullRedisOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { UserError, errorMessage } from '../errors.js';
+import { settings } from '../settings.js';
 
 export const REDIS_ENV = 'FACECLS_REDIS';
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 export const REDIS_OPTION_HELP = `Redis server URL (redis://[user:password@]host:port[/db], rediss:// for TLS); default env ${REDIS_ENV}, else ${DEFAULT_REDIS_URL}`;
 
-/** The Redis URL to use: the option, else env FACECLS_REDIS, else the default; checked. */
-export function redisUrl(option?: string): string {
-  const url = option ?? process.env[REDIS_ENV] ?? DEFAULT_REDIS_URL;
+/**
+ * The Redis URL to use: the option, else env FACECLS_REDIS, else the default; checked. `optionName`
+ * names the option in errors (the CLI passes its flag).
+ */
+export function redisUrl(option?: string, optionName = 'the Redis URL'): string {
+  const url = option ?? settings.redisUrl() ?? DEFAULT_REDIS_URL;
+  const name = option !== undefined ? optionName : `environment variable ${REDIS_ENV}`;
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    throw new UserError(`--redis must be a URL like redis://host:6379, got "${url}"`);
+    throw new UserError(`${name} must be a URL like redis://host:6379, got "${url}"`, { reason: option !== undefined ? 'invalid-argument' : 'invalid-setting' });
   }
-  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new UserError(`--redis must be a redis:// or rediss:// URL, got "${url}"`);
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new UserError(`${name} must be a redis:// or rediss:// URL, got "${url}"`, { reason: option !== undefined ? 'invalid-argument' : 'invalid-setting' });
   return url;
 }
 
@@ -48,7 +53,7 @@ export async function connectRedis(url: string, opts: { worker?: boolean } = {})
     await redis.ping();
   } catch (err) {
     redis.disconnect();
-    throw new UserError(`cannot reach Redis at ${redactUrl(url)}: ${errorMessage(lastError ?? err)} (start one with \`redis-server\`, or name it with --redis / ${REDIS_ENV})`);
+    throw new UserError(`cannot reach Redis at ${redactUrl(url)}: ${errorMessage(lastError ?? err)}`, { reason: 'unreachable' });
   }
   return redis;
 }

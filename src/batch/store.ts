@@ -15,7 +15,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import type { Redis } from 'ioredis';
 import type { FileResult, InputItem } from '../pipeline/file-result.js';
 import type { FrameResult } from '../pipeline/types.js';
-import type { PipelineCliOptions } from '../cli/commands/classify.js';
+import type { PipelineCliOptions } from '../cli/pipeline-options.js';
 
 export const QUEUE_NAME = 'facecls';
 

@@ -13,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { classifierOptions } from '../cli/commands/classify.js';
+import { classifierOptions } from '../cli/pipeline-options.js';
 import { errorMessage } from '../errors.js';
 import { FaceClassifier } from '../pipeline/face-classifier.js';
 import { classifyFile, isUrl, type FileResult } from '../pipeline/file-result.js';

@@ -1,75 +1,25 @@
 /**
- * `--files-from <file|->`: input paths read from a file or standard input, one per line or separated
- * by NUL bytes (`find -print0`), streamed: the list is never held in memory, so it can be longer than
- * any argument vector (the kernel caps argv at a few MiB; some native libraries crash well before).
+ * `--files-from <file|->` of `classify`/`detect` and `batch submit`: both read the list with the one
+ * reader of src/inputs/path-list.ts; errors name the flag (src/cli/errors.ts).
  */
-import * as fs from 'node:fs';
-import type { Readable } from 'node:stream';
-import { UserError, errorMessage } from '../errors.js';
-
-/** Longest entry accepted (PATH_MAX is 4096 on Linux); a longer one means the input is not a path list. */
-export const MAX_LIST_ENTRY_BYTES = 64 * 1024;
+import { expandInput, type ExpandOptions, type InputItem } from '../inputs/expand.js';
+import { readPathList } from '../inputs/path-list.js';
 
 export const FILES_FROM_HELP =
   "read more inputs from this file ('-' = standard input): one path per line, or NUL-separated (find -print0) when the list contains a NUL byte; streamed, for lists longer than an argument list can hold";
 
-function openList(source: string): Readable {
-  if (source === '-') return process.stdin;
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(source);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UserError(`--files-from "${source}": ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : errorMessage(err)}`);
-  }
-  if (st.isDirectory()) throw new UserError(`--files-from "${source}": is a directory (give a file listing paths, or pass the directory itself as an input)`);
-  return fs.createReadStream(source, { highWaterMark: 64 * 1024 });
+/**
+ * The inputs of a batch command, streamed: the arguments (files, directories, globs, URLs), then the
+ * entries of `--files-from` (files, directories or URLs; taken literally, no glob expansion).
+ */
+export async function* inputItems(args: readonly string[], filesFrom?: string, opts: ExpandOptions = {}): AsyncGenerator<InputItem> {
+  for (const a of args) yield* expandInput(a, opts);
+  if (filesFrom !== undefined) for await (const p of readPathList(filesFrom)) yield* expandInput(p, { ...opts, glob: false });
 }
 
-/**
- * The paths of a list, in order. The separator is decided on the first chunk: NUL if it contains a
- * NUL byte, else newline (a trailing CR is dropped, so CRLF lists work). Empty entries are skipped.
- * Errors (unreadable list, an entry over MAX_LIST_ENTRY_BYTES) are UserErrors naming the list.
- */
-export async function* readPathList(source: string): AsyncGenerator<string> {
-  const stream = openList(source);
-  const name = source === '-' ? 'standard input' : `"${source}"`;
-  let sep: number | undefined;
-  let rest: Buffer = Buffer.alloc(0);
-  let entry = 0;
-  const emit = (piece: Buffer): string | undefined => {
-    entry++;
-    let s = piece.toString('utf8');
-    if (sep === 0x0a && s.endsWith('\r')) s = s.slice(0, -1);
-    return s.length > 0 ? s : undefined;
-  };
-  try {
-    for await (const chunk of stream as AsyncIterable<Buffer | string>) {
-      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-      sep ??= bytes.includes(0) ? 0 : 0x0a;
-      let buf = rest.length > 0 ? Buffer.concat([rest, bytes]) : bytes;
-      let start = 0;
-      for (let i = buf.indexOf(sep, start); i >= 0; i = buf.indexOf(sep, start)) {
-        const p = emit(buf.subarray(start, i));
-        start = i + 1;
-        if (p !== undefined) yield p;
-      }
-      buf = buf.subarray(start);
-      if (buf.length > MAX_LIST_ENTRY_BYTES) {
-        throw new UserError(`--files-from ${name}: entry ${entry + 1} is longer than ${MAX_LIST_ENTRY_BYTES} bytes: not a list of paths (one per line or NUL-separated)`);
-      }
-      // Copy the tail so the chunk it came from can be freed.
-      rest = Buffer.from(buf);
-    }
-  } catch (err) {
-    if (err instanceof UserError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UserError(`--files-from ${name}: ${code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : errorMessage(err)}`);
-  } finally {
-    if (stream !== process.stdin) stream.destroy();
-  }
-  if (rest.length > 0) {
-    const p = emit(rest);
-    if (p !== undefined) yield p;
-  }
+/** The entries of a list as they are (no stat, no expansion): `batch submit`, whose workers may see other files. */
+export async function listEntries(filesFrom: string): Promise<InputItem[]> {
+  const out: InputItem[] = [];
+  for await (const file of readPathList(filesFrom)) out.push({ file });
+  return out;
 }

@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { UserError } from '../errors.js';
+import { cliErrorMessage, exitCodeOf } from './errors.js';
 
 export function baseProgram(): Command {
   return new Command()
@@ -12,7 +13,10 @@ export function baseProgram(): Command {
     .description('Real-time face detection with emotion and gender classification (small CNNs, trained and explained)')
     .version('0.1.0')
     .option('--backend <name>', 'compute backend: wasm (default) or cpu (reference); env FACECLS_BACKEND')
-    .showHelpAfterError()
+    // Errors commander finds (unknown option, a value outside an option's choices) read like the
+    // program's own: one "facecls: error: ..." line, then where to look.
+    .configureOutput({ outputError: (text, write) => write(`facecls: ${text}`) })
+    .showHelpAfterError('(add --help for the options)')
     .exitOverride();
 }
 
@@ -23,10 +27,10 @@ export async function runProgram(program: Command, argv: string[]): Promise<numb
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
     if (err instanceof UserError) {
-      process.stderr.write(`facecls: error: ${err.message}\n`);
-      return 1;
+      process.stderr.write(`facecls: error: ${cliErrorMessage(err)}\n`);
+      return exitCodeOf(err);
     }
     process.stderr.write(`facecls: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    return 2;
+    return exitCodeOf(err);
   }
 }

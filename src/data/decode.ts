@@ -4,8 +4,8 @@
  */
 import { constants as fsc } from 'node:fs';
 import * as fs from 'node:fs/promises';
-import sharp from 'sharp';
-import { UserError, errorMessage } from '../errors.js';
+import sharp, { type Metadata } from 'sharp';
+import { UserError, errorMessage, type DecodeErrorReason } from '../errors.js';
 import type { RawImage } from './preprocess.js';
 
 /**
@@ -56,9 +56,20 @@ function fileKind(st: { isFIFO(): boolean; isCharacterDevice(): boolean; isBlock
   return 'not a regular file';
 }
 
-function readError(err: unknown): string {
+/** A failed read of `file` by its errno code. */
+function readError(file: string, err: unknown): ImageDecodeError {
   const code = (err as NodeJS.ErrnoException).code;
-  return code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : code === 'ENXIO' ? 'no reader/writer on the other end (a socket or FIFO)' : errorMessage(err);
+  const [reason, message]: [DecodeErrorReason, string] =
+    code === 'ENOENT' ? ['missing', 'no such file']
+    : code === 'EISDIR' ? ['not-a-file', 'is a directory']
+    : code === 'EACCES' ? ['permission-denied', 'permission denied']
+    : code === 'ENXIO' ? ['unreadable', 'no reader/writer on the other end (a socket or FIFO)']
+    : ['unreadable', errorMessage(err)];
+  return new ImageDecodeError(file, message, reason, { cause: err });
+}
+
+function refusedSpecial(file: string, st: Parameters<typeof fileKind>[0]): ImageDecodeError {
+  return new ImageDecodeError(file, `${fileKind(st)}, not a regular file: refused`, 'special-file');
 }
 
 /**
@@ -74,21 +85,21 @@ export async function readFileBounded(file: string, opts: { maxBytes?: number; a
   try {
     // The type first, from the path: opening a FIFO with no writer would block before any check.
     const pre = await fs.stat(file);
-    if (pre.isDirectory()) throw new ImageDecodeError(file, 'is a directory');
-    if (!pre.isFile() && !opts.allowSpecialFiles) throw new ImageDecodeError(file, `${fileKind(pre)}, not a regular file: refused (pass --allow-special-files to read it, up to --max-bytes)`);
+    if (pre.isDirectory()) throw new ImageDecodeError(file, 'is a directory', 'not-a-file');
+    if (!pre.isFile() && !opts.allowSpecialFiles) throw refusedSpecial(file, pre);
     // A regular file is opened non-blocking (ignored for regular files) so that one swapped for a FIFO
     // meanwhile cannot hang the open; fstat below then refuses it.
     fh = await fs.open(file, pre.isFile() ? fsc.O_RDONLY | fsc.O_NONBLOCK : fsc.O_RDONLY);
   } catch (err) {
     if (err instanceof ImageDecodeError) throw err;
-    throw new ImageDecodeError(file, readError(err), { cause: err });
+    throw readError(file, err);
   }
   try {
     const st = await fh.stat();
     const regular = st.isFile();
-    if (st.isDirectory()) throw new ImageDecodeError(file, 'is a directory');
-    if (!regular && !opts.allowSpecialFiles) throw new ImageDecodeError(file, `${fileKind(st)}, not a regular file: refused (pass --allow-special-files to read it, up to --max-bytes)`);
-    if (regular && st.size > maxBytes) throw new ImageDecodeError(file, `file is ${st.size} bytes, over the ${maxBytes}-byte limit (--max-bytes)`);
+    if (st.isDirectory()) throw new ImageDecodeError(file, 'is a directory', 'not-a-file');
+    if (!regular && !opts.allowSpecialFiles) throw refusedSpecial(file, st);
+    if (regular && st.size > maxBytes) throw new ImageDecodeError(file, `file is ${st.size} bytes, over the ${maxBytes}-byte limit`, 'too-large');
     const chunks: Buffer[] = [];
     let total = 0;
     // A regular file in one read of its size (+1 to see it grew), then small probes; anything else in
@@ -101,22 +112,23 @@ export async function readFileBounded(file: string, opts: { maxBytes?: number; a
       if (bytesRead === 0) break;
       total += bytesRead;
       chunks.push(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
-      if (total > maxBytes) throw new ImageDecodeError(file, `file exceeds the ${maxBytes}-byte limit (--max-bytes)`);
+      if (total > maxBytes) throw new ImageDecodeError(file, `file exceeds the ${maxBytes}-byte limit`, 'too-large');
     }
     return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total);
   } catch (err) {
     if (err instanceof ImageDecodeError) throw err;
-    throw new ImageDecodeError(file, readError(err), { cause: err });
+    throw readError(file, err);
   } finally {
     await fh.close().catch(() => undefined);
   }
 }
 
-/** Thrown for an unreadable, corrupt, empty or oversized image. Names the input. */
+/** Thrown for an unreadable, corrupt, empty or oversized image. Names the input; `reason` says which. */
 export class ImageDecodeError extends UserError {
+  declare readonly reason: DecodeErrorReason;
   readonly source: string;
-  constructor(source: string, message: string, options?: { cause?: unknown }) {
-    super(`cannot decode image "${source}": ${message}`, options);
+  constructor(source: string, message: string, reason: DecodeErrorReason, options: { cause?: unknown } = {}) {
+    super(`cannot decode image "${source}": ${message}`, { ...options, reason });
     this.name = 'ImageDecodeError';
     this.source = source;
   }
@@ -135,8 +147,9 @@ export async function decodeImage(input: string | Buffer | Uint8Array, opts: Dec
   } else {
     buf = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
   }
-  if (buf.length === 0) throw new ImageDecodeError(source, 'empty file');
+  if (buf.length === 0) throw new ImageDecodeError(source, 'empty file', 'empty');
   const maxPixels = opts.maxPixels ?? MAX_INPUT_PIXELS;
+  await checkHeader(buf, source, maxPixels);
   try {
     let pipe = sharp(buf, { limitInputPixels: maxPixels, failOn: 'error', animated: false }).rotate();
     if (opts.maxSide !== undefined) {
@@ -153,11 +166,44 @@ export async function decodeImage(input: string | Buffer | Uint8Array, opts: Dec
     if (opts.grey && channels !== 1) return toGrey(data, info.width, info.height, channels);
     return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels };
   } catch (err) {
-    const msg = errorMessage(err);
-    if (/pixel limit/i.test(msg)) throw new ImageDecodeError(source, `image exceeds the ${maxPixels}-pixel limit`, { cause: err });
-    if (/unsupported image format/i.test(msg)) throw new ImageDecodeError(source, 'not an image (unsupported or unrecognised format)', { cause: err });
-    throw new ImageDecodeError(source, msg.replace(/\s+/g, ' ').trim(), { cause: err });
+    // The header was readable and within the limits (checkHeader): the data is damaged.
+    throw new ImageDecodeError(source, errorMessage(err).replace(/\s+/g, ' ').trim(), 'corrupt', { cause: err });
   }
+}
+
+/**
+ * The format and size from the header alone, before any pixel is decoded: a format the decoder does
+ * not know is 'unsupported-format', more than `maxPixels` pixels (one frame) is 'too-many-pixels'.
+ */
+async function checkHeader(buf: Buffer, source: string, maxPixels: number): Promise<void> {
+  let meta: Metadata;
+  try {
+    meta = await sharp(buf, { limitInputPixels: false }).metadata();
+  } catch (err) {
+    // A known signature with a header the decoder cannot read is a damaged image, anything else not an image.
+    if (hasImageSignature(buf)) throw new ImageDecodeError(source, errorMessage(err).replace(/\s+/g, ' ').trim(), 'corrupt', { cause: err });
+    throw new ImageDecodeError(source, 'not an image (unsupported or unrecognised format)', 'unsupported-format', { cause: err });
+  }
+  const height = meta.pageHeight ?? meta.height;
+  if (meta.width !== undefined && height !== undefined && meta.width * height > maxPixels) {
+    throw new ImageDecodeError(source, `image exceeds the ${maxPixels}-pixel limit`, 'too-many-pixels');
+  }
+}
+
+/** Leading bytes of the raster formats sharp decodes (JPEG, PNG, GIF, TIFF, WebP; AVIF/HEIF by their ftyp box). */
+const SIGNATURES: ReadonlyArray<{ at: number; bytes: readonly number[] }> = [
+  { at: 0, bytes: [0xff, 0xd8, 0xff] },
+  { at: 0, bytes: [0x89, 0x50, 0x4e, 0x47] },
+  { at: 0, bytes: [0x47, 0x49, 0x46, 0x38] },
+  { at: 0, bytes: [0x49, 0x49, 0x2a, 0x00] },
+  { at: 0, bytes: [0x4d, 0x4d, 0x00, 0x2a] },
+  { at: 8, bytes: [0x57, 0x45, 0x42, 0x50] },
+  { at: 4, bytes: [0x66, 0x74, 0x79, 0x70] },
+];
+
+/** Whether the buffer starts like an image format the decoder knows. */
+export function hasImageSignature(buf: Uint8Array): boolean {
+  return SIGNATURES.some(({ at, bytes }) => buf.length >= at + bytes.length && bytes.every((b, i) => buf[at + i] === b));
 }
 
 /** BT.601 luma (0.299 R + 0.587 G + 0.114 B, rounded), as OpenCV's RGB2GRAY and preprocessFace. */

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as fs from 'node:fs';
+import { settings } from '../settings.js';
 
 /** Project root (the folder with package.json), found from this file in src/ or dist/src/. */
 export function projectRoot(): string {
@@ -15,7 +16,7 @@ export function projectRoot(): string {
 
 /** Where the shared datasets live: env FACECLS_DATASETS, else ../shared/datasets beside the project. */
 export function datasetsDir(): string {
-  return process.env.FACECLS_DATASETS ?? path.resolve(projectRoot(), '..', 'shared', 'datasets');
+  return settings.datasetsDir() ?? path.resolve(projectRoot(), '..', 'shared', 'datasets');
 }
 
 export function datasetPath(...parts: string[]): string {

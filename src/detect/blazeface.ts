@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Box, RawImage } from '../data/preprocess.js';
 import { projectRoot } from '../data/paths.js';
 import { UserError, errorMessage } from '../errors.js';
+import { settings } from '../settings.js';
 import { fileSystem } from '../io/fs-handler.js';
 import { graphToOnnx } from './graph-to-onnx.js';
 import { finishDetections, nms } from './nms.js';
@@ -200,8 +201,7 @@ class OrtNet implements Net {
 }
 
 function ortThreads(): number {
-  const n = Number(process.env.FACECLS_ORT_THREADS ?? 1);
-  return Number.isInteger(n) && n >= 1 ? n : 1;
+  return settings.ortThreads() ?? 1;
 }
 
 export class BlazeFaceDetector implements Detector {
@@ -229,7 +229,7 @@ export class BlazeFaceDetector implements Detector {
   static async load(opts: { dir?: string; engine?: DetectorEngine } = {}): Promise<BlazeFaceDetector> {
     const dir = opts.dir ?? blazefaceAssetDir();
     const artifacts = await fileSystem(dir).load();
-    const engine = opts.engine ?? ((process.env.FACECLS_DETECTOR_ENGINE as DetectorEngine | undefined) || 'onnx');
+    const engine = opts.engine ?? settings.detectorEngine() ?? 'onnx';
     if (engine === 'onnx') {
       let ort: any;
       try {

@@ -1,8 +1,7 @@
 /** Face detectors behind one interface; `createDetector` picks one by name. */
-import { UserError } from '../errors.js';
 import { BLAZEFACE_DEFAULTS, BlazeFaceDetector, type DetectorEngine } from './blazeface.js';
 import { HaarDetector, type HaarOptions } from './haar.js';
-import { DETECTORS, isDetectorName, type Detector, type DetectorName } from './types.js';
+import { parseDetectorName, type Detector, type DetectorName } from './types.js';
 
 export * from './types.js';
 export * from './nms.js';
@@ -19,6 +18,5 @@ export const DETECTOR_DEFAULTS: Record<DetectorName, { scoreThreshold: number }>
 export const DEFAULT_DETECTOR = 'blazeface';
 
 export async function createDetector(name: string = DEFAULT_DETECTOR, haar: HaarOptions = {}, engine?: DetectorEngine): Promise<Detector> {
-  if (!isDetectorName(name)) throw new UserError(`unknown detector "${name}": choose one of ${DETECTORS.join(', ')}`);
-  return name === 'haar' ? HaarDetector.load(haar) : BlazeFaceDetector.load({ engine });
+  return parseDetectorName(name) === 'haar' ? HaarDetector.load(haar) : BlazeFaceDetector.load({ engine });
 }

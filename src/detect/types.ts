@@ -2,6 +2,7 @@
  * One interface for every face detector. Boxes are in pixels of the image passed to `detect`,
  * [x, y, width, height], clipped to the image.
  */
+import { UserError } from '../errors.js';
 import type { Box, RawImage } from '../data/preprocess.js';
 
 export const DETECTORS = ['blazeface', 'haar'] as const;
@@ -83,4 +84,10 @@ export interface Detector {
 
 export function isDetectorName(name: string): name is DetectorName {
   return (DETECTORS as readonly string[]).includes(name);
+}
+
+/** A detector name, checked: a UserError naming the value and the choices otherwise. */
+export function parseDetectorName(name: string): DetectorName {
+  if (!isDetectorName(name)) throw new UserError(`unknown detector "${name}": choose one of ${DETECTORS.join(', ')}`);
+  return name;
 }

@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { UserError } from '../errors.js';
+import { settings } from '../settings.js';
 
 export const BACKENDS = ['wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -17,7 +18,7 @@ export function isBackendName(name: string): name is BackendName {
 
 /** Resolve which backend the process should use, validating user input. */
 export function resolveBackendName(requested?: string): BackendName {
-  const name = (requested ?? process.env.FACECLS_BACKEND ?? 'wasm').trim().toLowerCase();
+  const name = requested === undefined ? (settings.backend() ?? 'wasm') : requested.trim().toLowerCase();
   if (!isBackendName(name)) {
     throw new UserError(`unknown backend "${name}": choose one of ${BACKENDS.join(', ')}`);
   }

@@ -10,6 +10,7 @@
  * a backend is activated through src/engine/backend.ts.
  */
 import * as tf from '@tensorflow/tfjs';
+import { settings } from '../settings.js';
 import { onBackendReady } from './backend.js';
 import {
   conv2dFilterGrad,
@@ -229,7 +230,7 @@ export function registerTrainingKernels(): void {
     tf.registerKernel({ kernelName: k.name, backendName: 'wasm', kernelFunc: k.func as unknown as tf.KernelFunc });
   }
   tf.registerGradient(batchNormGradConfig);
-  if (process.env.FACECLS_STOCK_BN !== '1') installFusedBatchNorm();
+  if (!settings.stockBatchNorm()) installFusedBatchNorm();
 }
 
 registerTrainingKernels();

@@ -7,10 +7,11 @@ import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:chil
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../errors.js';
+import { settings } from '../settings.js';
 import type { RawImage } from '../data/preprocess.js';
 
-export const FFMPEG = process.env.FACECLS_FFMPEG ?? 'ffmpeg';
-export const FFPROBE = process.env.FACECLS_FFPROBE ?? 'ffprobe';
+export const FFMPEG = settings.ffmpeg();
+export const FFPROBE = settings.ffprobe();
 
 export interface VideoInfo {
   width: number;

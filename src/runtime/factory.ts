@@ -57,7 +57,7 @@ export async function createRuntime(modelDir: string, opts: CreateRuntimeOptions
     exported = await exportModelDir(modelDir);
   } catch (err) {
     // A layer the exporter lacks: an explicit --runtime onnx fails naming it; the default falls back.
-    if (!(err instanceof UserError) || !err.message.startsWith('cannot export') || runtimeExplicit(opts.runtime)) throw err;
+    if (!(err instanceof UserError) || err.reason !== 'export-unsupported' || runtimeExplicit(opts.runtime)) throw err;
     warn(opts, `model "${modelDir}" runs on tfjs: ${err.message}`);
     return TfjsRuntime.load(modelDir, opts.tta);
   }
@@ -75,7 +75,7 @@ function warn(opts: CreateRuntimeOptions, message: string): void {
 export async function createRuntimeFromModel(model: tf.LayersModel, meta: ModelMeta, opts: CreateRuntimeOptions = {}): Promise<InferenceRuntime> {
   const name = await chooseRuntime(opts);
   const classes = Number(model.outputs[0].shape[model.outputs[0].shape.length - 1]);
-  if (meta.labels.length !== classes) throw new UserError(`model has ${classes} outputs but its metadata lists ${meta.labels.length} labels`);
+  if (meta.labels.length !== classes) throw new UserError(`model has ${classes} outputs but its metadata lists ${meta.labels.length} labels`, { reason: 'model-mismatch' });
   if (name === 'tfjs') return new TfjsRuntime({ model, meta }, opts.tta);
   return OnnxRuntime.create(exportToOnnx(model, { meta }), meta, opts, `model "${model.name}" (exported to ONNX)`);
 }

@@ -9,7 +9,7 @@
  * models run one after the other on the calling thread.
  */
 import * as os from 'node:os';
-import { UserError } from '../errors.js';
+import { settings } from '../settings.js';
 import { OnnxRuntime } from './onnx.js';
 import { OnnxWorkerPool, runSharded } from './onnx-pool.js';
 import { averageMirrors, withMirrors } from './tta.js';
@@ -31,12 +31,8 @@ export interface RuntimeGroupOptions {
 }
 
 export function defaultGroupWorkers(): number {
-  const env = process.env.FACECLS_ORT_WORKERS;
-  if (env !== undefined && env.trim() !== '') {
-    const n = Number(env);
-    if (!Number.isInteger(n) || n < 0 || n > 64) throw new UserError(`FACECLS_ORT_WORKERS must be an integer in [0, 64], got "${env}"`);
-    return n;
-  }
+  const n = settings.ortWorkers();
+  if (n !== undefined) return n;
   const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
   return Math.max(0, cores - 1);
 }

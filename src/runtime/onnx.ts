@@ -4,6 +4,7 @@
  */
 import type * as ortTypes from 'onnxruntime-node';
 import { UserError, errorMessage } from '../errors.js';
+import { settings } from '../settings.js';
 import type { ModelMeta } from '../io/model-store.js';
 import { OnnxWorkerPool, runSharded } from './onnx-pool.js';
 import { averageMirrors, resolveTta, withMirrors, type Tta } from './tta.js';
@@ -42,25 +43,17 @@ let ortModule: Promise<Ort> | undefined;
 export function loadOrt(): Promise<Ort> {
   ortModule ??= import('onnxruntime-node').catch((err: unknown) => {
     ortModule = undefined;
-    throw new UserError(`onnxruntime-node cannot be loaded (${errorMessage(err)}); use --runtime tfjs`, { cause: err });
+    throw new UserError(`onnxruntime-node cannot be loaded (${errorMessage(err)})`, { cause: err, reason: 'runtime-unavailable' });
   });
   return ortModule;
 }
 
 export function defaultIntraOpThreads(): number {
-  const env = process.env.FACECLS_ORT_THREADS;
-  if (env === undefined || env.trim() === '') return 1;
-  const n = Number(env);
-  if (!Number.isInteger(n) || n < 1 || n > 256) throw new UserError(`FACECLS_ORT_THREADS must be an integer in [1, 256], got "${env}"`);
-  return n;
+  return settings.ortThreads() ?? 1;
 }
 
 export function defaultWorkers(): number {
-  const env = process.env.FACECLS_ORT_WORKERS;
-  if (env === undefined || env.trim() === '') return 0;
-  const n = Number(env);
-  if (!Number.isInteger(n) || n < 0 || n > 64) throw new UserError(`FACECLS_ORT_WORKERS must be an integer in [0, 64], got "${env}"`);
-  return n;
+  return settings.ortWorkers() ?? 0;
 }
 
 export class OnnxRuntime implements InferenceRuntime {
@@ -116,11 +109,11 @@ export class OnnxRuntime implements InferenceRuntime {
     try {
       session = await ort.InferenceSession.create(bytes, options);
     } catch (err) {
-      throw new UserError(`onnxruntime cannot load ${label}: ${errorMessage(err)}`, { cause: err });
+      throw new UserError(`onnxruntime cannot load ${label}: ${errorMessage(err)}`, { cause: err, reason: 'invalid-file' });
     }
     if (session.inputNames.length !== 1 || session.outputNames.length !== 1) {
       await session.release();
-      throw new UserError(`${label} must have one input and one output, has ${session.inputNames.length} and ${session.outputNames.length}`);
+      throw new UserError(`${label} must have one input and one output, has ${session.inputNames.length} and ${session.outputNames.length}`, { reason: 'model-mismatch' });
     }
     return new OnnxRuntime(meta, ort, session, threads, maxChunk, origin, bytes, options, tta, workers > 0 ? new OnnxWorkerPool([bytes], options, workers) : undefined);
   }

@@ -3,6 +3,7 @@
  * (tfjs is the browser runtime and the fallback when onnxruntime-node cannot load).
  */
 import { UserError } from '../errors.js';
+import { settings } from '../settings.js';
 import type { RuntimeName } from './types.js';
 
 export const RUNTIMES: readonly RuntimeName[] = ['onnx', 'tfjs'];
@@ -19,18 +20,14 @@ export function isRuntimeName(name: string): name is RuntimeName {
  * Resolve the runtime from a user value (CLI option), then env FACECLS_RUNTIME, then the default.
  * Throws a UserError naming the bad value.
  */
-export function parseRuntimeOption(value?: string | null, source = '--runtime'): RuntimeName {
-  const fromEnv = value === undefined || value === null || value === '';
-  const raw = fromEnv ? process.env.FACECLS_RUNTIME : value;
-  if (raw === undefined || raw.trim() === '') return DEFAULT_RUNTIME;
-  const name = raw.trim().toLowerCase();
-  if (!isRuntimeName(name)) {
-    throw new UserError(`${fromEnv ? 'FACECLS_RUNTIME' : source} must be one of ${RUNTIMES.join(', ')}, got "${raw}"`);
-  }
+export function parseRuntimeOption(value?: string | null, source = 'runtime'): RuntimeName {
+  if (value === undefined || value === null || value.trim() === '') return settings.runtime() ?? DEFAULT_RUNTIME;
+  const name = value.trim().toLowerCase();
+  if (!isRuntimeName(name)) throw new UserError(`${source} must be one of ${RUNTIMES.join(', ')}, got "${value}"`, { reason: 'unknown-runtime' });
   return name;
 }
 
 /** Whether the user chose the runtime explicitly (option or env) rather than taking the default. */
 export function runtimeExplicit(value?: string | null): boolean {
-  return Boolean(value) || Boolean(process.env.FACECLS_RUNTIME?.trim());
+  return Boolean(value) || settings.runtime() !== undefined;
 }

@@ -12,7 +12,7 @@ export type Tta = 'none' | 'flip';
 export const TTA_MODES: readonly Tta[] = ['none', 'flip'];
 
 /** The TTA a runtime applies: the requested one, else the model's (metadata), else none. */
-export function resolveTta(requested: Tta | string | undefined, meta: Pick<ModelMeta, 'tta'>, source = '--tta'): Tta {
+export function resolveTta(requested: Tta | string | undefined, meta: Pick<ModelMeta, 'tta'>, source = 'tta'): Tta {
   const raw = requested ?? (meta.tta as string | undefined) ?? 'none';
   if (!(TTA_MODES as readonly string[]).includes(raw)) {
     throw new UserError(`${requested === undefined ? 'the model metadata\'s tta' : source} must be one of ${TTA_MODES.join(', ')}, got "${raw}"`);
@@ -21,7 +21,7 @@ export function resolveTta(requested: Tta | string | undefined, meta: Pick<Model
 }
 
 /** A `--tta` command-line value: undefined when not given (each model's own TTA applies). */
-export function parseTtaOption(value: string | undefined, source = '--tta'): Tta | undefined {
+export function parseTtaOption(value: string | undefined, source = 'tta'): Tta | undefined {
   return value === undefined ? undefined : resolveTta(value, {}, source);
 }
 

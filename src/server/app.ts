@@ -13,6 +13,7 @@ import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
 import { decodeImage, ImageDecodeError } from '../data/decode.js';
 import { UserError } from '../errors.js';
+import { httpErrorOf } from './errors.js';
 import type { RawImage } from '../data/preprocess.js';
 import { HttpError, type ErrorBody } from './http-error.js';
 import type { ClassifyOptions, ClassifyResult, SaliencyMethod, ServerPipeline } from './pipeline.js';
@@ -66,14 +67,6 @@ const CSP_DIRECTIVES = {
 
 function errorBody(statusCode: number, error: string, message: string): ErrorBody {
   return { error, message, statusCode };
-}
-
-/** Map a decode failure to the status that names it: too many pixels 413, not an image 415, else 400. */
-function decodeFailure(err: ImageDecodeError): HttpError {
-  if (/pixel limit/i.test(err.message)) return new HttpError(413, 'image_too_large', err.message);
-  if (/not an image|unsupported|unrecognised/i.test(err.message)) return new HttpError(415, 'unsupported_image', err.message);
-  if (/empty/i.test(err.message)) return new HttpError(400, 'empty_body', err.message);
-  return new HttpError(400, 'corrupt_image', err.message);
 }
 
 /** The media type of a content-type header without parameters, lower case ('' when absent). */
@@ -275,14 +268,9 @@ export async function buildServer(opts: ServerOptions): Promise<FaceclsServer> {
       reply.headers(err.headers).code(err.statusCode).send(errorBody(err.statusCode, err.code, err.message));
       return;
     }
-    if (err instanceof ImageDecodeError) {
-      const h = decodeFailure(err);
-      reply.code(h.statusCode).send(errorBody(h.statusCode, h.code, h.message));
-      return;
-    }
     if (err instanceof UserError) {
-      // A request the pipeline cannot honour (e.g. an unknown class name).
-      reply.code(400).send(errorBody(400, 'invalid_request', err.message));
+      const h = httpErrorOf(err);
+      reply.code(h.statusCode).send(errorBody(h.statusCode, h.code, h.message));
       return;
     }
     if (err.validation) {
@@ -411,7 +399,7 @@ export async function buildServer(opts: ServerOptions): Promise<FaceclsServer> {
     try {
       return await decodeImage(buf, { maxPixels: limits.maxPixels, name: 'request body' });
     } catch (err) {
-      if (err instanceof ImageDecodeError) throw decodeFailure(err);
+      if (err instanceof ImageDecodeError) throw httpErrorOf(err);
       throw err;
     }
   }

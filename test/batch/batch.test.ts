@@ -187,6 +187,6 @@ describe('batch queue', { skip }, () => {
     const none = batchCli(redis.url, ['batch', 'submit', '--files-from', '-'], { input: '\n' });
     assert.equal(none.stderr, 'facecls: error: nothing to submit: give inputs and/or --files-from <file>\n');
     const opt = batchCli(redis.url, ['batch', 'submit', 'x.jpg', '--tiles', 'sometimes']);
-    assert.equal(opt.stderr, 'facecls: error: --tiles must be auto, always, dense or off, got "sometimes"\n');
+    assert.equal(opt.stderr, "facecls: error: option '--tiles <mode>' argument 'sometimes' is invalid. Allowed choices are auto, always, dense, off.\n(add --help for the options)\n");
   });
 });

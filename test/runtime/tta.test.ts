@@ -62,7 +62,7 @@ describe('flip test-time augmentation in the runtimes', () => {
     assert.equal(resolveTta(undefined, {}), 'none');
     assert.equal(resolveTta(undefined, { tta: 'flip' }), 'flip');
     assert.equal(resolveTta('none', { tta: 'flip' }), 'none');
-    assert.throws(() => resolveTta('rotate', {}), (e: unknown) => e instanceof UserError && /--tta must be one of none, flip, got "rotate"/.test(e.message));
+    assert.throws(() => resolveTta('rotate', {}), (e: unknown) => e instanceof UserError && /^tta must be one of none, flip, got "rotate"$/.test(e.message));
     assert.throws(() => resolveTta(undefined, { tta: 'sideways' as 'flip' }), /metadata's tta/);
   });
 

@@ -5,7 +5,7 @@ import { checkOutputFile, writeFileAtomic } from '../../io/fs-handler.js';
 import { UserError } from '../../errors.js';
 import { annotatePng } from '../../pipeline/annotate.js';
 import { FaceClassifier } from '../../pipeline/face-classifier.js';
-import { addInputFileOptions, addPipelineOptions, classifierOptions, inputFileOptions, type InputFileCliOptions, type PipelineCliOptions } from './classify.js';
+import { addInputFileOptions, addPipelineOptions, classifierOptions, inputFileOptions, type InputFileCliOptions, type PipelineCliOptions } from '../pipeline-options.js';
 
 export function registerAnnotate(program: Command): void {
   const cmd = program

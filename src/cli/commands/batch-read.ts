@@ -8,7 +8,7 @@ import { BatchReader, isVideoResult, type BatchLine, type BatchStatus } from '..
 import { connectRedis, redisUrl, REDIS_OPTION_HELP } from '../../batch/redis.js';
 import { readLabels } from '../../batch/store.js';
 import { UserError } from '../../errors.js';
-import { csvHeader, csvRows } from '../csv.js';
+import { csvHeader, csvRows } from '../../output/csv.js';
 import { fmt, fmtInt } from '../output.js';
 import { parseFloatOption } from '../options.js';
 
@@ -33,7 +33,7 @@ export function formatStatus(s: BatchStatus): string {
 }
 
 async function withReader<T>(o: { redis?: string }, fn: (reader: BatchReader) => Promise<T>): Promise<T> {
-  const url = redisUrl(o.redis);
+  const url = redisUrl(o.redis, '--redis');
   const redis = await connectRedis(url);
   const reader = new BatchReader(redis, url);
   try {

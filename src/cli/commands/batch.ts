@@ -3,9 +3,7 @@
  * classification of many images and long videos on a Redis job queue (BullMQ), with workers on any
  * number of machines (src/batch).
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as readline from 'node:readline';
 import type { Command } from 'commander';
 import { connectRedis, redisUrl, REDIS_OPTION_HELP } from '../../batch/redis.js';
 import { DEFAULT_CHUNK_SIZE, DEFAULT_SEGMENT_SECONDS, submitBatch, VIDEO_EXTENSIONS } from '../../batch/submit.js';
@@ -14,31 +12,12 @@ import { UserError } from '../../errors.js';
 import type { InputItem } from '../../pipeline/file-result.js';
 import { fmtInt } from '../output.js';
 import { parseFloatOption, parseIntOption } from '../options.js';
-import { addPipelineOptions, classifierOptions, expandInputs, IMAGE_EXTENSIONS, type PipelineCliOptions } from './classify.js';
+import { expandInputs, IMAGE_EXTENSIONS } from '../../inputs/expand.js';
+import { FILES_FROM_HELP, listEntries } from '../files-from.js';
+import { addPipelineOptions, classifierOptions, type PipelineCliOptions } from '../pipeline-options.js';
 import { BATCH_DESCRIPTION, registerBatchRead } from './batch-read.js';
 
 const MEDIA_EXTENSIONS: ReadonlySet<string> = new Set([...IMAGE_EXTENSIONS, ...VIDEO_EXTENSIONS]);
-
-/** Lines of a list file ("-": stdin), blank lines skipped, taken as they are (no globbing, no stat). */
-export async function readList(file: string): Promise<InputItem[]> {
-  let input: NodeJS.ReadableStream;
-  if (file === '-') input = process.stdin;
-  else {
-    try {
-      if (!fs.statSync(file).isFile()) throw new UserError(`--files-from "${file}" is not a file`);
-    } catch (err) {
-      if (err instanceof UserError) throw err;
-      throw new UserError(`cannot read --files-from "${file}": no such file`);
-    }
-    input = fs.createReadStream(file);
-  }
-  const out: InputItem[] = [];
-  for await (const line of readline.createInterface({ input, crlfDelay: Infinity })) {
-    const t = line.trim();
-    if (t) out.push({ file: t });
-  }
-  return out;
-}
 
 interface SubmitCliOptions extends PipelineCliOptions {
   filesFrom?: string;
@@ -57,7 +36,7 @@ export function registerBatch(program: Command): void {
     .command('submit')
     .description('enqueue images and/or videos (paths every worker can read, or http(s) URLs); prints the batch id and returns')
     .argument('[inputs...]', 'image or video files, directories (searched recursively), globs or http(s) URLs')
-    .option('--files-from <file>', 'also read inputs from this list, one per line ("-" for stdin), taken as they are')
+    .option('--files-from <file|->', `${FILES_FROM_HELP}; entries are taken as they are (no stat, no expansion)`)
     .option('--redis <url>', REDIS_OPTION_HELP)
     .option('--chunk-size <n>', 'images per job', String(DEFAULT_CHUNK_SIZE))
     .option('--segment-seconds <s>', 'videos are split into time segments of this length, processed in parallel', String(DEFAULT_SEGMENT_SECONDS))
@@ -69,10 +48,10 @@ export function registerBatch(program: Command): void {
     const smooth = parseIntOption(o.smooth, '--smooth', 1, 1000);
     const chunkSize = parseIntOption(o.chunkSize, '--chunk-size', 1, 100_000);
     const segmentSeconds = parseFloatOption(o.segmentSeconds, '--segment-seconds', 0.1, 1e6);
-    let entries: InputItem[] = expandInputs(inputs, MEDIA_EXTENSIONS);
-    if (o.filesFrom !== undefined) entries = entries.concat(await readList(o.filesFrom)); // (no push(...): millions of entries)
+    let entries: InputItem[] = expandInputs(inputs, { extensions: MEDIA_EXTENSIONS });
+    if (o.filesFrom !== undefined) entries = entries.concat(await listEntries(o.filesFrom)); // (no push(...): millions of entries)
     if (entries.length === 0) throw new UserError('nothing to submit: give inputs and/or --files-from <file>');
-    const url = redisUrl(o.redis);
+    const url = redisUrl(o.redis, '--redis');
     const redis = await connectRedis(url);
     try {
       const pipeline: PipelineCliOptions = {
@@ -103,7 +82,7 @@ export function registerWorker(program: Command): void {
     .action(async (o: { redis?: string; concurrency: string; stallSeconds: string; name?: string }, c: Command) => {
       const concurrency = parseIntOption(o.concurrency, '--concurrency', 1, 256);
       const stallSeconds = parseFloatOption(o.stallSeconds, '--stall-seconds', 1, 86_400);
-      const url = redisUrl(o.redis);
+      const url = redisUrl(o.redis, '--redis');
       const redis = await connectRedis(url, { worker: true });
       const w = startWorker({ redisUrl: url, redis, concurrency, stallSeconds, backend: c.optsWithGlobals().backend, name: o.name });
       let signalled = false;

@@ -78,7 +78,7 @@ export function addBenchClassify(group: Command): Command {
     .option('--tta <mode>', "test-time augmentation: none or flip (two passes per face); default each model's own")
     .option('--json', 'print machine-readable JSON', false)
     .action(async (o: Opts, cmd: Command) => {
-      const runtimes: RuntimeName[] = o.runtime ? [parseRuntimeOption(o.runtime)] : ['tfjs', 'onnx'];
+      const runtimes: RuntimeName[] = o.runtime ? [parseRuntimeOption(o.runtime, '--runtime')] : ['tfjs', 'onnx'];
       const result = await benchClassify({
         emotion: o.emotion,
         gender: o.gender,
@@ -88,7 +88,7 @@ export function addBenchClassify(group: Command): Command {
         groupWorkers: o.workers === undefined ? undefined : parseIntOption(o.workers, '--workers', 0, 64),
         runtimes,
         backend: cmd.optsWithGlobals().backend,
-        tta: parseTtaOption(o.tta),
+        tta: parseTtaOption(o.tta, '--tta'),
       });
       if (o.json) printJson(result);
       else printClassifyBench(result);

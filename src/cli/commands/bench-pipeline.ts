@@ -7,6 +7,8 @@ import type { Command } from 'commander';
 import { UserError } from '../../errors.js';
 import { fmt, formatTable, printJson } from '../output.js';
 import { parseIntOption } from '../options.js';
+import { detectorOption, runtimeOption } from '../pipeline-options.js';
+import { parseDetectorName } from '../../detect/types.js';
 
 type BenchModule = typeof import('../../../bench/pipeline.js');
 
@@ -30,13 +32,12 @@ export function addBenchPipeline(group: Command): void {
     .option('--recall-frames <n>', 'frames in the labelled detection set', '150')
     .option('--no-peers', 'skip face-api and human')
     .option('--wider-images <n>', 'widerface-dev500 photos for the real-photo detection figures (0: skip)', '100')
-    .option('--detector <name>', 'pipeline detector: blazeface | haar', 'blazeface')
+    .addOption(detectorOption('pipeline detector'))
     .option('--emotion-model <dir>', 'emotion model (default models/emotion, else an untrained stand-in)')
     .option('--gender-model <dir>', 'gender model (default models/gender, else an untrained stand-in)')
-    .option('--runtime <name>', 'classifier runtime: onnx | tfjs')
+    .addOption(runtimeOption('classifier runtime'))
     .option('--json', 'print the result as JSON', false)
     .action(async (o: Opts, cmd: Command) => {
-      if (o.detector !== 'blazeface' && o.detector !== 'haar') throw new UserError(`unknown detector "${o.detector}": choose blazeface or haar`);
       let mod: BenchModule;
       try {
         mod = await import('../../../bench/pipeline.js');
@@ -48,7 +49,7 @@ export function addBenchPipeline(group: Command): void {
         recallFrames: parseIntOption(o.recallFrames, '--recall-frames', 1),
         widerImages: parseIntOption(o.widerImages, '--wider-images', 0),
         peers: o.peers,
-        detector: o.detector,
+        detector: parseDetectorName(o.detector),
         emotionModel: o.emotionModel,
         genderModel: o.genderModel,
         runtime: o.runtime,

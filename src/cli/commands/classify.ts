@@ -5,206 +5,27 @@
  * code is 1 when any input failed.
  */
 import { once } from 'node:events';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { MAX_INPUT_BYTES } from '../../data/decode.js';
-import { DETECTORS, isDetectorName, type TileMode } from '../../detect/types.js';
-import { UserError, errorMessage } from '../../errors.js';
-import { DEFAULT_CROP_FRAMING, FaceClassifier, type FaceClassifierOptions } from '../../pipeline/face-classifier.js';
-import { CROP_FRAMINGS, type CropFraming } from '../../pipeline/crop-framing.js';
-import { classifyFile, isUrl, type FileResult, type InputItem } from '../../pipeline/file-result.js';
-import { parseRuntimeOption, RUNTIME_OPTION_HELP } from '../../runtime/options.js';
-import { parseTtaOption } from '../../runtime/tta.js';
-import { csvHeader, csvRows } from '../csv.js';
-import { FILES_FROM_HELP, readPathList } from '../files-from.js';
+import { UserError } from '../../errors.js';
+import { FaceClassifier } from '../../pipeline/face-classifier.js';
+import { classifyFile, type FileResult } from '../../pipeline/file-result.js';
+import { expandInputs } from '../../inputs/expand.js';
+import { csvHeader, csvRows } from '../../output/csv.js';
+import { FILES_FROM_HELP, inputItems } from '../files-from.js';
 import { fmt, formatTable } from '../output.js';
-import { parseByteSize, parseFloatOption, parseIntOption } from '../options.js';
-
-export interface PipelineCliOptions {
-  detector: string;
-  emotionModel?: string;
-  genderModel?: string;
-  accurate?: boolean;
-  tta?: string;
-  emotion: boolean;
-  gender: boolean;
-  runtime?: string;
-  margin?: string;
-  minFaceSize?: string;
-  scoreThreshold?: string;
-  maxFaces?: string;
-  maxPixels?: string;
-  tiles: string;
-  align: boolean;
-  cropFraming: string;
-}
-
-/** Detector options shared by detect, classify, annotate, video and webcam. */
-export function addDetectorOptions(cmd: Command): Command {
-  return cmd
-    .option('--detector <name>', `face detector: ${DETECTORS.join(' | ')}`, 'blazeface')
-    .option('--min-face-size <px>', 'ignore faces smaller than this many pixels')
-    .option('--score-threshold <p>', 'minimum detector score (CNN detectors)')
-    .option('--max-faces <n>', 'at most this many faces per image')
-    .option('--tiles <mode>', 'BlazeFace second look at small faces through frame tiles: auto (when a possible face scored low), always, dense (always, plus 256 px tiles: crowds, several times slower), off', 'auto')
-    .option('--max-pixels <n>', 'refuse images with more pixels than this (decompression bombs)');
-}
-
-/** Options shared by classify, annotate, video and webcam. */
-export function addPipelineOptions(cmd: Command): Command {
-  return addDetectorOptions(cmd)
-    .option('--emotion-model <dir>', 'emotion model directory (default: models/emotion of the project)')
-    .option('--gender-model <dir>', 'gender model directory (default: models/gender of the project)')
-    .option('--accurate', 'use the accurate models (models/<task>-accurate: an ensemble or a larger input, slower; the fast ones where none is shipped) unless --emotion-model / --gender-model name one', false)
-    .option('--no-emotion', 'skip emotion classification')
-    .option('--no-gender', 'skip gender classification')
-    .option('--runtime <name>', RUNTIME_OPTION_HELP)
-    .option('--tta <mode>', "classifier test-time augmentation: flip (average with the mirror image) or none (one pass per face, half the classifier time); default the model's (flip for the shipped models)")
-    .option('--margin <fraction>', 'crop margin around the detector box, per side, as a fraction of the box (default: the model card margin converted to the detector framing; docs/pipeline.md)')
-    .option('--no-align', 'do not level the eyes of each face before classifying (BlazeFace keypoints; the Haar cascade has none)')
-    .option('--crop-framing <mode>', `with --crops: ${CROP_FRAMINGS.join(' | ')} (detect: find the face inside each crop and frame it like a detected face)`, DEFAULT_CROP_FRAMING);
-}
-
-export function parseCropFraming(v: string): CropFraming {
-  if (!(CROP_FRAMINGS as readonly string[]).includes(v)) throw new UserError(`--crop-framing must be one of ${CROP_FRAMINGS.join(', ')}, got "${v}"`);
-  return v as CropFraming;
-}
-
-export function parseTiles(v: string): TileMode {
-  if (v === 'auto') return 'auto';
-  if (v === 'always') return true;
-  if (v === 'off') return false;
-  if (v === 'dense') return 'dense';
-  throw new UserError(`--tiles must be auto, always, dense or off, got "${v}"`);
-}
-
-export function classifierOptions(o: PipelineCliOptions, backend?: string): FaceClassifierOptions {
-  if (!isDetectorName(o.detector)) throw new UserError(`unknown detector "${o.detector}": choose one of ${DETECTORS.join(', ')}`);
-  parseRuntimeOption(o.runtime);
-  return {
-    detector: o.detector,
-    emotionModel: o.emotionModel,
-    genderModel: o.genderModel,
-    variant: o.accurate ? 'accurate' : 'fast',
-    tta: parseTtaOption(o.tta),
-    emotion: o.emotion,
-    gender: o.gender,
-    runtime: o.runtime,
-    backend,
-    cropMargin: o.margin === undefined ? undefined : parseFloatOption(o.margin, '--margin', -0.4, 2),
-    minFaceSize: o.minFaceSize === undefined ? undefined : parseFloatOption(o.minFaceSize, '--min-face-size', 0),
-    scoreThreshold: o.scoreThreshold === undefined ? undefined : parseFloatOption(o.scoreThreshold, '--score-threshold', 0, 1),
-    tiles: parseTiles(o.tiles),
-    maxFaces: o.maxFaces === undefined ? undefined : parseIntOption(o.maxFaces, '--max-faces', 1),
-    maxPixels: o.maxPixels === undefined ? undefined : parseIntOption(o.maxPixels, '--max-pixels', 1),
-    align: o.align !== false,
-    cropFraming: parseCropFraming(o.cropFraming ?? DEFAULT_CROP_FRAMING),
-  };
-}
-
-export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.bmp', '.heic']);
-
-function hasGlob(s: string): boolean {
-  return /[*?[]/.test(s);
-}
-
-function globToRegExp(pattern: string): RegExp {
-  let re = '';
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i];
-    if (c === '*' && pattern[i + 1] === '*') {
-      re += '.*';
-      i++;
-      if (pattern[i + 1] === '/') i++;
-    } else if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
-    else if (c === '[') {
-      const end = pattern.indexOf(']', i);
-      if (end < 0) re += '\\[';
-      else {
-        re += '[' + pattern.slice(i + 1, end).replace(/^!/, '^').replace(/\\/g, '\\\\') + ']';
-        i = end;
-      }
-    } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
-  }
-  return new RegExp('^' + re + '$');
-}
-
-function walk(dir: string, out: string[], extensions: ReadonlySet<string>): void {
-  for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) walk(p, out, extensions);
-    else if (extensions.has(path.extname(e.name).toLowerCase())) out.push(p);
-  }
-}
-
-
-/**
- * Expand one input: an http(s) URL (passed through), a file, a directory (recursively, files with the
- * given extensions: images by default) or, when `glob`, a glob (*, ?, [..], **). An input that matches
- * nothing comes back as an error so the batch can report it.
- */
-export function expandInput(arg: string, glob = true, extensions: ReadonlySet<string> = IMAGE_EXTENSIONS): InputItem[] {
-  if (isUrl(arg)) return [{ file: arg }];
-  const out: InputItem[] = [];
-  let stat: fs.Stats | undefined;
-  try {
-    stat = fs.statSync(arg);
-  } catch {
-    stat = undefined;
-  }
-  if (stat?.isDirectory()) {
-    const files: string[] = [];
-    try {
-      walk(arg, files, extensions);
-    } catch (err) {
-      return [{ file: arg, error: `cannot list directory: ${errorMessage(err)}` }];
-    }
-    if (files.length === 0) out.push({ file: arg, error: extensions === IMAGE_EXTENSIONS ? 'directory contains no images' : 'directory contains no images or videos' });
-    for (const f of files) out.push({ file: f });
-  } else if (stat) out.push({ file: arg });
-  else if (glob && hasGlob(arg)) {
-    const firstGlob = arg.search(/[*?[]/);
-    const baseEnd = arg.lastIndexOf('/', firstGlob);
-    const base = baseEnd < 0 ? '.' : arg.slice(0, baseEnd) || '/';
-    const re = globToRegExp(arg);
-    const files: string[] = [];
-    if (fs.existsSync(base) && fs.statSync(base).isDirectory()) {
-      const all: string[] = [];
-      const collect = (d: string) => {
-        for (const e of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-          const p = d === '.' ? e.name : path.join(d, e.name);
-          if (e.isDirectory()) collect(p);
-          else all.push(p);
-        }
-      };
-      collect(base);
-      for (const p of all) if (re.test(p)) files.push(p);
-    }
-    if (files.length === 0) out.push({ file: arg, error: 'no files match' });
-    for (const f of files) out.push({ file: f });
-  } else out.push({ file: arg, error: 'no such file' });
-  return out;
-}
-
-/** Expand files, directories, globs and URLs (see expandInput) into input paths, in order. */
-export function expandInputs(args: string[], extensions: ReadonlySet<string> = IMAGE_EXTENSIONS): InputItem[] {
-  return args.flatMap((a) => expandInput(a, true, extensions));
-}
-
-/**
- * The inputs of a batch command, streamed: the arguments (files, directories, globs, URLs), then the
- * entries of `--files-from` (files, directories or URLs; taken literally, no glob expansion).
- */
-export async function* inputItems(args: string[], filesFrom?: string): AsyncGenerator<InputItem> {
-  for (const a of args) yield* expandInput(a);
-  if (filesFrom !== undefined) for await (const p of readPathList(filesFrom)) yield* expandInput(p, false);
-}
+import {
+  addDetectorOptions,
+  addInputFileOptions,
+  addPipelineOptions,
+  classifierOptions,
+  inputFileOptions,
+  type InputFileCliOptions,
+  type PipelineCliOptions,
+} from '../pipeline-options.js';
 
 export type { FileResult, InputItem } from '../../pipeline/file-result.js';
-export { csvHeader, csvRows } from '../csv.js';
+export { csvHeader, csvRows } from '../../output/csv.js';
 
 function tableRows(results: FileResult[], detectOnly: boolean) {
   if (detectOnly) {
@@ -239,22 +60,6 @@ function tableRows(results: FileResult[], detectOnly: boolean) {
 /** Write to stdout, waiting when its buffer is full (a slow pipe must not make output pile up in memory). */
 async function writeOut(text: string): Promise<void> {
   if (!process.stdout.write(text)) await once(process.stdout, 'drain');
-}
-
-/** Options of commands that read image files: the size limit and special files. */
-export function addInputFileOptions(cmd: Command): Command {
-  return cmd
-    .option('--max-bytes <n>', `refuse image files larger than this, checked before reading (bytes; K, M, G suffixes; default ${MAX_INPUT_BYTES / 1024 / 1024}M)`)
-    .option('--allow-special-files', 'read inputs that are not regular files (FIFOs, /dev/stdin, devices), up to --max-bytes; refused by default', false);
-}
-
-export interface InputFileCliOptions {
-  maxBytes?: string;
-  allowSpecialFiles?: boolean;
-}
-
-export function inputFileOptions(o: InputFileCliOptions): { maxBytes?: number; allowSpecialFiles: boolean } {
-  return { maxBytes: o.maxBytes === undefined ? undefined : parseByteSize(o.maxBytes, '--max-bytes'), allowSpecialFiles: o.allowSpecialFiles === true };
 }
 
 type ClassifyCliOptions = PipelineCliOptions & InputFileCliOptions & { json: boolean; csv: boolean; crops: boolean; progress?: boolean; filesFrom?: string };

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { setupBackend } from '../../engine/backend.js';
 import { createDetector, DETECTOR_DEFAULTS } from '../../detect/index.js';
-import { DETECTORS, isDetectorName, type DetectOptions } from '../../detect/types.js';
+import { parseDetectorName, type DetectOptions } from '../../detect/types.js';
 import { DETECTION_FORMATS, type DetectionFormat } from '../../eval/detection.js';
 import { prCurvePng, runDetectionEval, type DetectEvalReport } from '../../eval/detect-eval.js';
 import { UserError } from '../../errors.js';
@@ -15,7 +15,7 @@ import { writeFileAtomic } from '../../io/fs-handler.js';
 import { countProgress } from '../../train/progress.js';
 import { fmt, formatTable, printJson } from '../output.js';
 import { parseFloatOption, parseIntOption } from '../options.js';
-import { parseTiles } from './classify.js';
+import { parseTiles } from '../pipeline-options.js';
 
 export interface EvalDetectCliOptions {
   data: string;
@@ -55,15 +55,15 @@ export function formatDetectReport(r: DetectEvalReport): string {
 }
 
 export async function evalDetect(o: EvalDetectCliOptions, backend?: string): Promise<void> {
-  if (!isDetectorName(o.detector)) throw new UserError(`unknown detector "${o.detector}": choose one of ${DETECTORS.join(', ')}`);
+  const detectorName = parseDetectorName(o.detector);
   if (o.format !== undefined && !DETECTION_FORMATS.includes(o.format as DetectionFormat)) throw new UserError(`--format for eval detect must be one of ${DETECTION_FORMATS.join(', ')}, got "${o.format}"`);
   const tiles = parseTiles(o.tiles);
-  const threshold = o.scoreThreshold === undefined ? DETECTOR_DEFAULTS[o.detector].scoreThreshold : parseFloatOption(o.scoreThreshold, '--score-threshold', 0, 1);
+  const threshold = o.scoreThreshold === undefined ? DETECTOR_DEFAULTS[detectorName].scoreThreshold : parseFloatOption(o.scoreThreshold, '--score-threshold', 0, 1);
   const minScore = Math.min(threshold, parseFloatOption(o.minScore, '--min-score', 0, 1));
   const iouThreshold = parseFloatOption(o.iou, '--iou', 0.05, 0.95);
   const data = path.resolve(o.data);
   await setupBackend(backend);
-  const detector = await createDetector(o.detector);
+  const detector = await createDetector(detectorName);
   const opts: DetectOptions = { scoreThreshold: threshold, minScore, tiles };
   let bar: ReturnType<typeof countProgress> | undefined;
   let report: DetectEvalReport;

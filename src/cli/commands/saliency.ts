@@ -8,11 +8,11 @@ import type { Command } from 'commander';
 import { decodeImage } from '../../data/decode.js';
 import type { Box } from '../../data/preprocess.js';
 import { createDetector } from '../../detect/index.js';
-import { DETECTORS, isDetectorName } from '../../detect/types.js';
+import { parseDetectorName } from '../../detect/types.js';
 import { setupBackend } from '../../engine/backend.js';
 import { UserError } from '../../errors.js';
 import { checkOutputFile, writeFileAtomic } from '../../io/fs-handler.js';
-import { addInputFileOptions, inputFileOptions } from './classify.js';
+import { addInputFileOptions, detectorOption, inputFileOptions, marginOption, minFaceSizeOption } from '../pipeline-options.js';
 import { loadModel } from '../../io/model-store.js';
 import { DEFAULT_CROP_MARGIN, defaultModelDir, detectorMargin, detectorCropBox } from '../../pipeline/face-classifier.js';
 import { COLORMAPS, type ColormapName } from '../../viz/colormap.js';
@@ -60,7 +60,7 @@ export async function runSaliencyCommand(image: string, o: SaliencyCliOptions, b
   if (!isSaliencyMethod(o.method)) throw new UserError(`unknown method "${o.method}": choose one of ${SALIENCY_METHODS.join(', ')}`);
   if (o.score !== 'logit' && o.score !== 'probability') throw new UserError(`unknown score "${o.score}": choose logit or probability`);
   if (!(COLORMAPS as readonly string[]).includes(o.colormap)) throw new UserError(`unknown colormap "${o.colormap}": choose one of ${COLORMAPS.join(', ')}`);
-  if (!o.crops && !isDetectorName(o.detector)) throw new UserError(`unknown detector "${o.detector}": choose one of ${DETECTORS.join(', ')}`);
+  if (!o.crops) parseDetectorName(o.detector);
   if (path.extname(o.output).toLowerCase() !== '.png') throw new UserError(`output "${o.output}" must be a .png file`);
   const cell = parseIntOption(o.cell, '--cell', 32, 1024);
   const maxFaces = parseIntOption(o.maxFaces, '--max-faces', 1, 1000);
@@ -137,10 +137,10 @@ export function registerSaliency(program: Command): void {
     .option('--score <kind>', 'differentiate the class logit (pre-softmax, default) or its softmax probability', 'logit')
     .option('--crops', 'the image is a face crop: skip detection and explain the whole image', false)
     .option('--model <dir>', 'model directory (default: models/<task> of the project)')
-    .option('--detector <name>', `face detector: ${DETECTORS.join(' | ')}`, 'blazeface')
-    .option('--margin <fraction>', 'crop margin around the detector box (default: model card, else tuned per detector)')
+    .addOption(detectorOption())
+    .addOption(marginOption('crop margin around the detector box (default: model card, else tuned per detector)'))
     .option('--max-faces <n>', 'at most this many faces', '20')
-    .option('--min-face-size <px>', 'ignore faces smaller than this many pixels')
+    .addOption(minFaceSizeOption())
     .option('--cell <px>', 'size of each panel cell in pixels', '192')
     .option('--colormap <name>', `${COLORMAPS.join(' | ')}`, 'turbo')
     .option('--cam-layer <name>', 'Grad-CAM feature map: output of this layer (default: the input of the last convolution)')

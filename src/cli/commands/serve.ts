@@ -1,14 +1,16 @@
 import type { Command } from 'commander';
-import { DETECTORS, isDetectorName } from '../../detect/types.js';
+import { parseDetectorName } from '../../detect/types.js';
 import { UserError } from '../../errors.js';
-import { parseRuntimeOption, RUNTIME_OPTION_HELP } from '../../runtime/options.js';
+import { parseRuntimeOption } from '../../runtime/options.js';
 import { parseTtaOption } from '../../runtime/tta.js';
 import { parseIntOption } from '../options.js';
+import { addModelOptions, detectorOption, runtimeOption, ttaOption } from '../pipeline-options.js';
 import { DEFAULT_LIMITS, DEFAULT_SECURITY } from '../../server/limits.js';
+import { LOG_LEVELS, settings } from '../../settings.js';
 
 interface ServeOpts {
-  host: string;
-  port: string;
+  host?: string;
+  port?: string;
   emotionModel?: string;
   genderModel?: string;
   accurate?: boolean;
@@ -25,7 +27,7 @@ interface ServeOpts {
   maxQueued: string;
   bodyTimeoutMs: string;
   rejectDelayMs: string;
-  logLevel: string;
+  logLevel?: string;
   apiKey?: string;
   allowUnauthenticated: boolean;
   corsOrigin: string[];
@@ -53,22 +55,16 @@ export function parseCorsOrigin(v: string): string {
   return u.origin;
 }
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
 export function registerServe(program: Command): void {
-  program
+  const cmd = program
     .command('serve')
     .description('HTTP API (POST /v1/classify, /v1/annotate, /v1/saliency; GET /v1/models, /healthz, /openapi.json) and the live webcam page at /')
-    .option('--host <addr>', 'address to listen on (env FACECLS_HOST)', process.env.FACECLS_HOST ?? '127.0.0.1')
-    .option('--port <n>', 'port (env PORT or FACECLS_PORT; 0 = any free port)', process.env.FACECLS_PORT ?? process.env.PORT ?? '3000')
-    .option('--emotion-model <dir>', 'emotion model directory (default models/emotion)')
-    .option('--gender-model <dir>', 'gender model directory (default models/gender)')
-    .option('--accurate', 'serve the accurate models (models/<task>-accurate where shipped) in the API', false)
-    .option('--tta <mode>', "classifier test-time augmentation in the API: flip or none (half the classifier time); default the model's")
-    .option('--no-emotion', 'do not classify emotion')
-    .option('--no-gender', 'do not classify gender')
-    .option('--detector <name>', `face detector of the API: ${DETECTORS.join(' | ')} (the page always runs BlazeFace in the browser)`, 'blazeface')
-    .option('--runtime <name>', RUNTIME_OPTION_HELP)
+    .option('--host <addr>', 'address to listen on (default: env FACECLS_HOST, else 127.0.0.1)')
+    .option('--port <n>', 'port; 0 = any free port (default: env FACECLS_PORT, else PORT, else 3000)');
+  addModelOptions(cmd, { emotionModel: 'emotion model directory (default models/emotion)', genderModel: 'gender model directory (default models/gender)', accurate: 'serve the accurate models (models/<task>-accurate where shipped) in the API' })
+    .addOption(ttaOption("classifier test-time augmentation in the API: flip or none (half the classifier time); default the model's"))
+    .addOption(detectorOption('face detector of the API (the page always runs BlazeFace in the browser)'))
+    .addOption(runtimeOption())
     .option('--max-body-mb <n>', 'largest request body in MiB', '20')
     .option('--max-pixels <n>', 'largest image in pixels (width x height)', '40000000')
     .option('--timeout-ms <n>', 'time limit per inference request, queueing included', '30000')
@@ -81,12 +77,14 @@ export function registerServe(program: Command): void {
     .option('--allow-unauthenticated', 'listen on a non-loopback address without an API key (refused otherwise)', false)
     .option('--cors-origin <origin>', 'allow browser pages of this origin to call the API (repeatable; * = any; none by default)', (v: string, acc: string[]) => [...acc, parseCorsOrigin(v)], [] as string[])
     .option('--rate-limit <n>', 'requests per minute per client address on POST /v1/* (0 = no limit)', String(DEFAULT_SECURITY.rateLimit))
-    .option('--log-level <level>', `log level: ${LOG_LEVELS.join(', ')} (env FACECLS_LOG_LEVEL)`, process.env.FACECLS_LOG_LEVEL ?? 'info')
-    .action(async (o: ServeOpts, cmd: Command) => {
-      if (!LOG_LEVELS.includes(o.logLevel)) throw new UserError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${o.logLevel}"`);
-      const port = parseIntOption(o.port, '--port', 0, 65535);
-      if (!isDetectorName(o.detector)) throw new UserError(`unknown detector "${o.detector}": choose one of ${DETECTORS.join(', ')}`);
-      const runtime = parseRuntimeOption(o.runtime);
+    .option('--log-level <level>', `log level: ${LOG_LEVELS.join(', ')} (default: env FACECLS_LOG_LEVEL, else info)`)
+    .action(async (o: ServeOpts, c: Command) => {
+      const logLevel = o.logLevel ?? settings.logLevel() ?? 'info';
+      if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new UserError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+      const host = o.host ?? settings.host() ?? '127.0.0.1';
+      const port = o.port !== undefined ? parseIntOption(o.port, '--port', 0, 65535) : (settings.port() ?? 3000);
+      const detector = parseDetectorName(o.detector);
+      const runtime = parseRuntimeOption(o.runtime, '--runtime');
       const limits = {
         bodyLimit: parseIntOption(o.maxBodyMb, '--max-body-mb', 1, 1024) * 1024 * 1024,
         maxPixels: parseIntOption(o.maxPixels, '--max-pixels', 1),
@@ -96,10 +94,10 @@ export function registerServe(program: Command): void {
         bodyTimeoutMs: parseIntOption(o.bodyTimeoutMs, '--body-timeout-ms', 1),
         rejectDelayMs: parseIntOption(o.rejectDelayMs, '--reject-delay-ms', 0, 60_000),
       };
-      const apiKey = o.apiKey ?? (process.env.FACECLS_API_KEY || undefined);
+      const apiKey = o.apiKey ?? settings.apiKey();
       if (apiKey !== undefined && apiKey.trim().length < 16) throw new UserError('the API key (--api-key / FACECLS_API_KEY) must be at least 16 characters');
-      if (apiKey === undefined && !isLoopbackHost(o.host) && !o.allowUnauthenticated) {
-        throw new UserError(`refusing to listen on ${o.host} (reachable from other machines) without an API key: set --api-key / FACECLS_API_KEY, or pass --allow-unauthenticated`);
+      if (apiKey === undefined && !isLoopbackHost(host) && !o.allowUnauthenticated) {
+        throw new UserError(`refusing to listen on ${host} (reachable from other machines) without an API key: set --api-key / FACECLS_API_KEY, or pass --allow-unauthenticated`);
       }
       const security = {
         apiKey: apiKey?.trim(),
@@ -116,16 +114,16 @@ export function registerServe(program: Command): void {
         emotionModel: o.emotionModel,
         genderModel: o.genderModel,
         variant: o.accurate ? ('accurate' as const) : ('fast' as const),
-        tta: parseTtaOption(o.tta),
-        detector: o.detector,
+        tta: parseTtaOption(o.tta, '--tta'),
+        detector,
         runtime,
         emotion: o.emotion,
         gender: o.gender,
-        backend: cmd.optsWithGlobals().backend,
+        backend: c.optsWithGlobals().backend,
         maxPixels: limits.maxPixels,
       };
       const pipeline = workers > 0 ? await WorkerPoolPipeline.load(pipelineOptions, workers) : await FacePipeline.load(pipelineOptions);
       if (!(await ensureWebBundle())) process.stderr.write('facecls: warning: the web page bundle is missing and could not be built (npm run build); the API works\n');
-      await startServer({ pipeline, host: o.host, port, limits, security, logLevel: o.logLevel, version: program.version() });
+      await startServer({ pipeline, host, port, limits, security, logLevel, version: program.version() });
     });
 }

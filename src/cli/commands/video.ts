@@ -15,7 +15,7 @@ import { SaliencyOverlay, type SaliencyTask } from '../../pipeline/saliency-over
 import { processStream } from '../../pipeline/video.js';
 import { isSaliencyMethod, SALIENCY_METHODS, type SaliencyMethod } from '../../viz/saliency.js';
 import { parseIntOption } from '../options.js';
-import { addPipelineOptions, classifierOptions, type PipelineCliOptions } from './classify.js';
+import { addPipelineOptions, classifierOptions, type PipelineCliOptions } from '../pipeline-options.js';
 
 export interface StreamCliOptions extends PipelineCliOptions {
   jsonl?: string;

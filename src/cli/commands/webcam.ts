@@ -8,7 +8,7 @@ import { UserError } from '../../errors.js';
 import { FaceClassifier } from '../../pipeline/face-classifier.js';
 import { processStream } from '../../pipeline/video.js';
 import { parseIntOption } from '../options.js';
-import { addPipelineOptions, classifierOptions } from './classify.js';
+import { addPipelineOptions, classifierOptions } from '../pipeline-options.js';
 import { addStreamOptions, type StreamCliOptions } from './video.js';
 
 export function registerWebcam(program: Command): void {

@@ -12,6 +12,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { ConvGeometry } from '../conv-grads.js';
 import { heapOffset, type PoolGeometry, type WasmHeapBackend } from '../heap-kernels.js';
+import { settings } from '../../settings.js';
 import { KERNELS_WASM_BASE64 } from './kernels.generated.js';
 
 type Fn = (...args: number[]) => void;
@@ -58,7 +59,7 @@ function offset(backend: WasmHeapBackend, t: HeapRef): number {
  * where they cannot run (channels not a multiple of 4, no WebAssembly SIMD, FACECLS_SIMD_KERNELS=0).
  */
 export function simdKernels(backend: WasmHeapBackend, channels: number): SimdKernels | undefined {
-  if (channels % 4 !== 0 || process.env.FACECLS_SIMD_KERNELS === '0') return undefined;
+  if (channels % 4 !== 0 || !settings.simdKernels()) return undefined;
   const memory = backend.wasm.asm?.memory;
   if (!(memory instanceof WebAssembly.Memory)) return undefined;
   const cached = instances.get(memory);

@@ -95,8 +95,8 @@ export async function loadKerasModel(file: string, opts: KerasImportOptions = {}
 
     const task: Task = opts.task ?? (numClasses === 7 ? 'emotion' : numClasses === 2 ? 'gender' : 'custom');
     const labels = opts.labels ?? defaultLabels(task, numClasses);
-    if (task === 'emotion' && numClasses !== 7 && !opts.labels) throw new UserError(`task emotion needs 7 outputs, the model has ${numClasses}: give --labels`);
-    if (task === 'gender' && numClasses !== 2 && !opts.labels) throw new UserError(`task gender needs 2 outputs, the model has ${numClasses}: give --labels`);
+    if (task === 'emotion' && numClasses !== 7 && !opts.labels) throw new UserError(`task emotion needs 7 outputs, the model has ${numClasses}: its labels must be named`, { reason: 'labels-needed' });
+    if (task === 'gender' && numClasses !== 2 && !opts.labels) throw new UserError(`task gender needs 2 outputs, the model has ${numClasses}: its labels must be named`, { reason: 'labels-needed' });
     if (labels.length !== numClasses) throw new UserError(`the model has ${numClasses} outputs but ${labels.length} labels were given (${labels.join(', ')})`);
 
     const match = matchZooArchitecture(model, { inputSize: h, channels, numClasses });
@@ -165,7 +165,7 @@ export async function importKerasModel(file: string, outDir: string, opts: Keras
   const dir = path.resolve(outDir);
   if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) throw new UserError(`output "${outDir}" exists and is not a directory`);
   if (fs.existsSync(path.join(dir, MODEL_JSON)) && !opts.overwrite) {
-    throw new UserError(`output "${outDir}" already holds a model: choose another directory or pass --force`);
+    throw new UserError(`output "${outDir}" already holds a model`, { reason: 'output-exists' });
   }
   const { model, meta, match, weightValues, warnings } = await loadKerasModel(file, opts);
   try {

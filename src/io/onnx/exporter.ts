@@ -14,6 +14,11 @@ import type { ModelMeta } from '../model-store.js';
 import { GraphBuilder, type AttrValue, type GraphNode, type Initializer, type ValueInfo } from './graph-builder.js';
 import { encodeModel, IR_VERSION, MAX_OPSET, MIN_OPSET } from './schema.js';
 
+/** A model the exporter cannot write (a layer, shape or option it lacks): reason 'export-unsupported'. */
+function exportError(message: string): UserError {
+  return new UserError(message, { reason: 'export-unsupported' });
+}
+
 export interface OnnxExportOptions {
   /** Operator set version, 13..17 (default 13). */
   opset?: number;
@@ -176,7 +181,7 @@ class Exporter {
       } else if (shape.length === 2) {
         this.tensors.set(t.id, { name, shape });
       } else {
-        throw new UserError(`cannot export model input "${t.name}" of shape [${shape}] to ONNX: only images [batch, height, width, channels] and vectors are supported`);
+        throw exportError(`cannot export model input "${t.name}" of shape [${shape}] to ONNX: only images [batch, height, width, channels] and vectors are supported`);
       }
     }
     for (const layer of model.layers) {
@@ -184,7 +189,7 @@ class Exporter {
       const cls = layer.getClassName();
       if (cls === 'InputLayer') continue;
       if (!(SUPPORTED_LAYERS as readonly string[]).includes(cls)) {
-        throw new UserError(
+        throw exportError(
           `cannot export layer "${layer.name}" (${cls}) to ONNX: unsupported layer type. Supported: ${SUPPORTED_LAYERS.join(', ')}`,
         );
       }
@@ -192,7 +197,7 @@ class Exporter {
         // A layer shared with another model has nodes outside this graph: skip those.
         if (!node.inputTensors.every((t) => this.tensors.has(t.id))) continue;
         const out = node.outputTensors;
-        if (out.length !== 1) throw new UserError(`cannot export layer "${layer.name}" (${cls}): layers with ${out.length} outputs are not supported`);
+        if (out.length !== 1) throw exportError(`cannot export layer "${layer.name}" (${cls}): layers with ${out.length} outputs are not supported`);
         const info = this.layer(layer, cls, node.inputTensors);
         this.tensors.set(out[0].id, { ...info, shape: out[0].shape as Shape });
       }
@@ -200,7 +205,7 @@ class Exporter {
     const outputs: ValueInfo[] = [];
     for (const [k, t] of model.outputs.entries()) {
       const info = this.tensors.get(t.id);
-      if (!info) throw new UserError(`cannot export model output "${t.name}": it is not computed from the model inputs`);
+      if (!info) throw exportError(`cannot export model output "${t.name}": it is not computed from the model inputs`);
       const shape = t.shape as Shape;
       const name = outNames[k];
       this.g.nodes.push({
@@ -222,15 +227,15 @@ class Exporter {
     const x = this.info(ins[0], layer);
     const rank = x.shape.length;
     const need4 = () => {
-      if (rank !== 4) throw new UserError(`cannot export layer "${base}" (${cls}): expected a rank-4 image input, got shape [${x.shape}]`);
+      if (rank !== 4) throw exportError(`cannot export layer "${base}" (${cls}): expected a rank-4 image input, got shape [${x.shape}]`);
       if (cfg.dataFormat !== undefined && cfg.dataFormat !== 'channelsLast') {
-        throw new UserError(`cannot export layer "${base}" (${cls}): only channelsLast data format is supported`);
+        throw exportError(`cannot export layer "${base}" (${cls}): only channelsLast data format is supported`);
       }
     };
     const spatial = (): [number, number] | undefined =>
       typeof x.shape[1] === 'number' && typeof x.shape[2] === 'number' ? [x.shape[1], x.shape[2]] : undefined;
     const padAttrs = (padding: string, kernel: [number, number], strides: [number, number], dilation: [number, number] = [1, 1]): Record<string, AttrValue> => {
-      if (padding !== 'same' && padding !== 'valid') throw new UserError(`cannot export layer "${base}" (${cls}): padding "${padding}" is not supported`);
+      if (padding !== 'same' && padding !== 'valid') throw exportError(`cannot export layer "${base}" (${cls}): padding "${padding}" is not supported`);
       const size = spatial();
       // Unknown spatial size: SAME_UPPER is TF's rule (extra padding at the end).
       if (!size) return padding === 'same' ? { auto_pad: 'SAME_UPPER' } : {};
@@ -285,7 +290,7 @@ class Exporter {
         return { name: this.activation(rec.node.outputs[0], act, 4, base, cls) };
       }
       case 'Dense': {
-        if (rank !== 2) throw new UserError(`cannot export layer "${base}" (Dense): only Dense on flat [batch, features] inputs is supported, got shape [${x.shape}]`);
+        if (rank !== 2) throw exportError(`cannot export layer "${base}" (Dense): only Dense on flat [batch, features] inputs is supported, got shape [${x.shape}]`);
         const ws = this.weights(layer);
         const units = Number(cfg.units);
         const inF = Number(x.shape[1]);
@@ -309,7 +314,7 @@ class Exporter {
         return { name: this.g.addNode('LeakyRelu', [x.name], base, { alpha: { float: Number(cfg.alpha ?? 0.3) } }).outputs[0] };
       case 'Softmax': {
         const axis = Number(cfg.axis ?? -1);
-        if (axis !== -1 && axis !== rank - 1) throw new UserError(`cannot export layer "${base}" (Softmax): only softmax over the last axis is supported`);
+        if (axis !== -1 && axis !== rank - 1) throw exportError(`cannot export layer "${base}" (Softmax): only softmax over the last axis is supported`);
         return { name: this.activation(x.name, 'softmax', rank, base, cls) };
       }
       case 'MaxPooling2D':
@@ -359,7 +364,7 @@ class Exporter {
       }
       case 'Flatten': {
         if (rank === 2) return { name: x.name };
-        if (rank !== 4) throw new UserError(`cannot export layer "${base}" (Flatten): input of shape [${x.shape}] is not supported`);
+        if (rank !== 4) throw exportError(`cannot export layer "${base}" (Flatten): input of shape [${x.shape}] is not supported`);
         // Keras flattens in NHWC order; a 1x1 map is the same in either layout.
         let src = x.name;
         if (!(x.shape[1] === 1 && x.shape[2] === 1)) src = this.g.addNode('Transpose', [src], `${base}/nhwc`, { perm: [0, 2, 3, 1] }).outputs[0];
@@ -398,7 +403,7 @@ class Exporter {
         return this.g.addNode('Clip', [input, lo.name, hi.name], base).outputs[0];
       }
       default:
-        throw new UserError(`cannot export layer "${base}" (${cls}) to ONNX: unsupported activation "${act}"`);
+        throw exportError(`cannot export layer "${base}" (${cls}) to ONNX: unsupported activation "${act}"`);
     }
   }
 
@@ -408,7 +413,7 @@ class Exporter {
     let axis = Number(cfg.axis ?? -1);
     if (axis < 0) axis += rank;
     if (axis !== rank - 1 || (rank !== 4 && rank !== 2)) {
-      throw new UserError(`cannot export layer "${base}" (BatchNormalization): only normalisation over the channel (last) axis of images or vectors is supported`);
+      throw exportError(`cannot export layer "${base}" (BatchNormalization): only normalisation over the channel (last) axis of images or vectors is supported`);
     }
     const channels = Number(x.shape[rank - 1]);
     const ws = this.weights(layer);

@@ -1,4 +1,4 @@
-/** CSV output of per-file results: one row per face (`classify --csv`, `batch results --csv`). */
+/** CSV of per-file results, one row per face: what `classify --csv` and `batch results --csv` print. */
 import { KEYPOINT_NAMES } from '../detect/types.js';
 import type { FileResult } from '../pipeline/file-result.js';
 
