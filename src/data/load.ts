@@ -9,6 +9,7 @@ import { loadFolders } from './folders.js';
 import { findImdbWikiMat, loadImdbWiki } from './imdb-wiki.js';
 import { findRafdbList, loadRafdb } from './rafdb.js';
 import { isUtkFace, loadUtkFace } from './utkface.js';
+import type { AgeCodec } from './age.js';
 
 export const DATASET_FORMATS: readonly DatasetFormat[] = ['fer2013-csv', 'fer2013-folders', 'utkface', 'imdb-wiki', 'rafdb', 'folders'];
 
@@ -35,11 +36,14 @@ export interface LoadOptions {
   task: Task;
   format?: DatasetFormat;
   split?: HashSplitOptions;
+  /** Task 'age': the anchors the samples are labelled by (default DEFAULT_AGE_CODEC). */
+  ageCodec?: AgeCodec;
 }
 
 export async function loadDataset(p: string, opts: LoadOptions): Promise<Dataset> {
   const format = opts.format ?? detectFormat(p);
   const split = opts.split ?? DEFAULT_SPLIT;
+  if (opts.task === 'age' && format !== 'utkface') throw new UserError(`dataset "${p}" (${format}) has no ages: the age task reads UTKFace ([age]_[gender]_[race]_[date].jpg.chip.jpg)`);
   let ds: Dataset;
   switch (format) {
     case 'fer2013-csv': {
@@ -51,7 +55,7 @@ export async function loadDataset(p: string, opts: LoadOptions): Promise<Dataset
       ds = loadFer2013Folders(p);
       break;
     case 'utkface':
-      ds = loadUtkFace(p, split);
+      ds = loadUtkFace(p, split, opts.task, opts.ageCodec);
       break;
     case 'imdb-wiki':
       ds = loadImdbWiki(p, split);

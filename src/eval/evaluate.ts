@@ -19,6 +19,8 @@ import { locateFaceInCrop, type CropFraming } from '../pipeline/crop-framing.js'
 import { detectorMargin } from '../pipeline/face-classifier.js';
 import { DEFAULT_RECUT, recutCrop } from './recut.js';
 import { argmaxRow, Confusion, type Metrics } from './metrics.js';
+import { ageMetrics, type AgeMetrics, type AgeRangeSpec } from './age-metrics.js';
+import { expectedAge, sampleAge, type AgeCodec } from '../data/age.js';
 
 export const ADULT_AGE = 18;
 
@@ -74,6 +76,11 @@ export interface EvalReport {
   malformed: { count: number; of: number; examples: Skipped[] };
   seconds: number;
   imagesPerSecond: number;
+  /**
+   * Age models: the expected age of each face against its true age (src/eval/age-metrics.ts); with
+   * keepProbabilities also every sample's true and predicted age.
+   */
+  age?: AgeMetrics & { samples?: { truth: number[]; predicted: number[] } };
   /** With keepProbabilities: per sample, per view (the image, then its mirror with flip TTA), k probabilities. */
   probabilities?: { labels: number[]; views: number; values: Float32Array };
 }
@@ -180,6 +187,11 @@ export function groupMetrics(samples: Sample[], correct: boolean[]): GroupMetric
   return out;
 }
 
+function ageReport(kept: Sample[], predicted: number[], range: AgeRangeSpec | undefined, keep: boolean): NonNullable<EvalReport['age']> {
+  const truth = kept.map(sampleAge);
+  return { ...ageMetrics(truth, predicted, kept.map((s) => s.meta), range), ...(keep ? { samples: { truth, predicted } } : {}) };
+}
+
 interface TrainingInfo {
   splitSeed?: number;
   valFraction?: number;
@@ -221,6 +233,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
         ? await loadDataset(opts.data, {
             task: meta.task,
             format: opts.format,
+            ...(meta.task === 'age' && meta.age ? { ageCodec: meta.age as AgeCodec } : {}),
             split: {
               seed: opts.splitSeed ?? info.splitSeed ?? DEFAULT_SPLIT.seed,
               val: opts.valFraction ?? info.valFraction ?? DEFAULT_SPLIT.val,
@@ -259,6 +272,9 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
     const correct: boolean[] = [];
     const skipped: Skipped[] = [];
     const keptProbs: Float32Array[] = [];
+    const ageCodec = meta.task === 'age' ? (meta.age as (AgeCodec & { range?: AgeRangeSpec }) | undefined) : undefined;
+    if (meta.task === 'age' && !ageCodec) throw new UserError(`age model "${name(specs[0])}" has no age anchors in its metadata`);
+    const predAges: number[] = [];
     let done = 0;
 
     const index = new Map(samples.map((s, i) => [s, i]));
@@ -319,6 +335,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
           confusion.add(s.label, pred);
           kept.push(s);
           correct.push(pred === s.label);
+          if (ageCodec) predAges.push(expectedAge(avg, ageCodec.centres, j * k));
         });
       }
       done += batch.length;
@@ -352,6 +369,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
       },
       metrics: confusion.metrics(),
       groups: groupMetrics(kept, correct),
+      ...(ageCodec ? { age: ageReport(kept, predAges, ageCodec.range, Boolean(opts.keepProbabilities)) } : {}),
       skipped: { count: skipped.length, examples: skipped.slice(0, 20) },
       malformed: { count: ds.skipped.length, of: indexed, examples: ds.skipped.slice(0, 20) },
       seconds,

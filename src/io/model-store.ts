@@ -9,7 +9,7 @@ import { UserError, errorMessage } from '../errors.js';
 import { flushDenormals } from './denormals.js';
 import { fileSystem, MODEL_JSON, modelDir } from './fs-handler.js';
 
-export type Task = 'emotion' | 'gender' | 'custom';
+export type Task = 'emotion' | 'gender' | 'age' | 'custom';
 
 export const EMOTION_LABELS = ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'] as const;
 export const GENDER_LABELS = ['woman', 'man'] as const;

@@ -2,6 +2,7 @@
  * Turning a SampleStore into training batches: seeded order, augmentation, scaling through
  * preprocessFace, targets with label smoothing, class weights and optional mixup.
  */
+import type { Sample } from '../data/dataset.js';
 import type { SampleStore } from '../data/store.js';
 import { preprocessFace } from '../data/preprocess.js';
 import { Rng } from '../data/rng.js';
@@ -13,6 +14,11 @@ export interface TargetOptions {
   labelSmoothing?: number;
   /** Per-class weight multiplying each target row (weighted cross-entropy). */
   classWeights?: number[];
+  /**
+   * A sample's own target row (e.g. an age's distribution over anchors, src/data/age.ts), written at
+   * y[offset..offset + numClasses); replaces the one-hot of its label (no smoothing or class weights).
+   */
+  sampleTarget?: (s: Sample, y: Float32Array, offset: number) => void;
 }
 
 export interface BatchOptions extends TargetOptions {
@@ -86,14 +92,16 @@ export async function* makeBatches(store: SampleStore, order: number[], opts: Ba
         src = { data: tmp, width: inputSize, height: inputSize, channels: img.channels };
       }
       preprocessFace(src, { inputSize, channels, flip }, x, r * per);
-      const label = store.samples[idx[k]].label;
-      writeTarget(y, r, label, opts);
+      const sample = store.samples[idx[k]];
+      const label = sample.label;
+      if (opts.sampleTarget) opts.sampleTarget(sample, y, r * opts.numClasses);
+      else writeTarget(y, r, label, opts);
       kept.push(idx[k]);
       labels.push(label);
     }
     const n = kept.length;
     if (n === 0) continue;
-    if (opts.mixup && opts.mixup > 0 && n > 1) mixBatch(x, y, n, per, opts, labels, rng);
+    if (opts.mixup && opts.mixup > 0 && n > 1 && !opts.sampleTarget) mixBatch(x, y, n, per, opts, labels, rng);
     yield { x: n === idx.length ? x : x.slice(0, n * per), y: n === idx.length ? y : y.slice(0, n * opts.numClasses), n, indices: kept };
   }
 }

@@ -29,6 +29,8 @@ export interface SelectionMetric {
 export const SELECTION_METRICS = {
   val_loss: { name: 'val_loss', label: 'val loss', title: 'validation loss', mode: 'min', value: (r) => r.valLoss },
   val_accuracy: { name: 'val_accuracy', label: 'val accuracy', title: 'validation accuracy', mode: 'max', value: (r) => r.valAcc },
+  // Age runs: mean absolute error in years of the expected age (src/data/age.ts); NaN elsewhere, never selects.
+  val_mae: { name: 'val_mae', label: 'val MAE', title: 'validation mean absolute error (years)', mode: 'min', value: (r) => r.valMae ?? NaN },
 } satisfies Record<string, SelectionMetric>;
 
 export type SelectionMetricName = keyof typeof SELECTION_METRICS;

@@ -12,6 +12,7 @@ import { projectRoot } from '../data/paths.js';
 import { shippedModelName, type ModelVariant } from '../io/model-store.js';
 import type { BalanceCriterion } from './calibrate.js';
 import type { TrainOptions } from './options.js';
+import { ageLimitations, ageMarkdown, cardAge, type CardAge } from './age-card.js';
 
 const MODEL_VARIANTS: readonly ModelVariant[] = ['fast', 'accurate'];
 
@@ -35,6 +36,8 @@ export interface CardEvaluation {
   groups: EvalReport['groups'];
   /** Measured gaps in accuracy points (UTKFace-style group metadata only). */
   gaps?: GroupGaps;
+  /** Age models: MAE and the rest (src/train/age-card.ts); accuracy is then over the nearest anchor. */
+  age?: CardAge;
   skipped: number;
 }
 
@@ -96,6 +99,8 @@ export interface ModelCard {
     bestEpoch: number;
     bestValLoss: number;
     bestValAccuracy: number;
+    /** Age runs: the best epoch's validation MAE (years). */
+    bestValMae?: number;
     wallSeconds: number;
     stopReason?: string;
     options: TrainOptions;
@@ -209,6 +214,7 @@ export function cardEvaluation(r: EvalReport, splitName: string): CardEvaluation
     confusion: m.confusion,
     groups: r.groups,
     ...(gaps ? { gaps } : {}),
+    ...(r.age ? { age: cardAge(r.age) } : {}),
     skipped: r.skipped.count,
   };
 }
@@ -218,6 +224,7 @@ const evalTitle = (e: CardEvaluation) => `${e.splitName}${e.adultsOnly ? ', adul
 
 /** Known limitations and biases: the dataset's documented ones plus what this model measured. */
 export function limitations(task: string, format: string, trainClassCounts: Record<string, number>, evals: CardEvaluation[]): string[] {
+  if (task === 'age') return ageLimitations(evals.map((e) => ({ age: e.age, title: evalTitle(e) })));
   const out: string[] = [];
   const total = Object.values(trainClassCounts).reduce((a, b) => a + b, 0);
   const main = evals.find((e) => !e.adultsOnly) ?? evals[0];
@@ -264,6 +271,7 @@ function mdTable(head: string[], rows: Array<Array<string | number>>, right: boo
 
 function evalMarkdown(e: CardEvaluation): string[] {
   const lines = [`### ${evalTitle(e)}`, ''];
+  if (e.age) return [...lines, ...ageMarkdown(e.age, e.skipped)];
   lines.push(`Accuracy **${pct(e.accuracy)}** on ${e.n} images; balanced accuracy ${pct(e.balancedAccuracy)}; macro F1 ${e.macroF1.toFixed(4)}${e.skipped ? `; ${e.skipped} unreadable images skipped` : ''}.`, '');
   lines.push(...mdTable(['class', 'precision', 'recall', 'F1', 'support'], e.perClass.map((c) => [c.label, c.precision.toFixed(4), c.recall.toFixed(4), c.f1.toFixed(4), c.support]), [false, true, true, true, true]), '');
   lines.push('Confusion matrix (rows = true class, columns = predicted):', '');
@@ -285,13 +293,13 @@ export function modelCardMarkdown(c: ModelCard): string {
   const L: string[] = [`# Model card: ${c.name} (${c.task})`, ''];
   // Only a run still training has better weights to come; a finished one shipped without --final lacks only the test figures.
   const inProgress = c.status.startsWith('interim: training in progress');
-  L.push(`**Status: ${c.status}.**${inProgress ? ' The weights are the best so far by validation loss; they will be replaced when training ends.' : ''}`, '');
+  L.push(`**Status: ${c.status}.**${inProgress ? ` The weights are the best so far by ${c.task === 'age' ? 'validation MAE' : 'validation loss'}; they will be replaced when training ends.` : ''}`, '');
   L.push(`Shipped by \`facecls ship\` on ${c.shippedAt} from the training run${c.ensemble ? `s ${c.ensemble.members.map((m) => `\`${m.runDir}\``).join(', ')} (an ensemble)` : ` \`${t.runDir}\``}.`, '');
   L.push(
     ...mdTable(
       ['', ''],
       [
-        ['Task', `${c.task}: ${c.labels.join(', ')} (output order)`],
+        ['Task', c.task === 'age' ? `age: probabilities over the anchor ages ${c.labels.join(', ')} (output order); the estimate is their expectation (src/data/age.ts)` : `${c.task}: ${c.labels.join(', ')} (output order)`],
         ['Architecture', a.arch],
         ['Parameters', `${a.params.toLocaleString('en-US')} (${a.trainableParams.toLocaleString('en-US')} trainable)`],
         ['Multiply-accumulates per image', a.macs.toLocaleString('en-US')],
@@ -321,7 +329,7 @@ export function modelCardMarkdown(c: ModelCard): string {
     if (c.ensemble) L.push(`### Member ${i + 1}: \`${m.runDir}\``, '');
     L.push('```sh', m.command, '```', '');
     L.push(`- ${m.resumeNote}`);
-    L.push(`- Epochs: ${m.epochsRun} run of ${m.epochsPlanned} planned${m.stopReason ? ` (stopped: ${m.stopReason})` : ''}; best epoch ${m.bestEpoch} (validation loss ${m.bestValLoss.toFixed(4)}, accuracy ${pct(m.bestValAccuracy)})`);
+    L.push(`- Epochs: ${m.epochsRun} run of ${m.epochsPlanned} planned${m.stopReason ? ` (stopped: ${m.stopReason})` : ''}; best epoch ${m.bestEpoch} (validation loss ${m.bestValLoss.toFixed(4)}, ${m.bestValMae !== undefined ? `MAE ${m.bestValMae.toFixed(3)} years` : `accuracy ${pct(m.bestValAccuracy)}`})`);
     L.push(`- Wall time: ${(m.wallSeconds / 3600).toFixed(2)} h (${m.wallSeconds.toFixed(0)} s, sum of the epoch times in log.csv)`);
     if (c.ensemble) L.push('');
   }
@@ -360,6 +368,11 @@ export interface ShippedModelRow {
   /** Adults only (age >= 18), where the data records ages. */
   valAdultsAccuracy: number | null;
   testAdultsAccuracy: number | null;
+  /** Age models: MAE in years (all ages; adults). */
+  valMae?: number | null;
+  testMae?: number | null;
+  valAdultsMae?: number | null;
+  testAdultsMae?: number | null;
   /** "withheld" when the card withholds the test figures. */
   test: 'measured' | 'withheld' | 'none';
   status: string;
@@ -405,6 +418,9 @@ export function readShippedModels(modelsDir: string, warn: (msg: string) => void
       testAccuracy: num(test?.accuracy),
       valAdultsAccuracy: num(adults(c.evaluation?.val)?.accuracy),
       testAdultsAccuracy: num(adults(c.evaluation?.test)?.accuracy),
+      ...(c.task === 'age'
+        ? { valMae: num(val?.age?.mae), testMae: num(test?.age?.mae), valAdultsMae: num(adults(c.evaluation?.val)?.age?.mae), testAdultsMae: num(adults(c.evaluation?.test)?.age?.mae) }
+        : {}),
       test: test ? 'measured' : c.evaluation?.test?.withheld ? 'withheld' : 'none',
       status: String(c.status ?? (c.imported ? 'imported' : '?')),
       ...(variant ? { variant } : {}),

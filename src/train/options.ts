@@ -4,6 +4,7 @@
  */
 import type { ModelMeta, Task } from '../io/model-store.js';
 import type { DatasetFormat, Skipped } from '../data/dataset.js';
+import { DEFAULT_AGE_CODEC, type AgeCodec } from '../data/age.js';
 import { DEFAULT_MAX_BAD_FRACTION } from '../data/store.js';
 import { PAPER_AUGMENT, type AugmentOptions } from './augment.js';
 import type { SelectionMetricName } from './best-model.js';
@@ -74,6 +75,8 @@ export interface TrainOptions {
    * schedule; absent = 'val_loss' (src/train/best-model.ts lists the metrics and their directions).
    */
   selectBy?: SelectionMetricName;
+  /** Task 'age': the anchors and target noise (src/data/age.ts); stored in the model's metadata. */
+  age?: AgeCodec;
 }
 
 export const DEFAULT_TRAIN_OPTIONS: Omit<TrainOptions, 'task' | 'data'> = {
@@ -107,6 +110,8 @@ export interface EpochRecord {
   seconds: number;
   /** Validation per dataset when the run trains on several (valLoss / valAcc are then their mean). */
   valSources?: SourceScore[];
+  /** Age runs: mean absolute error (years) of the expected age on the validation split. */
+  valMae?: number;
 }
 
 export type StopReason = 'completed' | 'early-stopping' | 'time-limit';
@@ -132,8 +137,14 @@ export function modelMetaFor(o: TrainOptions, labels: string[], extra: Record<st
     channels: o.channels,
     preprocessing: { colorSpace: o.channels === 1 ? 'grey' : 'rgb', range: [-1, 1] },
     cropMargin: o.cropMargin,
+    ...(o.task === 'age' ? { age: ageCodecOf(o) } : {}),
     ...extra,
   };
+}
+
+/** The age codec of a run (its own, or the default anchors). */
+export function ageCodecOf(o: Pick<TrainOptions, 'age'>): AgeCodec {
+  return o.age ?? DEFAULT_AGE_CODEC;
 }
 
 /** The seed that splits datasets without an official split. */

@@ -7,12 +7,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../errors.js';
 import { writeFileAtomic } from '../io/fs-handler.js';
-import { labelCounts, type Dataset, type Skipped } from '../data/dataset.js';
+import { labelCounts, type Dataset, type Sample, type Skipped } from '../data/dataset.js';
+import { ageTarget, sampleAge, type AgeCodec } from '../data/age.js';
 import { deriveSeed, Rng } from '../data/rng.js';
 import { SampleStore } from '../data/store.js';
 import { balancedClassWeights, epochOrder } from './batches.js';
 import { CONFIG_JSON, readJson, writeRunConfig } from './checkpoint.js';
-import { splitSeedOf, type TrainOptions } from './options.js';
+import { ageCodecOf, splitSeedOf, type TrainOptions } from './options.js';
 import { countProgress } from './progress.js';
 import { combineSources, dataSources, loadSources, sourceRanges, weightedEpochOrder } from './sources.js';
 
@@ -32,6 +33,9 @@ export interface RunData {
   valStores: SampleStore[];
   numClasses: number;
   classWeights?: number[];
+  /** Age runs: the codec, and the target row of each sample (its age's distribution over the anchors). */
+  age?: AgeCodec;
+  sampleTarget?: (s: Sample, y: Float32Array, offset: number) => void;
 }
 
 /** Keep only the first `limit` samples of a seeded shuffle (stratification is not attempted). */
@@ -127,7 +131,9 @@ async function warmStores(d: Pick<RunData, 'loaded' | 'multi' | 'trainParts' | '
  * resumable (config.json): a typo in --data leaves no half-made run behind.
  */
 export async function loadRunData(o: TrainOptions, runDir: string, resuming: boolean, backend: string, progress: boolean, log: (line: string) => void): Promise<RunData> {
-  const loaded = await loadSources(dataSources(o), o.task, { seed: splitSeedOf(o), val: o.valFraction, test: o.testFraction });
+  const age = o.task === 'age' ? ageCodecOf(o) : undefined;
+  const loaded = await loadSources(dataSources(o), o.task, { seed: splitSeedOf(o), val: o.valFraction, test: o.testFraction }, age);
+  if (age && loaded.length > 1) throw new UserError('an age run trains on one dataset (UTKFace)');
   const multi = loaded.length > 1;
   const ds: Dataset = combineSources(loaded);
   // --train-limit applies per dataset.
@@ -145,6 +151,7 @@ export async function loadRunData(o: TrainOptions, runDir: string, resuming: boo
   const data = { loaded, ds, multi, sourceNames: loaded.map((s) => s.name), trainParts, ranges: sourceRanges(trainParts), ...stores, numClasses: ds.labels.length };
   await warmStores(data, backend, progress, log);
   checkBad([data.trainStore, ...data.valStores], o.maxBadFraction);
+  if (age) return { ...data, age, sampleTarget: (s, y, offset) => void ageTarget(sampleAge(s), age, y, offset) };
   return { ...data, classWeights: resolveClassWeights(o, labelCounts(trainSamples, data.numClasses)) };
 }
 

@@ -20,7 +20,9 @@ export const TRAINING_JSON = 'training.json';
 /** log.csv's text for `history`; with several datasets (`sourceNames`), a val loss and accuracy column pair per dataset. */
 export function csvLog(history: EpochRecord[], sourceNames: string[] = []): string {
   const perSource = sourceNames.length > 1 ? sourceNames.flatMap((n) => [`val_loss_${n}`, `val_accuracy_${n}`]) : [];
-  const head = ['epoch,lr,loss,accuracy,val_loss,val_accuracy,seconds', ...perSource].join(',');
+  // Age runs add val_mae (years) as the last column.
+  const mae = history.some((h) => h.valMae !== undefined);
+  const head = ['epoch,lr,loss,accuracy,val_loss,val_accuracy,seconds', ...perSource, ...(mae ? ['val_mae'] : [])].join(',');
   const row = (h: EpochRecord) => {
     const extra = perSource.length
       ? sourceNames.flatMap((n) => {
@@ -28,7 +30,7 @@ export function csvLog(history: EpochRecord[], sourceNames: string[] = []): stri
           return [v?.loss ?? '', v?.acc ?? ''];
         })
       : [];
-    return [h.epoch, h.lr, h.loss, h.acc, h.valLoss, h.valAcc, h.seconds.toFixed(1), ...extra].join(',');
+    return [h.epoch, h.lr, h.loss, h.acc, h.valLoss, h.valAcc, h.seconds.toFixed(1), ...extra, ...(mae ? [h.valMae ?? ''] : [])].join(',');
   };
   return [head, ...history.map(row)].join('\n') + '\n';
 }
@@ -37,7 +39,7 @@ export function writeLogCsv(runDir: string, history: EpochRecord[], sourceNames:
   writeFileAtomic(path.join(runDir, LOG_CSV), csvLog(history, sourceNames));
 }
 
-/** loss.png and accuracy.png: train and validation curves over the epochs. */
+/** loss.png and accuracy.png: train and validation curves over the epochs; age runs add mae.png (validation MAE). */
 export async function writePlots(runDir: string, history: EpochRecord[]): Promise<void> {
   const pts = (f: (h: EpochRecord) => number) => history.map((h) => [h.epoch, f(h)] as [number, number]);
   await writeChartPng(path.join(runDir, 'loss.png'), 'Loss (cross-entropy)', 'epoch', [
@@ -48,6 +50,9 @@ export async function writePlots(runDir: string, history: EpochRecord[]): Promis
     { name: 'train', color: '#1f77b4', points: pts((h) => h.acc) },
     { name: 'validation', color: '#d62728', points: pts((h) => h.valAcc) },
   ]);
+  if (history.some((h) => h.valMae !== undefined)) {
+    await writeChartPng(path.join(runDir, 'mae.png'), 'Validation MAE (years)', 'epoch', [{ name: 'validation MAE', color: '#d62728', points: pts((h) => h.valMae ?? NaN) }]);
+  }
 }
 
 /** After each epoch: log.csv and the curves. */
@@ -107,7 +112,7 @@ export interface EpochNote {
 /** The console line summarising epoch `r`. */
 export function epochLine(r: EpochRecord, n: EpochNote): string {
   return (
-    `epoch ${r.epoch}/${n.epochs}: loss ${r.loss.toFixed(4)} acc ${r.acc.toFixed(4)} | val loss ${r.valLoss.toFixed(4)} acc ${r.valAcc.toFixed(4)} | lr ${r.lr.toPrecision(3)} | ` +
+    `epoch ${r.epoch}/${n.epochs}: loss ${r.loss.toFixed(4)} acc ${r.acc.toFixed(4)} | val loss ${r.valLoss.toFixed(4)} acc ${r.valAcc.toFixed(4)}${r.valMae !== undefined ? ` MAE ${r.valMae.toFixed(3)}` : ''} | lr ${r.lr.toPrecision(3)} | ` +
     `${fmtDuration(r.seconds)} (train ${fmtDuration(n.trainSeconds)}, ${((n.trainSeconds * 1000) / Math.max(1, n.batches)).toFixed(0)} ms/batch)` +
     (n.multi ? ` | ${(r.valSources ?? []).map((v) => `${v.name} ${v.loss.toFixed(4)} / ${v.acc.toFixed(4)}`).join(', ')}` : '') +
     (n.improved ? ' | best' : '') +

@@ -9,7 +9,7 @@ import { UserError, errorMessage } from '../errors.js';
 import { MODEL_JSON } from '../io/fs-handler.js';
 import type { Dataset, SplitName } from '../data/dataset.js';
 import { loadDataset } from '../data/load.js';
-import { splitSeedOf, type TrainOptions } from './options.js';
+import { ageCodecOf, splitSeedOf, type TrainOptions } from './options.js';
 import { combineSources, dataSources } from './sources.js';
 
 export interface LogRow {
@@ -17,6 +17,8 @@ export interface LogRow {
   valLoss: number;
   valAcc: number;
   seconds: number;
+  /** Age runs: validation MAE (years). */
+  valMae?: number;
 }
 
 export interface SplitFile {
@@ -51,7 +53,8 @@ export function readLog(file: string): LogRow[] {
   return lines.slice(1).map((l, i) => {
     const f = l.split(',').map(Number);
     if (f.length !== head.length || !f.every(Number.isFinite)) throw new UserError(`training log "${file}" line ${i + 2} is malformed: "${l.slice(0, 80)}"`);
-    const row = { epoch: f[col('epoch')], valLoss: f[col('val_loss')], valAcc: f[col('val_accuracy')], seconds: f[col('seconds')] };
+    const row: LogRow = { epoch: f[col('epoch')], valLoss: f[col('val_loss')], valAcc: f[col('val_accuracy')], seconds: f[col('seconds')] };
+    if (col('val_mae') >= 0) row.valMae = f[col('val_mae')];
     return row;
   });
 }
@@ -89,7 +92,7 @@ export async function loadRunDatasets(o: TrainOptions, split: SplitFile, dataOve
 async function loadRunDataset(o: TrainOptions, split: SplitFile, dataOverride: string | undefined, splitFile: string): Promise<Dataset> {
   const data = dataOverride ? path.resolve(dataOverride) : o.data;
   if (!fs.existsSync(data)) throw new UserError(`the run's dataset "${data}" does not exist (if it moved, pass --data <path>)`);
-  const ds = await loadDataset(data, { task: o.task, format: o.format, split: { seed: splitSeedOf(o), val: o.valFraction, test: o.testFraction } });
+  const ds = await loadDataset(data, { task: o.task, format: o.format, split: { seed: splitSeedOf(o), val: o.valFraction, test: o.testFraction }, ...(o.task === 'age' ? { ageCodec: ageCodecOf(o) } : {}) });
   const problem =
     ds.format !== split.format
       ? `format ${ds.format}, the run used ${split.format}`

@@ -22,7 +22,7 @@ const SPLIT_NAMES_BY_FORMAT: Record<string, Record<'val' | 'test', string>> = {
 };
 
 /** What the best model's metadata records of its epoch (best/model.json's training). */
-export type BestInfo = { epoch?: number; valLoss?: number; valAccuracy?: number };
+export type BestInfo = { epoch?: number; valLoss?: number; valAccuracy?: number; valMae?: number };
 
 export function splitLabel(format: string, split: 'val' | 'test', name?: string): string {
   return SPLIT_NAMES_BY_FORMAT[format]?.[split] ?? (name ? `${name} ${split === 'val' ? 'validation' : 'test'} split` : `${split} split`);
@@ -62,6 +62,7 @@ export function trainingSection(r: RunInfo, bestInfo: BestInfo): ModelCard['trai
     bestEpoch,
     bestValLoss: bestInfo.valLoss ?? bestRow?.valLoss ?? NaN,
     bestValAccuracy: bestInfo.valAccuracy ?? bestRow?.valAcc ?? NaN,
+    ...(o.task === 'age' ? { bestValMae: bestInfo.valMae ?? bestRow?.valMae ?? NaN } : {}),
     wallSeconds: Math.round(log.reduce((a, x) => a + x.seconds, 0) * 10) / 10,
     ...(training?.stopReason && training.epochsDone === lastEpoch ? { stopReason: training.stopReason } : {}),
     options: o,

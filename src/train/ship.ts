@@ -21,6 +21,7 @@ import type { Dataset } from '../data/dataset.js';
 import { cardEvaluation, portablePath, MODEL_CARD_JSON, MODEL_CARD_MD, modelCardMarkdown, type CardEvaluation, type ModelCard } from './model-card.js';
 import { checkSameSetup, copyBest, loadRunDatasets, readRun, weightFiles, type RunInfo, type RunPart } from './run-reader.js';
 import { assembleCard, shipStatus, splitLabel, type BestInfo } from './ship-card.js';
+import { withAgeRange } from './age-card.js';
 
 export interface ShipOptions {
   /** Also evaluate the test split (the protocol's single, final evaluation). */
@@ -126,17 +127,25 @@ async function buildModelDir(tmp: string, runs: RunInfo[], ds: Dataset, name: st
     const offsets = calibration ? { logitOffsets: calibration.offsets } : {};
     const tta = opts.tta ?? 'none';
     if (runs.length === 1) {
-      const meta = { ...loaded[0].meta, tta, ...offsets };
+      let meta: ModelMeta = { ...loaded[0].meta, tta, ...offsets };
       await saveModel(loaded[0].model, tmp, meta);
+      if (meta.task === 'age') {
+        meta = await withAgeRange(tmp, meta, ds, splitLabel(ds.format, 'val'), { tta, runtime: opts.runtime, backend: opts.backend });
+        await saveModel(loaded[0].model, tmp, meta);
+      }
       return { meta, cost: modelCost(loaded[0].model), calibration, bestInfos };
     }
     const ens = await buildEnsemble(loaded.map((l) => l.model), name);
     try {
       const archs = loaded.map((l) => l.meta.arch ?? '?');
       const members = runs.map((r, i) => ({ runDir: portablePath(r.dir), arch: archs[i], params: loaded[i].model.countParams(), training: loaded[i].meta.training }));
-      const meta: ModelMeta = { ...loaded[0].meta, arch: `ensemble of ${archs.length}: ${archs.join(' + ')}`, tta, ensemble: { combine: ENSEMBLE_COMBINE, members }, ...offsets };
+      let meta: ModelMeta = { ...loaded[0].meta, arch: `ensemble of ${archs.length}: ${archs.join(' + ')}`, tta, ensemble: { combine: ENSEMBLE_COMBINE, members }, ...offsets };
       delete meta.training;
       await saveModel(ens, tmp, meta);
+      if (meta.task === 'age') {
+        meta = await withAgeRange(tmp, meta, ds, splitLabel(ds.format, 'val'), { tta, runtime: opts.runtime, backend: opts.backend });
+        await saveModel(ens, tmp, meta);
+      }
       fs.rmSync(path.join(tmp, '.members'), { recursive: true, force: true });
       return { meta, cost: modelCost(ens), calibration, bestInfos };
     } finally {

@@ -10,6 +10,7 @@ import { UserError } from '../errors.js';
 import type { Task } from '../io/model-store.js';
 import { splitCounts, type Dataset, type DatasetFormat, type HashSplitOptions, type Sample } from '../data/dataset.js';
 import { loadDataset } from '../data/load.js';
+import type { AgeCodec } from '../data/age.js';
 import type { Rng } from '../data/rng.js';
 
 export interface DataSource {
@@ -46,13 +47,13 @@ function uniqueNames(paths: string[]): string[] {
   return names;
 }
 
-export async function loadSources(sources: DataSource[], task: Task, split: HashSplitOptions): Promise<LoadedSource[]> {
+export async function loadSources(sources: DataSource[], task: Task, split: HashSplitOptions, ageCodec?: AgeCodec): Promise<LoadedSource[]> {
   if (sources.length === 0) throw new UserError('no dataset given (--data PATH)');
   const names = uniqueNames(sources.map((s) => s.path));
   const out: LoadedSource[] = [];
   for (const [i, spec] of sources.entries()) {
     if (!(spec.weight >= 0) || !Number.isFinite(spec.weight)) throw new UserError(`dataset "${spec.path}": sampling weight must be a non-negative number, got ${spec.weight}`);
-    const ds = await loadDataset(spec.path, { task, format: spec.format, split });
+    const ds = await loadDataset(spec.path, { task, format: spec.format, split, ...(ageCodec ? { ageCodec } : {}) });
     if (out.length && ds.labels.join() !== out[0].ds.labels.join()) {
       throw new UserError(`dataset "${spec.path}" has labels ${ds.labels.join(', ')}, unlike "${out[0].spec.path}" (${out[0].ds.labels.join(', ')}): sources must share one label space`);
     }
@@ -112,6 +113,8 @@ export interface SourceScore {
   loss: number;
   acc: number;
   n: number;
+  /** Age models: validation MAE in years. */
+  mae?: number;
 }
 
 /** The combined validation figure: the mean over sources (each dataset counts equally). */

@@ -169,7 +169,7 @@ async function epochLoop(s: Session): Promise<StopReason> {
     const { val, valSources, weights } = await validateEpoch(s, epoch);
     const seconds = (Date.now() - te) / 1000;
     lastEpochSeconds = seconds;
-    const rec: EpochRecord = { epoch, lr, loss: fit.loss, acc: fit.acc, valLoss: val.loss, valAcc: val.acc, seconds, ...(data.multi ? { valSources } : {}) };
+    const rec: EpochRecord = { epoch, lr, loss: fit.loss, acc: fit.acc, valLoss: val.loss, valAcc: val.acc, seconds, ...(data.multi ? { valSources } : {}), ...(val.mae !== undefined ? { valMae: val.mae } : {}) };
     history.push(rec);
     const { improved, reducedLr } = observe(s.monitor, epoch, s.metric.value(rec), s.schedule, undefined, s.metric);
     if (improved) await saveBest(s.runDir, s.model, bestModelMeta(s, rec));
@@ -190,7 +190,7 @@ async function fitEpoch(s: Session, epoch: number, lr: number): Promise<{ loss: 
   const order = orderForEpoch(data, o.seed, epoch);
   const rng = new Rng(deriveSeed(o.seed, epoch, 1));
   const bar = epochProgress(epoch, o.epochs, Math.ceil(order.length / o.batchSize), s.progress);
-  const targets = { batchSize: o.batchSize, numClasses: data.numClasses, augment: o.augment, mixup: o.mixup, labelSmoothing: o.labelSmoothing, classWeights: data.classWeights };
+  const targets = { batchSize: o.batchSize, numClasses: data.numClasses, augment: o.augment, mixup: o.mixup, labelSmoothing: o.labelSmoothing, classWeights: data.classWeights, sampleTarget: data.sampleTarget };
   const batches = makeBatches(data.trainStore, order, targets, rng)[Symbol.asyncIterator]();
   const prepare = async (): Promise<IteratorResult<Batch>> => {
     const next = await batches.next();
@@ -225,13 +225,13 @@ async function fitEpoch(s: Session, epoch: number, lr: number): Promise<{ loss: 
 }
 
 /** The trainer's weights into the model, precise batch norm, then validation per dataset (their mean when several). */
-async function validateEpoch(s: Session, epoch: number): Promise<{ val: { loss: number; acc: number }; valSources: SourceScore[]; weights: Float32Array[] }> {
+async function validateEpoch(s: Session, epoch: number): Promise<{ val: { loss: number; acc: number; mae?: number }; valSources: SourceScore[]; weights: Float32Array[] }> {
   const { o, data } = s;
   const weights = await s.trainer.getWeights();
   setModelWeights(s.model, weights);
   await preciseBatchNorm(s.model, data.trainStore, o.preciseBnBatches, Math.max(o.batchSize, 32), deriveSeed(o.seed, epoch, 2));
   const valSources: SourceScore[] = [];
-  for (const [i, st] of data.valStores.entries()) valSources.push({ name: data.loaded[i].name, ...(await validate(s.model, st)) });
+  for (const [i, st] of data.valStores.entries()) valSources.push({ name: data.loaded[i].name, ...(await validate(s.model, st, undefined, data.age)) });
   const val = data.multi ? combineScores(valSources) : valSources[0];
   checkValidation(val.loss, epoch, s.runDir);
   return { val, valSources, weights };
@@ -244,7 +244,7 @@ function bestModelMeta(s: Session, rec: EpochRecord): ModelMeta {
   const selectedBy = s.metric.name === 'val_loss' ? {} : { selectedBy: s.metric.name };
   return {
     ...s.meta,
-    training: { epoch: rec.epoch, valLoss: rec.valLoss, valAccuracy: rec.valAcc, ...selectedBy, dataset: data.ds.format, ...sources, split: data.ds.split.method, splitSeed: splitSeedOf(o), valFraction: o.valFraction, testFraction: o.testFraction },
+    training: { epoch: rec.epoch, valLoss: rec.valLoss, valAccuracy: rec.valAcc, ...(rec.valMae !== undefined ? { valMae: rec.valMae } : {}), ...selectedBy, dataset: data.ds.format, ...sources, split: data.ds.split.method, splitSeed: splitSeedOf(o), valFraction: o.valFraction, testFraction: o.testFraction },
   };
 }
 

@@ -3,6 +3,7 @@
  * sample store, mean cross-entropy and accuracy, and precise batch norm before validating.
  */
 import * as tf from '@tensorflow/tfjs';
+import { ageTarget, expectedAge, sampleAge, type AgeCodec } from '../data/age.js';
 import { preprocessFace } from '../data/preprocess.js';
 import { Rng } from '../data/rng.js';
 import type { SampleStore } from '../data/store.js';
@@ -37,29 +38,38 @@ export async function* preparedChunks(store: SampleStore, size: number): AsyncGe
   }
 }
 
-/** Mean cross-entropy and accuracy of `model` over the store (no augmentation). */
-export async function validate(model: tf.LayersModel, store: SampleStore, batchSize = 64): Promise<{ loss: number; acc: number; n: number }> {
+/**
+ * Mean cross-entropy and accuracy of `model` over the store (no augmentation). With `age` (an age
+ * model's codec) the cross-entropy is against each sample's age target and `mae` is the mean absolute
+ * error in years of the expected age.
+ */
+export async function validate(model: tf.LayersModel, store: SampleStore, batchSize = 64, age?: AgeCodec): Promise<{ loss: number; acc: number; n: number; mae?: number }> {
   const { inputSize, channels } = store.opts;
   const k = Number(model.outputs[0].shape[model.outputs[0].shape.length - 1]);
-  let lossSum = 0;
-  let correct = 0;
-  let n = 0;
+  const target = new Float32Array(k);
+  let [lossSum, correct, absSum, n] = [0, 0, 0, 0];
   for await (const { x, rows } of preparedChunks(store, batchSize)) {
-    const labels = rows.map((i) => store.samples[i].label);
-    const m = labels.length;
+    const m = rows.length;
     const probsT = tf.tidy(() => model.predict(tf.tensor4d(x, [m, inputSize, inputSize, channels])) as tf.Tensor);
     const probs = (await probsT.data()) as Float32Array;
     probsT.dispose();
     for (let r = 0; r < m; r++) {
+      const sample = store.samples[rows[r]];
       const row = probs.subarray(r * k, (r + 1) * k);
-      lossSum -= Math.log(Math.min(1, Math.max(1e-7, row[labels[r]])));
+      if (age) {
+        ageTarget(sampleAge(sample), age, target);
+        for (let j = 0; j < k; j++) if (target[j] > 0) lossSum -= target[j] * Math.log(Math.min(1, Math.max(1e-7, row[j])));
+        absSum += Math.abs(expectedAge(row, age.centres) - sampleAge(sample));
+      } else {
+        lossSum -= Math.log(Math.min(1, Math.max(1e-7, row[sample.label])));
+      }
       let best = 0;
       for (let j = 1; j < k; j++) if (row[j] > row[best]) best = j;
-      if (best === labels[r]) correct++;
+      if (best === sample.label) correct++;
     }
     n += m;
   }
-  return { loss: n ? lossSum / n : NaN, acc: n ? correct / n : NaN, n };
+  return { loss: n ? lossSum / n : NaN, acc: n ? correct / n : NaN, n, ...(age ? { mae: n ? absSum / n : NaN } : {}) };
 }
 
 /**

@@ -1,4 +1,4 @@
-/** `facecls eval emotion|gender --model M --data PATH --split S [--tta flip] [--adults] [--json] [--out DIR]`. */
+/** `facecls eval emotion|gender|age --model M --data PATH --split S [--tta flip] [--adults] [--json] [--out DIR]`. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
@@ -14,6 +14,7 @@ import { parseFloatOption, parseIntOption } from '../options.js';
 import { countProgress } from '../../train/progress.js';
 import { CROP_FRAMINGS, type CropFraming } from '../../pipeline/crop-framing.js';
 import { TASKS } from './train.js';
+import { agePlotPng, formatAgeMetrics } from '../age-report.js';
 import { evalDetect, type EvalDetectCliOptions } from './eval-detect.js';
 
 interface EvalCliOptions extends Omit<EvalDetectCliOptions, 'json' | 'out' | 'limit' | 'format' | 'data'> {
@@ -59,6 +60,7 @@ export function formatReport(r: EvalReport): string {
     );
   }
   lines.push('');
+  if (r.age) return [...lines, ...formatAgeMetrics(r.age), ...badLines(r)].join('\n');
   lines.push(`accuracy ${pct(m.accuracy)} (${m.correct}/${m.n}), balanced accuracy ${pct(m.balancedAccuracy)}, macro F1 ${fmt(m.macroF1, 4)}`);
   lines.push('');
   lines.push(
@@ -90,6 +92,12 @@ export function formatReport(r: EvalReport): string {
       ]),
     );
   }
+  return [...lines, ...badLines(r)].join('\n');
+}
+
+/** The malformed / unreadable notes at the end of a report. */
+function badLines(r: EvalReport): string[] {
+  const lines: string[] = [];
   if (r.malformed?.count) {
     lines.push('');
     lines.push(`malformed: ${r.malformed.count} of ${r.malformed.of} dataset entries (all splits) skipped while indexing, e.g. ${r.malformed.examples[0].id}: ${r.malformed.examples[0].reason}`);
@@ -98,14 +106,19 @@ export function formatReport(r: EvalReport): string {
     lines.push('');
     lines.push(`skipped ${r.skipped.count} unreadable images, e.g. ${r.skipped.examples[0].id}: ${r.skipped.examples[0].reason}`);
   }
-  return lines.join('\n');
+  return lines;
 }
 
-/** Write report.json, confusion.txt and confusion.png into `dir`. */
+/** Write report.json, report.txt and confusion.txt + confusion.png (age: age.png, predicted against true age) into `dir`. */
 export async function writeReport(r: EvalReport, dir: string): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
   writeFileAtomic(path.join(dir, 'report.json'), JSON.stringify(r, null, 2) + '\n');
   writeFileAtomic(path.join(dir, 'report.txt'), formatReport(r) + '\n');
+  if (r.age) {
+    const title = `age - ${r.split}${r.adultsOnly ? ' (adults)' : ''}: MAE ${fmt(r.age.mae, 2)} years (n ${r.age.n})`;
+    writeFileAtomic(path.join(dir, 'age.png'), await agePlotPng(r.age, title));
+    return;
+  }
   writeFileAtomic(path.join(dir, 'confusion.txt'), confusionText(r.metrics.confusion, r.metrics.labels) + '\n');
   const title = `${r.task} - ${r.split}${r.adultsOnly ? ' (adults)' : ''}: accuracy ${pct(r.metrics.accuracy)}`;
   writeFileAtomic(path.join(dir, 'confusion.png'), await confusionPng(r.metrics.confusion, r.metrics.labels, title));
@@ -115,7 +128,7 @@ export function registerEval(program: Command): void {
   program
     .command('eval')
     .description('evaluate a model on a dataset split: accuracy, per-class P/R/F1, confusion matrix, per-group accuracy; or (detect) a face detector on labelled photos: AP per subset, precision/recall, PR curve, ms per image')
-    .argument('<task>', `emotion, gender or custom (must match the model), or detect`)
+    .argument('<task>', `emotion, gender, age or custom (must match the model), or detect`)
     .option('--model <dir>', 'model folder (facecls format); several, comma-separated, evaluate their averaged ensemble (required unless the task is detect)')
     .requiredOption('--data <path>', 'dataset (same layouts as train; for detect: WIDER FACE boxes.csv + images/, or FDDB ellipse lists)')
     .option('--split <name>', 'train, val (FER-2013 PublicTest) or test (PrivateTest)', 'test')
@@ -185,7 +198,7 @@ export function registerEval(program: Command): void {
       if (o.json) printJson(report);
       else {
         console.log(formatReport(report));
-        if (o.out) console.log(`\nreport written to ${path.resolve(o.out)} (report.json, report.txt, confusion.txt, confusion.png)`);
+        if (o.out) console.log(`\nreport written to ${path.resolve(o.out)} (report.json, report.txt, ${report.age ? 'age.png' : 'confusion.txt, confusion.png'})`);
       }
     });
 }

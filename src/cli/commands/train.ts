@@ -9,11 +9,13 @@ import type { DatasetFormat } from '../../data/dataset.js';
 import { AUGMENT_PRESETS, augmentFrom, type AugmentOptions, type AugmentPreset } from '../../train/augment.js';
 import type { DataSource } from '../../train/sources.js';
 import { SCHEDULES, type ScheduleName } from '../../train/schedule.js';
+import { selectionMetric, SELECTION_METRICS, type SelectionMetricName } from '../../train/best-model.js';
+import { AGE_CENTRES, DEFAULT_AGE_SIGMA } from '../../data/age.js';
 import { DEFAULT_TRAIN_OPTIONS, resumeTraining, train, type TrainOptions, type TrainSummary } from '../../train/train.js';
 import { fmt, printJson } from '../output.js';
 import { parseFloatOption, parseIntOption } from '../options.js';
 
-export const TASKS: readonly Task[] = ['emotion', 'gender', 'custom'];
+export const TASKS: readonly Task[] = ['emotion', 'gender', 'age', 'custom'];
 
 interface TrainCliOptions {
   data: string[];
@@ -65,6 +67,8 @@ interface TrainCliOptions {
   init?: string;
   distill: string;
   distillTemperature: string;
+  selectBy?: string;
+  ageSigma?: string;
   out?: string;
   resume?: string;
   json: boolean;
@@ -160,6 +164,7 @@ export function trainOptionsFrom(task: Task, o: TrainCliOptions, backend?: strin
     ...(o.trainLimit !== undefined ? { trainLimit: parseIntOption(o.trainLimit, '--train-limit', 1) } : {}),
     preciseBnBatches: parseIntOption(o.preciseBn, '--precise-bn', 0),
     ...(o.init ? { init: path.resolve(o.init) } : {}),
+    ...taskOptions(task, o),
     ...(o.teacher
       ? {
           teacher: path.resolve(o.teacher),
@@ -170,9 +175,21 @@ export function trainOptionsFrom(task: Task, o: TrainCliOptions, backend?: strin
   };
 }
 
+/** --select-by (default: val_mae for age, val_loss otherwise) and the age codec; age refuses what only classes have. */
+function taskOptions(task: Task, o: TrainCliOptions): Pick<TrainOptions, 'selectBy' | 'age'> {
+  const selectBy = o.selectBy ?? (task === 'age' ? 'val_mae' : undefined);
+  if (selectBy !== undefined) selectionMetric(selectBy);
+  if (selectBy === 'val_mae' && task !== 'age') throw new UserError('--select-by val_mae applies to age runs only');
+  if (task !== 'age') return selectBy ? { selectBy: selectBy as SelectionMetricName } : {};
+  if (Number(o.mixup) > 0 || Number(o.labelSmoothing) > 0 || o.classWeights !== 'none' || o.teacher) {
+    throw new UserError('age runs train on age distributions: --mixup, --label-smoothing, --class-weights and --teacher do not apply (--age-sigma sets the label noise)');
+  }
+  return { selectBy: selectBy as SelectionMetricName, age: { centres: [...AGE_CENTRES], sigma: o.ageSigma === undefined ? DEFAULT_AGE_SIGMA : parseFloatOption(o.ageSigma, '--age-sigma', 0, 20) } };
+}
+
 function printSummary(s: TrainSummary, json: boolean): void {
   if (json) return printJson({ ...s, history: s.history });
-  const reason = { completed: 'completed all epochs', 'early-stopping': 'early stopping (no val-loss improvement)', 'time-limit': '--max-minutes reached' }[s.stopReason];
+  const reason = { completed: 'completed all epochs', 'early-stopping': 'early stopping (no improvement of the selection metric)', 'time-limit': '--max-minutes reached' }[s.stopReason];
   console.log(`run: ${s.runDir}`);
   console.log(`stopped: ${reason} after epoch ${s.epochsDone} (${fmt(s.seconds / 60, 1)} min)`);
   console.log(`best: epoch ${s.bestEpoch}, val loss ${fmt(s.bestValLoss, 4)}, val accuracy ${fmt(s.bestValAcc * 100, 2)}% -> ${path.join(s.runDir, 'best')}`);
@@ -227,6 +244,8 @@ export function registerTrain(program: Command): void {
     .option('--teacher <model>', 'distil from this trained model (same labels; with another input size or channels it predicts each training image once, un-augmented)')
     .option('--distill <w>', 'weight of the teacher\'s soft targets (with --teacher)', '0.5')
     .option('--distill-temperature <T>', 'softening temperature for the teacher\'s predictions', '2')
+    .option('--select-by <metric>', `validation metric that picks best/, drives early stopping and the plateau schedule: ${Object.keys(SELECTION_METRICS).join(', ')} (default val_mae for age, val_loss otherwise)`)
+    .option('--age-sigma <years>', 'age runs: label noise of the target distributions over the age anchors (0 = two-hot)', String(DEFAULT_AGE_SIGMA))
     .option('--out <dir>', 'run directory (default runs/<task>-<arch>-<time>)')
     .option('--resume <run-dir>', 'continue a run from its last complete checkpoint')
     .option('--json', 'print the summary as JSON', false)
