@@ -22,17 +22,14 @@ import { startPrivateRedis, type PrivateRedis } from '../src/batch/redis-server.
 import { BatchReader } from '../src/batch/results.js';
 import { readCounters } from '../src/batch/store.js';
 import { datasetPath, projectRoot } from '../src/data/paths.js';
+import { argOr } from './args.js';
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : dflt;
-}
-const PHOTOS = Number(arg('photos', '2000'));
-const FAULT_IMAGES = Number(arg('fault-images', '20000'));
-const FAULT_INTERVAL = Number(arg('fault-interval', '10'));
-const MILLION = Number(arg('million', '1000000'));
-const CHUNKS = arg('chunks', '').split(',').filter(Boolean).map(Number);
-const SKIP = new Set(arg('skip', '').split(','));
+const PHOTOS = Number(argOr('photos', '2000'));
+const FAULT_IMAGES = Number(argOr('fault-images', '20000'));
+const FAULT_INTERVAL = Number(argOr('fault-interval', '10'));
+const MILLION = Number(argOr('million', '1000000'));
+const CHUNKS = argOr('chunks', '').split(',').filter(Boolean).map(Number);
+const SKIP = new Set(argOr('skip', '').split(','));
 const JSON_OUT = process.argv.includes('--json');
 const BIN = path.join(projectRoot(), 'bin', 'facecls.js');
 const log = (s: string) => process.stderr.write(`[bench batch] ${s}\n`);
