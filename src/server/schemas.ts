@@ -4,6 +4,7 @@
  */
 import { KEYPOINT_NAMES } from '../detect/types.js';
 import { EMOTION_LABELS, GENDER_LABELS } from '../io/model-store.js';
+import type { ServerLimits } from './limits.js';
 import { SALIENCY_METHODS } from './pipeline.js';
 
 const scores = (labels: readonly string[]) => ({
@@ -42,32 +43,25 @@ export const faceSchema = {
   },
 } as const;
 
-export const classifySchema = {
-  type: 'object',
-  required: ['width', 'height', 'faces'],
-  properties: {
-    width: { type: 'integer' },
-    height: { type: 'integer' },
-    faces: { type: 'array', items: faceSchema },
-  },
-} as const;
-
-export const detectSchema = {
-  type: 'object',
-  required: ['width', 'height', 'faces'],
-  properties: {
-    width: { type: 'integer' },
-    height: { type: 'integer' },
-    faces: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: ['box', 'score'],
-        properties: { box: faceSchema.properties.box, score: faceSchema.properties.score, keypoints: keypointsSchema },
-      },
+/** The answer about one image: its size and what was found on each face (`face`). */
+const imageResultSchema = <Face extends object>(face: Face) =>
+  ({
+    type: 'object',
+    required: ['width', 'height', 'faces'],
+    properties: {
+      width: { type: 'integer' },
+      height: { type: 'integer' },
+      faces: { type: 'array', items: face },
     },
-  },
-} as const;
+  }) as const;
+
+export const classifySchema = imageResultSchema(faceSchema);
+
+export const detectSchema = imageResultSchema({
+  type: 'object',
+  required: ['box', 'score'],
+  properties: { box: faceSchema.properties.box, score: faceSchema.properties.score, keypoints: keypointsSchema },
+} as const);
 
 export const errorSchema = {
   type: 'object',
@@ -144,14 +138,7 @@ export const healthSchema = {
 } as const;
 
 /** Limits the server enforces, shown in the OpenAPI description. */
-export interface LimitsDoc {
-  bodyLimit: number;
-  maxPixels: number;
-  timeoutMs: number;
-  concurrency: number;
-  maxQueued: number;
-  bodyTimeoutMs: number;
-}
+export type LimitsDoc = Pick<ServerLimits, 'bodyLimit' | 'maxPixels' | 'timeoutMs' | 'concurrency' | 'maxQueued' | 'bodyTimeoutMs'>;
 
 const imageBody = {
   required: true,
