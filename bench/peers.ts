@@ -119,6 +119,15 @@ function humanBase() {
   };
 }
 
+/** Human's face-module parts this comparison never uses (mesh, iris, attention, anti-spoofing, liveness). */
+const FACE_EXTRAS_OFF = {
+  mesh: { enabled: false },
+  iris: { enabled: false },
+  attention: { enabled: false },
+  antispoof: { enabled: false },
+  liveness: { enabled: false },
+};
+
 /** The faces a loaded Human instance finds in an image (boxes and detector scores). */
 function humanFaces(tf: any, human: any): (img: RawImage) => Promise<PeerFace[]> {
   return async (img) => {
@@ -141,13 +150,9 @@ export async function loadHuman(): Promise<Peer> {
     enabled: true,
     // No frame-to-frame caching (every frame is new); detection-only boxes unscaled (human enlarges them 1.4x for its mesh).
     detector: { rotation: false, maxDetected: 20, minConfidence: 0.2, return: false, skipFrames: 0, skipTime: 0, scale: full ? 1.4 : 1 },
-    mesh: { enabled: false },
-    iris: { enabled: false },
-    attention: { enabled: false },
+    ...FACE_EXTRAS_OFF,
     emotion: { enabled: full, skipFrames: 0, skipTime: 0 },
     description: { enabled: full, skipFrames: 0, skipTime: 0 },
-    antispoof: { enabled: false },
-    liveness: { enabled: false },
   });
   const detector = new H.Human({ ...base, face: face(false) });
   const fullHuman = new H.Human({ ...base, face: face(true) });
@@ -179,13 +184,9 @@ export async function loadHumanBlazeFace(opts: { minConfidence?: number; iouThre
         skipTime: 0,
         scale: opts.scale ?? 1,
       },
-      mesh: { enabled: false },
-      iris: { enabled: false },
-      attention: { enabled: false },
+      ...FACE_EXTRAS_OFF,
       emotion: { enabled: false },
       description: { enabled: false },
-      antispoof: { enabled: false },
-      liveness: { enabled: false },
     },
   });
   await human.load();
