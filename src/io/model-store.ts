@@ -7,43 +7,16 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { UserError, errorMessage } from '../errors.js';
 import { flushDenormals } from './denormals.js';
+import { META_KEY, modelMeta, type ModelMeta } from './model-meta.js';
 import { fileSystem, MODEL_JSON, modelDir } from './fs-handler.js';
 
-export type Task = 'emotion' | 'gender' | 'age' | 'custom';
-
-export const EMOTION_LABELS = ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'] as const;
-export const GENDER_LABELS = ['woman', 'man'] as const;
-
-export interface ModelMeta {
-  task: Task;
-  labels: string[];
-  arch?: string;
-  inputSize: number;
-  channels: number;
-  /** Input scaling the model was trained with; every path uses src/data/preprocess. */
-  preprocessing: { colorSpace: 'grey' | 'rgb'; range: [number, number] };
-  /** Relative margin added around the detector box before cropping, when known. */
-  cropMargin?: number;
-  /** Test-time augmentation every runtime applies to this model (src/runtime/tta.ts); default none. */
-  tta?: 'none' | 'flip';
-  [key: string]: unknown;
-}
-
-/** The shipped models of a task: 'fast' (the pipeline's default) and 'accurate' (--accurate, where shipped). */
-export type ModelVariant = 'fast' | 'accurate';
-
-/** Folder name of a shipped model under models/: `<task>` for the fast model, `<task>-accurate` for the accurate one. */
-export function shippedModelName(task: string, variant: ModelVariant): string {
-  return variant === 'fast' ? task : `${task}-accurate`;
-}
+export { EMOTION_LABELS, GENDER_LABELS, shippedModelName, type ModelMeta, type ModelVariant, type Task } from './model-meta.js';
 
 export interface LoadedModel {
   model: tf.LayersModel;
   meta: ModelMeta;
   dir: string;
 }
-
-const META_KEY = 'facecls';
 
 export async function saveModel(model: tf.LayersModel, dir: string, meta: ModelMeta): Promise<void> {
   model.setUserDefinedMetadata({ [META_KEY]: meta });
@@ -66,23 +39,6 @@ export async function saveModel(model: tf.LayersModel, dir: string, meta: ModelM
   });
 }
 
-/** Infer metadata for a plain tfjs model without facecls metadata. */
-function defaultMeta(model: tf.LayersModel): ModelMeta {
-  const shape = model.inputs[0].shape;
-  const out = model.outputs[0].shape;
-  const classes = Number(out[out.length - 1]);
-  const task: Task = classes === 7 ? 'emotion' : classes === 2 ? 'gender' : 'custom';
-  const labels =
-    task === 'emotion' ? [...EMOTION_LABELS] : task === 'gender' ? [...GENDER_LABELS] : Array.from({ length: classes }, (_, i) => `class${i}`);
-  return {
-    task,
-    labels,
-    inputSize: Number(shape[1]),
-    channels: Number(shape[3]),
-    preprocessing: { colorSpace: Number(shape[3]) === 1 ? 'grey' : 'rgb', range: [-1, 1] },
-  };
-}
-
 export async function loadModel(pathOrUrl: string): Promise<LoadedModel> {
   const dir = modelDir(pathOrUrl);
   if (!fs.existsSync(dir)) throw new UserError(`model "${pathOrUrl}" does not exist`);
@@ -94,12 +50,10 @@ export async function loadModel(pathOrUrl: string): Promise<LoadedModel> {
     if (err instanceof UserError) throw err;
     throw new UserError(`cannot load model "${pathOrUrl}": ${errorMessage(err)}`, { cause: err });
   }
-  const stored = (model.getUserDefinedMetadata() as Record<string, unknown> | undefined)?.[META_KEY] as ModelMeta | undefined;
-  const meta = { ...defaultMeta(model), ...(stored ?? {}) };
-  const outClasses = Number(model.outputs[0].shape[model.outputs[0].shape.length - 1]);
-  if (meta.labels.length !== outClasses) {
+  try {
+    return { model, meta: modelMeta(model, `model "${pathOrUrl}"`), dir };
+  } catch (err) {
     model.dispose();
-    throw new UserError(`model "${pathOrUrl}" has ${outClasses} outputs but its metadata lists ${meta.labels.length} labels`);
+    throw err;
   }
-  return { model, meta, dir };
 }

@@ -11,24 +11,22 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { decodeImage, type DecodeOptions } from '../data/decode.js';
 import { projectRoot } from '../data/paths.js';
-import { faceCrop, preprocessBatch, squareBox, type Box, type RawImage } from '../data/preprocess.js';
+import type { Box, FaceCrop, RawImage } from '../data/preprocess.js';
 import { setupBackend } from '../engine/backend.js';
 import { UserError } from '../errors.js';
-import { createDetector, DEFAULT_DETECTOR, DETECTOR_FRAMING, type Detection, type Detector, type DetectorName, type TileMode } from '../detect/index.js';
+import { createDetector, DEFAULT_DETECTOR, type Detection, type Detector, type DetectorName, type TileMode } from '../detect/index.js';
+import { classifyDetections, toFaceResult, type ClassifiedFaces } from '../core/classify.js';
+import { cropMarginFor, DEFAULT_ALIGN, detectorCropBox, modelCrops, type CropRule } from '../core/crop.js';
+import type { ClassifierTask } from '../core/types.js';
 import { MODEL_JSON } from '../io/fs-handler.js';
 import { shippedModelName, type ModelVariant } from '../io/model-store.js';
 import { createRuntime } from '../runtime/factory.js';
 import { createRuntimeGroup, type RuntimeGroup } from '../runtime/group.js';
 import type { Tta } from '../runtime/tta.js';
 import type { InferenceRuntime, RuntimeName } from '../runtime/types.js';
-import type { FaceResult, LabelScores, StageTimes } from './types.js';
+import type { FaceResult, StageTimes } from './types.js';
 import { locateFaceInCrop, wholeBox, type CropFraming } from './crop-framing.js';
 
-/**
- * Face alignment default: level the eyes (BlazeFace keypoints) before classifying. Chosen on validation
- * (README, "Faces from other sources"): with faces tilted up to 25 degrees, see DEFAULT_ALIGN's figures there.
- */
-export const DEFAULT_ALIGN = true;
 /**
  * `classify --crops` framing default, chosen on validation (README, "Faces from other sources"): the face
  * found in the crop, framed by the crop rule (RAF-DB validation 63.57% as cut / 62.84% re-cut, against
@@ -37,36 +35,8 @@ export const DEFAULT_ALIGN = true;
  */
 export const DEFAULT_CROP_FRAMING: CropFraming = 'detect';
 
-/**
- * Crop margins. A model's card states `cropMargin`: the margin (fraction of the face side, per side)
- * around the face square its training crops had, the face square being an aligned UTKFace chip
- * (0 = chip framing, which FER-2013 and UTKFace-trained models see). Detectors frame faces
- * differently, so the margin applied to a detector box is converted with the detector's measured
- * box size relative to that face square (DETECTOR_FRAMING, medians over composed UTKFace frames:
- * BlazeFace boxes, extended to the forehead, are 1.05 of the chip side, the Haar cascade's 1.03), and
- * the crop is centred where that framing puts the chip's centre. A model without `cropMargin` gets 0
- * (chip framing).
- * Tuning (bench/tune-margin.ts, UTKFace validation adults; see docs/pipeline.md): the paper's imported
- * Keras gender model is most accurate around a margin of 0.3, i.e. 0.38 on BlazeFace boxes.
- */
-export const DETECTOR_BOX_SCALE: Record<DetectorName, number> = { blazeface: DETECTOR_FRAMING.blazeface.scale, haar: DETECTOR_FRAMING.haar.scale };
-
-/**
- * The crop rule: the square a classifier sees around a detector's box, `margin` being the margin
- * around that box (detectorMargin: the model's margin converted to the detector's framing), centred
- * where the detector's framing puts the face chip's centre (DETECTOR_FRAMING shift).
- */
-export function detectorCropBox(box: Box, detector: DetectorName, margin: number): Box {
-  return squareBox(box, margin, DETECTOR_FRAMING[detector].shift);
-}
-
-/** Margin around a detector's box that yields a crop with `modelMargin` around the face square. */
-export function detectorMargin(detector: DetectorName, modelMargin = 0): number {
-  return Math.round((((1 + 2 * modelMargin) / DETECTOR_BOX_SCALE[detector] - 1) / 2) * 1000) / 1000;
-}
-
-/** Margins for a model without `cropMargin` (chip framing): BlazeFace -0.024, Haar -0.015. */
-export const DEFAULT_CROP_MARGIN: Record<DetectorName, number> = { blazeface: detectorMargin('blazeface'), haar: detectorMargin('haar') };
+export { DEFAULT_ALIGN, DEFAULT_CROP_MARGIN, DETECTOR_BOX_SCALE, detectorCropBox, detectorMargin } from '../core/crop.js';
+export { toLabelScores } from '../core/classify.js';
 
 export type { ModelVariant };
 
@@ -185,16 +155,24 @@ export class FaceClassifier {
     return new FaceClassifier(detector, emotion, gender, opts, ownsDetector, group, dirs);
   }
 
-  /** The crop a classifier (runtime `rt`) sees for a detector box: the crop rule with this classifier's margin. */
+  /** The crop rule of this classifier: its detector, alignment and margin override. */
+  get cropRule(): CropRule {
+    return { detector: this.detector.name, align: this.opts.align ?? DEFAULT_ALIGN, cropMargin: this.opts.cropMargin };
+  }
+
+  /** The crop a classifier (runtime `rt`) sees for a detector box, without the eye levelling. */
   cropBox(box: Box, rt?: InferenceRuntime): Box {
     return detectorCropBox(box, this.detector.name, this.cropMargin(rt));
   }
 
   /** Margin around this detector's boxes for a model: the option if given, else from the model card. */
   cropMargin(rt?: InferenceRuntime): number {
-    if (this.opts.cropMargin !== undefined) return this.opts.cropMargin;
-    const fromCard = rt?.meta.cropMargin;
-    return detectorMargin(this.detector.name, typeof fromCard === 'number' && Number.isFinite(fromCard) ? fromCard : 0);
+    return cropMarginFor(rt?.meta, this.cropRule);
+  }
+
+  /** The crops the `task` classifier sees for faces (detections or results) of an image: the core's crop rule. */
+  crops(faces: ReadonlyArray<Pick<Detection, 'box' | 'keypoints'>>, task: ClassifierTask, asGiven = false): FaceCrop[] {
+    return modelCrops(faces, this[task]?.meta, this.cropRule, asGiven);
   }
 
   async decode(input: ImageInput, name?: string): Promise<RawImage> {
@@ -236,29 +214,12 @@ export class FaceClassifier {
 
   /** Emotion and gender for given detections of one image, all faces in one batched step. */
   async classifyBoxes(img: RawImage, dets: Detection[], crop = false): Promise<FaceResult[]> {
-    if (dets.length === 0) return [];
-    const rts = this.group.runtimes;
-    const align = this.opts.align ?? DEFAULT_ALIGN;
-    const batches = rts.map((rt) => {
-      const margin = this.cropMargin(rt);
-      const shift = DETECTOR_FRAMING[this.detector.name].shift;
-      const crops = dets.map((d) => (crop ? { box: d.box } : faceCrop(d, margin, align, shift)));
-      return preprocessBatch(img, crops, { inputSize: rt.meta.inputSize, channels: rt.meta.channels === 3 ? 3 : 1 });
-    });
-    const probs = await this.group.run(batches, dets.length);
-    const scores = (rt: InferenceRuntime | undefined) => {
-      if (!rt) return undefined;
-      const p = probs[rts.indexOf(rt)];
-      const k = rt.meta.labels.length;
-      return dets.map((_, i) => toLabelScores(rt.meta.labels, p.subarray(i * k, (i + 1) * k)));
-    };
-    const [emo, gen] = [scores(this.emotion), scores(this.gender)];
-    return dets.map((d, i) => {
-      const r = toFaceResult(d);
-      if (emo) r.emotion = emo[i];
-      if (gen) r.gender = gen[i];
-      return r;
-    });
+    return (await this.classifyDetections(img, dets, crop)).faces;
+  }
+
+  /** classifyBoxes plus what each classifier saw (crops and model input), for saliency of the same crops. */
+  classifyDetections(img: RawImage, dets: Detection[], asGiven = false): Promise<ClassifiedFaces> {
+    return classifyDetections(img, dets, { emotion: this.emotion, gender: this.gender }, { ...this.cropRule, asGiven, runner: this.group });
   }
 
   async dispose(): Promise<void> {
@@ -266,20 +227,4 @@ export class FaceClassifier {
     await Promise.all([this.emotion?.dispose(), this.gender?.dispose()]);
     if (this.ownsDetector) this.detector.dispose();
   }
-}
-
-function toFaceResult(d: Detection): FaceResult {
-  const r: FaceResult = { box: d.box, score: d.score };
-  if (d.keypoints) r.keypoints = d.keypoints;
-  return r;
-}
-
-export function toLabelScores(labels: readonly string[], probs: ArrayLike<number>): LabelScores {
-  let best = 0;
-  const scores: Record<string, number> = {};
-  labels.forEach((l, i) => {
-    scores[l] = Math.round(probs[i] * 10000) / 10000;
-    if (probs[i] > probs[best]) best = i;
-  });
-  return { label: labels[best], scores };
 }

@@ -6,7 +6,7 @@
  * which samples the same grid in mirrored order.
  */
 import { UserError } from '../errors.js';
-import type { ModelMeta } from '../io/model-store.js';
+import type { ModelMeta } from '../io/model-meta.js';
 
 export type Tta = 'none' | 'flip';
 export const TTA_MODES: readonly Tta[] = ['none', 'flip'];

@@ -2,7 +2,7 @@
  * Contract for running a classifier on preprocessed batches. Implementations: tfjs (browser and
  * fallback, ./tfjs.ts) and onnxruntime-node (fast path in Node). Pipeline, CLI and server use this.
  */
-import type { ModelMeta } from '../io/model-store.js';
+import type { ModelMeta } from '../io/model-meta.js';
 import type { Tta } from './tta.js';
 
 export type RuntimeName = 'tfjs' | 'onnx';

@@ -3,22 +3,12 @@
  * this interface so that it can run the real FaceClassifier (src/pipeline) or, in tests, any
  * pipeline assembled from zoo models.
  */
-import type { Box, RawImage } from '../data/preprocess.js';
-import type { Keypoints } from '../detect/types.js';
+import type { RawImage } from '../data/preprocess.js';
+import type { FaceResult, SaliencyMethod } from '../core/types.js';
 import type { ModelMeta } from '../io/model-store.js';
 
-export interface ClassScores {
-  label: string;
-  scores: Record<string, number>;
-}
-
-export interface FaceResult {
-  box: Box;
-  score: number;
-  keypoints?: Keypoints;
-  emotion?: ClassScores;
-  gender?: ClassScores;
-}
+export type { FaceResult, LabelScores } from '../core/types.js';
+export { SALIENCY_METHODS, type SaliencyMethod } from '../core/types.js';
 
 /** Same shape as `facecls classify --json` and the library API (without the file name). */
 export interface ClassifyResult {
@@ -35,9 +25,6 @@ export interface ClassifyOptions {
   /** Detection only: boxes, scores and keypoints (no emotion or gender). */
   detectOnly?: boolean;
 }
-
-export const SALIENCY_METHODS = ['guided', 'gradcam', 'guided-gradcam'] as const;
-export type SaliencyMethod = (typeof SALIENCY_METHODS)[number];
 
 export interface SaliencyOptions {
   task: 'emotion' | 'gender';

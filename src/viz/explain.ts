@@ -5,6 +5,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { preprocessBatch, type Box, type RawImage } from '../data/preprocess.js';
+import { METHOD_TITLES } from '../core/types.js';
 import { UserError } from '../errors.js';
 import type { ModelMeta } from '../io/model-store.js';
 import { displayCrop, renderSaliencyPanel, type PanelFace, type PanelOptions } from './render.js';
@@ -68,11 +69,7 @@ export function explainFaces(model: tf.LayersModel, meta: ModelMeta, img: RawIma
   });
 }
 
-export const METHOD_TITLES: Record<SaliencyMethod, string> = {
-  guided: 'guided backprop',
-  gradcam: 'Grad-CAM',
-  'guided-gradcam': 'guided Grad-CAM',
-};
+export { METHOD_TITLES };
 
 /** PNG panel for explained faces of `img` (display crops re-cut from the image at cell size). */
 export async function explainedPanel(

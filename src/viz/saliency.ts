@@ -21,15 +21,11 @@
  * each face's map depends only on that face (batch norm runs in inference mode).
  */
 import * as tf from '@tensorflow/tfjs';
+import { SALIENCY_METHODS, isSaliencyMethod, type SaliencyMethod } from '../core/types.js';
 import { UserError } from '../errors.js';
 import { graphPlan, layerOutput, missingGradientKernels, prepareWeights, releasePlan, reluAfter, runGraph, type GraphPlan, type ScoreSource } from './graph.js';
 
-export const SALIENCY_METHODS = ['guided', 'gradcam', 'guided-gradcam'] as const;
-export type SaliencyMethod = (typeof SALIENCY_METHODS)[number];
-
-export function isSaliencyMethod(s: string): s is SaliencyMethod {
-  return (SALIENCY_METHODS as readonly string[]).includes(s);
-}
+export { SALIENCY_METHODS, isSaliencyMethod, type SaliencyMethod } from '../core/types.js';
 
 export interface SaliencyOptions {
   method: SaliencyMethod;
