@@ -221,6 +221,7 @@ function imagePaths(security: SecurityDoc): Record<string, object> {
       imageQuerySchema,
       { description: 'faces found (possibly none)', content: { 'application/json': { schema: detectSchema } } },
       imageErrors,
+      post,
     ),
     '/v1/annotate': imagePost('The image with boxes, labels and emotion probability bars, as PNG', imageQuerySchema, { description: 'annotated PNG', content: PNG }, imageErrors, post),
     '/v1/saliency': imagePost(
