@@ -112,7 +112,7 @@ async function classifyOnServer(img: RawImage): Promise<ClassifiedFaces> {
 }
 
 /** Saliency maps of the shown frame's faces when the overlay is on (the emotion model, on the classifier's crops). */
-function saliencyMaps(img: RawImage, result: ClassifiedFaces): ExplainedFace[] {
+function shownMaps(img: RawImage, result: ClassifiedFaces): ExplainedFace[] {
   if (!saliencyBox.checked || !fc || result.faces.length === 0) return [];
   const t0 = performance.now();
   const maps = fc.explain(img, result, { method: saliencyMethod.value as SaliencyMethod });
@@ -124,7 +124,7 @@ function saliencyMaps(img: RawImage, result: ClassifiedFaces): ExplainedFace[] {
 function redraw(): void {
   if (!shown) return;
   const { source, img, result } = shown;
-  renderFrame(overlay, source, img.width, img.height, result.faces, { maps: saliencyMaps(img, result) });
+  renderFrame(overlay, source, img.width, img.height, result.faces, { maps: shownMaps(img, result) });
 }
 
 function renderList(faces: FaceResult[]): void {
