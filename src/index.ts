@@ -22,10 +22,21 @@ export { createDetector, DEFAULT_DETECTOR, BlazeFaceDetector, BLAZEFACE_INPUT, H
 export { DETECTORS, KEYPOINT_NAMES, isDetectorName, parseDetectorName, iou, nms } from './detect/index.js';
 export type { Detector, DetectorName, Detection, DetectOptions, Keypoints, KeypointName, Point, TileMode } from './detect/index.js';
 
-// Classification pipeline: detect -> crop -> classify, files, video, drawing.
-export { FaceClassifier, defaultModelDir, detectorMargin, detectorCropBox, toLabelScores } from './pipeline/face-classifier.js';
+// The core (also in facecls/browser): one result type, the crop rule, the classification step
+// (crops -> preprocessing -> runtime with its TTA -> labels) and the drawing.
+export type { LabelScores, FaceResult, TrackedFace, ClassifierTask } from './core/types.js';
+export { CLASSIFIER_TASKS } from './core/types.js';
+export { detectorMargin, detectorCropBox, cropMarginFor, modelCrops, type CropRule } from './core/crop.js';
+export { classifyDetections, taskInput, toFaceResult, toLabelScores } from './core/classify.js';
+export type { Classifiers, BatchRunner, TaskInput, ClassifiedFaces, ClassifyStepOptions } from './core/classify.js';
+export { layoutFaces, annotationShapes, drawFaces, type Shape, type FaceLayout, type Rect, type Canvas2D } from './core/draw.js';
+export { emotionColour } from './core/colours.js';
+
+// Classification pipeline: detect -> crop -> classify, files, video, drawing, saliency of the same faces.
+export { FaceClassifier, defaultModelDir } from './pipeline/face-classifier.js';
 export type { FaceClassifierOptions, ClassifyOptions, ImageInput } from './pipeline/face-classifier.js';
-export type { LabelScores, FaceResult, TrackedFace, FrameResult, StageTimes } from './pipeline/types.js';
+export type { FrameResult, StageTimes } from './pipeline/types.js';
+export { Explainer, type ExplainRequest } from './pipeline/explainer.js';
 export { classifyFile, fetchInput, isUrl, MAX_DOWNLOAD_BYTES, type FileResult, type InputItem, type ClassifyFileOptions } from './pipeline/file-result.js';
 export { expandInput, expandInputs, IMAGE_EXTENSIONS, type ExpandOptions } from './inputs/expand.js';
 export { readPathList, PathListError } from './inputs/path-list.js';

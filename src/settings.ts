@@ -46,7 +46,8 @@ function invalid(name: SettingName, raw: string, expected: string): UserError {
 
 /** The variable's value, or undefined when unset or blank. */
 export function setting(name: SettingName): string | undefined {
-  const v = process.env[name];
+  // In a page (the browser package) there is no environment: every setting is unset.
+  const v = typeof process === 'undefined' ? undefined : process.env[name];
   return v === undefined || v.trim() === '' ? undefined : v;
 }
 

@@ -45,20 +45,32 @@ function overlap(a: Rect, b: Rect): number {
   return w > 0 && h > 0 ? w * h : 0;
 }
 
+/** Gap between two rectangles (0 when they touch or overlap). */
+function distance(a: Rect, b: Rect): number {
+  return Math.max(0, a.x - (b.x + b.w), b.x - (a.x + a.w)) + Math.max(0, a.y - (b.y + b.h), b.y - (a.y + a.h));
+}
+
 /**
- * The first candidate position (moved inside the image) that covers no face and no placed panel; when
- * every candidate covers something, the one covering the least.
+ * A w x h panel for `face`: among the candidate columns x rows (each moved inside the image), the
+ * nearest to the face that covers no face and no placed panel (earlier candidates first on ties);
+ * when every one covers something, the one covering the least.
  */
-function place(w: number, h: number, candidates: Array<[number, number]>, width: number, height: number, avoid: Rect[]): Rect {
+function place(w: number, h: number, face: Rect, xs: number[], ys: number[], image: { width: number; height: number }, avoid: Rect[]): Rect {
   let best: Rect | undefined;
-  let bestCost = Infinity;
-  for (const [cx, cy] of candidates) {
-    const r = { x: Math.max(0, Math.min(cx, width - w)), y: Math.max(0, Math.min(cy, height - h)), w, h };
-    const cost = avoid.reduce((s, a) => s + overlap(r, a), 0);
-    if (cost < bestCost) [best, bestCost] = [r, cost];
-    if (cost === 0) break;
+  let bestKey = [Infinity, Infinity];
+  for (const cy of ys) {
+    for (const cx of xs) {
+      const r = { x: Math.max(0, Math.min(cx, image.width - w)), y: Math.max(0, Math.min(cy, image.height - h)), w, h };
+      const key = [avoid.reduce((s, a) => s + overlap(r, a), 0), distance(r, face)];
+      if (key[0] < bestKey[0] || (key[0] === bestKey[0] && key[1] < bestKey[1])) [best, bestKey] = [r, key];
+    }
   }
   return best!;
+}
+
+/** Rows beyond the placed panels (below and above each), for stacking when the places beside a face are taken. */
+function stackedRows(h: number, gap: number, placed: Rect[]): number[] {
+  return placed.flatMap((r) => [r.y + r.h + gap, r.y - h - gap]);
 }
 
 /** Where every face's box, label and bars go in a width x height image. */
@@ -76,7 +88,7 @@ export function layoutFaces(width: number, height: number, faces: readonly Face[
     const size = Math.round(unit * 1.2);
     const lw = text.length * size * 0.6 + size * 0.5;
     const lh = Math.round(size * 1.3);
-    const r = place(lw, lh, [[x, y - lh - 1], [x, y + h + 1], [x + w - lw, y - lh - 1], [x + w - lw, y + h + 1], [x, y]], width, height, placed);
+    const r = place(lw, lh, boxes[i], [x, x + w - lw], [y - lh - 1, y + h + 1, y, ...stackedRows(lh, 1, placed)], { width, height }, placed);
     placed.push(r);
     out[i].label = { ...r, text, size };
   });
@@ -89,11 +101,8 @@ export function layoutFaces(width: number, height: number, faces: readonly Face[
     const pw = labelWidth + barMax + unit * 0.8;
     const ph = rows.length * (barHeight + 2) + 4;
     const { x, y, w, h } = boxes[i];
-    const candidates: Array<[number, number]> = [
-      [x + w + gap, y], [x - pw - gap, y], [x + w + gap, y + h - ph], [x - pw - gap, y + h - ph],
-      [x, y + h + gap], [x, y - ph - gap], [x + w - pw, y + h + gap], [x + w - pw, y - ph - gap],
-    ];
-    const r = place(pw, ph, candidates, width, height, placed);
+    const xs = [x + w + gap, x - pw - gap, x, x + w - pw];
+    const r = place(pw, ph, boxes[i], xs, [y, y + h - ph, y + h + gap, y - ph - gap, ...stackedRows(ph, gap, placed)], { width, height }, placed);
     placed.push(r);
     out[i].bars = { ...r, rows, barHeight, labelWidth, barMax };
   });

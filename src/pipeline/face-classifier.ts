@@ -191,20 +191,24 @@ export class FaceClassifier {
     const t0 = performance.now();
     const img = await this.decode(input, opts.name);
     const t1 = performance.now();
-    let dets: Detection[];
-    let asGiven = false;
-    if (opts.crop) {
-      const found = (this.opts.cropFraming ?? DEFAULT_CROP_FRAMING) === 'detect' ? await locateFaceInCrop(this.detector, img, this.opts.scoreThreshold) : undefined;
-      // Without a face found (or with framing 'whole') the crop itself is the face, used as given.
-      asGiven = !found;
-      dets = [found ?? { box: wholeBox(img), score: 1 }];
-    } else {
-      dets = await this.detector.detect(img, { minFaceSize: this.opts.minFaceSize, scoreThreshold: this.opts.scoreThreshold, maxFaces: this.opts.maxFaces, tiles: this.opts.tiles });
-    }
+    const { dets, asGiven } = await this.findFaces(img, opts.crop === true);
     const t2 = performance.now();
     const faces = opts.detectOnly || this.group.runtimes.length === 0 ? dets.map(toFaceResult) : await this.classifyBoxes(img, dets, asGiven);
     const t3 = performance.now();
     return { faces, width: img.width, height: img.height, times: { decode: t1 - t0, detect: t2 - t1, classify: t3 - t2 } };
+  }
+
+  /**
+   * The faces of a decoded image: the detector's, or for a face crop (`crop`) the face found in it
+   * (framing 'detect') or, without one, the whole crop used as given (`asGiven`).
+   */
+  async findFaces(img: RawImage, crop = false): Promise<{ dets: Detection[]; asGiven: boolean }> {
+    if (!crop) {
+      const dets = await this.detector.detect(img, { minFaceSize: this.opts.minFaceSize, scoreThreshold: this.opts.scoreThreshold, maxFaces: this.opts.maxFaces, tiles: this.opts.tiles });
+      return { dets, asGiven: false };
+    }
+    const found = (this.opts.cropFraming ?? DEFAULT_CROP_FRAMING) === 'detect' ? await locateFaceInCrop(this.detector, img, this.opts.scoreThreshold) : undefined;
+    return found ? { dets: [found], asGiven: false } : { dets: [{ box: wholeBox(img), score: 1 }], asGiven: true };
   }
 
   /** Faces of an image (path, encoded buffer or RawImage) without emotion or gender: boxes, scores, keypoints. */

@@ -11,7 +11,8 @@ import { FaceClassifier, type FaceClassifierOptions } from '../pipeline/face-cla
 import { annotatePng } from '../pipeline/annotate.js';
 import { TfjsRuntime } from '../runtime/tfjs.js';
 import type { InferenceRuntime } from '../runtime/types.js';
-import { explainedPanel, explainFaces } from '../viz/explain.js';
+import { explainedPanel } from '../viz/explain.js';
+import { Explainer } from '../pipeline/explainer.js';
 import type { ClassifyOptions, ClassifyResult, SaliencyOptions, ServedModel, ServerPipeline } from './pipeline.js';
 
 const CARD_FILES = ['MODEL_CARD.md', 'README.md', 'CARD.md'];
@@ -34,17 +35,15 @@ function modelInfo(rt: InferenceRuntime): Record<string, unknown> {
 export class FacePipeline implements ServerPipeline {
   private constructor(
     readonly fc: FaceClassifier,
-    /** tfjs copies of the classifiers for saliency (gradients), when they run on another runtime. */
-    private readonly gradModels: { emotion?: TfjsRuntime; gender?: TfjsRuntime },
+    /** Saliency of each loaded task, on the classifier's crops and predictions (src/pipeline/explainer.ts). */
+    private readonly explainers: { emotion?: Explainer; gender?: Explainer },
   ) {}
 
   /** Load the classifier once (default models/emotion + models/gender and the default detector). */
   static async load(opts: FaceClassifierOptions = {}): Promise<FacePipeline> {
     const fc = await FaceClassifier.load(opts);
-    const { dirs } = fc;
-    const grad = async (rt: InferenceRuntime | undefined, dir: string | undefined) =>
-      rt instanceof TfjsRuntime ? rt : rt && dir ? TfjsRuntime.load(dir) : undefined;
-    return new FacePipeline(fc, { emotion: await grad(fc.emotion, dirs.emotion), gender: await grad(fc.gender, dirs.gender) });
+    const explainer = (task: 'emotion' | 'gender') => (fc[task] ? Explainer.load(fc, task) : undefined);
+    return new FacePipeline(fc, { emotion: await explainer('emotion'), gender: await explainer('gender') });
   }
 
   get detectorName(): string {
@@ -64,12 +63,11 @@ export class FacePipeline implements ServerPipeline {
   }
 
   async saliency(image: RawImage, result: ClassifyResult, opts: SaliencyOptions): Promise<Buffer> {
-    const rt = this.gradModels[opts.task];
-    if (!rt) throw new UserError(`no ${opts.task} model is loaded`);
-    // Same crops as classification: detector box grown by the classifier's margin (src/viz/explain).
-    const boxes = result.faces.map((f) => this.fc.cropBox(f.box, this.fc[opts.task]));
-    const faces = explainFaces(rt.model, rt.meta, image, boxes, { method: opts.method, className: opts.className });
-    return explainedPanel(image, faces, rt.meta, opts.method, { emptyText: 'no faces found (use ?crops=true if the image is a face crop)' });
+    const explainer = this.explainers[opts.task];
+    if (!explainer) throw new UserError(`no ${opts.task} model is loaded`);
+    // Same crops and predictions as classification (the crop rule with eye levelling; the runtime's TTA).
+    const faces = explainer.explainResults(image, result.faces, { method: opts.method, className: opts.className });
+    return explainedPanel(image, faces, explainer.grad.meta, opts.method, { emptyText: 'no faces found (use ?crops=true if the image is a face crop)' });
   }
 
   models(): ServedModel[] {
@@ -89,10 +87,7 @@ export class FacePipeline implements ServerPipeline {
   }
 
   async dispose(): Promise<void> {
-    for (const task of ['emotion', 'gender'] as const) {
-      const g = this.gradModels[task];
-      if (g && g !== this.fc[task]) await g.dispose();
-    }
+    for (const e of [this.explainers.emotion, this.explainers.gender]) await e?.dispose();
     await this.fc.dispose();
   }
 }

@@ -7,7 +7,7 @@
  * shows what the network saw, only sharper. Maps are bilinearly upsampled from the crop size.
  */
 import sharp, { type OverlayOptions } from 'sharp';
-import { preprocessFace, type Box, type RawImage } from '../data/preprocess.js';
+import { preprocessFace, type Box, type FaceCrop, type RawImage } from '../data/preprocess.js';
 import { colormapLut, type ColormapName } from './colormap.js';
 
 export interface PanelFace {
@@ -39,9 +39,10 @@ const COLUMN_TITLES = 22;
 const GAP = 6;
 const FONT = 'DejaVu Sans, Liberation Sans, Arial, sans-serif';
 
-/** RGB bytes of a face crop at display size, cropped exactly like the model input. */
-export function displayCrop(img: RawImage, box: Box, cell: number, grey: boolean): Uint8Array {
-  const f = preprocessFace(img, { inputSize: cell, channels: grey ? 1 : 3, box });
+/** RGB bytes of a face crop (a box, or a crop turned by its angle) at display size, cropped exactly like the model input. */
+export function displayCrop(img: RawImage, crop: Box | FaceCrop, cell: number, grey: boolean): Uint8Array {
+  const { box, angle } = Array.isArray(crop) ? { box: crop, angle: undefined } : crop;
+  const f = preprocessFace(img, { inputSize: cell, channels: grey ? 1 : 3, box, ...(angle ? { angle } : {}) });
   const out = new Uint8Array(cell * cell * 3);
   for (let i = 0; i < cell * cell; i++) {
     for (let c = 0; c < 3; c++) {

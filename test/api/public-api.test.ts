@@ -8,7 +8,7 @@ import * as api from '../../src/index.js';
  */
 const PUBLIC = [
   'AGE_CENTRES', 'ageMetrics', 'ageRange', 'ageTarget', 'expectedAge', 'fitAgeRange',
-  'ARCH_NAMES', 'BACKENDS', 'BLAZEFACE_INPUT', 'BlazeFaceDetector', 'COLORMAPS', 'Confusion', 'DATASET_FORMATS',
+  'ARCH_NAMES', 'BACKENDS', 'CLASSIFIER_TASKS', 'Explainer', 'annotationShapes', 'classifyDetections', 'cropMarginFor', 'drawFaces', 'emotionColour', 'layoutFaces', 'modelCrops', 'taskInput', 'toFaceResult', 'BLAZEFACE_INPUT', 'BlazeFaceDetector', 'COLORMAPS', 'Confusion', 'DATASET_FORMATS',
   'DEFAULT_DETECTOR', 'DEFAULT_RUNTIME', 'DETECTORS', 'EMOTION_LABELS', 'FaceClassifier', 'FaceTracker',
   'FileSystemHandler', 'GENDER_LABELS', 'HaarDetector', 'IMAGE_EXTENSIONS', 'INPUT_RANGE', 'IR_VERSION',
   'ImageDecodeError', 'KEYPOINT_NAMES', 'LUMA_WEIGHTS', 'MAX_ALIGN_ANGLE', 'MAX_DOWNLOAD_BYTES', 'MAX_INPUT_BYTES',

@@ -27,7 +27,7 @@ function testFrame(): RawImage {
 test('SaliencyOverlay: maps of the class each face shows, blended into a copy of the frame over the classifier crop, no tensor leaks', async () => {
   const m = await randomModels();
   const fc = await FaceClassifier.load({ emotionModel: m.emotion, genderModel: m.gender, runtime: 'tfjs' });
-  const overlay = await SaliencyOverlay.load(fc, { task: 'emotion', method: 'guided', modelDir: m.emotion });
+  const overlay = await SaliencyOverlay.load(fc, { task: 'emotion', method: 'guided' });
   try {
     const img = testFrame();
     const before = new Uint8Array(img.data);
@@ -77,7 +77,7 @@ test('SaliencyOverlay: a task whose model is not loaded is a user error', async 
   const m = await randomModels();
   const fc = await FaceClassifier.load({ emotionModel: m.emotion, genderModel: m.gender, gender: false });
   try {
-    await assert.rejects(SaliencyOverlay.load(fc, { task: 'gender', method: 'gradcam', modelDir: m.gender }), /--saliency-task gender needs the gender model/);
+    await assert.rejects(SaliencyOverlay.load(fc, { task: 'gender', method: 'gradcam' }), /--saliency-task gender needs the gender model/);
   } finally {
     await fc.dispose();
   }

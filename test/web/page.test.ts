@@ -114,6 +114,13 @@ describe('web page in chromium', { skip }, () => {
       assert.equal(await page.locator('#faces .face .bar').count(), 7, 'one probability bar per emotion');
       assert.match((await page.locator('#fps').textContent()) ?? '', /^\d+\.\d fps$/);
       assert.ok(Number(state.fps) > 0);
+      // Stopping the camera says so (the status no longer names the running camera).
+      await page.click('#camera');
+      await page.waitForFunction(() => (globalThis as unknown as { facecls: { source: string } }).facecls.source === 'none', undefined, { timeout: 10_000 });
+      const status = (await page.locator('#status').textContent()) ?? '';
+      assert.doesNotMatch(status, /camera \d+x\d+/);
+      assert.match(status, /camera stopped/);
+      assert.equal(await page.locator('#camera').textContent(), 'Start camera');
       assert.deepEqual(errors, []);
     } finally {
       await page.close();
@@ -148,18 +155,30 @@ describe('web page in chromium', { skip }, () => {
     }
   });
 
-  test('dropped image file and saliency overlay', async () => {
+  test('dropped image file, then ticking the saliency overlay redraws the image shown', async () => {
     const { page, errors } = await open('?camera=off');
     try {
       await page.waitForFunction(() => (globalThis as unknown as { facecls?: { ready: boolean } }).facecls?.ready === true, undefined, { timeout: 30_000 });
-      await page.check('#saliency');
       await page.setInputFiles('#file', files.frame);
       await page.waitForFunction(() => (globalThis as unknown as { facecls: { source: string; faces: unknown[] } }).facecls.faces.length >= 1, undefined, { timeout: 30_000 });
+      const pixels = () => page.evaluate(() => {
+        const c = document.getElementById('overlay') as HTMLCanvasElement;
+        return Array.from(c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data.filter((_, i) => i % 97 === 0)).join(',');
+      });
+      const plain = await pixels();
+      assert.equal(await page.locator('#saliency-method option').count(), 3, 'one option per saliency method');
+      await page.check('#saliency');
+      await page.waitForFunction(() => (globalThis as unknown as { facecls: { redraws: number } }).facecls.redraws >= 1, undefined, { timeout: 30_000 });
       const state = await page.evaluate(() => (globalThis as unknown as { facecls: Record<string, unknown> }).facecls);
       assert.equal(state.source, 'image');
+      assert.equal(state.frames, 1, 'redrawn, not classified again');
       assert.ok((state.timings as { saliency: number }).saliency > 0, 'saliency maps were computed');
+      assert.notEqual(await pixels(), plain, 'the image shown changed');
       assert.match((await page.locator('#status').textContent()) ?? '', /frame\.jpg: 1 face/);
       await page.screenshot({ path: path.join(artifacts, 'web-page-saliency.png') });
+      await page.uncheck('#saliency');
+      await page.waitForFunction(() => (globalThis as unknown as { facecls: { redraws: number } }).facecls.redraws >= 2, undefined, { timeout: 30_000 });
+      assert.equal(await pixels(), plain, 'unticking restores the plain drawing');
       assert.deepEqual(errors, []);
     } finally {
       await page.close();

@@ -1,49 +1,32 @@
 /**
  * facecls web page: live webcam (or dropped image) face detection with emotion and gender, entirely
- * in the browser. tfjs runs on the wasm backend (binaries served by this server at /wasm/; threads
- * when the page is cross-origin isolated) or webgl/cpu on request (?backend=webgl); models come from
- * the same server (GET /v1/models). Detection is the project's BlazeFace decoder (src/detect), crops
- * go through the project's single preprocessing function (src/data/preprocess.ts), saliency maps are
- * src/viz's. ?mode=server sends frames to POST /v1/classify instead (fallback when models cannot run
- * in the browser).
+ * in the browser, built on the browser package (src/browser, `facecls/browser`): detection,
+ * classification (crop rule, preprocessing, TTA), saliency and drawing all come from there; this file
+ * is the page's controls, camera loop and face list. tfjs runs on the wasm backend (binaries served at
+ * /wasm/; threads when the page is cross-origin isolated) or webgl/cpu on request (?backend=webgl);
+ * models come from the same server (GET /v1/models). ?mode=server sends frames to POST /v1/classify
+ * instead (fallback when models cannot run in the browser).
  */
-import * as tf from '@tensorflow/tfjs';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { faceCrop, preprocessBatch, squareBox, type Box, type RawImage } from '../../src/data/preprocess.js';
-import { BlazeFaceDetector } from '../../src/detect/blazeface.js';
-import { DETECTOR_FRAMING, type Detection } from '../../src/detect/types.js';
-import { blendSaliency } from '../../src/viz/overlay.js';
-import { saliencyMaps, type SaliencyMethod } from '../../src/viz/saliency.js';
+import {
+  BrowserFaceClassifier,
+  EMOTION_COLOURS,
+  imagePixels,
+  METHOD_TITLES,
+  renderFrame,
+  SALIENCY_METHODS,
+  type ClassifiedFaces,
+  type ExplainedFace,
+  type FaceResult,
+  type RawImage,
+  type SaliencyMethod,
+} from '../../src/browser/index.js';
 
-import { EMOTION_COLOURS } from '../../src/pipeline/colours.js';
-import { averageMirrors, withMirrors } from '../../src/runtime/tta.js';
-
-interface LabelScores {
-  label: string;
-  scores: Record<string, number>;
-}
-interface Face {
-  box: Box;
-  score: number;
-  emotion?: LabelScores;
-  gender?: LabelScores;
-}
 interface ModelEntry {
   role: string;
   format: string;
   url: string;
-  meta?: { labels: string[]; inputSize: number; channels: number; task: string; tta?: string };
-  info?: { cropMargin?: number; [k: string]: unknown };
-}
-interface Classifier {
-  role: 'emotion' | 'gender';
-  model: tf.LayersModel;
-  labels: string[];
-  inputSize: number;
-  channels: 1 | 3;
-  margin: number;
-  /** Flip test-time augmentation recorded in the model (facecls ship --tta flip), as in every runtime. */
-  flip: boolean;
+  meta?: { labels: string[]; inputSize: number; channels: number };
+  info?: Record<string, unknown>;
 }
 
 /** State the page exposes for tests and curious users (window.facecls). */
@@ -56,7 +39,9 @@ const state = {
   source: 'none' as 'none' | 'camera' | 'image',
   frames: 0,
   fps: 0,
-  faces: [] as Face[],
+  faces: [] as FaceResult[],
+  /** Redraws of the shown frame without new classification (e.g. the saliency box ticked). */
+  redraws: 0,
   timings: { detect: 0, classify: 0, saliency: 0, total: 0 },
   error: '',
 };
@@ -67,18 +52,15 @@ const video = $<HTMLVideoElement>('video');
 const overlay = $<HTMLCanvasElement>('overlay');
 const statusEl = $('status');
 const fpsEl = $('fps');
-const facesEl = $('faces');
-const timingEl = $('timing');
-const stage = $('stage');
 const cameraBtn = $<HTMLButtonElement>('camera');
 const saliencyBox = $<HTMLInputElement>('saliency');
 const tilesBox = $<HTMLInputElement>('tiles');
 const saliencyMethod = $<HTMLSelectElement>('saliency-method');
-const work = document.createElement('canvas');
-const workCtx = work.getContext('2d', { willReadFrequently: true })!;
-const ctx = overlay.getContext('2d')!;
-
 const params = new URLSearchParams(location.search);
+
+let fc: BrowserFaceClassifier | undefined;
+/** The frame on screen, kept so that changing the saliency controls redraws it. */
+let shown: { source: CanvasImageSource; img: RawImage; result: ClassifiedFaces } | undefined;
 
 function setStatus(text: string, error = false): void {
   statusEl.textContent = text;
@@ -86,194 +68,67 @@ function setStatus(text: string, error = false): void {
   if (error) state.error = text;
 }
 
-let detector: BlazeFaceDetector | undefined;
-
-const classifiers: Classifier[] = [];
-let saliencyAvailable = false;
-
-async function setupBackend(): Promise<void> {
-  const wanted = params.get('backend') ?? 'wasm';
-  setWasmPaths('/wasm/');
-  for (const name of [wanted, 'wasm', 'cpu']) {
-    try {
-      if (await tf.setBackend(name)) {
-        await tf.ready();
-        break;
-      }
-    } catch {
-      // try the next backend
-    }
-  }
-  state.backend = tf.getBackend();
-  if (state.backend === 'wasm') state.threads = (await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT')) === true;
-}
-
 async function loadModels(): Promise<void> {
   const res = await fetch('/v1/models');
   if (!res.ok) throw new Error(`GET /v1/models answered ${res.status}`);
-  const info = (await res.json()) as { detector: string; saliency: boolean; models: ModelEntry[] };
+  const info = (await res.json()) as { models: ModelEntry[] };
   $('models').textContent = info.models
     .map((m) => `${m.role}: ${m.meta ? `${m.meta.labels.join('/')} ${m.meta.inputSize}x${m.meta.inputSize}x${m.meta.channels}` : m.format} ${JSON.stringify(m.info ?? {})}`)
     .join('\n');
   if (state.mode === 'server') return;
-  for (const m of info.models) {
-    if ((m.role === 'emotion' || m.role === 'gender') && m.meta) {
-      const model = await tf.loadLayersModel(m.url);
-      classifiers.push({
-        role: m.role,
-        model,
-        labels: m.meta.labels,
-        inputSize: m.meta.inputSize,
-        channels: m.meta.channels === 3 ? 3 : 1,
-        margin: m.info?.cropMargin ?? (1 / DETECTOR_FRAMING.blazeface.scale - 1) / 2,
-        flip: m.meta.tta === 'flip',
-      });
-    }
-  }
-  const det = info.models.find((m) => m.role === 'detector');
-  if (!det) throw new Error('the server offers no detector model');
-  // The project's BlazeFace decoder (letterbox, anchors, weighted NMS) over the graph model from the server.
-  detector = BlazeFaceDetector.fromGraphModel(await tf.loadGraphModel(det.url));
+  const url = (role: string) => info.models.find((m) => m.role === role && (role === 'detector' || m.meta))?.url;
+  const detectorModel = url('detector');
+  if (!detectorModel) throw new Error('the server offers no detector model');
+  fc = await BrowserFaceClassifier.load({
+    baseUrl: `${location.origin}/`,
+    emotionModel: url('emotion') ?? false,
+    genderModel: url('gender') ?? false,
+    detectorModel,
+    backend: params.get('backend') ?? 'wasm',
+    wasmPaths: '/wasm/',
+  });
+  state.backend = fc.backend.name;
+  state.threads = fc.backend.threads;
   // Smoke test on a blank frame: fails fast (-> server mode) if the detector cannot run here.
-  await detector.detect({ data: new Uint8ClampedArray(64 * 48 * 4), width: 64, height: 48, channels: 4 });
-  saliencyAvailable = classifiers.some((c) => c.role === 'emotion');
-  saliencyBox.disabled = !saliencyAvailable;
+  await fc.detect({ data: new Uint8ClampedArray(64 * 48 * 4), width: 64, height: 48, channels: 4 });
+  saliencyBox.disabled = !fc.tasks.includes('emotion');
 }
 
-function toRaw(source: CanvasImageSource, width: number, height: number): RawImage {
-  work.width = width;
-  work.height = height;
-  workCtx.drawImage(source, 0, 0, width, height);
-  const id = workCtx.getImageData(0, 0, width, height);
-  return { data: id.data, width, height, channels: 4 };
-}
-
-async function classifyInBrowser(img: RawImage): Promise<{ faces: Face[]; crops: Map<string, Float32Array> }> {
-  const t0 = performance.now();
-  // Live video: the whole frame only unless "small faces" is on (tiles cost ~3x); still images: the
-  // detector's defaults (tiles on).
-  const dets: Detection[] = await detector!.detect(img, state.source === 'camera' ? { tiles: tilesBox.checked } : {});
-  const t1 = performance.now();
-  const faces: Face[] = dets.map((d) => ({ box: d.box, score: d.score }));
-  const crops = new Map<string, Float32Array>();
-  if (dets.length > 0) {
-    await Promise.all(
-      classifiers.map(async (c) => {
-        // The pipeline's crop rule: square box grown by the model's margin in BlazeFace's framing, eyes levelled.
-        const faceCrops = dets.map((d) => faceCrop(d, c.margin, true, DETECTOR_FRAMING.blazeface.shift));
-        const batch = preprocessBatch(img, faceCrops, { inputSize: c.inputSize, channels: c.channels });
-        crops.set(c.role, batch);
-        const n = dets.length;
-        const k = c.labels.length;
-        const input = c.flip ? withMirrors(batch, n, c.inputSize, c.channels) : batch;
-        const y = tf.tidy(() => c.model.predict(tf.tensor4d(input, [c.flip ? 2 * n : n, c.inputSize, c.inputSize, c.channels])) as tf.Tensor);
-        const raw = (await y.data()) as Float32Array;
-        y.dispose();
-        const probs = c.flip ? averageMirrors(raw, n, k) : raw;
-        faces.forEach((f, i) => {
-          const scores: Record<string, number> = {};
-          let best = 0;
-          c.labels.forEach((l, j) => {
-            scores[l] = probs[i * k + j];
-            if (probs[i * k + j] > probs[i * k + best]) best = j;
-          });
-          f[c.role] = { label: c.labels[best], scores };
-        });
-      }),
-    );
-  }
-  state.timings.detect = t1 - t0;
-  state.timings.classify = performance.now() - t1;
-  return { faces, crops };
-}
-
-async function classifyOnServer(): Promise<Face[]> {
-  const blob = await new Promise<Blob>((resolve, reject) => work.toBlob((b) => (b ? resolve(b) : reject(new Error('cannot encode frame'))), 'image/jpeg', 0.85));
+async function classifyOnServer(img: RawImage): Promise<ClassifiedFaces> {
+  const canvas = Object.assign(document.createElement('canvas'), { width: img.width, height: img.height });
+  canvas.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(img.data), img.width, img.height), 0, 0);
+  const blob = await new Promise<Blob>((resolve, reject) => canvas.toBlob((b) => (b ? resolve(b) : reject(new Error('cannot encode frame'))), 'image/jpeg', 0.85));
   const t0 = performance.now();
   const headers: Record<string, string> = { 'content-type': 'image/jpeg' };
   // A server started with --api-key: the key comes in the URL fragment (#key=...), never sent in URLs.
   const key = new URLSearchParams(location.hash.slice(1)).get('key');
   if (key) headers.authorization = `Bearer ${key}`;
   const res = await fetch('/v1/classify', { method: 'POST', body: blob, headers });
-  const body = (await res.json()) as { faces?: Face[]; message?: string };
+  const body = (await res.json()) as { faces?: FaceResult[]; message?: string };
   if (!res.ok) throw new Error(body.message ?? `POST /v1/classify answered ${res.status}`);
   state.timings.detect = 0;
   state.timings.classify = performance.now() - t0;
-  return body.faces ?? [];
+  return { faces: body.faces ?? [], inputs: {} };
 }
 
-/** Saliency maps of the emotion class for each face (crop-sized, values in [0, 1]). */
-function saliencyFor(crops: Map<string, Float32Array>, n: number): Array<{ map: Float32Array; size: number }> {
-  const c = classifiers.find((k) => k.role === 'emotion');
-  const batch = crops.get('emotion');
-  if (!c || !batch || n === 0) return [];
+/** Saliency maps of the shown frame's faces when the overlay is on (the emotion model, on the classifier's crops). */
+function shownMaps(img: RawImage, result: ClassifiedFaces): ExplainedFace[] {
+  if (!saliencyBox.checked || !fc || result.faces.length === 0) return [];
   const t0 = performance.now();
-  const r = saliencyMaps(c.model, batch, { method: saliencyMethod.value as SaliencyMethod });
+  const maps = fc.explain(img, result, { method: saliencyMethod.value as SaliencyMethod });
   state.timings.saliency = performance.now() - t0;
-  return r.maps.map((map) => ({ map, size: c.inputSize }));
+  return maps;
 }
 
-function draw(
-  source: CanvasImageSource,
-  width: number,
-  height: number,
-  faces: Face[],
-  heat: Array<{ map: Float32Array; size: number }>,
-): void {
-  if (overlay.width !== width || overlay.height !== height) {
-    overlay.width = width;
-    overlay.height = height;
-  }
-  ctx.drawImage(source, 0, 0, width, height);
-  const emotionMargin = classifiers.find((c) => c.role === 'emotion')?.margin ?? (1 / DETECTOR_FRAMING.blazeface.scale - 1) / 2;
-  if (heat.length > 0) {
-    // The same blending as `facecls video --saliency` (src/viz/overlay.ts), over each crop box.
-    const frame = ctx.getImageData(0, 0, width, height);
-    blendSaliency(
-      { data: frame.data, width, height, channels: 4 },
-      heat.map((h, i) => ({ box: squareBox(faces[i].box, emotionMargin, DETECTOR_FRAMING.blazeface.shift), map: h.map, size: h.size })),
-    );
-    ctx.putImageData(frame, 0, 0);
-  }
-  const unit = Math.max(10, Math.min(width, height) / 40);
-  faces.forEach((f) => {
-    const [x, y, w, h] = f.box;
-    const colour = (f.emotion && EMOTION_COLOURS[f.emotion.label]) || '#00e5ff';
-    ctx.lineWidth = Math.max(2, unit / 4);
-    ctx.strokeStyle = colour;
-    ctx.strokeRect(x, y, w, h);
-    const label = [f.emotion ? `${f.emotion.label} ${Math.round(f.emotion.scores[f.emotion.label] * 100)}%` : '', f.gender ? `${f.gender.label} ${Math.round(f.gender.scores[f.gender.label] * 100)}%` : '']
-      .filter(Boolean)
-      .join(' · ');
-    ctx.font = `${Math.round(unit * 1.2)}px system-ui, sans-serif`;
-    const tw = ctx.measureText(label).width + unit;
-    const ty = y > unit * 1.8 ? y - unit * 1.6 : y + h;
-    ctx.fillStyle = 'rgba(0,0,0,0.65)';
-    ctx.fillRect(x, ty, tw, unit * 1.6);
-    ctx.fillStyle = colour;
-    ctx.fillText(label, x + unit / 2, ty + unit * 1.2);
-    if (f.emotion) {
-      // Probability bars beside the box.
-      const entries = Object.entries(f.emotion.scores);
-      const bh = Math.max(6, unit * 0.8);
-      const bw = unit * 6;
-      const bx = x + w + bw + unit * 5 < width ? x + w + unit / 2 : Math.max(0, x - bw - unit * 5);
-      ctx.fillStyle = 'rgba(0,0,0,0.55)';
-      ctx.fillRect(bx, y, bw + unit * 4.8, entries.length * (bh + 2) + 4);
-      ctx.font = `${Math.round(bh)}px system-ui, sans-serif`;
-      entries.forEach(([name, p], j) => {
-        const by = y + 2 + j * (bh + 2);
-        ctx.fillStyle = '#fff';
-        ctx.fillText(name, bx + 3, by + bh - 1);
-        ctx.fillStyle = EMOTION_COLOURS[name] ?? '#00e5ff';
-        ctx.fillRect(bx + unit * 4.5, by, Math.max(1, p * bw), bh);
-      });
-    }
-  });
+/** Draw the frame on screen (image, saliency maps when on, boxes, labels, bars: the package's drawing). */
+function redraw(): void {
+  if (!shown) return;
+  const { source, img, result } = shown;
+  renderFrame(overlay, source, img.width, img.height, result.faces, { maps: shownMaps(img, result) });
 }
 
-function renderList(faces: Face[]): void {
-  facesEl.replaceChildren(
+function renderList(faces: FaceResult[]): void {
+  $('faces').replaceChildren(
     ...faces.map((f) => {
       const li = document.createElement('li');
       li.className = 'face';
@@ -306,7 +161,7 @@ function countFrame(): void {
     fpsEl.textContent = `${state.timings.total.toFixed(0)} ms`;
   }
   const t = state.timings;
-  timingEl.textContent =
+  $('timing').textContent =
     `${state.mode === 'server' ? 'server' : 'detect ' + t.detect.toFixed(1) + ' ms · classify'} ${t.classify.toFixed(1)} ms` +
     (saliencyBox.checked ? ` · saliency ${t.saliency.toFixed(1)} ms` : '') +
     ` · ${state.backend}${state.backend === 'wasm' ? (state.threads ? ' (threads)' : ' (1 thread)') : ''}`;
@@ -314,18 +169,19 @@ function countFrame(): void {
 
 async function processFrame(source: CanvasImageSource, width: number, height: number): Promise<void> {
   const t0 = performance.now();
-  const img = toRaw(source, width, height);
-  let faces: Face[];
-  let heat: Array<{ map: Float32Array; size: number }> = [];
-  if (state.mode === 'server') faces = await classifyOnServer();
+  const img = imagePixels(source, width, height);
+  let result: ClassifiedFaces;
+  if (state.mode === 'server' || !fc) result = await classifyOnServer(img);
   else {
-    const r = await classifyInBrowser(img);
-    faces = r.faces;
-    if (saliencyBox.checked && saliencyAvailable) heat = saliencyFor(r.crops, faces.length);
+    // Live video: the whole frame only unless "small faces" is on (tiles cost ~3x); still images: the detector's defaults.
+    const r = await fc.classify(img, state.source === 'camera' ? { tiles: tilesBox.checked } : {});
+    Object.assign(state.timings, r.times);
+    result = r;
   }
-  state.faces = faces;
-  draw(source, width, height, faces, heat);
-  renderList(faces);
+  shown = { source, img, result };
+  state.faces = result.faces;
+  redraw();
+  renderList(result.faces);
   state.timings.total = performance.now() - t0;
   countFrame();
 }
@@ -355,12 +211,17 @@ async function startCamera(): Promise<void> {
   }
 }
 
-function stopCamera(): void {
+/** Stop the camera; `quiet` when an image replaces it (its own status follows). */
+function stopCamera(quiet = false): void {
+  const wasOn = stream !== undefined;
   loopToken++;
   stream?.getTracks().forEach((t) => t.stop());
   stream = undefined;
-  state.source = 'none';
+  video.srcObject = null;
   cameraBtn.textContent = 'Start camera';
+  if (!wasOn) return;
+  state.source = 'none';
+  if (!quiet) setStatus('camera stopped · start it again or drop an image');
 }
 
 async function showImage(file: File): Promise<void> {
@@ -368,7 +229,7 @@ async function showImage(file: File): Promise<void> {
     setStatus(`"${file.name}" is not an image (${file.type || 'unknown type'})`, true);
     return;
   }
-  stopCamera();
+  stopCamera(true);
   let bitmap: ImageBitmap;
   try {
     bitmap = await createImageBitmap(file, { imageOrientation: 'from-image' });
@@ -377,18 +238,26 @@ async function showImage(file: File): Promise<void> {
     return;
   }
   const scale = Math.min(1, 1920 / Math.max(bitmap.width, bitmap.height));
-  const w = Math.round(bitmap.width * scale);
-  const h = Math.round(bitmap.height * scale);
   state.source = 'image';
-  await processFrame(bitmap, w, h);
+  await processFrame(bitmap, Math.round(bitmap.width * scale), Math.round(bitmap.height * scale));
   setStatus(`${file.name}: ${state.faces.length} face(s) · ${state.timings.total.toFixed(0)} ms`);
 }
 
 function wireInputs(): void {
+  saliencyMethod.replaceChildren(...SALIENCY_METHODS.map((m) => Object.assign(document.createElement('option'), { value: m, textContent: METHOD_TITLES[m] })));
   cameraBtn.addEventListener('click', () => {
     if (stream) stopCamera();
     else startCamera().catch((err) => setStatus(`camera unavailable: ${(err as Error).message}. Drop an image instead.`, true));
   });
+  // The saliency controls redraw the frame on screen at once (a live camera redraws on its next frame anyway).
+  for (const el of [saliencyBox, saliencyMethod]) {
+    el.addEventListener('change', () => {
+      if (state.source === 'camera') return;
+      redraw();
+      state.redraws++;
+    });
+  }
+  const stage = $('stage');
   stage.addEventListener('dragover', (e) => {
     e.preventDefault();
     stage.classList.add('dragging');
@@ -410,8 +279,6 @@ async function main(): Promise<void> {
   wireInputs();
   state.mode = params.get('mode') === 'server' ? 'server' : 'browser';
   try {
-    setStatus('starting tfjs…');
-    await setupBackend();
     setStatus('loading models…');
     await loadModels();
   } catch (err) {

@@ -1,23 +1,26 @@
 /**
  * `facecls saliency <image> -o out.png`: what the emotion or gender network looks at, for every face.
- * Detects faces with the pipeline's detector (or, with --crops, takes the image as one face crop),
- * crops them like the classifiers do, and writes one PNG with a row per face: crop, map, overlay.
+ * Finds and classifies the faces exactly as `facecls classify` does (src/pipeline/explainer.ts: same
+ * detector, crop rule with eye levelling, runtime and test-time augmentation), explains the class
+ * classify predicts (or --class), and writes one PNG with a row per face: crop, map, overlay.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { decodeImage } from '../../data/decode.js';
+import type { ClassifierTask } from '../../core/types.js';
 import type { Box } from '../../data/preprocess.js';
-import { createDetector } from '../../detect/index.js';
 import { parseDetectorName } from '../../detect/types.js';
 import { setupBackend } from '../../engine/backend.js';
 import { UserError } from '../../errors.js';
-import { checkOutputFile, writeFileAtomic } from '../../io/fs-handler.js';
-import { addInputFileOptions, detectorOption, inputFileOptions, marginOption, minFaceSizeOption } from '../pipeline-options.js';
-import { loadModel } from '../../io/model-store.js';
-import { DEFAULT_CROP_MARGIN, defaultModelDir, detectorMargin, detectorCropBox } from '../../pipeline/face-classifier.js';
+import { checkOutputFile, MODEL_JSON, writeFileAtomic } from '../../io/fs-handler.js';
+import { Explainer } from '../../pipeline/explainer.js';
+import { defaultModelDir, FaceClassifier } from '../../pipeline/face-classifier.js';
+import { parseRuntimeOption } from '../../runtime/options.js';
+import { parseTtaOption } from '../../runtime/tta.js';
 import { COLORMAPS, type ColormapName } from '../../viz/colormap.js';
-import { explainedPanel, explainFaces } from '../../viz/explain.js';
+import { explainedPanel } from '../../viz/explain.js';
 import { isSaliencyMethod, SALIENCY_METHODS, type SaliencyMethod } from '../../viz/saliency.js';
+import { addInputFileOptions, detectorOption, inputFileOptions, marginOption, minFaceSizeOption, runtimeOption, ttaOption } from '../pipeline-options.js';
 import { fmt, printJson } from '../output.js';
 import { parseFloatOption, parseIntOption } from '../options.js';
 
@@ -41,6 +44,9 @@ interface SaliencyCliOptions {
   taskExplicit?: boolean;
   maxBytes?: string;
   allowSpecialFiles?: boolean;
+  runtime?: string;
+  tta?: string;
+  align?: boolean;
 }
 
 export interface SaliencyCommandResult {
@@ -50,11 +56,16 @@ export interface SaliencyCommandResult {
   method: SaliencyMethod;
   score: string;
   backend: string;
-  faces: Array<{ box: Box; class: string; probability: number; predicted: string; probabilities: Record<string, number> }>;
+  /**
+   * Per face: the detector box (as `classify` reports it), the crop the classifier saw (box grown by
+   * the margin, turned by `angle` when the eyes were levelled), the class explained and the
+   * classifier's prediction (with its test-time augmentation, as `classify` reports it).
+   */
+  faces: Array<{ box: Box; crop: { box: Box; angle?: number }; class: string; probability: number; predicted: string; probabilities: Record<string, number> }>;
   ms: number;
 }
 
-export async function runSaliencyCommand(image: string, o: SaliencyCliOptions, backendOpt?: string): Promise<SaliencyCommandResult> {
+function validate(o: SaliencyCliOptions): void {
   if (!o.output) throw new UserError('missing -o/--output <png>');
   if (o.task !== 'emotion' && o.task !== 'gender') throw new UserError(`unknown task "${o.task}": choose emotion or gender`);
   if (!isSaliencyMethod(o.method)) throw new UserError(`unknown method "${o.method}": choose one of ${SALIENCY_METHODS.join(', ')}`);
@@ -62,43 +73,56 @@ export async function runSaliencyCommand(image: string, o: SaliencyCliOptions, b
   if (!(COLORMAPS as readonly string[]).includes(o.colormap)) throw new UserError(`unknown colormap "${o.colormap}": choose one of ${COLORMAPS.join(', ')}`);
   if (!o.crops) parseDetectorName(o.detector);
   if (path.extname(o.output).toLowerCase() !== '.png') throw new UserError(`output "${o.output}" must be a .png file`);
-  const cell = parseIntOption(o.cell, '--cell', 32, 1024);
-  const maxFaces = parseIntOption(o.maxFaces, '--max-faces', 1, 1000);
-  const margin = o.margin === undefined ? undefined : parseFloatOption(o.margin, '--margin', -0.4, 2);
-  const minFaceSize = o.minFaceSize === undefined ? undefined : parseFloatOption(o.minFaceSize, '--min-face-size', 0);
-  const fileOpts = inputFileOptions(o);
-  checkOutputFile(o.output);
+}
 
+/** The task's model directory, checked before anything loads. */
+function modelDirOf(o: SaliencyCliOptions, task: ClassifierTask): string {
+  const dir = o.model ?? defaultModelDir(task);
+  const problem = !fs.existsSync(dir) ? `model "${dir}" does not exist` : !fs.existsSync(path.join(dir, MODEL_JSON)) ? `model "${dir}" has no ${MODEL_JSON}` : undefined;
+  if (problem && o.model === undefined) throw new UserError(`no ${task} model at "${dir}": train one or pass --model <dir> (${problem})`);
+  if (problem) throw new UserError(problem);
+  return dir;
+}
+
+/** The classifier `classify` would run for this task (same detector, crop rule, runtime and TTA), the other task off. */
+async function loadClassifier(o: SaliencyCliOptions, task: ClassifierTask, backend: string | undefined): Promise<FaceClassifier> {
+  const fileOpts = inputFileOptions(o);
+  const dir = modelDirOf(o, task);
+  return FaceClassifier.load({
+    ...(task === 'emotion' ? { emotionModel: dir, gender: false } : { genderModel: dir, emotion: false }),
+    detector: o.crops ? undefined : parseDetectorName(o.detector),
+    runtime: o.runtime === undefined ? undefined : parseRuntimeOption(o.runtime, '--runtime'),
+    tta: parseTtaOption(o.tta, '--tta'),
+    backend,
+    cropMargin: o.margin === undefined ? undefined : parseFloatOption(o.margin, '--margin', -0.4, 2),
+    minFaceSize: o.minFaceSize === undefined ? undefined : parseFloatOption(o.minFaceSize, '--min-face-size', 0),
+    maxFaces: parseIntOption(o.maxFaces, '--max-faces', 1, 1000),
+    align: o.align !== false,
+    ...fileOpts,
+  });
+}
+
+const round1 = (b: Box): Box => b.map((v) => Math.round(v * 10) / 10) as Box;
+
+export async function runSaliencyCommand(image: string, o: SaliencyCliOptions, backendOpt?: string): Promise<SaliencyCommandResult> {
+  validate(o);
+  const task = o.task as ClassifierTask;
+  const cell = parseIntOption(o.cell, '--cell', 32, 1024);
+  checkOutputFile(o.output);
   const backend = await setupBackend(backendOpt);
   const t0 = performance.now();
-  const modelDir = o.model ?? defaultModelDir(o.task);
-  const { model, meta } = await loadModel(modelDir).catch((err: unknown) => {
-    if (o.model === undefined && err instanceof UserError) {
-      throw new UserError(`no ${o.task} model at "${modelDir}": train one or pass --model <dir> (${err.message})`);
-    }
-    throw err;
-  });
+  const fc = await loadClassifier(o, task, backendOpt);
+  let explainer: Explainer | undefined;
   try {
-    if (o.model !== undefined && o.taskExplicit && meta.task !== 'custom' && meta.task !== o.task) {
-      throw new UserError(`model "${o.model}" is for the ${meta.task} task, not ${o.task} (drop --task or pass another --model)`);
+    const meta = fc[task]!.meta;
+    if (o.model !== undefined && o.taskExplicit && meta.task !== 'custom' && meta.task !== task) {
+      throw new UserError(`model "${o.model}" is for the ${meta.task} task, not ${task} (drop --task or pass another --model)`);
     }
-    const img = await decodeImage(image, fileOpts);
-    let boxes: Box[];
-    if (o.crops) {
-      boxes = [[0, 0, img.width, img.height]];
-    } else {
-      const detector = await createDetector(o.detector);
-      try {
-        const dets = await detector.detect(img, { maxFaces, minFaceSize });
-        const m = margin ?? (typeof meta.cropMargin === 'number' ? detectorMargin(detector.name, meta.cropMargin) : DEFAULT_CROP_MARGIN[detector.name]);
-        boxes = dets.map((d) => detectorCropBox(d.box, detector.name, m));
-      } finally {
-        detector.dispose();
-      }
-    }
-    const method = o.method;
-    const faces = explainFaces(model, meta, img, boxes, { method, className: o.class, score: o.score as 'logit' | 'probability', camLayer: o.camLayer });
-    const png = await explainedPanel(img, faces, meta, method, {
+    explainer = await Explainer.load(fc, task);
+    const img = await fc.decode(image, image);
+    const method = o.method as SaliencyMethod;
+    const { faces, explained } = await explainer.explainImage(img, { method, className: o.class, score: o.score as 'logit' | 'probability', camLayer: o.camLayer, crop: o.crops });
+    const png = await explainedPanel(img, explained, explainer.grad.meta, method, {
       cell,
       colormap: o.colormap as ColormapName,
       emptyText: `no faces found in ${path.basename(image)} (use --crops if the image is a face crop)`,
@@ -111,8 +135,9 @@ export async function runSaliencyCommand(image: string, o: SaliencyCliOptions, b
       method,
       score: o.score,
       backend,
-      faces: faces.map((f) => ({
-        box: f.box.map((v) => Math.round(v * 10) / 10) as Box,
+      faces: explained.map((f, i) => ({
+        box: round1(faces[i].box),
+        crop: { box: round1(f.box), ...(f.angle ? { angle: Math.round(f.angle * 1e4) / 1e4 } : {}) },
         class: f.label,
         probability: f.probability,
         predicted: f.predicted.label,
@@ -121,7 +146,8 @@ export async function runSaliencyCommand(image: string, o: SaliencyCliOptions, b
       ms: performance.now() - t0,
     };
   } finally {
-    model.dispose();
+    await explainer?.dispose();
+    await fc.dispose();
   }
 }
 
@@ -135,10 +161,13 @@ export function registerSaliency(program: Command): void {
     .option('--class <name>', 'class to explain (label or index); default: each face\'s predicted class')
     .option('--method <name>', `${SALIENCY_METHODS.join(' | ')}`, 'guided')
     .option('--score <kind>', 'differentiate the class logit (pre-softmax, default) or its softmax probability', 'logit')
-    .option('--crops', 'the image is a face crop: skip detection and explain the whole image', false)
+    .option('--crops', 'the image is a face crop: find the face in it and frame it like classify --crops (the whole crop when none is found)', false)
     .option('--model <dir>', 'model directory (default: models/<task> of the project)')
     .addOption(detectorOption())
     .addOption(marginOption('crop margin around the detector box (default: model card, else tuned per detector)'))
+    .addOption(runtimeOption())
+    .addOption(ttaOption())
+    .option('--no-align', 'do not level the eyes of each face (as classify --no-align)')
     .option('--max-faces <n>', 'at most this many faces', '20')
     .addOption(minFaceSizeOption())
     .option('--cell <px>', 'size of each panel cell in pixels', '192')

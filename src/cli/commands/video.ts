@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { UserError } from '../../errors.js';
-import { defaultModelDir, FaceClassifier } from '../../pipeline/face-classifier.js';
+import { FaceClassifier } from '../../pipeline/face-classifier.js';
 import { probeVideo } from '../../pipeline/ffmpeg.js';
 import { SaliencyOverlay, type SaliencyTask } from '../../pipeline/saliency-overlay.js';
 import { processStream } from '../../pipeline/video.js';
@@ -68,10 +68,7 @@ export function registerVideo(program: Command): void {
     const fc = await FaceClassifier.load(classifierOptions(o, c.optsWithGlobals().backend));
     let overlay: SaliencyOverlay | undefined;
     try {
-      if (saliency) {
-        const modelDir = fc.dirs[saliency.task] ?? defaultModelDir(saliency.task);
-        overlay = await SaliencyOverlay.load(fc, { ...saliency, modelDir });
-      }
+      if (saliency) overlay = await SaliencyOverlay.load(fc, saliency);
     } catch (err) {
       await fc.dispose();
       throw err;
