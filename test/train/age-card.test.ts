@@ -20,7 +20,8 @@ function metrics() {
 
 test('card age: figures without per-sample data, gaps, Markdown tables, what the model is worst at', () => {
   const a = cardAge({ ...metrics(), samples: { truth: [1], predicted: [2] } });
-  assert.ok(!('samples' in a) && !('binned' in a));
+  assert.ok(!('samples' in (a as object)));
+  assert.ok(a.binned.length > 0, 'the plot\'s bins stay');
   assert.equal(a.gaps.worstEthnicGroup?.value, 'asian');
   assert.ok(a.gaps.worstEthnicGroup!.aboveOverall > 0);
   const md = ageMarkdown(a, 0, 'test').join('\n');
@@ -29,6 +30,8 @@ test('card age: figures without per-sample data, gaps, Markdown tables, what the
   assert.match(md, /\| ethnic group \| MAE \(years\) \| bias \| n \|/);
   assert.match(md, /covers [\d.]+% of true ages, mean width 10\.00 years\./);
   assert.doesNotMatch(md, /in-sample/);
+  assert.match(md, /Predicted against true age: \[`age-test\.png`\]\(age-test\.png\)/);
+  assert.match(ageMarkdown(a, 0, 'val', true).join('\n'), /\(age-val-adults\.png\)/);
   assert.match(ageMarkdown(a, 0, 'val').join('\n'), /in-sample: the range was fitted on this split/);
   const lim = ageLimitations([{ age: a, title: 'UTKFace test split, all ages' }, { title: 'no age figures' }]);
   const measured = lim.filter((l) => l.startsWith('Measured on'));
