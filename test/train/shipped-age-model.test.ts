@@ -3,8 +3,8 @@
  * ../shared/datasets, its mean absolute errors must stay at or below the ceilings below, which are
  * the figures measured when it was shipped plus 0.25 years (the shipped-model floors of the
  * classifiers allow one point of accuracy the same way). Test-split ceilings apply once the model is
- * final. The fairness gaps of the issue (no ethnic group more than 1 year worse than overall, women
- * and men within 0.5 years) are guarded at what was measured plus 0.5 years where the model misses them.
+ * final. The fairness gaps of the issue on test adults (no ethnic group more than 1 year worse than
+ * overall, women and men within 0.5 years) are guarded at those targets, which the shipped model meets.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,8 +26,10 @@ interface Ceilings {
   womenMen: number;
 }
 
-// training/age-v1 as shipped (flip TTA): see models/age/MODEL_CARD.md; each MAE + 0.25 years.
-const CEILINGS: Ceilings = { val: NaN, valAdults: NaN, test: NaN, testAdults: NaN, worstEthnicGroup: NaN, womenMen: NaN };
+// training/age-v1 as shipped (flip TTA): val 5.42 / adults 5.89, test 5.27 / adults 5.71 years, each + 0.25.
+// Its test adults gaps (worst ethnic group +0.56, women - men -0.18) meet the issue's targets (1 and 0.5 years),
+// which are the guards here.
+const CEILINGS: Ceilings = { val: 5.67, valAdults: 6.14, test: 5.52, testAdults: 5.96, worstEthnicGroup: 1, womenMen: 0.5 };
 
 const dir = path.join(projectRoot(), 'models', 'age');
 const root = datasetPath('utkface');
