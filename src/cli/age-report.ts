@@ -1,11 +1,8 @@
 /**
- * How `facecls eval age` shows an age evaluation: text tables (overall, per decade, gender, ethnic
- * group, range coverage) and a PNG of predicted against true age (binned: mean and 10th-90th
- * percentiles of the predictions per 5-year band of true age, with the identity line). The plot is
- * of aggregate metrics only; no image is drawn.
+ * How `facecls eval age` shows an age evaluation as text: overall, per decade, gender, ethnic group,
+ * range coverage (the plot is src/eval/age-plot.ts).
  */
 import { formatTable } from './output.js';
-import { svgToPng, lineChartSvg } from '../train/plot.js';
 import { ageGaps, type AgeErrorRow, type AgeMetrics } from '../eval/age-metrics.js';
 
 const y2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : 'n/a');
@@ -39,17 +36,4 @@ export function formatAgeMetrics(a: AgeMetrics): string[] {
     lines.push('', rowsTable(name, rows));
   }
   return lines;
-}
-
-/** PNG of predicted against true age: per 5-year band of true age, the mean prediction and its 10th / 90th percentiles. */
-export async function agePlotPng(a: AgeMetrics, title: string): Promise<Buffer> {
-  const mid = (b: { from: number }) => b.from + 2.5;
-  const top = Math.max(10, ...a.binned.map((b) => b.from + 5));
-  const svg = lineChartSvg(title, 'true age (5-year bands; y: predicted age, years)', [
-    { name: 'predicted = true', color: '#999999', points: [[0, 0], [top, top]] },
-    { name: 'mean predicted', color: '#d62728', points: a.binned.map((b) => [mid(b), b.meanPredicted]) },
-    { name: '10th percentile', color: '#1f77b4', points: a.binned.map((b) => [mid(b), b.p10]) },
-    { name: '90th percentile', color: '#2ca02c', points: a.binned.map((b) => [mid(b), b.p90]) },
-  ]);
-  return svgToPng(svg);
 }

@@ -4,19 +4,39 @@
  * age figures (MAE overall, adults, per decade, gender, ethnic group; bias, RMSE, range coverage),
  * their Markdown, and what the model is worst at.
  */
+import * as path from 'node:path';
 import type { AgeCodec } from '../data/age.js';
+import { agePlotPng } from '../eval/age-plot.js';
+import { writeFileAtomic } from '../io/fs-handler.js';
 import type { Dataset } from '../data/dataset.js';
 import { ageGaps, fitAgeRange, type AgeMetrics, type AgeRangeSpec } from '../eval/age-metrics.js';
 import { evaluate } from '../eval/evaluate.js';
 import type { ModelMeta } from '../io/model-store.js';
 
-/** The age figures a card keeps of one evaluation (AgeMetrics without per-sample data) and its gaps. */
-export type CardAge = Omit<AgeMetrics, 'binned'> & { gaps: ReturnType<typeof ageGaps> };
+/** The age figures a card keeps of one evaluation (AgeMetrics without per-sample data; `binned` is the plot's) and its gaps. */
+export type CardAge = AgeMetrics & { gaps: ReturnType<typeof ageGaps> };
 
 export function cardAge(a: AgeMetrics & { samples?: unknown }): CardAge {
   // eslint-disable-next-line @typescript-eslint/no-unused-vars
-  const { samples, binned, ...rest } = a;
+  const { samples, ...rest } = a;
   return { ...rest, gaps: ageGaps(a) };
+}
+
+/** File name of the plot of one card evaluation: age-val.png, age-test-adults.png, ... */
+export function agePlotName(e: { split: 'val' | 'test'; adultsOnly: boolean }): string {
+  return `age-${e.split}${e.adultsOnly ? '-adults' : ''}.png`;
+}
+
+/** Write the predicted-against-true plot of every age evaluation into the shipped model's folder; returns the file names. */
+export async function writeAgePlots(dir: string, evals: Array<{ split: 'val' | 'test'; adultsOnly: boolean; splitName: string; age?: CardAge }>): Promise<string[]> {
+  const files: string[] = [];
+  for (const e of evals) {
+    if (!e.age) continue;
+    const title = `${e.splitName}${e.adultsOnly ? ', adults' : ''}: MAE ${e.age.mae.toFixed(2)} years (n ${e.age.n})`;
+    writeFileAtomic(path.join(dir, agePlotName(e)), await agePlotPng(e.age, title));
+    files.push(agePlotName(e));
+  }
+  return files;
 }
 
 /** The residual level the shipped range covers (central 90%). */
@@ -41,7 +61,7 @@ function mdRows(name: string, rows: AgeMetrics['perDecade']): string[] {
 }
 
 /** Markdown of one age evaluation (after its heading). */
-export function ageMarkdown(a: CardAge, skipped: number, split: 'val' | 'test'): string[] {
+export function ageMarkdown(a: CardAge, skipped: number, split: 'val' | 'test', adultsOnly = false): string[] {
   const L = [
     `MAE **${y2(a.mae)} years** on ${a.n} images; RMSE ${y2(a.rmse)}; bias ${signed(a.bias)} (predicted minus true); median absolute error ${y2(a.medianAbsError)}; ` +
       `within 5 years ${(a.within5 * 100).toFixed(1)}%, within 10 years ${(a.within10 * 100).toFixed(1)}%${skipped ? `; ${skipped} unreadable images skipped` : ''}.`,
@@ -54,6 +74,7 @@ export function ageMarkdown(a: CardAge, skipped: number, split: 'val' | 'test'):
     g.worstEthnicGroup ? `worst ethnic group "${g.worstEthnicGroup.value}" MAE ${y2(g.worstEthnicGroup.mae)} (${signed(g.worstEthnicGroup.aboveOverall)} against overall)` : '',
   ].filter(Boolean);
   if (gapText.length) L.push(`Gaps: ${gapText.join('; ')}.`, '');
+  L.push(`Predicted against true age: [\`${agePlotName({ split, adultsOnly })}\`](${agePlotName({ split, adultsOnly })}).`, '');
   L.push(...mdRows('decade', a.perDecade), ...mdRows('gender', a.perGender));
   if (a.perRace.length) L.push(...mdRows('ethnic group', a.perRace));
   return L;

@@ -271,7 +271,7 @@ function mdTable(head: string[], rows: Array<Array<string | number>>, right: boo
 
 function evalMarkdown(e: CardEvaluation): string[] {
   const lines = [`### ${evalTitle(e)}`, ''];
-  if (e.age) return [...lines, ...ageMarkdown(e.age, e.skipped, e.split)];
+  if (e.age) return [...lines, ...ageMarkdown(e.age, e.skipped, e.split, e.adultsOnly)];
   lines.push(`Accuracy **${pct(e.accuracy)}** on ${e.n} images; balanced accuracy ${pct(e.balancedAccuracy)}; macro F1 ${e.macroF1.toFixed(4)}${e.skipped ? `; ${e.skipped} unreadable images skipped` : ''}.`, '');
   lines.push(...mdTable(['class', 'precision', 'recall', 'F1', 'support'], e.perClass.map((c) => [c.label, c.precision.toFixed(4), c.recall.toFixed(4), c.f1.toFixed(4), c.support]), [false, true, true, true, true]), '');
   lines.push('Confusion matrix (rows = true class, columns = predicted):', '');

@@ -21,7 +21,7 @@ import type { Dataset } from '../data/dataset.js';
 import { cardEvaluation, portablePath, MODEL_CARD_JSON, MODEL_CARD_MD, modelCardMarkdown, type CardEvaluation, type ModelCard } from './model-card.js';
 import { checkSameSetup, copyBest, loadRunDatasets, readRun, weightFiles, type RunInfo, type RunPart } from './run-reader.js';
 import { assembleCard, shipStatus, splitLabel, type BestInfo } from './ship-card.js';
-import { withAgeRange } from './age-card.js';
+import { withAgeRange, writeAgePlots } from './age-card.js';
 
 export interface ShipOptions {
   /** Also evaluate the test split (the protocol's single, final evaluation). */
@@ -87,6 +87,7 @@ export async function shipRun(runDirArgs: string | string[], outArg: string, opt
     const card = assembleCard({ name: path.basename(out), status, runs, ds, parts, ...built, ...evaluation, tta: opts.tta ?? 'none', final: Boolean(opts.final), notes: opts.notes, weights, sourceSha256: exported.source });
     writeFileAtomic(path.join(tmp, MODEL_CARD_JSON), JSON.stringify(card, null, 2) + '\n');
     writeFileAtomic(path.join(tmp, MODEL_CARD_MD), modelCardMarkdown(card));
+    if (card.task === 'age') await writeAgePlots(tmp, [...evaluation.val, ...(evaluation.test ?? [])]);
     // Into place: the old folder (with --force) is moved aside first, so a crash leaves one of the two.
     if (outExists() && !opts.force) throw new UserError(`output "${outArg}" appeared while shipping: pass --force to replace it`);
     moveIntoPlace(tmp, out, outArg);

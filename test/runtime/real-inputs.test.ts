@@ -114,9 +114,9 @@ describe('onnxruntime vs tfjs on real inputs and shipped models', () => {
       try {
         const { inputSize: s, channels: c } = tfjs.meta;
         await assertAgree(exported, tfjs, randomInputs(4 * s * s * c, 4), 4, `${name} random`);
-        const source = tfjs.meta.task === 'gender' ? UTK : FER;
+        const source = tfjs.meta.task === 'gender' || tfjs.meta.task === 'age' ? UTK : FER;
         if (fs.existsSync(source) && (c === 1 || c === 3)) {
-          const files = sampleFiles(source, tfjs.meta.task === 'gender' ? 8 : 2);
+          const files = sampleFiles(source, source === UTK ? 8 : 2);
           await assertAgree(exported, tfjs, await realBatch(files, s, c), files.length, `${name} real`);
         }
         assert.ok(

@@ -105,6 +105,7 @@ test('train age -> eval age -> ship --final -> models: MAE everywhere, range in 
   assert.equal(range.level, 0.9);
   assert.equal(range.bands.length, 6);
   shipped.model.dispose();
+  for (const f of ['age-val.png', 'age-val-adults.png', 'age-test.png', 'age-test-adults.png']) assert.equal(fs.readFileSync(path.join(out, f)).subarray(1, 4).toString(), 'PNG', f);
   const md = fs.readFileSync(path.join(out, MODEL_CARD_MD), 'utf8');
   assert.match(md, /### UTKFace test split, adults \(age >= 18\)\n\nMAE \*\*[\d.]+ years\*\*/);
   assert.match(md, /\| decade \| MAE \(years\) \| bias \| n \|/);

@@ -14,7 +14,8 @@ import { parseFloatOption, parseIntOption } from '../options.js';
 import { countProgress } from '../../train/progress.js';
 import { CROP_FRAMINGS, type CropFraming } from '../../pipeline/crop-framing.js';
 import { TASKS } from './train.js';
-import { agePlotPng, formatAgeMetrics } from '../age-report.js';
+import { formatAgeMetrics } from '../age-report.js';
+import { agePlotPng } from '../../eval/age-plot.js';
 import { evalDetect, type EvalDetectCliOptions } from './eval-detect.js';
 
 interface EvalCliOptions extends Omit<EvalDetectCliOptions, 'json' | 'out' | 'limit' | 'format' | 'data'> {

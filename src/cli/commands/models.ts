@@ -51,6 +51,9 @@ export async function zooRows(opts: { input: number; channels: number; classes: 
   return rows;
 }
 
+/** The tasks the detection pipeline runs (age is shipped and evaluated, not yet run by classify / serve). */
+const PIPELINE_TASKS = ['emotion', 'gender'];
+
 /** The shipped models (models/<name>/model-card.json) as a table. */
 export function shippedTable(rows: ShippedModelRow[]): string {
   const acc = (x: number | null, withheld = false) => (x === null ? (withheld ? 'withheld' : '-') : `${fmt(x * 100, 2)}%`);
@@ -69,7 +72,7 @@ export function shippedTable(rows: ShippedModelRow[]): string {
     { header: 'test acc', value: test, align: 'right' },
     { header: 'val / test adults', value: adults, align: 'right' },
     { header: 'status', value: (r) => r.status },
-    { header: 'pipeline', value: (r) => (r.variant === 'fast' ? 'default (fast)' : r.variant === 'accurate' ? '--accurate' : '-') },
+    { header: 'pipeline', value: (r) => (!PIPELINE_TASKS.includes(r.task) ? 'not yet' : r.variant === 'fast' ? 'default (fast)' : r.variant === 'accurate' ? '--accurate' : '-') },
   ]);
 }
 
