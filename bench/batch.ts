@@ -22,17 +22,14 @@ import { startPrivateRedis, type PrivateRedis } from '../src/batch/redis-server.
 import { BatchReader } from '../src/batch/results.js';
 import { readCounters } from '../src/batch/store.js';
 import { datasetPath, projectRoot } from '../src/data/paths.js';
+import { argOr } from './args.js';
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : dflt;
-}
-const PHOTOS = Number(arg('photos', '2000'));
-const FAULT_IMAGES = Number(arg('fault-images', '20000'));
-const FAULT_INTERVAL = Number(arg('fault-interval', '10'));
-const MILLION = Number(arg('million', '1000000'));
-const CHUNKS = arg('chunks', '').split(',').filter(Boolean).map(Number);
-const SKIP = new Set(arg('skip', '').split(','));
+const PHOTOS = Number(argOr('photos', '2000'));
+const FAULT_IMAGES = Number(argOr('fault-images', '20000'));
+const FAULT_INTERVAL = Number(argOr('fault-interval', '10'));
+const MILLION = Number(argOr('million', '1000000'));
+const CHUNKS = argOr('chunks', '').split(',').filter(Boolean).map(Number);
+const SKIP = new Set(argOr('skip', '').split(','));
 const JSON_OUT = process.argv.includes('--json');
 const BIN = path.join(projectRoot(), 'bin', 'facecls.js');
 const log = (s: string) => process.stderr.write(`[bench batch] ${s}\n`);
@@ -124,6 +121,113 @@ function photoDir(dir: string, n: number): { dir: string; list: string } {
   return { dir: d, list };
 }
 
+/** 1 and 2: one worker vs classify, two workers vs one, results equal to classify's; images/s per chunk size. */
+async function throughputRows(redis: PrivateRedis, tmp: string): Promise<Row[]> {
+  const rows: Row[] = [];
+  const { dir, list } = photoDir(tmp, PHOTOS);
+  log(`classify on ${PHOTOS} photos`);
+  const ref = path.join(tmp, 'classify.jsonl');
+  const cl = await run(['classify', '--json', '--no-progress', dir], { stdout: ref });
+  const clRate = PHOTOS / cl.seconds;
+  log(`classify: ${cl.seconds.toFixed(1)} s, ${clRate.toFixed(1)} images/s; one worker`);
+  const one = await queueRun(redis, list, 1);
+  log(`one worker: ${one.seconds.toFixed(1)} s, ${one.rate.toFixed(1)} images/s; two workers`);
+  const two = await queueRun(redis, list, 2);
+  log(`two workers: ${two.seconds.toFixed(1)} s, ${two.rate.toFixed(1)} images/s`);
+  const c1 = await compare(redis, one.id, ref, tmp);
+  const c2 = await compare(redis, two.id, ref, tmp);
+  rows.push({ target: `classify, ${PHOTOS} photos (images/s)`, measured: clRate.toFixed(1), goal: '(reference)', ok: true });
+  rows.push({ target: 'one worker through the queue / classify', measured: `${one.rate.toFixed(1)} images/s = ${((one.rate / clRate) * 100).toFixed(1)}%`, goal: '>= 90%', ok: one.rate / clRate >= 0.9 });
+  rows.push({ target: 'two workers / one worker', measured: `${two.rate.toFixed(1)} images/s = ${(two.rate / one.rate).toFixed(2)}x`, goal: '>= 1.6x', ok: two.rate / one.rate >= 1.6 });
+  rows.push({ target: 'queue results = classify --json lines', measured: `${c1.equal}/${c1.expected} and ${c2.equal}/${c2.expected} (lines ${c1.lines}, ${c2.lines})`, goal: 'all', ok: c1.equal === c1.expected && c2.equal === c2.expected && c1.lines === c1.expected && c2.lines === c2.expected });
+  for (const chunk of CHUNKS) {
+    const r = await queueRun(redis, list, 1, chunk);
+    log(`chunk ${chunk}: ${r.rate.toFixed(1)} images/s`);
+    rows.push({ target: `one worker, --chunk-size ${chunk}`, measured: `${r.rate.toFixed(1)} images/s = ${((r.rate / clRate) * 100).toFixed(1)}% of classify`, goal: '', ok: true });
+  }
+  return rows;
+}
+
+/** 3: workers killed -9 in turn while the batch runs; every file one result, equal to classify's. */
+async function faultRow(redis: PrivateRedis, tmp: string, extra: Record<string, unknown>): Promise<Row> {
+  const { dir, list } = photoDir(tmp, FAULT_IMAGES);
+  log(`fault test: classify on ${FAULT_IMAGES} photos (reference)`);
+  const ref = path.join(tmp, 'fault-classify.jsonl');
+  const cl = await run(['classify', '--json', '--no-progress', dir], { stdout: ref });
+  log(`classify: ${cl.seconds.toFixed(1)} s; 3 workers, one killed -9 every ${FAULT_INTERVAL} s`);
+  const stall = ['--stall-seconds', '10'];
+  const workers = [startWorker(redis, stall), startWorker(redis, stall), startWorker(redis, stall)];
+  const sub = await run(['batch', 'submit', '--files-from', list, '--redis', redis.url, '--json']);
+  const s = JSON.parse(sub.stdout) as { id: string; jobs: number };
+  const t0 = performance.now();
+  let kills = 0;
+  let done = false;
+  const killer = (async () => {
+    while (!done) {
+      await new Promise((r) => setTimeout(r, FAULT_INTERVAL * 1000));
+      if (done) break;
+      const k = kills % 3;
+      workers[k].p.kill('SIGKILL');
+      await workers[k].exited;
+      kills++;
+      workers[k] = startWorker(redis, stall);
+    }
+  })();
+  await waitBatch(redis, s.id, s.jobs);
+  done = true;
+  await killer;
+  const seconds = (performance.now() - t0) / 1000;
+  for (const w of workers) w.p.kill('SIGTERM');
+  await Promise.all(workers.map((w) => w.exited));
+  const c = await compare(redis, s.id, ref, tmp);
+  const counters = await readCounters(redis.client, s.id);
+  extra.fault = { seconds, kills, counters };
+  return {
+    target: `fault: ${FAULT_IMAGES} photos, 3 workers, kill -9 every ${FAULT_INTERVAL} s (${kills} kills, ${seconds.toFixed(0)} s)`,
+    measured: `${c.lines} results for ${FAULT_IMAGES} files, ${c.equal} equal to classify's; ${counters.files} counted`,
+    goal: 'one each, all equal',
+    ok: c.lines === FAULT_IMAGES && c.equal === FAULT_IMAGES && counters.files === FAULT_IMAGES,
+  };
+}
+
+/** 4: a million queued entries: submit time, Redis memory, status query and command times. */
+async function millionRows(redis: PrivateRedis, tmp: string): Promise<Row[]> {
+  const rows: Row[] = [];
+  const photos = fs.readdirSync(datasetPath('utkface')).filter((f) => f.endsWith('.jpg')).sort().slice(0, 2000).map((f) => path.join(datasetPath('utkface'), f));
+  const list = path.join(tmp, 'million.txt');
+  const fd = fs.openSync(list, 'w');
+  for (let i = 0; i < MILLION; i += photos.length) fs.writeSync(fd, photos.slice(0, Math.min(photos.length, MILLION - i)).join('\n') + '\n');
+  fs.closeSync(fd);
+  const mem0 = Number(/used_memory:(\d+)/.exec(await redis.client.info('memory'))![1]);
+  log(`submitting ${MILLION} entries`);
+  const sub = await run(['batch', 'submit', '--files-from', list, '--redis', redis.url, '--json']);
+  if (sub.code !== 0) throw new Error(sub.stderr);
+  const s = JSON.parse(sub.stdout) as { id: string; jobs: number };
+  const mem = Number(/used_memory:(\d+)/.exec(await redis.client.info('memory'))![1]) - mem0;
+  const st = await run(['batch', 'status', s.id, '--redis', redis.url]);
+  log(st.stdout.trim());
+  const version = await run(['--version']);
+  const reader = new BatchReader(redis.client, redis.url);
+  const q0 = performance.now();
+  await reader.status(s.id);
+  const queryMs = performance.now() - q0;
+  await reader.close();
+  rows.push({ target: `submit ${MILLION.toLocaleString('en-US')} entries (${s.jobs} jobs)`, measured: `${sub.seconds.toFixed(1)} s`, goal: '< 60 s', ok: sub.seconds < 60 });
+  rows.push({ target: 'Redis memory of the queued batch', measured: `${(mem / 2 ** 20).toFixed(0)} MiB`, goal: '< 1024 MiB', ok: mem < 2 ** 30 });
+  rows.push({ target: 'batch status on it: the query (BatchReader.status)', measured: `${queryMs.toFixed(0)} ms`, goal: '< 1 s', ok: queryMs < 1000 });
+  rows.push({ target: '`facecls batch status` on it (whole command)', measured: `${st.seconds.toFixed(2)} s (\`facecls --version\`: ${version.seconds.toFixed(2)} s)`, goal: '< 1 s', ok: st.seconds < 1 && st.code === 0 });
+  return rows;
+}
+
+function printRows(rows: Row[], extra: Record<string, unknown>): void {
+  const w = [0, 1, 2].map((k) => Math.max(...rows.map((r) => [r.target, r.measured, r.goal][k].length), ['target', 'measured', 'goal'][k].length));
+  const line = (c: string[]) => c.map((x, i) => x.padEnd(w[i])).join('  ');
+  console.log(line(['target', 'measured', 'goal']) + '  ok');
+  console.log(line(w.map((n) => '-'.repeat(n))) + '  --');
+  for (const r of rows) console.log(line([r.target, r.measured, r.goal]) + `  ${r.ok ? 'yes' : 'NO'}`);
+  console.log(`(${extra.cores} cores; load average at start ${extra.load})`);
+}
+
 async function main(): Promise<void> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'facecls-bench-batch-'));
   process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -131,96 +235,9 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const extra: Record<string, unknown> = { load: os.loadavg().map((x) => x.toFixed(2)).join(' '), cores: os.cpus().length };
   try {
-    if (!SKIP.has('throughput')) {
-      const { dir, list } = photoDir(tmp, PHOTOS);
-      log(`classify on ${PHOTOS} photos`);
-      const ref = path.join(tmp, 'classify.jsonl');
-      const cl = await run(['classify', '--json', '--no-progress', dir], { stdout: ref });
-      const clRate = PHOTOS / cl.seconds;
-      log(`classify: ${cl.seconds.toFixed(1)} s, ${clRate.toFixed(1)} images/s; one worker`);
-      const one = await queueRun(redis, list, 1);
-      log(`one worker: ${one.seconds.toFixed(1)} s, ${one.rate.toFixed(1)} images/s; two workers`);
-      const two = await queueRun(redis, list, 2);
-      log(`two workers: ${two.seconds.toFixed(1)} s, ${two.rate.toFixed(1)} images/s`);
-      const c1 = await compare(redis, one.id, ref, tmp);
-      const c2 = await compare(redis, two.id, ref, tmp);
-      rows.push({ target: `classify, ${PHOTOS} photos (images/s)`, measured: clRate.toFixed(1), goal: '(reference)', ok: true });
-      rows.push({ target: 'one worker through the queue / classify', measured: `${one.rate.toFixed(1)} images/s = ${((one.rate / clRate) * 100).toFixed(1)}%`, goal: '>= 90%', ok: one.rate / clRate >= 0.9 });
-      rows.push({ target: 'two workers / one worker', measured: `${two.rate.toFixed(1)} images/s = ${(two.rate / one.rate).toFixed(2)}x`, goal: '>= 1.6x', ok: two.rate / one.rate >= 1.6 });
-      rows.push({ target: 'queue results = classify --json lines', measured: `${c1.equal}/${c1.expected} and ${c2.equal}/${c2.expected} (lines ${c1.lines}, ${c2.lines})`, goal: 'all', ok: c1.equal === c1.expected && c2.equal === c2.expected && c1.lines === c1.expected && c2.lines === c2.expected });
-      for (const chunk of CHUNKS) {
-        const r = await queueRun(redis, list, 1, chunk);
-        log(`chunk ${chunk}: ${r.rate.toFixed(1)} images/s`);
-        rows.push({ target: `one worker, --chunk-size ${chunk}`, measured: `${r.rate.toFixed(1)} images/s = ${((r.rate / clRate) * 100).toFixed(1)}% of classify`, goal: '', ok: true });
-      }
-    }
-
-    if (!SKIP.has('fault')) {
-      const { dir, list } = photoDir(tmp, FAULT_IMAGES);
-      log(`fault test: classify on ${FAULT_IMAGES} photos (reference)`);
-      const ref = path.join(tmp, 'fault-classify.jsonl');
-      const cl = await run(['classify', '--json', '--no-progress', dir], { stdout: ref });
-      log(`classify: ${cl.seconds.toFixed(1)} s; 3 workers, one killed -9 every ${FAULT_INTERVAL} s`);
-      const stall = ['--stall-seconds', '10'];
-      const workers = [startWorker(redis, stall), startWorker(redis, stall), startWorker(redis, stall)];
-      const sub = await run(['batch', 'submit', '--files-from', list, '--redis', redis.url, '--json']);
-      const s = JSON.parse(sub.stdout) as { id: string; jobs: number };
-      const t0 = performance.now();
-      let kills = 0;
-      let done = false;
-      const killer = (async () => {
-        while (!done) {
-          await new Promise((r) => setTimeout(r, FAULT_INTERVAL * 1000));
-          if (done) break;
-          const k = kills % 3;
-          workers[k].p.kill('SIGKILL');
-          await workers[k].exited;
-          kills++;
-          workers[k] = startWorker(redis, stall);
-        }
-      })();
-      await waitBatch(redis, s.id, s.jobs);
-      done = true;
-      await killer;
-      const seconds = (performance.now() - t0) / 1000;
-      for (const w of workers) w.p.kill('SIGTERM');
-      await Promise.all(workers.map((w) => w.exited));
-      const c = await compare(redis, s.id, ref, tmp);
-      const counters = await readCounters(redis.client, s.id);
-      extra.fault = { seconds, kills, counters };
-      rows.push({
-        target: `fault: ${FAULT_IMAGES} photos, 3 workers, kill -9 every ${FAULT_INTERVAL} s (${kills} kills, ${seconds.toFixed(0)} s)`,
-        measured: `${c.lines} results for ${FAULT_IMAGES} files, ${c.equal} equal to classify's; ${counters.files} counted`,
-        goal: 'one each, all equal',
-        ok: c.lines === FAULT_IMAGES && c.equal === FAULT_IMAGES && counters.files === FAULT_IMAGES,
-      });
-    }
-
-    if (!SKIP.has('million')) {
-      const photos = fs.readdirSync(datasetPath('utkface')).filter((f) => f.endsWith('.jpg')).sort().slice(0, 2000).map((f) => path.join(datasetPath('utkface'), f));
-      const list = path.join(tmp, 'million.txt');
-      const fd = fs.openSync(list, 'w');
-      for (let i = 0; i < MILLION; i += photos.length) fs.writeSync(fd, photos.slice(0, Math.min(photos.length, MILLION - i)).join('\n') + '\n');
-      fs.closeSync(fd);
-      const mem0 = Number(/used_memory:(\d+)/.exec(await redis.client.info('memory'))![1]);
-      log(`submitting ${MILLION} entries`);
-      const sub = await run(['batch', 'submit', '--files-from', list, '--redis', redis.url, '--json']);
-      if (sub.code !== 0) throw new Error(sub.stderr);
-      const s = JSON.parse(sub.stdout) as { id: string; jobs: number };
-      const mem = Number(/used_memory:(\d+)/.exec(await redis.client.info('memory'))![1]) - mem0;
-      const st = await run(['batch', 'status', s.id, '--redis', redis.url]);
-      log(st.stdout.trim());
-      const version = await run(['--version']);
-      const reader = new BatchReader(redis.client, redis.url);
-      const q0 = performance.now();
-      await reader.status(s.id);
-      const queryMs = performance.now() - q0;
-      await reader.close();
-      rows.push({ target: `submit ${MILLION.toLocaleString('en-US')} entries (${s.jobs} jobs)`, measured: `${sub.seconds.toFixed(1)} s`, goal: '< 60 s', ok: sub.seconds < 60 });
-      rows.push({ target: 'Redis memory of the queued batch', measured: `${(mem / 2 ** 20).toFixed(0)} MiB`, goal: '< 1024 MiB', ok: mem < 2 ** 30 });
-      rows.push({ target: 'batch status on it: the query (BatchReader.status)', measured: `${queryMs.toFixed(0)} ms`, goal: '< 1 s', ok: queryMs < 1000 });
-      rows.push({ target: '`facecls batch status` on it (whole command)', measured: `${st.seconds.toFixed(2)} s (\`facecls --version\`: ${version.seconds.toFixed(2)} s)`, goal: '< 1 s', ok: st.seconds < 1 && st.code === 0 });
-    }
+    if (!SKIP.has('throughput')) rows.push(...(await throughputRows(redis, tmp)));
+    if (!SKIP.has('fault')) rows.push(await faultRow(redis, tmp, extra));
+    if (!SKIP.has('million')) rows.push(...(await millionRows(redis, tmp)));
   } finally {
     await redis.stop();
   }
@@ -228,12 +245,7 @@ async function main(): Promise<void> {
     process.stdout.write(JSON.stringify({ rows, ...extra }) + '\n');
     return;
   }
-  const w = [0, 1, 2].map((k) => Math.max(...rows.map((r) => [r.target, r.measured, r.goal][k].length), ['target', 'measured', 'goal'][k].length));
-  const line = (c: string[]) => c.map((x, i) => x.padEnd(w[i])).join('  ');
-  console.log(line(['target', 'measured', 'goal']) + '  ok');
-  console.log(line(w.map((n) => '-'.repeat(n))) + '  --');
-  for (const r of rows) console.log(line([r.target, r.measured, r.goal]) + `  ${r.ok ? 'yes' : 'NO'}`);
-  console.log(`(${extra.cores} cores; load average at start ${extra.load})`);
+  printRows(rows, extra);
 }
 
 await main();

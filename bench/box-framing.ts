@@ -14,11 +14,8 @@ import { composeFrame, listUtkFaces } from '../src/detect/labelled-set.js';
 import { iou } from '../src/detect/nms.js';
 import type { Detector } from '../src/detect/types.js';
 import { setupBackend } from '../src/engine/backend.js';
+import { arg } from './args.js';
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 export async function measureFraming(detector: Detector, frames: number, opts: Record<string, unknown> = {}) {

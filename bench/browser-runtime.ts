@@ -13,13 +13,13 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { chromium } from 'playwright-core';
 import { projectRoot } from '../src/data/paths.js';
+import { argOr } from './args.js';
 
 /** onnxruntime-web (wasm) on the same tasks, measured when the browser runtime was chosen (ms). */
 export const ORT_WEB_RECORDED = { blazeface: 220.1, classify1: 22.4, classify4: 46.8 };
 
 const root = projectRoot();
-const args = process.argv.slice(2);
-const runs = Number(args[args.indexOf('--runs') + 1]) || 20;
+const runs = Number(argOr('runs', '20'));
 const TYPES: Record<string, string> = { '.js': 'text/javascript', '.json': 'application/json', '.wasm': 'application/wasm', '.html': 'text/html' };
 const PAGE = `<!doctype html><script type="module">window.facecls = await import('/dist/browser/facecls.js');</script>`;
 
@@ -60,7 +60,7 @@ try {
       classify4: await median(() => pkg.classifyDetections(img, dets(4), fc.models, { detector: 'blazeface' })),
     };
   }, runs);
-  if (args.includes('--json')) console.log(JSON.stringify({ tfjsWasm: figures, onnxruntimeWebRecorded: ORT_WEB_RECORDED }));
+  if (process.argv.includes('--json')) console.log(JSON.stringify({ tfjsWasm: figures, onnxruntimeWebRecorded: ORT_WEB_RECORDED }));
   else {
     const row = (name: string, a: number, b: number) => `${name.padEnd(22)} ${a.toFixed(1).padStart(8)} ${b.toFixed(1).padStart(16)}`;
     console.log(`${'ms (median)'.padEnd(22)} ${'tfjs wasm'.padStart(8)} ${'ort-web (recorded)'.padStart(16)}   backend: ${figures.backend}`);

@@ -18,6 +18,7 @@ import { setupBackend } from '../src/engine/backend.js';
 import { loadDetectionSet } from '../src/eval/detection.js';
 import { runDetectionEval, type DetectEvalReport } from '../src/eval/detect-eval.js';
 import { loadHumanBlazeFace } from './peers.js';
+import { arg } from './args.js';
 
 /** The detector as it was before it was tuned on real photos (issue 21): 1024 px tiles, no tile rule, raw box, threshold 0.45. */
 const BEFORE: DetectOptions & BlazeFaceTuning = { scoreThreshold: 0.45, boxTop: 0, tileSides: [1024], tileRule: false, contained: 1 };
@@ -36,11 +37,6 @@ const VARIANTS: Record<string, DetectOptions & BlazeFaceTuning> = {
   'before-tiles-off': { ...BEFORE, tiles: false },
   'before-tiles-always': { ...BEFORE, tiles: true },
 };
-
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
 
 const med = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);

@@ -18,6 +18,7 @@ import { datasetPath, projectRoot } from '../src/data/paths.js';
 import { createDetector } from '../src/detect/index.js';
 import { setupBackend } from '../src/engine/backend.js';
 import * as path from 'node:path';
+import { arg } from './args.js';
 
 interface Check {
   name: string;
@@ -43,11 +44,6 @@ const GENDER_CHECKS: Check[] = [
   { name: 'UTKFace val adults, tilted, detected', data: 'utkface', adults: true, recut: true, rotation: 25, framing: 'detect' },
   { name: 'UTKFace val adults, tilted, detected + aligned', data: 'utkface', adults: true, recut: true, rotation: 25, framing: 'detect', align: true },
 ];
-
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
 
 async function main(): Promise<void> {
   const models = (v: string | undefined, def: string) => (v ?? def).split(',').filter(Boolean).map((m) => path.resolve(m));

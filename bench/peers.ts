@@ -101,10 +101,9 @@ export async function loadFaceApi(): Promise<Peer> {
   };
 }
 
-export async function loadHuman(): Promise<Peer> {
-  const tf = await cjsTf();
-  const H = require(nodeModules('@vladmandic', 'human', 'dist', 'human.node-wasm.js'));
-  const base = {
+/** Human's settings shared by every use here: wasm backend, local models, no caching, only the face module. */
+function humanBase() {
+  return {
     backend: 'wasm',
     wasmPath: nodeModules('@tensorflow', 'tfjs-backend-wasm', 'dist') + '/',
     modelBasePath: 'file://' + nodeModules('@vladmandic', 'human', 'models') + '/',
@@ -118,33 +117,48 @@ export async function loadHuman(): Promise<Peer> {
     object: { enabled: false },
     segmentation: { enabled: false },
   };
-  const face = (full: boolean) => ({
-    enabled: true,
-    // No frame-to-frame caching (every frame is new); detection-only boxes unscaled (human enlarges them 1.4x for its mesh).
-    detector: { rotation: false, maxDetected: 20, minConfidence: 0.2, return: false, skipFrames: 0, skipTime: 0, scale: full ? 1.4 : 1 },
-    mesh: { enabled: false },
-    iris: { enabled: false },
-    attention: { enabled: false },
-    emotion: { enabled: full, skipFrames: 0, skipTime: 0 },
-    description: { enabled: full, skipFrames: 0, skipTime: 0 },
-    antispoof: { enabled: false },
-    liveness: { enabled: false },
-  });
-  const detector = new H.Human({ ...base, face: face(false) });
-  const fullHuman = new H.Human({ ...base, face: face(true) });
-  await detector.load();
-  await fullHuman.load();
-  const run = async (h: any, img: RawImage): Promise<PeerFace[]> => {
+}
+
+/** Human's face-module parts this comparison never uses (mesh, iris, attention, anti-spoofing, liveness). */
+const FACE_EXTRAS_OFF = {
+  mesh: { enabled: false },
+  iris: { enabled: false },
+  attention: { enabled: false },
+  antispoof: { enabled: false },
+  liveness: { enabled: false },
+};
+
+/** The faces a loaded Human instance finds in an image (boxes and detector scores). */
+function humanFaces(tf: any, human: any): (img: RawImage) => Promise<PeerFace[]> {
+  return async (img) => {
     const t = toTensor(tf, img);
     try {
-      const res = await h.detect(t);
+      const res = await human.detect(t);
       if (res.error) throw new Error(`human: ${res.error}`);
       return res.face.map((f: any) => ({ box: f.box as Box, score: f.boxScore ?? f.score }));
     } finally {
       t.dispose();
     }
   };
-  return { name: 'human', detect: (img) => run(detector, img), full: (img) => run(fullHuman, img) };
+}
+
+export async function loadHuman(): Promise<Peer> {
+  const tf = await cjsTf();
+  const H = require(nodeModules('@vladmandic', 'human', 'dist', 'human.node-wasm.js'));
+  const base = humanBase();
+  const face = (full: boolean) => ({
+    enabled: true,
+    // No frame-to-frame caching (every frame is new); detection-only boxes unscaled (human enlarges them 1.4x for its mesh).
+    detector: { rotation: false, maxDetected: 20, minConfidence: 0.2, return: false, skipFrames: 0, skipTime: 0, scale: full ? 1.4 : 1 },
+    ...FACE_EXTRAS_OFF,
+    emotion: { enabled: full, skipFrames: 0, skipTime: 0 },
+    description: { enabled: full, skipFrames: 0, skipTime: 0 },
+  });
+  const detector = new H.Human({ ...base, face: face(false) });
+  const fullHuman = new H.Human({ ...base, face: face(true) });
+  await detector.load();
+  await fullHuman.load();
+  return { name: 'human', detect: humanFaces(tf, detector), full: humanFaces(tf, fullHuman) };
 }
 
 /**
@@ -157,18 +171,7 @@ export async function loadHumanBlazeFace(opts: { minConfidence?: number; iouThre
   const tf = await cjsTf();
   const H = require(nodeModules('@vladmandic', 'human', 'dist', 'human.node-wasm.js'));
   const human = new H.Human({
-    backend: 'wasm',
-    wasmPath: nodeModules('@tensorflow', 'tfjs-backend-wasm', 'dist') + '/',
-    modelBasePath: 'file://' + nodeModules('@vladmandic', 'human', 'models') + '/',
-    debug: false,
-    async: true,
-    cacheSensitivity: 0,
-    filter: { enabled: false },
-    gesture: { enabled: false },
-    body: { enabled: false },
-    hand: { enabled: false },
-    object: { enabled: false },
-    segmentation: { enabled: false },
+    ...humanBase(),
     face: {
       enabled: true,
       detector: {
@@ -181,24 +184,11 @@ export async function loadHumanBlazeFace(opts: { minConfidence?: number; iouThre
         skipTime: 0,
         scale: opts.scale ?? 1,
       },
-      mesh: { enabled: false },
-      iris: { enabled: false },
-      attention: { enabled: false },
+      ...FACE_EXTRAS_OFF,
       emotion: { enabled: false },
       description: { enabled: false },
-      antispoof: { enabled: false },
-      liveness: { enabled: false },
     },
   });
   await human.load();
-  return async (img) => {
-    const t = toTensor(tf, img);
-    try {
-      const res = await human.detect(t);
-      if (res.error) throw new Error(`human: ${res.error}`);
-      return res.face.map((f: any) => ({ box: f.box as Box, score: f.boxScore ?? f.score }));
-    } finally {
-      t.dispose();
-    }
-  };
+  return humanFaces(tf, human);
 }

@@ -150,82 +150,61 @@ function detectionRow(name: string, s: MatchStats, ms: number[]): DetectionRow {
   };
 }
 
-export async function runPipelineBench(opts: PipelineBenchOptions = {}): Promise<PipelineBenchResult> {
-  const log = opts.log ?? (() => {});
-  const utk = datasetPath('utkface');
-  if (!fs.existsSync(utk)) throw new UserError(`bench pipeline composes its frames from UTKFace faces: not found at ${utk} (set FACECLS_DATASETS)`);
-  const chips = listUtkFaces(utk);
-  const nFrames = opts.frames ?? 40;
-  const warmup = opts.warmup ?? 5;
-  const models = await modelDirs(opts);
-  const fc = await FaceClassifier.load({ emotionModel: models.emotion, genderModel: models.gender, detector: opts.detector ?? 'blazeface', runtime: opts.runtime, backend: opts.backend });
-  // The same pipeline with the detector's tiles always on / off, for the trade-off.
-  const variants: Array<[string, FaceClassifier]> = [];
-  if ((opts.detector ?? 'blazeface') === 'blazeface') {
-    for (const [label, tiles] of [['facecls --tiles always', true], ['facecls --tiles off', false]] as const) {
-      variants.push([label, await FaceClassifier.load({ emotionModel: models.emotion, genderModel: models.gender, detector: fc.detector, runtime: opts.runtime, backend: opts.backend, tiles })]);
-    }
+/** Time the pipeline on every frame (the first `warmup` untimed): the system's row, split by stage. */
+async function timePipeline(label: string, fc: FaceClassifier, frames: Buffer[], faces: number, warmup: number): Promise<SpeedRow> {
+  const totals: number[] = [];
+  const st = { decode: [] as number[], detect: [] as number[], classify: [] as number[] };
+  for (let i = 0; i < frames.length; i++) {
+    const t0 = performance.now();
+    const r = await fc.classifyTimed(frames[i]);
+    const t = performance.now() - t0;
+    if (i < warmup) continue;
+    totals.push(t);
+    st.decode.push(r.times.decode);
+    st.detect.push(r.times.detect);
+    st.classify.push(r.times.classify);
   }
-  const peers: Peer[] = [];
-  if (opts.peers !== false) {
-    log('loading peers (face-api, human) ...');
-    peers.push(await loadFaceApi(), await loadHuman());
+  return summarise(label, faces, totals, st);
+}
+
+/** Time a peer's whole pipeline (decode included) on every frame (the first `warmup` untimed). */
+async function timePeer(p: Peer, frames: Buffer[], faces: number, warmup: number): Promise<SpeedRow> {
+  const pt: number[] = [];
+  for (let i = 0; i < frames.length; i++) {
+    const t0 = performance.now();
+    const img = await decodeImage(frames[i]);
+    await p.full(img);
+    const t = performance.now() - t0;
+    if (i >= warmup) pt.push(t);
   }
+  return summarise(p.name, faces, pt);
+}
+
+/** Speed rows with 1 and 3 faces per frame: facecls, its tiles variants and the peers, on the same frames. */
+async function speedRows(chips: string[], fc: FaceClassifier, variants: Array<[string, FaceClassifier]>, peers: Peer[], nFrames: number, warmup: number, log: (l: string) => void): Promise<SpeedRow[]> {
   const speed: SpeedRow[] = [];
   for (const faces of [1, 3]) {
     log(`speed: composing ${nFrames + warmup} frames with ${faces} face(s) ...`);
     const frames: Buffer[] = [];
     for (let i = 0; i < nFrames + warmup; i++) frames.push(await jpeg((await composeFrame(chips, { faces, seed: 5000 * faces + i, minSide: 80, maxSide: 200 })).image));
-    const totals: number[] = [];
-    const st = { decode: [] as number[], detect: [] as number[], classify: [] as number[] };
-    for (let i = 0; i < frames.length; i++) {
-      const t0 = performance.now();
-      const r = await fc.classifyTimed(frames[i]);
-      const t = performance.now() - t0;
-      if (i < warmup) continue;
-      totals.push(t);
-      st.decode.push(r.times.decode);
-      st.detect.push(r.times.detect);
-      st.classify.push(r.times.classify);
-    }
-    const ours = summarise('facecls', faces, totals, st);
+    const ours = await timePipeline('facecls', fc, frames, faces, warmup);
     speed.push(ours);
-    for (const [label, other] of variants) {
-      const t2: number[] = [];
-      const s2 = { decode: [] as number[], detect: [] as number[], classify: [] as number[] };
-      for (let i = 0; i < frames.length; i++) {
-        const t0 = performance.now();
-        const r = await other.classifyTimed(frames[i]);
-        const t = performance.now() - t0;
-        if (i < warmup) continue;
-        t2.push(t);
-        s2.decode.push(r.times.decode);
-        s2.detect.push(r.times.detect);
-        s2.classify.push(r.times.classify);
-      }
-      const row = summarise(label, faces, t2, s2);
-      row.vsFacecls = row.medianMs / ours.medianMs;
-      speed.push(row);
-    }
+    const others: SpeedRow[] = [];
+    for (const [label, other] of variants) others.push(await timePipeline(label, other, frames, faces, warmup));
     for (const p of peers) {
       log(`speed: ${p.name}, ${faces} face(s) ...`);
-      const pt: number[] = [];
-      for (let i = 0; i < frames.length; i++) {
-        const t0 = performance.now();
-        const img = await decodeImage(frames[i]);
-        await p.full(img);
-        const t = performance.now() - t0;
-        if (i >= warmup) pt.push(t);
-      }
-      const row = summarise(p.name, faces, pt);
-      row.vsFacecls = row.medianMs / ours.medianMs;
-      speed.push(row);
+      others.push(await timePeer(p, frames, faces, warmup));
     }
+    for (const row of others) speed.push({ ...row, vsFacecls: row.medianMs / ours.medianMs });
   }
+  return speed;
+}
 
-  // Detection quality on a labelled set: 1-4 faces per frame, sides 40-220 px. Seeds 200000+ (the
-  // detector defaults were tuned on seeds 90000-90149, a different set).
-  const nRecall = opts.recallFrames ?? 150;
+/**
+ * Detection quality on a labelled set: 1-4 faces per frame, sides 40-220 px. Seeds 200000+ (the
+ * detector defaults were tuned on seeds 90000-90149, a different set).
+ */
+async function detectionRows(chips: string[], nRecall: number, peers: Peer[], log: (l: string) => void): Promise<DetectionRow[]> {
   log(`detection: composing ${nRecall} labelled frames ...`);
   const labelled: LabelledFrame[] = [];
   for (let i = 0; i < nRecall; i++) labelled.push(await composeFrame(chips, { faces: 1 + (i % 4), seed: 200_000 + i, minSide: 40, maxSide: 220 }));
@@ -251,27 +230,54 @@ export async function runPipelineBench(opts: PipelineBenchOptions = {}): Promise
     detection.push(detectionRow(d.name, stats, ms));
     d.dispose?.();
   }
-  const realPhotos = await realPhotoRows(opts, peers.length > 0, log);
-  await fc.dispose();
-  for (const [, v] of variants) await v.dispose();
+  return detection;
+}
 
+function pipelineTargets(speed: SpeedRow[], detection: DetectionRow[]): PipelineBenchResult['targets'] {
   const one = speed.find((r) => r.system === 'facecls' && r.faces === 1)!;
   const faceApi1 = speed.find((r) => r.system === 'face-api' && r.faces === 1);
   const ours = detection[0];
   const human = detection.find((r) => r.detector === 'human blazeface');
+  return {
+    fps40: { measured: one.framesPerSecond, met: one.framesPerSecond >= 40 },
+    faceApi3x: { measured: faceApi1?.vsFacecls ?? null, met: faceApi1 ? (faceApi1.vsFacecls ?? 0) >= 3 : null },
+    detectorVsBlazeFace: human
+      ? { met: ours.recall >= human.recall && ours.precision >= human.precision, note: `recall ${ours.recall.toFixed(3)} vs ${human.recall.toFixed(3)}, precision ${ours.precision.toFixed(3)} vs ${human.precision.toFixed(3)}` }
+      : { met: null, note: 'peers not run' },
+  };
+}
+
+export async function runPipelineBench(opts: PipelineBenchOptions = {}): Promise<PipelineBenchResult> {
+  const log = opts.log ?? (() => {});
+  const utk = datasetPath('utkface');
+  if (!fs.existsSync(utk)) throw new UserError(`bench pipeline composes its frames from UTKFace faces: not found at ${utk} (set FACECLS_DATASETS)`);
+  const chips = listUtkFaces(utk);
+  const models = await modelDirs(opts);
+  const fc = await FaceClassifier.load({ emotionModel: models.emotion, genderModel: models.gender, detector: opts.detector ?? 'blazeface', runtime: opts.runtime, backend: opts.backend });
+  // The same pipeline with the detector's tiles always on / off, for the trade-off.
+  const variants: Array<[string, FaceClassifier]> = [];
+  if ((opts.detector ?? 'blazeface') === 'blazeface') {
+    for (const [label, tiles] of [['facecls --tiles always', true], ['facecls --tiles off', false]] as const) {
+      variants.push([label, await FaceClassifier.load({ emotionModel: models.emotion, genderModel: models.gender, detector: fc.detector, runtime: opts.runtime, backend: opts.backend, tiles })]);
+    }
+  }
+  const peers: Peer[] = [];
+  if (opts.peers !== false) {
+    log('loading peers (face-api, human) ...');
+    peers.push(await loadFaceApi(), await loadHuman());
+  }
+  const speed = await speedRows(chips, fc, variants, peers, opts.frames ?? 40, opts.warmup ?? 5, log);
+  const detection = await detectionRows(chips, opts.recallFrames ?? 150, peers, log);
+  const realPhotos = await realPhotoRows(opts, peers.length > 0, log);
+  await fc.dispose();
+  for (const [, v] of variants) await v.dispose();
   return {
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? '?', loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100), node: process.version },
     models: { ...models, runtime: fc.emotion?.name ?? '-', detector: fc.detector.name, detectorEngine: fc.detector instanceof BlazeFaceDetector ? fc.detector.engine : undefined },
     speed,
     detection,
     ...(realPhotos ? { realPhotos } : {}),
-    targets: {
-      fps40: { measured: one.framesPerSecond, met: one.framesPerSecond >= 40 },
-      faceApi3x: { measured: faceApi1?.vsFacecls ?? null, met: faceApi1 ? (faceApi1.vsFacecls ?? 0) >= 3 : null },
-      detectorVsBlazeFace: human
-        ? { met: ours.recall >= human.recall && ours.precision >= human.precision, note: `recall ${ours.recall.toFixed(3)} vs ${human.recall.toFixed(3)}, precision ${ours.precision.toFixed(3)} vs ${human.precision.toFixed(3)}` }
-        : { met: null, note: 'peers not run' },
-    },
+    targets: pipelineTargets(speed, detection),
   };
 }
 

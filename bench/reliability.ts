@@ -19,7 +19,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import autocannon, { type Result as LoadResult } from 'autocannon';
@@ -29,18 +28,15 @@ import { datasetPath, projectRoot } from '../src/data/paths.js';
 import { percentile } from '../src/framework/model-bench.js';
 import { DEFAULT_LIMITS } from '../src/server/limits.js';
 import { checkAnswer, fuzzRequest, seedImages, send } from '../test/helpers/fuzz.js';
+import { freePort } from '../src/batch/redis-server.js';
+import { argOr } from './args.js';
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : dflt;
-}
-
-const only = new Set(arg('only', 'png,face,fuzz,classify').split(','));
-const duration = Number(arg('duration', '15'));
-const fuzzCount = Number(arg('fuzz', '10000'));
-const listCount = Number(arg('list', '100000'));
-const argCount = Number(arg('args', '5000'));
-const seed = Number(arg('seed', '22'));
+const only = new Set(argOr('only', 'png,face,fuzz,classify').split(','));
+const duration = Number(argOr('duration', '15'));
+const fuzzCount = Number(argOr('fuzz', '10000'));
+const listCount = Number(argOr('list', '100000'));
+const argCount = Number(argOr('args', '5000'));
+const seed = Number(argOr('seed', '22'));
 const BIN = path.join(projectRoot(), 'bin', 'facecls.js');
 const MiB = 2 ** 20;
 
@@ -86,14 +82,6 @@ function memorySampler(pid: number, ms = 50): { stop: () => { max: number; peak:
       return { max, peak };
     },
   };
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 async function startServer(): Promise<{ child: ChildProcess; base: string; exited: () => boolean }> {

@@ -13,7 +13,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import autocannon from 'autocannon';
@@ -25,15 +24,12 @@ import { median, percentile } from '../src/framework/model-bench.js';
 import { buildModel } from '../src/framework/zoo.js';
 import { EMOTION_LABELS, GENDER_LABELS, saveModel } from '../src/io/model-store.js';
 import { defaultModelDir, FaceClassifier } from '../src/pipeline/face-classifier.js';
+import { freePort } from '../src/batch/redis-server.js';
+import { arg, argOr } from './args.js';
 
-function arg(name: string, dflt?: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : dflt;
-}
-
-const levels = (arg('connections', '1,8,32') ?? '').split(',').map(Number);
-const duration = Number(arg('duration', '10'));
-const requests = Number(arg('requests', '10000'));
+const levels = argOr('connections', '1,8,32').split(',').map(Number);
+const duration = Number(argOr('duration', '10'));
+const requests = Number(argOr('requests', '10000'));
 const runtime = arg('runtime');
 const serverConcurrency = arg('server-concurrency');
 const serverWorkers = arg('workers');
@@ -71,14 +67,6 @@ async function singleFaceJpeg(fc: FaceClassifier): Promise<Buffer> {
     if ((await fc.classify(jpeg)).length === 1) return jpeg;
   }
   throw new Error('no composed frame with exactly one detected face');
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 async function startServer(m: { emotion: string; gender: string }, port: number): Promise<ChildProcess> {

@@ -37,7 +37,9 @@ export type GeneralErrorReason =
   | 'invalid-setting' // an environment variable with a bad value (src/settings.ts)
   | 'output-exists' // an output that would replace something, without being asked to
   | 'labels-needed' // a model whose class count needs labels to be named
-  | 'unreachable'; // a service (the Redis queue) that does not answer
+  | 'unreachable' // a service (the Redis queue) that does not answer
+  | 'address-in-use' // a network port another program holds (the server cannot listen)
+  | 'not-finished'; // a batch whose results are still being written
 
 export type UserErrorReason = GeneralErrorReason | DecodeErrorReason | PathListErrorReason | RuntimeErrorReason;
 

@@ -67,6 +67,8 @@ export type { Dataset, DatasetFormat, Sample, SampleMeta, SplitName, Skipped } f
 // Evaluation.
 export { evaluate, type EvalReport, type EvaluateOptions } from './eval/evaluate.js';
 export { metricsFromConfusion, Confusion, type Metrics, type ClassMetrics } from './eval/metrics.js';
+export { ageMetrics, ageRange, fitAgeRange, type AgeMetrics, type AgeRangeSpec } from './eval/age-metrics.js';
+export { AGE_CENTRES, ageTarget, expectedAge, type AgeCodec } from './data/age.js';
 
 // Explaining: saliency maps and their drawing.
 export { saliencyMaps, saliencyTensors, releaseSaliency, inputGradients, SALIENCY_METHODS, isSaliencyMethod } from './viz/index.js';

@@ -120,7 +120,7 @@ export class BatchReader {
     const meta = await this.meta(id);
     if (!opts.wait) {
       const s = await this.status(id);
-      if (!s.finished) throw new UserError(`batch ${id} is not finished: ${s.pending} of ${s.entries} file(s) pending (wait for it with --wait, or watch it with \`facecls batch status ${id} --watch\`)`);
+      if (!s.finished) throw new UserError(`batch ${id} is not finished: ${s.pending} of ${s.entries} file(s) pending`, { reason: 'not-finished' });
     }
     let video: SegmentPayload[] = [];
     const WINDOW = 64;

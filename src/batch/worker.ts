@@ -16,7 +16,7 @@ import type { Redis } from 'ioredis';
 import { classifierOptions } from '../cli/pipeline-options.js';
 import { errorMessage } from '../errors.js';
 import { FaceClassifier } from '../pipeline/face-classifier.js';
-import { classifyFile, isUrl, type FileResult } from '../pipeline/file-result.js';
+import { classifyFile, isUrl, type ClassifyFileOptions, type FileResult, type InputItem } from '../pipeline/file-result.js';
 import type { FrameResult } from '../pipeline/types.js';
 import { processStream } from '../pipeline/video.js';
 import { bullConnection } from './redis.js';
@@ -109,21 +109,11 @@ export function startWorker(opts: WorkerOptions): RunningWorker {
       await opts.redis.hsetnx(keys.meta(data.batch), 'labels', JSON.stringify({ emotion: fc.emotion?.meta.labels ?? [], gender: fc.gender?.meta.labels ?? [] }));
     }
     const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-    let payload: JobPayload;
-    if (data.kind === 'images') {
-      const results: FileResult[] = [];
-      let reported = Date.now();
-      for (const item of data.items) {
-        results.push(await classifyFile(fc, item, { crop: m.options.crops, transient: lastAttempt ? 'result' : 'throw', cwd: m.cwd }));
-        if (Date.now() - reported > 1000) {
-          reported = Date.now();
-          await job.updateProgress(results.length);
-        }
-      }
-      payload = { kind: 'images', results };
-    } else {
-      payload = await runSegment(fc, data, m.options.smooth, m.cwd, async (n) => job.updateProgress(n));
-    }
+    const progress = async (n: number) => job.updateProgress(n);
+    const payload: JobPayload =
+      data.kind === 'images'
+        ? { kind: 'images', results: await classifyItems(fc, data.items, { crop: m.options.crops, transient: lastAttempt ? 'result' : 'throw', cwd: m.cwd }, progress) }
+        : await runSegment(fc, data, m.options.smooth, m.cwd, progress);
     await writeResults(opts.redis, data, payload);
     filesDone += payload.kind === 'images' ? payload.results.length : 0;
     if (Date.now() - lastLog > 10_000) {
@@ -160,18 +150,37 @@ export function startWorker(opts: WorkerOptions): RunningWorker {
   // Load the models for the next waiting job's batch before taking any job: loading blocks the event
   // loop for a while (the onnxruntime sessions), and a job held meanwhile could miss its lock renewal.
   const started = (async () => {
-    const peek = new Queue<JobData>(QUEUE_NAME, { connection: bullConnection(opts.redisUrl, true), skipMetasUpdate: true });
-    try {
-      const [next] = await peek.getWaiting(0, 0);
-      const m = next && (await meta(next.data.batch));
-      if (m) await classifiers.get(m).catch(() => {}); // a load error shows up in the job again
-    } finally {
-      await peek.close();
-    }
+    await preloadNextBatch(opts.redisUrl, meta, classifiers);
     if (!closing) void worker.run().catch((err) => log(`facecls worker ${name}: ${errorMessage(err)}`));
     await worker.waitUntilReady();
   })();
   return { worker, close, closed, started };
+}
+
+/** Classify a job's files in order, reporting progress (files done) at most once a second. */
+async function classifyItems(fc: FaceClassifier, items: readonly InputItem[], opts: ClassifyFileOptions, progress: (files: number) => Promise<unknown>): Promise<FileResult[]> {
+  const results: FileResult[] = [];
+  let reported = Date.now();
+  for (const item of items) {
+    results.push(await classifyFile(fc, item, opts));
+    if (Date.now() - reported > 1000) {
+      reported = Date.now();
+      await progress(results.length);
+    }
+  }
+  return results;
+}
+
+/** Load the models of the next waiting job's batch (a load error is left for that job to report). */
+async function preloadNextBatch(redisUrl: string, meta: (batch: string) => Promise<BatchMeta | undefined>, classifiers: ClassifierCache): Promise<void> {
+  const peek = new Queue<JobData>(QUEUE_NAME, { connection: bullConnection(redisUrl, true), skipMetasUpdate: true });
+  try {
+    const [next] = await peek.getWaiting(0, 0);
+    const m = next && (await meta(next.data.batch));
+    if (m) await classifiers.get(m).catch(() => {}); // a load error shows up in the job again
+  } finally {
+    await peek.close();
+  }
 }
 
 /** One time segment of a video through processStream (tracks and smoothing restart at its start). */

@@ -21,6 +21,8 @@ export const EXIT_CODES: Readonly<Record<UserErrorReason, number>> = {
   'output-exists': 1,
   'labels-needed': 1,
   unreachable: 1,
+  'address-in-use': 1,
+  'not-finished': 1,
   missing: 1,
   'not-a-file': 1,
   'special-file': 1,
@@ -51,6 +53,8 @@ export const FLAG_HINTS: Readonly<Partial<Record<UserErrorReason, string>>> = {
   'output-exists': 'choose another output or pass --force',
   'labels-needed': 'give them with --labels',
   unreachable: 'start one with `redis-server`, or name it with --redis or FACECLS_REDIS',
+  'address-in-use': 'pick another with --port',
+  'not-finished': 'wait for it with --wait, or watch it with `facecls batch status <id> --watch`',
 };
 
 /** The one line the CLI prints for a user error (after "facecls: error: "). */

@@ -29,38 +29,18 @@ export function l2Regularizer(l2?: number): ReturnType<typeof tf.regularizers.l2
   return l2 && l2 > 0 ? tf.regularizers.l2({ l2 }) : undefined;
 }
 
+/** The layer arguments every convolution block shares, with their defaults (3x3, stride 1, same, bias). */
+function convArgs(filters: number, opts: ConvOptions) {
+  return { filters, kernelSize: opts.kernel ?? 3, strides: opts.strides ?? 1, padding: opts.padding ?? 'same', useBias: opts.useBias ?? true, name: opts.name };
+}
+
 export function conv(x: Sym, filters: number, opts: ConvOptions = {}): Sym {
-  const k = opts.kernel ?? 3;
-  return apply(
-    tf.layers.conv2d({
-      filters,
-      kernelSize: k,
-      strides: opts.strides ?? 1,
-      padding: opts.padding ?? 'same',
-      useBias: opts.useBias ?? true,
-      kernelRegularizer: l2Regularizer(opts.l2),
-      name: opts.name,
-    }),
-    x,
-  );
+  return apply(tf.layers.conv2d({ ...convArgs(filters, opts), kernelRegularizer: l2Regularizer(opts.l2) }), x);
 }
 
 export function separableConv(x: Sym, filters: number, opts: ConvOptions = {}): Sym {
-  const k = opts.kernel ?? 3;
   const reg = l2Regularizer(opts.l2);
-  return apply(
-    tf.layers.separableConv2d({
-      filters,
-      kernelSize: k,
-      strides: opts.strides ?? 1,
-      padding: opts.padding ?? 'same',
-      useBias: opts.useBias ?? true,
-      depthwiseRegularizer: reg,
-      pointwiseRegularizer: reg,
-      name: opts.name,
-    }),
-    x,
-  );
+  return apply(tf.layers.separableConv2d({ ...convArgs(filters, opts), depthwiseRegularizer: reg, pointwiseRegularizer: reg }), x);
 }
 
 /** Keras BatchNormalization defaults (momentum 0.99, epsilon 1e-3). */

@@ -150,6 +150,19 @@ async function openModel(task: 'emotion' | 'gender', dir: string | undefined, o:
   }
 }
 
+/** tfjs ms per face over onnxruntime's, per model, when both runtimes were measured. */
+function runtimeRatios(rows: BenchRow[], runtimes: readonly string[]): ClassifyBenchResult['ratios'] {
+  const ratios: ClassifyBenchResult['ratios'] = [];
+  if (runtimes.includes('tfjs') && runtimes.includes('onnx')) {
+    for (const model of ['emotion', 'gender', 'emotion+gender'] as const) {
+      const a = rows.find((x) => x.model === model && x.runtime.startsWith('tfjs'))!;
+      const b = rows.find((x) => x.model === model && x.runtime === 'onnxruntime')!;
+      ratios.push({ model, batch1: a.batch1.msPerFace / b.batch1.msPerFace, batchN: a.batchN.msPerFace / b.batchN.msPerFace });
+    }
+  }
+  return ratios;
+}
+
 export async function benchClassify(o: ClassifyBenchOptions = {}): Promise<ClassifyBenchResult> {
   const batch = o.batch ?? 32;
   const minMs = o.minMs ?? 1500;
@@ -197,14 +210,7 @@ export async function benchClassify(o: ClassifyBenchOptions = {}): Promise<Class
         await group.dispose();
       }
     }
-    const ratios: ClassifyBenchResult['ratios'] = [];
-    if (runtimes.includes('tfjs') && runtimes.includes('onnx')) {
-      for (const model of ['emotion', 'gender', 'emotion+gender'] as const) {
-        const a = rows.find((x) => x.model === model && x.runtime.startsWith('tfjs'))!;
-        const b = rows.find((x) => x.model === model && x.runtime === 'onnxruntime')!;
-        ratios.push({ model, batch1: a.batch1.msPerFace / b.batch1.msPerFace, batchN: a.batchN.msPerFace / b.batchN.msPerFace });
-      }
-    }
+    const ratios = runtimeRatios(rows, runtimes);
     const onnxBoth = rows.find((x) => x.model === 'emotion+gender' && x.runtime === 'onnxruntime');
     const cpus = os.cpus();
     return {

@@ -32,6 +32,8 @@ export const HTTP_STATUSES: Readonly<Record<UserErrorReason, StatusAndCode>> = {
   'output-exists': INVALID_REQUEST,
   'labels-needed': INVALID_REQUEST,
   unreachable: [503, 'unavailable'],
+  'address-in-use': INVALID_REQUEST,
+  'not-finished': INVALID_REQUEST,
   'list-missing': INVALID_REQUEST,
   'list-is-directory': INVALID_REQUEST,
   'list-permission-denied': INVALID_REQUEST,

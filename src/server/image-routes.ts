@@ -15,7 +15,7 @@ import { addAccessCheck, rateLimitConfig } from './security.js';
 import type { Ticket, WorkQueue } from './work-queue.js';
 
 /** The routes that take an image and do work; the access check guards them. */
-const IMAGE_ROUTES = new Set(['/v1/classify', '/v1/annotate', '/v1/saliency']);
+const IMAGE_ROUTES = new Set(['/v1/classify', '/v1/detect', '/v1/annotate', '/v1/saliency']);
 
 /** Body size under which a refused request's connection is kept (Node discards the unread rest); over it the connection closes unread. */
 const DRAIN_BYTES = 64 * 1024;

@@ -4,6 +4,7 @@
  */
 import { KEYPOINT_NAMES } from '../detect/types.js';
 import { EMOTION_LABELS, GENDER_LABELS } from '../io/model-store.js';
+import type { ServerLimits } from './limits.js';
 import { SALIENCY_METHODS } from './pipeline.js';
 
 const scores = (labels: readonly string[]) => ({
@@ -42,32 +43,25 @@ export const faceSchema = {
   },
 } as const;
 
-export const classifySchema = {
-  type: 'object',
-  required: ['width', 'height', 'faces'],
-  properties: {
-    width: { type: 'integer' },
-    height: { type: 'integer' },
-    faces: { type: 'array', items: faceSchema },
-  },
-} as const;
-
-export const detectSchema = {
-  type: 'object',
-  required: ['width', 'height', 'faces'],
-  properties: {
-    width: { type: 'integer' },
-    height: { type: 'integer' },
-    faces: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: ['box', 'score'],
-        properties: { box: faceSchema.properties.box, score: faceSchema.properties.score, keypoints: keypointsSchema },
-      },
+/** The answer about one image: its size and what was found on each face (`face`). */
+const imageResultSchema = <Face extends object>(face: Face) =>
+  ({
+    type: 'object',
+    required: ['width', 'height', 'faces'],
+    properties: {
+      width: { type: 'integer' },
+      height: { type: 'integer' },
+      faces: { type: 'array', items: face },
     },
-  },
-} as const;
+  }) as const;
+
+export const classifySchema = imageResultSchema(faceSchema);
+
+export const detectSchema = imageResultSchema({
+  type: 'object',
+  required: ['box', 'score'],
+  properties: { box: faceSchema.properties.box, score: faceSchema.properties.score, keypoints: keypointsSchema },
+} as const);
 
 export const errorSchema = {
   type: 'object',
@@ -144,14 +138,7 @@ export const healthSchema = {
 } as const;
 
 /** Limits the server enforces, shown in the OpenAPI description. */
-export interface LimitsDoc {
-  bodyLimit: number;
-  maxPixels: number;
-  timeoutMs: number;
-  concurrency: number;
-  maxQueued: number;
-  bodyTimeoutMs: number;
-}
+export type LimitsDoc = Pick<ServerLimits, 'bodyLimit' | 'maxPixels' | 'timeoutMs' | 'concurrency' | 'maxQueued' | 'bodyTimeoutMs'>;
 
 const imageBody = {
   required: true,
@@ -195,96 +182,101 @@ export interface SecurityDoc {
   rateWindowMs: number;
 }
 
-export function openApiDocument(limits: LimitsDoc, version: string, security: SecurityDoc = { apiKey: false, rateLimit: 0, rateWindowMs: 60_000 }): object {
-  const imageErrors = errors([400, 401, 403, 408, 413, 415, 429, 503]);
+/** The document's description: the limits the server enforces, and its key and rate limit. */
+function apiDescription(limits: LimitsDoc, security: SecurityDoc): string {
   const admitted = (limits.concurrency + limits.maxQueued) * limits.bodyLimit;
   const pixels = limits.concurrency * limits.maxPixels * 4;
-  const postSecurity = security.apiKey ? { security: [{ bearer: [] }, { apiKeyHeader: [] }] } : {};
+  return (
+    `Face detection with emotion (7 classes) and gender classification. Limits: body ${limits.bodyLimit} bytes, ` +
+    `${limits.maxPixels} pixels per image, ${limits.timeoutMs} ms per request, ${limits.concurrency} concurrent ` +
+    `inference job(s) with ${limits.maxQueued} more admitted (uploading or waiting); beyond them the server answers 413, or 503 with ` +
+    `Retry-After before reading the body. An upload that stalls for ${limits.bodyTimeoutMs} ms is answered 408. Memory: admitted requests hold at most ` +
+    `${admitted} bytes of bodies, and only running ones decoded pixels (at most ${pixels} bytes). ` +
+    (security.apiKey ? 'POST endpoints require an API key (Authorization: Bearer <key> or X-API-Key). ' : '') +
+    (security.rateLimit > 0 ? `Each client may post ${security.rateLimit} requests per ${security.rateWindowMs / 1000} s (429 beyond).` : '')
+  );
+}
+
+/** One POST endpoint taking an image: its query parameters, the image body, a 200 answer and the errors. */
+function imagePost(summary: string, query: Parameters<typeof queryParams>[0], ok: object, errorResponses: object, security: object = {}): object {
+  return { post: { ...security, summary, parameters: queryParams(query), requestBody: imageBody, responses: { 200: ok, ...errorResponses } } };
+}
+
+const PNG = { 'image/png': { schema: { type: 'string', format: 'binary' } } };
+
+/** The image endpoints (POST /v1/*). */
+function imagePaths(security: SecurityDoc): Record<string, object> {
+  const imageErrors = errors([400, 401, 403, 408, 413, 415, 429, 503]);
+  const post = security.apiKey ? { security: [{ bearer: [] }, { apiKeyHeader: [] }] } : {};
+  return {
+    '/v1/classify': imagePost(
+      'Detect faces and classify the emotion and gender of each',
+      imageQuerySchema,
+      { description: 'faces found (possibly none)', content: { 'application/json': { schema: classifySchema } } },
+      imageErrors,
+      post,
+    ),
+    '/v1/detect': imagePost(
+      'Detect faces only: boxes, scores and keypoints (eyes, nose, mouth, ears), no emotion or gender',
+      imageQuerySchema,
+      { description: 'faces found (possibly none)', content: { 'application/json': { schema: detectSchema } } },
+      imageErrors,
+      post,
+    ),
+    '/v1/annotate': imagePost('The image with boxes, labels and emotion probability bars, as PNG', imageQuerySchema, { description: 'annotated PNG', content: PNG }, imageErrors, post),
+    '/v1/saliency': imagePost(
+      'Saliency maps (guided back-propagation, Grad-CAM) of every face, as PNG',
+      saliencyQuerySchema,
+      { description: 'PNG with a panel per face', content: PNG },
+      { ...imageErrors, ...errors([501]) },
+      post,
+    ),
+  };
+}
+
+/** The read-only endpoints: models, health, this document, the page and its files. */
+const INFO_PATHS: Record<string, object> = {
+  '/v1/models': {
+    get: { summary: 'Models in use with their cards', responses: { 200: { description: 'models', content: { 'application/json': { schema: modelsSchema } } } } },
+  },
+  '/healthz': {
+    get: {
+      summary: 'Liveness and load',
+      responses: { 200: { description: 'healthy', content: { 'application/json': { schema: healthSchema } } }, 503: { description: 'shutting down', content: { 'application/json': { schema: healthSchema } } } },
+    },
+  },
+  '/openapi.json': { get: { summary: 'This document', responses: { 200: { description: 'OpenAPI 3 document' } } } },
+  '/': { get: { summary: 'Web page: live webcam classification in the browser', responses: { 200: { description: 'HTML' } } } },
+  '/models/{role}/{file}': {
+    get: {
+      summary: 'Files of a model in use (model.json and its weights), for tf.loadLayersModel / tf.loadGraphModel; URLs listed by /v1/models',
+      parameters: [
+        { name: 'role', in: 'path', required: true, schema: { type: 'string', enum: ['emotion', 'gender', 'detector'] } },
+        { name: 'file', in: 'path', required: true, schema: { type: 'string' } },
+      ],
+      responses: { 200: { description: 'file' }, 404: { description: 'not a file of that model' } },
+    },
+  },
+  '/wasm/{file}': {
+    get: {
+      summary: 'tfjs WebAssembly backend binaries (from the installed @tensorflow/tfjs-backend-wasm), for tf.wasm.setWasmPaths',
+      parameters: [{ name: 'file', in: 'path', required: true, schema: { type: 'string' } }],
+      responses: { 200: { description: 'application/wasm' }, 404: { description: 'unknown file' } },
+    },
+  },
+};
+
+export function openApiDocument(limits: LimitsDoc, version: string, security: SecurityDoc = { apiKey: false, rateLimit: 0, rateWindowMs: 60_000 }): object {
   return {
     openapi: '3.0.3',
-    info: {
-      title: 'facecls HTTP API',
-      version,
-      description:
-        `Face detection with emotion (7 classes) and gender classification. Limits: body ${limits.bodyLimit} bytes, ` +
-        `${limits.maxPixels} pixels per image, ${limits.timeoutMs} ms per request, ${limits.concurrency} concurrent ` +
-        `inference job(s) with ${limits.maxQueued} more admitted (uploading or waiting); beyond them the server answers 413, or 503 with ` +
-        `Retry-After before reading the body. An upload that stalls for ${limits.bodyTimeoutMs} ms is answered 408. Memory: admitted requests hold at most ` +
-        `${admitted} bytes of bodies, and only running ones decoded pixels (at most ${pixels} bytes). ` +
-        (security.apiKey ? 'POST endpoints require an API key (Authorization: Bearer <key> or X-API-Key). ' : '') +
-        (security.rateLimit > 0 ? `Each client may post ${security.rateLimit} requests per ${security.rateWindowMs / 1000} s (429 beyond).` : ''),
-    },
-    paths: {
-      '/v1/classify': {
-        post: {
-          ...postSecurity,
-          summary: 'Detect faces and classify the emotion and gender of each',
-          parameters: queryParams(imageQuerySchema),
-          requestBody: imageBody,
-          responses: { 200: { description: 'faces found (possibly none)', content: { 'application/json': { schema: classifySchema } } }, ...imageErrors },
-        },
-      },
-      '/v1/detect': {
-        post: {
-          summary: 'Detect faces only: boxes, scores and keypoints (eyes, nose, mouth, ears), no emotion or gender',
-          parameters: queryParams(imageQuerySchema),
-          requestBody: imageBody,
-          responses: { 200: { description: 'faces found (possibly none)', content: { 'application/json': { schema: detectSchema } } }, ...imageErrors },
-        },
-      },
-      '/v1/annotate': {
-        post: {
-          ...postSecurity,
-          summary: 'The image with boxes, labels and emotion probability bars, as PNG',
-          parameters: queryParams(imageQuerySchema),
-          requestBody: imageBody,
-          responses: { 200: { description: 'annotated PNG', content: { 'image/png': { schema: { type: 'string', format: 'binary' } } } }, ...imageErrors },
-        },
-      },
-      '/v1/saliency': {
-        post: {
-          ...postSecurity,
-          summary: 'Saliency maps (guided back-propagation, Grad-CAM) of every face, as PNG',
-          parameters: queryParams(saliencyQuerySchema),
-          requestBody: imageBody,
-          responses: { 200: { description: 'PNG with a panel per face', content: { 'image/png': { schema: { type: 'string', format: 'binary' } } } }, ...imageErrors, ...errors([501]) },
-        },
-      },
-      '/v1/models': {
-        get: { summary: 'Models in use with their cards', responses: { 200: { description: 'models', content: { 'application/json': { schema: modelsSchema } } } } },
-      },
-      '/healthz': {
-        get: {
-          summary: 'Liveness and load',
-          responses: { 200: { description: 'healthy', content: { 'application/json': { schema: healthSchema } } }, 503: { description: 'shutting down', content: { 'application/json': { schema: healthSchema } } } },
-        },
-      },
-      '/openapi.json': { get: { summary: 'This document', responses: { 200: { description: 'OpenAPI 3 document' } } } },
-      '/': { get: { summary: 'Web page: live webcam classification in the browser', responses: { 200: { description: 'HTML' } } } },
-      '/models/{role}/{file}': {
-        get: {
-          summary: 'Files of a model in use (model.json and its weights), for tf.loadLayersModel / tf.loadGraphModel; URLs listed by /v1/models',
-          parameters: [
-            { name: 'role', in: 'path', required: true, schema: { type: 'string', enum: ['emotion', 'gender', 'detector'] } },
-            { name: 'file', in: 'path', required: true, schema: { type: 'string' } },
-          ],
-          responses: { 200: { description: 'file' }, 404: { description: 'not a file of that model' } },
-        },
-      },
-      '/wasm/{file}': {
-        get: {
-          summary: 'tfjs WebAssembly backend binaries (from the installed @tensorflow/tfjs-backend-wasm), for tf.wasm.setWasmPaths',
-          parameters: [{ name: 'file', in: 'path', required: true, schema: { type: 'string' } }],
-          responses: { 200: { description: 'application/wasm' }, 404: { description: 'unknown file' } },
-        },
-      },
-    },
+    info: { title: 'facecls HTTP API', version, description: apiDescription(limits, security) },
+    paths: { ...imagePaths(security), ...INFO_PATHS },
     components: {
       schemas: { Face: faceSchema, Classification: classifySchema, Detection: detectSchema, Error: errorSchema },
       ...(security.apiKey
         ? {
             securitySchemes: {
-              bearer: { type: 'http', scheme: 'bearer', description: 'the key given to facecls serve --api-key' },
+              bearer: { type: 'http', scheme: 'bearer', description: 'the API key the server was started with' },
               apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
             },
           }

@@ -71,7 +71,7 @@ export async function startServer(opts: StartOptions): Promise<void> {
     await opts.pipeline.dispose();
     const code = (err as NodeJS.ErrnoException).code;
     const { UserError } = await import('../errors.js');
-    if (code === 'EADDRINUSE') throw new UserError(`cannot listen on ${opts.host}:${opts.port}: the port is in use (pick another with --port)`);
+    if (code === 'EADDRINUSE') throw new UserError(`cannot listen on ${opts.host}:${opts.port}: the port is in use`, { reason: 'address-in-use' });
     if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new UserError(`cannot listen on ${opts.host}: no such local address`);
     if (code === 'EACCES') throw new UserError(`cannot listen on ${opts.host}:${opts.port}: permission denied`);
     throw err;

@@ -29,7 +29,7 @@ export const AGE_RANGE_LEVEL = 0.9;
 export async function withAgeRange(dir: string, meta: ModelMeta, ds: Dataset, splitName: string, opts: { tta: 'none' | 'flip'; runtime?: string; backend?: string }): Promise<ModelMeta> {
   const r = await evaluate({ model: dir, data: ds, split: 'val', tta: opts.tta, keepProbabilities: true, runtime: opts.runtime, backend: opts.backend });
   const s = r.age!.samples!;
-  const range: AgeRangeSpec = fitAgeRange(s.truth, s.predicted, AGE_RANGE_LEVEL, `${splitName} (all ages, TTA ${opts.tta}): residual (true - predicted) quantiles ${(1 - AGE_RANGE_LEVEL) / 2} and ${(1 + AGE_RANGE_LEVEL) / 2} per band of predicted age`);
+  const range: AgeRangeSpec = fitAgeRange(s.truth, s.predicted, AGE_RANGE_LEVEL, `${splitName} (all ages, TTA ${opts.tta}): residual (true - predicted) quantiles ${((1 - AGE_RANGE_LEVEL) / 2).toFixed(2)} and ${((1 + AGE_RANGE_LEVEL) / 2).toFixed(2)} per band of predicted age`);
   return { ...meta, age: { ...(meta.age as AgeCodec), range } };
 }
 
@@ -41,13 +41,13 @@ function mdRows(name: string, rows: AgeMetrics['perDecade']): string[] {
 }
 
 /** Markdown of one age evaluation (after its heading). */
-export function ageMarkdown(a: CardAge, skipped: number): string[] {
+export function ageMarkdown(a: CardAge, skipped: number, split: 'val' | 'test'): string[] {
   const L = [
     `MAE **${y2(a.mae)} years** on ${a.n} images; RMSE ${y2(a.rmse)}; bias ${signed(a.bias)} (predicted minus true); median absolute error ${y2(a.medianAbsError)}; ` +
       `within 5 years ${(a.within5 * 100).toFixed(1)}%, within 10 years ${(a.within10 * 100).toFixed(1)}%${skipped ? `; ${skipped} unreadable images skipped` : ''}.`,
     '',
   ];
-  if (a.range) L.push(`Age range [lo, hi] (${Math.round(a.range.level * 100)}% validation residual quantiles): covers ${(a.range.coverage * 100).toFixed(1)}% of true ages, mean width ${y2(a.range.meanWidth)} years.`, '');
+  if (a.range) L.push(`Age range [lo, hi] (${Math.round(a.range.level * 100)}% validation residual quantiles): covers ${(a.range.coverage * 100).toFixed(1)}% of true ages, mean width ${y2(a.range.meanWidth)} years${split === 'val' ? ' (in-sample: the range was fitted on this split, all ages)' : ''}.`, '');
   const g = a.gaps;
   const gapText = [
     g.womenMinusMen !== undefined ? `women minus men MAE ${signed(g.womenMinusMen)} years` : '',

@@ -271,7 +271,7 @@ function mdTable(head: string[], rows: Array<Array<string | number>>, right: boo
 
 function evalMarkdown(e: CardEvaluation): string[] {
   const lines = [`### ${evalTitle(e)}`, ''];
-  if (e.age) return [...lines, ...ageMarkdown(e.age, e.skipped)];
+  if (e.age) return [...lines, ...ageMarkdown(e.age, e.skipped, e.split)];
   lines.push(`Accuracy **${pct(e.accuracy)}** on ${e.n} images; balanced accuracy ${pct(e.balancedAccuracy)}; macro F1 ${e.macroF1.toFixed(4)}${e.skipped ? `; ${e.skipped} unreadable images skipped` : ''}.`, '');
   lines.push(...mdTable(['class', 'precision', 'recall', 'F1', 'support'], e.perClass.map((c) => [c.label, c.precision.toFixed(4), c.recall.toFixed(4), c.f1.toFixed(4), c.support]), [false, true, true, true, true]), '');
   lines.push('Confusion matrix (rows = true class, columns = predicted):', '');
@@ -318,7 +318,7 @@ export function modelCardMarkdown(c: ModelCard): string {
   } else L.push(`- Dataset: ${c.data.format} at \`${c.data.root}\``);
   L.push(`- Split: ${c.data.splitMethod}${c.data.seed !== undefined && !c.data.splitMethod.includes('seed') ? ` (seed ${c.data.seed})` : ''}`);
   L.push(`- Counts: ${Object.entries(c.data.counts).map(([k, v]) => `${k} ${v}`).join(', ')}${c.data.trainLimit !== undefined ? ` (training used a seeded subset of ${c.data.trainLimit})` : ''}`);
-  L.push(`- Training images per class: ${Object.entries(c.data.trainClassCounts).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  L.push(`- Training images per ${c.task === 'age' ? 'nearest anchor age' : 'class'}: ${Object.entries(c.data.trainClassCounts).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   L.push(`- Model selection: ${c.data.selection}`);
   L.push(`- Test: ${c.data.test}`, '');
   L.push('## Training', '');

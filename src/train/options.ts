@@ -123,6 +123,8 @@ export interface TrainSummary {
   bestEpoch: number;
   bestValLoss: number;
   bestValAcc: number;
+  /** Age runs: the best epoch's validation MAE (years). */
+  bestValMae?: number;
   history: EpochRecord[];
   skipped: { count: number; examples: Skipped[] };
   seconds: number;

@@ -261,6 +261,7 @@ function finish(o: TrainOptions, runDir: string, data: RunData, start: Start, lo
     bestEpoch: monitor.bestEpoch,
     bestValLoss: bestRec?.valLoss ?? Infinity,
     bestValAcc: bestRec?.valAcc ?? NaN,
+    ...(bestRec?.valMae !== undefined ? { bestValMae: bestRec.valMae } : {}),
     history,
     skipped: { count: skipped.length, examples: skipped.slice(0, 20) },
     seconds: start.elapsedBefore + (Date.now() - t0) / 1000,

@@ -7,6 +7,7 @@ import * as api from '../../src/index.js';
  * change to the public API: make it on purpose, and say so in the README.
  */
 const PUBLIC = [
+  'AGE_CENTRES', 'ageMetrics', 'ageRange', 'ageTarget', 'expectedAge', 'fitAgeRange',
   'ARCH_NAMES', 'BACKENDS', 'CLASSIFIER_TASKS', 'Explainer', 'annotationShapes', 'classifyDetections', 'cropMarginFor', 'drawFaces', 'emotionColour', 'layoutFaces', 'modelCrops', 'taskInput', 'toFaceResult', 'BLAZEFACE_INPUT', 'BlazeFaceDetector', 'COLORMAPS', 'Confusion', 'DATASET_FORMATS',
   'DEFAULT_DETECTOR', 'DEFAULT_RUNTIME', 'DETECTORS', 'EMOTION_LABELS', 'FaceClassifier', 'FaceTracker',
   'FileSystemHandler', 'GENDER_LABELS', 'HaarDetector', 'IMAGE_EXTENSIONS', 'INPUT_RANGE', 'IR_VERSION',

@@ -22,8 +22,8 @@ async function start(security: Partial<ServerSecurity>): Promise<{ server: Facec
   return { server, url: await server.app.listen({ host: '127.0.0.1', port: 0 }) };
 }
 
-const post = (url: string, headers: Record<string, string> = {}) =>
-  fetch(`${url}/v1/classify`, { method: 'POST', body: new Uint8Array(jpeg), headers: { 'content-type': 'image/jpeg', ...headers } });
+const post = (url: string, headers: Record<string, string> = {}, route = '/v1/classify') =>
+  fetch(`${url}${route}`, { method: 'POST', body: new Uint8Array(jpeg), headers: { 'content-type': 'image/jpeg', ...headers } });
 
 async function errorOf(res: Response, status: number): Promise<{ error: string; message: string }> {
   const text = await res.text();
@@ -45,11 +45,18 @@ describe('API key', () => {
     assert.equal((await errorOf(none, 401)).error, 'unauthorized');
     assert.match((await errorOf(await post(url, { authorization: `Bearer ${KEY}x` }), 401)).message, /not valid/);
     assert.equal((await errorOf(await post(url, { 'x-api-key': '' }), 401)).error, 'unauthorized');
+    // Every image endpoint, detection included, is guarded.
+    for (const route of ['/v1/detect', '/v1/annotate', '/v1/saliency']) {
+      assert.equal((await errorOf(await post(url, {}, route), 401)).error, 'unauthorized', route);
+    }
+    assert.equal((await post(url, { 'x-api-key': KEY }, '/v1/detect')).status, 200);
     // Page, models and health stay public (the page runs the models in the browser).
     for (const p of ['/healthz', '/v1/models', '/openapi.json']) assert.equal((await fetch(url + p)).status, 200, p);
     const doc = (await (await fetch(`${url}/openapi.json`)).json()) as { info: { description: string }; paths: Record<string, { post?: { security?: unknown[] } }>; components: { securitySchemes?: object } };
     assert.match(doc.info.description, /require an API key/);
-    assert.deepEqual(doc.paths['/v1/classify'].post?.security, [{ bearer: [] }, { apiKeyHeader: [] }]);
+    for (const route of ['/v1/classify', '/v1/detect', '/v1/annotate', '/v1/saliency']) {
+      assert.deepEqual(doc.paths[route].post?.security, [{ bearer: [] }, { apiKeyHeader: [] }], route);
+    }
     assert.ok(doc.components.securitySchemes);
   });
 

@@ -19,8 +19,8 @@ test('selection metrics: val_loss lower is better, val_accuracy higher; an unkno
   assert.equal(selectionMetric().name, 'val_loss');
   assert.equal(selectionMetric('val_loss').value(rec), 0.7);
   assert.equal(selectionMetric('val_accuracy').value(rec), 0.8);
-  assert.deepEqual(Object.keys(SELECTION_METRICS), ['val_loss', 'val_accuracy']);
-  assert.throws(() => selectionMetric('val_f1'), /unknown selection metric "val_f1": choose one of val_loss, val_accuracy/);
+  assert.deepEqual(Object.keys(SELECTION_METRICS), ['val_loss', 'val_accuracy', 'val_mae']);
+  assert.throws(() => selectionMetric('val_f1'), /unknown selection metric "val_f1": choose one of val_loss, val_accuracy, val_mae/);
   const min = selectionMetric('val_loss');
   const max = selectionMetric('val_accuracy');
   assert.equal(worstValue(min), Infinity);
@@ -98,4 +98,17 @@ test('a run selecting by val_accuracy keeps the first epoch of the highest accur
   assert.equal(t.selectedBy, 'val_accuracy');
   assert.equal(JSON.parse(fs.readFileSync(path.join(runDir, 'config.json'), 'utf8')).options.selectBy, 'val_accuracy');
   await assert.rejects(train({ ...o, selectBy: 'val_f1' as never }, path.join(tmpDir(), 'bad-metric'), { progress: false, log: () => {} }), /unknown selection metric "val_f1"/);
+});
+
+test('val_mae (age runs): lower is better, read from the record; a record without it never improves', () => {
+  const mae = selectionMetric('val_mae');
+  assert.equal(mae.mode, 'min');
+  assert.equal(mae.value({ ...rec, valMae: 6.5 }), 6.5);
+  assert.ok(Number.isNaN(mae.value(rec)));
+  assert.ok(improves(mae, 6.4, 6.5) && !improves(mae, 6.6, 6.5) && !improves(mae, NaN, worstValue(mae)));
+  const m = initialMonitor(1e-3, mae);
+  const sched = { ...DEFAULT_TRAIN_OPTIONS.schedule, epochs: 5 };
+  for (const [epoch, v] of [[1, 7], [2, 6], [3, 6.2], [4, 5.9]] as const) observe(m, epoch, mae.value({ ...rec, epoch, valMae: v }), sched, undefined, mae);
+  assert.equal(m.bestEpoch, 4);
+  assert.equal(m.bestValLoss, 5.9);
 });

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { appendSession, csvLog, epochLine, readSessions, SESSIONS_JSONL, writeEpochLogs, writeTrainingJson } from '../../src/train/run-log.js';
 import type { EpochRecord, TrainSummary } from '../../src/train/options.js';
+import { readLog } from '../../src/train/run-reader.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const h1: EpochRecord = { epoch: 1, lr: 0.001, loss: 1.5, acc: 0.4, valLoss: 1.25, valAcc: 0.5, seconds: 12.345 };
@@ -61,4 +62,18 @@ test('epochLine: train and validation figures, lr, timing; per-dataset figures, 
     epochLine(h2, { epochs: 10, trainSeconds: 10, batches: 4, multi: true, improved: true, reducedTo: 0.0001 }),
     'epoch 2/10: loss 1.5000 acc 0.4000 | val loss 1.2500 acc 0.5000 | lr 0.00100 | 12s (train 10s, 2500 ms/batch) | fer 1.0000 / 0.6000, raf 1.5000 / 0.4000 | best | lr -> 0.000100',
   );
+});
+
+test('age runs: val_mae as the last log.csv column, mae.png, MAE in the epoch line; ship reads the column back', async () => {
+  const a1: EpochRecord = { ...h1, valMae: 7.25 };
+  const a2: EpochRecord = { ...h1, epoch: 2, valMae: 6.5 };
+  assert.equal(csvLog([a1, a2]), 'epoch,lr,loss,accuracy,val_loss,val_accuracy,seconds,val_mae\n1,0.001,1.5,0.4,1.25,0.5,12.3,7.25\n2,0.001,1.5,0.4,1.25,0.5,12.3,6.5\n');
+  const dir = tmpDir();
+  await writeEpochLogs(dir, [a1, a2], []);
+  assert.equal(fs.readFileSync(path.join(dir, 'mae.png')).subarray(1, 4).toString(), 'PNG');
+  assert.deepEqual(readLog(path.join(dir, 'log.csv')).map((r) => r.valMae), [7.25, 6.5]);
+  assert.match(epochLine(a2, { epochs: 3, trainSeconds: 1, batches: 1, multi: false, improved: true }), /val loss 1\.2500 acc 0\.5000 MAE 6\.500 \|/);
+  const plain = tmpDir();
+  await writeEpochLogs(plain, [h1], []);
+  assert.ok(!fs.existsSync(path.join(plain, 'mae.png')), 'no MAE plot for classifiers');
 });

@@ -54,14 +54,20 @@ export async function zooRows(opts: { input: number; channels: number; classes: 
 /** The shipped models (models/<name>/model-card.json) as a table. */
 export function shippedTable(rows: ShippedModelRow[]): string {
   const acc = (x: number | null, withheld = false) => (x === null ? (withheld ? 'withheld' : '-') : `${fmt(x * 100, 2)}%`);
+  // Age models show their MAE (years) in the accuracy columns.
+  const mae = (x: number | null | undefined, withheld = false) => (x === null || x === undefined ? (withheld ? 'withheld' : '-') : `MAE ${fmt(x, 2)} y`);
+  const val = (r: ShippedModelRow) => (r.task === 'age' ? mae(r.valMae) : acc(r.valAccuracy));
+  const test = (r: ShippedModelRow) => (r.task === 'age' ? mae(r.testMae, r.test === 'withheld') : acc(r.testAccuracy, r.test === 'withheld'));
+  const adults = (r: ShippedModelRow) =>
+    r.task === 'age' ? `${mae(r.valAdultsMae)} / ${mae(r.testAdultsMae, r.test === 'withheld')}` : r.valAdultsAccuracy === null ? '-' : `${acc(r.valAdultsAccuracy)} / ${acc(r.testAdultsAccuracy, r.test === 'withheld')}`;
   return formatTable(rows, [
     { header: 'name', value: (r) => r.name },
     { header: 'task', value: (r) => r.task },
     { header: 'arch', value: (r) => r.arch },
     { header: 'params', value: (r) => (r.params === null ? '-' : fmtInt(r.params)), align: 'right' },
-    { header: 'val acc', value: (r) => acc(r.valAccuracy), align: 'right' },
-    { header: 'test acc', value: (r) => acc(r.testAccuracy, r.test === 'withheld'), align: 'right' },
-    { header: 'val / test adults', value: (r) => (r.valAdultsAccuracy === null ? '-' : `${acc(r.valAdultsAccuracy)} / ${acc(r.testAdultsAccuracy, r.test === 'withheld')}`), align: 'right' },
+    { header: 'val acc', value: val, align: 'right' },
+    { header: 'test acc', value: test, align: 'right' },
+    { header: 'val / test adults', value: adults, align: 'right' },
     { header: 'status', value: (r) => r.status },
     { header: 'pipeline', value: (r) => (r.variant === 'fast' ? 'default (fast)' : r.variant === 'accurate' ? '--accurate' : '-') },
   ]);

@@ -21,7 +21,10 @@ interface ShipCliOptions {
 }
 
 const line = (e: CardEvaluation) =>
-  `${e.splitName}${e.adultsOnly ? ' (adults)' : ''}: accuracy ${fmt(e.accuracy * 100, 2)}% on ${e.n} images, balanced ${fmt(e.balancedAccuracy * 100, 2)}%, macro F1 ${fmt(e.macroF1, 4)}`;
+  e.age
+    ? `${e.splitName}${e.adultsOnly ? ' (adults)' : ''}: MAE ${fmt(e.age.mae, 2)} years on ${e.n} images, RMSE ${fmt(e.age.rmse, 2)}, bias ${fmt(e.age.bias, 2)}` +
+      (e.age.range ? `, range covers ${fmt(e.age.range.coverage * 100, 1)}%` : '')
+    : `${e.splitName}${e.adultsOnly ? ' (adults)' : ''}: accuracy ${fmt(e.accuracy * 100, 2)}% on ${e.n} images, balanced ${fmt(e.balancedAccuracy * 100, 2)}%, macro F1 ${fmt(e.macroF1, 4)}`;
 
 export function registerShip(program: Command): void {
   program

@@ -192,7 +192,8 @@ function printSummary(s: TrainSummary, json: boolean): void {
   const reason = { completed: 'completed all epochs', 'early-stopping': 'early stopping (no improvement of the selection metric)', 'time-limit': '--max-minutes reached' }[s.stopReason];
   console.log(`run: ${s.runDir}`);
   console.log(`stopped: ${reason} after epoch ${s.epochsDone} (${fmt(s.seconds / 60, 1)} min)`);
-  console.log(`best: epoch ${s.bestEpoch}, val loss ${fmt(s.bestValLoss, 4)}, val accuracy ${fmt(s.bestValAcc * 100, 2)}% -> ${path.join(s.runDir, 'best')}`);
+  const figure = s.bestValMae !== undefined ? `val MAE ${fmt(s.bestValMae, 3)} years` : `val accuracy ${fmt(s.bestValAcc * 100, 2)}%`;
+  console.log(`best: epoch ${s.bestEpoch}, val loss ${fmt(s.bestValLoss, 4)}, ${figure} -> ${path.join(s.runDir, 'best')}`);
   if (s.skipped.count) console.log(`skipped inputs: ${s.skipped.count} (see training.json)`);
   if (s.stopReason === 'time-limit') console.log(`continue with: facecls train --resume ${s.runDir}`);
 }
@@ -200,7 +201,7 @@ function printSummary(s: TrainSummary, json: boolean): void {
 export function registerTrain(program: Command): void {
   const cmd = program
     .command('train')
-    .description('train a classifier (emotion, gender or custom classes) with validation-based model selection; resumable')
+    .description('train a classifier (emotion, gender or custom classes) or an age estimator (age, UTKFace) with validation-based model selection; resumable')
     .argument('[task]', `what to train: ${TASKS.join(', ')}`)
     .option(
       '--data <path>',

@@ -172,117 +172,114 @@ function mustBe(c: Cfg, key: string, allowed: unknown[], why: string): void {
   c.require(key, (v) => allowed.some((a) => JSON.stringify(a) === JSON.stringify(v)), why);
 }
 
+/** The options Conv2D and SeparableConv2D share (after checking channels_last and no dilation). */
+function convOptions(c: Cfg, name: string) {
+  return { name, filters: c.int('filters'), kernelSize: c.pair('kernel_size'), strides: c.pair('strides', [1, 1]), padding: c.padding() };
+}
+
+function conv2d(c: Cfg, name: string): tf.layers.Layer {
+  c.channelsLast();
+  c.noDilation();
+  mustBe(c, 'groups', [1], 'grouped convolutions are not supported');
+  return tf.layers.conv2d({
+    ...convOptions(c, name),
+    activation: c.activation() as never,
+    useBias: c.bool('use_bias', true),
+    kernelRegularizer: c.regularizer('kernel_regularizer'),
+  });
+}
+
+function separableConv2d(c: Cfg, name: string): tf.layers.Layer {
+  c.channelsLast();
+  c.noDilation();
+  const layer = tf.layers.separableConv2d({
+    ...convOptions(c, name),
+    // tfjs-layers 4.22 does not serialise depthMultiplier, so a saved model could not be reloaded.
+    depthMultiplier: c.int('depth_multiplier', 1) === 1 ? 1 : c.fail('depth_multiplier', c.raw('depth_multiplier'), 'only 1 is supported'),
+    activation: c.activation() as never,
+    useBias: c.bool('use_bias', true),
+    depthwiseRegularizer: c.regularizer('depthwise_regularizer'),
+    pointwiseRegularizer: c.regularizer('pointwise_regularizer'),
+  });
+  // Keras 2.0 also accepts a kernel_regularizer on SeparableConv2D (applied to nothing): ignore it.
+  c.raw('kernel_regularizer');
+  return layer;
+}
+
+function batchNormalization(c: Cfg, name: string): tf.layers.Layer {
+  const axis = c.raw('axis') ?? -1;
+  const ax = Array.isArray(axis) && axis.length === 1 ? axis[0] : axis;
+  if (ax !== -1 && ax !== 3) c.fail('axis', axis, 'only the channel axis (-1 / 3, channels_last) is supported');
+  mustBe(c, 'renorm', [false, null], 'batch renormalization is not supported');
+  c.raw('renorm_clipping');
+  c.raw('renorm_momentum');
+  mustBe(c, 'virtual_batch_size', [null], 'virtual batches are not supported');
+  mustBe(c, 'adjustment', [null], 'adjustment functions are not supported');
+  mustBe(c, 'synchronized', [false], 'synchronized batch normalization is not supported');
+  return tf.layers.batchNormalization({
+    name,
+    axis: -1,
+    momentum: c.num('momentum', 0.99),
+    epsilon: c.num('epsilon', 1e-3),
+    center: c.bool('center', true),
+    scale: c.bool('scale', true),
+  });
+}
+
+function pooling2d(c: Cfg, name: string, className: string): tf.layers.Layer {
+  c.channelsLast();
+  const poolSize = c.pair('pool_size', [2, 2]);
+  const opts = { name, poolSize, strides: c.pair('strides', poolSize), padding: c.padding() };
+  return className === 'MaxPooling2D' ? tf.layers.maxPooling2d(opts) : tf.layers.averagePooling2d(opts);
+}
+
+function dropout(c: Cfg, name: string): tf.layers.Layer {
+  mustBe(c, 'noise_shape', [null], 'a custom noise_shape is not supported');
+  const rate = c.num('rate', 0.5);
+  if (rate < 0 || rate >= 1) c.fail('rate', rate, 'expected a rate in [0, 1)');
+  return tf.layers.dropout({ name, rate });
+}
+
+/** The builder of each supported Keras layer class: reads (and so validates) the config, makes the tfjs layer. */
+const BUILDERS: Readonly<Record<string, (c: Cfg, name: string, className: string) => tf.layers.Layer>> = {
+  Conv2D: conv2d,
+  SeparableConv2D: separableConv2d,
+  BatchNormalization: batchNormalization,
+  Activation: (c, name) => tf.layers.activation({ name, activation: c.activation() as never }),
+  MaxPooling2D: pooling2d,
+  AveragePooling2D: pooling2d,
+  GlobalAveragePooling2D: (c, name) => {
+    c.channelsLast();
+    mustBe(c, 'keepdims', [false], 'keepdims=true is not supported');
+    return tf.layers.globalAveragePooling2d({ name });
+  },
+  Add: (_c, name) => tf.layers.add({ name }),
+  Dropout: dropout,
+  Flatten: (c, name) => {
+    // Flattening a channels_last map gives the same order in Keras and tfjs.
+    c.channelsLast();
+    return tf.layers.flatten({ name });
+  },
+  Dense: (c, name) =>
+    tf.layers.dense({
+      name,
+      units: c.int('units'),
+      activation: c.activation() as never,
+      useBias: c.bool('use_bias', true),
+      kernelRegularizer: c.regularizer('kernel_regularizer'),
+    }),
+};
+
 /** Create the tfjs layer for one Keras layer (InputLayer is handled by the graph builder). */
 export function createLayer(spec: LayerSpec): tf.layers.Layer {
   const c = new Cfg(spec);
   const name = spec.name;
-  let layer: tf.layers.Layer;
-  switch (spec.className) {
-    case 'Conv2D': {
-      c.channelsLast();
-      c.noDilation();
-      mustBe(c, 'groups', [1], 'grouped convolutions are not supported');
-      layer = tf.layers.conv2d({
-        name,
-        filters: c.int('filters'),
-        kernelSize: c.pair('kernel_size'),
-        strides: c.pair('strides', [1, 1]),
-        padding: c.padding(),
-        activation: c.activation() as never,
-        useBias: c.bool('use_bias', true),
-        kernelRegularizer: c.regularizer('kernel_regularizer'),
-      });
-      break;
-    }
-    case 'SeparableConv2D': {
-      c.channelsLast();
-      c.noDilation();
-      layer = tf.layers.separableConv2d({
-        name,
-        filters: c.int('filters'),
-        kernelSize: c.pair('kernel_size'),
-        strides: c.pair('strides', [1, 1]),
-        padding: c.padding(),
-        // tfjs-layers 4.22 does not serialise depthMultiplier, so a saved model could not be reloaded.
-        depthMultiplier: c.int('depth_multiplier', 1) === 1 ? 1 : c.fail('depth_multiplier', c.raw('depth_multiplier'), 'only 1 is supported'),
-        activation: c.activation() as never,
-        useBias: c.bool('use_bias', true),
-        depthwiseRegularizer: c.regularizer('depthwise_regularizer'),
-        pointwiseRegularizer: c.regularizer('pointwise_regularizer'),
-      });
-      // Keras 2.0 also accepts a kernel_regularizer on SeparableConv2D (applied to nothing): ignore it.
-      c.raw('kernel_regularizer');
-      break;
-    }
-    case 'BatchNormalization': {
-      const axis = c.raw('axis') ?? -1;
-      const ax = Array.isArray(axis) && axis.length === 1 ? axis[0] : axis;
-      if (ax !== -1 && ax !== 3) c.fail('axis', axis, 'only the channel axis (-1 / 3, channels_last) is supported');
-      mustBe(c, 'renorm', [false, null], 'batch renormalization is not supported');
-      c.raw('renorm_clipping');
-      c.raw('renorm_momentum');
-      mustBe(c, 'virtual_batch_size', [null], 'virtual batches are not supported');
-      mustBe(c, 'adjustment', [null], 'adjustment functions are not supported');
-      mustBe(c, 'synchronized', [false], 'synchronized batch normalization is not supported');
-      layer = tf.layers.batchNormalization({
-        name,
-        axis: -1,
-        momentum: c.num('momentum', 0.99),
-        epsilon: c.num('epsilon', 1e-3),
-        center: c.bool('center', true),
-        scale: c.bool('scale', true),
-      });
-      break;
-    }
-    case 'Activation':
-      layer = tf.layers.activation({ name, activation: c.activation() as never });
-      break;
-    case 'MaxPooling2D':
-    case 'AveragePooling2D': {
-      c.channelsLast();
-      const poolSize = c.pair('pool_size', [2, 2]);
-      const opts = { name, poolSize, strides: c.pair('strides', poolSize), padding: c.padding() };
-      layer = spec.className === 'MaxPooling2D' ? tf.layers.maxPooling2d(opts) : tf.layers.averagePooling2d(opts);
-      break;
-    }
-    case 'GlobalAveragePooling2D':
-      c.channelsLast();
-      mustBe(c, 'keepdims', [false], 'keepdims=true is not supported');
-      layer = tf.layers.globalAveragePooling2d({ name });
-      break;
-    case 'Add':
-      layer = tf.layers.add({ name });
-      break;
-    case 'Dropout': {
-      mustBe(c, 'noise_shape', [null], 'a custom noise_shape is not supported');
-      const rate = c.num('rate', 0.5);
-      if (rate < 0 || rate >= 1) c.fail('rate', rate, 'expected a rate in [0, 1)');
-      layer = tf.layers.dropout({ name, rate });
-      break;
-    }
-    case 'Flatten':
-      // Flattening a channels_last map gives the same order in Keras and tfjs.
-      c.channelsLast();
-      layer = tf.layers.flatten({ name });
-      break;
-    case 'Dense':
-      layer = tf.layers.dense({
-        name,
-        units: c.int('units'),
-        activation: c.activation() as never,
-        useBias: c.bool('use_bias', true),
-        kernelRegularizer: c.regularizer('kernel_regularizer'),
-      });
-      break;
-    case 'Model':
-    case 'Functional':
-    case 'Sequential':
-      throw new UserError(`Keras layer "${name}" is a nested ${spec.className}: nested models are not supported (flatten the model before saving)`);
-    default:
-      throw new UserError(
-        `Keras layer "${name}" has unsupported layer class ${spec.className}; supported: ${SUPPORTED_LAYERS.join(', ')}`,
-      );
+  if (spec.className === 'Model' || spec.className === 'Functional' || spec.className === 'Sequential') {
+    throw new UserError(`Keras layer "${name}" is a nested ${spec.className}: nested models are not supported (flatten the model before saving)`);
   }
+  const build = Object.hasOwn(BUILDERS, spec.className) ? BUILDERS[spec.className] : undefined;
+  if (!build) throw new UserError(`Keras layer "${name}" has unsupported layer class ${spec.className}; supported: ${SUPPORTED_LAYERS.join(', ')}`);
+  const layer = build(c, name, spec.className);
   c.done();
   // Frozen layers stay frozen for fine-tuning.
   if (spec.config.trainable === false) layer.trainable = false;

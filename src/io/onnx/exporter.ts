@@ -11,7 +11,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../../errors.js';
 import type { ModelMeta } from '../model-store.js';
-import { GraphBuilder, type AttrValue, type GraphNode, type Initializer, type ValueInfo } from './graph-builder.js';
+import { GraphBuilder, type AttrValue, type Initializer, type ValueInfo } from './graph-builder.js';
+import { depthwiseToOIHW, foldInto, kernelToOIHW, pair, tfPads, type ConvRecord } from './layout.js';
 import { encodeModel, IR_VERSION, MAX_OPSET, MIN_OPSET } from './schema.js';
 
 /** A model the exporter cannot write (a layer, shape or option it lacks): reason 'export-unsupported'. */
@@ -31,6 +32,8 @@ export interface OnnxExportOptions {
   producerVersion?: string;
   docString?: string;
 }
+
+export { tfPads } from './layout.js';
 
 export const ONNX_META_KEY = 'facecls';
 
@@ -78,14 +81,6 @@ interface TensorInfo {
   foldable?: ConvRecord;
 }
 
-interface ConvRecord {
-  node: GraphNode;
-  weight: Initializer;
-  bias?: Initializer;
-  outChannels: number;
-  baseName: string;
-}
-
 interface KerasNode {
   inputTensors: tf.SymbolicTensor[];
   outputTensors: tf.SymbolicTensor[];
@@ -93,28 +88,15 @@ interface KerasNode {
 
 type LayerConfig = Record<string, unknown>;
 
-function pair(v: unknown, name: string): [number, number] {
-  const a = Array.isArray(v) ? v : [v, v];
-  if (a.length !== 2 || !a.every((x) => Number.isInteger(x))) throw new Error(`internal error: bad ${name} ${JSON.stringify(v)}`);
-  return [a[0] as number, a[1] as number];
-}
-
-/**
- * Explicit ONNX pads [top, left, bottom, right] for TF padding over a known input size.
- * 'same' pads so the output is ceil(in / stride), with the extra pixel at the end (bottom/right).
- */
-export function tfPads(padding: string, inSize: [number, number], kernel: [number, number], strides: [number, number], dilation: [number, number] = [1, 1]): number[] {
-  if (padding === 'valid') return [0, 0, 0, 0];
-  const begin: number[] = [];
-  const end: number[] = [];
-  for (let i = 0; i < 2; i++) {
-    const out = Math.ceil(inSize[i] / strides[i]);
-    const effective = (kernel[i] - 1) * dilation[i] + 1;
-    const total = Math.max((out - 1) * strides[i] + effective - inSize[i], 0);
-    begin.push(Math.floor(total / 2));
-    end.push(total - Math.floor(total / 2));
-  }
-  return [...begin, ...end];
+/** One call of a layer being exported: its config, ONNX base name, first input and that input's rank. */
+interface LayerCall {
+  layer: tf.layers.Layer;
+  cls: string;
+  cfg: LayerConfig;
+  base: string;
+  ins: tf.SymbolicTensor[];
+  x: TensorInfo;
+  rank: number;
 }
 
 class Exporter {
@@ -222,83 +204,17 @@ class Exporter {
 
   /** Emit the ONNX nodes for one call of a layer; returns the ONNX value of its output. */
   private layer(layer: tf.layers.Layer, cls: string, ins: tf.SymbolicTensor[]): Omit<TensorInfo, 'shape'> {
-    const cfg = layer.getConfig() as LayerConfig;
-    const base = layer.name;
     const x = this.info(ins[0], layer);
-    const rank = x.shape.length;
-    const need4 = () => {
-      if (rank !== 4) throw exportError(`cannot export layer "${base}" (${cls}): expected a rank-4 image input, got shape [${x.shape}]`);
-      if (cfg.dataFormat !== undefined && cfg.dataFormat !== 'channelsLast') {
-        throw exportError(`cannot export layer "${base}" (${cls}): only channelsLast data format is supported`);
-      }
-    };
-    const spatial = (): [number, number] | undefined =>
-      typeof x.shape[1] === 'number' && typeof x.shape[2] === 'number' ? [x.shape[1], x.shape[2]] : undefined;
-    const padAttrs = (padding: string, kernel: [number, number], strides: [number, number], dilation: [number, number] = [1, 1]): Record<string, AttrValue> => {
-      if (padding !== 'same' && padding !== 'valid') throw exportError(`cannot export layer "${base}" (${cls}): padding "${padding}" is not supported`);
-      const size = spatial();
-      // Unknown spatial size: SAME_UPPER is TF's rule (extra padding at the end).
-      if (!size) return padding === 'same' ? { auto_pad: 'SAME_UPPER' } : {};
-      return { pads: tfPads(padding, size, kernel, strides, dilation) };
-    };
-
+    const c: LayerCall = { layer, cls, ins, x, cfg: layer.getConfig() as LayerConfig, base: layer.name, rank: x.shape.length };
+    const { cfg, base, rank } = c;
     if (IDENTITY_LAYERS.has(cls)) return { name: x.name, foldable: this.private1(ins[0]) ? x.foldable : undefined };
-
     switch (cls) {
       case 'Conv2D':
       case 'SeparableConv2D':
-      case 'DepthwiseConv2D': {
-        need4();
-        const kernel = pair(cfg.kernelSize, 'kernelSize');
-        const strides = pair(cfg.strides ?? 1, 'strides');
-        const dilation = pair(cfg.dilationRate ?? 1, 'dilationRate');
-        const inC = Number(x.shape[3]);
-        const ws = this.weights(layer);
-        const useBias = cfg.useBias !== false;
-        const [kh, kw] = kernel;
-        const convAttrs = { kernel_shape: kernel, strides, dilations: dilation, ...padAttrs(String(cfg.padding), kernel, strides, dilation) };
-        let rec: ConvRecord;
-        if (cls === 'Conv2D') {
-          const outC = Number(cfg.filters);
-          const w = this.g.addInitializer(`${base}/kernel`, [outC, inC, kh, kw], kernelToOIHW(ws[0], kh, kw, inC, outC));
-          const b = useBias ? this.g.addInitializer(`${base}/bias`, [outC], ws[1]) : undefined;
-          const node = this.g.addNode('Conv', b ? [x.name, w.name, b.name] : [x.name, w.name], base, convAttrs);
-          rec = { node, weight: w, bias: b, outChannels: outC, baseName: base };
-        } else {
-          // From the kernel's size: tfjs leaves depthMultiplier out of SeparableConv2D's config.
-          const mult = ws[0].length / (kh * kw * inC);
-          const dw = this.g.addInitializer(`${base}/depthwise_kernel`, [inC * mult, 1, kh, kw], depthwiseToOIHW(ws[0], kh, kw, inC, mult));
-          if (cls === 'DepthwiseConv2D') {
-            const b = useBias ? this.g.addInitializer(`${base}/bias`, [inC * mult], ws[1]) : undefined;
-            const node = this.g.addNode('Conv', b ? [x.name, dw.name, b.name] : [x.name, dw.name], base, { ...convAttrs, group: inC });
-            rec = { node, weight: dw, bias: b, outChannels: inC * mult, baseName: base };
-          } else {
-            const outC = Number(cfg.filters);
-            const d = this.g.addNode('Conv', [x.name, dw.name], `${base}/depthwise`, { ...convAttrs, group: inC });
-            const pw = this.g.addInitializer(`${base}/pointwise_kernel`, [outC, inC * mult, 1, 1], kernelToOIHW(ws[1], 1, 1, inC * mult, outC));
-            const b = useBias ? this.g.addInitializer(`${base}/bias`, [outC], ws[2]) : undefined;
-            const node = this.g.addNode('Conv', b ? [d.outputs[0], pw.name, b.name] : [d.outputs[0], pw.name], base, {
-              kernel_shape: [1, 1],
-              strides: [1, 1],
-              pads: [0, 0, 0, 0],
-            });
-            rec = { node, weight: pw, bias: b, outChannels: outC, baseName: base };
-          }
-        }
-        const act = String(cfg.activation ?? 'linear');
-        if (act === 'linear') return { name: rec.node.outputs[0], foldable: rec };
-        return { name: this.activation(rec.node.outputs[0], act, 4, base, cls) };
-      }
-      case 'Dense': {
-        if (rank !== 2) throw exportError(`cannot export layer "${base}" (Dense): only Dense on flat [batch, features] inputs is supported, got shape [${x.shape}]`);
-        const ws = this.weights(layer);
-        const units = Number(cfg.units);
-        const inF = Number(x.shape[1]);
-        const w = this.g.addInitializer(`${base}/kernel`, [inF, units], ws[0]);
-        const b = cfg.useBias !== false ? this.g.addInitializer(`${base}/bias`, [units], ws[1]) : undefined;
-        const node = this.g.addNode('Gemm', b ? [x.name, w.name, b.name] : [x.name, w.name], base);
-        return { name: this.activation(node.outputs[0], String(cfg.activation ?? 'linear'), 2, base, cls) };
-      }
+      case 'DepthwiseConv2D':
+        return this.conv(c);
+      case 'Dense':
+        return this.dense(c);
       case 'BatchNormalization':
         return { name: this.batchNorm(layer, cfg, x, ins[0]) };
       case 'Activation':
@@ -306,9 +222,7 @@ class Exporter {
       case 'ReLU': {
         const max = cfg.maxValue as number | null | undefined;
         if (max === null || max === undefined) return { name: this.g.addNode('Relu', [x.name], base).outputs[0] };
-        const lo = this.g.addInitializer(`${base}/min`, [], Float32Array.of(0));
-        const hi = this.g.addInitializer(`${base}/max`, [], Float32Array.of(max));
-        return { name: this.g.addNode('Clip', [x.name, lo.name, hi.name], base).outputs[0] };
+        return { name: this.clip(x.name, max, base) };
       }
       case 'LeakyReLU':
         return { name: this.g.addNode('LeakyRelu', [x.name], base, { alpha: { float: Number(cfg.alpha ?? 0.3) } }).outputs[0] };
@@ -317,61 +231,146 @@ class Exporter {
         if (axis !== -1 && axis !== rank - 1) throw exportError(`cannot export layer "${base}" (Softmax): only softmax over the last axis is supported`);
         return { name: this.activation(x.name, 'softmax', rank, base, cls) };
       }
-      case 'MaxPooling2D':
-      case 'AveragePooling2D': {
-        need4();
-        const kernel = pair(cfg.poolSize, 'poolSize');
-        const strides = pair(cfg.strides ?? cfg.poolSize, 'strides');
-        const attrs = { kernel_shape: kernel, strides, ...padAttrs(String(cfg.padding), kernel, strides) };
-        if (cls === 'MaxPooling2D') return { name: this.g.addNode('MaxPool', [x.name], base, attrs).outputs[0] };
-        return { name: this.g.addNode('AveragePool', [x.name], base, { ...attrs, count_include_pad: 0 }).outputs[0] };
+      case 'Flatten':
+        return { name: this.flatten(c) };
+    }
+    return { name: this.imageOp(c) ?? this.merge(c) };
+  }
+
+  /** Refuse a layer whose input is not a channels-last image. */
+  private need4({ x, cfg, base, cls, rank }: LayerCall): void {
+    if (rank !== 4) throw exportError(`cannot export layer "${base}" (${cls}): expected a rank-4 image input, got shape [${x.shape}]`);
+    if (cfg.dataFormat !== undefined && cfg.dataFormat !== 'channelsLast') {
+      throw exportError(`cannot export layer "${base}" (${cls}): only channelsLast data format is supported`);
+    }
+  }
+
+  /** ONNX padding attributes of a windowed op (explicit pads where the input size is known). */
+  private padAttrs({ x, base, cls }: LayerCall, padding: string, kernel: [number, number], strides: [number, number], dilation: [number, number] = [1, 1]): Record<string, AttrValue> {
+    if (padding !== 'same' && padding !== 'valid') throw exportError(`cannot export layer "${base}" (${cls}): padding "${padding}" is not supported`);
+    const size: [number, number] | undefined = typeof x.shape[1] === 'number' && typeof x.shape[2] === 'number' ? [x.shape[1], x.shape[2]] : undefined;
+    // Unknown spatial size: SAME_UPPER is TF's rule (extra padding at the end).
+    if (!size) return padding === 'same' ? { auto_pad: 'SAME_UPPER' } : {};
+    return { pads: tfPads(padding, size, kernel, strides, dilation) };
+  }
+
+  /** min(max(x, 0), max) as a Clip node. */
+  private clip(input: string, max: number, base: string): string {
+    const lo = this.g.addInitializer(`${base}/min`, [], Float32Array.of(0));
+    const hi = this.g.addInitializer(`${base}/max`, [], Float32Array.of(max));
+    return this.g.addNode('Clip', [input, lo.name, hi.name], base).outputs[0];
+  }
+
+  /** Conv2D, DepthwiseConv2D, SeparableConv2D (depthwise then pointwise); foldable when linear. */
+  private conv(c: LayerCall): Omit<TensorInfo, 'shape'> {
+    const { layer, cls, cfg, base, x } = c;
+    this.need4(c);
+    const kernel = pair(cfg.kernelSize, 'kernelSize');
+    const strides = pair(cfg.strides ?? 1, 'strides');
+    const dilation = pair(cfg.dilationRate ?? 1, 'dilationRate');
+    const inC = Number(x.shape[3]);
+    const ws = this.weights(layer);
+    const useBias = cfg.useBias !== false;
+    const [kh, kw] = kernel;
+    const convAttrs = { kernel_shape: kernel, strides, dilations: dilation, ...this.padAttrs(c, String(cfg.padding), kernel, strides, dilation) };
+    const convNode = (input: string, weight: Initializer, outChannels: number, biasData: Float32Array, name: string, attrs: Record<string, AttrValue>): ConvRecord => {
+      const bias = useBias ? this.g.addInitializer(`${base}/bias`, [outChannels], biasData) : undefined;
+      const node = this.g.addNode('Conv', bias ? [input, weight.name, bias.name] : [input, weight.name], name, attrs);
+      return { node, weight, bias, outChannels, baseName: base };
+    };
+    let rec: ConvRecord;
+    if (cls === 'Conv2D') {
+      const outC = Number(cfg.filters);
+      rec = convNode(x.name, this.g.addInitializer(`${base}/kernel`, [outC, inC, kh, kw], kernelToOIHW(ws[0], kh, kw, inC, outC)), outC, ws[1], base, convAttrs);
+    } else {
+      // From the kernel's size: tfjs leaves depthMultiplier out of SeparableConv2D's config.
+      const mult = ws[0].length / (kh * kw * inC);
+      const dw = this.g.addInitializer(`${base}/depthwise_kernel`, [inC * mult, 1, kh, kw], depthwiseToOIHW(ws[0], kh, kw, inC, mult));
+      if (cls === 'DepthwiseConv2D') {
+        rec = convNode(x.name, dw, inC * mult, ws[1], base, { ...convAttrs, group: inC });
+      } else {
+        const outC = Number(cfg.filters);
+        const d = this.g.addNode('Conv', [x.name, dw.name], `${base}/depthwise`, { ...convAttrs, group: inC });
+        const pw = this.g.addInitializer(`${base}/pointwise_kernel`, [outC, inC * mult, 1, 1], kernelToOIHW(ws[1], 1, 1, inC * mult, outC));
+        rec = convNode(d.outputs[0], pw, outC, ws[2], base, { kernel_shape: [1, 1], strides: [1, 1], pads: [0, 0, 0, 0] });
       }
-      case 'GlobalAveragePooling2D':
-      case 'GlobalMaxPooling2D': {
-        need4();
-        const op = cls === 'GlobalAveragePooling2D' ? 'GlobalAveragePool' : 'GlobalMaxPool';
-        const pooled = this.g.addNode(op, [x.name], `${base}/pool`);
-        return { name: this.g.addNode('Flatten', [pooled.outputs[0]], base, { axis: 1 }).outputs[0] };
-      }
-      case 'ZeroPadding2D': {
-        need4();
-        const p = cfg.padding as [[number, number], [number, number]];
-        const pads = this.g.addInitializer(`${base}/pads`, [8], BigInt64Array.from([0, 0, p[0][0], p[1][0], 0, 0, p[0][1], p[1][1]].map(BigInt)));
-        return { name: this.g.addNode('Pad', [x.name, pads.name], base, { mode: 'constant' }).outputs[0] };
+    }
+    const act = String(cfg.activation ?? 'linear');
+    if (act === 'linear') return { name: rec.node.outputs[0], foldable: rec };
+    return { name: this.activation(rec.node.outputs[0], act, 4, base, cls) };
+  }
+
+  private dense({ layer, cls, cfg, base, x, rank }: LayerCall): Omit<TensorInfo, 'shape'> {
+    if (rank !== 2) throw exportError(`cannot export layer "${base}" (Dense): only Dense on flat [batch, features] inputs is supported, got shape [${x.shape}]`);
+    const ws = this.weights(layer);
+    const units = Number(cfg.units);
+    const inF = Number(x.shape[1]);
+    const w = this.g.addInitializer(`${base}/kernel`, [inF, units], ws[0]);
+    const b = cfg.useBias !== false ? this.g.addInitializer(`${base}/bias`, [units], ws[1]) : undefined;
+    const node = this.g.addNode('Gemm', b ? [x.name, w.name, b.name] : [x.name, w.name], base);
+    return { name: this.activation(node.outputs[0], String(cfg.activation ?? 'linear'), 2, base, cls) };
+  }
+
+  /** Pooling (windowed and global) and zero padding; undefined for any other layer. */
+  private imageOp(c: LayerCall): string | undefined {
+    const { cls, cfg, base, x } = c;
+    if (cls === 'MaxPooling2D' || cls === 'AveragePooling2D') {
+      this.need4(c);
+      const kernel = pair(cfg.poolSize, 'poolSize');
+      const strides = pair(cfg.strides ?? cfg.poolSize, 'strides');
+      const attrs = { kernel_shape: kernel, strides, ...this.padAttrs(c, String(cfg.padding), kernel, strides) };
+      if (cls === 'MaxPooling2D') return this.g.addNode('MaxPool', [x.name], base, attrs).outputs[0];
+      return this.g.addNode('AveragePool', [x.name], base, { ...attrs, count_include_pad: 0 }).outputs[0];
+    }
+    if (cls === 'GlobalAveragePooling2D' || cls === 'GlobalMaxPooling2D') {
+      this.need4(c);
+      const op = cls === 'GlobalAveragePooling2D' ? 'GlobalAveragePool' : 'GlobalMaxPool';
+      const pooled = this.g.addNode(op, [x.name], `${base}/pool`);
+      return this.g.addNode('Flatten', [pooled.outputs[0]], base, { axis: 1 }).outputs[0];
+    }
+    if (cls === 'ZeroPadding2D') {
+      this.need4(c);
+      const p = cfg.padding as [[number, number], [number, number]];
+      const pads = this.g.addInitializer(`${base}/pads`, [8], BigInt64Array.from([0, 0, p[0][0], p[1][0], 0, 0, p[0][1], p[1][1]].map(BigInt)));
+      return this.g.addNode('Pad', [x.name, pads.name], base, { mode: 'constant' }).outputs[0];
+    }
+    return undefined;
+  }
+
+  /** Layers of several inputs: Add, Multiply, Maximum, Average, Concatenate. */
+  private merge({ layer, cls, cfg, base, ins, rank }: LayerCall): string {
+    const names = ins.map((t) => this.info(t, layer).name);
+    switch (cls) {
+      case 'Average':
+        return this.g.addNode('Mean', names, base).outputs[0];
+      case 'Concatenate': {
+        let axis = Number(cfg.axis ?? -1);
+        if (axis < 0) axis += rank;
+        if (rank === 4) axis = [0, 2, 3, 1][axis];
+        return this.g.addNode('Concat', names, base, { axis }).outputs[0];
       }
       case 'Add':
       case 'Multiply':
       case 'Maximum': {
-        const names = ins.map((t) => this.info(t, layer).name);
         const op = cls === 'Add' ? (names.length === 2 ? 'Add' : 'Sum') : cls === 'Multiply' ? 'Mul' : 'Max';
         if (op === 'Mul' && names.length !== 2) {
           let acc = names[0];
           for (let i = 1; i < names.length; i++) acc = this.g.addNode('Mul', [acc, names[i]], i === names.length - 1 ? base : `${base}/${i}`).outputs[0];
-          return { name: acc };
+          return acc;
         }
-        return { name: this.g.addNode(op, names, base).outputs[0] };
-      }
-      case 'Average': {
-        const names = ins.map((t) => this.info(t, layer).name);
-        return { name: this.g.addNode('Mean', names, base).outputs[0] };
-      }
-      case 'Concatenate': {
-        const names = ins.map((t) => this.info(t, layer).name);
-        let axis = Number(cfg.axis ?? -1);
-        if (axis < 0) axis += rank;
-        if (rank === 4) axis = [0, 2, 3, 1][axis];
-        return { name: this.g.addNode('Concat', names, base, { axis }).outputs[0] };
-      }
-      case 'Flatten': {
-        if (rank === 2) return { name: x.name };
-        if (rank !== 4) throw exportError(`cannot export layer "${base}" (Flatten): input of shape [${x.shape}] is not supported`);
-        // Keras flattens in NHWC order; a 1x1 map is the same in either layout.
-        let src = x.name;
-        if (!(x.shape[1] === 1 && x.shape[2] === 1)) src = this.g.addNode('Transpose', [src], `${base}/nhwc`, { perm: [0, 2, 3, 1] }).outputs[0];
-        return { name: this.g.addNode('Flatten', [src], base, { axis: 1 }).outputs[0] };
+        return this.g.addNode(op, names, base).outputs[0];
       }
     }
     throw new Error(`internal error: no export rule for ${cls}`);
+  }
+
+  private flatten({ base, x, rank }: LayerCall): string {
+    if (rank === 2) return x.name;
+    if (rank !== 4) throw exportError(`cannot export layer "${base}" (Flatten): input of shape [${x.shape}] is not supported`);
+    // Keras flattens in NHWC order; a 1x1 map is the same in either layout.
+    let src = x.name;
+    if (!(x.shape[1] === 1 && x.shape[2] === 1)) src = this.g.addNode('Transpose', [src], `${base}/nhwc`, { perm: [0, 2, 3, 1] }).outputs[0];
+    return this.g.addNode('Flatten', [src], base, { axis: 1 }).outputs[0];
   }
 
   private activation(input: string, act: string, rank: number, base: string, cls: string): string {
@@ -397,11 +396,8 @@ class Exporter {
         return this.g.addNode('Softsign', [input], base).outputs[0];
       case 'hardSigmoid':
         return this.g.addNode('HardSigmoid', [input], base, { alpha: { float: 0.2 }, beta: { float: 0.5 } }).outputs[0];
-      case 'relu6': {
-        const lo = this.g.addInitializer(`${base}/min`, [], Float32Array.of(0));
-        const hi = this.g.addInitializer(`${base}/max`, [], Float32Array.of(6));
-        return this.g.addNode('Clip', [input, lo.name, hi.name], base).outputs[0];
-      }
+      case 'relu6':
+        return this.clip(input, 6, base);
       default:
         throw exportError(`cannot export layer "${base}" (${cls}) to ONNX: unsupported activation "${act}"`);
     }
@@ -435,43 +431,6 @@ class Exporter {
       this.g.addInitializer(`${base}/moving_variance`, [channels], variance),
     ];
     return this.g.addNode('BatchNormalization', [x.name, ...inits.map((t) => t.name)], base, { epsilon: { float: eps } }).outputs[0];
-  }
-}
-
-/** Keras conv kernel [kh, kw, in, out] -> ONNX [out, in, kh, kw]. */
-function kernelToOIHW(k: Float32Array, kh: number, kw: number, inC: number, outC: number): Float32Array {
-  const w = new Float32Array(k.length);
-  for (let y = 0; y < kh; y++)
-    for (let x = 0; x < kw; x++)
-      for (let i = 0; i < inC; i++)
-        for (let o = 0; o < outC; o++) w[((o * inC + i) * kh + y) * kw + x] = k[((y * kw + x) * inC + i) * outC + o];
-  return w;
-}
-
-/** Keras depthwise kernel [kh, kw, in, mult] -> ONNX grouped conv [in * mult, 1, kh, kw] (channel c*mult+m). */
-function depthwiseToOIHW(k: Float32Array, kh: number, kw: number, inC: number, mult: number): Float32Array {
-  const w = new Float32Array(k.length);
-  for (let y = 0; y < kh; y++)
-    for (let x = 0; x < kw; x++)
-      for (let c = 0; c < inC; c++) for (let m = 0; m < mult; m++) w[((c * mult + m) * kh + y) * kw + x] = k[((y * kw + x) * inC + c) * mult + m];
-  return w;
-}
-
-/** y = gamma * (conv(x) + b - mean) / sqrt(var + eps) + beta, folded into the conv's weights and bias. */
-function foldInto(rec: ConvRecord, gamma: Float32Array, beta: Float32Array, mean: Float32Array, variance: Float32Array, eps: number, g: GraphBuilder): void {
-  const w = rec.weight.data as Float32Array;
-  const per = w.length / rec.outChannels;
-  const bias = new Float32Array(rec.outChannels);
-  const oldBias = rec.bias?.data as Float32Array | undefined;
-  for (let o = 0; o < rec.outChannels; o++) {
-    const scale = gamma[o] / Math.sqrt(variance[o] + eps);
-    for (let j = 0; j < per; j++) w[o * per + j] *= scale;
-    bias[o] = ((oldBias ? oldBias[o] : 0) - mean[o]) * scale + beta[o];
-  }
-  if (rec.bias) rec.bias.data = bias;
-  else {
-    rec.bias = g.addInitializer(`${rec.baseName}/bias`, [rec.outChannels], bias);
-    rec.node.inputs.push(rec.bias.name);
   }
 }
 
