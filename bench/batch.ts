@@ -41,11 +41,17 @@ interface Row {
   ok: boolean;
 }
 
-function run(args: string[], opts: { stdout?: string; env?: Record<string, string>; input?: string } = {}): Promise<{ code: number | null; stderr: string; stdout: string; seconds: number }> {
+function run(
+  args: string[],
+  opts: { stdout?: string; env?: Record<string, string>; input?: string } = {},
+): Promise<{ code: number | null; stderr: string; stdout: string; seconds: number }> {
   const t0 = performance.now();
   return new Promise((resolve) => {
     const out = opts.stdout ? fs.openSync(opts.stdout, 'w') : 'pipe';
-    const p = spawn(process.execPath, [BIN, ...args], { stdio: [opts.input === undefined ? 'ignore' : 'pipe', out, 'pipe'], env: { ...process.env, ...opts.env } });
+    const p = spawn(process.execPath, [BIN, ...args], {
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', out, 'pipe'],
+      env: { ...process.env, ...opts.env },
+    });
     let stderr = '';
     let stdout = '';
     p.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-20_000)));
@@ -109,13 +115,20 @@ async function compare(redis: PrivateRedis, id: string, classifyOut: string, dir
 
 function photoDir(dir: string, n: number): { dir: string; list: string } {
   const utk = datasetPath('utkface');
-  const names = fs.readdirSync(utk).filter((f) => f.endsWith('.jpg')).sort().slice(0, n);
+  const names = fs
+    .readdirSync(utk)
+    .filter((f) => f.endsWith('.jpg'))
+    .sort()
+    .slice(0, n);
   if (names.length < n) throw new Error(`only ${names.length} UTKFace photos at ${utk}`);
   const d = path.join(dir, `photos-${n}`);
   fs.mkdirSync(d);
   for (const f of names) fs.symlinkSync(path.join(utk, f), path.join(d, f));
   // classify walks the directory in name order (localeCompare); the list follows the same order.
-  const files = fs.readdirSync(d).sort((x, y) => x.localeCompare(y)).map((f) => path.join(d, f));
+  const files = fs
+    .readdirSync(d)
+    .sort((x, y) => x.localeCompare(y))
+    .map((f) => path.join(d, f));
   const list = path.join(dir, `photos-${n}.txt`);
   fs.writeFileSync(list, files.join('\n') + '\n');
   return { dir: d, list };
@@ -137,13 +150,33 @@ async function throughputRows(redis: PrivateRedis, tmp: string): Promise<Row[]> 
   const c1 = await compare(redis, one.id, ref, tmp);
   const c2 = await compare(redis, two.id, ref, tmp);
   rows.push({ target: `classify, ${PHOTOS} photos (images/s)`, measured: clRate.toFixed(1), goal: '(reference)', ok: true });
-  rows.push({ target: 'one worker through the queue / classify', measured: `${one.rate.toFixed(1)} images/s = ${((one.rate / clRate) * 100).toFixed(1)}%`, goal: '>= 90%', ok: one.rate / clRate >= 0.9 });
-  rows.push({ target: 'two workers / one worker', measured: `${two.rate.toFixed(1)} images/s = ${(two.rate / one.rate).toFixed(2)}x`, goal: '>= 1.6x', ok: two.rate / one.rate >= 1.6 });
-  rows.push({ target: 'queue results = classify --json lines', measured: `${c1.equal}/${c1.expected} and ${c2.equal}/${c2.expected} (lines ${c1.lines}, ${c2.lines})`, goal: 'all', ok: c1.equal === c1.expected && c2.equal === c2.expected && c1.lines === c1.expected && c2.lines === c2.expected });
+  rows.push({
+    target: 'one worker through the queue / classify',
+    measured: `${one.rate.toFixed(1)} images/s = ${((one.rate / clRate) * 100).toFixed(1)}%`,
+    goal: '>= 90%',
+    ok: one.rate / clRate >= 0.9,
+  });
+  rows.push({
+    target: 'two workers / one worker',
+    measured: `${two.rate.toFixed(1)} images/s = ${(two.rate / one.rate).toFixed(2)}x`,
+    goal: '>= 1.6x',
+    ok: two.rate / one.rate >= 1.6,
+  });
+  rows.push({
+    target: 'queue results = classify --json lines',
+    measured: `${c1.equal}/${c1.expected} and ${c2.equal}/${c2.expected} (lines ${c1.lines}, ${c2.lines})`,
+    goal: 'all',
+    ok: c1.equal === c1.expected && c2.equal === c2.expected && c1.lines === c1.expected && c2.lines === c2.expected,
+  });
   for (const chunk of CHUNKS) {
     const r = await queueRun(redis, list, 1, chunk);
     log(`chunk ${chunk}: ${r.rate.toFixed(1)} images/s`);
-    rows.push({ target: `one worker, --chunk-size ${chunk}`, measured: `${r.rate.toFixed(1)} images/s = ${((r.rate / clRate) * 100).toFixed(1)}% of classify`, goal: '', ok: true });
+    rows.push({
+      target: `one worker, --chunk-size ${chunk}`,
+      measured: `${r.rate.toFixed(1)} images/s = ${((r.rate / clRate) * 100).toFixed(1)}% of classify`,
+      goal: '',
+      ok: true,
+    });
   }
   return rows;
 }
@@ -193,7 +226,12 @@ async function faultRow(redis: PrivateRedis, tmp: string, extra: Record<string, 
 /** 4: a million queued entries: submit time, Redis memory, status query and command times. */
 async function millionRows(redis: PrivateRedis, tmp: string): Promise<Row[]> {
   const rows: Row[] = [];
-  const photos = fs.readdirSync(datasetPath('utkface')).filter((f) => f.endsWith('.jpg')).sort().slice(0, 2000).map((f) => path.join(datasetPath('utkface'), f));
+  const photos = fs
+    .readdirSync(datasetPath('utkface'))
+    .filter((f) => f.endsWith('.jpg'))
+    .sort()
+    .slice(0, 2000)
+    .map((f) => path.join(datasetPath('utkface'), f));
   const list = path.join(tmp, 'million.txt');
   const fd = fs.openSync(list, 'w');
   for (let i = 0; i < MILLION; i += photos.length) fs.writeSync(fd, photos.slice(0, Math.min(photos.length, MILLION - i)).join('\n') + '\n');
@@ -212,10 +250,20 @@ async function millionRows(redis: PrivateRedis, tmp: string): Promise<Row[]> {
   await reader.status(s.id);
   const queryMs = performance.now() - q0;
   await reader.close();
-  rows.push({ target: `submit ${MILLION.toLocaleString('en-US')} entries (${s.jobs} jobs)`, measured: `${sub.seconds.toFixed(1)} s`, goal: '< 60 s', ok: sub.seconds < 60 });
+  rows.push({
+    target: `submit ${MILLION.toLocaleString('en-US')} entries (${s.jobs} jobs)`,
+    measured: `${sub.seconds.toFixed(1)} s`,
+    goal: '< 60 s',
+    ok: sub.seconds < 60,
+  });
   rows.push({ target: 'Redis memory of the queued batch', measured: `${(mem / 2 ** 20).toFixed(0)} MiB`, goal: '< 1024 MiB', ok: mem < 2 ** 30 });
   rows.push({ target: 'batch status on it: the query (BatchReader.status)', measured: `${queryMs.toFixed(0)} ms`, goal: '< 1 s', ok: queryMs < 1000 });
-  rows.push({ target: '`facecls batch status` on it (whole command)', measured: `${st.seconds.toFixed(2)} s (\`facecls --version\`: ${version.seconds.toFixed(2)} s)`, goal: '< 1 s', ok: st.seconds < 1 && st.code === 0 });
+  rows.push({
+    target: '`facecls batch status` on it (whole command)',
+    measured: `${st.seconds.toFixed(2)} s (\`facecls --version\`: ${version.seconds.toFixed(2)} s)`,
+    goal: '< 1 s',
+    ok: st.seconds < 1 && st.code === 0,
+  });
   return rows;
 }
 
@@ -233,7 +281,13 @@ async function main(): Promise<void> {
   process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
   const redis = await startPrivateRedis();
   const rows: Row[] = [];
-  const extra: Record<string, unknown> = { load: os.loadavg().map((x) => x.toFixed(2)).join(' '), cores: os.cpus().length };
+  const extra: Record<string, unknown> = {
+    load: os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' '),
+    cores: os.cpus().length,
+  };
   try {
     if (!SKIP.has('throughput')) rows.push(...(await throughputRows(redis, tmp)));
     if (!SKIP.has('fault')) rows.push(await faultRow(redis, tmp, extra));

@@ -81,7 +81,8 @@ if (argv[0] === '--child') {
   if (argv.includes('--json')) console.log(JSON.stringify(rows, null, 2));
   else {
     console.log('work      alone ms   two at once ms   slowdown');
-    for (const r of rows) console.log(`${r.work.padEnd(8)} ${r.aloneMs.toFixed(1).padStart(9)} ${r.pairMs.toFixed(1).padStart(16)} ${r.slowdown.toFixed(2).padStart(10)}x`);
+    for (const r of rows)
+      console.log(`${r.work.padEnd(8)} ${r.aloneMs.toFixed(1).padStart(9)} ${r.pairMs.toFixed(1).padStart(16)} ${r.slowdown.toFixed(2).padStart(10)}x`);
     const s = (k: string) => rows.find((r) => r.work === k)!;
     console.log(
       `\nceiling for 2 workers at batch 32 (no synchronisation cost): t1(32) / t2(16) = ${(s('step32').aloneMs / s('step16').pairMs).toFixed(2)}x; ` +

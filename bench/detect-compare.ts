@@ -101,7 +101,13 @@ async function main() {
     const v = VARIANTS[name];
     if (!v) throw new Error(`unknown variant ${name}: ${Object.keys(VARIANTS).join(', ')}`);
     const thr = v.scoreThreshold ?? threshold;
-    const r = await runDetectionEval({ data, detector: `facecls ${name}`, detect: (img) => det.detect(img, { scoreThreshold: thr, minScore: 0.05, ...v }), threshold: thr, limit });
+    const r = await runDetectionEval({
+      data,
+      detector: `facecls ${name}`,
+      detect: (img) => det.detect(img, { scoreThreshold: thr, minScore: 0.05, ...v }),
+      threshold: thr,
+      limit,
+    });
     rows.push({ name: `facecls ${name}`, r, g: geometry(r, truth) });
     process.stderr.write(`${name} done\n`);
   }
@@ -111,12 +117,26 @@ async function main() {
     const r = await runDetectionEval({ data, detector: 'human', detect: human, threshold, limit });
     rows.push({ name: 'human BlazeFace (scale 1)', r, g: geometry(r, truth) });
   }
-  console.log(`data ${path.resolve(data)}, ${rows[0].r.images} images; threshold ${threshold} (variants may set their own) for the box geometry; geometry over the ${subset} subset's faces matched at IoU >= 0.3 (medians; dx, dy: centre offset / labelled width, height; w, h: size / labelled size)`);
+  console.log(
+    `data ${path.resolve(data)}, ${rows[0].r.images} images; threshold ${threshold} (variants may set their own) for the box geometry; geometry over the ${subset} subset's faces matched at IoU >= 0.3 (medians; dx, dy: centre offset / labelled width, height; w, h: size / labelled size)`,
+  );
   console.log('detector | AP ' + set.subsets.join(' / ') + ' | P / R @thr (last subset) | ms/img | matched@0.3 | @0.5 | median IoU | dx | dy | w | h');
   for (const { name, r, g } of rows) {
     const last = r.subsets[r.subsets.length - 1].atThreshold;
     console.log(
-      [name, r.subsets.map((s) => s.ap.toFixed(3)).join(' / '), `${last.precision.toFixed(3)} / ${last.recall.toFixed(3)}`, r.msPerImage.mean.toFixed(1), g.matched03, g.matched05, g.medianIou.toFixed(3), g.dx.toFixed(3), g.dy.toFixed(3), g.width.toFixed(3), g.height.toFixed(3)].join(' | '),
+      [
+        name,
+        r.subsets.map((s) => s.ap.toFixed(3)).join(' / '),
+        `${last.precision.toFixed(3)} / ${last.recall.toFixed(3)}`,
+        r.msPerImage.mean.toFixed(1),
+        g.matched03,
+        g.matched05,
+        g.medianIou.toFixed(3),
+        g.dx.toFixed(3),
+        g.dy.toFixed(3),
+        g.width.toFixed(3),
+        g.height.toFixed(3),
+      ].join(' | '),
     );
   }
   const human = rows.find((x) => x.name.startsWith('human'));

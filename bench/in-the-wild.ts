@@ -46,7 +46,11 @@ const GENDER_CHECKS: Check[] = [
 ];
 
 async function main(): Promise<void> {
-  const models = (v: string | undefined, def: string) => (v ?? def).split(',').filter(Boolean).map((m) => path.resolve(m));
+  const models = (v: string | undefined, def: string) =>
+    (v ?? def)
+      .split(',')
+      .filter(Boolean)
+      .map((m) => path.resolve(m));
   const emotion = models(arg('--emotion'), path.join(projectRoot(), 'models', 'emotion'));
   const gender = models(arg('--gender'), path.join(projectRoot(), 'models', 'gender'));
   const limit = arg('--limit') ? Number(arg('--limit')) : undefined;
@@ -72,7 +76,13 @@ async function main(): Promise<void> {
             align: c.align,
             ...(c.recut ? { recutSeed: 1, recutRotation: c.rotation ?? 0 } : {}),
           });
-          const row = { model: path.relative(projectRoot(), dir), check: c.name, accuracy: r.metrics.accuracy, n: r.metrics.n, ...(r.framing?.located !== undefined ? { located: r.framing.located } : {}) };
+          const row = {
+            model: path.relative(projectRoot(), dir),
+            check: c.name,
+            accuracy: r.metrics.accuracy,
+            n: r.metrics.n,
+            ...(r.framing?.located !== undefined ? { located: r.framing.located } : {}),
+          };
           rows.push(row);
           if (!process.argv.includes('--json')) console.error(`${row.model} | ${row.check}: ${(row.accuracy * 100).toFixed(2)}% (n ${row.n})`);
         }

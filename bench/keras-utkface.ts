@@ -112,7 +112,9 @@ async function main(argv: string[]): Promise<void> {
   const t0 = performance.now();
   const results = await genderAccuracy(model, faces, { inputSize: meta.inputSize, channels: meta.channels === 3 ? 3 : 1, margins });
   const secs = (performance.now() - t0) / 1000;
-  console.log(`UTKFace adults (age >= 18): ${faces.length} of ${all.length} images; model ${dir} (${meta.arch ?? 'custom'}); backend ${backend}; ${secs.toFixed(1)} s`);
+  console.log(
+    `UTKFace adults (age >= 18): ${faces.length} of ${all.length} images; model ${dir} (${meta.arch ?? 'custom'}); backend ${backend}; ${secs.toFixed(1)} s`,
+  );
   for (const r of results) {
     console.log(
       `  margin ${r.margin.toFixed(2)}: accuracy ${(100 * r.accuracy).toFixed(2)}% (${r.correct}/${r.n}); women ${(100 * r.perClass[0]).toFixed(1)}%, men ${(100 * r.perClass[1]).toFixed(1)}%`,

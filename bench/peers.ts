@@ -167,7 +167,9 @@ export async function loadHuman(): Promise<Peer> {
  * score floor, NMS IoU and box scale (human's default scale 1.4 enlarges boxes for its mesh; 1 keeps
  * the detector's box).
  */
-export async function loadHumanBlazeFace(opts: { minConfidence?: number; iouThreshold?: number; maxDetected?: number; scale?: number } = {}): Promise<(img: RawImage) => Promise<PeerFace[]>> {
+export async function loadHumanBlazeFace(
+  opts: { minConfidence?: number; iouThreshold?: number; maxDetected?: number; scale?: number } = {},
+): Promise<(img: RawImage) => Promise<PeerFace[]>> {
   const tf = await cjsTf();
   const H = require(nodeModules('@vladmandic', 'human', 'dist', 'human.node-wasm.js'));
   const human = new H.Human({

@@ -89,7 +89,11 @@ export interface PipelineBenchResult {
   detection: DetectionRow[];
   /** Real photos (absent when widerface-dev500 is missing or --wider-images 0). */
   realPhotos?: { data: string; rows: RealPhotoRow[]; note?: string };
-  targets: { fps40: { measured: number; met: boolean }; faceApi3x: { measured: number | null; met: boolean | null }; detectorVsBlazeFace: { met: boolean | null; note: string } };
+  targets: {
+    fps40: { measured: number; met: boolean };
+    faceApi3x: { measured: number | null; met: boolean | null };
+    detectorVsBlazeFace: { met: boolean | null; note: string };
+  };
 }
 
 /** Emotion + gender model directories: the shipped ones, else untrained stand-ins of the paper's size. */
@@ -104,19 +108,28 @@ async function modelDirs(opts: PipelineBenchOptions): Promise<{ emotion: string;
   process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   const make = async (task: 'emotion' | 'gender', labels: readonly string[]) => {
     const m = buildModel('mini-xception', { inputSize: 64, channels: 1, numClasses: labels.length });
-    await saveModel(m, path.join(dir, task), { task, labels: [...labels], arch: 'mini-xception', inputSize: 64, channels: 1, preprocessing: { colorSpace: 'grey', range: [-1, 1] } });
+    await saveModel(m, path.join(dir, task), {
+      task,
+      labels: [...labels],
+      arch: 'mini-xception',
+      inputSize: 64,
+      channels: 1,
+      preprocessing: { colorSpace: 'grey', range: [-1, 1] },
+    });
     m.dispose();
     return path.join(dir, task);
   };
   return {
     emotion: await make('emotion', EMOTION_LABELS),
     gender: await make('gender', GENDER_LABELS),
-    note: 'no trained models in models/: untrained mini-Xception 64x64x1 stand-ins (the paper\'s released size; same compute, meaningless labels)',
+    note: "no trained models in models/: untrained mini-Xception 64x64x1 stand-ins (the paper's released size; same compute, meaningless labels)",
   };
 }
 
 async function jpeg(img: RawImage): Promise<Buffer> {
-  return sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), { raw: { width: img.width, height: img.height, channels: img.channels } })
+  return sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), {
+    raw: { width: img.width, height: img.height, channels: img.channels },
+  })
     .jpeg({ quality: 90 })
     .toBuffer();
 }
@@ -181,12 +194,21 @@ async function timePeer(p: Peer, frames: Buffer[], faces: number, warmup: number
 }
 
 /** Speed rows with 1 and 3 faces per frame: facecls, its tiles variants and the peers, on the same frames. */
-async function speedRows(chips: string[], fc: FaceClassifier, variants: Array<[string, FaceClassifier]>, peers: Peer[], nFrames: number, warmup: number, log: (l: string) => void): Promise<SpeedRow[]> {
+async function speedRows(
+  chips: string[],
+  fc: FaceClassifier,
+  variants: Array<[string, FaceClassifier]>,
+  peers: Peer[],
+  nFrames: number,
+  warmup: number,
+  log: (l: string) => void,
+): Promise<SpeedRow[]> {
   const speed: SpeedRow[] = [];
   for (const faces of [1, 3]) {
     log(`speed: composing ${nFrames + warmup} frames with ${faces} face(s) ...`);
     const frames: Buffer[] = [];
-    for (let i = 0; i < nFrames + warmup; i++) frames.push(await jpeg((await composeFrame(chips, { faces, seed: 5000 * faces + i, minSide: 80, maxSide: 200 })).image));
+    for (let i = 0; i < nFrames + warmup; i++)
+      frames.push(await jpeg((await composeFrame(chips, { faces, seed: 5000 * faces + i, minSide: 80, maxSide: 200 })).image));
     const ours = await timePipeline('facecls', fc, frames, faces, warmup);
     speed.push(ours);
     const others: SpeedRow[] = [];
@@ -242,7 +264,10 @@ function pipelineTargets(speed: SpeedRow[], detection: DetectionRow[]): Pipeline
     fps40: { measured: one.framesPerSecond, met: one.framesPerSecond >= 40 },
     faceApi3x: { measured: faceApi1?.vsFacecls ?? null, met: faceApi1 ? (faceApi1.vsFacecls ?? 0) >= 3 : null },
     detectorVsBlazeFace: human
-      ? { met: ours.recall >= human.recall && ours.precision >= human.precision, note: `recall ${ours.recall.toFixed(3)} vs ${human.recall.toFixed(3)}, precision ${ours.precision.toFixed(3)} vs ${human.precision.toFixed(3)}` }
+      ? {
+          met: ours.recall >= human.recall && ours.precision >= human.precision,
+          note: `recall ${ours.recall.toFixed(3)} vs ${human.recall.toFixed(3)}, precision ${ours.precision.toFixed(3)} vs ${human.precision.toFixed(3)}`,
+        }
       : { met: null, note: 'peers not run' },
   };
 }
@@ -253,12 +278,31 @@ export async function runPipelineBench(opts: PipelineBenchOptions = {}): Promise
   if (!fs.existsSync(utk)) throw new UserError(`bench pipeline composes its frames from UTKFace faces: not found at ${utk} (set FACECLS_DATASETS)`);
   const chips = listUtkFaces(utk);
   const models = await modelDirs(opts);
-  const fc = await FaceClassifier.load({ emotionModel: models.emotion, genderModel: models.gender, detector: opts.detector ?? 'blazeface', runtime: opts.runtime, backend: opts.backend });
+  const fc = await FaceClassifier.load({
+    emotionModel: models.emotion,
+    genderModel: models.gender,
+    detector: opts.detector ?? 'blazeface',
+    runtime: opts.runtime,
+    backend: opts.backend,
+  });
   // The same pipeline with the detector's tiles always on / off, for the trade-off.
   const variants: Array<[string, FaceClassifier]> = [];
   if ((opts.detector ?? 'blazeface') === 'blazeface') {
-    for (const [label, tiles] of [['facecls --tiles always', true], ['facecls --tiles off', false]] as const) {
-      variants.push([label, await FaceClassifier.load({ emotionModel: models.emotion, genderModel: models.gender, detector: fc.detector, runtime: opts.runtime, backend: opts.backend, tiles })]);
+    for (const [label, tiles] of [
+      ['facecls --tiles always', true],
+      ['facecls --tiles off', false],
+    ] as const) {
+      variants.push([
+        label,
+        await FaceClassifier.load({
+          emotionModel: models.emotion,
+          genderModel: models.gender,
+          detector: fc.detector,
+          runtime: opts.runtime,
+          backend: opts.backend,
+          tiles,
+        }),
+      ]);
     }
   }
   const peers: Peer[] = [];
@@ -272,8 +316,18 @@ export async function runPipelineBench(opts: PipelineBenchOptions = {}): Promise
   await fc.dispose();
   for (const [, v] of variants) await v.dispose();
   return {
-    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? '?', loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100), node: process.version },
-    models: { ...models, runtime: fc.emotion?.name ?? '-', detector: fc.detector.name, detectorEngine: fc.detector instanceof BlazeFaceDetector ? fc.detector.engine : undefined },
+    machine: {
+      cpus: os.cpus().length,
+      model: os.cpus()[0]?.model ?? '?',
+      loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
+      node: process.version,
+    },
+    models: {
+      ...models,
+      runtime: fc.emotion?.name ?? '-',
+      detector: fc.detector.name,
+      detectorEngine: fc.detector instanceof BlazeFaceDetector ? fc.detector.engine : undefined,
+    },
     speed,
     detection,
     ...(realPhotos ? { realPhotos } : {}),
@@ -293,7 +347,12 @@ async function realPhotoRows(opts: PipelineBenchOptions, peers: boolean, log: (l
   const bf = await BlazeFaceDetector.load();
   const threshold = BLAZEFACE_DEFAULTS.scoreThreshold;
   const options: Array<[string, (img: RawImage) => Promise<Array<{ box: Box; score: number }>>]> = [];
-  for (const [label, tiles] of [['auto (default)', 'auto'], ['always', true], ['dense', 'dense'], ['off', false]] as const) {
+  for (const [label, tiles] of [
+    ['auto (default)', 'auto'],
+    ['always', true],
+    ['dense', 'dense'],
+    ['off', false],
+  ] as const) {
     options.push([`facecls blazeface --tiles ${label}`, (img) => bf.detect(img, { tiles, minScore: 0.05 })]);
   }
   if (peers) options.push(["human blazeface (scale 1, human's NMS)", await loadHumanBlazeFace({ minConfidence: 0.05 })]);

@@ -86,7 +86,9 @@ function memorySampler(pid: number, ms = 50): { stop: () => { max: number; peak:
 
 async function startServer(): Promise<{ child: ChildProcess; base: string; exited: () => boolean }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', String(port), '--log-level', 'error', '--rate-limit', '0'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', String(port), '--log-level', 'error', '--rate-limit', '0'], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   let exited = false;
   child.on('exit', () => (exited = true));
   const base = `http://127.0.0.1:${port}`;
@@ -115,7 +117,11 @@ async function facePhoto(): Promise<Buffer> {
   const utk = datasetPath('utkface');
   const chip = fs.existsSync(utk) ? fs.readdirSync(utk).find((f) => f.endsWith('.chip.jpg') && f.startsWith('28_0_4_')) : undefined;
   const bg = sharp({ create: { width: 640, height: 480, channels: 3, background: '#5a7a8c' } });
-  if (chip) return bg.composite([{ input: await sharp(path.join(utk, chip)).resize(220, 220).toBuffer(), left: 210, top: 130 }]).jpeg({ quality: 90 }).toBuffer();
+  if (chip)
+    return bg
+      .composite([{ input: await sharp(path.join(utk, chip)).resize(220, 220).toBuffer(), left: 210, top: 130 }])
+      .jpeg({ quality: 90 })
+      .toBuffer();
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="640" height="480"><rect width="100%" height="100%" fill="#5a7a8c"/>
     <ellipse cx="320" cy="240" rx="95" ry="125" fill="#dcb"/><circle cx="285" cy="215" r="12" fill="#333"/><circle cx="355" cy="215" r="12" fill="#333"/>
     <rect x="290" y="300" width="60" height="12" fill="#944"/></svg>`;
@@ -124,18 +130,30 @@ async function facePhoto(): Promise<Buffer> {
 
 async function pngPhase(): Promise<void> {
   console.log('\n32 connections posting a 6000x6000 PNG');
-  const png = await sharp({ create: { width: 6000, height: 6000, channels: 3, background: '#7a6a5a' } }).png({ compressionLevel: 9 }).toBuffer();
+  const png = await sharp({ create: { width: 6000, height: 6000, channels: 3, background: '#7a6a5a' } })
+    .png({ compressionLevel: 9 })
+    .toBuffer();
   const s = await startServer();
   try {
     const idle = procMemory(s.child.pid!)!.rss;
     const mem = memorySampler(s.child.pid!);
     const limitS = DEFAULT_LIMITS.timeoutMs / 1000;
     // A fixed number of requests (two per connection), so every one is answered and counted.
-    const r = await autocannon({ url: `${s.base}/v1/classify`, method: 'POST', body: png, headers: { 'content-type': 'image/png' }, connections: 32, amount: 64, timeout: limitS + 30 });
+    const r = await autocannon({
+      url: `${s.base}/v1/classify`,
+      method: 'POST',
+      body: png,
+      headers: { 'content-type': 'image/png' },
+      connections: 32,
+      amount: 64,
+      timeout: limitS + 30,
+    });
     const codes = r.statusCodeStats ?? {};
     const ok = codes['200']?.count ?? 0;
     const busy = codes['503']?.count ?? 0;
-    const other = Object.entries(codes).filter(([c]) => c !== '200' && c !== '503').reduce((n, [, v]) => n + v.count, 0);
+    const other = Object.entries(codes)
+      .filter(([c]) => c !== '200' && c !== '503')
+      .reduce((n, [, v]) => n + v.count, 0);
     // Wait for the last jobs, then a few idle seconds for the allocator to give memory back.
     for (let i = 0; i < 120; i++) {
       const h = (await (await fetch(`${s.base}/healthz`)).json()) as { queue: { active: number; queued: number } };
@@ -145,9 +163,19 @@ async function pngPhase(): Promise<void> {
     await new Promise((res) => setTimeout(res, 5000));
     const { max, peak } = mem.stop();
     const after = procMemory(s.child.pid!)!.rss;
-    console.log(`  PNG ${png.length} bytes; ${r.requests.total} requests in ${r.duration.toFixed(0)} s: ${ok} x 200, ${busy} x 503, ${other} other, ${r.errors} errors, ${r.timeouts} timeouts; p99 ${r.latency.p99} ms; idle RSS ${(idle / MiB).toFixed(0)} MiB`);
-    row('6000x6000 PNG x32: peak RSS <= 1024 MiB', `${(Math.max(max, peak) / MiB).toFixed(0)} MiB (sampled max ${(max / MiB).toFixed(0)} MiB)`, Math.max(max, peak) <= 1024 * MiB);
-    row(`6000x6000 PNG x32: every request 200 or 503 within ${limitS} s`, `${ok} x 200, ${busy} x 503, ${other} other, ${r.errors} errors (${r.timeouts} timeouts), max latency ${r.latency.max} ms`, other === 0 && r.errors === 0 && r.latency.max <= limitS * 1000 + 1000 && ok > 0);
+    console.log(
+      `  PNG ${png.length} bytes; ${r.requests.total} requests in ${r.duration.toFixed(0)} s: ${ok} x 200, ${busy} x 503, ${other} other, ${r.errors} errors, ${r.timeouts} timeouts; p99 ${r.latency.p99} ms; idle RSS ${(idle / MiB).toFixed(0)} MiB`,
+    );
+    row(
+      '6000x6000 PNG x32: peak RSS <= 1024 MiB',
+      `${(Math.max(max, peak) / MiB).toFixed(0)} MiB (sampled max ${(max / MiB).toFixed(0)} MiB)`,
+      Math.max(max, peak) <= 1024 * MiB,
+    );
+    row(
+      `6000x6000 PNG x32: every request 200 or 503 within ${limitS} s`,
+      `${ok} x 200, ${busy} x 503, ${other} other, ${r.errors} errors (${r.timeouts} timeouts), max latency ${r.latency.max} ms`,
+      other === 0 && r.errors === 0 && r.latency.max <= limitS * 1000 + 1000 && ok > 0,
+    );
     row('6000x6000 PNG x32: RSS after < 400 MiB', `${(after / MiB).toFixed(0)} MiB`, after < 400 * MiB);
   } finally {
     await stopServer(s);
@@ -160,7 +188,8 @@ async function facePhase(): Promise<void> {
   const s = await startServer();
   try {
     const url = `${s.base}/v1/classify`;
-    const load = (connections: number, d: number) => autocannon({ url, method: 'POST', body: jpeg, headers: { 'content-type': 'image/jpeg' }, connections, duration: d, timeout: 40 });
+    const load = (connections: number, d: number) =>
+      autocannon({ url, method: 'POST', body: jpeg, headers: { 'content-type': 'image/jpeg' }, connections, duration: d, timeout: 40 });
     await load(4, 3); // warm-up
     const health: number[] = [];
     let polling = true;
@@ -184,7 +213,9 @@ async function facePhase(): Promise<void> {
     await poller;
     const ok = (r: LoadResult) => (r['2xx'] ?? 0) / duration;
     const ratio = ok(r128) / ok(r8);
-    console.log(`  photo ${jpeg.length} bytes; 8 connections: ${ok(r8).toFixed(1)} ok/s (non-2xx ${r8.non2xx}); 128: ${ok(r128).toFixed(1)} ok/s, ${r128.non2xx} non-2xx (503), ${r128.errors} errors`);
+    console.log(
+      `  photo ${jpeg.length} bytes; 8 connections: ${ok(r8).toFixed(1)} ok/s (non-2xx ${r8.non2xx}); 128: ${ok(r128).toFixed(1)} ok/s, ${r128.non2xx} non-2xx (503), ${r128.errors} errors`,
+    );
     row('face photo: ok/s at 128 connections >= 90% of 8', `${ok(r128).toFixed(1)} vs ${ok(r8).toFixed(1)} ok/s = ${(ratio * 100).toFixed(0)}%`, ratio >= 0.9);
     row('face photo: /healthz p99 <= 100 ms throughout', `p99 ${h8.toFixed(1)} ms at 8 connections, ${h128.toFixed(1)} ms at 128`, Math.max(h8, h128) <= 100);
   } finally {
@@ -222,7 +253,7 @@ async function fuzzPhase(): Promise<void> {
             if ((err as Error).name === 'TimeoutError') hangs++;
             else if (s.exited()) {
               crashes++;
-              throw new Error('the server process died');
+              throw new Error('the server process died', { cause: err });
             } else if (examples.length < 5) examples.push(`request failed: ${(err as Error).message}`);
           }
         }
@@ -234,9 +265,15 @@ async function fuzzPhase(): Promise<void> {
     if (s.exited()) crashes = Math.max(crashes, 1);
     const { max } = mem.stop();
     await stopServer(s);
-    console.log(`  ${next} sent in ${((Date.now() - t0) / 1000).toFixed(0)} s; statuses ${JSON.stringify(Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])))}; server RSS max ${(max / MiB).toFixed(0)} MiB`);
+    console.log(
+      `  ${next} sent in ${((Date.now() - t0) / 1000).toFixed(0)} s; statuses ${JSON.stringify(Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])))}; server RSS max ${(max / MiB).toFixed(0)} MiB`,
+    );
     for (const e of examples) console.log(`  example: ${e}`);
-    row(`${fuzzCount} fuzzed inputs: 0 crashes, 0 5xx, 0 hangs`, `${crashes} crashes, ${fivexx} 5xx, ${hangs} hangs, ${bad} malformed answers`, crashes === 0 && fivexx === 0 && hangs === 0 && bad === 0);
+    row(
+      `${fuzzCount} fuzzed inputs: 0 crashes, 0 5xx, 0 hangs`,
+      `${crashes} crashes, ${fivexx} 5xx, ${hangs} hangs, ${bad} malformed answers`,
+      crashes === 0 && fivexx === 0 && hangs === 0 && bad === 0,
+    );
   }
 }
 
@@ -244,7 +281,9 @@ async function fuzzPhase(): Promise<void> {
 function runClassify(args: string[], stdin?: string): Promise<{ code: number | null; signal: string | null; peak: number; lines: number; seconds: number }> {
   return new Promise((resolve) => {
     const t0 = Date.now();
-    const child = spawn(process.execPath, [BIN, 'classify', '--crops', '--json', '--no-progress', ...args], { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'classify', '--crops', '--json', '--no-progress', ...args], {
+      stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    });
     const mem = memorySampler(child.pid!, 100);
     let lines = 0;
     child.stdout!.on('data', (d: Buffer) => {
@@ -269,7 +308,9 @@ async function classifyPhase(): Promise<void> {
     const files: string[] = [];
     for (let i = 0; i < 200; i++) {
       const f = path.join(dir, `crop-with-a-longish-name-${String(i).padStart(4, '0')}.png`);
-      await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 90 + (i % 120), g: 140, b: 200 - (i % 100) } } }).png().toFile(f);
+      await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 90 + (i % 120), g: 140, b: 200 - (i % 100) } } })
+        .png()
+        .toFile(f);
       files.push(f);
     }
     const list = path.join(dir, 'list.txt');
@@ -278,11 +319,21 @@ async function classifyPhase(): Promise<void> {
     await new Promise((r) => out.end(r));
     const a = await runClassify(['--files-from', list]);
     console.log(`  --files-from: exit ${a.code ?? a.signal}, ${a.lines} lines in ${a.seconds.toFixed(0)} s, peak RSS ${(a.peak / MiB).toFixed(0)} MiB`);
-    row(`classify --files-from, ${listCount} paths: no crash, memory bounded`, `exit ${a.code ?? a.signal}, ${a.lines} results, peak RSS ${(a.peak / MiB).toFixed(0)} MiB`, a.code === 0 && a.lines === listCount && a.peak < 1024 * MiB);
+    row(
+      `classify --files-from, ${listCount} paths: no crash, memory bounded`,
+      `exit ${a.code ?? a.signal}, ${a.lines} results, peak RSS ${(a.peak / MiB).toFixed(0)} MiB`,
+      a.code === 0 && a.lines === listCount && a.peak < 1024 * MiB,
+    );
     const args = Array.from({ length: argCount }, (_, i) => files[i % files.length]);
     const b = await runClassify(args);
-    console.log(`  arguments: ${args.join(' ').length} bytes of arguments; exit ${b.code ?? b.signal}, ${b.lines} lines in ${b.seconds.toFixed(0)} s, peak RSS ${(b.peak / MiB).toFixed(0)} MiB`);
-    row(`classify with ${argCount} paths as arguments: no crash`, `exit ${b.code ?? b.signal}, ${b.lines} results, ${(args.join(' ').length / 1024).toFixed(0)} KB of arguments, peak RSS ${(b.peak / MiB).toFixed(0)} MiB`, b.code === 0 && b.lines === argCount);
+    console.log(
+      `  arguments: ${args.join(' ').length} bytes of arguments; exit ${b.code ?? b.signal}, ${b.lines} lines in ${b.seconds.toFixed(0)} s, peak RSS ${(b.peak / MiB).toFixed(0)} MiB`,
+    );
+    row(
+      `classify with ${argCount} paths as arguments: no crash`,
+      `exit ${b.code ?? b.signal}, ${b.lines} results, ${(args.join(' ').length / 1024).toFixed(0)} KB of arguments, peak RSS ${(b.peak / MiB).toFixed(0)} MiB`,
+      b.code === 0 && b.lines === argCount,
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

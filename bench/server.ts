@@ -63,14 +63,29 @@ async function singleFaceJpeg(fc: FaceClassifier): Promise<Buffer> {
   const chips = listUtkFaces(utk);
   for (let seed = 1; seed < 50; seed++) {
     const frame = await composeFrame(chips, { faces: 1, seed, minSide: 140, maxSide: 180 });
-    const jpeg = await sharp(Buffer.from(frame.image.data), { raw: { width: 640, height: 480, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+    const jpeg = await sharp(Buffer.from(frame.image.data), { raw: { width: 640, height: 480, channels: 3 } })
+      .jpeg({ quality: 90 })
+      .toBuffer();
     if ((await fc.classify(jpeg)).length === 1) return jpeg;
   }
   throw new Error('no composed frame with exactly one detected face');
 }
 
 async function startServer(m: { emotion: string; gender: string }, port: number): Promise<ChildProcess> {
-  const args = [path.join(projectRoot(), 'bin', 'facecls.js'), 'serve', '--port', String(port), '--log-level', 'warn', '--emotion-model', m.emotion, '--gender-model', m.gender, '--max-queued', '256'];
+  const args = [
+    path.join(projectRoot(), 'bin', 'facecls.js'),
+    'serve',
+    '--port',
+    String(port),
+    '--log-level',
+    'warn',
+    '--emotion-model',
+    m.emotion,
+    '--gender-model',
+    m.gender,
+    '--max-queued',
+    '256',
+  ];
   if (runtime) args.push('--runtime', runtime);
   if (serverConcurrency) args.push('--concurrency', serverConcurrency);
   if (serverWorkers) args.push('--workers', serverWorkers);
@@ -110,7 +125,9 @@ async function main(): Promise<void> {
   await fc.dispose();
   const directMedian = median(direct);
   console.log(`image: 640x480 JPEG, ${jpeg.length} bytes, 1 face (UTKFace chip on a generated background, composed in memory)`);
-  console.log(`baseline, FaceClassifier.classify in-process (no HTTP): median ${directMedian.toFixed(2)} ms, p99 ${percentile(direct, 99).toFixed(2)} ms = ${(1000 / directMedian).toFixed(1)} images/s\n`);
+  console.log(
+    `baseline, FaceClassifier.classify in-process (no HTTP): median ${directMedian.toFixed(2)} ms, p99 ${percentile(direct, 99).toFixed(2)} ms = ${(1000 / directMedian).toFixed(1)} images/s\n`,
+  );
 
   const port = await freePort();
   const child = await startServer(m, port);
@@ -131,10 +148,14 @@ async function main(): Promise<void> {
     const t0 = Date.now();
     const r = await load({ connections: 8, amount: requests });
     const after = await health();
-    console.log(`\n${requests} requests at 8 connections in ${((Date.now() - t0) / 1000).toFixed(1)} s (${r['2xx']} ok, ${r.non2xx} non-2xx, ${r.errors} errors); server process:`);
+    console.log(
+      `\n${requests} requests at 8 connections in ${((Date.now() - t0) / 1000).toFixed(1)} s (${r['2xx']} ok, ${r.non2xx} non-2xx, ${r.errors} errors); server process:`,
+    );
     console.log(`  rss        ${mb(before.memory.rss)} MiB -> ${mb(after.memory.rss)} MiB`);
     console.log(`  heapUsed   ${mb(before.memory.heapUsed)} MiB -> ${mb(after.memory.heapUsed)} MiB`);
-    console.log(`  tf.memory  ${before.memory.tensors} tensors / ${before.memory.tensorBytes} bytes -> ${after.memory.tensors} tensors / ${after.memory.tensorBytes} bytes (backend ${after.backend})`);
+    console.log(
+      `  tf.memory  ${before.memory.tensors} tensors / ${before.memory.tensorBytes} bytes -> ${after.memory.tensors} tensors / ${after.memory.tensorBytes} bytes (backend ${after.backend})`,
+    );
     console.log(`\nloopback only; ${os.cpus().length} cores shared with other work: figures are noisy on a loaded machine.`);
   } finally {
     child.kill('SIGTERM');

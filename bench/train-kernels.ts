@@ -27,7 +27,15 @@ await setupBackend('wasm');
 const model = buildModel('mini-xception', { inputSize: input, channels: 1, numClasses: 7 });
 const vars = model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
 const x = tf.randomUniform([batch, input, input, 1], -1, 1, 'float32', 1);
-const y = tf.oneHot(tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 7), 'int32'), 7).toFloat();
+const y = tf
+  .oneHot(
+    tf.tensor1d(
+      Array.from({ length: batch }, (_, i) => i % 7),
+      'int32',
+    ),
+    7,
+  )
+  .toFloat();
 
 function step(): void {
   tf.tidy(() => {
@@ -59,7 +67,9 @@ const simd = process.env.FACECLS_SIMD_KERNELS === '0' ? 'off' : 'on';
 if (args.includes('--json')) {
   console.log(JSON.stringify({ arch: 'mini-xception', input, batch, simd, msPerStep, kernels: rows }));
 } else {
-  console.log(`mini-xception ${input}x${input}x1, batch ${batch}, forward + backward on one thread, SIMD kernels ${simd}: ${msPerStep.toFixed(1)} ms/step (mean of ${steps})`);
+  console.log(
+    `mini-xception ${input}x${input}x1, batch ${batch}, forward + backward on one thread, SIMD kernels ${simd}: ${msPerStep.toFixed(1)} ms/step (mean of ${steps})`,
+  );
   console.log(`${'kernel'.padEnd(40)} ${'ms/step'.padStart(8)} ${'calls'.padStart(6)}`);
   for (const r of rows.slice(0, top)) console.log(`${r.kernel.padEnd(40)} ${r.msPerStep.toFixed(2).padStart(8)} ${String(r.callsPerStep).padStart(6)}`);
   console.log('per-kernel times from tf.profile (nested kernels counted in their callers too); wall ms/step measured without profiling');

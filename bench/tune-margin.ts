@@ -44,7 +44,11 @@ async function main(): Promise<void> {
         continue;
       }
       row.n++;
-      const batch = preprocessBatch(f.image, MARGINS.map((mg) => squareBox(box, mg)), { inputSize, channels: 1 });
+      const batch = preprocessBatch(
+        f.image,
+        MARGINS.map((mg) => squareBox(box, mg)),
+        { inputSize, channels: 1 },
+      );
       const probs = await rt.run(batch, MARGINS.length);
       MARGINS.forEach((_, k) => {
         const p = probs.subarray(k * labels.length, (k + 1) * labels.length);
@@ -53,10 +57,16 @@ async function main(): Promise<void> {
       });
     }
   }
-  console.log(`gender model ${path.resolve(values['gender-model'])}; ${val.length} UTKFace validation-split adults, one per composed 640x480 frame (faces 90-200 px)`);
+  console.log(
+    `gender model ${path.resolve(values['gender-model'])}; ${val.length} UTKFace validation-split adults, one per composed 640x480 frame (faces 90-200 px)`,
+  );
   console.log(['crop from'.padEnd(12), 'n'.padStart(4), 'missed'.padStart(6), ...MARGINS.map((m) => `m=${m}`.padStart(7))].join(' '));
   for (const [name, r] of Object.entries(rows)) {
-    console.log([name.padEnd(12), String(r.n).padStart(4), String(r.missed).padStart(6), ...r.correct.map((c) => (r.n ? (c / r.n).toFixed(3) : '-').padStart(7))].join(' '));
+    console.log(
+      [name.padEnd(12), String(r.n).padStart(4), String(r.missed).padStart(6), ...r.correct.map((c) => (r.n ? (c / r.n).toFixed(3) : '-').padStart(7))].join(
+        ' ',
+      ),
+    );
   }
   for (const d of detectors) d.dispose();
   await rt.dispose();

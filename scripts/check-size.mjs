@@ -49,7 +49,7 @@ function functionName(node, sf) {
   if (parent && (ts.isVariableDeclaration(parent) || ts.isPropertyAssignment(parent) || ts.isPropertyDeclaration(parent)) && parent.name) {
     return parent.name.getText(sf);
   }
-  if (parent && ts.isCallExpression(parent)) return `(callback of ${parent.expression.getText(sf).replace(/\s+/g, "").slice(-40)})`;
+  if (parent && ts.isCallExpression(parent)) return `(callback of ${parent.expression.getText(sf).replace(/\s+/g, '').slice(-40)})`;
   return '(anonymous)';
 }
 

@@ -14,11 +14,32 @@ export { TransientError, isTransient } from './pipeline/file-result.js';
 
 // Images: decoding and the one preprocessing function.
 export { decodeImage, readFileBounded, toGrey, MAX_INPUT_BYTES, MAX_INPUT_PIXELS, type DecodeOptions } from './data/decode.js';
-export { preprocessFace, preprocessBatch, faceCrop, squareBox, clipBox, eyeLineAngle, scalePixel, INPUT_RANGE, LUMA_WEIGHTS, MIN_ALIGN_ANGLE, MAX_ALIGN_ANGLE } from './data/preprocess.js';
+export {
+  preprocessFace,
+  preprocessBatch,
+  faceCrop,
+  squareBox,
+  clipBox,
+  eyeLineAngle,
+  scalePixel,
+  INPUT_RANGE,
+  LUMA_WEIGHTS,
+  MIN_ALIGN_ANGLE,
+  MAX_ALIGN_ANGLE,
+} from './data/preprocess.js';
 export type { RawImage, Box, PreprocessOptions, FaceCrop } from './data/preprocess.js';
 
 // Detection.
-export { createDetector, DEFAULT_DETECTOR, BlazeFaceDetector, BLAZEFACE_INPUT, HaarDetector, loadOpenCv, type DetectorEngine, type HaarOptions } from './detect/index.js';
+export {
+  createDetector,
+  DEFAULT_DETECTOR,
+  BlazeFaceDetector,
+  BLAZEFACE_INPUT,
+  HaarDetector,
+  loadOpenCv,
+  type DetectorEngine,
+  type HaarOptions,
+} from './detect/index.js';
 export { DETECTORS, KEYPOINT_NAMES, isDetectorName, parseDetectorName, iou, nms } from './detect/index.js';
 export type { Detector, DetectorName, Detection, DetectOptions, Keypoints, KeypointName, Point, TileMode } from './detect/index.js';
 
@@ -51,7 +72,21 @@ export { RUNTIMES, DEFAULT_RUNTIME, isRuntimeName, parseRuntimeOption, type Runt
 export { setupBackend, currentBackend, resolveBackendName, isBackendName, BACKENDS, type BackendName } from './engine/backend.js';
 
 // Models: building blocks, the zoo, cost, ensembles.
-export { input, conv, separableConv, batchNorm, relu, dropout, avgPool, maxPool, add, convBnRelu, xceptionModule, classificationHead, l2Regularizer } from './framework/blocks.js';
+export {
+  input,
+  conv,
+  separableConv,
+  batchNorm,
+  relu,
+  dropout,
+  avgPool,
+  maxPool,
+  add,
+  convBnRelu,
+  xceptionModule,
+  classificationHead,
+  l2Regularizer,
+} from './framework/blocks.js';
 export type { Sym, Padding, RegOptions, ConvOptions, XceptionModuleOptions, HeadOptions } from './framework/blocks.js';
 export { ZOO, ARCH_NAMES, getArchitecture, buildModel, type BuildOptions, type Architecture } from './framework/zoo.js';
 export { modelCost, layerMacs, type ModelCost } from './framework/cost.js';
@@ -77,9 +112,31 @@ export { explainFaces, explainedPanel, resolveClass, renderSaliencyPanel, blendS
 export type { ExplainedFace, ExplainOptions, PanelFace, PanelOptions, FrameMap, BlendOptions, ColormapName } from './viz/index.js';
 
 // IO and export: model files, ONNX.
-export { saveModel, loadModel, shippedModelName, EMOTION_LABELS, GENDER_LABELS, type ModelMeta, type ModelVariant, type LoadedModel, type Task } from './io/model-store.js';
+export {
+  saveModel,
+  loadModel,
+  shippedModelName,
+  EMOTION_LABELS,
+  GENDER_LABELS,
+  type ModelMeta,
+  type ModelVariant,
+  type LoadedModel,
+  type Task,
+} from './io/model-store.js';
 export { fileSystem, registerFileRouter, modelDir, FileSystemHandler, MODEL_JSON, WEIGHTS_BIN } from './io/fs-handler.js';
-export { exportToOnnx, exportModelDir, writeOnnx, readOnnxInfo, shippedOnnx, decodeModel, MODEL_ONNX, SUPPORTED_LAYERS, IR_VERSION, MIN_OPSET, MAX_OPSET } from './io/onnx/index.js';
+export {
+  exportToOnnx,
+  exportModelDir,
+  writeOnnx,
+  readOnnxInfo,
+  shippedOnnx,
+  decodeModel,
+  MODEL_ONNX,
+  SUPPORTED_LAYERS,
+  IR_VERSION,
+  MIN_OPSET,
+  MAX_OPSET,
+} from './io/onnx/index.js';
 export type { OnnxExportOptions, OnnxInfo, ExportedModel } from './io/onnx/index.js';
 
 // Configuration: the environment variables facecls reads.

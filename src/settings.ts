@@ -21,7 +21,7 @@ export const SETTINGS = [
   { name: 'FACECLS_ORT_THREADS', help: 'onnxruntime intra-op threads per session, 1-256', default: '1' },
   { name: 'FACECLS_ORT_WORKERS', help: 'onnxruntime worker threads for batched classification, 0-64', default: 'cores - 1 (runtime groups); 0 (one runtime)' },
   { name: 'FACECLS_DETECTOR_ENGINE', help: 'BlazeFace engine: onnx or tfjs', default: 'onnx (tfjs when onnxruntime-node cannot load)' },
-  { name: 'FACECLS_STOCK_BN', help: '1: training uses tfjs\'s own batch-normalisation kernels instead of the fused ones (0 or 1)', default: '0' },
+  { name: 'FACECLS_STOCK_BN', help: "1: training uses tfjs's own batch-normalisation kernels instead of the fused ones (0 or 1)", default: '0' },
   { name: 'FACECLS_SIMD_KERNELS', help: '0: training does not use the WebAssembly SIMD kernels (0 or 1)', default: '1' },
   { name: 'FACECLS_FFMPEG', help: 'ffmpeg command (video)', default: 'ffmpeg' },
   { name: 'FACECLS_FFPROBE', help: 'ffprobe command (video)', default: 'ffprobe' },

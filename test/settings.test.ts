@@ -19,8 +19,9 @@ function sourceFiles(dir: string): string[] {
 function withEnv<T>(vars: Partial<Record<SettingName, string | undefined>>, fn: () => T): T {
   const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
   const put = (v: Record<string, string | undefined>) => {
-    for (const [k, x] of Object.entries(v)) if (x === undefined) delete process.env[k];
-    else process.env[k] = x;
+    for (const [k, x] of Object.entries(v))
+      if (x === undefined) delete process.env[k];
+      else process.env[k] = x;
   };
   put(vars);
   try {
@@ -41,25 +42,43 @@ test('every FACECLS_* name the sources mention is a declared setting, and the RE
   const declared = new Set<string>(SETTINGS.map((s) => s.name));
   const mentioned = new Set<string>();
   for (const f of sourceFiles(path.join(root, 'src'))) for (const m of fs.readFileSync(f, 'utf8').matchAll(/\bFACECLS_[A-Z_]+[A-Z]\b/g)) mentioned.add(m[0]);
-  assert.deepEqual([...mentioned].filter((n) => !declared.has(n)), []);
+  assert.deepEqual(
+    [...mentioned].filter((n) => !declared.has(n)),
+    [],
+  );
   const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
   const rows = [...readme.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]);
-  assert.deepEqual(rows, SETTINGS.map((s) => s.name));
+  assert.deepEqual(
+    rows,
+    SETTINGS.map((s) => s.name),
+  );
 });
 
 test('values are read when asked for; blank is unset; bad values are errors naming the variable and the value', () => {
   withEnv({ FACECLS_ORT_THREADS: '4' }, () => assert.equal(settings.ortThreads(), 4));
   withEnv({ FACECLS_ORT_THREADS: '  ' }, () => assert.equal(settings.ortThreads(), undefined));
   withEnv({ FACECLS_ORT_THREADS: 'lots' }, () =>
-    assert.throws(() => settings.ortThreads(), (e: unknown) => e instanceof UserError && e.reason === 'invalid-setting' && e.message === 'environment variable FACECLS_ORT_THREADS must be an integer in [1, 256], got "lots"'),
+    assert.throws(
+      () => settings.ortThreads(),
+      (e: unknown) =>
+        e instanceof UserError &&
+        e.reason === 'invalid-setting' &&
+        e.message === 'environment variable FACECLS_ORT_THREADS must be an integer in [1, 256], got "lots"',
+    ),
   );
-  withEnv({ FACECLS_ORT_WORKERS: '65' }, () => assert.throws(() => intSetting('FACECLS_ORT_WORKERS', 0, 64), /FACECLS_ORT_WORKERS must be an integer in \[0, 64\], got "65"/));
+  withEnv({ FACECLS_ORT_WORKERS: '65' }, () =>
+    assert.throws(() => intSetting('FACECLS_ORT_WORKERS', 0, 64), /FACECLS_ORT_WORKERS must be an integer in \[0, 64\], got "65"/),
+  );
   withEnv({ FACECLS_RUNTIME: ' TFJS ' }, () => assert.equal(settings.runtime(), 'tfjs'));
-  withEnv({ FACECLS_DETECTOR_ENGINE: 'gpu' }, () => assert.throws(() => settings.detectorEngine(), /FACECLS_DETECTOR_ENGINE must be one of onnx, tfjs, got "gpu"/));
+  withEnv({ FACECLS_DETECTOR_ENGINE: 'gpu' }, () =>
+    assert.throws(() => settings.detectorEngine(), /FACECLS_DETECTOR_ENGINE must be one of onnx, tfjs, got "gpu"/),
+  );
   withEnv({ FACECLS_STOCK_BN: '1' }, () => assert.equal(settings.stockBatchNorm(), true));
   withEnv({ FACECLS_STOCK_BN: undefined }, () => assert.equal(settings.stockBatchNorm(), false));
   withEnv({ FACECLS_SIMD_KERNELS: '0' }, () => assert.equal(flagSetting('FACECLS_SIMD_KERNELS', true), false));
-  withEnv({ FACECLS_SIMD_KERNELS: 'off' }, () => assert.throws(() => settings.simdKernels(), /FACECLS_SIMD_KERNELS must be one of 0, 1, false, true, got "off"/));
+  withEnv({ FACECLS_SIMD_KERNELS: 'off' }, () =>
+    assert.throws(() => settings.simdKernels(), /FACECLS_SIMD_KERNELS must be one of 0, 1, false, true, got "off"/),
+  );
   // FACECLS_PORT wins over PORT; either is checked.
   withEnv({ FACECLS_PORT: '8080', PORT: '9000' }, () => assert.equal(settings.port(), 8080));
   withEnv({ FACECLS_PORT: undefined, PORT: '9000' }, () => assert.equal(settings.port(), 9000));

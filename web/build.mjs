@@ -20,7 +20,9 @@ export const browserDir = path.join(root, 'dist', 'browser');
 const noNode = {
   name: 'no-node',
   setup(build) {
-    build.onResolve({ filter: /^node:/ }, (args) => ({ errors: [{ text: `${args.path} imported by ${path.relative(root, args.importer)}: the browser path must not use Node built-ins` }] }));
+    build.onResolve({ filter: /^node:/ }, (args) => ({
+      errors: [{ text: `${args.path} imported by ${path.relative(root, args.importer)}: the browser path must not use Node built-ins` }],
+    }));
   },
 };
 
@@ -52,10 +54,12 @@ export async function buildBrowser({ minify = true } = {}) {
 export async function buildWeb({ minify = true } = {}) {
   const esbuild = await import('esbuild');
   fs.mkdirSync(outDir, { recursive: true });
-  await esbuild.build({ ...common, minify, entryPoints: [path.join(webDir, 'src', 'main.ts')], outfile: path.join(outDir, 'app.js'), metafile: true }).then((r) => {
-    // What went into the bundle (test/web/bundle.test.ts checks the page brings no pipeline code of its own).
-    fs.writeFileSync(path.join(root, 'dist', 'web-meta.json'), JSON.stringify(r.metafile));
-  });
+  await esbuild
+    .build({ ...common, minify, entryPoints: [path.join(webDir, 'src', 'main.ts')], outfile: path.join(outDir, 'app.js'), metafile: true })
+    .then((r) => {
+      // What went into the bundle (test/web/bundle.test.ts checks the page brings no pipeline code of its own).
+      fs.writeFileSync(path.join(root, 'dist', 'web-meta.json'), JSON.stringify(r.metafile));
+    });
   for (const f of ['index.html', 'style.css']) fs.copyFileSync(path.join(webDir, f), path.join(outDir, f));
 }
 

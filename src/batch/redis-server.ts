@@ -40,7 +40,9 @@ export interface PrivateRedis {
 export async function startPrivateRedis(extraArgs: string[] = []): Promise<PrivateRedis> {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'facecls-redis-'));
-  const proc = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   const kill = () => {
     proc.kill('SIGKILL');
     fs.rmSync(dir, { recursive: true, force: true });
@@ -58,7 +60,7 @@ export async function startPrivateRedis(extraArgs: string[] = []): Promise<Priva
     } catch (err) {
       if (Date.now() > deadline || proc.exitCode !== null) {
         kill();
-        throw new Error(`redis-server did not start on port ${port}: ${String(err)}`);
+        throw new Error(`redis-server did not start on port ${port}: ${String(err)}`, { cause: err });
       }
       client.disconnect();
       await new Promise((r) => setTimeout(r, 50));

@@ -24,9 +24,12 @@ export function redisUrl(option?: string, optionName = 'the Redis URL'): string 
   try {
     parsed = new URL(url);
   } catch {
-    throw new UserError(`${name} must be a URL like redis://host:6379, got "${url}"`, { reason: option !== undefined ? 'invalid-argument' : 'invalid-setting' });
+    throw new UserError(`${name} must be a URL like redis://host:6379, got "${url}"`, {
+      reason: option !== undefined ? 'invalid-argument' : 'invalid-setting',
+    });
   }
-  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new UserError(`${name} must be a redis:// or rediss:// URL, got "${url}"`, { reason: option !== undefined ? 'invalid-argument' : 'invalid-setting' });
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:')
+    throw new UserError(`${name} must be a redis:// or rediss:// URL, got "${url}"`, { reason: option !== undefined ? 'invalid-argument' : 'invalid-setting' });
   return url;
 }
 

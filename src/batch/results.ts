@@ -14,7 +14,18 @@ import { UserError } from '../errors.js';
 import type { FileResult } from '../pipeline/file-result.js';
 import type { FrameResult } from '../pipeline/types.js';
 import { bullConnection } from './redis.js';
-import { decodePayload, failedPayload, keys, QUEUE_NAME, readCounters, readMeta, writeResults, type BatchMeta, type JobData, type SegmentPayload } from './store.js';
+import {
+  decodePayload,
+  failedPayload,
+  keys,
+  QUEUE_NAME,
+  readCounters,
+  readMeta,
+  writeResults,
+  type BatchMeta,
+  type JobData,
+  type SegmentPayload,
+} from './store.js';
 
 /** A video's line in the results: size, rate and every frame (tracks renumbered across segments). */
 export interface VideoResult {
@@ -77,7 +88,16 @@ export class BatchReader {
       for (const job of failed) {
         if (!job || job.data?.batch !== id) continue;
         const why = job.failedReason || 'job failed';
-        await writeResults(this.redis, job.data, failedPayload(job.data, /stalled/i.test(why) ? `a worker stopped (killed or crashed) while processing this file or its neighbours, ${job.attemptsStarted ?? '?'} times: ${why}` : why));
+        await writeResults(
+          this.redis,
+          job.data,
+          failedPayload(
+            job.data,
+            /stalled/i.test(why)
+              ? `a worker stopped (killed or crashed) while processing this file or its neighbours, ${job.attemptsStarted ?? '?'} times: ${why}`
+              : why,
+          ),
+        );
         await job.remove().catch(() => {});
         settled++;
       }
@@ -168,10 +188,12 @@ export function mergeSegments(segments: SegmentPayload[], iouThreshold = 0.3): V
     const head = seg.frames[0];
     if (prevLast && head && head.frame === prevLast.frame + 1) {
       const pairs: Array<[number, number, number]> = [];
-      head.faces.forEach((f, i) => prevLast!.faces.forEach((g, j) => {
-        const o = iou(f.box, g.box);
-        if (o >= iouThreshold) pairs.push([o, i, j]);
-      }));
+      head.faces.forEach((f, i) =>
+        prevLast!.faces.forEach((g, j) => {
+          const o = iou(f.box, g.box);
+          if (o >= iouThreshold) pairs.push([o, i, j]);
+        }),
+      );
       pairs.sort((a, b) => b[0] - a[0]);
       const usedPrev = new Set<number>();
       for (const [, i, j] of pairs) {
@@ -194,7 +216,10 @@ export function mergeSegments(segments: SegmentPayload[], iouThreshold = 0.3): V
     }
     if (seg.frames.length) prevLast = seg.frames[seg.frames.length - 1];
     if (seg.error) {
-      out.error = segments.length > 1 ? `${seg.error} (segment ${seg.segment + 1} of ${seg.segments}, from ${out.frames.length - seg.frames.length} frame(s) in)` : seg.error;
+      out.error =
+        segments.length > 1
+          ? `${seg.error} (segment ${seg.segment + 1} of ${seg.segments}, from ${out.frames.length - seg.frames.length} frame(s) in)`
+          : seg.error;
       break;
     }
   }

@@ -97,7 +97,17 @@ export type JobPayload = ImagesPayload | SegmentPayload;
 /** The results of every file in a job that failed as a whole (its error repeated per file). */
 export function failedPayload(data: JobData, error: string): JobPayload {
   if (data.kind === 'images') return { kind: 'images', results: data.items.map((it) => ({ file: it.file, error: it.error ?? error })) };
-  return { kind: 'segment', file: data.file, segment: data.segment, segments: data.segments, fps: data.fps, width: data.width, height: data.height, frames: [], error };
+  return {
+    kind: 'segment',
+    file: data.file,
+    segment: data.segment,
+    segments: data.segments,
+    fps: data.fps,
+    width: data.width,
+    height: data.height,
+    frames: [],
+    error,
+  };
 }
 
 const WRITE_ONCE = `
@@ -128,7 +138,7 @@ return 1
 export async function writeResults(redis: Redis, data: JobData, payload: JobPayload): Promise<boolean> {
   const blob = gzipSync(JSON.stringify(payload), { level: 1 });
   let files = 0;
-  let failed = 0;
+  let failed: number;
   let frames = 0;
   let video = '';
   let segments = 0;
@@ -141,7 +151,20 @@ export async function writeResults(redis: Redis, data: JobData, payload: JobPayl
     video = payload.file + '\u0000' + (data.kind === 'segment' ? data.index - data.segment : 0);
     segments = payload.segments;
   }
-  const r = await redis.eval(WRITE_ONCE, 2, keys.results(data.batch), keys.counters(data.batch), String(data.index), blob, files, failed, frames, Date.now(), video, segments);
+  const r = await redis.eval(
+    WRITE_ONCE,
+    2,
+    keys.results(data.batch),
+    keys.counters(data.batch),
+    String(data.index),
+    blob,
+    files,
+    failed,
+    frames,
+    Date.now(),
+    video,
+    segments,
+  );
   return r === 1;
 }
 
@@ -176,5 +199,12 @@ export interface Counters {
 export async function readCounters(redis: Redis, id: string): Promise<Counters> {
   const [jobs, files, failed, frames, first, last] = await redis.hmget(keys.counters(id), 'jobs', 'files', 'failed', 'frames', 'first', 'last');
   const n = (v: string | null) => (v === null ? 0 : Number(v));
-  return { jobs: n(jobs), files: n(files), failed: n(failed), frames: n(frames), first: first === null ? undefined : Number(first), last: last === null ? undefined : Number(last) };
+  return {
+    jobs: n(jobs),
+    files: n(files),
+    failed: n(failed),
+    frames: n(frames),
+    first: first === null ? undefined : Number(first),
+    last: last === null ? undefined : Number(last),
+  };
 }

@@ -16,7 +16,23 @@ import { probeVideo } from '../pipeline/ffmpeg.js';
 import { bullConnection } from './redis.js';
 import { jobId, keys, QUEUE_NAME, type BatchMeta, type BatchOptions, type JobData } from './store.js';
 
-export const VIDEO_EXTENSIONS = new Set(['.mp4', '.m4v', '.mov', '.mkv', '.webm', '.avi', '.mpg', '.mpeg', '.ts', '.mts', '.m2ts', '.flv', '.wmv', '.3gp', '.ogv']);
+export const VIDEO_EXTENSIONS = new Set([
+  '.mp4',
+  '.m4v',
+  '.mov',
+  '.mkv',
+  '.webm',
+  '.avi',
+  '.mpg',
+  '.mpeg',
+  '.ts',
+  '.mts',
+  '.m2ts',
+  '.flv',
+  '.wmv',
+  '.3gp',
+  '.ogv',
+]);
 
 /**
  * Images per job. A job costs a few Redis round trips (fetch and lock, results script, completion),
@@ -102,9 +118,17 @@ export function planJobs(batch: string, entries: InputItem[], chunkSize: number,
     const segments = Math.max(1, Math.ceil((info.frames ?? 1) / per));
     for (let s = 0; s < segments; s++) {
       jobs.push({
-        batch, index: jobs.length, kind: 'segment', file: item.file, segment: s, segments,
-        startFrame: s * per, frames: s === segments - 1 ? undefined : per,
-        fps: info.fps, width: info.width, height: info.height,
+        batch,
+        index: jobs.length,
+        kind: 'segment',
+        file: item.file,
+        segment: s,
+        segments,
+        startFrame: s * per,
+        frames: s === segments - 1 ? undefined : per,
+        fps: info.fps,
+        width: info.width,
+        height: info.height,
       });
     }
   }
@@ -118,7 +142,18 @@ export async function submitBatch(redis: Redis, redisUrl: string, entries: Input
   const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
   const segmentSeconds = opts.segmentSeconds ?? DEFAULT_SEGMENT_SECONDS;
   const { jobs, images, videos } = planJobs(id, entries, chunkSize, segmentSeconds);
-  const meta: BatchMeta = { id, created: Date.now(), entries: entries.length, images, videos, jobs: jobs.length, chunkSize, segmentSeconds, cwd: process.cwd(), options: opts.options };
+  const meta: BatchMeta = {
+    id,
+    created: Date.now(),
+    entries: entries.length,
+    images,
+    videos,
+    jobs: jobs.length,
+    chunkSize,
+    segmentSeconds,
+    cwd: process.cwd(),
+    options: opts.options,
+  };
   await redis.hset(keys.meta(id), 'meta', JSON.stringify(meta));
   const queue = new Queue<JobData>(QUEUE_NAME, { connection: bullConnection(redisUrl, false) });
   try {

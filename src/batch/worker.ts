@@ -106,13 +106,20 @@ export function startWorker(opts: WorkerOptions): RunningWorker {
     const fc = await classifiers.get(m);
     if (!labelled.has(data.batch)) {
       labelled.add(data.batch);
-      await opts.redis.hsetnx(keys.meta(data.batch), 'labels', JSON.stringify({ emotion: fc.emotion?.meta.labels ?? [], gender: fc.gender?.meta.labels ?? [] }));
+      await opts.redis.hsetnx(
+        keys.meta(data.batch),
+        'labels',
+        JSON.stringify({ emotion: fc.emotion?.meta.labels ?? [], gender: fc.gender?.meta.labels ?? [] }),
+      );
     }
     const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     const progress = async (n: number) => job.updateProgress(n);
     const payload: JobPayload =
       data.kind === 'images'
-        ? { kind: 'images', results: await classifyItems(fc, data.items, { crop: m.options.crops, transient: lastAttempt ? 'result' : 'throw', cwd: m.cwd }, progress) }
+        ? {
+            kind: 'images',
+            results: await classifyItems(fc, data.items, { crop: m.options.crops, transient: lastAttempt ? 'result' : 'throw', cwd: m.cwd }, progress),
+          }
         : await runSegment(fc, data, m.options.smooth, m.cwd, progress);
     await writeResults(opts.redis, data, payload);
     filesDone += payload.kind === 'images' ? payload.results.length : 0;
@@ -158,7 +165,12 @@ export function startWorker(opts: WorkerOptions): RunningWorker {
 }
 
 /** Classify a job's files in order, reporting progress (files done) at most once a second. */
-async function classifyItems(fc: FaceClassifier, items: readonly InputItem[], opts: ClassifyFileOptions, progress: (files: number) => Promise<unknown>): Promise<FileResult[]> {
+async function classifyItems(
+  fc: FaceClassifier,
+  items: readonly InputItem[],
+  opts: ClassifyFileOptions,
+  progress: (files: number) => Promise<unknown>,
+): Promise<FileResult[]> {
   const results: FileResult[] = [];
   let reported = Date.now();
   for (const item of items) {
@@ -209,7 +221,16 @@ async function runSegment(fc: FaceClassifier, data: SegmentJob, smooth: number, 
     },
   });
   await pending;
-  const payload: JobPayload = { kind: 'segment', file: data.file, segment: data.segment, segments: data.segments, fps: data.fps, width: data.width, height: data.height, frames };
+  const payload: JobPayload = {
+    kind: 'segment',
+    file: data.file,
+    segment: data.segment,
+    segments: data.segments,
+    fps: data.fps,
+    width: data.width,
+    height: data.height,
+    frames,
+  };
   if (summary.error) payload.error = summary.error;
   return payload;
 }

@@ -116,7 +116,11 @@ export class BrowserFaceClassifier {
    * explaining the class it predicted unless `className` says otherwise. Each map carries its crop box
    * and angle, ready for renderFrame's `maps`.
    */
-  explain(img: RawImage, result: ClassifiedFaces, opts: Omit<ExplainOptions, 'predicted' | 'batch' | 'method'> & { method?: SaliencyMethod; task?: ClassifierTask } = {}): ExplainedFace[] {
+  explain(
+    img: RawImage,
+    result: ClassifiedFaces,
+    opts: Omit<ExplainOptions, 'predicted' | 'batch' | 'method'> & { method?: SaliencyMethod; task?: ClassifierTask } = {},
+  ): ExplainedFace[] {
     const task = opts.task ?? 'emotion';
     const rt = this.models[task];
     const input = result.inputs[task];

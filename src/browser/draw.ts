@@ -10,7 +10,8 @@ import { blendSaliency, type FrameMap } from '../viz/overlay.js';
 
 /** Canvas pixels of any drawable source, width x height (RGBA). */
 export function imagePixels(source: CanvasImageSource, width: number, height: number): RawImage {
-  const canvas = typeof OffscreenCanvas !== 'undefined' ? new OffscreenCanvas(width, height) : Object.assign(document.createElement('canvas'), { width, height });
+  const canvas =
+    typeof OffscreenCanvas !== 'undefined' ? new OffscreenCanvas(width, height) : Object.assign(document.createElement('canvas'), { width, height });
   const ctx = canvas.getContext('2d', { willReadFrequently: true }) as CanvasRenderingContext2D | OffscreenCanvasRenderingContext2D;
   ctx.drawImage(source, 0, 0, width, height);
   return { data: ctx.getImageData(0, 0, width, height).data, width, height, channels: 4 };
@@ -26,7 +27,14 @@ export interface RenderOptions {
 /**
  * Draw `source` (width x height) with the faces onto `canvas` (resized to the frame).
  */
-export function renderFrame(canvas: HTMLCanvasElement | OffscreenCanvas, source: CanvasImageSource, width: number, height: number, faces: readonly FaceResult[], opts: RenderOptions = {}): void {
+export function renderFrame(
+  canvas: HTMLCanvasElement | OffscreenCanvas,
+  source: CanvasImageSource,
+  width: number,
+  height: number,
+  faces: readonly FaceResult[],
+  opts: RenderOptions = {},
+): void {
   if (canvas.width !== width || canvas.height !== height) {
     canvas.width = width;
     canvas.height = height;

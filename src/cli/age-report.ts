@@ -23,10 +23,16 @@ export function formatAgeMetrics(a: AgeMetrics): string[] {
     `MAE ${y2(a.mae)} years, RMSE ${y2(a.rmse)}, bias ${signed(a.bias)} (predicted minus true), median absolute error ${y2(a.medianAbsError)}; ` +
       `within 5 years ${(a.within5 * 100).toFixed(1)}%, within 10 years ${(a.within10 * 100).toFixed(1)}%; n ${a.n}`,
   ];
-  if (a.range) lines.push(`age range (${Math.round(a.range.level * 100)}% residual quantiles of validation): covers ${(a.range.coverage * 100).toFixed(1)}% of true ages, mean width ${y2(a.range.meanWidth)} years`);
+  if (a.range)
+    lines.push(
+      `age range (${Math.round(a.range.level * 100)}% residual quantiles of validation): covers ${(a.range.coverage * 100).toFixed(1)}% of true ages, mean width ${y2(a.range.meanWidth)} years`,
+    );
   const gaps = ageGaps(a);
   if (gaps.womenMinusMen !== undefined) lines.push(`women minus men MAE ${signed(gaps.womenMinusMen)} years`);
-  if (gaps.worstEthnicGroup) lines.push(`worst ethnic group ${gaps.worstEthnicGroup.value}: MAE ${y2(gaps.worstEthnicGroup.mae)}, ${signed(gaps.worstEthnicGroup.aboveOverall)} years against overall`);
+  if (gaps.worstEthnicGroup)
+    lines.push(
+      `worst ethnic group ${gaps.worstEthnicGroup.value}: MAE ${y2(gaps.worstEthnicGroup.mae)}, ${signed(gaps.worstEthnicGroup.aboveOverall)} years against overall`,
+    );
   for (const [name, rows] of [
     ['decade', a.perDecade],
     ['gender', a.perGender],

@@ -37,7 +37,8 @@ export interface PipelineCliOptions {
 
 export const TILE_MODES = ['auto', 'always', 'dense', 'off'] as const;
 
-const TTA_HELP = "classifier test-time augmentation: flip (average with the mirror image) or none (one pass per face, half the classifier time); default the model's (flip for the shipped models)";
+const TTA_HELP =
+  "classifier test-time augmentation: flip (average with the mirror image) or none (one pass per face, half the classifier time); default the model's (flip for the shipped models)";
 
 /** `--detector <name>`, one of DETECTORS, default BlazeFace. */
 export function detectorOption(help = 'face detector'): Option {
@@ -54,7 +55,9 @@ export function ttaOption(help = TTA_HELP): Option {
   return new Option('--tta <mode>', help).choices(TTA_MODES);
 }
 
-export function marginOption(help = 'crop margin around the detector box, per side, as a fraction of the box (default: the model card margin converted to the detector framing; docs/pipeline.md)'): Option {
+export function marginOption(
+  help = 'crop margin around the detector box, per side, as a fraction of the box (default: the model card margin converted to the detector framing; docs/pipeline.md)',
+): Option {
   return new Option('--margin <fraction>', help);
 }
 
@@ -74,7 +77,12 @@ export function addModelOptions(cmd: Command, help: ModelOptionHelp = {}): Comma
   return cmd
     .option('--emotion-model <dir>', help.emotionModel ?? 'emotion model directory (default: models/emotion of the project)')
     .option('--gender-model <dir>', help.genderModel ?? 'gender model directory (default: models/gender of the project)')
-    .option('--accurate', help.accurate ?? 'use the accurate models (models/<task>-accurate: an ensemble or a larger input, slower; the fast ones where none is shipped) unless --emotion-model / --gender-model name one', false)
+    .option(
+      '--accurate',
+      help.accurate ??
+        'use the accurate models (models/<task>-accurate: an ensemble or a larger input, slower; the fast ones where none is shipped) unless --emotion-model / --gender-model name one',
+      false,
+    )
     .option('--no-emotion', 'skip emotion classification')
     .option('--no-gender', 'skip gender classification');
 }
@@ -87,7 +95,10 @@ export function addDetectorOptions(cmd: Command): Command {
     .option('--score-threshold <p>', 'minimum detector score (CNN detectors)')
     .option('--max-faces <n>', 'at most this many faces per image')
     .addOption(
-      new Option('--tiles <mode>', 'BlazeFace second look at small faces through frame tiles: auto (when a possible face scored low), always, dense (always, plus 256 px tiles: crowds, several times slower), off')
+      new Option(
+        '--tiles <mode>',
+        'BlazeFace second look at small faces through frame tiles: auto (when a possible face scored low), always, dense (always, plus 256 px tiles: crowds, several times slower), off',
+      )
         .choices(TILE_MODES)
         .default('auto'),
     )
@@ -101,7 +112,11 @@ export function addPipelineOptions(cmd: Command): Command {
     .addOption(ttaOption())
     .addOption(marginOption())
     .option('--no-align', 'do not level the eyes of each face before classifying (BlazeFace keypoints; the Haar cascade has none)')
-    .addOption(new Option('--crop-framing <mode>', 'with --crops: detect (find the face inside each crop and frame it like a detected face) or whole').choices(CROP_FRAMINGS).default(DEFAULT_CROP_FRAMING));
+    .addOption(
+      new Option('--crop-framing <mode>', 'with --crops: detect (find the face inside each crop and frame it like a detected face) or whole')
+        .choices(CROP_FRAMINGS)
+        .default(DEFAULT_CROP_FRAMING),
+    );
 }
 
 export function parseCropFraming(v: string): CropFraming {
@@ -146,7 +161,10 @@ export function classifierOptions(o: PipelineCliOptions, backend?: string): Face
 /** Options of commands that read image files: the size limit and special files. */
 export function addInputFileOptions(cmd: Command): Command {
   return cmd
-    .option('--max-bytes <n>', `refuse image files larger than this, checked before reading (bytes; K, M, G suffixes; default ${MAX_INPUT_BYTES / 1024 / 1024}M)`)
+    .option(
+      '--max-bytes <n>',
+      `refuse image files larger than this, checked before reading (bytes; K, M, G suffixes; default ${MAX_INPUT_BYTES / 1024 / 1024}M)`,
+    )
     .option('--allow-special-files', 'read inputs that are not regular files (FIFOs, /dev/stdin, devices), up to --max-bytes; refused by default', false);
 }
 

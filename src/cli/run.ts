@@ -8,16 +8,18 @@ import { UserError } from '../errors.js';
 import { cliErrorMessage, exitCodeOf } from './errors.js';
 
 export function baseProgram(): Command {
-  return new Command()
-    .name('facecls')
-    .description('Real-time face detection with emotion and gender classification (small CNNs, trained and explained)')
-    .version('0.1.0')
-    .option('--backend <name>', 'compute backend: wasm (default) or cpu (reference); env FACECLS_BACKEND')
-    // Errors commander finds (unknown option, a value outside an option's choices) read like the
-    // program's own: one "facecls: error: ..." line, then where to look.
-    .configureOutput({ outputError: (text, write) => write(`facecls: ${text}`) })
-    .showHelpAfterError('(add --help for the options)')
-    .exitOverride();
+  return (
+    new Command()
+      .name('facecls')
+      .description('Real-time face detection with emotion and gender classification (small CNNs, trained and explained)')
+      .version('0.1.0')
+      .option('--backend <name>', 'compute backend: wasm (default) or cpu (reference); env FACECLS_BACKEND')
+      // Errors commander finds (unknown option, a value outside an option's choices) read like the
+      // program's own: one "facecls: error: ..." line, then where to look.
+      .configureOutput({ outputError: (text, write) => write(`facecls: ${text}`) })
+      .showHelpAfterError('(add --help for the options)')
+      .exitOverride()
+  );
 }
 
 export async function runProgram(program: Command, argv: string[]): Promise<number> {

@@ -44,7 +44,12 @@ export function classifierTasks(models: Classifiers): ClassifierTask[] {
 }
 
 /** The inputs of one classifier for the detections: crops by the crop rule, then the one preprocessing. */
-export function taskInput(img: RawImage, dets: ReadonlyArray<Pick<Detection, 'box' | 'keypoints'>>, rt: InferenceRuntime, opts: ClassifyStepOptions): TaskInput {
+export function taskInput(
+  img: RawImage,
+  dets: ReadonlyArray<Pick<Detection, 'box' | 'keypoints'>>,
+  rt: InferenceRuntime,
+  opts: ClassifyStepOptions,
+): TaskInput {
   const crops = modelCrops(dets, rt.meta, opts, opts.asGiven);
   const batch = preprocessBatch(img, crops, { inputSize: rt.meta.inputSize, channels: rt.meta.channels === 3 ? 3 : 1 });
   return { crops, batch };

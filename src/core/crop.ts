@@ -64,7 +64,12 @@ export function cropMarginFor(meta: Pick<ModelMeta, 'cropMargin'> | undefined, r
  * shifted by the detector's framing, eyes levelled); with `asGiven` the detection's box itself (a
  * face crop used as it is).
  */
-export function modelCrops(dets: ReadonlyArray<Pick<Detection, 'box' | 'keypoints'>>, meta: Pick<ModelMeta, 'cropMargin'> | undefined, rule: CropRule, asGiven = false): FaceCrop[] {
+export function modelCrops(
+  dets: ReadonlyArray<Pick<Detection, 'box' | 'keypoints'>>,
+  meta: Pick<ModelMeta, 'cropMargin'> | undefined,
+  rule: CropRule,
+  asGiven = false,
+): FaceCrop[] {
   if (asGiven) return dets.map((d) => ({ box: d.box }));
   const margin = cropMarginFor(meta, rule);
   return dets.map((d) => faceCrop(d, margin, rule.align ?? DEFAULT_ALIGN, DETECTOR_FRAMING[rule.detector].shift));

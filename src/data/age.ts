@@ -73,7 +73,12 @@ const NOISE_W = (() => {
  * the two-hot encoding averaged over ages age + sigma * z (z ~ N(0, 1), 13-point rule), each clamped
  * to the anchors. Its expectation is `age` wherever no point is clamped.
  */
-export function ageTarget(age: number, codec: AgeCodec = DEFAULT_AGE_CODEC, out: Float32Array = new Float32Array(codec.centres.length), offset = 0): Float32Array {
+export function ageTarget(
+  age: number,
+  codec: AgeCodec = DEFAULT_AGE_CODEC,
+  out: Float32Array = new Float32Array(codec.centres.length),
+  offset = 0,
+): Float32Array {
   const k = codec.centres.length;
   out.fill(0, offset, offset + k);
   if (codec.sigma <= 0) {

@@ -60,11 +60,15 @@ function fileKind(st: { isFIFO(): boolean; isCharacterDevice(): boolean; isBlock
 function readError(file: string, err: unknown): ImageDecodeError {
   const code = (err as NodeJS.ErrnoException).code;
   const [reason, message]: [DecodeErrorReason, string] =
-    code === 'ENOENT' ? ['missing', 'no such file']
-    : code === 'EISDIR' ? ['not-a-file', 'is a directory']
-    : code === 'EACCES' ? ['permission-denied', 'permission denied']
-    : code === 'ENXIO' ? ['unreadable', 'no reader/writer on the other end (a socket or FIFO)']
-    : ['unreadable', errorMessage(err)];
+    code === 'ENOENT'
+      ? ['missing', 'no such file']
+      : code === 'EISDIR'
+        ? ['not-a-file', 'is a directory']
+        : code === 'EACCES'
+          ? ['permission-denied', 'permission denied']
+          : code === 'ENXIO'
+            ? ['unreadable', 'no reader/writer on the other end (a socket or FIFO)']
+            : ['unreadable', errorMessage(err)];
   return new ImageDecodeError(file, message, reason, { cause: err });
 }
 

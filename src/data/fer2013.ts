@@ -67,7 +67,10 @@ export async function loadFer2013Csv(file: string): Promise<Dataset> {
     lineNo++;
     const line = raw.trim();
     if (!cols) {
-      const header = line.replace(/^\uFEFF/, '').split(',').map((h) => h.trim().toLowerCase());
+      const header = line
+        .replace(/^\uFEFF/, '')
+        .split(',')
+        .map((h) => h.trim().toLowerCase());
       const emotion = header.indexOf('emotion');
       const pixels = header.indexOf('pixels');
       const usage = header.indexOf('usage');
@@ -154,7 +157,8 @@ export function isFer2013Folders(dir: string): boolean {
  * Files without one of these prefixes are listed as skipped (the official split cannot place them).
  */
 export function loadFer2013Folders(dir: string): Dataset {
-  if (!isFer2013Folders(dir)) throw new UserError(`"${dir}" is not a FER-2013 image-folder dataset: expected train/<class>/ and test/<class>/ with classes ${EMOTION_LABELS.join(', ')}`);
+  if (!isFer2013Folders(dir))
+    throw new UserError(`"${dir}" is not a FER-2013 image-folder dataset: expected train/<class>/ and test/<class>/ with classes ${EMOTION_LABELS.join(', ')}`);
   const splits: Record<SplitName, Sample[]> = { train: [], val: [], test: [] };
   const skipped: Skipped[] = [];
   for (const sub of ['train', 'test']) {

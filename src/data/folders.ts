@@ -16,7 +16,10 @@ function isDir(p: string): boolean {
 }
 
 function classDirs(dir: string): string[] {
-  return fs.readdirSync(dir).filter((n) => !n.startsWith('.') && isDir(path.join(dir, n))).sort();
+  return fs
+    .readdirSync(dir)
+    .filter((n) => !n.startsWith('.') && isDir(path.join(dir, n)))
+    .sort();
 }
 
 /**
@@ -27,7 +30,9 @@ export function loadFolders(root: string, opts: { labels?: string[]; aliases?: R
   if (!isDir(root)) throw new UserError(`dataset folder "${root}" does not exist or is not a folder`);
   const top = classDirs(root);
   const explicit = top.filter((n) => SPLIT_DIRS[n.toLowerCase()]);
-  const splitRoots: Array<[SplitName | undefined, string]> = explicit.length ? explicit.map((n) => [SPLIT_DIRS[n.toLowerCase()], path.join(root, n)]) : [[undefined, root]];
+  const splitRoots: Array<[SplitName | undefined, string]> = explicit.length
+    ? explicit.map((n) => [SPLIT_DIRS[n.toLowerCase()], path.join(root, n)])
+    : [[undefined, root]];
   const found = new Set<string>();
   for (const [, d] of splitRoots) for (const c of classDirs(d)) found.add(c);
   const canon = (c: string) => {
@@ -37,7 +42,8 @@ export function loadFolders(root: string, opts: { labels?: string[]; aliases?: R
   const labels = opts.labels ?? [...new Set([...found].map(canon))].sort();
   if (labels.length < 2) throw new UserError(`"${root}" must contain at least two class folders (<root>/<class>/*.jpg), found ${found.size}`);
   const unknown = [...found].filter((c) => !labels.includes(canon(c)));
-  if (unknown.length) throw new UserError(`"${root}" has class folders ${unknown.map((u) => `"${u}"`).join(', ')} that are not labels of this task (${labels.join(', ')})`);
+  if (unknown.length)
+    throw new UserError(`"${root}" has class folders ${unknown.map((u) => `"${u}"`).join(', ')} that are not labels of this task (${labels.join(', ')})`);
   const splits: Record<SplitName, Sample[]> = { train: [], val: [], test: [] };
   const all: Sample[] = [];
   for (const [split, d] of splitRoots) {
@@ -55,14 +61,27 @@ export function loadFolders(root: string, opts: { labels?: string[]; aliases?: R
   let method: string;
   const carveVal = explicit.length > 0 && splits.val.length === 0 && splits.train.length > 0;
   if (carveVal) {
-    const carved = hashSplit(splits.train, (s) => path.relative(root, s.file!), (s) => s.label, { seed: sp.seed, val: sp.val, test: 0 });
+    const carved = hashSplit(
+      splits.train,
+      (s) => path.relative(root, s.file!),
+      (s) => s.label,
+      { seed: sp.seed, val: sp.val, test: 0 },
+    );
     splits.train = carved.train;
     splits.val = carved.val;
     method = `explicit split folders: ${explicit.join(', ')}; validation carved from train by a seeded hash split stratified by class (seed ${sp.seed}, val ${sp.val})`;
   } else if (explicit.length) {
     method = `explicit split folders: ${explicit.join(', ')}`;
   } else {
-    Object.assign(splits, hashSplit(all, (s) => path.relative(root, s.file!), (s) => s.label, sp));
+    Object.assign(
+      splits,
+      hashSplit(
+        all,
+        (s) => path.relative(root, s.file!),
+        (s) => s.label,
+        sp,
+      ),
+    );
     method = `seeded hash split stratified by class (seed ${sp.seed}, val ${sp.val}, test ${sp.test})`;
   }
   if (splits.train.length + splits.val.length + splits.test.length === 0) throw new UserError(`"${root}" holds no images in its class folders`);
@@ -75,7 +94,11 @@ export function loadFolders(root: string, opts: { labels?: string[]; aliases?: R
     skipped: [],
     split: {
       method,
-      ...(carveVal ? { seed: sp.seed, fractions: { val: sp.val, test: 0 } } : explicit.length ? {} : { seed: sp.seed, fractions: { val: sp.val, test: sp.test } }),
+      ...(carveVal
+        ? { seed: sp.seed, fractions: { val: sp.val, test: 0 } }
+        : explicit.length
+          ? {}
+          : { seed: sp.seed, fractions: { val: sp.val, test: sp.test } }),
       counts: splitCounts(splits),
       ids: { train: rel(splits.train), val: rel(splits.val), test: rel(splits.test) },
     },

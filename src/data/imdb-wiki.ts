@@ -57,7 +57,8 @@ export function loadImdbWiki(p: string, split: HashSplitOptions = DEFAULT_SPLIT)
   }
   const base = key === 'wiki' ? 'wiki' : 'imdb';
   const dir = path.dirname(matFile);
-  const imgRoot = [path.join(dir, `${base}_crop`), dir].find((d) => fs.existsSync(d) && fs.statSync(d).isDirectory() && path.basename(d) === `${base}_crop`) ?? dir;
+  const imgRoot =
+    [path.join(dir, `${base}_crop`), dir].find((d) => fs.existsSync(d) && fs.statSync(d).isDirectory() && path.basename(d) === `${base}_crop`) ?? dir;
   const filtered = { lowFaceScore: 0, secondFace: 0, unknownGender: 0 };
   const skipped: Skipped[] = [];
   const samples: Sample[] = [];
@@ -88,7 +89,12 @@ export function loadImdbWiki(p: string, split: HashSplitOptions = DEFAULT_SPLIT)
     }
     samples.push({ id: file, file, label: (GENDER_LABELS as readonly string[]).indexOf(g), meta: { gender: g, ...(age !== undefined ? { age } : {}) } });
   }
-  const splits = hashSplit(samples, (s) => path.relative(imgRoot, s.file!), (s) => s.label, split);
+  const splits = hashSplit(
+    samples,
+    (s) => path.relative(imgRoot, s.file!),
+    (s) => s.label,
+    split,
+  );
   const rel = (ss: Sample[]) => ss.map((s) => path.relative(imgRoot, s.file!));
   return {
     format: 'imdb-wiki',

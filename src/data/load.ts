@@ -43,7 +43,8 @@ export interface LoadOptions {
 export async function loadDataset(p: string, opts: LoadOptions): Promise<Dataset> {
   const format = opts.format ?? detectFormat(p);
   const split = opts.split ?? DEFAULT_SPLIT;
-  if (opts.task === 'age' && format !== 'utkface') throw new UserError(`dataset "${p}" (${format}) has no ages: the age task reads UTKFace ([age]_[gender]_[race]_[date].jpg.chip.jpg)`);
+  if (opts.task === 'age' && format !== 'utkface')
+    throw new UserError(`dataset "${p}" (${format}) has no ages: the age task reads UTKFace ([age]_[gender]_[race]_[date].jpg.chip.jpg)`);
   let ds: Dataset;
   switch (format) {
     case 'fer2013-csv': {

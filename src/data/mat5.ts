@@ -13,8 +13,40 @@ export type MatCell = { type: 'cell'; dims: number[]; cells: MatValue[] };
 export type MatStruct = { type: 'struct'; dims: number[]; fields: string[]; /** column-major elements */ elements: Array<Record<string, MatValue>> };
 export type MatValue = MatNumeric | MatChar | MatCell | MatStruct;
 
-const MI = { INT8: 1, UINT8: 2, INT16: 3, UINT16: 4, INT32: 5, UINT32: 6, SINGLE: 7, DOUBLE: 9, INT64: 12, UINT64: 13, MATRIX: 14, COMPRESSED: 15, UTF8: 16, UTF16: 17, UTF32: 18 };
-const CLASS_NAMES: Record<number, string> = { 1: 'cell', 2: 'struct', 3: 'object', 4: 'char', 5: 'sparse', 6: 'double', 7: 'single', 8: 'int8', 9: 'uint8', 10: 'int16', 11: 'uint16', 12: 'int32', 13: 'uint32', 14: 'int64', 15: 'uint64' };
+const MI = {
+  INT8: 1,
+  UINT8: 2,
+  INT16: 3,
+  UINT16: 4,
+  INT32: 5,
+  UINT32: 6,
+  SINGLE: 7,
+  DOUBLE: 9,
+  INT64: 12,
+  UINT64: 13,
+  MATRIX: 14,
+  COMPRESSED: 15,
+  UTF8: 16,
+  UTF16: 17,
+  UTF32: 18,
+};
+const CLASS_NAMES: Record<number, string> = {
+  1: 'cell',
+  2: 'struct',
+  3: 'object',
+  4: 'char',
+  5: 'sparse',
+  6: 'double',
+  7: 'single',
+  8: 'int8',
+  9: 'uint8',
+  10: 'int16',
+  11: 'uint16',
+  12: 'int32',
+  13: 'uint32',
+  14: 'int64',
+  15: 'uint64',
+};
 
 export class MatFileError extends Error {
   constructor(message: string) {
@@ -72,16 +104,37 @@ function numbers(el: Element, le: boolean): Float64Array {
   for (let i = 0; i < n; i++) {
     const o = i * s;
     switch (el.type) {
-      case MI.INT8: out[i] = d.readInt8(o); break;
-      case MI.UINT8: case MI.UTF8: out[i] = d[o]; break;
-      case MI.INT16: out[i] = le ? d.readInt16LE(o) : d.readInt16BE(o); break;
-      case MI.UINT16: out[i] = le ? d.readUInt16LE(o) : d.readUInt16BE(o); break;
-      case MI.INT32: out[i] = le ? d.readInt32LE(o) : d.readInt32BE(o); break;
-      case MI.UINT32: out[i] = le ? d.readUInt32LE(o) : d.readUInt32BE(o); break;
-      case MI.SINGLE: out[i] = le ? d.readFloatLE(o) : d.readFloatBE(o); break;
-      case MI.DOUBLE: out[i] = le ? d.readDoubleLE(o) : d.readDoubleBE(o); break;
-      case MI.INT64: out[i] = Number(le ? d.readBigInt64LE(o) : d.readBigInt64BE(o)); break;
-      case MI.UINT64: out[i] = Number(le ? d.readBigUInt64LE(o) : d.readBigUInt64BE(o)); break;
+      case MI.INT8:
+        out[i] = d.readInt8(o);
+        break;
+      case MI.UINT8:
+      case MI.UTF8:
+        out[i] = d[o];
+        break;
+      case MI.INT16:
+        out[i] = le ? d.readInt16LE(o) : d.readInt16BE(o);
+        break;
+      case MI.UINT16:
+        out[i] = le ? d.readUInt16LE(o) : d.readUInt16BE(o);
+        break;
+      case MI.INT32:
+        out[i] = le ? d.readInt32LE(o) : d.readInt32BE(o);
+        break;
+      case MI.UINT32:
+        out[i] = le ? d.readUInt32LE(o) : d.readUInt32BE(o);
+        break;
+      case MI.SINGLE:
+        out[i] = le ? d.readFloatLE(o) : d.readFloatBE(o);
+        break;
+      case MI.DOUBLE:
+        out[i] = le ? d.readDoubleLE(o) : d.readDoubleBE(o);
+        break;
+      case MI.INT64:
+        out[i] = Number(le ? d.readBigInt64LE(o) : d.readBigInt64BE(o));
+        break;
+      case MI.UINT64:
+        out[i] = Number(le ? d.readBigUInt64LE(o) : d.readBigUInt64BE(o));
+        break;
     }
   }
   return out;

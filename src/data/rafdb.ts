@@ -28,7 +28,12 @@ export function findRafdbList(root: string): string | undefined {
 
 function alignedDir(root: string, list: string): string {
   const base = path.dirname(list);
-  const dir = firstExisting([path.join(root, 'aligned'), path.join(root, 'Image', 'aligned'), path.join(base, '..', 'Image', 'aligned'), path.join(base, 'aligned')]);
+  const dir = firstExisting([
+    path.join(root, 'aligned'),
+    path.join(root, 'Image', 'aligned'),
+    path.join(base, '..', 'Image', 'aligned'),
+    path.join(base, 'aligned'),
+  ]);
   if (!dir) throw new UserError(`RAF-DB "${root}": ${list} found, but no aligned/ (or Image/aligned/) folder of face images`);
   return dir;
 }
@@ -66,7 +71,12 @@ export function loadRafdb(root: string, split: HashSplitOptions = DEFAULT_SPLIT)
     const file = path.join(images, alignedName(name));
     part.push({ id: file, file, label: labels.indexOf(RAFDB_CODES[code - 1]) });
   });
-  const carved = hashSplit(train, (s) => path.basename(s.file!), (s) => s.label, { seed: split.seed, val: split.val, test: 0 });
+  const carved = hashSplit(
+    train,
+    (s) => path.basename(s.file!),
+    (s) => s.label,
+    { seed: split.seed, val: split.val, test: 0 },
+  );
   const splits = { train: carved.train, val: carved.val, test };
   if (splits.train.length + splits.val.length + splits.test.length === 0) throw new UserError(`RAF-DB "${root}": ${list} lists no images`);
   const rel = (ss: Sample[]) => ss.map((s) => path.basename(s.file!));

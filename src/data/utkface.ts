@@ -12,7 +12,18 @@ import * as path from 'node:path';
 import { UserError } from '../errors.js';
 import { GENDER_LABELS, type Task } from '../io/model-store.js';
 import { ageLabels, ageSamples, DEFAULT_AGE_CODEC, type AgeCodec } from './age.js';
-import { DEFAULT_SPLIT, hashSplit, isImageFile, RACES, splitCounts, type Dataset, type HashSplitOptions, type Sample, type SampleMeta, type Skipped } from './dataset.js';
+import {
+  DEFAULT_SPLIT,
+  hashSplit,
+  isImageFile,
+  RACES,
+  splitCounts,
+  type Dataset,
+  type HashSplitOptions,
+  type Sample,
+  type SampleMeta,
+  type Skipped,
+} from './dataset.js';
 
 export interface UtkLabels {
   age: number;
@@ -57,9 +68,16 @@ export function loadUtkFace(dir: string, split: HashSplitOptions = DEFAULT_SPLIT
     samples.push({ id: file, file, label: (GENDER_LABELS as readonly string[]).indexOf(labels.gender!), meta: labels });
   }
   if (samples.length === 0) throw new UserError(`"${dir}" holds no UTKFace images ([age]_[gender]_[race]_[date].jpg.chip.jpg)`);
-  const byGender = hashSplit(samples, (s) => path.basename(s.file!), (s) => s.label, split);
+  const byGender = hashSplit(
+    samples,
+    (s) => path.basename(s.file!),
+    (s) => s.label,
+    split,
+  );
   const age = task === 'age';
-  const splits = age ? { train: ageSamples(byGender.train, ageCodec), val: ageSamples(byGender.val, ageCodec), test: ageSamples(byGender.test, ageCodec) } : byGender;
+  const splits = age
+    ? { train: ageSamples(byGender.train, ageCodec), val: ageSamples(byGender.val, ageCodec), test: ageSamples(byGender.test, ageCodec) }
+    : byGender;
   return {
     format: 'utkface',
     root: dir,
@@ -71,7 +89,11 @@ export function loadUtkFace(dir: string, split: HashSplitOptions = DEFAULT_SPLIT
       seed: split.seed,
       fractions: { val: split.val, test: split.test },
       counts: splitCounts(splits),
-      ids: { train: splits.train.map((s) => path.basename(s.file!)), val: splits.val.map((s) => path.basename(s.file!)), test: splits.test.map((s) => path.basename(s.file!)) },
+      ids: {
+        train: splits.train.map((s) => path.basename(s.file!)),
+        val: splits.val.map((s) => path.basename(s.file!)),
+        test: splits.test.map((s) => path.basename(s.file!)),
+      },
     },
   };
 }

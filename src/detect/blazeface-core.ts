@@ -162,7 +162,10 @@ export class TfjsNet implements BlazeFaceNet {
     const size = BLAZEFACE_INPUT;
     const outs = tf.tidy(() => {
       const x = tf.tensor4d(input, [1, size, size, 3]);
-      return this.model.execute(x, OUTPUTS.map((o) => `${o}:0`)) as tf.Tensor[];
+      return this.model.execute(
+        x,
+        OUTPUTS.map((o) => `${o}:0`),
+      ) as tf.Tensor[];
     });
     const [s512, s384, r512, r384] = (await Promise.all(outs.map((t) => t.data()))) as Float32Array[];
     tf.dispose(outs);

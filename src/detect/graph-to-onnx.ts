@@ -86,7 +86,11 @@ class GraphConverter {
     if (!n) throw new Error(`graph references unknown node ${key}`);
     if (this.visiting.has(key)) throw new Error(`graph has a cycle at ${key}`);
     this.visiting.add(key);
-    const out = this.emitNode(key, n, (n.input ?? []).filter((i) => !i.startsWith('^')));
+    const out = this.emitNode(
+      key,
+      n,
+      (n.input ?? []).filter((i) => !i.startsWith('^')),
+    );
     this.visiting.delete(key);
     this.value.set(key, out);
     return out;
@@ -183,7 +187,11 @@ export function graphToOnnx(topology: { node: TfNode[] }, weights: tf.NamedTenso
     opsetImport: [{ domain: '', version: 13 }],
     producerName: 'facecls',
     docString: 'converted from a tfjs graph model by facecls (src/detect/graph-to-onnx.ts)',
-    graph: g.toProto('detector', [{ name: cv.inputName, shape: inputShape }], named.map((name, i) => ({ name, shape: shapes[i] }))),
+    graph: g.toProto(
+      'detector',
+      [{ name: cv.inputName, shape: inputShape }],
+      named.map((name, i) => ({ name, shape: shapes[i] })),
+    ),
   });
   return { bytes, input: cv.inputName, outputs: named };
 }

@@ -53,7 +53,12 @@ export function background(width: number, height: number, rand: () => number): R
   const data = new Uint8Array(width * height * 3);
   const c0 = [rand() * 255, rand() * 255, rand() * 255];
   const c1 = [rand() * 255, rand() * 255, rand() * 255];
-  const blobs = Array.from({ length: 6 }, () => ({ x: rand() * width, y: rand() * height, r: 20 + rand() * 120, c: [rand() * 255, rand() * 255, rand() * 255] }));
+  const blobs = Array.from({ length: 6 }, () => ({
+    x: rand() * width,
+    y: rand() * height,
+    r: 20 + rand() * 120,
+    c: [rand() * 255, rand() * 255, rand() * 255],
+  }));
   const stripe = { period: 8 + rand() * 40, amp: rand() * 40, angle: rand() * Math.PI };
   const sa = Math.cos(stripe.angle);
   const sb = Math.sin(stripe.angle);
@@ -118,10 +123,12 @@ export interface MatchStats {
 /** Greedy one-to-one matching of detections to truth boxes at IoU >= threshold (best pairs first). */
 export function matchDetections(truth: Box[], dets: Detection[], threshold = 0.5): MatchStats {
   const pairs: Array<[number, number, number]> = [];
-  truth.forEach((t, i) => dets.forEach((d, j) => {
-    const o = iou(t, d.box);
-    if (o >= threshold) pairs.push([o, i, j]);
-  }));
+  truth.forEach((t, i) =>
+    dets.forEach((d, j) => {
+      const o = iou(t, d.box);
+      if (o >= threshold) pairs.push([o, i, j]);
+    }),
+  );
   pairs.sort((a, b) => b[0] - a[0]);
   const ti = new Set<number>();
   const dj = new Set<number>();
@@ -136,7 +143,13 @@ export function matchDetections(truth: Box[], dets: Detection[], threshold = 0.5
 }
 
 export function addStats(a: MatchStats, b: MatchStats): MatchStats {
-  return { truth: a.truth + b.truth, detected: a.detected + b.detected, truePositives: a.truePositives + b.truePositives, falsePositives: a.falsePositives + b.falsePositives, ious: [...a.ious, ...b.ious] };
+  return {
+    truth: a.truth + b.truth,
+    detected: a.detected + b.detected,
+    truePositives: a.truePositives + b.truePositives,
+    falsePositives: a.falsePositives + b.falsePositives,
+    ious: [...a.ious, ...b.ious],
+  };
 }
 
 export const EMPTY_STATS: MatchStats = { truth: 0, detected: 0, truePositives: 0, falsePositives: 0, ious: [] };

@@ -37,7 +37,12 @@ function channelSums(t: tf.Tensor4D): tf.Tensor1D {
 }
 
 /** y = batchnorm(x) with batch statistics over all axes but the last; returns y, mean, variance. */
-export function batchNormTraining(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): { y: tf.Tensor; mean: tf.Tensor1D; variance: tf.Tensor1D } {
+export function batchNormTraining(
+  x: tf.Tensor4D,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  epsilon: number,
+): { y: tf.Tensor; mean: tf.Tensor1D; variance: tf.Tensor1D } {
   const channels = x.shape[3];
   const simd = simdBatchNorm(channels);
   if (simd) return simdBatchNormTraining(simd, x, gamma, beta, epsilon);
@@ -77,7 +82,8 @@ let installed = false;
 /** Route tfjs-layers BatchNormalization's training path through batchNormTraining on wasm (idempotent). */
 export function installFusedBatchNorm(): void {
   if (installed) return;
-  const entry = tf.serialization.SerializationMap.getMap().classNameMap.BatchNormalization as unknown as [{ prototype: { call: Function } }] | undefined;
+  const entry = tf.serialization.SerializationMap.getMap().classNameMap.BatchNormalization as unknown as
+    [{ prototype: { call: (...args: never[]) => unknown } }] | undefined;
   if (!entry) return;
   installed = true;
   const proto = entry[0].prototype;
@@ -91,7 +97,10 @@ export function installFusedBatchNorm(): void {
     return tf.tidy(() => {
       const { y, mean, variance } = batchNormTraining(x as tf.Tensor4D, this.gamma!.read(), this.beta!.read(), this.epsilon);
       const decay = 1 - this.momentum;
-      for (const [v, value] of [[this.movingMean, mean], [this.movingVariance, variance]] as const) {
+      for (const [v, value] of [
+        [this.movingMean, mean],
+        [this.movingVariance, variance],
+      ] as const) {
         tf.tidy(() => {
           const orig = v.read();
           v.write(tf.sub(orig, tf.mul(tf.sub(orig, value), decay)));

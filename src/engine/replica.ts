@@ -235,7 +235,10 @@ export class FlatAdam {
     this.beta1 = cfg.beta1 ?? 0.9;
     this.beta2 = cfg.beta2 ?? 0.999;
     this.epsilon = cfg.epsilon ?? 1e-7;
-    for (const [k, b] of [['beta1', this.beta1], ['beta2', this.beta2]] as const) {
+    for (const [k, b] of [
+      ['beta1', this.beta1],
+      ['beta2', this.beta2],
+    ] as const) {
       if (!(b >= 0 && b < 1)) throw new Error(`adam ${k} must be in [0, 1), got ${b}`);
     }
     if (!(this.epsilon > 0)) throw new Error(`adam epsilon must be > 0, got ${this.epsilon}`);
@@ -294,7 +297,8 @@ export class FlatAdam {
   }
 
   setState(state: OptimizerState): void {
-    if (!Number.isInteger(state.iterations) || state.iterations < 0) throw new Error(`optimizer iterations must be a non-negative integer, got ${state.iterations}`);
+    if (!Number.isInteger(state.iterations) || state.iterations < 0)
+      throw new Error(`optimizer iterations must be a non-negative integer, got ${state.iterations}`);
     const n = this.vars.length;
     if (state.slots.length === 0) {
       this.m.fill(0);

@@ -72,7 +72,7 @@ export function defaultTrainBenchOptions(): TrainBenchOptions {
 
 function randomBatch(n: number, size: number, classes: number, seed: number): { x: Float32Array; y: Float32Array } {
   let s = seed >>> 0;
-  const rand = () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  const rand = () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
   const x = new Float32Array(n * size * size).map(() => rand() * 2 - 1);
   const y = new Float32Array(n * classes);
   for (let i = 0; i < n; i++) y[i * classes + (i % classes)] = 1;

@@ -12,14 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { settings } from '../settings.js';
 import { onBackendReady } from './backend.js';
-import {
-  conv2dFilterGrad,
-  conv2dInputGrad,
-  convGeometry,
-  depthwiseFilterGrad,
-  depthwiseInputGrad,
-  type ConvGeometry,
-} from './conv-grads.js';
+import { conv2dFilterGrad, conv2dInputGrad, convGeometry, depthwiseFilterGrad, depthwiseInputGrad, type ConvGeometry } from './conv-grads.js';
 import { installFusedBatchNorm } from './fused-batchnorm.js';
 import { depthwiseFilterGradLoop, heapView, maxPoolGradLoop, type WasmHeapBackend } from './heap-kernels.js';
 import { simdKernels } from './simd/index.js';
@@ -64,14 +57,7 @@ function requireNHWC(attrs: Record<string, unknown>, op: string): void {
 }
 
 function geometry(xShape: number[], filterShape: number[], attrs: Record<string, unknown>, depthwise: boolean): ConvGeometry {
-  return convGeometry(
-    xShape,
-    filterShape,
-    attrs.strides as number | [number, number],
-    attrs.pad as Pad,
-    attrs.dimRoundingMode as Rounding,
-    depthwise,
-  );
+  return convGeometry(xShape, filterShape, attrs.strides as number | [number, number], attrs.pad as Pad, attrs.dimRoundingMode as Rounding, depthwise);
 }
 
 function requireUnitDilation(attrs: Record<string, unknown>, op: string): void {
@@ -122,9 +108,9 @@ const KERNELS: Array<{ name: string; func: (args: KernelArgs) => TensorInfo }> =
       requireUnitDilation(attrs, 'DepthwiseConv2dNativeBackpropFilter');
       const filterShape = attrs.filterShape as number[];
       if (filterShape[3] !== 1) {
-        return opsKernel(({ x, dy }) =>
-          depthwiseFilterGrad(x as tf.Tensor4D, dy as tf.Tensor4D, geometry(x.shape, filterShape, attrs, true), filterShape[3]),
-        )(args);
+        return opsKernel(({ x, dy }) => depthwiseFilterGrad(x as tf.Tensor4D, dy as tf.Tensor4D, geometry(x.shape, filterShape, attrs, true), filterShape[3]))(
+          args,
+        );
       }
       const backend = args.backend as unknown as WasmHeapBackend;
       const g = geometry(inputs.x.shape, filterShape, attrs, true);

@@ -69,7 +69,9 @@ function groupRows(truth: number[], pred: number[], keyOf: (i: number) => string
     if (k === undefined) continue;
     by.set(k, [...(by.get(k) ?? []), i]);
   }
-  const keys = [...by.keys()].sort((a, b) => (order.indexOf(a) < 0 ? 99 : order.indexOf(a)) - (order.indexOf(b) < 0 ? 99 : order.indexOf(b)) || (a < b ? -1 : 1));
+  const keys = [...by.keys()].sort(
+    (a, b) => (order.indexOf(a) < 0 ? 99 : order.indexOf(a)) - (order.indexOf(b) < 0 ? 99 : order.indexOf(b)) || (a < b ? -1 : 1),
+  );
   return keys.map((k) => errorRow(k, truth, pred, by.get(k)!));
 }
 
@@ -110,7 +112,12 @@ export function ageMetrics(truth: number[], pred: number[], meta: Array<SampleMe
   const n = truth.length;
   const abs = truth.map((t, i) => Math.abs(pred[i] - t));
   const sortedAbs = [...abs].sort((a, b) => a - b);
-  const all = errorRow('all', truth, pred, truth.map((_, i) => i));
+  const all = errorRow(
+    'all',
+    truth,
+    pred,
+    truth.map((_, i) => i),
+  );
   const hasRace = meta.some((m) => m?.race !== undefined);
   const out: AgeMetrics = {
     n,

@@ -11,7 +11,14 @@ export async function agePlotPng(a: Pick<AgeMetrics, 'binned'>, title: string): 
   const mid = (b: { from: number }) => b.from + 2.5;
   const top = Math.max(10, ...a.binned.map((b) => b.from + 5));
   const svg = lineChartSvg(title, 'true age (5-year bands; y: predicted age, years)', [
-    { name: 'predicted = true', color: '#999999', points: [[0, 0], [top, top]] },
+    {
+      name: 'predicted = true',
+      color: '#999999',
+      points: [
+        [0, 0],
+        [top, top],
+      ],
+    },
     { name: 'mean predicted', color: '#d62728', points: a.binned.map((b) => [mid(b), b.meanPredicted]) },
     { name: '10th percentile', color: '#1f77b4', points: a.binned.map((b) => [mid(b), b.p10]) },
     { name: '90th percentile', color: '#2ca02c', points: a.binned.map((b) => [mid(b), b.p90]) },

@@ -54,7 +54,10 @@ const WIDER_SUBSETS = ['easy', 'medium', 'hard'];
 /** widerface-dev500 layout: `boxes.csv` (image,x,y,w,h,blur,...,invalid,...,easy,medium,hard) and `images/<event>/<name>.jpg`. */
 export function loadWiderCsv(root: string): DetectionSet {
   const csv = path.join(root, 'boxes.csv');
-  const lines = fs.readFileSync(csv, 'utf8').split(/\r?\n/).filter((l) => l.trim() !== '');
+  const lines = fs
+    .readFileSync(csv, 'utf8')
+    .split(/\r?\n/)
+    .filter((l) => l.trim() !== '');
   const header = (lines.shift() ?? '').split(',').map((s) => s.trim());
   const col = (name: string) => {
     const i = header.indexOf(name);
@@ -124,7 +127,8 @@ export function loadFddb(root: string): DetectionSet {
       const boxes: Box[] = [];
       for (let k = 0; k < count; k++) {
         const v = (lines[i + 2 + k] ?? '').trim().split(/\s+/).map(Number);
-        if (v.length < 5 || v.slice(0, 5).some((x) => !Number.isFinite(x))) throw new UserError(`${list}:${i + 3 + k}: expected "major minor angle cx cy 1", got "${lines[i + 2 + k] ?? ''}"`);
+        if (v.length < 5 || v.slice(0, 5).some((x) => !Number.isFinite(x)))
+          throw new UserError(`${list}:${i + 3 + k}: expected "major minor angle cx cy 1", got "${lines[i + 2 + k] ?? ''}"`);
         boxes.push(ellipseBox(v[0], v[1], v[2], v[3], v[4]));
       }
       const file = path.join(picsDir, /\.(jpe?g|png)$/i.test(id) ? id : `${id}.jpg`);
@@ -216,7 +220,13 @@ export function subsetResult(subset: string, perImage: Array<{ scored: Scored[];
     faces: positives,
     detections: all.length,
     ap,
-    atThreshold: { threshold, precision: kept.length ? ktp / kept.length : 1, recall: positives ? ktp / positives : 0, truePositives: ktp, falsePositives: kept.length - ktp },
+    atThreshold: {
+      threshold,
+      precision: kept.length ? ktp / kept.length : 1,
+      recall: positives ? ktp / positives : 0,
+      truePositives: ktp,
+      falsePositives: kept.length - ktp,
+    },
     curve: points.filter((_, k) => k % step === 0 || k === points.length - 1),
   };
 }

@@ -157,7 +157,10 @@ function groupRows(map: Map<string, { n: number; correct: number }>, order?: rea
 
 /** Per-group accuracy from samples (with meta) and whether each was classified correctly. */
 export function groupMetrics(samples: Sample[], correct: boolean[]): GroupMetrics {
-  const by = { gender: new Map<string, { n: number; correct: number }>(), ageBand: new Map(), race: new Map() } as Record<keyof GroupMetrics, Map<string, { n: number; correct: number }>>;
+  const by = { gender: new Map<string, { n: number; correct: number }>(), ageBand: new Map(), race: new Map() } as Record<
+    keyof GroupMetrics,
+    Map<string, { n: number; correct: number }>
+  >;
   const bump = (m: Map<string, { n: number; correct: number }>, k: string, ok: boolean) => {
     const g = m.get(k) ?? { n: 0, correct: 0 };
     g.n++;
@@ -182,14 +185,26 @@ export function groupMetrics(samples: Sample[], correct: boolean[]): GroupMetric
   });
   const out: GroupMetrics = {};
   if (any.gender) out.gender = groupRows(by.gender, ['woman', 'man']);
-  if (any.ageBand) out.ageBand = groupRows(by.ageBand, AGE_BANDS.map((b) => b[2]));
+  if (any.ageBand)
+    out.ageBand = groupRows(
+      by.ageBand,
+      AGE_BANDS.map((b) => b[2]),
+    );
   if (any.race) out.race = groupRows(by.race, ['white', 'black', 'asian', 'indian', 'others', 'unknown']);
   return out;
 }
 
 function ageReport(kept: Sample[], predicted: number[], range: AgeRangeSpec | undefined, keep: boolean): NonNullable<EvalReport['age']> {
   const truth = kept.map(sampleAge);
-  return { ...ageMetrics(truth, predicted, kept.map((s) => s.meta), range), ...(keep ? { samples: { truth, predicted } } : {}) };
+  return {
+    ...ageMetrics(
+      truth,
+      predicted,
+      kept.map((s) => s.meta),
+      range,
+    ),
+    ...(keep ? { samples: { truth, predicted } } : {}),
+  };
 }
 
 interface TrainingInfo {
@@ -214,7 +229,10 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
       const r = typeof m === 'string' ? await createRuntime(m, { runtime: opts.runtime, backend: opts.backend, tta: 'none' }) : m;
       if (typeof m === 'string') owned.push(r);
       runtimes.push(r);
-      if (r.tta !== 'none') throw new UserError(`evaluate applies test-time augmentation itself (tta option): pass runtimes created with tta 'none', not "${name(m)}" (tta ${r.tta})`);
+      if (r.tta !== 'none')
+        throw new UserError(
+          `evaluate applies test-time augmentation itself (tta option): pass runtimes created with tta 'none', not "${name(m)}" (tta ${r.tta})`,
+        );
     }
     const meta: ModelMeta = runtimes[0].meta;
     runtimes.forEach((r, i) => {
@@ -222,7 +240,9 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
         throw new UserError(`model "${name(specs[i])}" is a ${r.meta.task} model, not ${opts.expectTask}`);
       }
       if (r.meta.labels.join() !== meta.labels.join()) {
-        throw new UserError(`ensemble members disagree on labels: "${name(specs[i])}" has ${r.meta.labels.join(', ')}, "${name(specs[0])}" has ${meta.labels.join(', ')}`);
+        throw new UserError(
+          `ensemble members disagree on labels: "${name(specs[i])}" has ${r.meta.labels.join(', ')}, "${name(specs[0])}" has ${meta.labels.join(', ')}`,
+        );
       }
     });
     // An ensemble's members share one split (ship checks it); the ensemble itself carries no training info.
@@ -244,8 +264,13 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
     const maxBad = opts.maxBadFraction ?? DEFAULT_MAX_BAD_FRACTION;
     const indexed = ds.splits.train.length + ds.splits.val.length + ds.splits.test.length + ds.skipped.length;
     if (ds.skipped.length > maxBad * indexed) {
-      const ex = ds.skipped.slice(0, 3).map((s) => `${s.id}: ${s.reason}`).join('; ');
-      throw new UserError(`${ds.skipped.length} of ${indexed} entries of "${ds.root}" are malformed (more than ${(maxBad * 100).toFixed(1)}%, see --max-bad-fraction): ${ex}`);
+      const ex = ds.skipped
+        .slice(0, 3)
+        .map((s) => `${s.id}: ${s.reason}`)
+        .join('; ');
+      throw new UserError(
+        `${ds.skipped.length} of ${indexed} entries of "${ds.root}" are malformed (more than ${(maxBad * 100).toFixed(1)}%, see --max-bad-fraction): ${ex}`,
+      );
     }
     if (ds.labels.join() !== meta.labels.join()) {
       throw new UserError(`model labels (${meta.labels.join(', ')}) differ from the dataset's (${ds.labels.join(', ')})`);
@@ -316,7 +341,9 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
           const per = inputSize * inputSize * channels;
           const x = new Float32Array(m * copies * per);
           good.forEach(([, { img, sample, face }], j) => {
-            const crop = face ? faceCrop(face, detectorMargin(detector!.name, margins[ri]), Boolean(opts.align)) : { box: cropBoxFor(sample, img, margins[ri]) };
+            const crop = face
+              ? faceCrop(face, detectorMargin(detector!.name, margins[ri]), Boolean(opts.align))
+              : { box: cropBoxFor(sample, img, margins[ri]) };
             preprocessFace(img, { inputSize, channels, ...crop }, x, j * per);
             if (copies === 2) preprocessFace(img, { inputSize, channels, ...crop, flip: true }, x, (m + j) * per);
           });
@@ -325,7 +352,8 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
           if (opts.keepProbabilities) {
             // [sample][view][class], averaged over the ensemble's models.
             const views = new Float32Array(m * copies * k);
-            for (let j = 0; j < m; j++) for (let c = 0; c < copies; c++) for (let q = 0; q < k; q++) views[(j * copies + c) * k + q] = probs[(c * m + j) * k + q] / runtimes.length;
+            for (let j = 0; j < m; j++)
+              for (let c = 0; c < copies; c++) for (let q = 0; q < k; q++) views[(j * copies + c) * k + q] = probs[(c * m + j) * k + q] / runtimes.length;
             if (ri === 0) keptProbs.push(views);
             else keptProbs[keptProbs.length - 1].forEach((v, i, a) => (a[i] = v + views[i]));
           }

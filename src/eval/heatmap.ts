@@ -21,7 +21,10 @@ export function confusionSvg(confusion: number[][], labels: string[], title: str
   const top = 70;
   const width = left + k * cell + 30;
   const height = top + k * cell + 60;
-  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="DejaVu Sans, sans-serif" font-size="12">`, `<rect width="100%" height="100%" fill="white"/>`];
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="DejaVu Sans, sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+  ];
   parts.push(`<text x="${width / 2}" y="22" text-anchor="middle" font-size="15">${esc(title)}</text>`);
   parts.push(`<text x="${left + (k * cell) / 2}" y="${height - 14}" text-anchor="middle">predicted</text>`);
   parts.push(`<text x="16" y="${top + (k * cell) / 2}" text-anchor="middle" transform="rotate(-90 16 ${top + (k * cell) / 2})">true</text>`);

@@ -94,9 +94,7 @@ export interface XceptionModuleOptions extends RegOptions {
  *   out = A + B
  */
 export function xceptionModule(x: Sym, filters: number, opts: XceptionModuleOptions = {}): Sym {
-  const residual = batchNorm(
-    conv(x, filters, { kernel: 1, strides: 2, padding: 'same', useBias: false, l2: opts.regularizeResidual ? opts.l2 : 0 }),
-  );
+  const residual = batchNorm(conv(x, filters, { kernel: 1, strides: 2, padding: 'same', useBias: false, l2: opts.regularizeResidual ? opts.l2 : 0 }));
   let y = opts.preActivation ? relu(x) : x;
   const sepL2 = opts.regularizeSeparable ? opts.l2 : 0;
   y = relu(batchNorm(separableConv(y, filters, { useBias: false, l2: sepL2 })));

@@ -9,7 +9,12 @@ import { UserError } from '../errors.js';
 
 type Json = Record<string, unknown>;
 type LayerJson = { name: string; class_name: string; config: Json; inbound_nodes: unknown[][][] };
-type ModelJson = { class_name: string; config: { name: string; layers: LayerJson[]; input_layers: unknown[][]; output_layers: unknown[][] }; keras_version?: string; backend?: string };
+type ModelJson = {
+  class_name: string;
+  config: { name: string; layers: LayerJson[]; input_layers: unknown[][]; output_layers: unknown[][] };
+  keras_version?: string;
+  backend?: string;
+};
 
 export const ENSEMBLE_INPUT = 'image';
 export const ENSEMBLE_OUTPUT = 'predictions';
@@ -26,14 +31,17 @@ export async function buildEnsemble(members: tf.LayersModel[], name = 'ensemble'
   const outShape = (m: tf.LayersModel) => JSON.stringify(m.outputs[0].shape);
   members.forEach((m, i) => {
     if (m.inputs.length !== 1 || m.outputs.length !== 1) throw new UserError(`ensemble member ${i} ("${m.name}") must have one input and one output`);
-    if (inShape(m) !== inShape(members[0])) throw new UserError(`ensemble members need the same input: member ${i} takes ${inShape(m)}, member 0 ${inShape(members[0])}`);
-    if (outShape(m) !== outShape(members[0])) throw new UserError(`ensemble members need the same output: member ${i} gives ${outShape(m)}, member 0 ${outShape(members[0])}`);
+    if (inShape(m) !== inShape(members[0]))
+      throw new UserError(`ensemble members need the same input: member ${i} takes ${inShape(m)}, member 0 ${inShape(members[0])}`);
+    if (outShape(m) !== outShape(members[0]))
+      throw new UserError(`ensemble members need the same output: member ${i} gives ${outShape(m)}, member 0 ${outShape(members[0])}`);
   });
   const layers: LayerJson[] = [];
   const outputs: unknown[][] = [];
   for (const [i, m] of members.entries()) {
     const topo = m.toJSON(null, false) as unknown as ModelJson;
-    if (topo.class_name !== 'Model' && topo.class_name !== 'Functional') throw new UserError(`ensemble member ${i} ("${m.name}") is a ${topo.class_name}, not a functional model`);
+    if (topo.class_name !== 'Model' && topo.class_name !== 'Functional')
+      throw new UserError(`ensemble member ${i} ("${m.name}") is a ${topo.class_name}, not a functional model`);
     const inputNames = new Set(topo.config.input_layers.map((x) => String(x[0])));
     const rename = (n: string) => (inputNames.has(n) ? ENSEMBLE_INPUT : memberPrefix(i) + n);
     for (const l of topo.config.layers) {
@@ -60,7 +68,7 @@ export async function buildEnsemble(members: tf.LayersModel[], name = 'ensemble'
     keras_version: 'tfjs-layers',
     backend: 'tensor_flow.js',
   };
-  const ensemble = await tf.models.modelFromJSON({ modelTopology: topology as unknown as tf.io.ModelArtifacts["modelTopology"] } as tf.io.ModelJSON);
+  const ensemble = await tf.models.modelFromJSON({ modelTopology: topology as unknown as tf.io.ModelArtifacts['modelTopology'] } as tf.io.ModelJSON);
   try {
     for (const [i, m] of members.entries()) {
       for (const l of m.layers) {

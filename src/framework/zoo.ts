@@ -4,18 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../errors.js';
-import {
-  avgPool,
-  batchNorm,
-  classificationHead,
-  conv,
-  convBnRelu,
-  dropout,
-  input,
-  relu,
-  xceptionModule,
-  type Sym,
-} from './blocks.js';
+import { avgPool, batchNorm, classificationHead, conv, convBnRelu, dropout, input, relu, xceptionModule, type Sym } from './blocks.js';
 
 export interface BuildOptions {
   inputSize: number;
@@ -84,13 +73,7 @@ function simplerCnn(o: BuildOptions & { channels: number }): tf.LayersModel {
   return tf.model({ inputs: inp, outputs: out, name: 'simpler-cnn' });
 }
 
-function xception(
-  name: string,
-  stemFilters: number,
-  moduleFilters: number[],
-  o: BuildOptions & { channels: number },
-  stemStride = 1,
-): tf.LayersModel {
+function xception(name: string, stemFilters: number, moduleFilters: number[], o: BuildOptions & { channels: number }, stemStride = 1): tf.LayersModel {
   const l2 = o.l2 ?? 0.01;
   const inp = input(o.inputSize, o.channels);
   let x = convBnRelu(inp, stemFilters, { kernel: 3, strides: stemStride, padding: 'valid', l2 });

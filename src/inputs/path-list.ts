@@ -47,7 +47,8 @@ function openList(source: string): Readable {
   } catch (err) {
     throw readFailure(source, err);
   }
-  if (st.isDirectory()) throw new PathListError(listName(source), 'is a directory (give a file listing paths, or pass the directory itself as an input)', 'list-is-directory');
+  if (st.isDirectory())
+    throw new PathListError(listName(source), 'is a directory (give a file listing paths, or pass the directory itself as an input)', 'list-is-directory');
   return fs.createReadStream(source, { highWaterMark: 64 * 1024 });
 }
 
@@ -81,7 +82,11 @@ export async function* readPathList(source: string): AsyncGenerator<string> {
       }
       buf = buf.subarray(start);
       if (buf.length > MAX_LIST_ENTRY_BYTES) {
-        throw new PathListError(name, `entry ${entry + 1} is longer than ${MAX_LIST_ENTRY_BYTES} bytes: not a list of paths (one per line or NUL-separated)`, 'list-not-paths');
+        throw new PathListError(
+          name,
+          `entry ${entry + 1} is longer than ${MAX_LIST_ENTRY_BYTES} bytes: not a list of paths (one per line or NUL-separated)`,
+          'list-not-paths',
+        );
       }
       // Copy the tail so the chunk it came from can be freed.
       rest = Buffer.from(buf);

@@ -170,14 +170,9 @@ export class FileSystemHandler implements tf.io.IOHandler {
       }
     }
     const weightData = concatBuffers(buffers.map((b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer));
-    const expected = weightSpecs.reduce(
-      (n, s) => n + s.shape.reduce((a, b) => a * b, 1) * bytesPerElement(s.quantization?.dtype ?? s.dtype),
-      0,
-    );
+    const expected = weightSpecs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1) * bytesPerElement(s.quantization?.dtype ?? s.dtype), 0);
     if (expected !== weightData.byteLength) {
-      throw new UserError(
-        `model "${this.dir}": weights file has ${weightData.byteLength} bytes but model.json describes ${expected}`,
-      );
+      throw new UserError(`model "${this.dir}": weights file has ${weightData.byteLength} bytes but model.json describes ${expected}`);
     }
     return {
       modelTopology: json.modelTopology,

@@ -42,8 +42,7 @@ function defaultMeta(model: tf.LayersModel): ModelMeta {
   const out = model.outputs[0].shape;
   const classes = Number(out[out.length - 1]);
   const task: Task = classes === 7 ? 'emotion' : classes === 2 ? 'gender' : 'custom';
-  const labels =
-    task === 'emotion' ? [...EMOTION_LABELS] : task === 'gender' ? [...GENDER_LABELS] : Array.from({ length: classes }, (_, i) => `class${i}`);
+  const labels = task === 'emotion' ? [...EMOTION_LABELS] : task === 'gender' ? [...GENDER_LABELS] : Array.from({ length: classes }, (_, i) => `class${i}`);
   return {
     task,
     labels,

@@ -19,12 +19,19 @@ function input(img: RawImage) {
 /** The image with faces drawn, as PNG. */
 export async function annotatePng(img: RawImage, faces: FaceResult[]): Promise<Buffer> {
   const svg = Buffer.from(overlaySvg(img.width, img.height, faces));
-  return input(img).composite([{ input: svg, top: 0, left: 0 }]).png().toBuffer();
+  return input(img)
+    .composite([{ input: svg, top: 0, left: 0 }])
+    .png()
+    .toBuffer();
 }
 
 /** The frame with faces drawn, as raw RGB of the same size (for the video encoder). */
 export async function annotateRgb(img: RawImage, faces: FaceResult[]): Promise<Buffer> {
   if (faces.length === 0 && img.channels === 3) return Buffer.from(img.data.buffer, img.data.byteOffset, img.width * img.height * 3);
   const svg = Buffer.from(overlaySvg(img.width, img.height, faces));
-  return input(img).composite([{ input: svg, top: 0, left: 0 }]).removeAlpha().raw().toBuffer();
+  return input(img)
+    .composite([{ input: svg, top: 0, left: 0 }])
+    .removeAlpha()
+    .raw()
+    .toBuffer();
 }

@@ -204,10 +204,16 @@ export class FaceClassifier {
    */
   async findFaces(img: RawImage, crop = false): Promise<{ dets: Detection[]; asGiven: boolean }> {
     if (!crop) {
-      const dets = await this.detector.detect(img, { minFaceSize: this.opts.minFaceSize, scoreThreshold: this.opts.scoreThreshold, maxFaces: this.opts.maxFaces, tiles: this.opts.tiles });
+      const dets = await this.detector.detect(img, {
+        minFaceSize: this.opts.minFaceSize,
+        scoreThreshold: this.opts.scoreThreshold,
+        maxFaces: this.opts.maxFaces,
+        tiles: this.opts.tiles,
+      });
       return { dets, asGiven: false };
     }
-    const found = (this.opts.cropFraming ?? DEFAULT_CROP_FRAMING) === 'detect' ? await locateFaceInCrop(this.detector, img, this.opts.scoreThreshold) : undefined;
+    const found =
+      (this.opts.cropFraming ?? DEFAULT_CROP_FRAMING) === 'detect' ? await locateFaceInCrop(this.detector, img, this.opts.scoreThreshold) : undefined;
     return found ? { dets: [found], asGiven: false } : { dets: [{ box: wholeBox(img), score: 1 }], asGiven: true };
   }
 

@@ -77,7 +77,25 @@ export async function* readFrames(inputArgs: string[], width: number, height: nu
   // Constant frame rate at `fps`: ffmpeg duplicates or drops frames of a variable-rate input so that
   // frame i is the picture shown at i / fps (otherwise it picks its own rate, e.g. the stream's
   // r_frame_rate, and times computed from the probed average rate drift).
-  const args = ['-v', 'error', '-nostdin', ...inputArgs, '-map', '0:v:0', '-vf', `scale=${width}:${height}`, '-fps_mode', 'cfr', '-r', String(fps), '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'];
+  const args = [
+    '-v',
+    'error',
+    '-nostdin',
+    ...inputArgs,
+    '-map',
+    '0:v:0',
+    '-vf',
+    `scale=${width}:${height}`,
+    '-fps_mode',
+    'cfr',
+    '-r',
+    String(fps),
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    'rgb24',
+    'pipe:1',
+  ];
   // Own process group: Ctrl-C reaches facecls, which stops after the current frame and closes
   // the outputs properly, instead of killing ffmpeg mid-stream.
   const proc = spawn(FFMPEG, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -124,7 +142,8 @@ export async function* readFrames(inputArgs: string[], width: number, height: nu
 
 function encodeArgs(file: string): string[] {
   const ext = path.extname(file).toLowerCase();
-  const args = ext === '.webm' ? ['-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-b:v', '0', '-crf', '32'] : ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '20'];
+  const args =
+    ext === '.webm' ? ['-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-b:v', '0', '-crf', '32'] : ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '20'];
   args.push('-pix_fmt', 'yuv420p');
   if (ext === '.mp4' || ext === '.mov' || ext === '.m4v') args.push('-movflags', '+frag_keyframe+empty_moov+default_base_moof');
   return args;
@@ -174,7 +193,8 @@ export class VideoWriter {
   }
 
   async write(rgb: Buffer): Promise<void> {
-    if (this.failed || this.proc.exitCode !== null) throw new UserError(`cannot write video "${this.file}": ${lastLine(this.stderr) || this.failed?.message || 'encoder stopped'}`);
+    if (this.failed || this.proc.exitCode !== null)
+      throw new UserError(`cannot write video "${this.file}": ${lastLine(this.stderr) || this.failed?.message || 'encoder stopped'}`);
     if (!this.proc.stdin.write(rgb)) await new Promise<void>((resolve) => this.proc.stdin.once('drain', resolve));
   }
 
@@ -187,7 +207,26 @@ export class VideoWriter {
     if (!this.audioFrom) return undefined;
     const ext = path.extname(this.file) || '.mp4';
     const muxed = path.join(path.dirname(this.file), `.${path.basename(this.file, ext)}.${process.pid}.mux${ext}`);
-    const mux = run(['-v', 'error', '-y', '-i', this.target, '-i', this.audioFrom, '-map', '0:v:0', '-map', '1:a:0?', '-c:v', 'copy', '-c:a', ext === '.webm' ? 'libopus' : 'aac', '-shortest', ...(ext === '.mp4' || ext === '.mov' || ext === '.m4v' ? ['-movflags', '+faststart'] : []), muxed]);
+    const mux = run([
+      '-v',
+      'error',
+      '-y',
+      '-i',
+      this.target,
+      '-i',
+      this.audioFrom,
+      '-map',
+      '0:v:0',
+      '-map',
+      '1:a:0?',
+      '-c:v',
+      'copy',
+      '-c:a',
+      ext === '.webm' ? 'libopus' : 'aac',
+      '-shortest',
+      ...(ext === '.mp4' || ext === '.mov' || ext === '.m4v' ? ['-movflags', '+faststart'] : []),
+      muxed,
+    ]);
     if (mux.ok) {
       fs.renameSync(muxed, this.file);
       fs.rmSync(this.target, { force: true });

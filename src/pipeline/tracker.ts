@@ -41,10 +41,12 @@ export class FaceTracker {
   update(faces: FaceResult[]): TrackedFace[] {
     const frame = this.frame++;
     const pairs: Array<[number, number, number]> = [];
-    faces.forEach((f, i) => this.tracks.forEach((t, j) => {
-      const o = iou(f.box, t.box);
-      if (o >= this.iouThreshold) pairs.push([o, i, j]);
-    }));
+    faces.forEach((f, i) =>
+      this.tracks.forEach((t, j) => {
+        const o = iou(f.box, t.box);
+        if (o >= this.iouThreshold) pairs.push([o, i, j]);
+      }),
+    );
     pairs.sort((a, b) => b[0] - a[0]);
     const faceTrack = new Array<Track | undefined>(faces.length);
     const taken = new Set<number>();

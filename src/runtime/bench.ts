@@ -80,7 +80,10 @@ export interface ClassifyBenchResult {
   rows: BenchRow[];
   /** tfjs time / onnx time per model and batch (how many times faster onnxruntime is). */
   ratios: Array<{ model: BenchRow['model']; batch1: number; batchN: number }>;
-  targets?: { emotionGenderMsAtBatch1: { target: number; measured: number; met: boolean }; facesPerSecondBatched: { target: number; measured: number; met: boolean } };
+  targets?: {
+    emotionGenderMsAtBatch1: { target: number; measured: number; met: boolean };
+    facesPerSecondBatched: { target: number; measured: number; met: boolean };
+  };
   machine: { cpus: number; cpuModel: string; loadAverage: number[]; node: string };
   note: string;
 }
@@ -123,7 +126,8 @@ async function openModel(task: 'emotion' | 'gender', dir: string | undefined, o:
   const map = new Map<RuntimeName, InferenceRuntime>();
   try {
     if (dir) {
-      for (const r of runtimes) map.set(r, await createRuntime(dir, { runtime: r, backend: o.backend, intraOpThreads: o.threads, workers: o.workers, tta: o.tta }));
+      for (const r of runtimes)
+        map.set(r, await createRuntime(dir, { runtime: r, backend: o.backend, intraOpThreads: o.threads, workers: o.workers, tta: o.tta }));
       const first = [...map.values()][0];
       const meta = first.meta;
       return { source: { task, source: dir, arch: meta.arch, input: `${meta.inputSize}x${meta.inputSize}x${meta.channels}`, tta: first.tta }, runtimes: map };
@@ -143,7 +147,10 @@ async function openModel(task: 'emotion' | 'gender', dir: string | undefined, o:
       if (!owned) model.dispose();
     }
     const tta = [...map.values()][0].tta;
-    return { source: { task, source: 'zoo mini-xception, random weights (no shipped model yet)', arch: 'mini-xception', input: `${inputSize}x${inputSize}x1`, tta }, runtimes: map };
+    return {
+      source: { task, source: 'zoo mini-xception, random weights (no shipped model yet)', arch: 'mini-xception', input: `${inputSize}x${inputSize}x1`, tta },
+      runtimes: map,
+    };
   } catch (err) {
     for (const r of map.values()) await r.dispose();
     throw err;
@@ -205,7 +212,12 @@ export async function benchClassify(o: ClassifyBenchOptions = {}): Promise<Class
       try {
         if (r === 'onnx') groupWorkers = group.workers;
         const both = (n: number) => group.run(n === 1 ? [inputs[0].one, inputs[1].one] : [inputs[0].many, inputs[1].many], n);
-        rows.push({ runtime: label, model: 'emotion+gender', batch1: await timeFaces(() => both(1), 1, minMs), batchN: await timeFaces(() => both(batch), batch, minMs) });
+        rows.push({
+          runtime: label,
+          model: 'emotion+gender',
+          batch1: await timeFaces(() => both(1), 1, minMs),
+          batchN: await timeFaces(() => both(batch), batch, minMs),
+        });
       } finally {
         await group.dispose();
       }
@@ -225,9 +237,18 @@ export async function benchClassify(o: ClassifyBenchOptions = {}): Promise<Class
       ratios,
       targets: onnxBoth && {
         emotionGenderMsAtBatch1: { target: TARGET_MS_B1, measured: onnxBoth.batch1.msPerFace, met: onnxBoth.batch1.msPerFace <= TARGET_MS_B1 },
-        facesPerSecondBatched: { target: TARGET_FACES_PER_S, measured: onnxBoth.batchN.facesPerSecond, met: onnxBoth.batchN.facesPerSecond >= TARGET_FACES_PER_S },
+        facesPerSecondBatched: {
+          target: TARGET_FACES_PER_S,
+          measured: onnxBoth.batchN.facesPerSecond,
+          met: onnxBoth.batchN.facesPerSecond >= TARGET_FACES_PER_S,
+        },
       },
-      machine: { cpus: cpus.length, cpuModel: cpus[0]?.model ?? 'unknown', loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100), node: process.version },
+      machine: {
+        cpus: cpus.length,
+        cpuModel: cpus[0]?.model ?? 'unknown',
+        loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
+        node: process.version,
+      },
       note:
         'ms/face: median wall time per call after 3 warm-up calls; cpu ms/face: process CPU time per face; inputs already preprocessed ' +
         '(random values in [-1, 1]). On a machine shared with other processes wall times vary with its load, long (batched) calls ' +

@@ -75,7 +75,8 @@ function warn(opts: CreateRuntimeOptions, message: string): void {
 export async function createRuntimeFromModel(model: tf.LayersModel, meta: ModelMeta, opts: CreateRuntimeOptions = {}): Promise<InferenceRuntime> {
   const name = await chooseRuntime(opts);
   const classes = Number(model.outputs[0].shape[model.outputs[0].shape.length - 1]);
-  if (meta.labels.length !== classes) throw new UserError(`model has ${classes} outputs but its metadata lists ${meta.labels.length} labels`, { reason: 'model-mismatch' });
+  if (meta.labels.length !== classes)
+    throw new UserError(`model has ${classes} outputs but its metadata lists ${meta.labels.length} labels`, { reason: 'model-mismatch' });
   if (name === 'tfjs') return new TfjsRuntime({ model, meta }, opts.tta);
   return OnnxRuntime.create(exportToOnnx(model, { meta }), meta, opts, `model "${model.name}" (exported to ONNX)`);
 }

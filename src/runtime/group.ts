@@ -42,7 +42,8 @@ function checkBatches(runtimes: readonly InferenceRuntime[], batches: Float32Arr
   if (!Number.isInteger(n) || n < 0) throw new RangeError(`batch size must be a non-negative integer, got ${n}`);
   runtimes.forEach((rt, i) => {
     const { inputSize: s, channels: c } = rt.meta;
-    if (batches[i].length < n * s * s * c) throw new RangeError(`batch ${i} holds ${batches[i].length} values, ${n} inputs of ${s}x${s}x${c} need ${n * s * s * c}`);
+    if (batches[i].length < n * s * s * c)
+      throw new RangeError(`batch ${i} holds ${batches[i].length} values, ${n} inputs of ${s}x${s}x${c} need ${n * s * s * c}`);
   });
 }
 

@@ -61,7 +61,10 @@ class SessionWorker {
       this.worker.ref();
       // Copy: the caller keeps its buffers.
       const copies = inputs.map((x) => ({ ...x, data: x.data.slice() }));
-      this.worker.postMessage({ id, inputs: copies, chunk } satisfies WorkerRequest, copies.map((x) => x.data.buffer as ArrayBuffer));
+      this.worker.postMessage(
+        { id, inputs: copies, chunk } satisfies WorkerRequest,
+        copies.map((x) => x.data.buffer as ArrayBuffer),
+      );
     });
   }
 
@@ -139,7 +142,11 @@ export async function runSharded(r: ShardedRun): Promise<Float32Array[]> {
   const slice = (m: number, start: number, k: number) => r.batches[m].subarray(start * per[m], (start + k) * per[m]);
   // Post the workers' shares first (synchronously: the pool is started), then compute the calling thread's share.
   const remote = ranges.slice(1).map(async ([start, count], w) => {
-    const ys = await r.pool!.run(w, r.batches.map((_, m) => ({ model: m, data: slice(m, start, count), dims: [count, ...r.faceDims[m]] })), r.chunk);
+    const ys = await r.pool!.run(
+      w,
+      r.batches.map((_, m) => ({ model: m, data: slice(m, start, count), dims: [count, ...r.faceDims[m]] })),
+      r.chunk,
+    );
     ys.forEach((y, m) => store(m, start, count, y));
   });
   const [start0, count0] = ranges[0];

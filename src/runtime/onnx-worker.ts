@@ -49,7 +49,10 @@ try {
         parts.reduce((off, p) => (y.set(p, off), off + p.length), 0);
         outs.push(y);
       }
-      port.postMessage({ id: req.id, outs } satisfies WorkerReply, outs.map((y) => y.buffer as ArrayBuffer));
+      port.postMessage(
+        { id: req.id, outs } satisfies WorkerReply,
+        outs.map((y) => y.buffer as ArrayBuffer),
+      );
     } catch (err) {
       port.postMessage({ id: req.id, error: err instanceof Error ? err.message : String(err) } satisfies WorkerReply);
     }

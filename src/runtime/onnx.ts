@@ -113,9 +113,22 @@ export class OnnxRuntime implements InferenceRuntime {
     }
     if (session.inputNames.length !== 1 || session.outputNames.length !== 1) {
       await session.release();
-      throw new UserError(`${label} must have one input and one output, has ${session.inputNames.length} and ${session.outputNames.length}`, { reason: 'model-mismatch' });
+      throw new UserError(`${label} must have one input and one output, has ${session.inputNames.length} and ${session.outputNames.length}`, {
+        reason: 'model-mismatch',
+      });
     }
-    return new OnnxRuntime(meta, ort, session, threads, maxChunk, origin, bytes, options, tta, workers > 0 ? new OnnxWorkerPool([bytes], options, workers) : undefined);
+    return new OnnxRuntime(
+      meta,
+      ort,
+      session,
+      threads,
+      maxChunk,
+      origin,
+      bytes,
+      options,
+      tta,
+      workers > 0 ? new OnnxWorkerPool([bytes], options, workers) : undefined,
+    );
   }
 
   async run(batch: Float32Array, n: number): Promise<Float32Array> {

@@ -15,7 +15,7 @@ export const TTA_MODES: readonly Tta[] = ['none', 'flip'];
 export function resolveTta(requested: Tta | string | undefined, meta: Pick<ModelMeta, 'tta'>, source = 'tta'): Tta {
   const raw = requested ?? (meta.tta as string | undefined) ?? 'none';
   if (!(TTA_MODES as readonly string[]).includes(raw)) {
-    throw new UserError(`${requested === undefined ? 'the model metadata\'s tta' : source} must be one of ${TTA_MODES.join(', ')}, got "${raw}"`);
+    throw new UserError(`${requested === undefined ? "the model metadata's tta" : source} must be one of ${TTA_MODES.join(', ')}, got "${raw}"`);
   }
   return raw as Tta;
 }

@@ -127,10 +127,16 @@ async function readMultipartFile(req: FastifyRequest, bodyLimit: number): Promis
     for await (const part of req.parts()) {
       if (part.type !== 'file') continue;
       if (file) {
-        throw new HttpError(400, 'multiple_files', `multipart request has more than one file ("${file.name}", then "${part.fieldname}"): send exactly one image per request`, { ...CLOSE });
+        throw new HttpError(
+          400,
+          'multiple_files',
+          `multipart request has more than one file ("${file.name}", then "${part.fieldname}"): send exactly one image per request`,
+          { ...CLOSE },
+        );
       }
       const data = await part.toBuffer();
-      if (part.file.truncated) throw new HttpError(413, 'payload_too_large', `uploaded file "${part.filename}" exceeds the ${bodyLimit}-byte limit`, { ...CLOSE });
+      if (part.file.truncated)
+        throw new HttpError(413, 'payload_too_large', `uploaded file "${part.filename}" exceeds the ${bodyLimit}-byte limit`, { ...CLOSE });
       file = { name: part.fieldname, data };
     }
   } catch (err) {
@@ -154,7 +160,11 @@ export async function readImage(req: FastifyRequest, limits: ServerLimits): Prom
     }
   } else {
     if (req.body !== undefined && !Buffer.isBuffer(req.body)) {
-      throw new HttpError(415, 'unsupported_media_type', `unsupported content type "${req.headers['content-type'] ?? ''}": send image bytes or multipart/form-data`);
+      throw new HttpError(
+        415,
+        'unsupported_media_type',
+        `unsupported content type "${req.headers['content-type'] ?? ''}": send image bytes or multipart/form-data`,
+      );
     }
     buf = req.body;
   }

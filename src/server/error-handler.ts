@@ -82,6 +82,9 @@ export const clientErrorHandler: NonNullable<FastifyServerOptions['clientErrorHa
         ? [431, 'Request Header Fields Too Large', 'headers_too_large', 'the request line and headers exceed the size limit']
         : [400, 'Bad Request', 'bad_request', 'malformed HTTP request'];
   const body = JSON.stringify(errorBody(status, code, message));
-  if (socket.writable) socket.write(`HTTP/1.1 ${status} ${text}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`);
+  if (socket.writable)
+    socket.write(
+      `HTTP/1.1 ${status} ${text}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`,
+    );
   socket.destroy(err);
 };

@@ -80,7 +80,12 @@ function imageJobs(ctx: ImageRouteContext) {
    * Read the admitted request's image, then in its queue slot decode it, classify it and, when given,
    * render from the result (annotation, saliency): decoded pixels exist only while a slot is held.
    */
-  const imageJob = async <T>(req: FastifyRequest, reply: FastifyReply, render: Render<T>, extra: ClassifyOptions = {}): Promise<{ result: ClassifyResult; out: T }> => {
+  const imageJob = async <T>(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    render: Render<T>,
+    extra: ClassifyOptions = {},
+  ): Promise<{ result: ClassifyResult; out: T }> => {
     const t0 = performance.now();
     const { ticket, buf } = await readAdmitted(req);
     const copts = classifyOptionsOf(req, extra);
@@ -89,7 +94,7 @@ function imageJobs(ctx: ImageRouteContext) {
     const done = await ticket.run(async (signal) => {
       const t1 = performance.now();
       times.wait = t1 - t0;
-      let image: RawImage | undefined = await decodeBody(buf, limits.maxPixels);
+      const image = await decodeBody(buf, limits.maxPixels);
       size = { width: image.width, height: image.height };
       const t2 = performance.now();
       times.decode = t2 - t1;
@@ -100,12 +105,14 @@ function imageJobs(ctx: ImageRouteContext) {
       // Past the time limit the client already has its 503: render nothing for it.
       signal.throwIfAborted();
       const out = await render(image, result, signal);
-      image = undefined;
       if (performance.now() - t3 > 0.05) times.render = performance.now() - t3;
       return { result, out };
     });
     timing(reply, times);
-    req.log.info({ ...size, faces: done.result.faces.length, ms: Object.fromEntries(Object.entries(times).map(([k, v]) => [k, Math.round(v * 10) / 10])) }, 'image processed');
+    req.log.info(
+      { ...size, faces: done.result.faces.length, ms: Object.fromEntries(Object.entries(times).map(([k, v]) => [k, Math.round(v * 10) / 10])) },
+      'image processed',
+    );
     return done;
   };
 
@@ -132,10 +139,24 @@ function classifyOptionsOf(req: FastifyRequest, extra: ClassifyOptions): Classif
 }
 
 function timing(reply: FastifyReply, parts: Record<string, number>): void {
-  reply.header('server-timing', Object.entries(parts).map(([k, v]) => `${k};dur=${v.toFixed(1)}`).join(', '));
+  reply.header(
+    'server-timing',
+    Object.entries(parts)
+      .map(([k, v]) => `${k};dur=${v.toFixed(1)}`)
+      .join(', '),
+  );
 }
 
-const IMAGE_ERRORS = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 408: errorSchema, 413: errorSchema, 415: errorSchema, 429: errorSchema, 503: errorSchema };
+const IMAGE_ERRORS = {
+  400: errorSchema,
+  401: errorSchema,
+  403: errorSchema,
+  408: errorSchema,
+  413: errorSchema,
+  415: errorSchema,
+  429: errorSchema,
+  503: errorSchema,
+};
 
 export function registerImageRoutes(app: FastifyInstance, ctx: ImageRouteContext): void {
   const { pipeline } = ctx;
@@ -149,14 +170,22 @@ export function registerImageRoutes(app: FastifyInstance, ctx: ImageRouteContext
     ...rateLimitConfig(ctx.security),
   };
 
-  app.post('/v1/classify', { ...imageRoute, schema: { querystring: imageQuerySchema, response: { 200: classifySchema, ...IMAGE_ERRORS } } }, async (req, reply) => {
-    const { result } = await imageJob(req, reply, async () => undefined);
-    return result;
-  });
+  app.post(
+    '/v1/classify',
+    { ...imageRoute, schema: { querystring: imageQuerySchema, response: { 200: classifySchema, ...IMAGE_ERRORS } } },
+    async (req, reply) => {
+      const { result } = await imageJob(req, reply, async () => undefined);
+      return result;
+    },
+  );
 
   app.post('/v1/detect', { ...imageRoute, schema: { querystring: imageQuerySchema, response: { 200: detectSchema, ...IMAGE_ERRORS } } }, async (req, reply) => {
     const { result } = await imageJob(req, reply, async () => undefined, { detectOnly: true });
-    return { width: result.width, height: result.height, faces: result.faces.map((f) => ({ box: f.box, score: f.score, ...(f.keypoints ? { keypoints: f.keypoints } : {}) })) };
+    return {
+      width: result.width,
+      height: result.height,
+      faces: result.faces.map((f) => ({ box: f.box, score: f.score, ...(f.keypoints ? { keypoints: f.keypoints } : {}) })),
+    };
   });
 
   app.post('/v1/annotate', { ...imageRoute, schema: { querystring: imageQuerySchema, response: IMAGE_ERRORS } }, async (req, reply) => {
@@ -165,12 +194,18 @@ export function registerImageRoutes(app: FastifyInstance, ctx: ImageRouteContext
     return png;
   });
 
-  app.post('/v1/saliency', { ...imageRoute, schema: { querystring: saliencyQuerySchema, response: { ...IMAGE_ERRORS, 501: errorSchema } } }, async (req, reply) => {
-    const saliency = pipeline.saliency?.bind(pipeline);
-    if (!saliency) throw new HttpError(501, 'not_implemented', 'saliency maps are not available in this build');
-    const q = req.query as { task: 'emotion' | 'gender'; method: SaliencyMethod; class?: string };
-    const { result, out: png } = await imageJob(req, reply, (image, r, signal) => saliency(image, r, { task: q.task, method: q.method, className: q.class }, signal));
-    reply.type('image/png').header('x-faces', String(result.faces.length));
-    return png;
-  });
+  app.post(
+    '/v1/saliency',
+    { ...imageRoute, schema: { querystring: saliencyQuerySchema, response: { ...IMAGE_ERRORS, 501: errorSchema } } },
+    async (req, reply) => {
+      const saliency = pipeline.saliency?.bind(pipeline);
+      if (!saliency) throw new HttpError(501, 'not_implemented', 'saliency maps are not available in this build');
+      const q = req.query as { task: 'emotion' | 'gender'; method: SaliencyMethod; class?: string };
+      const { result, out: png } = await imageJob(req, reply, (image, r, signal) =>
+        saliency(image, r, { task: q.task, method: q.method, className: q.class }, signal),
+      );
+      reply.type('image/png').header('x-faces', String(result.faces.length));
+      return png;
+    },
+  );
 }

@@ -52,7 +52,11 @@ export function registerInfoRoutes(app: FastifyInstance, ctx: InfoRouteContext):
     };
   });
 
-  const openapi = openApiDocument(limits, ctx.version, { apiKey: security.apiKey !== undefined, rateLimit: security.rateLimit, rateWindowMs: security.rateWindowMs });
+  const openapi = openApiDocument(limits, ctx.version, {
+    apiKey: security.apiKey !== undefined,
+    rateLimit: security.rateLimit,
+    rateWindowMs: security.rateWindowMs,
+  });
   app.get('/openapi.json', async () => openapi);
 
   registerStaticFiles(app, buildFileTable(pipeline.models()));
@@ -75,7 +79,10 @@ function registerStaticFiles(app: FastifyInstance, files: FileTable): void {
       return;
     }
     const stat = await fs.promises.stat(file);
-    reply.type(contentType(file)).header('content-length', stat.size).header('cache-control', urlPath.startsWith('/wasm/') ? 'public, max-age=86400' : 'no-cache');
+    reply
+      .type(contentType(file))
+      .header('content-length', stat.size)
+      .header('cache-control', urlPath.startsWith('/wasm/') ? 'public, max-age=86400' : 'no-cache');
     return reply.send(fs.createReadStream(file));
   };
   app.get('/', sendFile);

@@ -127,7 +127,13 @@ export const healthSchema = {
     detector: { type: 'string' },
     queue: {
       type: 'object',
-      properties: { active: { type: 'integer' }, queued: { type: 'integer' }, completed: { type: 'integer' }, rejected: { type: 'integer' }, timedOut: { type: 'integer' } },
+      properties: {
+        active: { type: 'integer' },
+        queued: { type: 'integer' },
+        completed: { type: 'integer' },
+        rejected: { type: 'integer' },
+        timedOut: { type: 'integer' },
+      },
     },
     memory: {
       type: 'object',
@@ -142,7 +148,8 @@ export type LimitsDoc = Pick<ServerLimits, 'bodyLimit' | 'maxPixels' | 'timeoutM
 
 const imageBody = {
   required: true,
-  description: 'an image (JPEG, PNG, WebP, GIF, TIFF, AVIF): the raw bytes with an image/* or application/octet-stream content type, or a multipart/form-data upload with one file field',
+  description:
+    'an image (JPEG, PNG, WebP, GIF, TIFF, AVIF): the raw bytes with an image/* or application/octet-stream content type, or a multipart/form-data upload with one file field',
   content: {
     'image/*': { schema: { type: 'string', format: 'binary' } },
     'application/octet-stream': { schema: { type: 'string', format: 'binary' } },
@@ -223,7 +230,13 @@ function imagePaths(security: SecurityDoc): Record<string, object> {
       imageErrors,
       post,
     ),
-    '/v1/annotate': imagePost('The image with boxes, labels and emotion probability bars, as PNG', imageQuerySchema, { description: 'annotated PNG', content: PNG }, imageErrors, post),
+    '/v1/annotate': imagePost(
+      'The image with boxes, labels and emotion probability bars, as PNG',
+      imageQuerySchema,
+      { description: 'annotated PNG', content: PNG },
+      imageErrors,
+      post,
+    ),
     '/v1/saliency': imagePost(
       'Saliency maps (guided back-propagation, Grad-CAM) of every face, as PNG',
       saliencyQuerySchema,
@@ -237,12 +250,18 @@ function imagePaths(security: SecurityDoc): Record<string, object> {
 /** The read-only endpoints: models, health, this document, the page and its files. */
 const INFO_PATHS: Record<string, object> = {
   '/v1/models': {
-    get: { summary: 'Models in use with their cards', responses: { 200: { description: 'models', content: { 'application/json': { schema: modelsSchema } } } } },
+    get: {
+      summary: 'Models in use with their cards',
+      responses: { 200: { description: 'models', content: { 'application/json': { schema: modelsSchema } } } },
+    },
   },
   '/healthz': {
     get: {
       summary: 'Liveness and load',
-      responses: { 200: { description: 'healthy', content: { 'application/json': { schema: healthSchema } } }, 503: { description: 'shutting down', content: { 'application/json': { schema: healthSchema } } } },
+      responses: {
+        200: { description: 'healthy', content: { 'application/json': { schema: healthSchema } } },
+        503: { description: 'shutting down', content: { 'application/json': { schema: healthSchema } } },
+      },
     },
   },
   '/openapi.json': { get: { summary: 'This document', responses: { 200: { description: 'OpenAPI 3 document' } } } },

@@ -77,7 +77,11 @@ export async function registerSecurity(app: FastifyInstance, security: ServerSec
     hook: 'onRequest',
     keyGenerator: (req) => req.ip,
     errorResponseBuilder: (_req, ctx) =>
-      new HttpError(429, 'rate_limited', `too many requests from this client: more than ${ctx.max} per ${security.rateWindowMs / 1000} s (the server's rate limit); retry after ${ctx.after}`),
+      new HttpError(
+        429,
+        'rate_limited',
+        `too many requests from this client: more than ${ctx.max} per ${security.rateWindowMs / 1000} s (the server's rate limit); retry after ${ctx.after}`,
+      ),
   });
 }
 
@@ -99,12 +103,23 @@ export function addAccessCheck(app: FastifyInstance, security: ServerSecurity, r
     const origin = req.headers.origin;
     if (typeof origin === 'string' && !corsAny && !security.corsOrigins.includes(origin)) {
       const self = `${req.protocol}://${req.headers.host ?? ''}`;
-      if (origin !== self) throw new HttpError(403, 'cross_origin_forbidden', `requests from the web origin ${origin} are not allowed (the server's CORS origins do not include it)`, { connection: 'close' });
+      if (origin !== self)
+        throw new HttpError(
+          403,
+          'cross_origin_forbidden',
+          `requests from the web origin ${origin} are not allowed (the server's CORS origins do not include it)`,
+          { connection: 'close' },
+        );
     }
     if (security.apiKey !== undefined) {
       const key = presentedKey(req);
-      if (key === undefined) throw new HttpError(401, 'unauthorized', 'this server requires an API key: send Authorization: Bearer <key> or X-API-Key: <key>', { 'www-authenticate': 'Bearer', connection: 'close' });
-      if (!keyMatches(key, security.apiKey)) throw new HttpError(401, 'unauthorized', 'the API key is not valid', { 'www-authenticate': 'Bearer error="invalid_token"', connection: 'close' });
+      if (key === undefined)
+        throw new HttpError(401, 'unauthorized', 'this server requires an API key: send Authorization: Bearer <key> or X-API-Key: <key>', {
+          'www-authenticate': 'Bearer',
+          connection: 'close',
+        });
+      if (!keyMatches(key, security.apiKey))
+        throw new HttpError(401, 'unauthorized', 'the API key is not valid', { 'www-authenticate': 'Bearer error="invalid_token"', connection: 'close' });
     }
   });
 }

@@ -80,7 +80,14 @@ export async function startServer(opts: StartOptions): Promise<void> {
   const port = typeof addr === 'object' && addr ? addr.port : opts.port;
   const url = `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}`;
   log.info(
-    { url, detector: opts.pipeline.detectorName, limits: server.limits, apiKey: server.security.apiKey !== undefined, cors: server.security.corsOrigins, rateLimitPerMinute: server.security.rateLimit },
+    {
+      url,
+      detector: opts.pipeline.detectorName,
+      limits: server.limits,
+      apiKey: server.security.apiKey !== undefined,
+      cors: server.security.corsOrigins,
+      rateLimitPerMinute: server.security.rateLimit,
+    },
     `facecls serving on ${url}`,
   );
   opts.onListening?.(url, server);

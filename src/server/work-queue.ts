@@ -159,12 +159,15 @@ export class WorkQueue {
       return await Promise.race([
         work,
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => {
-            this.timedOut++;
-            const e = this.busy(`request exceeded the ${this.opts.timeoutMs} ms time limit`);
-            reject(e);
-            abort.abort(e);
-          }, Math.max(1, remainingMs));
+          timer = setTimeout(
+            () => {
+              this.timedOut++;
+              const e = this.busy(`request exceeded the ${this.opts.timeoutMs} ms time limit`);
+              reject(e);
+              abort.abort(e);
+            },
+            Math.max(1, remainingMs),
+          );
         }),
       ]);
     } finally {

@@ -79,7 +79,12 @@ export class WorkerPoolPipeline implements ServerPipeline {
     }
     const ok = started as Array<PromiseFulfilledResult<{ worker: Worker; ready: Extract<Ready, { type: 'ready' }> }>>;
     const first = ok[0].value.ready;
-    return new WorkerPoolPipeline(ok.map((r) => ({ worker: r.value.worker, inflight: new Map() })), options, first.detectorName, first.models);
+    return new WorkerPoolPipeline(
+      ok.map((r) => ({ worker: r.value.worker, inflight: new Map() })),
+      options,
+      first.detectorName,
+      first.models,
+    );
   }
 
   get size(): number {
@@ -182,7 +187,11 @@ export class WorkerPoolPipeline implements ServerPipeline {
   /** Tensors and heap of all workers together. */
   async memory(): Promise<PipelineMemory> {
     const all = await Promise.all(this.slots.map((s) => this.call<{ numTensors: number; numBytes: number; heapUsed: number }>('stats', [], s)));
-    return all.reduce((acc, m) => ({ tensors: acc.tensors + m.numTensors, tensorBytes: acc.tensorBytes + m.numBytes, heapUsed: acc.heapUsed + m.heapUsed }), { tensors: 0, tensorBytes: 0, heapUsed: 0 });
+    return all.reduce((acc, m) => ({ tensors: acc.tensors + m.numTensors, tensorBytes: acc.tensorBytes + m.numBytes, heapUsed: acc.heapUsed + m.heapUsed }), {
+      tensors: 0,
+      tensorBytes: 0,
+      heapUsed: 0,
+    });
   }
 
   async dispose(): Promise<void> {

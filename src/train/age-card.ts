@@ -28,7 +28,10 @@ export function agePlotName(e: { split: 'val' | 'test'; adultsOnly: boolean }): 
 }
 
 /** Write the predicted-against-true plot of every age evaluation into the shipped model's folder; returns the file names. */
-export async function writeAgePlots(dir: string, evals: Array<{ split: 'val' | 'test'; adultsOnly: boolean; splitName: string; age?: CardAge }>): Promise<string[]> {
+export async function writeAgePlots(
+  dir: string,
+  evals: Array<{ split: 'val' | 'test'; adultsOnly: boolean; splitName: string; age?: CardAge }>,
+): Promise<string[]> {
   const files: string[] = [];
   for (const e of evals) {
     if (!e.age) continue;
@@ -46,10 +49,21 @@ export const AGE_RANGE_LEVEL = 0.9;
  * Fit the age range of the model in `dir` on the validation split (all ages, with the TTA it ships
  * with) and return its metadata with the range added under `age.range`.
  */
-export async function withAgeRange(dir: string, meta: ModelMeta, ds: Dataset, splitName: string, opts: { tta: 'none' | 'flip'; runtime?: string; backend?: string }): Promise<ModelMeta> {
+export async function withAgeRange(
+  dir: string,
+  meta: ModelMeta,
+  ds: Dataset,
+  splitName: string,
+  opts: { tta: 'none' | 'flip'; runtime?: string; backend?: string },
+): Promise<ModelMeta> {
   const r = await evaluate({ model: dir, data: ds, split: 'val', tta: opts.tta, keepProbabilities: true, runtime: opts.runtime, backend: opts.backend });
   const s = r.age!.samples!;
-  const range: AgeRangeSpec = fitAgeRange(s.truth, s.predicted, AGE_RANGE_LEVEL, `${splitName} (all ages, TTA ${opts.tta}): residual (true - predicted) quantiles ${((1 - AGE_RANGE_LEVEL) / 2).toFixed(2)} and ${((1 + AGE_RANGE_LEVEL) / 2).toFixed(2)} per band of predicted age`);
+  const range: AgeRangeSpec = fitAgeRange(
+    s.truth,
+    s.predicted,
+    AGE_RANGE_LEVEL,
+    `${splitName} (all ages, TTA ${opts.tta}): residual (true - predicted) quantiles ${((1 - AGE_RANGE_LEVEL) / 2).toFixed(2)} and ${((1 + AGE_RANGE_LEVEL) / 2).toFixed(2)} per band of predicted age`,
+  );
   return { ...meta, age: { ...(meta.age as AgeCodec), range } };
 }
 
@@ -67,11 +81,17 @@ export function ageMarkdown(a: CardAge, skipped: number, split: 'val' | 'test', 
       `within 5 years ${(a.within5 * 100).toFixed(1)}%, within 10 years ${(a.within10 * 100).toFixed(1)}%${skipped ? `; ${skipped} unreadable images skipped` : ''}.`,
     '',
   ];
-  if (a.range) L.push(`Age range [lo, hi] (${Math.round(a.range.level * 100)}% validation residual quantiles): covers ${(a.range.coverage * 100).toFixed(1)}% of true ages, mean width ${y2(a.range.meanWidth)} years${split === 'val' ? ' (in-sample: the range was fitted on this split, all ages)' : ''}.`, '');
+  if (a.range)
+    L.push(
+      `Age range [lo, hi] (${Math.round(a.range.level * 100)}% validation residual quantiles): covers ${(a.range.coverage * 100).toFixed(1)}% of true ages, mean width ${y2(a.range.meanWidth)} years${split === 'val' ? ' (in-sample: the range was fitted on this split, all ages)' : ''}.`,
+      '',
+    );
   const g = a.gaps;
   const gapText = [
     g.womenMinusMen !== undefined ? `women minus men MAE ${signed(g.womenMinusMen)} years` : '',
-    g.worstEthnicGroup ? `worst ethnic group "${g.worstEthnicGroup.value}" MAE ${y2(g.worstEthnicGroup.mae)} (${signed(g.worstEthnicGroup.aboveOverall)} against overall)` : '',
+    g.worstEthnicGroup
+      ? `worst ethnic group "${g.worstEthnicGroup.value}" MAE ${y2(g.worstEthnicGroup.mae)} (${signed(g.worstEthnicGroup.aboveOverall)} against overall)`
+      : '',
   ].filter(Boolean);
   if (gapText.length) L.push(`Gaps: ${gapText.join('; ')}.`, '');
   L.push(`Predicted against true age: [\`${agePlotName({ split, adultsOnly })}\`](${agePlotName({ split, adultsOnly })}).`, '');
@@ -92,11 +112,17 @@ export function ageLimitations(evals: Array<{ age?: CardAge; title: string }>): 
     const decades = a.perDecade.filter((d) => d.n >= 20);
     const worst = decades.length ? decades.reduce((x, y) => (y.mae > x.mae ? y : x)) : undefined;
     const parts = [worst ? `the worst decade is ${worst.value} (MAE ${y2(worst.mae)}, bias ${signed(worst.bias)}, ${worst.n} faces)` : ''];
-    if (a.gaps.worstEthnicGroup) parts.push(`the worst ethnic group "${a.gaps.worstEthnicGroup.value}" (MAE ${y2(a.gaps.worstEthnicGroup.mae)}, ${signed(a.gaps.worstEthnicGroup.aboveOverall)} against overall)`);
+    if (a.gaps.worstEthnicGroup)
+      parts.push(
+        `the worst ethnic group "${a.gaps.worstEthnicGroup.value}" (MAE ${y2(a.gaps.worstEthnicGroup.mae)}, ${signed(a.gaps.worstEthnicGroup.aboveOverall)} against overall)`,
+      );
     if (a.gaps.womenMinusMen !== undefined) parts.push(`women ${signed(a.gaps.womenMinusMen)} years against men`);
     const old = a.perDecade.find((d) => d.value === '70+');
     const young = a.perDecade.find((d) => d.value === '0-9');
-    const toward = old && young && old.bias < 0 && young.bias > 0 ? ` Estimates are pulled toward the middle: 70+ by ${signed(old.bias)}, 0-9 by ${signed(young.bias)} years on average.` : '';
+    const toward =
+      old && young && old.bias < 0 && young.bias > 0
+        ? ` Estimates are pulled toward the middle: 70+ by ${signed(old.bias)}, 0-9 by ${signed(young.bias)} years on average.`
+        : '';
     out.push(`Measured on ${e.title}: MAE ${y2(a.mae)}; ${parts.filter(Boolean).join('; ')}.${toward}`);
   }
   return out;

@@ -97,7 +97,21 @@ export function augmentFrom(preset: AugmentPreset, overrides: Partial<AugmentOpt
 }
 
 export function isIdentity(a: AugmentOptions): boolean {
-  return !a.rotation && !a.shift && !a.zoom && !a.flip && !a.brightness && !a.contrast && !a.cutout && !a.aspect && !a.gamma && !a.blur && !a.noise && !a.grey && !a.jpeg;
+  return (
+    !a.rotation &&
+    !a.shift &&
+    !a.zoom &&
+    !a.flip &&
+    !a.brightness &&
+    !a.contrast &&
+    !a.cutout &&
+    !a.aspect &&
+    !a.gamma &&
+    !a.blur &&
+    !a.noise &&
+    !a.grey &&
+    !a.jpeg
+  );
 }
 
 /**

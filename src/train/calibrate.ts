@@ -66,12 +66,14 @@ export function interleaveViews(sets: SampleProbabilities[]): SampleProbabilitie
   if (sets.length === 1) return sets[0];
   const n = sets[0].labels.length;
   const k = sets[0].values.length / (n * sets[0].views);
-  for (const s of sets) if (s.labels.length !== n || s.labels.some((l, i) => l !== sets[0].labels[i])) throw new Error('interleaveViews: the sets hold different samples');
+  for (const s of sets)
+    if (s.labels.length !== n || s.labels.some((l, i) => l !== sets[0].labels[i])) throw new Error('interleaveViews: the sets hold different samples');
   const views = sets.reduce((a, s) => a + s.views, 0);
   const values = new Float32Array(n * views * k);
   for (let i = 0; i < n; i++) {
     let v = 0;
-    for (const s of sets) for (let w = 0; w < s.views; w++, v++) values.set(s.values.subarray((i * s.views + w) * k, (i * s.views + w + 1) * k), (i * views + v) * k);
+    for (const s of sets)
+      for (let w = 0; w < s.views; w++, v++) values.set(s.values.subarray((i * s.views + w) * k, (i * s.views + w + 1) * k), (i * views + v) * k);
   }
   return { labels: sets[0].labels, views, values };
 }
@@ -86,7 +88,8 @@ export function balancedLogitOffset(p: SampleProbabilities, k: number, criterion
   if (p.labels.length === 0) throw new UserError('balancing needs validation samples');
   if (new Set(p.labels).size < 2) throw new UserError('balancing needs validation samples of both classes');
   // Scores compared as [primary, secondary], larger is better; 1e-12 absorbs float noise.
-  const key = (s: ReturnType<typeof score>) => (criterion === 'parity' ? [-Math.abs(s.recalls[0] - s.recalls[1]), s.balancedAccuracy] : [s.balancedAccuracy, 0]);
+  const key = (s: ReturnType<typeof score>) =>
+    criterion === 'parity' ? [-Math.abs(s.recalls[0] - s.recalls[1]), s.balancedAccuracy] : [s.balancedAccuracy, 0];
   const better = (a: number[], b: number[]) => {
     for (let i = 0; i < a.length; i++) if (Math.abs(a[i] - b[i]) > 1e-12) return a[i] > b[i];
     return false;

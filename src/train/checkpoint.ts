@@ -79,7 +79,16 @@ export async function saveCheckpoint(runDir: string, state: CheckpointState, mod
   await saveModel(model, dir, { ...meta, training: { epoch: state.epoch } });
   const { bytes, record } = packOptimizerState(optimizer);
   writeFileAtomic(path.join(dir, OPTIMIZER_BIN), bytes);
-  const file: CheckpointFile = { version: 1, epoch: state.epoch, dir: name, lr: state.lr, monitor: state.monitor, history: state.history, optimizer: record, elapsedSeconds: state.elapsedSeconds };
+  const file: CheckpointFile = {
+    version: 1,
+    epoch: state.epoch,
+    dir: name,
+    lr: state.lr,
+    monitor: state.monitor,
+    history: state.history,
+    optimizer: record,
+    elapsedSeconds: state.elapsedSeconds,
+  };
   writeFileAtomic(path.join(runDir, CHECKPOINT_JSON), JSON.stringify(file) + '\n');
   for (const f of fs.readdirSync(runDir)) if (/^ckpt-\d+$/.test(f) && f !== name) fs.rmSync(path.join(runDir, f), { recursive: true, force: true });
 }

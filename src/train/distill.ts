@@ -21,7 +21,8 @@ export async function openTeacher(o: TrainOptions, labels: string[], store: Samp
   let kept = false;
   try {
     const m = t.meta;
-    if (m.labels.join() !== labels.join()) throw new UserError(`teacher model "${o.teacher}": labels ${m.labels.join(', ')} differ from the dataset's ${labels.join(', ')}`);
+    if (m.labels.join() !== labels.join())
+      throw new UserError(`teacher model "${o.teacher}": labels ${m.labels.join(', ')} differ from the dataset's ${labels.join(', ')}`);
     if (m.inputSize === o.inputSize && m.channels === o.channels) {
       kept = true;
       return { runtime: t };
@@ -29,11 +30,13 @@ export async function openTeacher(o: TrainOptions, labels: string[], store: Samp
     if (o.mixup > 0) {
       throw new UserError(
         `teacher model "${o.teacher}": its input ${m.inputSize}x${m.inputSize}x${m.channels} differs from the student's ${o.inputSize}x${o.inputSize}x${o.channels}, ` +
-          'so it predicts each training image once, which mixed-up images cannot use: pass --mixup 0 or a teacher with the student\'s input',
+          "so it predicts each training image once, which mixed-up images cannot use: pass --mixup 0 or a teacher with the student's input",
       );
     }
     const perSample = await teacherPerSample(t, store, progress);
-    log(`teacher ${o.teacher} (${m.inputSize}x${m.inputSize}x${m.channels}, TTA ${t.tta}): input differs from the student's, so its predictions on the ${store.length} un-augmented training images serve every epoch`);
+    log(
+      `teacher ${o.teacher} (${m.inputSize}x${m.inputSize}x${m.channels}, TTA ${t.tta}): input differs from the student's, so its predictions on the ${store.length} un-augmented training images serve every epoch`,
+    );
     return { perSample };
   } finally {
     // The per-sample teacher is done after its one pass.
@@ -67,7 +70,15 @@ export async function teacherPerSample(teacher: InferenceRuntime, store: SampleS
  * targets, in place. p^(1/T) renormalised equals softmax(logits / T). The teacher part is scaled by
  * the row's total target weight so class weights keep their effect.
  */
-export async function distillTargets(teacher: InferenceRuntime, x: Float32Array, y: Float32Array, n: number, k: number, weight: number, temperature: number): Promise<void> {
+export async function distillTargets(
+  teacher: InferenceRuntime,
+  x: Float32Array,
+  y: Float32Array,
+  n: number,
+  k: number,
+  weight: number,
+  temperature: number,
+): Promise<void> {
   mixTeacherTargets(await teacher.run(x, n), y, n, k, weight, temperature);
 }
 

@@ -47,7 +47,14 @@ export function planInit(source: tf.LayersModel, target: tf.LayersModel, labelsD
       weights.push(s);
     } else if (t === stemKernel && s.rank === 4 && [0, 1, 3].every((d) => s.shape[d] === t.shape[d]) && [s.shape[2], t.shape[2]].sort().join() === '1,3') {
       const toRgb = s.shape[2] === 1;
-      const adapted = tf.tidy(() => (toRgb ? tf.concat(LUMA_WEIGHTS.map((w) => s.mul(w)), 2) : s.sum(2, true)));
+      const adapted = tf.tidy(() =>
+        toRgb
+          ? tf.concat(
+              LUMA_WEIGHTS.map((w) => s.mul(w)),
+              2,
+            )
+          : s.sum(2, true),
+      );
       weights.push(adapted);
       created.push(adapted);
       adaptations.push(`first convolution ${toRgb ? 'grey -> RGB (kernel split by the BT.601 luma weights)' : 'RGB -> grey (kernel summed over R, G, B)'}`);
@@ -71,7 +78,9 @@ export async function initFrom(model: tf.LayersModel, o: TrainOptions, labels: s
     if (m.arch !== undefined && m.arch !== o.arch) throw new UserError(`--init model "${o.init}": architecture ${m.arch} differs from the run's ${o.arch}`);
     const plan = planInit(src.model, model, m.labels.join() !== labels.join());
     if (typeof plan === 'string') {
-      throw new UserError(`--init model "${o.init}" (${m.inputSize}x${m.inputSize}x${m.channels}, ${m.labels.length} classes) cannot start this ${o.inputSize}x${o.inputSize}x${o.channels} ${o.arch} run: ${plan}`);
+      throw new UserError(
+        `--init model "${o.init}" (${m.inputSize}x${m.inputSize}x${m.channels}, ${m.labels.length} classes) cannot start this ${o.inputSize}x${o.inputSize}x${o.channels} ${o.arch} run: ${plan}`,
+      );
     }
     model.setWeights(plan.weights);
     tf.dispose(plan.created);
@@ -81,4 +90,3 @@ export async function initFrom(model: tf.LayersModel, o: TrainOptions, labels: s
     src.model.dispose();
   }
 }
-

@@ -151,7 +151,15 @@ export function trainCommand(o: TrainOptions, runDir: string): string {
   const g = o.augment;
   a.push('--augment', 'none', '--rotation', String(g.rotation), '--shift', String(g.shift), '--zoom', String(g.zoom), g.flip ? '--flip' : '--no-flip');
   a.push('--brightness', String(g.brightness), '--contrast', String(g.contrast), '--cutout', String(g.cutout));
-  for (const [flag, v] of [['--aspect', g.aspect], ['--gamma', g.gamma], ['--blur', g.blur], ['--noise', g.noise], ['--grey', g.grey], ['--jpeg', g.jpeg]] as const) if (v) a.push(flag, String(v));
+  for (const [flag, v] of [
+    ['--aspect', g.aspect],
+    ['--gamma', g.gamma],
+    ['--blur', g.blur],
+    ['--noise', g.noise],
+    ['--grey', g.grey],
+    ['--jpeg', g.jpeg],
+  ] as const)
+    if (v) a.push(flag, String(v));
   a.push('--mixup', String(o.mixup));
   if (o.l2 !== undefined) a.push('--l2', String(o.l2));
   a.push('--seed', String(o.seed));
@@ -163,7 +171,8 @@ export function trainCommand(o: TrainOptions, runDir: string): string {
   if (o.trainLimit !== undefined) a.push('--train-limit', String(o.trainLimit));
   a.push('--precise-bn', String(o.preciseBnBatches));
   if (o.init) a.push('--init', portablePath(o.init));
-  if (o.teacher) a.push('--teacher', portablePath(o.teacher), '--distill', String(o.distillWeight ?? 0.5), '--distill-temperature', String(o.distillTemperature ?? 2));
+  if (o.teacher)
+    a.push('--teacher', portablePath(o.teacher), '--distill', String(o.distillWeight ?? 0.5), '--distill-temperature', String(o.distillTemperature ?? 2));
   a.push('--out', portablePath(runDir));
   return ['facecls', ...a].map(q).join(' ');
 }
@@ -229,28 +238,43 @@ export function limitations(task: string, format: string, trainClassCounts: Reco
   const total = Object.values(trainClassCounts).reduce((a, b) => a + b, 0);
   const main = evals.find((e) => !e.adultsOnly) ?? evals[0];
   if (format.startsWith('fer2013')) {
-    out.push('FER-2013 faces are 48x48 grey internet images, many posed or acted, found by keyword search: expressions in the wild (subtle, spontaneous, side views, occlusion) are harder than these figures suggest.');
-    out.push('Some FER-2013 labels are wrong or ambiguous (Goodfellow et al. 2013 measured human accuracy on it at about 65 +/- 5%); no label cleaning was done.');
+    out.push(
+      'FER-2013 faces are 48x48 grey internet images, many posed or acted, found by keyword search: expressions in the wild (subtle, spontaneous, side views, occlusion) are harder than these figures suggest.',
+    );
+    out.push(
+      'Some FER-2013 labels are wrong or ambiguous (Goodfellow et al. 2013 measured human accuracy on it at about 65 +/- 5%); no label cleaning was done.',
+    );
   }
   if (format === 'utkface') {
-    out.push('UTKFace images are tight, aligned and cropped faces: other framings (a detector box, a loose crop) may score lower; the detection pipeline applies the crop margin stored in the model.');
-    out.push('Gender is recorded in UTKFace as a binary label assigned by annotators; the model predicts apparent gender in those two classes only and says nothing about identity.');
+    out.push(
+      'UTKFace images are tight, aligned and cropped faces: other framings (a detector box, a loose crop) may score lower; the detection pipeline applies the crop margin stored in the model.',
+    );
+    out.push(
+      'Gender is recorded in UTKFace as a binary label assigned by annotators; the model predicts apparent gender in those two classes only and says nothing about identity.',
+    );
   }
   if (total > 0) {
     const entries = Object.entries(trainClassCounts).sort((a, b) => a[1] - b[1]);
     const [rare, nRare] = entries[0];
     const [common, nCommon] = entries[entries.length - 1];
     if (nCommon > 1.5 * nRare) {
-      out.push(`Class imbalance in training: "${rare}" has ${nRare} images (${((100 * nRare) / total).toFixed(1)}%), "${common}" ${nCommon} (${((100 * nCommon) / total).toFixed(1)}%).`);
+      out.push(
+        `Class imbalance in training: "${rare}" has ${nRare} images (${((100 * nRare) / total).toFixed(1)}%), "${common}" ${nCommon} (${((100 * nCommon) / total).toFixed(1)}%).`,
+      );
     }
   }
   if (main) {
     const worst = main.perClass.filter((c) => c.support > 0).reduce((a, b) => (b.recall < a.recall ? b : a), main.perClass[0]);
     const disgust = task === 'emotion' && main.labels.includes('disgust');
-    if (worst && !(disgust && worst.label === 'disgust')) out.push(`Weakest class on ${evalTitle(main)}: "${worst.label}" with recall ${pct(worst.recall)} and F1 ${worst.f1.toFixed(3)} (${worst.support} samples), against ${pct(main.accuracy)} overall.`);
+    if (worst && !(disgust && worst.label === 'disgust'))
+      out.push(
+        `Weakest class on ${evalTitle(main)}: "${worst.label}" with recall ${pct(worst.recall)} and F1 ${worst.f1.toFixed(3)} (${worst.support} samples), against ${pct(main.accuracy)} overall.`,
+      );
     if (disgust) {
       const d = main.perClass.find((c) => c.label === 'disgust')!;
-      out.push(`"disgust" is rare (${trainClassCounts.disgust ?? 0} training images): its recall on ${evalTitle(main)} is ${pct(d.recall)} over ${d.support} samples, so its figures are noisy.`);
+      out.push(
+        `"disgust" is rare (${trainClassCounts.disgust ?? 0} training images): its recall on ${evalTitle(main)} is ${pct(d.recall)} over ${d.support} samples, so its figures are noisy.`,
+      );
     }
   }
   for (const e of evals) {
@@ -258,8 +282,14 @@ export function limitations(task: string, format: string, trainClassCounts: Reco
     if (!g) continue;
     const parts: string[] = [];
     if (g.menMinusWomen !== undefined) parts.push(`men ${Math.abs(g.menMinusWomen).toFixed(2)} points ${g.menMinusWomen >= 0 ? 'above' : 'below'} women`);
-    if (g.worstEthnicGroup) parts.push(`the weakest ethnic group ("${g.worstEthnicGroup.value}", ${pct(g.worstEthnicGroup.accuracy)}) ${g.worstEthnicGroup.belowOverall.toFixed(2)} points below overall`);
-    if (g.adultsMinusMinors !== undefined) parts.push(`under-18s at ${pct(g.minorsAccuracy!)}, ${g.adultsMinusMinors.toFixed(2)} points ${g.adultsMinusMinors >= 0 ? 'below' : 'above'} adults (children's faces carry fewer gender cues)`);
+    if (g.worstEthnicGroup)
+      parts.push(
+        `the weakest ethnic group ("${g.worstEthnicGroup.value}", ${pct(g.worstEthnicGroup.accuracy)}) ${g.worstEthnicGroup.belowOverall.toFixed(2)} points below overall`,
+      );
+    if (g.adultsMinusMinors !== undefined)
+      parts.push(
+        `under-18s at ${pct(g.minorsAccuracy!)}, ${g.adultsMinusMinors.toFixed(2)} points ${g.adultsMinusMinors >= 0 ? 'below' : 'above'} adults (children's faces carry fewer gender cues)`,
+      );
     if (parts.length) out.push(`Measured on ${evalTitle(e)}: ${parts.join('; ')}.`);
   }
   return out;
@@ -272,17 +302,41 @@ function mdTable(head: string[], rows: Array<Array<string | number>>, right: boo
 function evalMarkdown(e: CardEvaluation): string[] {
   const lines = [`### ${evalTitle(e)}`, ''];
   if (e.age) return [...lines, ...ageMarkdown(e.age, e.skipped, e.split, e.adultsOnly)];
-  lines.push(`Accuracy **${pct(e.accuracy)}** on ${e.n} images; balanced accuracy ${pct(e.balancedAccuracy)}; macro F1 ${e.macroF1.toFixed(4)}${e.skipped ? `; ${e.skipped} unreadable images skipped` : ''}.`, '');
-  lines.push(...mdTable(['class', 'precision', 'recall', 'F1', 'support'], e.perClass.map((c) => [c.label, c.precision.toFixed(4), c.recall.toFixed(4), c.f1.toFixed(4), c.support]), [false, true, true, true, true]), '');
+  lines.push(
+    `Accuracy **${pct(e.accuracy)}** on ${e.n} images; balanced accuracy ${pct(e.balancedAccuracy)}; macro F1 ${e.macroF1.toFixed(4)}${e.skipped ? `; ${e.skipped} unreadable images skipped` : ''}.`,
+    '',
+  );
+  lines.push(
+    ...mdTable(
+      ['class', 'precision', 'recall', 'F1', 'support'],
+      e.perClass.map((c) => [c.label, c.precision.toFixed(4), c.recall.toFixed(4), c.f1.toFixed(4), c.support]),
+      [false, true, true, true, true],
+    ),
+    '',
+  );
   lines.push('Confusion matrix (rows = true class, columns = predicted):', '');
-  lines.push(...mdTable(['true \\ predicted', ...e.labels], e.confusion.map((row, i) => [e.labels[i], ...row]), [false, ...e.labels.map(() => true)]), '');
+  lines.push(
+    ...mdTable(
+      ['true \\ predicted', ...e.labels],
+      e.confusion.map((row, i) => [e.labels[i], ...row]),
+      [false, ...e.labels.map(() => true)],
+    ),
+    '',
+  );
   for (const [name, rows] of [
     ['gender', e.groups.gender],
     ['age band', e.groups.ageBand],
     ['ethnic group', e.groups.race],
   ] as const) {
     if (!rows?.length) continue;
-    lines.push(...mdTable([name, 'accuracy', 'correct', 'n'], rows.map((g) => [g.value, pct(g.accuracy), g.correct, g.n]), [false, true, true, true]), '');
+    lines.push(
+      ...mdTable(
+        [name, 'accuracy', 'correct', 'n'],
+        rows.map((g) => [g.value, pct(g.accuracy), g.correct, g.n]),
+        [false, true, true, true],
+      ),
+      '',
+    );
   }
   return lines;
 }
@@ -293,13 +347,24 @@ export function modelCardMarkdown(c: ModelCard): string {
   const L: string[] = [`# Model card: ${c.name} (${c.task})`, ''];
   // Only a run still training has better weights to come; a finished one shipped without --final lacks only the test figures.
   const inProgress = c.status.startsWith('interim: training in progress');
-  L.push(`**Status: ${c.status}.**${inProgress ? ` The weights are the best so far by ${c.task === 'age' ? 'validation MAE' : 'validation loss'}; they will be replaced when training ends.` : ''}`, '');
-  L.push(`Shipped by \`facecls ship\` on ${c.shippedAt} from the training run${c.ensemble ? `s ${c.ensemble.members.map((m) => `\`${m.runDir}\``).join(', ')} (an ensemble)` : ` \`${t.runDir}\``}.`, '');
+  L.push(
+    `**Status: ${c.status}.**${inProgress ? ` The weights are the best so far by ${c.task === 'age' ? 'validation MAE' : 'validation loss'}; they will be replaced when training ends.` : ''}`,
+    '',
+  );
+  L.push(
+    `Shipped by \`facecls ship\` on ${c.shippedAt} from the training run${c.ensemble ? `s ${c.ensemble.members.map((m) => `\`${m.runDir}\``).join(', ')} (an ensemble)` : ` \`${t.runDir}\``}.`,
+    '',
+  );
   L.push(
     ...mdTable(
       ['', ''],
       [
-        ['Task', c.task === 'age' ? `age: probabilities over the anchor ages ${c.labels.join(', ')} (output order); the estimate is their expectation (src/data/age.ts)` : `${c.task}: ${c.labels.join(', ')} (output order)`],
+        [
+          'Task',
+          c.task === 'age'
+            ? `age: probabilities over the anchor ages ${c.labels.join(', ')} (output order); the estimate is their expectation (src/data/age.ts)`
+            : `${c.task}: ${c.labels.join(', ')} (output order)`,
+        ],
         ['Architecture', a.arch],
         ['Parameters', `${a.params.toLocaleString('en-US')} (${a.trainableParams.toLocaleString('en-US')} trainable)`],
         ['Multiply-accumulates per image', a.macs.toLocaleString('en-US')],
@@ -314,22 +379,41 @@ export function modelCardMarkdown(c: ModelCard): string {
   L.push('## Data and split', '');
   if (c.data.sources?.length) {
     L.push(`- Datasets (trained on at once; validation per dataset, the best epoch chosen by the mean of their validation losses):`);
-    for (const d of c.data.sources) L.push(`  - ${d.name}: ${d.format} at \`${d.root}\`, sampling weight ${d.weight}; ${d.splitMethod}; ${Object.entries(d.counts).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    for (const d of c.data.sources)
+      L.push(
+        `  - ${d.name}: ${d.format} at \`${d.root}\`, sampling weight ${d.weight}; ${d.splitMethod}; ${Object.entries(d.counts)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')}`,
+      );
   } else L.push(`- Dataset: ${c.data.format} at \`${c.data.root}\``);
   L.push(`- Split: ${c.data.splitMethod}${c.data.seed !== undefined && !c.data.splitMethod.includes('seed') ? ` (seed ${c.data.seed})` : ''}`);
-  L.push(`- Counts: ${Object.entries(c.data.counts).map(([k, v]) => `${k} ${v}`).join(', ')}${c.data.trainLimit !== undefined ? ` (training used a seeded subset of ${c.data.trainLimit})` : ''}`);
-  L.push(`- Training images per ${c.task === 'age' ? 'nearest anchor age' : 'class'}: ${Object.entries(c.data.trainClassCounts).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  L.push(
+    `- Counts: ${Object.entries(c.data.counts)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}${c.data.trainLimit !== undefined ? ` (training used a seeded subset of ${c.data.trainLimit})` : ''}`,
+  );
+  L.push(
+    `- Training images per ${c.task === 'age' ? 'nearest anchor age' : 'class'}: ${Object.entries(c.data.trainClassCounts)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+  );
   L.push(`- Model selection: ${c.data.selection}`);
   L.push(`- Test: ${c.data.test}`, '');
   L.push('## Training', '');
   const members = c.ensemble?.members ?? [t];
-  if (c.ensemble) L.push(`An ensemble of ${members.length} separately trained models: ${c.ensemble.combine}. Each member, run from the project root (paths in this card are relative to it):`, '');
+  if (c.ensemble)
+    L.push(
+      `An ensemble of ${members.length} separately trained models: ${c.ensemble.combine}. Each member, run from the project root (paths in this card are relative to it):`,
+      '',
+    );
   else L.push('Run from the project root (paths in this card are relative to it):', '');
   for (const [i, m] of members.entries()) {
     if (c.ensemble) L.push(`### Member ${i + 1}: \`${m.runDir}\``, '');
     L.push('```sh', m.command, '```', '');
     L.push(`- ${m.resumeNote}`);
-    L.push(`- Epochs: ${m.epochsRun} run of ${m.epochsPlanned} planned${m.stopReason ? ` (stopped: ${m.stopReason})` : ''}; best epoch ${m.bestEpoch} (validation loss ${m.bestValLoss.toFixed(4)}, ${m.bestValMae !== undefined ? `MAE ${m.bestValMae.toFixed(3)} years` : `accuracy ${pct(m.bestValAccuracy)}`})`);
+    L.push(
+      `- Epochs: ${m.epochsRun} run of ${m.epochsPlanned} planned${m.stopReason ? ` (stopped: ${m.stopReason})` : ''}; best epoch ${m.bestEpoch} (validation loss ${m.bestValLoss.toFixed(4)}, ${m.bestValMae !== undefined ? `MAE ${m.bestValMae.toFixed(3)} years` : `accuracy ${pct(m.bestValAccuracy)}`})`,
+    );
     L.push(`- Wall time: ${(m.wallSeconds / 3600).toFixed(2)} h (${m.wallSeconds.toFixed(0)} s, sum of the epoch times in log.csv)`);
     if (c.ensemble) L.push('');
   }
@@ -345,7 +429,10 @@ export function modelCardMarkdown(c: ModelCard): string {
   }
   L.push('');
   L.push('## Evaluation', '');
-  L.push(`Runtime ${c.evaluation.runtime}, test-time augmentation: ${c.evaluation.tta === 'flip' ? 'horizontal flip (average of the image and its mirror)' : 'none'}. Every image goes through the same \`preprocessFace\` as training and the pipeline.`, '');
+  L.push(
+    `Runtime ${c.evaluation.runtime}, test-time augmentation: ${c.evaluation.tta === 'flip' ? 'horizontal flip (average of the image and its mirror)' : 'none'}. Every image goes through the same \`preprocessFace\` as training and the pipeline.`,
+    '',
+  );
   for (const e of c.evaluation.val) L.push(...evalMarkdown(e));
   if (Array.isArray(c.evaluation.test)) for (const e of c.evaluation.test) L.push(...evalMarkdown(e));
   else L.push('### Test split', '', `**${c.evaluation.test.note}**`, '');
@@ -419,7 +506,12 @@ export function readShippedModels(modelsDir: string, warn: (msg: string) => void
       valAdultsAccuracy: num(adults(c.evaluation?.val)?.accuracy),
       testAdultsAccuracy: num(adults(c.evaluation?.test)?.accuracy),
       ...(c.task === 'age'
-        ? { valMae: num(val?.age?.mae), testMae: num(test?.age?.mae), valAdultsMae: num(adults(c.evaluation?.val)?.age?.mae), testAdultsMae: num(adults(c.evaluation?.test)?.age?.mae) }
+        ? {
+            valMae: num(val?.age?.mae),
+            testMae: num(test?.age?.mae),
+            valAdultsMae: num(adults(c.evaluation?.val)?.age?.mae),
+            testAdultsMae: num(adults(c.evaluation?.test)?.age?.mae),
+          }
         : {}),
       test: test ? 'measured' : c.evaluation?.test?.withheld ? 'withheld' : 'none',
       status: String(c.status ?? (c.imported ? 'imported' : '?')),

@@ -33,7 +33,12 @@ export function epochProgress(epoch: number, epochs: number, total: number, enab
   return {
     update(done, loss, acc) {
       const el = (Date.now() - t0) / 1000;
-      bar.update(done, { loss: loss.toFixed(4), acc: acc.toFixed(4), elapsedHuman: fmtDuration(el), etaHuman: fmtDuration(done > 0 ? (el / done) * (total - done) : NaN) });
+      bar.update(done, {
+        loss: loss.toFixed(4),
+        acc: acc.toFixed(4),
+        elapsedHuman: fmtDuration(el),
+        etaHuman: fmtDuration(done > 0 ? (el / done) * (total - done) : NaN),
+      });
     },
     stop() {
       bar.stop();
@@ -47,7 +52,13 @@ export { fmtDuration };
 export function countProgress(label: string, total: number, enabled: boolean): { update(done: number): void; stop(): void } {
   if (!enabled || !process.stderr.isTTY || total === 0) return { update() {}, stop() {} };
   const bar = new cliProgress.SingleBar(
-    { stream: process.stderr, format: `${label} [{bar}] {value}/{total} | {duration_formatted} elapsed, ETA {eta_formatted}`, barsize: 24, hideCursor: true, clearOnComplete: true },
+    {
+      stream: process.stderr,
+      format: `${label} [{bar}] {value}/{total} | {duration_formatted} elapsed, ETA {eta_formatted}`,
+      barsize: 24,
+      hideCursor: true,
+      clearOnComplete: true,
+    },
     cliProgress.Presets.shades_classic,
   );
   bar.start(total, 0);

@@ -42,7 +42,10 @@ export interface RunData {
 export function limitSamples<T>(items: T[], limit: number | undefined, seed: number): T[] {
   if (limit === undefined || limit >= items.length) return items;
   const order = epochOrder(items.length, new Rng(deriveSeed(seed, 0x11a17)));
-  return order.slice(0, limit).sort((a, b) => a - b).map((i) => items[i]);
+  return order
+    .slice(0, limit)
+    .sort((a, b) => a - b)
+    .map((i) => items[i]);
 }
 
 /** Fail when more than `maxFraction` of the stores' images turned out unreadable. */
@@ -50,7 +53,11 @@ export function checkBad(stores: SampleStore[], maxFraction: number): void {
   const bad = stores.reduce((a, s) => a + s.bad.size, 0);
   const total = stores.reduce((a, s) => a + s.length, 0);
   if (bad > maxFraction * total) {
-    const ex = stores.flatMap((s) => s.skipped()).slice(0, 3).map((s) => `${s.id}: ${s.reason}`).join('; ');
+    const ex = stores
+      .flatMap((s) => s.skipped())
+      .slice(0, 3)
+      .map((s) => `${s.id}: ${s.reason}`)
+      .join('; ');
     throw new UserError(`${bad} of ${total} images are unreadable (more than ${(maxFraction * 100).toFixed(1)}%, see --max-bad-fraction): ${ex}`);
   }
 }
@@ -68,14 +75,24 @@ function recordSplit(o: TrainOptions, runDir: string, resuming: boolean, loaded:
   if (resuming && fs.existsSync(splitFile)) {
     const prev = readJson<{ counts: Record<string, number> }>(splitFile);
     if (JSON.stringify(prev.counts) !== JSON.stringify(ds.split.counts)) {
-      throw new UserError(`the dataset at "${o.data}" no longer matches the run's split.json (counts ${JSON.stringify(prev.counts)} then, ${JSON.stringify(ds.split.counts)} now)`);
+      throw new UserError(
+        `the dataset at "${o.data}" no longer matches the run's split.json (counts ${JSON.stringify(prev.counts)} then, ${JSON.stringify(ds.split.counts)} now)`,
+      );
     }
     return;
   }
   const record =
     loaded.length > 1
       ? {
-          sources: loaded.map((s) => ({ name: s.name, weight: s.spec.weight, format: s.ds.format, root: s.ds.root, ...s.ds.split, skippedAtLoad: s.ds.skipped.length, filtered: s.ds.filtered })),
+          sources: loaded.map((s) => ({
+            name: s.name,
+            weight: s.spec.weight,
+            format: s.ds.format,
+            root: s.ds.root,
+            ...s.ds.split,
+            skippedAtLoad: s.ds.skipped.length,
+            filtered: s.ds.filtered,
+          })),
           counts: ds.split.counts,
           trainLimit: o.trainLimit,
         }
@@ -86,8 +103,13 @@ function recordSplit(o: TrainOptions, runDir: string, resuming: boolean, loaded:
 function checkMalformed(o: TrainOptions, ds: Dataset): void {
   const totalIndexed = ds.splits.train.length + ds.splits.val.length + ds.splits.test.length + ds.skipped.length;
   if (ds.skipped.length > o.maxBadFraction * totalIndexed) {
-    const ex = ds.skipped.slice(0, 3).map((s) => `${s.id}: ${s.reason}`).join('; ');
-    throw new UserError(`${ds.skipped.length} of ${totalIndexed} entries of "${o.data}" are malformed (more than ${(o.maxBadFraction * 100).toFixed(1)}%, see --max-bad-fraction): ${ex}`);
+    const ex = ds.skipped
+      .slice(0, 3)
+      .map((s) => `${s.id}: ${s.reason}`)
+      .join('; ');
+    throw new UserError(
+      `${ds.skipped.length} of ${totalIndexed} entries of "${o.data}" are malformed (more than ${(o.maxBadFraction * 100).toFixed(1)}%, see --max-bad-fraction): ${ex}`,
+    );
   }
 }
 
@@ -106,11 +128,18 @@ function openStores(o: TrainOptions, loaded: Loaded, trainSamples: Dataset['spli
 }
 
 /** Decode the cached part of every store (one progress bar), logging what is cached and streamed. */
-async function warmStores(d: Pick<RunData, 'loaded' | 'multi' | 'trainParts' | 'trainStore' | 'valStores'>, backend: string, progress: boolean, log: (line: string) => void): Promise<void> {
+async function warmStores(
+  d: Pick<RunData, 'loaded' | 'multi' | 'trainParts' | 'trainStore' | 'valStores'>,
+  backend: string,
+  progress: boolean,
+  log: (line: string) => void,
+): Promise<void> {
   const { loaded, multi, trainParts, trainStore, valStores } = d;
   const sum = (f: (st: SampleStore) => number) => valStores.reduce((a, st) => a + f(st), 0);
   for (const [i, s] of loaded.entries()) {
-    log(`data: ${s.ds.format} ${s.spec.path}${multi ? ` (${s.name}, weight ${s.spec.weight})` : ''}: train ${trainParts[i].length}, val ${s.ds.splits.val.length} (test ${s.ds.splits.test.length}, not used)`);
+    log(
+      `data: ${s.ds.format} ${s.spec.path}${multi ? ` (${s.name}, weight ${s.spec.weight})` : ''}: train ${trainParts[i].length}, val ${s.ds.splits.val.length} (test ${s.ds.splits.test.length}, not used)`,
+    );
   }
   log(
     `cache ${((trainStore.cachedBytes + sum((st) => st.cachedBytes)) / 1048576).toFixed(0)} MB for ${trainStore.cachedCount + sum((st) => st.cachedCount)} samples, ` +
@@ -130,7 +159,14 @@ async function warmStores(d: Pick<RunData, 'loaded' | 'multi' | 'trainParts' | '
  * Load the run's data. A new run records split.json and only then, once its data has loaded, becomes
  * resumable (config.json): a typo in --data leaves no half-made run behind.
  */
-export async function loadRunData(o: TrainOptions, runDir: string, resuming: boolean, backend: string, progress: boolean, log: (line: string) => void): Promise<RunData> {
+export async function loadRunData(
+  o: TrainOptions,
+  runDir: string,
+  resuming: boolean,
+  backend: string,
+  progress: boolean,
+  log: (line: string) => void,
+): Promise<RunData> {
   const age = o.task === 'age' ? ageCodecOf(o) : undefined;
   const loaded = await loadSources(dataSources(o), o.task, { seed: splitSeedOf(o), val: o.valFraction, test: o.testFraction }, age);
   if (age && loaded.length > 1) throw new UserError('an age run trains on one dataset (UTKFace)');
@@ -140,7 +176,8 @@ export async function loadRunData(o: TrainOptions, runDir: string, resuming: boo
   const trainParts = loaded.map((s) => limitSamples(s.ds.splits.train, o.trainLimit, o.seed));
   for (const [i, s] of loaded.entries()) {
     if (trainParts[i].length === 0 && s.spec.weight > 0) throw new UserError(`dataset "${s.spec.path}" has no training samples`);
-    if (s.ds.splits.val.length === 0) throw new UserError(`dataset "${s.spec.path}" has no validation samples (needed to select the best model; the test split is never used for that)`);
+    if (s.ds.splits.val.length === 0)
+      throw new UserError(`dataset "${s.spec.path}" has no validation samples (needed to select the best model; the test split is never used for that)`);
   }
   recordSplit(o, runDir, resuming, loaded, ds);
   checkMalformed(o, ds);
@@ -148,7 +185,16 @@ export async function loadRunData(o: TrainOptions, runDir: string, resuming: boo
   if (ds.skipped.length) log(`skipped ${ds.skipped.length} malformed entries while indexing (e.g. ${ds.skipped[0].id}: ${ds.skipped[0].reason})`);
   const trainSamples = trainParts.flat();
   const stores = openStores(o, loaded, trainSamples);
-  const data = { loaded, ds, multi, sourceNames: loaded.map((s) => s.name), trainParts, ranges: sourceRanges(trainParts), ...stores, numClasses: ds.labels.length };
+  const data = {
+    loaded,
+    ds,
+    multi,
+    sourceNames: loaded.map((s) => s.name),
+    trainParts,
+    ranges: sourceRanges(trainParts),
+    ...stores,
+    numClasses: ds.labels.length,
+  };
   await warmStores(data, backend, progress, log);
   checkBad([data.trainStore, ...data.valStores], o.maxBadFraction);
   if (age) return { ...data, age, sampleTarget: (s, y, offset) => void ageTarget(sampleAge(s), age, y, offset) };
@@ -158,7 +204,13 @@ export async function loadRunData(o: TrainOptions, runDir: string, resuming: boo
 /** The training samples' order in `epoch` (weighted across datasets when there are several). */
 export function orderForEpoch(d: Pick<RunData, 'multi' | 'ranges' | 'loaded' | 'trainStore'>, seed: number, epoch: number): number[] {
   const rng = new Rng(deriveSeed(seed, epoch));
-  return d.multi ? weightedEpochOrder(d.ranges, d.loaded.map((s) => s.spec.weight), rng) : epochOrder(d.trainStore.length, rng);
+  return d.multi
+    ? weightedEpochOrder(
+        d.ranges,
+        d.loaded.map((s) => s.spec.weight),
+        rng,
+      )
+    : epochOrder(d.trainStore.length, rng);
 }
 
 /** Every input skipped so far: malformed entries at indexing, unreadable images in the stores. */

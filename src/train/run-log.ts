@@ -51,7 +51,9 @@ export async function writePlots(runDir: string, history: EpochRecord[]): Promis
     { name: 'validation', color: '#d62728', points: pts((h) => h.valAcc) },
   ]);
   if (history.some((h) => h.valMae !== undefined)) {
-    await writeChartPng(path.join(runDir, 'mae.png'), 'Validation MAE (years)', 'epoch', [{ name: 'validation MAE', color: '#d62728', points: pts((h) => h.valMae ?? NaN) }]);
+    await writeChartPng(path.join(runDir, 'mae.png'), 'Validation MAE (years)', 'epoch', [
+      { name: 'validation MAE', color: '#d62728', points: pts((h) => h.valMae ?? NaN) },
+    ]);
   }
 }
 

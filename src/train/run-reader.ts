@@ -59,7 +59,6 @@ export function readLog(file: string): LogRow[] {
   });
 }
 
-
 /** One dataset of a run, as the run split it. */
 export interface RunPart {
   name: string;
@@ -71,7 +70,12 @@ export interface RunPart {
  * The run's datasets as it split them (several when it trained on several) and their combination;
  * fails when one no longer matches split.json (counts and, when recorded, ids).
  */
-export async function loadRunDatasets(o: TrainOptions, split: SplitFile, dataOverride: string | undefined, splitFile: string): Promise<{ ds: Dataset; parts: RunPart[] }> {
+export async function loadRunDatasets(
+  o: TrainOptions,
+  split: SplitFile,
+  dataOverride: string | undefined,
+  splitFile: string,
+): Promise<{ ds: Dataset; parts: RunPart[] }> {
   if (!split.sources) {
     const ds = await loadRunDataset(o, split, dataOverride, splitFile);
     return { ds, parts: [{ name: path.basename(ds.root), ds, weight: 1 }] };
@@ -92,14 +96,24 @@ export async function loadRunDatasets(o: TrainOptions, split: SplitFile, dataOve
 async function loadRunDataset(o: TrainOptions, split: SplitFile, dataOverride: string | undefined, splitFile: string): Promise<Dataset> {
   const data = dataOverride ? path.resolve(dataOverride) : o.data;
   if (!fs.existsSync(data)) throw new UserError(`the run's dataset "${data}" does not exist (if it moved, pass --data <path>)`);
-  const ds = await loadDataset(data, { task: o.task, format: o.format, split: { seed: splitSeedOf(o), val: o.valFraction, test: o.testFraction }, ...(o.task === 'age' ? { ageCodec: ageCodecOf(o) } : {}) });
+  const ds = await loadDataset(data, {
+    task: o.task,
+    format: o.format,
+    split: { seed: splitSeedOf(o), val: o.valFraction, test: o.testFraction },
+    ...(o.task === 'age' ? { ageCodec: ageCodecOf(o) } : {}),
+  });
   const problem =
     ds.format !== split.format
       ? `format ${ds.format}, the run used ${split.format}`
       : JSON.stringify(ds.split.counts) !== JSON.stringify(split.counts)
         ? `counts ${JSON.stringify(ds.split.counts)}, the run had ${JSON.stringify(split.counts)}`
-        : (['train', 'val', 'test'] as const).find((s) => split.ids?.[s] && [...split.ids[s]].sort().join('\n') !== [...(ds.split.ids?.[s] ?? [])].sort().join('\n'));
-  if (problem) throw new UserError(`dataset "${data}" no longer splits as the run did (${splitFile}): ${problem === 'train' || problem === 'val' || problem === 'test' ? `the ${problem} files differ` : problem}`);
+        : (['train', 'val', 'test'] as const).find(
+            (s) => split.ids?.[s] && [...split.ids[s]].sort().join('\n') !== [...(ds.split.ids?.[s] ?? [])].sort().join('\n'),
+          );
+  if (problem)
+    throw new UserError(
+      `dataset "${data}" no longer splits as the run did (${splitFile}): ${problem === 'train' || problem === 'val' || problem === 'test' ? `the ${problem} files differ` : problem}`,
+    );
   return ds;
 }
 
@@ -111,7 +125,8 @@ export function weightFiles(json: Buffer, file: string): string[] {
   } catch (err) {
     throw new UserError(`"${file}" is not valid JSON: ${errorMessage(err)}`);
   }
-  for (const f of files) if (path.isAbsolute(f) || f.split(/[\\/]/).includes('..')) throw new UserError(`"${file}" names weight file "${f}" outside the model folder`);
+  for (const f of files)
+    if (path.isAbsolute(f) || f.split(/[\\/]/).includes('..')) throw new UserError(`"${file}" names weight file "${f}" outside the model folder`);
   return files;
 }
 
@@ -143,7 +158,6 @@ export function copyBest(best: string, dst: string): void {
   throw new UserError(`the model in "${best}" kept changing while it was copied (training is replacing it): try again`);
 }
 
-
 export interface RunInfo {
   arg: string;
   dir: string;
@@ -164,7 +178,8 @@ export function readRun(arg: string, out: string): RunInfo {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UserError(`run directory "${arg}" does not exist`);
   const cfgFile = path.join(dir, 'config.json');
   if (!fs.existsSync(cfgFile)) throw new UserError(`"${arg}" is not a training run directory (no config.json)`);
-  if (out === dir || out.startsWith(dir + path.sep)) throw new UserError(`output "${out}" is inside the run directory "${arg}": ship to a folder of its own (e.g. models/<name>)`);
+  if (out === dir || out.startsWith(dir + path.sep))
+    throw new UserError(`output "${out}" is inside the run directory "${arg}": ship to a folder of its own (e.g. models/<name>)`);
   const o = readJson<{ options?: TrainOptions }>(cfgFile, 'run config').options;
   if (!o || !o.task || !o.arch || !o.data) throw new UserError(`run config "${cfgFile}" has no training options`);
   const log = readLog(path.join(dir, 'log.csv'));
@@ -172,7 +187,8 @@ export function readRun(arg: string, out: string): RunInfo {
   const splitFile = path.join(dir, 'split.json');
   const split = readJson<SplitFile>(splitFile, 'run split');
   const best = path.join(dir, 'best');
-  if (!fs.existsSync(path.join(best, MODEL_JSON)) && !fs.existsSync(path.join(`${best}.old`, MODEL_JSON))) throw new UserError(`run "${arg}" has no best model (best/${MODEL_JSON})`);
+  if (!fs.existsSync(path.join(best, MODEL_JSON)) && !fs.existsSync(path.join(`${best}.old`, MODEL_JSON)))
+    throw new UserError(`run "${arg}" has no best model (best/${MODEL_JSON})`);
   const ckFile = path.join(dir, 'checkpoint.json');
   const ck = fs.existsSync(ckFile) ? readJson<RunInfo['ck'] & object>(ckFile, 'checkpoint') : undefined;
   const trFile = path.join(dir, 'training.json');
@@ -199,7 +215,8 @@ export function checkSameSetup(runs: RunInfo[]): void {
   const r0 = runs[0];
   for (const r of runs.slice(1)) {
     const differ = (what: string, a: unknown, b: unknown, show: (x: unknown) => string = (x) => JSON.stringify(x)) => {
-      if (JSON.stringify(a) !== JSON.stringify(b)) throw new UserError(`ensemble members must share ${what}: "${r.arg}" has ${show(a)}, "${r0.arg}" ${show(b)}`);
+      if (JSON.stringify(a) !== JSON.stringify(b))
+        throw new UserError(`ensemble members must share ${what}: "${r.arg}" has ${show(a)}, "${r0.arg}" ${show(b)}`);
     };
     differ('the task', r.o.task, r0.o.task);
     // Every member's datasets are among the first member's, split the same way (so no member has seen
@@ -207,7 +224,10 @@ export function checkSameSetup(runs: RunInfo[]): void {
     const first = splitsByPath(r0);
     for (const [p, rec] of splitsByPath(r)) {
       const f = first.get(p);
-      if (!f) throw new UserError(`ensemble members must be trained on the first member's datasets: "${r.arg}" used ${p}, which "${r0.arg}" did not (list the run with the most datasets first)`);
+      if (!f)
+        throw new UserError(
+          `ensemble members must be trained on the first member's datasets: "${r.arg}" used ${p}, which "${r0.arg}" did not (list the run with the most datasets first)`,
+        );
       differ(`the split of ${p} (split.json)`, rec, f, (x) => {
         const sf = x as SplitFile;
         return `${sf.method}${sf.seed !== undefined ? ` with seed ${sf.seed}` : ''} (counts ${JSON.stringify(sf.counts)})`;
@@ -218,4 +238,3 @@ export function checkSameSetup(runs: RunInfo[]): void {
     differ('the crop margin', r.o.cropMargin, r0.o.cropMargin);
   }
 }
-

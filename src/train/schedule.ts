@@ -23,7 +23,7 @@ export interface ScheduleConfig {
 
 /** Learning rate for a 1-based epoch under a time-based schedule (plateau/constant: the base lr). */
 export function scheduledLr(c: ScheduleConfig, epoch: number): number {
-  if (c.warmupEpochs > 0 && epoch <= c.warmupEpochs) return Math.max(c.minLr, (c.lr * (0.1 + (0.9 * (epoch - 1)) / c.warmupEpochs)));
+  if (c.warmupEpochs > 0 && epoch <= c.warmupEpochs) return Math.max(c.minLr, c.lr * (0.1 + (0.9 * (epoch - 1)) / c.warmupEpochs));
   const e = epoch - 1 - c.warmupEpochs;
   switch (c.name) {
     case 'cosine': {

@@ -69,7 +69,6 @@ export function trainingSection(r: RunInfo, bestInfo: BestInfo): ModelCard['trai
   };
 }
 
-
 /**
  * The card's status: "final" only with --final (the one read of the test split, once every run has
  * ended); otherwise interim, saying whether training is still in progress.
@@ -78,9 +77,12 @@ export function shipStatus(runs: RunInfo[], final: boolean): string {
   const unfinished = runs.filter((r) => !r.finished);
   if (final && unfinished.length) {
     const r = unfinished[0];
-    throw new UserError(`run "${r.arg}" is at epoch ${r.lastEpoch} of ${r.o.epochs}: the test split is evaluated once, when training has ended; ship without --final for an interim model`);
+    throw new UserError(
+      `run "${r.arg}" is at epoch ${r.lastEpoch} of ${r.o.epochs}: the test split is evaluated once, when training has ended; ship without --final for an interim model`,
+    );
   }
-  if (unfinished.length > 0) return `interim: training in progress, ${unfinished.map((r) => `${runs.length > 1 ? `${r.arg} ` : ''}epoch ${r.lastEpoch} of ${r.o.epochs}`).join(', ')}`;
+  if (unfinished.length > 0)
+    return `interim: training in progress, ${unfinished.map((r) => `${runs.length > 1 ? `${r.arg} ` : ''}epoch ${r.lastEpoch} of ${r.o.epochs}`).join(', ')}`;
   return final ? 'final' : 'interim: training finished, test figures withheld until facecls ship --final';
 }
 
@@ -117,7 +119,16 @@ function dataSection(c: CardInput, trainCounts: number[]): ModelCard['data'] {
     format: multi ? parts.map((p) => p.ds.format).join(' + ') : ds.format,
     root: multi ? parts.map((p) => portablePath(p.ds.root)).join(' + ') : portablePath(ds.root),
     ...(multi
-      ? { sources: parts.map((p) => ({ name: p.name, format: p.ds.format, root: portablePath(p.ds.root), weight: p.weight, splitMethod: p.ds.split.method, counts: { ...p.ds.split.counts } })) }
+      ? {
+          sources: parts.map((p) => ({
+            name: p.name,
+            format: p.ds.format,
+            root: portablePath(p.ds.root),
+            weight: p.weight,
+            splitMethod: p.ds.split.method,
+            counts: { ...p.ds.split.counts },
+          })),
+        }
       : {}),
     splitMethod: ds.split.method,
     ...(ds.split.seed !== undefined ? { seed: ds.split.seed } : {}),

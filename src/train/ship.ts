@@ -73,18 +73,34 @@ export async function shipRun(runDirArgs: string | string[], outArg: string, opt
   const run0 = runs[0];
   const status = shipStatus(runs, Boolean(opts.final));
   const { ds, parts } = await loadRunDatasets(run0.o, run0.split, opts.data, run0.splitFile);
-  if (opts.final && ds.splits.test.length === 0) throw new UserError(`the run's split has no test samples (${run0.splitFile}): nothing for --final to evaluate`);
+  if (opts.final && ds.splits.test.length === 0)
+    throw new UserError(`the run's split has no test samples (${run0.splitFile}): nothing for --final to evaluate`);
 
   const tmp = path.join(path.dirname(out), `.${path.basename(out)}.ship-${process.pid}-${Date.now()}`);
   fs.mkdirSync(tmp, { recursive: true });
   try {
     await setupBackend(opts.backend);
     const built = await buildModelDir(tmp, runs, ds, path.basename(out), opts);
-    const weights = weightFiles(fs.readFileSync(path.join(tmp, MODEL_JSON)), path.join(tmp, MODEL_JSON)).map((f) => path.posix.normalize(f.replace(/\\/g, '/')));
+    const weights = weightFiles(fs.readFileSync(path.join(tmp, MODEL_JSON)), path.join(tmp, MODEL_JSON)).map((f) =>
+      path.posix.normalize(f.replace(/\\/g, '/')),
+    );
     const exported = await writeOnnx(tmp, path.join(tmp, MODEL_ONNX));
     if (!shippedOnnx(tmp)) throw new UserError(`the exported ${MODEL_ONNX} does not match the copied weights`);
     const evaluation = await evaluateParts(tmp, parts, opts);
-    const card = assembleCard({ name: path.basename(out), status, runs, ds, parts, ...built, ...evaluation, tta: opts.tta ?? 'none', final: Boolean(opts.final), notes: opts.notes, weights, sourceSha256: exported.source });
+    const card = assembleCard({
+      name: path.basename(out),
+      status,
+      runs,
+      ds,
+      parts,
+      ...built,
+      ...evaluation,
+      tta: opts.tta ?? 'none',
+      final: Boolean(opts.final),
+      notes: opts.notes,
+      weights,
+      sourceSha256: exported.source,
+    });
     writeFileAtomic(path.join(tmp, MODEL_CARD_JSON), JSON.stringify(card, null, 2) + '\n');
     writeFileAtomic(path.join(tmp, MODEL_CARD_MD), modelCardMarkdown(card));
     if (card.task === 'age') await writeAgePlots(tmp, [...evaluation.val, ...(evaluation.test ?? [])]);
@@ -121,7 +137,8 @@ async function buildModelDir(tmp: string, runs: RunInfo[], ds: Dataset, name: st
   try {
     for (const d of memberDirs) loaded.push(await loadModel(d));
     for (const [i, l] of loaded.entries()) {
-      if (l.meta.labels.join() !== ds.labels.join()) throw new UserError(`the best model of "${runs[i].arg}" has labels ${l.meta.labels.join(', ')}, its dataset ${ds.labels.join(', ')}`);
+      if (l.meta.labels.join() !== ds.labels.join())
+        throw new UserError(`the best model of "${runs[i].arg}" has labels ${l.meta.labels.join(', ')}, its dataset ${ds.labels.join(', ')}`);
     }
     const bestInfos = loaded.map((l) => (l.meta.training ?? {}) as BestInfo);
     const calibration = opts.balance ? await calibrate(memberDirs, loaded, ds, runs[0].arg, opts.balance, opts) : undefined;
@@ -136,11 +153,25 @@ async function buildModelDir(tmp: string, runs: RunInfo[], ds: Dataset, name: st
       }
       return { meta, cost: modelCost(loaded[0].model), calibration, bestInfos };
     }
-    const ens = await buildEnsemble(loaded.map((l) => l.model), name);
+    const ens = await buildEnsemble(
+      loaded.map((l) => l.model),
+      name,
+    );
     try {
       const archs = loaded.map((l) => l.meta.arch ?? '?');
-      const members = runs.map((r, i) => ({ runDir: portablePath(r.dir), arch: archs[i], params: loaded[i].model.countParams(), training: loaded[i].meta.training }));
-      let meta: ModelMeta = { ...loaded[0].meta, arch: `ensemble of ${archs.length}: ${archs.join(' + ')}`, tta, ensemble: { combine: ENSEMBLE_COMBINE, members }, ...offsets };
+      const members = runs.map((r, i) => ({
+        runDir: portablePath(r.dir),
+        arch: archs[i],
+        params: loaded[i].model.countParams(),
+        training: loaded[i].meta.training,
+      }));
+      let meta: ModelMeta = {
+        ...loaded[0].meta,
+        arch: `ensemble of ${archs.length}: ${archs.join(' + ')}`,
+        tta,
+        ensemble: { combine: ENSEMBLE_COMBINE, members },
+        ...offsets,
+      };
       delete meta.training;
       await saveModel(ens, tmp, meta);
       if (meta.task === 'age') {
@@ -161,12 +192,32 @@ async function buildModelDir(tmp: string, runs: RunInfo[], ds: Dataset, name: st
  * --balance: every member's views (image, mirror) are views of the ensemble, so the offset folded into
  * each member's logits is scored exactly as the ensemble will apply it. Chosen on the validation split (adults where ages are known).
  */
-async function calibrate(memberDirs: string[], loaded: LoadedModel[], ds: Dataset, arg: string, criterion: BalanceCriterion, opts: ShipOptions): Promise<NonNullable<ModelCard['calibration']>> {
+async function calibrate(
+  memberDirs: string[],
+  loaded: LoadedModel[],
+  ds: Dataset,
+  arg: string,
+  criterion: BalanceCriterion,
+  opts: ShipOptions,
+): Promise<NonNullable<ModelCard['calibration']>> {
   if (ds.labels.length !== 2) throw new UserError(`--balance needs a two-class model, "${arg}" has ${ds.labels.length} classes`);
   const hasAges = ds.splits.val.some((s) => s.meta?.age !== undefined);
   const views = [];
   for (const d of memberDirs) {
-    views.push((await evaluate({ model: d, data: ds, split: 'val', tta: opts.tta ?? 'none', adults: hasAges, keepProbabilities: true, runtime: opts.runtime, backend: opts.backend })).probabilities!);
+    views.push(
+      (
+        await evaluate({
+          model: d,
+          data: ds,
+          split: 'val',
+          tta: opts.tta ?? 'none',
+          adults: hasAges,
+          keepProbabilities: true,
+          runtime: opts.runtime,
+          backend: opts.backend,
+        })
+      ).probabilities!,
+    );
   }
   const b = balancedLogitOffset(interleaveViews(views), 2, criterion);
   for (const l of loaded) foldLogitOffsets(l.model, b.offsets);

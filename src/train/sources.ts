@@ -52,10 +52,13 @@ export async function loadSources(sources: DataSource[], task: Task, split: Hash
   const names = uniqueNames(sources.map((s) => s.path));
   const out: LoadedSource[] = [];
   for (const [i, spec] of sources.entries()) {
-    if (!(spec.weight >= 0) || !Number.isFinite(spec.weight)) throw new UserError(`dataset "${spec.path}": sampling weight must be a non-negative number, got ${spec.weight}`);
+    if (!(spec.weight >= 0) || !Number.isFinite(spec.weight))
+      throw new UserError(`dataset "${spec.path}": sampling weight must be a non-negative number, got ${spec.weight}`);
     const ds = await loadDataset(spec.path, { task, format: spec.format, split, ...(ageCodec ? { ageCodec } : {}) });
     if (out.length && ds.labels.join() !== out[0].ds.labels.join()) {
-      throw new UserError(`dataset "${spec.path}" has labels ${ds.labels.join(', ')}, unlike "${out[0].spec.path}" (${out[0].ds.labels.join(', ')}): sources must share one label space`);
+      throw new UserError(
+        `dataset "${spec.path}" has labels ${ds.labels.join(', ')}, unlike "${out[0].spec.path}" (${out[0].ds.labels.join(', ')}): sources must share one label space`,
+      );
     }
     out.push({ spec, name: names[i], ds });
   }

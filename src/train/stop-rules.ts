@@ -21,14 +21,19 @@ export interface StepPlace {
 /** A training step whose loss (or regularisation loss) is not finite ends the run. */
 export function checkStep(r: Pick<StepResult, 'loss' | 'regularizationLoss'>, at: StepPlace): void {
   if (Number.isFinite(r.loss) && Number.isFinite(r.regularizationLoss)) return;
-  const kept = at.lastGoodEpoch > 0 ? `the last good checkpoint (epoch ${at.lastGoodEpoch}) is kept in ${at.runDir}` : 'no epoch had completed, so there is no checkpoint';
-  throw new TrainingDivergedError(`training diverged: the loss became ${r.loss} at epoch ${at.epoch}, batch ${at.batch}; ${kept}. Lower the learning rate (--lr) or check the data`);
+  const kept =
+    at.lastGoodEpoch > 0 ? `the last good checkpoint (epoch ${at.lastGoodEpoch}) is kept in ${at.runDir}` : 'no epoch had completed, so there is no checkpoint';
+  throw new TrainingDivergedError(
+    `training diverged: the loss became ${r.loss} at epoch ${at.epoch}, batch ${at.batch}; ${kept}. Lower the learning rate (--lr) or check the data`,
+  );
 }
 
 /** A validation loss that is not finite ends the run; the previous epoch's checkpoint stands. */
 export function checkValidation(valLoss: number, epoch: number, runDir: string): void {
   if (Number.isFinite(valLoss)) return;
-  throw new TrainingDivergedError(`training diverged: validation loss is ${valLoss} after epoch ${epoch}; the last good checkpoint (epoch ${epoch - 1}) is kept in ${runDir}`);
+  throw new TrainingDivergedError(
+    `training diverged: validation loss is ${valLoss} after epoch ${epoch}; the last good checkpoint (epoch ${epoch - 1}) is kept in ${runDir}`,
+  );
 }
 
 /** Early stopping is due: `patience` > 0 epochs have passed without improvement. */
@@ -37,7 +42,13 @@ export function earlyStopDue(monitor: Pick<MonitorState, 'sinceBest'>, patience:
 }
 
 /** Before an epoch: stop when another epoch as long as the last would pass the deadline, or early stopping is due. */
-export function stopBeforeEpoch(now: number, lastEpochSeconds: number, deadline: number, monitor: Pick<MonitorState, 'sinceBest'>, patience: number): StopReason | undefined {
+export function stopBeforeEpoch(
+  now: number,
+  lastEpochSeconds: number,
+  deadline: number,
+  monitor: Pick<MonitorState, 'sinceBest'>,
+  patience: number,
+): StopReason | undefined {
   if (now + lastEpochSeconds * 1000 > deadline) return 'time-limit';
   if (earlyStopDue(monitor, patience)) return 'early-stopping';
   return undefined;
@@ -47,7 +58,13 @@ export function stopBeforeEpoch(now: number, lastEpochSeconds: number, deadline:
  * The reason a run ended: a loop that ran out of epochs right when early stopping became due,
  * before the planned last epoch, stopped early.
  */
-export function finalStopReason(loopReason: StopReason, monitor: Pick<MonitorState, 'sinceBest'>, patience: number, lastEpoch: number | undefined, epochs: number): StopReason {
+export function finalStopReason(
+  loopReason: StopReason,
+  monitor: Pick<MonitorState, 'sinceBest'>,
+  patience: number,
+  lastEpoch: number | undefined,
+  epochs: number,
+): StopReason {
   if (loopReason === 'completed' && earlyStopDue(monitor, patience) && lastEpoch !== undefined && lastEpoch < epochs) return 'early-stopping';
   return loopReason;
 }

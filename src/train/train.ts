@@ -67,7 +67,11 @@ export async function train(options: TrainOptions, runDir: string, control: RunC
 }
 
 /** Continue the run in `runDir` from its last complete checkpoint. `epochs` may extend the run. */
-export async function resumeTraining(runDir: string, overrides: { epochs?: number; workers?: number; backend?: string } = {}, control: RunControl = {}): Promise<TrainSummary> {
+export async function resumeTraining(
+  runDir: string,
+  overrides: { epochs?: number; workers?: number; backend?: string } = {},
+  control: RunControl = {},
+): Promise<TrainSummary> {
   const options = readRunConfig(runDir);
   const merged: TrainOptions = { ...options };
   if (overrides.epochs !== undefined) merged.epochs = overrides.epochs;
@@ -139,7 +143,14 @@ async function run(o: TrainOptions, runDir: string, ck: CheckpointFile | undefin
   return finish(o, runDir, data, start, loopReason, log, t0);
 }
 
-async function startFrom(o: TrainOptions, runDir: string, ck: CheckpointFile | undefined, data: RunData, metric: SelectionMetric, log: (line: string) => void): Promise<Start> {
+async function startFrom(
+  o: TrainOptions,
+  runDir: string,
+  ck: CheckpointFile | undefined,
+  data: RunData,
+  metric: SelectionMetric,
+  log: (line: string) => void,
+): Promise<Start> {
   if (ck) {
     const { model, optimizer } = await loadCheckpoint(runDir, ck);
     log(`resuming ${runDir} after epoch ${ck.epoch} (lr ${ck.lr}, best ${metric.label} ${ck.monitor.bestValLoss.toFixed(4)} at epoch ${ck.monitor.bestEpoch})`);
@@ -169,7 +180,17 @@ async function epochLoop(s: Session): Promise<StopReason> {
     const { val, valSources, weights } = await validateEpoch(s, epoch);
     const seconds = (Date.now() - te) / 1000;
     lastEpochSeconds = seconds;
-    const rec: EpochRecord = { epoch, lr, loss: fit.loss, acc: fit.acc, valLoss: val.loss, valAcc: val.acc, seconds, ...(data.multi ? { valSources } : {}), ...(val.mae !== undefined ? { valMae: val.mae } : {}) };
+    const rec: EpochRecord = {
+      epoch,
+      lr,
+      loss: fit.loss,
+      acc: fit.acc,
+      valLoss: val.loss,
+      valAcc: val.acc,
+      seconds,
+      ...(data.multi ? { valSources } : {}),
+      ...(val.mae !== undefined ? { valMae: val.mae } : {}),
+    };
     history.push(rec);
     const { improved, reducedLr } = observe(s.monitor, epoch, s.metric.value(rec), s.schedule, undefined, s.metric);
     if (improved) await saveBest(s.runDir, s.model, bestModelMeta(s, rec));
@@ -178,7 +199,16 @@ async function epochLoop(s: Session): Promise<StopReason> {
     const state = { epoch, lr, monitor: s.monitor, history, elapsedSeconds: s.elapsedBefore + (Date.now() - s.t0) / 1000 };
     await saveCheckpoint(s.runDir, state, s.model, s.meta, await s.trainer.getOptimizerState());
     await writeEpochLogs(s.runDir, history, data.sourceNames);
-    s.log(epochLine(rec, { epochs: o.epochs, trainSeconds, batches: fit.batches, multi: data.multi, improved, ...(reducedLr ? { reducedTo: s.monitor.plateauLr } : {}) }));
+    s.log(
+      epochLine(rec, {
+        epochs: o.epochs,
+        trainSeconds,
+        batches: fit.batches,
+        multi: data.multi,
+        improved,
+        ...(reducedLr ? { reducedTo: s.monitor.plateauLr } : {}),
+      }),
+    );
   }
   return 'completed';
 }
@@ -190,7 +220,15 @@ async function fitEpoch(s: Session, epoch: number, lr: number): Promise<{ loss: 
   const order = orderForEpoch(data, o.seed, epoch);
   const rng = new Rng(deriveSeed(o.seed, epoch, 1));
   const bar = epochProgress(epoch, o.epochs, Math.ceil(order.length / o.batchSize), s.progress);
-  const targets = { batchSize: o.batchSize, numClasses: data.numClasses, augment: o.augment, mixup: o.mixup, labelSmoothing: o.labelSmoothing, classWeights: data.classWeights, sampleTarget: data.sampleTarget };
+  const targets = {
+    batchSize: o.batchSize,
+    numClasses: data.numClasses,
+    augment: o.augment,
+    mixup: o.mixup,
+    labelSmoothing: o.labelSmoothing,
+    classWeights: data.classWeights,
+    sampleTarget: data.sampleTarget,
+  };
   const batches = makeBatches(data.trainStore, order, targets, rng)[Symbol.asyncIterator]();
   const prepare = async (): Promise<IteratorResult<Batch>> => {
     const next = await batches.next();
@@ -225,7 +263,10 @@ async function fitEpoch(s: Session, epoch: number, lr: number): Promise<{ loss: 
 }
 
 /** The trainer's weights into the model, precise batch norm, then validation per dataset (their mean when several). */
-async function validateEpoch(s: Session, epoch: number): Promise<{ val: { loss: number; acc: number; mae?: number }; valSources: SourceScore[]; weights: Float32Array[] }> {
+async function validateEpoch(
+  s: Session,
+  epoch: number,
+): Promise<{ val: { loss: number; acc: number; mae?: number }; valSources: SourceScore[]; weights: Float32Array[] }> {
   const { o, data } = s;
   const weights = await s.trainer.getWeights();
   setModelWeights(s.model, weights);
@@ -240,11 +281,25 @@ async function validateEpoch(s: Session, epoch: number): Promise<{ val: { loss: 
 /** best/'s metadata: the epoch, its validation figures, and the data it was selected on. */
 function bestModelMeta(s: Session, rec: EpochRecord): ModelMeta {
   const { o, data } = s;
-  const sources = data.multi ? { sources: (rec.valSources ?? []).map((v, i) => ({ ...v, path: data.loaded[i].spec.path, weight: data.loaded[i].spec.weight })) } : {};
+  const sources = data.multi
+    ? { sources: (rec.valSources ?? []).map((v, i) => ({ ...v, path: data.loaded[i].spec.path, weight: data.loaded[i].spec.weight })) }
+    : {};
   const selectedBy = s.metric.name === 'val_loss' ? {} : { selectedBy: s.metric.name };
   return {
     ...s.meta,
-    training: { epoch: rec.epoch, valLoss: rec.valLoss, valAccuracy: rec.valAcc, ...(rec.valMae !== undefined ? { valMae: rec.valMae } : {}), ...selectedBy, dataset: data.ds.format, ...sources, split: data.ds.split.method, splitSeed: splitSeedOf(o), valFraction: o.valFraction, testFraction: o.testFraction },
+    training: {
+      epoch: rec.epoch,
+      valLoss: rec.valLoss,
+      valAccuracy: rec.valAcc,
+      ...(rec.valMae !== undefined ? { valMae: rec.valMae } : {}),
+      ...selectedBy,
+      dataset: data.ds.format,
+      ...sources,
+      split: data.ds.split.method,
+      splitSeed: splitSeedOf(o),
+      valFraction: o.valFraction,
+      testFraction: o.testFraction,
+    },
   };
 }
 

@@ -15,7 +15,6 @@ export function setModelWeights(model: tf.LayersModel, weights: Float32Array[]):
   tf.tidy(() => model.setWeights(model.weights.map((w, i) => tf.tensor(weights[i], w.shape as number[]))));
 }
 
-
 /**
  * The store's samples in order, `size` at a time, decoded and prepared by preprocessFace at the store's
  * input: `x` packs the readable ones, `rows` are their store indices, `end` the index after the chunk.
@@ -43,7 +42,12 @@ export async function* preparedChunks(store: SampleStore, size: number): AsyncGe
  * model's codec) the cross-entropy is against each sample's age target and `mae` is the mean absolute
  * error in years of the expected age.
  */
-export async function validate(model: tf.LayersModel, store: SampleStore, batchSize = 64, age?: AgeCodec): Promise<{ loss: number; acc: number; n: number; mae?: number }> {
+export async function validate(
+  model: tf.LayersModel,
+  store: SampleStore,
+  batchSize = 64,
+  age?: AgeCodec,
+): Promise<{ loss: number; acc: number; n: number; mae?: number }> {
   const { inputSize, channels } = store.opts;
   const k = Number(model.outputs[0].shape[model.outputs[0].shape.length - 1]);
   const target = new Float32Array(k);

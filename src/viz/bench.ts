@@ -77,7 +77,17 @@ export async function benchSaliency(opts: SaliencyBenchOptions = {}): Promise<Sa
             await y.data();
             y.dispose();
           }, minMs);
-          const base: SaliencyBenchRow = { arch, inputSize, method: 'forward', batch, backend, msPerFace: fwd.median / batch, cpuMsPerFace: fwd.cpu / batch, p90MsPerCall: fwd.p90, runs: fwd.runs };
+          const base: SaliencyBenchRow = {
+            arch,
+            inputSize,
+            method: 'forward',
+            batch,
+            backend,
+            msPerFace: fwd.median / batch,
+            cpuMsPerFace: fwd.cpu / batch,
+            p90MsPerCall: fwd.p90,
+            runs: fwd.runs,
+          };
           rows.push(base);
           opts.onRow?.(base);
           for (const method of opts.methods ?? SALIENCY_METHODS) {

@@ -71,7 +71,13 @@ function top(labels: readonly string[], p: ArrayLike<number>): { label: string; 
  * Saliency maps for faces of an image: each crop (a box, or a crop turned by its angle: the crop rule's
  * FaceCrop) cut by the one preprocessing, all faces in one batched pass.
  */
-export function explainFaces(model: tf.LayersModel, meta: ModelMeta, img: RawImage, crops: ReadonlyArray<Box | FaceCrop>, opts: ExplainOptions): ExplainedFace[] {
+export function explainFaces(
+  model: tf.LayersModel,
+  meta: ModelMeta,
+  img: RawImage,
+  crops: ReadonlyArray<Box | FaceCrop>,
+  opts: ExplainOptions,
+): ExplainedFace[] {
   if (crops.length === 0) return [];
   const size = meta.inputSize;
   const faceCrops = crops.map((c): FaceCrop => (Array.isArray(c) ? { box: c as Box } : (c as FaceCrop)));
@@ -95,4 +101,3 @@ export function explainFaces(model: tf.LayersModel, meta: ModelMeta, img: RawIma
     };
   });
 }
-

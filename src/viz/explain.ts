@@ -12,13 +12,7 @@ export { METHOD_TITLES };
 export { explainFaces, resolveClass, type ExplainedFace, type ExplainOptions } from './explain-faces.js';
 
 /** PNG panel for explained faces of `img` (display crops re-cut from the image at cell size). */
-export async function explainedPanel(
-  img: RawImage,
-  faces: ExplainedFace[],
-  meta: ModelMeta,
-  method: SaliencyMethod,
-  opts: PanelOptions = {},
-): Promise<Buffer> {
+export async function explainedPanel(img: RawImage, faces: ExplainedFace[], meta: ModelMeta, method: SaliencyMethod, opts: PanelOptions = {}): Promise<Buffer> {
   const cell = opts.cell ?? 192;
   const rows: PanelFace[] = faces.map((f, i) => {
     const pred = f.predicted.label === f.label ? '' : `; predicted ${f.predicted.label} ${f.predicted.probability.toFixed(2)}`;

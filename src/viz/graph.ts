@@ -202,7 +202,8 @@ export function layerOutput(plan: GraphPlan, layerName: string): { id: number; s
     throw new UserError(`model has no layer named "${layerName}"; layers: ${plan.steps.map((s) => s.layer.name).join(', ')}`);
   }
   const shape = step.layer.outputShape as number[];
-  if (!Array.isArray(shape) || shape.length !== 4) throw new UserError(`layer "${layerName}" does not output a 2-D feature map (shape ${JSON.stringify(shape)})`);
+  if (!Array.isArray(shape) || shape.length !== 4)
+    throw new UserError(`layer "${layerName}" does not output a 2-D feature map (shape ${JSON.stringify(shape)})`);
   return { id: step.outputIds[0], shape: shape.map((d) => (d === null ? -1 : d)) };
 }
 

@@ -68,8 +68,7 @@ export function resizeMap(map: Float32Array, w: number, h: number, outW: number,
       const x0 = Math.floor(fx);
       const x1 = Math.min(w - 1, x0 + 1);
       const ax = fx - x0;
-      out[y * outW + x] =
-        (1 - ay) * ((1 - ax) * map[y0 * w + x0] + ax * map[y0 * w + x1]) + ay * ((1 - ax) * map[y1 * w + x0] + ax * map[y1 * w + x1]);
+      out[y * outW + x] = (1 - ay) * ((1 - ax) * map[y0 * w + x0] + ax * map[y0 * w + x1]) + ay * ((1 - ax) * map[y1 * w + x0] + ax * map[y1 * w + x1]);
     }
   }
   return out;
@@ -108,7 +107,8 @@ export async function renderSaliencyPanel(faces: PanelFace[], opts: PanelOptions
   const height = COLUMN_TITLES + Math.max(1, faces.length) * rowH;
   const composites: OverlayOptions[] = [];
   const text: string[] = titles.map(
-    (t, k) => `<text x="${GAP + k * (cell + GAP) + cell / 2}" y="16" text-anchor="middle" font-family="${FONT}" font-size="14" fill="#bbb">${escapeXml(t)}</text>`,
+    (t, k) =>
+      `<text x="${GAP + k * (cell + GAP) + cell / 2}" y="16" text-anchor="middle" font-family="${FONT}" font-size="14" fill="#bbb">${escapeXml(t)}</text>`,
   );
   for (let r = 0; r < faces.length; r++) {
     const face = faces[r];
@@ -116,14 +116,25 @@ export async function renderSaliencyPanel(faces: PanelFace[], opts: PanelOptions
     const top = COLUMN_TITLES + r * rowH + CAPTION;
     const { map, overlay } = mapCells(face, cell, colormap, opacity);
     [face.crop, map, overlay].forEach((buf, k) => {
-      composites.push({ input: Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength), raw: { width: cell, height: cell, channels: 3 }, left: GAP + k * (cell + GAP), top });
+      composites.push({
+        input: Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength),
+        raw: { width: cell, height: cell, channels: 3 },
+        left: GAP + k * (cell + GAP),
+        top,
+      });
     });
     text.push(`<text x="${GAP}" y="${top - 8}" font-family="${FONT}" font-size="15" fill="#fff">${escapeXml(face.caption)}</text>`);
   }
   if (faces.length === 0) {
-    text.push(`<text x="${GAP}" y="${COLUMN_TITLES + 20}" font-family="${FONT}" font-size="15" fill="#fff">${escapeXml(opts.emptyText ?? 'no faces found')}</text>`);
+    text.push(
+      `<text x="${GAP}" y="${COLUMN_TITLES + 20}" font-family="${FONT}" font-size="15" fill="#fff">${escapeXml(opts.emptyText ?? 'no faces found')}</text>`,
+    );
   }
-  composites.push({ input: Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${text.join('')}</svg>`), left: 0, top: 0 });
+  composites.push({
+    input: Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${text.join('')}</svg>`),
+    left: 0,
+    top: 0,
+  });
   return sharp({ create: { width, height, channels: 3, background: '#1e1e1e' } })
     .composite(composites)
     .png()

@@ -164,7 +164,10 @@ export function saliencyTensors(model: tf.LayersModel, input: Float32Array | tf.
       let camGrad: tf.Tensor4D | undefined;
       if (needGuided && needCam && cam && !reluAfter(plan, cam.id)) {
         // No ReLU between the feature map and the score: the guided pass gives the plain gradient there too.
-        const [gx, gz] = tf.grads((xx: tf.Tensor, z: tf.Tensor) => score(runGraph(plan, xx, { relu: 'guided', logits, tap: { ...tap!, add: z } })))([x, zeros!]);
+        const [gx, gz] = tf.grads((xx: tf.Tensor, z: tf.Tensor) => score(runGraph(plan, xx, { relu: 'guided', logits, tap: { ...tap!, add: z } })))([
+          x,
+          zeros!,
+        ]);
         inputGrad = gx as tf.Tensor4D;
         camGrad = gz as tf.Tensor4D;
       } else {

@@ -36,7 +36,12 @@ async function photos(dir: string, n: number, seed: number): Promise<string[]> {
   return files;
 }
 
-const jsonLines = (s: string) => s.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+const jsonLines = (s: string) =>
+  s
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 describe('batch queue', { skip }, () => {
   let redis: TestRedis;
@@ -50,7 +55,9 @@ describe('batch queue', { skip }, () => {
     files = await photos(dir, 24, 500);
     fs.writeFileSync(path.join(dir, 'corrupt.jpg'), Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3]));
     fs.writeFileSync(path.join(dir, 'empty.png'), '');
-    await sharp({ create: { width: 40, height: 30, channels: 3, background: '#369' } }).png().toFile(path.join(dir, 'plain.png'));
+    await sharp({ create: { width: 40, height: 30, channels: 3, background: '#369' } })
+      .png()
+      .toFile(path.join(dir, 'plain.png'));
     files.splice(5, 0, path.join(dir, 'corrupt.jpg'), path.join(dir, 'missing.jpg'));
     files.splice(17, 0, path.join(dir, 'empty.png'), path.join(dir, 'plain.png'));
     const cl = runCli(['classify', '--json', ...(await modelArgs()), ...files]);
@@ -70,7 +77,10 @@ describe('batch queue', { skip }, () => {
     assert.equal(sub.code, 0, sub.stderr);
     const id = sub.stdout.trim();
     assert.match(id, /^[\w-]+$/);
-    assert.match(sub.stderr, new RegExp(`batch ${id}: ${files.length} input\\(s\\) \\(${files.length} image\\(s\\), 0 video\\(s\\)\\) in ${Math.ceil(files.length / 4)} job\\(s\\)`));
+    assert.match(
+      sub.stderr,
+      new RegExp(`batch ${id}: ${files.length} input\\(s\\) \\(${files.length} image\\(s\\), 0 video\\(s\\)\\) in ${Math.ceil(files.length / 4)} job\\(s\\)`),
+    );
     const before = JSON.parse(batchCli(redis.url, ['batch', 'status', id, '--json']).stdout) as Record<string, unknown>;
     assert.deepEqual([before.done, before.pending, before.finished, before.workers], [0, files.length, false, 0]);
     const early = batchCli(redis.url, ['batch', 'results', id]);
@@ -83,7 +93,12 @@ describe('batch queue', { skip }, () => {
     const st = JSON.parse(batchCli(redis.url, ['batch', 'status', id, '--json']).stdout) as Record<string, unknown>;
     assert.deepEqual([st.done, st.failed, st.pending, st.finished, st.workers], [files.length, 3, 0, true, 1]);
     assert.ok(Number(st.filesPerSecond) > 0);
-    assert.match(batchCli(redis.url, ['batch', 'status', id]).stdout, new RegExp(`batch ${id} \\[#+\\] 100\\.0% \\| ${files.length} done \\(3 failed\\), 0 pending of ${files.length} files .* files/s \\| finished \\| 1 worker\\(s\\) connected`));
+    assert.match(
+      batchCli(redis.url, ['batch', 'status', id]).stdout,
+      new RegExp(
+        `batch ${id} \\[#+\\] 100\\.0% \\| ${files.length} done \\(3 failed\\), 0 pending of ${files.length} files .* files/s \\| finished \\| 1 worker\\(s\\) connected`,
+      ),
+    );
 
     const res = batchCli(redis.url, ['batch', 'results', id, '--json']);
     assert.equal(res.code, 1, 'failed inputs give exit code 1, as classify');
@@ -164,7 +179,10 @@ describe('batch queue', { skip }, () => {
       await w.exited;
       assert.deepEqual(hits, { '/ok.jpg': 1, '/flaky.jpg': 3, '/gone.jpg': 1, '/garbage.jpg': 1 });
       const lines = jsonLines(batchCli(redis.url, ['batch', 'results', id]).stdout);
-      assert.deepEqual(lines.map((l) => l.file), urls);
+      assert.deepEqual(
+        lines.map((l) => l.file),
+        urls,
+      );
       assert.deepEqual(lines[0].faces, expected[3].faces);
       assert.deepEqual(lines[1].faces, expected[3].faces);
       assert.equal(lines[2].error, `cannot download "${urls[2]}": HTTP 404 Not Found`);
@@ -187,6 +205,9 @@ describe('batch queue', { skip }, () => {
     const none = batchCli(redis.url, ['batch', 'submit', '--files-from', '-'], { input: '\n' });
     assert.equal(none.stderr, 'facecls: error: nothing to submit: give inputs and/or --files-from <file>\n');
     const opt = batchCli(redis.url, ['batch', 'submit', 'x.jpg', '--tiles', 'sometimes']);
-    assert.equal(opt.stderr, "facecls: error: option '--tiles <mode>' argument 'sometimes' is invalid. Allowed choices are auto, always, dense, off.\n(add --help for the options)\n");
+    assert.equal(
+      opt.stderr,
+      "facecls: error: option '--tiles <mode>' argument 'sometimes' is invalid. Allowed choices are auto, always, dense, off.\n(add --help for the options)\n",
+    );
   });
 });

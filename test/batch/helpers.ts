@@ -33,7 +33,9 @@ export function startWorkerProc(redisUrl: string, args: string[] = [], env: Reco
     proc.once('exit', () => reject(new Error(`worker exited before it was ready: ${err}`)));
   });
   ready.catch(() => {});
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   const kill = () => proc.kill('SIGKILL');
   process.on('exit', kill);
   void exited.then(() => process.off('exit', kill));

@@ -38,8 +38,14 @@ test('mergeSegments: tracks continue across a segment edge by overlap, new faces
   ]);
   const c = seg(2, 3, [{ frame: 4, time: 0.4, faces: [face(1, 32)] }], 'video "v.mp4": stream broken after 1 frame(s): corrupt');
   const v = mergeSegments([a, b, c]);
-  assert.deepEqual(v.frames.map((f) => f.frame), [0, 1, 2, 3, 4]);
-  assert.deepEqual(v.frames.map((f) => f.faces.map((x) => x.track)), [[1, 2], [1, 2], [2, 3], [2, 3], [3]]);
+  assert.deepEqual(
+    v.frames.map((f) => f.frame),
+    [0, 1, 2, 3, 4],
+  );
+  assert.deepEqual(
+    v.frames.map((f) => f.faces.map((x) => x.track)),
+    [[1, 2], [1, 2], [2, 3], [2, 3], [3]],
+  );
   assert.equal(v.error, 'video "v.mp4": stream broken after 1 frame(s): corrupt (segment 3 of 3, from 4 frame(s) in)');
   assert.deepEqual([v.file, v.width, v.height, v.fps], ['v.mp4', 100, 100, 10]);
 });
@@ -60,19 +66,31 @@ describe('videos in a batch', { skip: redisSkip() || utkSkip() || (!hasFfmpeg &&
     for (let k = 0; k < 12; k++) {
       const d = new Uint8Array(f.image.data.length);
       for (let y = 0; y < 480; y++) d.set(f.image.data.subarray(y * 640 * 3, (y * 640 + 640 - 3 * k) * 3), (y * 640 + 3 * k) * 3);
-      await encoder({ ...f.image, data: d }).png().toFile(path.join(dir, `f${k}.png`));
+      await encoder({ ...f.image, data: d })
+        .png()
+        .toFile(path.join(dir, `f${k}.png`));
     }
     const clip = path.join(dir, 'clip.mp4');
-    const mk = spawnSync('ffmpeg', ['-v', 'error', '-framerate', '5', '-i', path.join(dir, 'f%d.png'), '-c:v', 'libx264', '-g', '3', '-pix_fmt', 'yuv420p', clip], { encoding: 'utf8' });
+    const mk = spawnSync(
+      'ffmpeg',
+      ['-v', 'error', '-framerate', '5', '-i', path.join(dir, 'f%d.png'), '-c:v', 'libx264', '-g', '3', '-pix_fmt', 'yuv420p', clip],
+      { encoding: 'utf8' },
+    );
     assert.equal(mk.status, 0, mk.stderr);
     const photo = path.join(dir, 'f0.png');
     const m = await randomModels();
     const models = ['--emotion-model', m.emotion, '--gender-model', m.gender];
     const whole = runCli(['video', clip, '--jsonl', '-', '--smooth', '3', '--no-progress', ...models]);
     assert.equal(whole.code, 0, whole.stderr);
-    const expectedFrames = whole.stdout.trim().split('\n').map((l) => JSON.parse(l) as FrameResult);
+    const expectedFrames = whole.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as FrameResult);
     assert.equal(expectedFrames.length, 12);
-    assert.ok(expectedFrames.every((fr) => fr.faces.length === 2), 'both faces in every frame (the tracks cross every segment edge)');
+    assert.ok(
+      expectedFrames.every((fr) => fr.faces.length === 2),
+      'both faces in every frame (the tracks cross every segment edge)',
+    );
     const still = JSON.parse(runCli(['classify', '--json', ...models, photo]).stdout) as Record<string, unknown>;
 
     // 0.6 s at 5 fps: segments of 3 frames, so 4 segments; the photo before and after the video.
@@ -91,7 +109,10 @@ describe('videos in a batch', { skip: redisSkip() || utkSkip() || (!hasFfmpeg &&
 
     const res = batchCli(redis.url, ['batch', 'results', s.id]);
     assert.equal(res.code, 0, res.stderr);
-    const lines = res.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = res.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.equal(lines.length, 3, 'one line per input');
     assert.deepEqual(lines[0], still);
     assert.deepEqual(lines[2], still);
@@ -101,7 +122,10 @@ describe('videos in a batch', { skip: redisSkip() || utkSkip() || (!hasFfmpeg &&
     const csv = batchCli(redis.url, ['batch', 'results', s.id, '--csv']).stdout.trim().split('\n');
     assert.match(csv[0], /,error,frame,time,track$/);
     const videoRows = csv.filter((r) => r.startsWith(clip));
-    assert.equal(videoRows.length, expectedFrames.reduce((n, fr) => n + fr.faces.length, 0));
+    assert.equal(
+      videoRows.length,
+      expectedFrames.reduce((n, fr) => n + fr.faces.length, 0),
+    );
     assert.match(videoRows[videoRows.length - 1], /,11,2\.2,\d+$/);
     await Promise.all([w1.exited, w2.exited]);
     assert.ok(fs.existsSync(clip));

@@ -33,5 +33,8 @@ test('a decode error that stops a command is one line with the flag hint', () =>
   const out = path.join(tmpDir(), 'out.png');
   const r = runCli(['saliency', '/dev/zero', '--crops', '-o', out]);
   assert.equal(r.code, 1, r.stderr);
-  assert.equal(r.stderr, 'facecls: error: cannot decode image "/dev/zero": a character device, not a regular file: refused (pass --allow-special-files to read it, up to --max-bytes)\n');
+  assert.equal(
+    r.stderr,
+    'facecls: error: cannot decode image "/dev/zero": a character device, not a regular file: refused (pass --allow-special-files to read it, up to --max-bytes)\n',
+  );
 });

@@ -16,7 +16,10 @@ test('eval counts malformed CSV rows and enforces --max-bad-fraction like train'
   const base = ['eval', 'emotion', '--model', emotion, '--data', csv, '--split', 'test', '--tta', 'none'];
   const refused = runCli(base);
   assert.equal(refused.code, 1, refused.stderr);
-  assert.match(refused.stderr, /^facecls: error: 59 of 406 entries of ".*fer2013\.csv" are malformed \(more than 5\.0%, see --max-bad-fraction\): fer2013\.csv:349: 3 pixel values, expected 2304/);
+  assert.match(
+    refused.stderr,
+    /^facecls: error: 59 of 406 entries of ".*fer2013\.csv" are malformed \(more than 5\.0%, see --max-bad-fraction\): fer2013\.csv:349: 3 pixel values, expected 2304/,
+  );
   assert.equal(refused.stderr.trim().split('\n').length, 1);
 
   const allowed = runCli([...base, '--max-bad-fraction', '0.2', '--json']);

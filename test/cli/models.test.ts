@@ -13,7 +13,10 @@ test('facecls models --json lists the zoo with costs', () => {
   assert.equal(mini.macs, 5520448);
   // The stride-2 stem: same parameters, a quarter of the stem's map (1.4 M MACs at 48x48).
   assert.equal(rows.find((x) => x.name === 'mini-xception-s2')?.macs, 1401232);
-  assert.deepEqual(rows.map((x) => x.name), ['simple-cnn', 'simpler-cnn', 'tiny-xception', 'mini-xception', 'mini-xception-s2', 'big-xception']);
+  assert.deepEqual(
+    rows.map((x) => x.name),
+    ['simple-cnn', 'simpler-cnn', 'tiny-xception', 'mini-xception', 'mini-xception-s2', 'big-xception'],
+  );
 });
 
 test('facecls models --bench measures inference time', () => {

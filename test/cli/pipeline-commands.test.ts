@@ -21,7 +21,9 @@ test('classify: JSON Lines per file, per-file errors, batch continues, exit code
   const f = await frame(2, 31);
   await encoder(f.image).jpeg().toFile(path.join(dir, 'a.jpg'));
   fs.mkdirSync(path.join(dir, 'sub'));
-  await sharp({ create: { width: 64, height: 48, channels: 3, background: '#345' } }).png().toFile(path.join(dir, 'sub', 'noface.png'));
+  await sharp({ create: { width: 64, height: 48, channels: 3, background: '#345' } })
+    .png()
+    .toFile(path.join(dir, 'sub', 'noface.png'));
   fs.writeFileSync(path.join(dir, 'zero.jpg'), '');
   fs.writeFileSync(path.join(dir, 'notes.png'), 'plain text');
   fs.writeFileSync(path.join(dir, 'bomb.png'), pngBomb());
@@ -29,7 +31,10 @@ test('classify: JSON Lines per file, per-file errors, batch continues, exit code
   const r = runCli([...args, dir, path.join(dir, 'missing.jpg')]);
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /4 of 6 input\(s\) failed/);
-  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   const by = Object.fromEntries(lines.map((l) => [path.basename(String(l.file)), l]));
   assert.deepEqual(Object.keys(by).sort(), ['a.jpg', 'bomb.png', 'missing.jpg', 'noface.png', 'notes.png', 'zero.jpg']);
   const a = by['a.jpg'] as { width: number; height: number; faces: Array<Record<string, unknown>> };
@@ -92,8 +97,12 @@ test('facecls eval detect on a WIDER FACE layout and an FDDB layout built from c
   let ellipses = '';
   for (let i = 0; i < 3; i++) {
     const f = await frame(1 + i, 880 + i, 80, 160);
-    await encoder(f.image).jpeg({ quality: 92 }).toFile(path.join(wider, 'images', 'ev', `${i}.jpg`));
-    await encoder(f.image).jpeg({ quality: 92 }).toFile(path.join(fddb, 'originalPics', 'p', `${i}.jpg`));
+    await encoder(f.image)
+      .jpeg({ quality: 92 })
+      .toFile(path.join(wider, 'images', 'ev', `${i}.jpg`));
+    await encoder(f.image)
+      .jpeg({ quality: 92 })
+      .toFile(path.join(fddb, 'originalPics', 'p', `${i}.jpg`));
     ellipses += `p/${i}\n${f.faces.length}\n`;
     for (const [x, y, w, h] of f.faces) {
       csv += `ev/${i}.jpg,${x},${y},${w},${h},0,0,0,0,0,0,1,1,1\n`;
@@ -101,16 +110,26 @@ test('facecls eval detect on a WIDER FACE layout and an FDDB layout built from c
     }
   }
   csv += 'ev/none.jpg,,,,,,,,,,,,,\n';
-  await sharp({ create: { width: 320, height: 240, channels: 3, background: '#3a5' } }).jpeg().toFile(path.join(wider, 'images', 'ev', 'none.jpg'));
+  await sharp({ create: { width: 320, height: 240, channels: 3, background: '#3a5' } })
+    .jpeg()
+    .toFile(path.join(wider, 'images', 'ev', 'none.jpg'));
   fs.writeFileSync(path.join(wider, 'boxes.csv'), csv);
   fs.writeFileSync(path.join(fddb, 'FDDB-fold-01-ellipseList.txt'), ellipses);
   const out = path.join(dir, 'out');
   const r = runCli(['eval', 'detect', '--data', wider, '--out', out, '--json']);
   assert.equal(r.code, 0, r.stderr);
-  const rep = JSON.parse(r.stdout) as { images: number; faces: number; subsets: Array<{ subset: string; ap: number; atThreshold: { recall: number; precision: number } }>; msPerImage: { mean: number } };
+  const rep = JSON.parse(r.stdout) as {
+    images: number;
+    faces: number;
+    subsets: Array<{ subset: string; ap: number; atThreshold: { recall: number; precision: number } }>;
+    msPerImage: { mean: number };
+  };
   assert.equal(rep.images, 4);
   assert.equal(rep.faces, 6);
-  assert.deepEqual(rep.subsets.map((s) => s.subset), ['easy', 'medium', 'hard']);
+  assert.deepEqual(
+    rep.subsets.map((s) => s.subset),
+    ['easy', 'medium', 'hard'],
+  );
   // Truth here is the pasted chip's square, which BlazeFace's box (brows-to-chin, extended to the
   // forehead) overlaps by IoU 0.5-0.85: one of the six sits just under 0.5.
   for (const s of rep.subsets) assert.ok(s.ap >= 0.6 && s.atThreshold.recall >= 0.8, `${s.subset}: AP ${s.ap}, recall ${s.atThreshold.recall}`);
@@ -154,7 +173,9 @@ test('classify/annotate option errors are one-line user errors', async () => {
 test('annotate -o to an unwritable place (/proc, a directory named .png): one-line error, exit 1, no temp file left', async () => {
   const dir = tmpDir();
   const input = path.join(dir, 'in.png');
-  await sharp({ create: { width: 64, height: 64, channels: 3, background: '#777' } }).png().toFile(input);
+  await sharp({ create: { width: 64, height: 64, channels: 3, background: '#777' } })
+    .png()
+    .toFile(input);
   fs.mkdirSync(path.join(dir, 'out.png'));
   const targets: Array<[string, RegExp]> = [[path.join(dir, 'out.png'), /is a directory/]];
   if (fs.existsSync('/proc/self')) targets.push(['/proc/x.png', /cannot write "\/proc\/x\.png"/]);
@@ -182,60 +203,107 @@ test('annotate writes a PNG of the same size', { skip: utkSkip() }, async () => 
   assert.deepEqual([meta.format, meta.width, meta.height], ['png', 640, 480]);
 });
 
-test('video round trip through ffmpeg: annotated video with audio, JSON lines with tracks; broken stream keeps output valid', { skip: utkSkip() || (!hasFfmpeg && 'ffmpeg not installed') }, async () => {
-  const dir = tmpDir();
-  const f = await frame(2, 21, 90, 150);
-  for (let k = 0; k < 10; k++) {
-    const d = new Uint8Array(f.image.data.length);
-    for (let y = 0; y < 480; y++) d.set(f.image.data.subarray(y * 640 * 3, (y * 640 + 640 - 3 * k) * 3), (y * 640 + 3 * k) * 3);
-    await encoder({ ...f.image, data: d }).png().toFile(path.join(dir, `f${k}.png`));
-  }
-  const clip = path.join(dir, 'clip.ts');
-  const mk = spawnSync('ffmpeg', ['-v', 'error', '-framerate', '5', '-i', path.join(dir, 'f%d.png'), '-f', 'lavfi', '-i', 'sine=frequency=440:duration=2', '-shortest', '-c:v', 'libx264', '-g', '2', '-pix_fmt', 'yuv420p', '-c:a', 'aac', clip], { encoding: 'utf8' });
-  assert.equal(mk.status, 0, mk.stderr);
-  const out = path.join(dir, 'out.mp4');
-  const jsonl = path.join(dir, 'frames.jsonl');
-  const r = runCli(['video', clip, '-o', out, '--jsonl', jsonl, '--smooth', '3', '--no-progress', ...(await modelArgs())]);
-  assert.equal(r.code, 0, r.stderr);
-  const frames = fs.readFileSync(jsonl, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { frame: number; time: number; faces: Array<{ track: number }> });
-  assert.equal(frames.length, 10);
-  assert.deepEqual(frames.map((x) => x.frame), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
-  assert.equal(frames[5].time, 1);
-  assert.deepEqual(new Set(frames.flatMap((x) => x.faces.map((y) => y.track))), new Set([1, 2]), 'two faces, two tracks throughout');
-  const probe = spawnSync('ffprobe', ['-v', 'error', '-count_frames', '-show_entries', 'stream=codec_type,nb_read_frames,width,height', '-of', 'json', out], { encoding: 'utf8' });
-  const streams = (JSON.parse(probe.stdout) as { streams: Array<{ codec_type: string; nb_read_frames: string; width?: number }> }).streams;
-  const video = streams.find((s) => s.codec_type === 'video')!;
-  assert.equal(Number(video.nb_read_frames), 10);
-  assert.equal(video.width, 640);
-  assert.ok(streams.some((s) => s.codec_type === 'audio'), 'audio kept');
+test(
+  'video round trip through ffmpeg: annotated video with audio, JSON lines with tracks; broken stream keeps output valid',
+  { skip: utkSkip() || (!hasFfmpeg && 'ffmpeg not installed') },
+  async () => {
+    const dir = tmpDir();
+    const f = await frame(2, 21, 90, 150);
+    for (let k = 0; k < 10; k++) {
+      const d = new Uint8Array(f.image.data.length);
+      for (let y = 0; y < 480; y++) d.set(f.image.data.subarray(y * 640 * 3, (y * 640 + 640 - 3 * k) * 3), (y * 640 + 3 * k) * 3);
+      await encoder({ ...f.image, data: d })
+        .png()
+        .toFile(path.join(dir, `f${k}.png`));
+    }
+    const clip = path.join(dir, 'clip.ts');
+    const mk = spawnSync(
+      'ffmpeg',
+      [
+        '-v',
+        'error',
+        '-framerate',
+        '5',
+        '-i',
+        path.join(dir, 'f%d.png'),
+        '-f',
+        'lavfi',
+        '-i',
+        'sine=frequency=440:duration=2',
+        '-shortest',
+        '-c:v',
+        'libx264',
+        '-g',
+        '2',
+        '-pix_fmt',
+        'yuv420p',
+        '-c:a',
+        'aac',
+        clip,
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(mk.status, 0, mk.stderr);
+    const out = path.join(dir, 'out.mp4');
+    const jsonl = path.join(dir, 'frames.jsonl');
+    const r = runCli(['video', clip, '-o', out, '--jsonl', jsonl, '--smooth', '3', '--no-progress', ...(await modelArgs())]);
+    assert.equal(r.code, 0, r.stderr);
+    const frames = fs
+      .readFileSync(jsonl, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { frame: number; time: number; faces: Array<{ track: number }> });
+    assert.equal(frames.length, 10);
+    assert.deepEqual(
+      frames.map((x) => x.frame),
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    );
+    assert.equal(frames[5].time, 1);
+    assert.deepEqual(new Set(frames.flatMap((x) => x.faces.map((y) => y.track))), new Set([1, 2]), 'two faces, two tracks throughout');
+    const probe = spawnSync('ffprobe', ['-v', 'error', '-count_frames', '-show_entries', 'stream=codec_type,nb_read_frames,width,height', '-of', 'json', out], {
+      encoding: 'utf8',
+    });
+    const streams = (JSON.parse(probe.stdout) as { streams: Array<{ codec_type: string; nb_read_frames: string; width?: number }> }).streams;
+    const video = streams.find((s) => s.codec_type === 'video')!;
+    assert.equal(Number(video.nb_read_frames), 10);
+    assert.equal(video.width, 640);
+    assert.ok(
+      streams.some((s) => s.codec_type === 'audio'),
+      'audio kept',
+    );
 
-  // A stream cut in the middle: clear message, exit 1, what was written stays valid.
-  const broken = path.join(dir, 'broken.ts');
-  const bytes = fs.readFileSync(clip);
-  fs.writeFileSync(broken, bytes.subarray(0, Math.floor(bytes.length * 0.6)));
-  const out2 = path.join(dir, 'out2.mp4');
-  const jsonl2 = path.join(dir, 'frames2.jsonl');
-  const b = runCli(['video', broken, '-o', out2, '--jsonl', jsonl2, '--no-progress', ...(await modelArgs())]);
-  const lines = fs.readFileSync(jsonl2, 'utf8').split('\n').filter(Boolean);
-  lines.forEach((l) => JSON.parse(l));
-  const probe2 = spawnSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', out2], { encoding: 'utf8' });
-  assert.equal(probe2.status, 0, `output video is valid: ${probe2.stderr}`);
-  assert.equal(Number(probe2.stdout.trim()), lines.length, 'video and JSON lines hold the same frames');
-  if (b.code === 0) assert.ok(lines.length < 10, 'a cut stream ends early');
-  else {
-    assert.equal(b.code, 1, b.stderr);
-    assert.match(b.stderr, /facecls: error: video ".*broken\.ts": stream broken after \d+ frame\(s\)/);
-  }
+    // A stream cut in the middle: clear message, exit 1, what was written stays valid.
+    const broken = path.join(dir, 'broken.ts');
+    const bytes = fs.readFileSync(clip);
+    fs.writeFileSync(broken, bytes.subarray(0, Math.floor(bytes.length * 0.6)));
+    const out2 = path.join(dir, 'out2.mp4');
+    const jsonl2 = path.join(dir, 'frames2.jsonl');
+    const b = runCli(['video', broken, '-o', out2, '--jsonl', jsonl2, '--no-progress', ...(await modelArgs())]);
+    const lines = fs.readFileSync(jsonl2, 'utf8').split('\n').filter(Boolean);
+    lines.forEach((l) => JSON.parse(l));
+    const probe2 = spawnSync(
+      'ffprobe',
+      ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', out2],
+      { encoding: 'utf8' },
+    );
+    assert.equal(probe2.status, 0, `output video is valid: ${probe2.stderr}`);
+    assert.equal(Number(probe2.stdout.trim()), lines.length, 'video and JSON lines hold the same frames');
+    if (b.code === 0) assert.ok(lines.length < 10, 'a cut stream ends early');
+    else {
+      assert.equal(b.code, 1, b.stderr);
+      assert.match(b.stderr, /facecls: error: video ".*broken\.ts": stream broken after \d+ frame\(s\)/);
+    }
 
-  const missing = runCli(['video', path.join(dir, 'nope.mp4'), '-o', out2, ...(await modelArgs())]);
-  assert.equal(missing.code, 1);
-  assert.match(missing.stderr, /video ".*nope\.mp4" does not exist/);
-  const notVideo = path.join(dir, 'text.mp4');
-  fs.writeFileSync(notVideo, 'not a video');
-  const nv = runCli(['video', notVideo, '--jsonl', '-', ...(await modelArgs())]);
-  assert.equal(nv.code, 1);
-  assert.match(nv.stderr, /cannot read video ".*text\.mp4"/);
-});
+    const missing = runCli(['video', path.join(dir, 'nope.mp4'), '-o', out2, ...(await modelArgs())]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /video ".*nope\.mp4" does not exist/);
+    const notVideo = path.join(dir, 'text.mp4');
+    fs.writeFileSync(notVideo, 'not a video');
+    const nv = runCli(['video', notVideo, '--jsonl', '-', ...(await modelArgs())]);
+    assert.equal(nv.code, 1);
+    assert.match(nv.stderr, /cannot read video ".*text\.mp4"/);
+  },
+);
 
 test('webcam without a camera: a clear error', async () => {
   const r = runCli(['webcam', '--device', '/dev/video-none', ...(await modelArgs())]);
@@ -244,56 +312,73 @@ test('webcam without a camera: a clear error', async () => {
 });
 
 const ferDir = datasetPath('fer2013');
-test('classify --crops on FER-2013 faces gives the accuracy and confusion matrix of facecls eval', { skip: !fs.existsSync(ferDir) && `FER-2013 not found at ${ferDir}: skipped` }, async () => {
-  const dir = tmpDir();
-  const labels = ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'];
-  for (const c of labels) {
-    for (const split of ['test', 'train']) {
-      fs.mkdirSync(path.join(dir, split, c), { recursive: true });
-      const prefix = split === 'test' ? 'PrivateTest_' : 'Training_';
-      const files = fs.readdirSync(path.join(ferDir, split, c)).filter((f) => f.startsWith(prefix)).sort().slice(0, split === 'test' ? 5 : 1);
-      for (const f of files) fs.copyFileSync(path.join(ferDir, split, c, f), path.join(dir, split, c, f));
+test(
+  'classify --crops on FER-2013 faces gives the accuracy and confusion matrix of facecls eval',
+  { skip: !fs.existsSync(ferDir) && `FER-2013 not found at ${ferDir}: skipped` },
+  async () => {
+    const dir = tmpDir();
+    const labels = ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'];
+    for (const c of labels) {
+      for (const split of ['test', 'train']) {
+        fs.mkdirSync(path.join(dir, split, c), { recursive: true });
+        const prefix = split === 'test' ? 'PrivateTest_' : 'Training_';
+        const files = fs
+          .readdirSync(path.join(ferDir, split, c))
+          .filter((f) => f.startsWith(prefix))
+          .sort()
+          .slice(0, split === 'test' ? 5 : 1);
+        for (const f of files) fs.copyFileSync(path.join(ferDir, split, c, f), path.join(dir, split, c, f));
+      }
     }
-  }
-  const m = await randomModels();
-  const ev = runCli(['eval', 'emotion', '--model', m.emotion, '--data', dir, '--split', 'test', '--json', '--batch-size', '1']);
-  assert.equal(ev.code, 0, ev.stderr);
-  const report = JSON.parse(ev.stdout) as { metrics: { n: number; accuracy: number; confusion: number[][] } };
-  // eval frames each dataset image as training did (whole); classify --crops does the same with --crop-framing whole.
-  const cl = runCli(['classify', '--crops', '--crop-framing', 'whole', '--json', '--no-gender', '--emotion-model', m.emotion, path.join(dir, 'test')]);
-  assert.equal(cl.code, 0, cl.stderr);
-  const confusion = labels.map(() => labels.map(() => 0));
-  let correct = 0;
-  const rows = cl.stdout.trim().split('\n').map((l) => JSON.parse(l) as { file: string; faces: Array<{ emotion: { label: string } }> });
-  for (const r of rows) {
-    const truth = path.basename(path.dirname(r.file));
-    const pred = r.faces[0].emotion.label;
-    confusion[labels.indexOf(truth)][labels.indexOf(pred)]++;
-    if (truth === pred) correct++;
-  }
-  assert.equal(rows.length, report.metrics.n);
-  assert.equal(correct / rows.length, report.metrics.accuracy);
-  assert.deepEqual(confusion, report.metrics.confusion);
+    const m = await randomModels();
+    const ev = runCli(['eval', 'emotion', '--model', m.emotion, '--data', dir, '--split', 'test', '--json', '--batch-size', '1']);
+    assert.equal(ev.code, 0, ev.stderr);
+    const report = JSON.parse(ev.stdout) as { metrics: { n: number; accuracy: number; confusion: number[][] } };
+    // eval frames each dataset image as training did (whole); classify --crops does the same with --crop-framing whole.
+    const cl = runCli(['classify', '--crops', '--crop-framing', 'whole', '--json', '--no-gender', '--emotion-model', m.emotion, path.join(dir, 'test')]);
+    assert.equal(cl.code, 0, cl.stderr);
+    const confusion = labels.map(() => labels.map(() => 0));
+    let correct = 0;
+    const rows = cl.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { file: string; faces: Array<{ emotion: { label: string } }> });
+    for (const r of rows) {
+      const truth = path.basename(path.dirname(r.file));
+      const pred = r.faces[0].emotion.label;
+      confusion[labels.indexOf(truth)][labels.indexOf(pred)]++;
+      if (truth === pred) correct++;
+    }
+    assert.equal(rows.length, report.metrics.n);
+    assert.equal(correct / rows.length, report.metrics.accuracy);
+    assert.deepEqual(confusion, report.metrics.confusion);
 
-  // The shipped model records flip TTA: the pipeline applies it exactly as eval does (its default),
-  // and --tta none turns it off in both; the two settings give different probabilities.
-  const shipped = path.join(projectRoot(), 'models', 'emotion');
-  const scores: Record<string, number[][]> = {};
-  for (const tta of [[], ['--tta', 'none']]) {
-    const e = runCli(['eval', 'emotion', '--model', shipped, '--data', dir, '--split', 'test', '--json', ...tta]);
-    assert.equal(e.code, 0, e.stderr);
-    const rep = JSON.parse(e.stdout) as { tta: string; metrics: { confusion: number[][] } };
-    assert.equal(rep.tta, tta.length ? 'none' : 'flip');
-    const c = runCli(['classify', '--crops', '--crop-framing', 'whole', '--json', '--no-gender', ...tta, path.join(dir, 'test')]);
-    assert.equal(c.code, 0, c.stderr);
-    const got = labels.map(() => labels.map(() => 0));
-    const parsed = c.stdout.trim().split('\n').map((l) => JSON.parse(l) as { file: string; faces: Array<{ emotion: { label: string; scores: Record<string, number> } }> });
-    for (const r of parsed) got[labels.indexOf(path.basename(path.dirname(r.file)))][labels.indexOf(r.faces[0].emotion.label)]++;
-    assert.deepEqual(got, rep.metrics.confusion, `classify --crops ${tta.join(' ')} vs eval`);
-    scores[rep.tta] = parsed.map((r) => labels.map((l) => r.faces[0].emotion.scores[l]));
-  }
-  assert.notDeepEqual(scores.flip, scores.none);
-  const bad = runCli(['classify', '--crops', '--tta', 'rotate', path.join(dir, 'test')]);
-  assert.equal(bad.code, 1);
-  assert.equal(bad.stderr, "facecls: error: option '--tta <mode>' argument 'rotate' is invalid. Allowed choices are none, flip.\n(add --help for the options)\n");
-});
+    // The shipped model records flip TTA: the pipeline applies it exactly as eval does (its default),
+    // and --tta none turns it off in both; the two settings give different probabilities.
+    const shipped = path.join(projectRoot(), 'models', 'emotion');
+    const scores: Record<string, number[][]> = {};
+    for (const tta of [[], ['--tta', 'none']]) {
+      const e = runCli(['eval', 'emotion', '--model', shipped, '--data', dir, '--split', 'test', '--json', ...tta]);
+      assert.equal(e.code, 0, e.stderr);
+      const rep = JSON.parse(e.stdout) as { tta: string; metrics: { confusion: number[][] } };
+      assert.equal(rep.tta, tta.length ? 'none' : 'flip');
+      const c = runCli(['classify', '--crops', '--crop-framing', 'whole', '--json', '--no-gender', ...tta, path.join(dir, 'test')]);
+      assert.equal(c.code, 0, c.stderr);
+      const got = labels.map(() => labels.map(() => 0));
+      const parsed = c.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { file: string; faces: Array<{ emotion: { label: string; scores: Record<string, number> } }> });
+      for (const r of parsed) got[labels.indexOf(path.basename(path.dirname(r.file)))][labels.indexOf(r.faces[0].emotion.label)]++;
+      assert.deepEqual(got, rep.metrics.confusion, `classify --crops ${tta.join(' ')} vs eval`);
+      scores[rep.tta] = parsed.map((r) => labels.map((l) => r.faces[0].emotion.scores[l]));
+    }
+    assert.notDeepEqual(scores.flip, scores.none);
+    const bad = runCli(['classify', '--crops', '--tta', 'rotate', path.join(dir, 'test')]);
+    assert.equal(bad.code, 1);
+    assert.equal(
+      bad.stderr,
+      "facecls: error: option '--tta <mode>' argument 'rotate' is invalid. Allowed choices are none, flip.\n(add --help for the options)\n",
+    );
+  },
+);

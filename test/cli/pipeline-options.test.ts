@@ -36,12 +36,16 @@ test('every pipeline command declares --detector (and, where it has them, --runt
     if (tta) assert.deepEqual(tta.argChoices, [...TTA_MODES], names.join(' '));
   }
   assert.deepEqual(option(find(program, ['classify']), '--tiles')?.argChoices, [...TILE_MODES]);
-  for (const names of [['classify'], ['serve'], ['video'], ['batch', 'submit']]) assert.ok(option(find(program, names), '--runtime') && option(find(program, names), '--tta'), names.join(' '));
+  for (const names of [['classify'], ['serve'], ['video'], ['batch', 'submit']])
+    assert.ok(option(find(program, names), '--runtime') && option(find(program, names), '--tta'), names.join(' '));
 });
 
 test('parseDetectorName is the one detector check', () => {
   assert.equal(parseDetectorName('haar'), 'haar');
-  assert.throws(() => parseDetectorName('yolo'), (e: unknown) => e instanceof UserError && e.message === 'unknown detector "yolo": choose one of blazeface, haar');
+  assert.throws(
+    () => parseDetectorName('yolo'),
+    (e: unknown) => e instanceof UserError && e.message === 'unknown detector "yolo": choose one of blazeface, haar',
+  );
   // Batch jobs bring options without commander: classifierOptions checks them the same way.
   const base = { detector: 'yolo', emotion: true, gender: true, tiles: 'auto', align: true, cropFraming: 'detect' };
   assert.throws(() => classifierOptions(base), /unknown detector "yolo"/);

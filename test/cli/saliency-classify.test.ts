@@ -8,7 +8,6 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import sharp from 'sharp';
 import { modelCrops } from '../../src/core/crop.js';
 import type { FaceResult } from '../../src/core/types.js';
 import { setupBackend } from '../../src/engine/backend.js';
@@ -37,7 +36,10 @@ describe('saliency and classify agree on every face', { skip }, () => {
 
   before(async () => {
     await setupBackend();
-    for (const [i, [faces, seed]] of [[3, 11], [2, 12]].entries()) {
+    for (const [i, [faces, seed]] of [
+      [3, 11],
+      [2, 12],
+    ].entries()) {
       const f = await frame(faces, seed, 90, 170);
       const file = path.join(dir, `photo${i}.png`);
       await encoder(f.image).png().toFile(file);
@@ -74,7 +76,8 @@ describe('saliency and classify agree on every face', { skip }, () => {
           assert.equal(s.crop.angle ?? 0, Math.round((crops[i].angle ?? 0) * 1e4) / 1e4, `${where}: crop angle`);
           assert.equal(s.predicted, c[task]!.label, `${where}: top class`);
           assert.equal(s.class, c[task]!.label, `${where}: explained class`);
-          for (const [label, p] of Object.entries(c[task]!.scores)) assert.ok(Math.abs(s.probabilities[label] - p) < 1e-4, `${where}: p(${label}) ${s.probabilities[label]} vs ${p}`);
+          for (const [label, p] of Object.entries(c[task]!.scores))
+            assert.ok(Math.abs(s.probabilities[label] - p) < 1e-4, `${where}: p(${label}) ${s.probabilities[label]} vs ${p}`);
           faces++;
           if (crops[i].angle) turned++;
         });

@@ -46,58 +46,69 @@ function difference(a: Buffer, b: Buffer, boxes: Box[], inside: boolean): { mean
   return { mean: sum / (3 * n), changed: changed / n };
 }
 
-test('video --saliency: the same frames and JSON lines, saliency blended into each face region', { skip: utkSkip() || (!hasFfmpeg && 'ffmpeg not installed') }, async () => {
-  const dir = tmpDir();
-  const f = await frame(2, 21, 90, 150);
-  await encoder(f.image).png().toFile(path.join(dir, 'f.png'));
-  const clip = path.join(dir, 'clip.mp4');
-  const mk = spawnSync('ffmpeg', ['-v', 'error', '-loop', '1', '-framerate', '5', '-i', path.join(dir, 'f.png'), '-frames:v', '4', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', clip], { encoding: 'utf8' });
-  assert.equal(mk.status, 0, mk.stderr);
-  const m = await randomModels();
-  const common = ['--emotion-model', m.emotion, '--gender-model', m.gender, '--no-progress'];
-  const run = (name: string, extra: string[]) => {
-    const out = path.join(dir, `${name}.mp4`);
-    const jsonl = path.join(dir, `${name}.jsonl`);
-    const r = runCli(['video', clip, '-o', out, '--jsonl', jsonl, ...common, ...extra]);
-    assert.equal(r.code, 0, r.stderr);
-    return { frames: decode(out), lines: fs.readFileSync(jsonl, 'utf8') };
-  };
-  const plain = run('plain', []);
-  const guided = run('guided', ['--saliency']);
-  const gender = run('gender', ['--saliency', 'gradcam', '--saliency-task', 'gender']);
+test(
+  'video --saliency: the same frames and JSON lines, saliency blended into each face region',
+  { skip: utkSkip() || (!hasFfmpeg && 'ffmpeg not installed') },
+  async () => {
+    const dir = tmpDir();
+    const f = await frame(2, 21, 90, 150);
+    await encoder(f.image).png().toFile(path.join(dir, 'f.png'));
+    const clip = path.join(dir, 'clip.mp4');
+    const mk = spawnSync(
+      'ffmpeg',
+      ['-v', 'error', '-loop', '1', '-framerate', '5', '-i', path.join(dir, 'f.png'), '-frames:v', '4', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', clip],
+      { encoding: 'utf8' },
+    );
+    assert.equal(mk.status, 0, mk.stderr);
+    const m = await randomModels();
+    const common = ['--emotion-model', m.emotion, '--gender-model', m.gender, '--no-progress'];
+    const run = (name: string, extra: string[]) => {
+      const out = path.join(dir, `${name}.mp4`);
+      const jsonl = path.join(dir, `${name}.jsonl`);
+      const r = runCli(['video', clip, '-o', out, '--jsonl', jsonl, ...common, ...extra]);
+      assert.equal(r.code, 0, r.stderr);
+      return { frames: decode(out), lines: fs.readFileSync(jsonl, 'utf8') };
+    };
+    const plain = run('plain', []);
+    const guided = run('guided', ['--saliency']);
+    const gender = run('gender', ['--saliency', 'gradcam', '--saliency-task', 'gender']);
 
-  assert.equal(plain.frames.length, 4);
-  const results = plain.lines.trim().split('\n').map((l) => JSON.parse(l) as { faces: Array<{ box: Box }> });
-  assert.equal(results.length, 4);
-  assert.equal(results[0].faces.length, 2, 'both faces found');
-  // The maps cover the classifier's crop boxes (random models carry no card margin: chip framing).
-  const boxes = results[0].faces.map((x) => detectorCropBox(x.box, 'blazeface', detectorMargin('blazeface')));
-  for (const [name, r] of Object.entries({ guided, gender })) {
-    assert.equal(r.lines, plain.lines, `${name}: JSON lines unchanged`);
-    assert.equal(r.frames.length, 4, `${name}: every frame written`);
-    for (let i = 0; i < 4; i++) {
-      const face = difference(r.frames[i], plain.frames[i], boxes, true);
-      const rest = difference(r.frames[i], plain.frames[i], boxes, false);
-      // Guided maps of random networks are sparse (a few % of the crop lit), Grad-CAM maps broad.
-      const why = `${name} frame ${i}: face regions ${face.mean.toFixed(2)} mean, ${(face.changed * 100).toFixed(2)}% changed; the rest ${rest.mean.toFixed(2)}, ${(rest.changed * 100).toFixed(3)}%`;
-      assert.ok(face.changed > 0.005 && face.changed > 20 * rest.changed && face.mean > 3 * rest.mean, why);
+    assert.equal(plain.frames.length, 4);
+    const results = plain.lines
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { faces: Array<{ box: Box }> });
+    assert.equal(results.length, 4);
+    assert.equal(results[0].faces.length, 2, 'both faces found');
+    // The maps cover the classifier's crop boxes (random models carry no card margin: chip framing).
+    const boxes = results[0].faces.map((x) => detectorCropBox(x.box, 'blazeface', detectorMargin('blazeface')));
+    for (const [name, r] of Object.entries({ guided, gender })) {
+      assert.equal(r.lines, plain.lines, `${name}: JSON lines unchanged`);
+      assert.equal(r.frames.length, 4, `${name}: every frame written`);
+      for (let i = 0; i < 4; i++) {
+        const face = difference(r.frames[i], plain.frames[i], boxes, true);
+        const rest = difference(r.frames[i], plain.frames[i], boxes, false);
+        // Guided maps of random networks are sparse (a few % of the crop lit), Grad-CAM maps broad.
+        const why = `${name} frame ${i}: face regions ${face.mean.toFixed(2)} mean, ${(face.changed * 100).toFixed(2)}% changed; the rest ${rest.mean.toFixed(2)}, ${(rest.changed * 100).toFixed(3)}%`;
+        assert.ok(face.changed > 0.005 && face.changed > 20 * rest.changed && face.mean > 3 * rest.mean, why);
+      }
     }
-  }
-  assert.notDeepEqual(guided.frames[0], gender.frames[0], 'method and task change the maps');
+    assert.notDeepEqual(guided.frames[0], gender.frames[0], 'method and task change the maps');
 
-  // Option errors: one line, before any work.
-  for (const [args, msg] of [
-    [['--saliency', 'sobel'], /unknown saliency method "sobel"/],
-    [['--saliency', '--saliency-task', 'age'], /unknown --saliency-task "age"/],
-    [['--saliency-task', 'gender'], /--saliency-task needs --saliency/],
-  ] as const) {
-    const r = runCli(['video', clip, '-o', path.join(dir, 'x.mp4'), ...common, ...args]);
-    assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, new RegExp(`^facecls: error: .*${msg.source}`));
-  }
-  const noVideo = runCli(['video', clip, '--jsonl', '-', '--saliency', ...common]);
-  assert.match(noVideo.stderr, /^facecls: error: --saliency draws on the output video: give -o <video>/);
-  const noModel = runCli(['video', clip, '-o', path.join(dir, 'x.mp4'), '--saliency', '--saliency-task', 'gender', '--no-gender', ...common]);
-  assert.match(noModel.stderr, /^facecls: error: --saliency-task gender needs the gender model: drop --no-gender/);
-  assert.ok(!fs.existsSync(path.join(dir, 'x.mp4')), 'no output written on option errors');
-});
+    // Option errors: one line, before any work.
+    for (const [args, msg] of [
+      [['--saliency', 'sobel'], /unknown saliency method "sobel"/],
+      [['--saliency', '--saliency-task', 'age'], /unknown --saliency-task "age"/],
+      [['--saliency-task', 'gender'], /--saliency-task needs --saliency/],
+    ] as const) {
+      const r = runCli(['video', clip, '-o', path.join(dir, 'x.mp4'), ...common, ...args]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`^facecls: error: .*${msg.source}`));
+    }
+    const noVideo = runCli(['video', clip, '--jsonl', '-', '--saliency', ...common]);
+    assert.match(noVideo.stderr, /^facecls: error: --saliency draws on the output video: give -o <video>/);
+    const noModel = runCli(['video', clip, '-o', path.join(dir, 'x.mp4'), '--saliency', '--saliency-task', 'gender', '--no-gender', ...common]);
+    assert.match(noModel.stderr, /^facecls: error: --saliency-task gender needs the gender model: drop --no-gender/);
+    assert.ok(!fs.existsSync(path.join(dir, 'x.mp4')), 'no output written on option errors');
+  },
+);

@@ -7,7 +7,11 @@ import { DETECTOR_FRAMING, type Detection } from '../../src/detect/types.js';
 import type { ModelMeta } from '../../src/io/model-meta.js';
 import type { InferenceRuntime } from '../../src/runtime/types.js';
 
-const tilted: Detection = { box: [40, 30, 60, 60], score: 0.9, keypoints: { rightEye: [55, 50], leftEye: [85, 58], nose: [70, 65], mouth: [70, 80], rightEar: [42, 55], leftEar: [98, 60] } };
+const tilted: Detection = {
+  box: [40, 30, 60, 60],
+  score: 0.9,
+  keypoints: { rightEye: [55, 50], leftEye: [85, 58], nose: [70, 65], mouth: [70, 80], rightEar: [42, 55], leftEar: [98, 60] },
+};
 
 test('the crop rule: the model card margin in the detector framing, eyes levelled; the override and as-given crops', () => {
   const meta = { cropMargin: 0.3 } as Pick<ModelMeta, 'cropMargin'>;
@@ -33,13 +37,27 @@ test('classifyDetections: every task gets its crops and model input; labels come
     dispose: async () => {},
   });
   const dets: Detection[] = [tilted, { box: [100, 20, 40, 40], score: 0.8 }];
-  const r = await classifyDetections(img, dets, { emotion: rt(['a', 'b'], 16, [0.2, 0.8, 0.9, 0.1]), gender: rt(['w', 'm'], 8, [0.6, 0.4, 0.3, 0.7]) }, { detector: 'blazeface' });
-  assert.deepEqual(r.faces.map((f) => [f.emotion?.label, f.gender?.label]), [['b', 'w'], ['a', 'm']]);
+  const r = await classifyDetections(
+    img,
+    dets,
+    { emotion: rt(['a', 'b'], 16, [0.2, 0.8, 0.9, 0.1]), gender: rt(['w', 'm'], 8, [0.6, 0.4, 0.3, 0.7]) },
+    { detector: 'blazeface' },
+  );
+  assert.deepEqual(
+    r.faces.map((f) => [f.emotion?.label, f.gender?.label]),
+    [
+      ['b', 'w'],
+      ['a', 'm'],
+    ],
+  );
   assert.deepEqual(r.faces[0].keypoints, tilted.keypoints);
   const crops = modelCrops(dets, { cropMargin: 0.1 }, { detector: 'blazeface' });
   assert.deepEqual(r.inputs.emotion?.crops, crops);
   assert.deepEqual(r.inputs.emotion?.batch, preprocessBatch(img, crops, { inputSize: 16, channels: 1 }));
   assert.equal(r.inputs.gender?.batch.length, 2 * 8 * 8);
-  assert.deepEqual(seen.map((s) => s.n), [2, 2]);
+  assert.deepEqual(
+    seen.map((s) => s.n),
+    [2, 2],
+  );
   assert.deepEqual((await classifyDetections(img, [], { emotion: rt(['a'], 8, []) }, { detector: 'blazeface' })).faces, []);
 });

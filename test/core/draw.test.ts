@@ -54,9 +54,16 @@ test('SVG and canvas render the same shapes; text is escaped; faces without clas
   assert.ok(svg.includes('&#60;b&#62;&#38;') && !svg.includes('<b>'));
   const calls: string[] = [];
   const ctx: Canvas2D = {
-    fillStyle: '', strokeStyle: '', lineWidth: 1, font: '', globalAlpha: 1,
-    fillRect: () => calls.push('fillRect'), strokeRect: () => calls.push('strokeRect'), fillText: () => calls.push('fillText'),
-    save: () => calls.push('save'), restore: () => calls.push('restore'),
+    fillStyle: '',
+    strokeStyle: '',
+    lineWidth: 1,
+    font: '',
+    globalAlpha: 1,
+    fillRect: () => calls.push('fillRect'),
+    strokeRect: () => calls.push('strokeRect'),
+    fillText: () => calls.push('fillText'),
+    save: () => calls.push('save'),
+    restore: () => calls.push('restore'),
   };
   drawFaces(ctx, 320, 240, faces);
   const count = (k: string) => calls.filter((c) => c === k).length;

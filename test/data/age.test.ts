@@ -22,7 +22,10 @@ test('age targets: a distribution over the anchors whose expectation is the age 
     }
   }
   // Two-hot: only the two neighbouring anchors.
-  assert.deepEqual(Array.from(ageTarget(28, { centres, sigma: 0 })).map((v) => Math.round(v * 1000) / 1000), [0, 0, 0, 0.5, 0.5, 0, 0, 0]);
+  assert.deepEqual(
+    Array.from(ageTarget(28, { centres, sigma: 0 })).map((v) => Math.round(v * 1000) / 1000),
+    [0, 0, 0, 0.5, 0.5, 0, 0, 0],
+  );
   // Beyond the anchors: clamped to the end ones.
   assert.equal(ageTarget(0, { centres, sigma: 0 })[0], 1);
   assert.equal(ageTarget(110, { centres, sigma: 0 })[7], 1);
@@ -48,7 +51,10 @@ test('age codec helpers: labels, nearest anchor, decades, checks', () => {
     { id: 'a', label: 0, meta: { age: 33 } },
     { id: 'b', label: 1 },
   ]);
-  assert.deepEqual(relabelled.map((s) => [s.id, s.label]), [['a', 4]]);
+  assert.deepEqual(
+    relabelled.map((s) => [s.id, s.label]),
+    [['a', 4]],
+  );
 });
 
 test('parseUtkName: nothing may follow .jpg / .jpg.chip.jpg; the known quirks still parse', () => {
@@ -72,7 +78,8 @@ test('parseUtkName: nothing may follow .jpg / .jpg.chip.jpg; the known quirks st
 
 test('UTKFace for the age task: the same split as gender (ids), labels are the anchors, every sample keeps its age', async () => {
   const root = tmpDir('facecls-age-utk-');
-  for (let i = 0; i < 60; i++) fs.writeFileSync(path.join(root, `${1 + ((i * 7) % 90)}_${i % 2}_${i % 5}_2017010915${String(i).padStart(7, '0')}.jpg.chip.jpg`), 'x');
+  for (let i = 0; i < 60; i++)
+    fs.writeFileSync(path.join(root, `${1 + ((i * 7) % 90)}_${i % 2}_${i % 5}_2017010915${String(i).padStart(7, '0')}.jpg.chip.jpg`), 'x');
   fs.writeFileSync(path.join(root, '30_1_0_20170109150000000.jpg.chip.jpg.bak'), 'x');
   const split = { seed: 1337, val: 0.2, test: 0.2 };
   const gender = loadUtkFace(root, split);

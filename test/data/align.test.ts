@@ -23,7 +23,10 @@ test('a crop turned by the eye-line angle levels a tilted line; no angle leaves 
   const out = preprocessFace(img, { inputSize: 24, box, angle });
   // Row 12 (the centre) is bright all along, rows 4 and 20 dark all along.
   const row = (r: number) => Array.from(out.subarray(r * 24 + 2, r * 24 + 22));
-  assert.ok(row(12).every((v) => v > 0.3), `centre row ${row(12).map((v) => v.toFixed(2))}`);
+  assert.ok(
+    row(12).every((v) => v > 0.3),
+    `centre row ${row(12).map((v) => v.toFixed(2))}`,
+  );
   assert.ok(row(4).every((v) => v < -0.5) && row(20).every((v) => v < -0.5));
   // Without the angle the same crop shows the tilted line crossing rows.
   const upright = preprocessFace(img, { inputSize: 24, box });
@@ -35,7 +38,10 @@ test('a crop turned by the eye-line angle levels a tilted line; no angle leaves 
 });
 
 test('faceCrop: the square box grown by the margin, the eye-line angle when aligning and the eyes are known', () => {
-  const det = { box: [10, 20, 80, 100] as [number, number, number, number], keypoints: { rightEye: [30, 60] as [number, number], leftEye: [70, 80] as [number, number] } };
+  const det = {
+    box: [10, 20, 80, 100] as [number, number, number, number],
+    keypoints: { rightEye: [30, 60] as [number, number], leftEye: [70, 80] as [number, number] },
+  };
   assert.deepEqual(faceCrop(det, 0.1, false), { box: squareBox(det.box, 0.1) });
   const c = faceCrop(det, 0.1, true);
   assert.deepEqual(c.box, squareBox(det.box, 0.1));

@@ -8,7 +8,9 @@ import { decodeImage, ImageDecodeError, MAX_INPUT_BYTES, readFileBounded } from 
 import { tmpDir } from '../helpers/tmp.js';
 
 const dir = tmpDir();
-const png = await sharp({ create: { width: 20, height: 10, channels: 3, background: '#468' } }).png().toBuffer();
+const png = await sharp({ create: { width: 20, height: 10, channels: 3, background: '#468' } })
+  .png()
+  .toBuffer();
 const pngFile = path.join(dir, 'a.png');
 fs.writeFileSync(pngFile, png);
 
@@ -25,13 +27,20 @@ function reason(expected: string, message: RegExp) {
 
 test('decodeImage: each failure has its reason (empty, not an image, too many pixels, corrupt), told apart without reading messages', async () => {
   await assert.rejects(decodeImage(Buffer.alloc(0)), reason('empty', /"<buffer>": empty file/));
-  await assert.rejects(decodeImage(Buffer.from('this is not an image at all'), { name: 'notes.png' }), reason('unsupported-format', /"notes\.png": not an image/));
+  await assert.rejects(
+    decodeImage(Buffer.from('this is not an image at all'), { name: 'notes.png' }),
+    reason('unsupported-format', /"notes\.png": not an image/),
+  );
   await assert.rejects(decodeImage(png, { maxPixels: 199 }), reason('too-many-pixels', /exceeds the 199-pixel limit/));
   assert.equal((await decodeImage(png, { maxPixels: 200 })).width, 20, 'exactly at the limit is accepted');
   // Cut in half: the format is known, the data is not all there (the JPEG's header is cut too, the PNG's is whole).
-  const jpeg = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#468' } }).jpeg().toBuffer();
+  const jpeg = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#468' } })
+    .jpeg()
+    .toBuffer();
   await assert.rejects(decodeImage(jpeg.subarray(0, Math.floor(jpeg.length / 2))), reason('corrupt', /cannot decode image "<buffer>": .*JPEG/));
-  const noisy = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 30 } } }).png().toBuffer();
+  const noisy = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 30 } } })
+    .png()
+    .toBuffer();
   await assert.rejects(decodeImage(noisy.subarray(0, noisy.length / 2)), reason('corrupt', /cannot decode image "<buffer>": .*png/));
 });
 
@@ -58,7 +67,10 @@ test('readFileBounded: a regular file within the limit is read whole; over it, r
 
 test('readFileBounded: devices and FIFOs are refused unless asked, and then bounded by the limit', async () => {
   await assert.rejects(decodeImage('/dev/zero'), reason('special-file', /"\/dev\/zero": a character device, not a regular file: refused$/));
-  await assert.rejects(readFileBounded('/dev/zero', { allowSpecialFiles: true, maxBytes: 3 * 1024 * 1024 + 5 }), /"\/dev\/zero": file exceeds the 3145733-byte limit/);
+  await assert.rejects(
+    readFileBounded('/dev/zero', { allowSpecialFiles: true, maxBytes: 3 * 1024 * 1024 + 5 }),
+    /"\/dev\/zero": file exceeds the 3145733-byte limit/,
+  );
   await assert.rejects(decodeImage(dir), reason('not-a-file', /is a directory/));
   await assert.rejects(decodeImage(path.join(dir, 'missing.png')), reason('missing', /no such file/));
   if (spawnSync('mkfifo', ['--version']).status !== 0) return;

@@ -20,7 +20,9 @@ export function synthPixels(label: number, size: number, rng: Rng): Uint8Array {
 }
 
 export async function pngOf(px: Uint8Array, size: number, channels: 1 | 3 = 1): Promise<Buffer> {
-  return sharp(Buffer.from(px), { raw: { width: size, height: size, channels } }).png().toBuffer();
+  return sharp(Buffer.from(px), { raw: { width: size, height: size, channels } })
+    .png()
+    .toBuffer();
 }
 
 /** `<root>/<class>/*.png` with the synthetic top/bottom task. */

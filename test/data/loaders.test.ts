@@ -61,7 +61,9 @@ test('fer2013.csv: a file that is not FER-2013 is a clear error', async () => {
 
 test('FER-2013 image folders: split by file-name prefix', async () => {
   const root = tmpDir();
-  const img = await sharp({ create: { width: 48, height: 48, channels: 3, background: '#808080' } }).jpeg().toBuffer();
+  const img = await sharp({ create: { width: 48, height: 48, channels: 3, background: '#808080' } })
+    .jpeg()
+    .toBuffer();
   const put = (rel: string) => {
     fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
     fs.writeFileSync(path.join(root, rel), img);
@@ -85,20 +87,28 @@ test('FER-2013 image folders: split by file-name prefix', async () => {
 test('fer2013.csv: a quoted pixels field is read; bad quoting is reported as such, not as bad pixel values', async () => {
   const dir = tmpDir();
   const px = Array.from({ length: 2304 }, (_, i) => i % 256).join(' ');
-  const file = makeFerCsv(path.join(dir, 'fer2013.csv'), [{ emotion: 1, usage: 'Training' }], [
-    `3,"${px}",PrivateTest`,
-    `"4","${px}","PublicTest"`,
-    `2,"${px},Training`, // quote never closed
-    `2,"${px}"x,Training`, // text after the closing quote
-    `2,1 2"3,Training`, // stray quote
-  ]);
+  const file = makeFerCsv(
+    path.join(dir, 'fer2013.csv'),
+    [{ emotion: 1, usage: 'Training' }],
+    [
+      `3,"${px}",PrivateTest`,
+      `"4","${px}","PublicTest"`,
+      `2,"${px},Training`, // quote never closed
+      `2,"${px}"x,Training`, // text after the closing quote
+      `2,1 2"3,Training`, // stray quote
+    ],
+  );
   const ds = await loadFer2013Csv(file);
   assert.deepEqual(ds.split.counts, { train: 1, val: 1, test: 1 });
   assert.deepEqual(Array.from(ds.splits.test[0].pixels!.data.slice(0, 3)), [0, 1, 2]);
   assert.equal(ds.splits.val[0].label, 4);
   assert.deepEqual(
     ds.skipped.map((s) => s.reason),
-    ['not a CSV row: field 2 opens a quote that is never closed', 'not a CSV row: field 2 has text after its closing quote', 'not a CSV row: field 2 has a quote inside an unquoted value'],
+    [
+      'not a CSV row: field 2 opens a quote that is never closed',
+      'not a CSV row: field 2 has text after its closing quote',
+      'not a CSV row: field 2 has a quote inside an unquoted value',
+    ],
   );
   assert.deepEqual(splitCsvLine('a,"b,c","d""e",'), ['a', 'b,c', 'd"e', '']);
 });
@@ -117,7 +127,13 @@ test('UTKFace: seeded split stratified by gender, deterministic, metadata kept',
   const png = await pngOf(new Uint8Array(64).fill(100), 8);
   const names: string[] = [];
   for (let i = 0; i < 60; i++) names.push(`${10 + i}_${i % 3 === 0 ? 1 : 0}_${i % 5}_2017010915${String(i).padStart(7, '0')}.jpg.chip.jpg`);
-  names.push('39_1_20170116174525125.jpg.chip.jpg', '44_0_3_20170119201022796 .jpg.chip.jpg', '26_1_0_20170116184028385jpg.chip.jpg', 'bad_name.jpg', 'README.txt');
+  names.push(
+    '39_1_20170116174525125.jpg.chip.jpg',
+    '44_0_3_20170119201022796 .jpg.chip.jpg',
+    '26_1_0_20170116184028385jpg.chip.jpg',
+    'bad_name.jpg',
+    'README.txt',
+  );
   for (const n of names) fs.writeFileSync(path.join(root, n), png);
   assert.equal(detectFormat(root), 'utkface');
   const a = loadUtkFace(root, { seed: 7, val: 0.1, test: 0.2 });
@@ -152,7 +168,12 @@ test('class folders: seeded split per class, explicit split folders, label check
   await assert.rejects(loadDataset(root, { task: 'gender' }), /not labels of this task/);
   const split = tmpDir();
   const png = await pngOf(new Uint8Array(64), 8);
-  for (const [s, c] of [['train', 'Female'], ['train', 'male'], ['val', 'female'], ['test', 'male']]) {
+  for (const [s, c] of [
+    ['train', 'Female'],
+    ['train', 'male'],
+    ['val', 'female'],
+    ['test', 'male'],
+  ]) {
     fs.mkdirSync(path.join(split, s, c), { recursive: true });
     fs.writeFileSync(path.join(split, s, c, 'a.png'), png);
   }
@@ -166,13 +187,16 @@ test('class folders: seeded split per class, explicit split folders, label check
   assert.throws(() => parseSplitName('holdout'), /unknown split/);
 });
 
-test('MAT v5 reader and IMDB-WIKI loader on a .mat written by scipy', { skip: hasScipy() ? false : `needs ${SYSTEM_PYTHON} with scipy (Debian python3-scipy)` }, async () => {
-  const dir = tmpDir();
-  const crop = path.join(dir, 'imdb_crop', '01');
-  fs.mkdirSync(crop, { recursive: true });
-  const png = await pngOf(new Uint8Array(64).fill(90), 8);
-  for (let i = 0; i < 6; i++) fs.writeFileSync(path.join(crop, `nm${i}.jpg`), png);
-  runPython(`
+test(
+  'MAT v5 reader and IMDB-WIKI loader on a .mat written by scipy',
+  { skip: hasScipy() ? false : `needs ${SYSTEM_PYTHON} with scipy (Debian python3-scipy)` },
+  async () => {
+    const dir = tmpDir();
+    const crop = path.join(dir, 'imdb_crop', '01');
+    fs.mkdirSync(crop, { recursive: true });
+    const png = await pngOf(new Uint8Array(64).fill(90), 8);
+    for (let i = 0; i < 6; i++) fs.writeFileSync(path.join(crop, `nm${i}.jpg`), png);
+    runPython(`
 import numpy as np, scipy.io
 n = 6
 paths = np.empty((1, n), dtype=object)
@@ -192,30 +216,36 @@ imdb = {
 scipy.io.savemat('${dir}/imdb.mat', {'imdb': imdb, 'flags': np.array([[True, False]]), 'i8': np.array([[-3, 4]], dtype=np.int8)}, do_compression=True)
 scipy.io.savemat('${dir}/plain.mat', {'s': 'hello', 'm': np.array([[1.5, 2.5], [3.5, 4.5]])}, do_compression=False)
 `);
-  const plain = readMat(fs.readFileSync(path.join(dir, 'plain.mat')));
-  assert.deepEqual(plain.s, { type: 'char', dims: [1, 5], text: 'hello' });
-  assert.equal(plain.m.type, 'numeric');
-  assert.deepEqual(Array.from((plain.m as { data: Float64Array }).data), [1.5, 3.5, 2.5, 4.5]); // column-major
-  const vars = readMat(fs.readFileSync(path.join(dir, 'imdb.mat')));
-  assert.equal((vars.flags as { logical?: boolean }).logical, true);
-  assert.deepEqual(Array.from((vars.i8 as { data: Float64Array }).data), [-3, 4]);
-  const ds = loadImdbWiki(dir, { seed: 1, val: 0, test: 0 });
-  assert.equal(detectFormat(dir), 'imdb-wiki');
-  assert.deepEqual(ds.filtered, { lowFaceScore: 1, secondFace: 1, unknownGender: 1 });
-  const kept = ds.splits.train.map((s) => [path.basename(s.file!), s.label, s.meta!.age]).sort();
-  assert.deepEqual(kept, [
-    ['nm0.jpg', 1, 28],
-    ['nm1.jpg', 0, 28],
-    ['nm5.jpg', 1, 9],
-  ]);
-  assert.equal(ds.root, path.join(dir, 'imdb_crop'));
-  fs.writeFileSync(path.join(dir, 'broken.mat'), fs.readFileSync(path.join(dir, 'imdb.mat')).subarray(0, 300));
-  assert.throws(() => loadImdbWiki(path.join(dir, 'broken.mat')), (e: Error) => e instanceof UserError && /broken\.mat/.test(e.message));
-});
+    const plain = readMat(fs.readFileSync(path.join(dir, 'plain.mat')));
+    assert.deepEqual(plain.s, { type: 'char', dims: [1, 5], text: 'hello' });
+    assert.equal(plain.m.type, 'numeric');
+    assert.deepEqual(Array.from((plain.m as { data: Float64Array }).data), [1.5, 3.5, 2.5, 4.5]); // column-major
+    const vars = readMat(fs.readFileSync(path.join(dir, 'imdb.mat')));
+    assert.equal((vars.flags as { logical?: boolean }).logical, true);
+    assert.deepEqual(Array.from((vars.i8 as { data: Float64Array }).data), [-3, 4]);
+    const ds = loadImdbWiki(dir, { seed: 1, val: 0, test: 0 });
+    assert.equal(detectFormat(dir), 'imdb-wiki');
+    assert.deepEqual(ds.filtered, { lowFaceScore: 1, secondFace: 1, unknownGender: 1 });
+    const kept = ds.splits.train.map((s) => [path.basename(s.file!), s.label, s.meta!.age]).sort();
+    assert.deepEqual(kept, [
+      ['nm0.jpg', 1, 28],
+      ['nm1.jpg', 0, 28],
+      ['nm5.jpg', 1, 9],
+    ]);
+    assert.equal(ds.root, path.join(dir, 'imdb_crop'));
+    fs.writeFileSync(path.join(dir, 'broken.mat'), fs.readFileSync(path.join(dir, 'imdb.mat')).subarray(0, 300));
+    assert.throws(
+      () => loadImdbWiki(path.join(dir, 'broken.mat')),
+      (e: Error) => e instanceof UserError && /broken\.mat/.test(e.message),
+    );
+  },
+);
 
 test('decodeImage: BT.601 grey, errors name the file; SampleStore skips unreadable images and respects its cache budget', async () => {
   const dir = tmpDir();
-  const red = await sharp({ create: { width: 4, height: 4, channels: 3, background: { r: 255, g: 0, b: 0 } } }).png().toBuffer();
+  const red = await sharp({ create: { width: 4, height: 4, channels: 3, background: { r: 255, g: 0, b: 0 } } })
+    .png()
+    .toBuffer();
   const grey = await decodeImage(red, { grey: true });
   assert.equal(grey.channels, 1);
   assert.equal(grey.data[0], 76);
@@ -242,23 +272,31 @@ test('decodeImage: BT.601 grey, errors name the file; SampleStore skips unreadab
   assert.match(full.skipped()[0].id, /img0001\.png$/);
 });
 
-test('real FER-2013 folders: exact official split counts', { skip: fs.existsSync(datasetPath('fer2013')) ? false : `dataset not found at ${datasetPath('fer2013')} (set FACECLS_DATASETS)` }, () => {
-  const ds = loadFer2013Folders(datasetPath('fer2013'));
-  assert.deepEqual(ds.split.counts, { train: 28709, val: 3589, test: 3589 });
-  assert.equal(ds.skipped.length, 0);
-  const per = (s: 'train' | 'val' | 'test') => ds.labels.map((_, c) => ds.splits[s].filter((x) => x.label === c).length);
-  // angry disgust fear happy sad surprise neutral (datasets README)
-  assert.deepEqual(per('train'), [3995, 436, 4097, 7215, 4830, 3171, 4965]);
-  assert.deepEqual(per('val'), [467, 56, 496, 895, 653, 415, 607]);
-  assert.deepEqual(per('test'), [491, 55, 528, 879, 594, 416, 626]);
-});
+test(
+  'real FER-2013 folders: exact official split counts',
+  { skip: fs.existsSync(datasetPath('fer2013')) ? false : `dataset not found at ${datasetPath('fer2013')} (set FACECLS_DATASETS)` },
+  () => {
+    const ds = loadFer2013Folders(datasetPath('fer2013'));
+    assert.deepEqual(ds.split.counts, { train: 28709, val: 3589, test: 3589 });
+    assert.equal(ds.skipped.length, 0);
+    const per = (s: 'train' | 'val' | 'test') => ds.labels.map((_, c) => ds.splits[s].filter((x) => x.label === c).length);
+    // angry disgust fear happy sad surprise neutral (datasets README)
+    assert.deepEqual(per('train'), [3995, 436, 4097, 7215, 4830, 3171, 4965]);
+    assert.deepEqual(per('val'), [467, 56, 496, 895, 653, 415, 607]);
+    assert.deepEqual(per('test'), [491, 55, 528, 879, 594, 416, 626]);
+  },
+);
 
-test('real UTKFace: every file parses, gender counts as documented', { skip: fs.existsSync(datasetPath('utkface')) ? false : `dataset not found at ${datasetPath('utkface')} (set FACECLS_DATASETS)` }, () => {
-  const ds = loadUtkFace(datasetPath('utkface'));
-  const all = [...ds.splits.train, ...ds.splits.val, ...ds.splits.test];
-  assert.equal(all.length, 23707);
-  assert.equal(ds.skipped.length, 0);
-  assert.equal(all.filter((s) => s.meta!.gender === 'man').length, 12390);
-  assert.equal(all.filter((s) => s.meta!.race === undefined).length, 3);
-  assert.equal(all.filter((s) => s.meta!.age! < 10).length, 3061);
-});
+test(
+  'real UTKFace: every file parses, gender counts as documented',
+  { skip: fs.existsSync(datasetPath('utkface')) ? false : `dataset not found at ${datasetPath('utkface')} (set FACECLS_DATASETS)` },
+  () => {
+    const ds = loadUtkFace(datasetPath('utkface'));
+    const all = [...ds.splits.train, ...ds.splits.val, ...ds.splits.test];
+    assert.equal(all.length, 23707);
+    assert.equal(ds.skipped.length, 0);
+    assert.equal(all.filter((s) => s.meta!.gender === 'man').length, 12390);
+    assert.equal(all.filter((s) => s.meta!.race === undefined).length, 3);
+    assert.equal(all.filter((s) => s.meta!.age! < 10).length, 3061);
+  },
+);

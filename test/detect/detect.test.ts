@@ -17,9 +17,27 @@ test('iou and nms', () => {
   assert.equal(iou([0, 0, 10, 10], [0, 0, 10, 10]), 1);
   assert.equal(iou([0, 0, 10, 10], [20, 20, 5, 5]), 0);
   assert.ok(Math.abs(iou([0, 0, 10, 10], [5, 0, 10, 10]) - 50 / 150) < 1e-12);
-  const kept = nms([{ box: [0, 0, 10, 10], score: 0.9 }, { box: [1, 0, 10, 10], score: 0.8 }, { box: [50, 50, 10, 10], score: 0.7 }], 0.3);
-  assert.deepEqual(kept.map((d) => d.score), [0.9, 0.7]);
-  const weighted = nms([{ box: [0, 0, 10, 10], score: 0.5 }, { box: [2, 0, 10, 10], score: 0.5 }], 0.3, Infinity, true);
+  const kept = nms(
+    [
+      { box: [0, 0, 10, 10], score: 0.9 },
+      { box: [1, 0, 10, 10], score: 0.8 },
+      { box: [50, 50, 10, 10], score: 0.7 },
+    ],
+    0.3,
+  );
+  assert.deepEqual(
+    kept.map((d) => d.score),
+    [0.9, 0.7],
+  );
+  const weighted = nms(
+    [
+      { box: [0, 0, 10, 10], score: 0.5 },
+      { box: [2, 0, 10, 10], score: 0.5 },
+    ],
+    0.3,
+    Infinity,
+    true,
+  );
   assert.deepEqual(weighted[0].box, [1, 0, 10, 10]);
 });
 
@@ -38,8 +56,16 @@ test('the detector downscale equals preprocessFace on the same region (area filt
   // Large photos: a grid of overlapping 1024 px tiles covering the whole image.
   const grid = BlazeFaceDetector.regions(4000, 3000, 'letterbox', true).slice(1);
   assert.equal(grid.length, 20);
-  for (const [x, y] of [[0, 0], [3999, 2999], [2000, 1500], [3999, 0]]) {
-    assert.ok(grid.some((r) => x >= r.x0 && x < r.x0 + r.width && y >= r.y0 && y < r.y0 + r.height), `pixel ${x},${y} covered`);
+  for (const [x, y] of [
+    [0, 0],
+    [3999, 2999],
+    [2000, 1500],
+    [3999, 0],
+  ]) {
+    assert.ok(
+      grid.some((r) => x >= r.x0 && x < r.x0 + r.width && y >= r.y0 && y < r.y0 + r.height),
+      `pixel ${x},${y} covered`,
+    );
   }
 });
 
@@ -111,7 +137,7 @@ test('no faces on face-free backgrounds', async () => {
     let n = 0;
     for (let seed = 1; seed <= 5; seed++) {
       let s = seed * 7919;
-      const img = background(640, 480, () => ((s = (s * 16807) % 2147483647) / 2147483647));
+      const img = background(640, 480, () => (s = (s * 16807) % 2147483647) / 2147483647);
       n += (await bf.detect(img)).length + (await haar.detect(img)).length;
     }
     assert.ok(n <= 1, `${n} detections on 5 face-free backgrounds`);
@@ -153,8 +179,20 @@ test('containment: a box mostly inside a better face is dropped; the tile rule k
     ],
     0.5,
   );
-  assert.deepEqual(kept.map((d) => d.score), [0.95, 0.9, 0.7]);
-  assert.equal(dropContained([{ box: [0, 0, 10, 10], score: 0.9 }, { box: [0, 0, 5, 5], score: 0.5 }], 1).length, 2);
+  assert.deepEqual(
+    kept.map((d) => d.score),
+    [0.95, 0.9, 0.7],
+  );
+  assert.equal(
+    dropContained(
+      [
+        { box: [0, 0, 10, 10], score: 0.9 },
+        { box: [0, 0, 5, 5], score: 0.5 },
+      ],
+      1,
+    ).length,
+    2,
+  );
   // Tile [100, 0, 200, 200] of a 400x200 frame: inner edges at x = 100 and x = 300.
   const t = { x0: 100, y0: 0, width: 200, height: 200 };
   const rule = { edge: 0.1, maxSide: 0.5 };
@@ -164,59 +202,84 @@ test('containment: a box mostly inside a better face is dropped; the tile rule k
   assert.equal(keepInTile([150, -5, 40, 40], t, 400, 200, rule), true, 'top edge is the frame edge');
   assert.equal(keepInTile([120, 20, 120, 120], t, 400, 200, rule), false, 'too large for the tile');
   // Weighted NMS averages only boxes at or above blendMin.
-  const blended = nms([{ box: [0, 0, 10, 10], score: 0.9 }, { box: [2, 0, 10, 10], score: 0.9 }, { box: [4, 0, 10, 10], score: 0.2 }], 0.3, Infinity, true, 0.5);
-  assert.deepEqual(blended.map((d) => d.box), [[1, 0, 10, 10]]);
+  const blended = nms(
+    [
+      { box: [0, 0, 10, 10], score: 0.9 },
+      { box: [2, 0, 10, 10], score: 0.9 },
+      { box: [4, 0, 10, 10], score: 0.2 },
+    ],
+    0.3,
+    Infinity,
+    true,
+    0.5,
+  );
+  assert.deepEqual(
+    blended.map((d) => d.box),
+    [[1, 0, 10, 10]],
+  );
 });
 
-test('BlazeFace keypoints: MediaPipe order (right eye on the image left), eyes above the nose above the mouth, inside the box', { skip: utkSkip() }, async () => {
-  const bf = await BlazeFaceDetector.load();
-  try {
-    for (let i = 0; i < 6; i++) {
-      const f = await frame(1, 900 + i, 120, 200);
-      const [d] = await bf.detect(f.image);
-      assert.ok(d?.keypoints, 'a face with keypoints');
-      const k = d.keypoints!;
-      assert.deepEqual(Object.keys(k), [...KEYPOINT_NAMES]);
-      assert.ok(k.rightEye[0] < k.nose[0] && k.nose[0] < k.leftEye[0], `eyes either side of the nose: ${JSON.stringify(k)}`);
-      assert.ok(k.rightEar[0] < k.leftEar[0]);
-      assert.ok(Math.max(k.rightEye[1], k.leftEye[1]) < k.nose[1] && k.nose[1] < k.mouth[1], `eyes, nose, mouth top to bottom: ${JSON.stringify(k)}`);
-      for (const n of ['rightEye', 'leftEye', 'nose', 'mouth'] as const) {
-        const [x, y] = k[n];
-        assert.ok(x > d.box[0] && x < d.box[0] + d.box[2] && y > d.box[1] && y < d.box[1] + d.box[3], `${n} inside the box`);
+test(
+  'BlazeFace keypoints: MediaPipe order (right eye on the image left), eyes above the nose above the mouth, inside the box',
+  { skip: utkSkip() },
+  async () => {
+    const bf = await BlazeFaceDetector.load();
+    try {
+      for (let i = 0; i < 6; i++) {
+        const f = await frame(1, 900 + i, 120, 200);
+        const [d] = await bf.detect(f.image);
+        assert.ok(d?.keypoints, 'a face with keypoints');
+        const k = d.keypoints!;
+        assert.deepEqual(Object.keys(k), [...KEYPOINT_NAMES]);
+        assert.ok(k.rightEye[0] < k.nose[0] && k.nose[0] < k.leftEye[0], `eyes either side of the nose: ${JSON.stringify(k)}`);
+        assert.ok(k.rightEar[0] < k.leftEar[0]);
+        assert.ok(Math.max(k.rightEye[1], k.leftEye[1]) < k.nose[1] && k.nose[1] < k.mouth[1], `eyes, nose, mouth top to bottom: ${JSON.stringify(k)}`);
+        for (const n of ['rightEye', 'leftEye', 'nose', 'mouth'] as const) {
+          const [x, y] = k[n];
+          assert.ok(x > d.box[0] && x < d.box[0] + d.box[2] && y > d.box[1] && y < d.box[1] + d.box[3], `${n} inside the box`);
+        }
       }
+      // Haar has no keypoints.
+      const haar = await createDetector('haar');
+      const f = await frame(1, 950, 150, 200);
+      assert.ok((await haar.detect(f.image)).every((d) => d.keypoints === undefined));
+      haar.dispose();
+    } finally {
+      bf.dispose();
     }
-    // Haar has no keypoints.
-    const haar = await createDetector('haar');
-    const f = await frame(1, 950, 150, 200);
-    assert.ok((await haar.detect(f.image)).every((d) => d.keypoints === undefined));
-    haar.dispose();
-  } finally {
-    bf.dispose();
-  }
-});
+  },
+);
 
-test('BlazeFace boxes: extended to the forehead (same bottom), and unchanged by how far below the threshold an evaluation looks', { skip: utkSkip() }, async () => {
-  const bf = await BlazeFaceDetector.load();
-  try {
-    const f = await frame(3, 960, 40, 160);
-    const raw = await bf.detect(f.image, { boxTop: 0, tiles: false });
-    const ext = await bf.detect(f.image, { tiles: false });
-    assert.equal(raw.length, ext.length);
-    raw.forEach((r, i) => {
-      const e = ext[i];
-      assert.ok(Math.abs(e.box[3] - r.box[3] * (1 + BLAZEFACE_DEFAULTS.boxTop)) < 0.05 || e.box[1] === 0, `height x${1 + BLAZEFACE_DEFAULTS.boxTop}`);
-      assert.ok(Math.abs(e.box[1] + e.box[3] - (r.box[1] + r.box[3])) < 0.05, 'same bottom edge');
-    });
-    for (const tiles of ['auto', true, 'dense'] as const) {
-      const user = await bf.detect(f.image, { tiles });
-      const curve = await bf.detect(f.image, { tiles, minScore: 0.05 });
-      assert.ok(curve.length >= user.length);
-      assert.deepEqual(curve.filter((d) => d.score >= BLAZEFACE_DEFAULTS.scoreThreshold), user, `tiles ${tiles}`);
+test(
+  'BlazeFace boxes: extended to the forehead (same bottom), and unchanged by how far below the threshold an evaluation looks',
+  { skip: utkSkip() },
+  async () => {
+    const bf = await BlazeFaceDetector.load();
+    try {
+      const f = await frame(3, 960, 40, 160);
+      const raw = await bf.detect(f.image, { boxTop: 0, tiles: false });
+      const ext = await bf.detect(f.image, { tiles: false });
+      assert.equal(raw.length, ext.length);
+      raw.forEach((r, i) => {
+        const e = ext[i];
+        assert.ok(Math.abs(e.box[3] - r.box[3] * (1 + BLAZEFACE_DEFAULTS.boxTop)) < 0.05 || e.box[1] === 0, `height x${1 + BLAZEFACE_DEFAULTS.boxTop}`);
+        assert.ok(Math.abs(e.box[1] + e.box[3] - (r.box[1] + r.box[3])) < 0.05, 'same bottom edge');
+      });
+      for (const tiles of ['auto', true, 'dense'] as const) {
+        const user = await bf.detect(f.image, { tiles });
+        const curve = await bf.detect(f.image, { tiles, minScore: 0.05 });
+        assert.ok(curve.length >= user.length);
+        assert.deepEqual(
+          curve.filter((d) => d.score >= BLAZEFACE_DEFAULTS.scoreThreshold),
+          user,
+          `tiles ${tiles}`,
+        );
+      }
+    } finally {
+      bf.dispose();
     }
-  } finally {
-    bf.dispose();
-  }
-});
+  },
+);
 
 test('single-face photos give one face: UTKFace chips padded on a plain frame, and no second box on the bare chips', { skip: utkSkip() }, async () => {
   const bf = await BlazeFaceDetector.load();

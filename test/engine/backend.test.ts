@@ -30,7 +30,9 @@ test('cpu and wasm backends agree within 1e-4 on every zoo model', async () => {
     // Randomise BN statistics so inference-mode batch norm is exercised.
     for (const w of m.weights) {
       if (/moving_(mean|variance)/.test(w.name)) {
-        const v = w.name.includes('variance') ? tf.randomUniform(w.shape as number[], 0.5, 2, 'float32', 3) : tf.randomNormal(w.shape as number[], 0, 0.5, 'float32', 4);
+        const v = w.name.includes('variance')
+          ? tf.randomUniform(w.shape as number[], 0.5, 2, 'float32', 3)
+          : tf.randomNormal(w.shape as number[], 0, 0.5, 'float32', 4);
         w.write(v);
       }
     }

@@ -3,12 +3,32 @@ import assert from 'node:assert/strict';
 import { runCli } from '../helpers/cli.js';
 
 test('facecls bench train --json prints one row per engine configuration with ratios', () => {
-  const r = runCli(['bench', 'train', '--json', '--arch', 'tiny-xception', '--inputs', '8', '--batches', '4', '--workers', '0,1', '--steps', '2', '--cpu-steps', '1']);
+  const r = runCli([
+    'bench',
+    'train',
+    '--json',
+    '--arch',
+    'tiny-xception',
+    '--inputs',
+    '8',
+    '--batches',
+    '4',
+    '--workers',
+    '0,1',
+    '--steps',
+    '2',
+    '--cpu-steps',
+    '1',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const rows = JSON.parse(r.stdout.trim().split('\n').pop() as string) as Array<Record<string, unknown>>;
   assert.deepEqual(
     rows.map((x) => [x.engine, x.workers]),
-    [['tfjs-cpu', 0], ['wasm+facecls', 0], ['wasm+facecls', 1]],
+    [
+      ['tfjs-cpu', 0],
+      ['wasm+facecls', 0],
+      ['wasm+facecls', 1],
+    ],
   );
   for (const row of rows) {
     assert.equal(row.arch, 'tiny-xception');
@@ -24,7 +44,12 @@ test('facecls bench train --json prints one row per engine configuration with ra
 });
 
 test('facecls bench train rejects bad options with a one-line error', () => {
-  for (const args of [['--inputs', '0'], ['--batches', 'x'], ['--arch', 'nope'], ['--workers', '-1']]) {
+  for (const args of [
+    ['--inputs', '0'],
+    ['--batches', 'x'],
+    ['--arch', 'nope'],
+    ['--workers', '-1'],
+  ]) {
     const r = runCli(['bench', 'train', ...args]);
     assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, /^facecls: error: /);

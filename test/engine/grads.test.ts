@@ -77,9 +77,15 @@ test('conv2d input and filter gradients match cpu for kernels 1/3/5/7, strides 1
   for (const k of [1, 3, 5, 7]) {
     for (const s of [1, 2] as const) {
       for (const pad of ['same', 'valid'] as const) {
-        for (const [h, w] of [[12, 12], [11, 10]]) {
+        for (const [h, w] of [
+          [12, 12],
+          [11, 10],
+        ]) {
           if (pad === 'valid' && (h < k || w < k)) continue;
-          await check(`conv2d k${k} s${s} ${pad} ${h}x${w}`, (x, f) => tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, s, pad), [rand([2, h, w, 3]), rand([k, k, 3, 4])]);
+          await check(`conv2d k${k} s${s} ${pad} ${h}x${w}`, (x, f) => tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, s, pad), [
+            rand([2, h, w, 3]),
+            rand([k, k, 3, 4]),
+          ]);
         }
       }
     }
@@ -99,16 +105,19 @@ test('depthwise and separable conv gradients match cpu for strides 1/2, same/val
     for (const s of [1, 2] as const) {
       for (const pad of ['same', 'valid'] as const) {
         for (const m of [1, 2]) {
-          await check(`depthwise k${k} s${s} ${pad} m${m}`, (x, f) => tf.depthwiseConv2d(x as tf.Tensor4D, f as tf.Tensor4D, s, pad), [rand([2, 11, 12, 3]), rand([k, k, 3, m])]);
+          await check(`depthwise k${k} s${s} ${pad} m${m}`, (x, f) => tf.depthwiseConv2d(x as tf.Tensor4D, f as tf.Tensor4D, s, pad), [
+            rand([2, 11, 12, 3]),
+            rand([k, k, 3, m]),
+          ]);
         }
       }
     }
   }
-  await check(
-    'separableConv2d',
-    (x, d, p) => tf.separableConv2d(x as tf.Tensor4D, d as tf.Tensor4D, p as tf.Tensor4D, 1, 'same'),
-    [rand([2, 10, 10, 4]), rand([3, 3, 4, 1]), rand([1, 1, 4, 6])],
-  );
+  await check('separableConv2d', (x, d, p) => tf.separableConv2d(x as tf.Tensor4D, d as tf.Tensor4D, p as tf.Tensor4D, 1, 'same'), [
+    rand([2, 10, 10, 4]),
+    rand([3, 3, 4, 1]),
+    rand([1, 1, 4, 6]),
+  ]);
 });
 
 test('max pool (3x3 s2 same, 2x2 s2 valid, with ties), avg pool 2x2 same and global average pooling gradients match cpu', async () => {
@@ -132,12 +141,20 @@ test('WebAssembly SIMD kernels (channels a multiple of 4): max-pool and depthwis
   for (const k of [3, 5]) {
     for (const s of [1, 2] as const) {
       for (const pad of ['same', 'valid'] as const) {
-        cases.push([`simd depthwise k${k} s${s} ${pad} c8`, (x, f) => tf.depthwiseConv2d(x as tf.Tensor4D, f as tf.Tensor4D, s, pad), [rand([2, 11, 12, 8]), rand([k, k, 8, 1])]]);
+        cases.push([
+          `simd depthwise k${k} s${s} ${pad} c8`,
+          (x, f) => tf.depthwiseConv2d(x as tf.Tensor4D, f as tf.Tensor4D, s, pad),
+          [rand([2, 11, 12, 8]), rand([k, k, 8, 1])],
+        ]);
       }
     }
   }
   // A long row (odd and even widths) and many batch rows: float64 totals keep the sum accurate.
-  cases.push(['simd depthwise k3 s1 same 47x48 c16', (x, f) => tf.depthwiseConv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, 'same'), [rand([8, 47, 48, 16]), rand([3, 3, 16, 1])]]);
+  cases.push([
+    'simd depthwise k3 s1 same 47x48 c16',
+    (x, f) => tf.depthwiseConv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, 'same'),
+    [rand([8, 47, 48, 16]), rand([3, 3, 16, 1])],
+  ]);
   for (const [name, f, inputs] of cases) {
     await check(name, f, inputs);
     // and bit-for-bit comparable with the scalar loops (same sums, different rounding order)
@@ -150,7 +167,9 @@ test('WebAssembly SIMD kernels (channels a multiple of 4): max-pool and depthwis
     process.env.FACECLS_SIMD_KERNELS = '0';
     try {
       const loops = await gradsOn('wasm', f, inputs, r);
-      simd.forEach((g, i) => assert.ok(relErr(g, loops[i]) <= 1e-5, `${name}: SIMD and JavaScript loop gradients differ by ${relErr(g, loops[i]).toExponential(2)}`));
+      simd.forEach((g, i) =>
+        assert.ok(relErr(g, loops[i]) <= 1e-5, `${name}: SIMD and JavaScript loop gradients differ by ${relErr(g, loops[i]).toExponential(2)}`),
+      );
     } finally {
       delete process.env.FACECLS_SIMD_KERNELS;
     }
@@ -158,7 +177,10 @@ test('WebAssembly SIMD kernels (channels a multiple of 4): max-pool and depthwis
   // no scratch tensors left behind
   const before = tf.memory().numTensors;
   tf.tidy(() => {
-    tf.grads((x: tf.Tensor, w: tf.Tensor) => tf.sum(tf.maxPool(tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'), 3, 2, 'same')))([tf.ones([1, 8, 8, 4]), tf.ones([3, 3, 4, 1])]);
+    tf.grads((x: tf.Tensor, w: tf.Tensor) => tf.sum(tf.maxPool(tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'), 3, 2, 'same')))([
+      tf.ones([1, 8, 8, 4]),
+      tf.ones([3, 3, 4, 1]),
+    ]);
   });
   assert.equal(tf.memory().numTensors, before);
 });
@@ -199,7 +221,10 @@ async function checkBatchNormLayer(shape: [number, number, number, number]): Pro
       const dx = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(layer.apply(xx, { training: true }) as tf.Tensor, rt)))(xt);
       return [value, ...vars.map((v) => grads[v.name]), dx].map((t) => t.dataSync().slice() as Float32Array);
     });
-    const moving = layer.getWeights().slice(2).map((t) => t.dataSync().slice() as Float32Array);
+    const moving = layer
+      .getWeights()
+      .slice(2)
+      .map((t) => t.dataSync().slice() as Float32Array);
     layer.weights.forEach((w) => w.dispose());
     return [...out, ...moving];
   };
@@ -220,14 +245,23 @@ test('BatchNormalization layer in training mode (fused on wasm) matches the stoc
 });
 
 test('softmax + cross-entropy, relu, add, dropout-free zoo models: whole-model gradients match cpu', async () => {
-  for (const [arch, size] of [['mini-xception', 16], ['simpler-cnn', 16]] as const) {
+  for (const [arch, size] of [
+    ['mini-xception', 16],
+    ['simpler-cnn', 16],
+  ] as const) {
     await setupBackend('cpu');
     const model = buildModel(arch, { inputSize: size, numClasses: 3, dropout: 0 });
     // Seeded weights (gamma near 1) so the check is deterministic; 4 samples so the last layers'
     // batch norm (1x1 maps in simpler-cnn) has more than two values per channel.
     const weights = model.weights.map((w) => (/gamma/.test(w.name) ? rand(w.shape as number[], 0.8, 1.2) : rand(w.shape as number[], -0.3, 0.3)));
     const x = rand([4, size, size, 1]);
-    const y = tf.tidy(() => tf.oneHot(tf.tensor1d([0, 2, 1, 0], 'int32'), 3).dataSync().slice() as Float32Array);
+    const y = tf.tidy(
+      () =>
+        tf
+          .oneHot(tf.tensor1d([0, 2, 1, 0], 'int32'), 3)
+          .dataSync()
+          .slice() as Float32Array,
+    );
     const run = async (backend: 'cpu' | 'wasm') => {
       await setupBackend(backend);
       model.setWeights(weights.map((w) => tf.tensor(w.data, w.shape)));
@@ -263,7 +297,9 @@ test('gradient kernels do not leak tensors', async () => {
   const f = tf.randomNormal([3, 3, 4, 1]);
   const g = () =>
     tf.tidy(() => {
-      const [a, b] = tf.grads((xx: tf.Tensor, ff: tf.Tensor) => tf.sum(tf.maxPool(tf.depthwiseConv2d(xx as tf.Tensor4D, ff as tf.Tensor4D, 1, 'same'), 3, 2, 'same')))([x, f]);
+      const [a, b] = tf.grads((xx: tf.Tensor, ff: tf.Tensor) =>
+        tf.sum(tf.maxPool(tf.depthwiseConv2d(xx as tf.Tensor4D, ff as tf.Tensor4D, 1, 'same'), 3, 2, 'same')),
+      )([x, f]);
       return tf.add(tf.sum(a), tf.sum(b));
     });
   g().dispose();

@@ -14,14 +14,14 @@ const CLASSES = 2;
 /** Separable synthetic task: class 0 has a bright top half, class 1 a bright bottom half, plus noise. */
 function batch(n: number, seed: number): { x: Float32Array; y: Float32Array } {
   let s = seed >>> 0;
-  const rand = () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  const rand = () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
   const x = new Float32Array(n * SIZE * SIZE);
   const y = new Float32Array(n * CLASSES);
   for (let i = 0; i < n; i++) {
     const c = rand() < 0.5 ? 0 : 1;
     y[i * CLASSES + c] = 1;
     for (let r = 0; r < SIZE; r++) {
-      const bright = (r < SIZE / 2) === (c === 0) ? 0.6 : -0.6;
+      const bright = r < SIZE / 2 === (c === 0) ? 0.6 : -0.6;
       for (let col = 0; col < SIZE; col++) x[(i * SIZE + r) * SIZE + col] = bright + (rand() * 2 - 1) * 0.5;
     }
   }
@@ -50,8 +50,14 @@ function maxRelDiff(a: Float32Array[], b: Float32Array[]): number {
 }
 
 test('shards cover the batch contiguously with sizes differing by at most one', () => {
-  assert.deepEqual(shardRanges(7, 2), [[0, 4], [4, 3]]);
-  assert.deepEqual(shardRanges(2, 4), [[0, 1], [1, 1]]);
+  assert.deepEqual(shardRanges(7, 2), [
+    [0, 4],
+    [4, 3],
+  ]);
+  assert.deepEqual(shardRanges(2, 4), [
+    [0, 1],
+    [1, 1],
+  ]);
   assert.deepEqual(shardRanges(32, 1), [[0, 32]]);
 });
 
@@ -76,7 +82,9 @@ test('200 steps on a separable task converge on stock tfjs-cpu and on the wasm e
   }
   const tail = (l: number[]) => l.slice(-20).reduce((a, b) => a + b, 0) / 20;
   const [lc, lw] = [tail(cpuLoss), tail(wasmLoss)];
-  console.log(`# mean loss of the last 20 steps: tfjs-cpu ${lc.toFixed(4)}, wasm engine ${lw.toFixed(4)} (first step ${cpuLoss[0].toFixed(3)} / ${wasmLoss[0].toFixed(3)})`);
+  console.log(
+    `# mean loss of the last 20 steps: tfjs-cpu ${lc.toFixed(4)}, wasm engine ${lw.toFixed(4)} (first step ${cpuLoss[0].toFixed(3)} / ${wasmLoss[0].toFixed(3)})`,
+  );
   assert.ok(Math.abs(cpuLoss[0] - wasmLoss[0]) < 1e-4, 'first-step losses must agree (same weights, same batch)');
   // Stated tolerance: both below 0.15 (from ln 2 = 0.69) and within 0.05 of each other.
   assert.ok(lc < 0.15 && lw < 0.15, `did not converge: cpu ${lc}, wasm ${lw}`);
@@ -123,8 +131,16 @@ test('no tensor growth over many steps, in-thread and in workers', async () => {
       const before = await trainer.memory!();
       for (let i = 0; i < 40; i++) await trainer.trainStep(x, y, 8);
       const after = await trainer.memory!();
-      assert.deepEqual(after.map((m) => m.numTensors), before.map((m) => m.numTensors), `workers=${workers}: tensors grew`);
-      assert.deepEqual(after.map((m) => m.numBytes), before.map((m) => m.numBytes), `workers=${workers}: bytes grew`);
+      assert.deepEqual(
+        after.map((m) => m.numTensors),
+        before.map((m) => m.numTensors),
+        `workers=${workers}: tensors grew`,
+      );
+      assert.deepEqual(
+        after.map((m) => m.numBytes),
+        before.map((m) => m.numBytes),
+        `workers=${workers}: bytes grew`,
+      );
     } finally {
       await trainer.dispose();
     }

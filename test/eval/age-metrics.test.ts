@@ -21,11 +21,37 @@ test('age metrics: MAE, RMSE, bias, median, within 5/10 years, per decade / gend
   assert.equal(m.medianAbsError, 4);
   assert.equal(m.within5, 4 / 5);
   assert.equal(m.within10, 1);
-  assert.deepEqual(m.perDecade.map((r) => [r.value, r.n, r.mae, r.bias]), [['0-9', 1, 4, 4], ['20-29', 1, 5, -5], ['30-39', 1, 0, 0], ['40-49', 1, 3, 3], ['70+', 1, 10, -10]]);
-  assert.deepEqual(m.perGender.map((r) => [r.value, r.n, r.mae]), [['woman', 3, 7 / 3], ['man', 2, 7.5]]);
-  assert.deepEqual(m.perRace.map((r) => [r.value, r.n]), [['white', 2], ['black', 1], ['asian', 1], ['unknown', 1]]);
+  assert.deepEqual(
+    m.perDecade.map((r) => [r.value, r.n, r.mae, r.bias]),
+    [
+      ['0-9', 1, 4, 4],
+      ['20-29', 1, 5, -5],
+      ['30-39', 1, 0, 0],
+      ['40-49', 1, 3, 3],
+      ['70+', 1, 10, -10],
+    ],
+  );
+  assert.deepEqual(
+    m.perGender.map((r) => [r.value, r.n, r.mae]),
+    [
+      ['woman', 3, 7 / 3],
+      ['man', 2, 7.5],
+    ],
+  );
+  assert.deepEqual(
+    m.perRace.map((r) => [r.value, r.n]),
+    [
+      ['white', 2],
+      ['black', 1],
+      ['asian', 1],
+      ['unknown', 1],
+    ],
+  );
   assert.equal(m.range, undefined);
-  assert.deepEqual(m.binned.map((b) => b.from), [5, 25, 35, 40, 70]);
+  assert.deepEqual(
+    m.binned.map((b) => b.from),
+    [5, 25, 35, 40, 70],
+  );
   const gaps = ageGaps(m);
   assert.equal(gaps.womenMinusMen, Math.round((7 / 3 - 7.5) * 1000) / 1000);
   assert.equal(gaps.worstEthnicGroup, undefined, 'groups under 30 samples are not ranked');
@@ -58,7 +84,12 @@ test('age range: validation residual quantiles per band of predicted age; covera
   const [lo, hi] = ageRange(32, spec);
   assert.ok(Math.abs(lo - 23) < 0.011 && Math.abs(hi - 41) < 0.011);
   assert.ok(ageRange(0.2, spec)[0] >= 0, 'never below 0');
-  const m = ageMetrics(truth, pred, truth.map(() => undefined), spec);
+  const m = ageMetrics(
+    truth,
+    pred,
+    truth.map(() => undefined),
+    spec,
+  );
   assert.ok(m.range && Math.abs(m.range.coverage - 0.9) < 0.02, `coverage ${m.range?.coverage}`);
   assert.ok(Math.abs(m.range!.meanWidth - (18 + 1.8) / 2) < 0.05);
 });

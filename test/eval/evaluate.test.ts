@@ -49,8 +49,18 @@ test('per-group accuracy and age bands', () => {
     { value: 'woman', n: 2, correct: 1, accuracy: 0.5 },
     { value: 'man', n: 2, correct: 2, accuracy: 1 },
   ]);
-  assert.deepEqual(g.ageBand!.map((r) => r.value), ['3-9', '18-29', '30-44', '60+']);
-  assert.deepEqual(g.race!.map((r) => [r.value, r.n]), [['white', 2], ['black', 1], ['unknown', 1]]);
+  assert.deepEqual(
+    g.ageBand!.map((r) => r.value),
+    ['3-9', '18-29', '30-44', '60+'],
+  );
+  assert.deepEqual(
+    g.race!.map((r) => [r.value, r.n]),
+    [
+      ['white', 2],
+      ['black', 1],
+      ['unknown', 1],
+    ],
+  );
   assert.equal(ageBand(17), '10-17');
   assert.equal(ageBand(18), '18-29');
 });
@@ -109,8 +119,21 @@ test('evaluate: hand-made UTKFace-style case end to end (decode, confusion, grou
     [2, 1],
     [1, 2],
   ]); // rows: woman, man
-  assert.deepEqual(all.groups.gender!.map((g) => [g.value, g.correct, g.n]), [['woman', 2, 3], ['man', 2, 3]]);
-  assert.deepEqual(all.groups.race!.map((g) => [g.value, g.correct, g.n]), [['white', 3, 3], ['black', 1, 2], ['asian', 0, 1]]);
+  assert.deepEqual(
+    all.groups.gender!.map((g) => [g.value, g.correct, g.n]),
+    [
+      ['woman', 2, 3],
+      ['man', 2, 3],
+    ],
+  );
+  assert.deepEqual(
+    all.groups.race!.map((g) => [g.value, g.correct, g.n]),
+    [
+      ['white', 3, 3],
+      ['black', 1, 2],
+      ['asian', 0, 1],
+    ],
+  );
   const adults = await evaluate({ ...base, split: 'train', testFraction: 0, adults: true });
   assert.equal(adults.metrics.n, 4);
   assert.equal(adults.metrics.accuracy, 0.75);

@@ -17,7 +17,7 @@ describe('ensemble of trained models as one layers model', () => {
     await setupBackend();
   });
 
-  it('averages the members\' probabilities; saves, loads and exports to ONNX with the same outputs', async () => {
+  it("averages the members' probabilities; saves, loads and exports to ONNX with the same outputs", async () => {
     const members = [1, 2, 3].map((seed) => {
       const m = buildModel(seed === 3 ? 'tiny-xception' : 'mini-xception', { inputSize: 48, channels: 1, numClasses: 7 });
       randomiseBatchNorm(m, seed);
@@ -33,7 +33,10 @@ describe('ensemble of trained models as one layers model', () => {
     try {
       assert.equal(ens.outputs[0].shape[1], 7);
       assert.equal(ens.getLayer(ENSEMBLE_OUTPUT).getClassName(), 'Average');
-      assert.equal(ens.countParams(), members.reduce((a, m) => a + m.countParams(), 0));
+      assert.equal(
+        ens.countParams(),
+        members.reduce((a, m) => a + m.countParams(), 0),
+      );
       assert.ok(maxAbsDiff(await tfjsPredict(ens, x, shape), want) <= 1e-6);
       // The members are untouched and independent of the ensemble.
       assert.ok(maxAbsDiff(await tfjsPredict(members[0], x, shape), each[0]) === 0);

@@ -72,8 +72,14 @@ test('class count changes only the head', () => {
 });
 
 test('bad requests give user errors that name the problem', () => {
-  assert.throws(() => buildModel('resnet-152', { inputSize: 48, numClasses: 7 }), (e: unknown) => e instanceof UserError && /unknown architecture "resnet-152"/.test(e.message));
-  assert.throws(() => buildModel('mini-xception', { inputSize: 4, numClasses: 7 }), (e: unknown) => e instanceof UserError && /smallest input it accepts is 5/.test(e.message));
+  assert.throws(
+    () => buildModel('resnet-152', { inputSize: 48, numClasses: 7 }),
+    (e: unknown) => e instanceof UserError && /unknown architecture "resnet-152"/.test(e.message),
+  );
+  assert.throws(
+    () => buildModel('mini-xception', { inputSize: 4, numClasses: 7 }),
+    (e: unknown) => e instanceof UserError && /smallest input it accepts is 5/.test(e.message),
+  );
   assert.throws(() => buildModel('big-xception', { inputSize: 6, numClasses: 7 }), UserError);
   assert.throws(() => buildModel('simpler-cnn', { inputSize: 96, numClasses: 7 }), /too large/);
   assert.throws(() => buildModel('mini-xception', { inputSize: 48, numClasses: 1 }), /classes/);

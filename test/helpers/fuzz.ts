@@ -37,7 +37,10 @@ type Mutation =
   | { kind: 'duplicate'; at: number; len: number };
 
 /** A position: in the header (first 64 bytes, where the sizes and chunk lengths live) or anywhere. */
-const position = fc.oneof(fc.integer({ min: 0, max: 63 }).map((i) => ({ header: i })), fc.double({ min: 0, max: 1, noNaN: true }).map((f) => ({ frac: f })));
+const position = fc.oneof(
+  fc.integer({ min: 0, max: 63 }).map((i) => ({ header: i })),
+  fc.double({ min: 0, max: 1, noNaN: true }).map((f) => ({ frac: f })),
+);
 
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), xor: fc.integer({ min: 1, max: 255 }) }),
@@ -87,7 +90,10 @@ const token = fc.stringMatching(/^[A-Za-z0-9!#$&^_.+-]{0,12}$/);
 const headerText = fc.stringMatching(/^[\x20-\x7e]{0,40}$/);
 
 export const contentType: fc.Arbitrary<string | undefined> = fc.oneof(
-  { weight: 6, arbitrary: fc.constantFrom('image/jpeg', 'image/png', 'image/gif', 'image/webp', 'application/octet-stream', 'image/jpeg; charset=utf-8', 'IMAGE/PNG') },
+  {
+    weight: 6,
+    arbitrary: fc.constantFrom('image/jpeg', 'image/png', 'image/gif', 'image/webp', 'application/octet-stream', 'image/jpeg; charset=utf-8', 'IMAGE/PNG'),
+  },
   { weight: 2, arbitrary: fc.constantFrom('image/*', 'text/plain', 'application/json', 'multipart/form-data', 'multipart/form-data; boundary=', undefined) },
   { weight: 1, arbitrary: fc.tuple(token, token).map(([a, b]) => `${a}/${b}`) },
   { weight: 1, arbitrary: headerText },
@@ -101,7 +107,24 @@ export const queryString: fc.Arbitrary<string> = fc.oneof(
       fc.tuple(
         fc.oneof(fc.constantFrom('minFaceSize', 'crops', 'task', 'method', 'class', 'minFaceSize[]', '__proto__', 'constructor'), token),
         fc.oneof(
-          fc.constantFrom('1', '0', '-1', '1e9', 'NaN', 'true', 'false', 'emotion', 'gender', 'guided', 'gradcam', 'guided-gradcam', 'happy', 'woman', '', 'x'.repeat(200)),
+          fc.constantFrom(
+            '1',
+            '0',
+            '-1',
+            '1e9',
+            'NaN',
+            'true',
+            'false',
+            'emotion',
+            'gender',
+            'guided',
+            'gradcam',
+            'guided-gradcam',
+            'happy',
+            'woman',
+            '',
+            'x'.repeat(200),
+          ),
           fc.integer().map(String),
           headerText,
         ),
@@ -124,8 +147,14 @@ function multipartBody(seeds: Record<string, Buffer>): fc.Arbitrary<{ boundary: 
   const part = fc.record({
     name: fc.oneof(fc.constantFrom('image', 'file', 'note', '__proto__', ''), token),
     filename: fc.option(fc.oneof(fc.constantFrom('a.jpg', 'x.png', '../../etc/passwd', ''), token), { nil: undefined }),
-    type: fc.option(contentType.map((t) => t ?? ''), { nil: undefined }),
-    data: fc.oneof(mutatedImage(seeds), headerText.map((s) => Buffer.from(s))),
+    type: fc.option(
+      contentType.map((t) => t ?? ''),
+      { nil: undefined },
+    ),
+    data: fc.oneof(
+      mutatedImage(seeds),
+      headerText.map((s) => Buffer.from(s)),
+    ),
   });
   return fc
     .record({
@@ -159,15 +188,21 @@ export function fuzzRequest(seeds: Record<string, Buffer>): fc.Arbitrary<FuzzReq
     headers: type === undefined ? {} : { 'content-type': type },
     body,
   }));
-  const form = fc.record({ route, query: queryString, mp: multipartBody(seeds), typeParams: fc.constantFrom('', '; charset=utf-8') }).map(({ route, query, mp, typeParams }): FuzzRequest => ({
-    method: 'POST',
-    path: query ? `${route}?${query}` : route,
-    headers: { 'content-type': `multipart/form-data; boundary=${mp.boundary}${typeParams}` },
-    body: mp.body,
-  }));
-  const other = fc.record({ method: fc.constantFrom('GET' as const, 'PUT' as const, 'DELETE' as const), route: fc.oneof(route, fc.constantFrom('/healthz', '/v1/models', '/models/emotion/model.json', '/wasm/x.wasm', '/app/../../package.json')), query: queryString }).map(
-    ({ method, route, query }): FuzzRequest => ({ method, path: query ? `${route}?${query}` : route, headers: {} }),
-  );
+  const form = fc
+    .record({ route, query: queryString, mp: multipartBody(seeds), typeParams: fc.constantFrom('', '; charset=utf-8') })
+    .map(({ route, query, mp, typeParams }): FuzzRequest => ({
+      method: 'POST',
+      path: query ? `${route}?${query}` : route,
+      headers: { 'content-type': `multipart/form-data; boundary=${mp.boundary}${typeParams}` },
+      body: mp.body,
+    }));
+  const other = fc
+    .record({
+      method: fc.constantFrom('GET' as const, 'PUT' as const, 'DELETE' as const),
+      route: fc.oneof(route, fc.constantFrom('/healthz', '/v1/models', '/models/emotion/model.json', '/wasm/x.wasm', '/app/../../package.json')),
+      query: queryString,
+    })
+    .map(({ method, route, query }): FuzzRequest => ({ method, path: query ? `${route}?${query}` : route, headers: {} }));
   return fc.oneof({ weight: 6, arbitrary: raw }, { weight: 3, arbitrary: form }, { weight: 1, arbitrary: other });
 }
 
@@ -182,7 +217,8 @@ export function checkAnswer(req: FuzzRequest, status: number, type: string, body
     } catch {
       return `${status} body is not JSON for ${req.method} ${req.path}`;
     }
-    if (typeof e.error !== 'string' || typeof e.message !== 'string' || e.statusCode !== status) return `${status} error body lacks error/message/statusCode: ${body.toString('utf8', 0, 200)}`;
+    if (typeof e.error !== 'string' || typeof e.message !== 'string' || e.statusCode !== status)
+      return `${status} error body lacks error/message/statusCode: ${body.toString('utf8', 0, 200)}`;
     return undefined;
   }
   if (req.method === 'POST' && status === 200) {

@@ -15,7 +15,8 @@ function touch(dir: string, names: string[]): void {
   }
 }
 
-const rel = (dir: string, items: Array<{ file: string; error?: string }>) => items.map((i) => (i.error ? `${path.relative(dir, i.file)}: ${i.error}` : path.relative(dir, i.file)));
+const rel = (dir: string, items: Array<{ file: string; error?: string }>) =>
+  items.map((i) => (i.error ? `${path.relative(dir, i.file)}: ${i.error}` : path.relative(dir, i.file)));
 
 test('a directory: its images, recursively, folder by folder in name order; other files, hidden files and hidden folders skipped', () => {
   const dir = path.join(root, 'photos');
@@ -80,7 +81,9 @@ test('inputs that yield nothing are one item with an error, named by the input i
   assert.deepEqual(expandInput(noMatch), [{ file: noMatch, error: 'no files match' }]);
   assert.deepEqual(expandInput(path.join(dir, 'nodir', '*.jpg')), [{ file: path.join(dir, 'nodir', '*.jpg'), error: 'no files match' }]);
   assert.deepEqual(expandInput(path.join(dir, 'empty')), [{ file: path.join(dir, 'empty'), error: 'directory contains no images' }]);
-  assert.deepEqual(expandInput(path.join(dir, 'empty'), { extensions: new Set([...IMAGE_EXTENSIONS, '.mp4']) }), [{ file: path.join(dir, 'empty'), error: 'directory contains no images or videos' }]);
+  assert.deepEqual(expandInput(path.join(dir, 'empty'), { extensions: new Set([...IMAGE_EXTENSIONS, '.mp4']) }), [
+    { file: path.join(dir, 'empty'), error: 'directory contains no images or videos' },
+  ]);
   // glob: false (list entries) takes a pattern literally; an existing file with glob characters is itself.
   assert.deepEqual(expandInput(path.join(dir, '*.txt'), { glob: false }), [{ file: path.join(dir, '*.txt'), error: 'no such file' }]);
   assert.deepEqual(expandInput(path.join(dir, 'lit[1].jpg')), [{ file: path.join(dir, 'lit[1].jpg') }]);
@@ -90,11 +93,17 @@ test('URLs pass through; expandInputs keeps the order of the inputs', () => {
   const dir = path.join(root, 'order');
   touch(dir, ['a.jpg', 'b.jpg']);
   const out = expandInputs(['https://example.org/x.jpg', path.join(dir, 'b.jpg'), dir, 'http://example.org/y.png']);
-  assert.deepEqual(out.map((i) => i.file), ['https://example.org/x.jpg', path.join(dir, 'b.jpg'), path.join(dir, 'a.jpg'), path.join(dir, 'b.jpg'), 'http://example.org/y.png']);
+  assert.deepEqual(
+    out.map((i) => i.file),
+    ['https://example.org/x.jpg', path.join(dir, 'b.jpg'), path.join(dir, 'a.jpg'), path.join(dir, 'b.jpg'), 'http://example.org/y.png'],
+  );
   assert.ok(out.every((i) => i.error === undefined));
 });
 
 test('comparePaths: folder by folder, English collation, code point order on ties', () => {
   const paths = ['b/a.jpg', 'a.jpg', 'B.jpg', 'a/z.jpg', 'b.jpg', 'A.jpg'].map((p) => p.split('/').join(path.sep));
-  assert.deepEqual(paths.sort(comparePaths), ['a/z.jpg', 'a.jpg', 'A.jpg', 'b/a.jpg', 'b.jpg', 'B.jpg'].map((p) => p.split('/').join(path.sep)));
+  assert.deepEqual(
+    paths.sort(comparePaths),
+    ['a/z.jpg', 'a.jpg', 'A.jpg', 'b/a.jpg', 'b.jpg', 'B.jpg'].map((p) => p.split('/').join(path.sep)),
+  );
 });

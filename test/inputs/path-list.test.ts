@@ -33,14 +33,17 @@ test('readPathList: errors name the list (missing, a directory, an entry longer 
     for await (const _ of readPathList(src)) void _;
   };
   // The library names the list, not a command-line flag; the reason is typed.
-  const is = (reason: string, message: RegExp) => (err: unknown) => err instanceof PathListError && err.reason === reason && message.test(err.message) && !err.message.includes('--');
+  const is = (reason: string, message: RegExp) => (err: unknown) =>
+    err instanceof PathListError && err.reason === reason && message.test(err.message) && !err.message.includes('--');
   await assert.rejects(collect(path.join(dir, 'nope.txt')), is('list-missing', /^path list ".*nope\.txt": no such file$/));
   await assert.rejects(collect(dir), is('list-is-directory', /^path list ".*": is a directory/));
   await assert.rejects(list(Buffer.alloc(MAX_LIST_ENTRY_BYTES + 10, 0x41)), is('list-not-paths', /entry 1 is longer than 65536 bytes: not a list of paths/));
 });
 
 const png = path.join(dir, 'face.png');
-await sharp({ create: { width: 48, height: 48, channels: 3, background: '#a87' } }).png().toFile(png);
+await sharp({ create: { width: 48, height: 48, channels: 3, background: '#a87' } })
+  .png()
+  .toFile(png);
 
 test('classify with more than 64 KB of arguments runs (onnxruntime-node 1.29/1.30 crashed with SIGSEGV past ~30 KB)', async () => {
   // The shipped models in the onnx runtime: the crash was in onnxruntime's native library.
@@ -50,7 +53,10 @@ test('classify with more than 64 KB of arguments runs (onnxruntime-node 1.29/1.3
   const r = runCli(args);
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /^facecls: 500 of 501 input\(s\) failed\n$/);
-  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { file: string; faces?: unknown[]; error?: string });
+  const lines = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { file: string; faces?: unknown[]; error?: string });
   assert.equal(lines.length, 501);
   assert.equal(lines[0].faces?.length, 1, 'the real image was classified');
   assert.ok(lines.slice(1).every((l) => /no such file/.test(String(l.error))));
@@ -65,9 +71,18 @@ test('classify --files-from: a list file and standard input (NUL-separated), aft
   fs.writeFileSync(listFile, [png, sub, path.join(dir, 'gone.jpg'), path.join(dir, '*.png')].join('\n') + '\n');
   const r = runCli(['classify', '--json', '--crops', '--files-from', listFile, png]);
   assert.equal(r.code, 1, r.stderr);
-  const files = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { file: string; error?: string });
-  assert.deepEqual(files.map((f) => path.relative(dir, f.file)), ['face.png', 'face.png', 'sub/b.png', 'gone.jpg', '*.png']);
-  assert.deepEqual(files.map((f) => f.error === undefined), [true, true, true, false, false]);
+  const files = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { file: string; error?: string });
+  assert.deepEqual(
+    files.map((f) => path.relative(dir, f.file)),
+    ['face.png', 'face.png', 'sub/b.png', 'gone.jpg', '*.png'],
+  );
+  assert.deepEqual(
+    files.map((f) => f.error === undefined),
+    [true, true, true, false, false],
+  );
   assert.match(r.stderr, /2 of 5 input\(s\) failed/);
 
   const stdin = runCli(['classify', '--csv', '--crops', '--files-from', '-'], { input: Buffer.from(`${png}\0${path.join(sub, 'b.png')}\0`) });
@@ -85,7 +100,10 @@ test('classify --files-from: a list file and standard input (NUL-separated), aft
 test('classify refuses devices, FIFOs and files over --max-bytes per input; the batch goes on', async () => {
   const r = runCli(['classify', '--json', '--crops', '/dev/zero', png, '--max-bytes', '1K']);
   assert.equal(r.code, 1, r.stderr);
-  const [zero, ok] = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { error?: string; faces?: unknown[] });
+  const [zero, ok] = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { error?: string; faces?: unknown[] });
   assert.match(String(zero.error), /a character device, not a regular file: refused/);
   assert.ok(ok.faces, 'a 48x48 PNG is under 1 KiB');
   const small = runCli(['classify', '--json', '--crops', png, '--max-bytes', '100']);

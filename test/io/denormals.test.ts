@@ -40,8 +40,14 @@ test('saveModel writes denormal weights as zero and leaves the live model untouc
   assert.equal(Object.is(saved[1], -0) || saved[1] === 0, true);
   assert.equal(saved[2], 0.25);
   // Every other weight is byte-identical.
-  const a = m.getWeights().slice(1).map((w) => Array.from(w.dataSync()));
-  const b = loaded.model.getWeights().slice(1).map((w) => Array.from(w.dataSync()));
+  const a = m
+    .getWeights()
+    .slice(1)
+    .map((w) => Array.from(w.dataSync()));
+  const b = loaded.model
+    .getWeights()
+    .slice(1)
+    .map((w) => Array.from(w.dataSync()));
   assert.deepEqual(b, a);
   assert.ok(fs.existsSync(path.join(out, 'weights.bin')));
   replaced.dispose();

@@ -22,7 +22,11 @@ test('save -> load round trip gives identical predictions and keeps metadata', a
   await saveModel(m, out, testMeta('emotion', 48, 1, { arch: 'mini-xception' }));
   assert.ok(fs.existsSync(path.join(out, 'model.json')));
   assert.ok(fs.existsSync(path.join(out, 'weights.bin')));
-  assert.deepEqual(fs.readdirSync(out).filter((f) => f.endsWith('.tmp')), [], 'no temp files left');
+  assert.deepEqual(
+    fs.readdirSync(out).filter((f) => f.endsWith('.tmp')),
+    [],
+    'no temp files left',
+  );
   const loaded = await loadModel(out);
   assert.equal(loaded.meta.task, 'emotion');
   assert.equal(loaded.meta.arch, 'mini-xception');
@@ -77,7 +81,10 @@ test('writeFileAtomic: an unwritable target is a WriteFileError naming it, and n
   const out = tmpDir();
   const asDir = path.join(out, 'd.png');
   fs.mkdirSync(asDir);
-  assert.throws(() => writeFileAtomic(asDir, 'x'), (e: Error) => e instanceof WriteFileError && e instanceof UserError && /^cannot write ".*d\.png": is a directory$/.test(e.message));
+  assert.throws(
+    () => writeFileAtomic(asDir, 'x'),
+    (e: Error) => e instanceof WriteFileError && e instanceof UserError && /^cannot write ".*d\.png": is a directory$/.test(e.message),
+  );
   const fileParent = path.join(out, 'plain');
   fs.writeFileSync(fileParent, 'x');
   assert.throws(() => writeFileAtomic(path.join(fileParent, 'a.png'), 'x'), /cannot write ".*plain\/a\.png": a parent of the path is not a directory/);
@@ -87,5 +94,8 @@ test('writeFileAtomic: an unwritable target is a WriteFileError naming it, and n
   assert.deepEqual(fs.readdirSync(asDir), []);
   writeFileAtomic(path.join(out, 'ok.png'), 'data');
   assert.equal(fs.readFileSync(path.join(out, 'ok.png'), 'utf8'), 'data');
-  assert.deepEqual(fs.readdirSync(out).filter((f) => f.endsWith('.tmp')), []);
+  assert.deepEqual(
+    fs.readdirSync(out).filter((f) => f.endsWith('.tmp')),
+    [],
+  );
 });

@@ -3,13 +3,21 @@ import assert from 'node:assert/strict';
 import { csvCell, csvHeader, csvRows } from '../../src/output/csv.js';
 
 test('csvCell quotes commas, quotes and newlines; empty for undefined', () => {
-  assert.deepEqual([csvCell('a'), csvCell('a,b'), csvCell('say "hi"'), csvCell('x\ny'), csvCell(undefined), csvCell(0.5)], ['a', '"a,b"', '"say ""hi"""', '"x\ny"', '', '0.5']);
+  assert.deepEqual(
+    [csvCell('a'), csvCell('a,b'), csvCell('say "hi"'), csvCell('x\ny'), csvCell(undefined), csvCell(0.5)],
+    ['a', '"a,b"', '"say ""hi"""', '"x\ny"', '', '0.5'],
+  );
 });
 
 test('one row per face; a file without faces or with an error is one row with the same column count', () => {
   const header = csvHeader(['happy', 'sad'], ['woman', 'man']).split(',');
   assert.deepEqual(header, ['file', 'width', 'height', 'face', 'x', 'y', 'w', 'h', 'score', 'emotion', 'happy', 'sad', 'gender', 'woman', 'man', 'error']);
-  const face = { box: [1, 2, 30, 40] as [number, number, number, number], score: 0.9, emotion: { label: 'sad', scores: { happy: 0.2, sad: 0.8 } }, gender: { label: 'man', scores: { woman: 0.3, man: 0.7 } } };
+  const face = {
+    box: [1, 2, 30, 40] as [number, number, number, number],
+    score: 0.9,
+    emotion: { label: 'sad', scores: { happy: 0.2, sad: 0.8 } },
+    gender: { label: 'man', scores: { woman: 0.3, man: 0.7 } },
+  };
   const rows = csvRows({ file: 'a,b.jpg', width: 100, height: 80, faces: [face, face] }, ['happy', 'sad'], ['woman', 'man']);
   assert.deepEqual(rows, ['"a,b.jpg",100,80,0,1,2,30,40,0.9,sad,0.2,0.8,man,0.3,0.7,', '"a,b.jpg",100,80,1,1,2,30,40,0.9,sad,0.2,0.8,man,0.3,0.7,']);
   const [err] = csvRows({ file: 'x.jpg', error: 'no such file' }, ['happy', 'sad'], ['woman', 'man']);

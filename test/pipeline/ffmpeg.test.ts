@@ -23,9 +23,19 @@ test('variable frame rate video: frame times match the pictures', { skip: !hasFf
   // (r_frame_rate 30, average 18.75: ffmpeg's own choice of output rate would be 30)
   const clip = path.join(dir, 'vfr.mp4');
   ffmpeg([
-    '-f', 'lavfi', '-i', 'color=c=red:size=32x24:rate=30:duration=2',
-    '-vf', "drawbox=x=0:y=0:w=iw:h=ih:color=blue:t=fill:enable='gte(t,1)',select='gte(t,1)+not(mod(n,3))'",
-    '-fps_mode', 'vfr', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', clip,
+    '-f',
+    'lavfi',
+    '-i',
+    'color=c=red:size=32x24:rate=30:duration=2',
+    '-vf',
+    "drawbox=x=0:y=0:w=iw:h=ih:color=blue:t=fill:enable='gte(t,1)',select='gte(t,1)+not(mod(n,3))'",
+    '-fps_mode',
+    'vfr',
+    '-c:v',
+    'libx264',
+    '-pix_fmt',
+    'yuv420p',
+    clip,
   ]);
   const info = probeVideo(clip);
   assert.ok(info.fps > 10 && info.fps < 30, `average rate between the two parts, got ${info.fps}`);

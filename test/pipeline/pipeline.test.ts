@@ -14,7 +14,12 @@ import { tmpDir } from '../helpers/tmp.js';
 import { encoder, frame, pngBomb, randomModels, utkSkip } from './fixtures.js';
 
 function checkShape(f: FaceResult): void {
-  assert.deepEqual(Object.keys(f).sort().filter((k) => k !== 'keypoints'), ['box', 'emotion', 'gender', 'score']);
+  assert.deepEqual(
+    Object.keys(f)
+      .sort()
+      .filter((k) => k !== 'keypoints'),
+    ['box', 'emotion', 'gender', 'score'],
+  );
   if (f.keypoints) assert.deepEqual(Object.keys(f.keypoints), [...KEYPOINT_NAMES]);
   assert.equal(f.box.length, 4);
   assert.ok(f.score > 0 && f.score <= 1);
@@ -39,13 +44,25 @@ test('FaceClassifier: every face, result shape, one batched step for both models
     fc.group.run = (batches, n) => (calls.push([batches.length, n]), run(batches, n));
     const faces = await fc.classify(f.image);
     assert.deepEqual(calls, [[2, 3]], 'all faces of the frame, both models, in one batched step');
-    assert.equal(matchDetections(f.faces, faces.map((x) => ({ box: x.box, score: x.score }))).truePositives, 3);
+    assert.equal(
+      matchDetections(
+        f.faces,
+        faces.map((x) => ({ box: x.box, score: x.score })),
+      ).truePositives,
+      3,
+    );
     faces.forEach(checkShape);
-    assert.ok(faces.every((x) => x.keypoints), 'BlazeFace gives keypoints');
+    assert.ok(
+      faces.every((x) => x.keypoints),
+      'BlazeFace gives keypoints',
+    );
     assert.equal(JSON.parse(JSON.stringify(faces)).length, 3);
     // Detection alone: the same boxes and keypoints, no classifier step.
     const detected = await fc.detect(f.image);
-    assert.deepEqual(detected, faces.map((x) => ({ box: x.box, score: x.score, keypoints: x.keypoints })));
+    assert.deepEqual(
+      detected,
+      faces.map((x) => ({ box: x.box, score: x.score, keypoints: x.keypoints })),
+    );
     assert.deepEqual(calls, [[2, 3]], 'detect runs no classifier');
 
     // Encoded inputs: path, buffer; PNG grey/RGBA/16-bit, WebP, GIF, CMYK JPEG, EXIF-rotated JPEG.
@@ -91,7 +108,9 @@ test('bad inputs: clear errors naming the input; no faces is an empty list', asy
   const fc = await FaceClassifier.load({ emotionModel: m.emotion, genderModel: m.gender, maxPixels: 50_000_000 });
   const dir = tmpDir();
   try {
-    const good = await sharp({ create: { width: 320, height: 240, channels: 3, background: '#777' } }).jpeg().toBuffer();
+    const good = await sharp({ create: { width: 320, height: 240, channels: 3, background: '#777' } })
+      .jpeg()
+      .toBuffer();
     fs.writeFileSync(path.join(dir, 'empty.jpg'), '');
     fs.writeFileSync(path.join(dir, 'text.jpg'), 'this is not an image\n');
     fs.writeFileSync(path.join(dir, 'trunc.jpg'), good.subarray(0, Math.floor(good.length / 3)));
@@ -130,12 +149,21 @@ test('tracker: ids follow faces by IoU; smoothing averages a window', () => {
   });
   const t = new FaceTracker({ window: 3 });
   const a = t.update([face(0, 0.9), face(200, 0.2)]);
-  assert.deepEqual(a.map((f) => f.track), [1, 2]);
+  assert.deepEqual(
+    a.map((f) => f.track),
+    [1, 2],
+  );
   const b = t.update([face(205, 0.1), face(3, 0.1)]); // order swapped, small motion
-  assert.deepEqual(b.map((f) => f.track), [2, 1]);
+  assert.deepEqual(
+    b.map((f) => f.track),
+    [2, 1],
+  );
   assert.equal(b[1].emotion!.label, 'happy', 'mean of 0.9 and 0.1 with the tie broken by the first label');
   const c = t.update([face(6, 0.0), face(400, 0.5)]);
-  assert.deepEqual(c.map((f) => f.track), [1, 3]);
+  assert.deepEqual(
+    c.map((f) => f.track),
+    [1, 3],
+  );
   assert.equal(c[0].emotion!.label, 'sad');
   assert.ok(Math.abs(c[0].emotion!.scores.happy - 1 / 3) < 1e-3);
   const raw = new FaceTracker().update([face(0, 0.7)]);
@@ -158,7 +186,7 @@ test('annotatePng draws onto a same-size PNG', async () => {
   assert.deepEqual(px(50, 60), [40, 40, 40], 'inside the box untouched');
 });
 
-test('crop margins: a model card margin is converted to each detector\'s box framing', async () => {
+test("crop margins: a model card margin is converted to each detector's box framing", async () => {
   const { detectorMargin, DEFAULT_CROP_MARGIN } = await import('../../src/pipeline/face-classifier.js');
   assert.deepEqual(DEFAULT_CROP_MARGIN, { blazeface: -0.024, haar: -0.015 });
   assert.equal(detectorMargin('blazeface', 0.3), 0.262);

@@ -51,7 +51,10 @@ test('SaliencyOverlay: maps of the class each face shows, blended into a copy of
 
     const expected = { ...img, channels: 3 as const, data: new Uint8Array(img.data) };
     const maps = explainFaces(rt.model, rt.meta, img, crops, { method: 'guided', className: shown });
-    assert.deepEqual(maps.map((f) => f.label), shown);
+    assert.deepEqual(
+      maps.map((f) => f.label),
+      shown,
+    );
     blendSaliency(expected, maps);
     assert.deepEqual(out.data, expected.data, 'same maps and blend as src/viz');
     const ofPredicted = { ...img, channels: 3 as const, data: new Uint8Array(img.data) };

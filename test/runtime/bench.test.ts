@@ -20,14 +20,20 @@ describe('classify benchmark', () => {
         assert.ok(t.cpuMsPerFace > 0 && Number.isFinite(t.cpuMsPerFace));
       }
     }
-    assert.deepEqual(r.ratios.map((x) => x.model), ['emotion', 'gender', 'emotion+gender']);
+    assert.deepEqual(
+      r.ratios.map((x) => x.model),
+      ['emotion', 'gender', 'emotion+gender'],
+    );
     assert.ok(r.targets && r.targets.emotionGenderMsAtBatch1.target === 0.6 && r.targets.facesPerSecondBatched.target === 5000);
     // the shipped models (as their cards describe them) are the ones measured
     const shipped = ['emotion', 'gender'].map((task) => {
       const card = JSON.parse(fs.readFileSync(path.join(projectRoot(), 'models', task, MODEL_CARD_JSON), 'utf8')) as ModelCard;
       return `${card.input.size}x${card.input.size}x${card.input.channels}`;
     });
-    assert.deepEqual(r.models.map((m) => m.input), shipped);
+    assert.deepEqual(
+      r.models.map((m) => m.input),
+      shipped,
+    );
   });
 });
 

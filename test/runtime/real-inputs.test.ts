@@ -22,7 +22,11 @@ import { testMeta } from '../helpers/meta.js';
 function sampleFiles(dir: string, perFolder: number): string[] {
   const entries = fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name));
   const subdirs = entries.filter((e) => e.isDirectory());
-  if (subdirs.length === 0) return entries.filter((e) => e.isFile() && /\.(jpe?g|png)$/i.test(e.name)).slice(0, perFolder).map((e) => path.join(dir, e.name));
+  if (subdirs.length === 0)
+    return entries
+      .filter((e) => e.isFile() && /\.(jpe?g|png)$/i.test(e.name))
+      .slice(0, perFolder)
+      .map((e) => path.join(dir, e.name));
   return subdirs.flatMap((d) => sampleFiles(path.join(dir, d.name), perFolder));
 }
 
@@ -101,7 +105,10 @@ describe('onnxruntime vs tfjs on real inputs and shipped models', () => {
 
   const modelsDir = path.join(projectRoot(), 'models');
   const shipped = fs.existsSync(modelsDir)
-    ? fs.readdirSync(modelsDir).filter((d) => fs.existsSync(path.join(modelsDir, d, 'model.json'))).sort()
+    ? fs
+        .readdirSync(modelsDir)
+        .filter((d) => fs.existsSync(path.join(modelsDir, d, 'model.json')))
+        .sort()
     : [];
   if (shipped.length === 0) {
     it('shipped models', (t) => t.skip(`no shipped models in ${modelsDir} yet`));

@@ -139,7 +139,9 @@ describe('inference runtimes', () => {
     const d = path.join(tmpDir(), 'upsample');
     const inp = tf.input({ shape: [8, 8, 1] });
     const up = tf.layers.upSampling2d({ size: [2, 2], name: 'up' }).apply(inp) as tf.SymbolicTensor;
-    const out = tf.layers.activation({ activation: 'softmax' }).apply(tf.layers.globalAveragePooling2d({}).apply(tf.layers.conv2d({ filters: 2, kernelSize: 3 }).apply(up))) as tf.SymbolicTensor;
+    const out = tf.layers
+      .activation({ activation: 'softmax' })
+      .apply(tf.layers.globalAveragePooling2d({}).apply(tf.layers.conv2d({ filters: 2, kernelSize: 3 }).apply(up))) as tf.SymbolicTensor;
     const model = tf.model({ inputs: inp, outputs: out });
     await saveModel(model, d, { ...META, task: 'gender', labels: ['woman', 'man'], inputSize: 8 });
     model.dispose();
@@ -171,7 +173,10 @@ describe('inference runtimes', () => {
       process.env.FACECLS_RUNTIME = 'tfjs';
       assert.equal(parseRuntimeOption(undefined), 'tfjs');
       assert.equal(parseRuntimeOption('onnx'), 'onnx');
-      assert.throws(() => parseRuntimeOption('gpu'), (e: Error) => e instanceof UserError && e.reason === 'unknown-runtime' && /^runtime must be one of onnx, tfjs, got "gpu"$/.test(e.message));
+      assert.throws(
+        () => parseRuntimeOption('gpu'),
+        (e: Error) => e instanceof UserError && e.reason === 'unknown-runtime' && /^runtime must be one of onnx, tfjs, got "gpu"$/.test(e.message),
+      );
       process.env.FACECLS_RUNTIME = 'torch';
       assert.throws(() => parseRuntimeOption(undefined), /FACECLS_RUNTIME must be one of/);
     });
@@ -214,4 +219,3 @@ describe('inference runtimes', () => {
     assert.match(badOpset.stderr, /--opset must be an integer in \[13, 17\]/);
   });
 });
-

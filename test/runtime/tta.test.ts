@@ -17,7 +17,9 @@ const GENDER = testMeta('gender', 32, 3, { arch: 'tiny-xception' });
 /** Mirror by definition: pixel (y, x) of the mirror is pixel (y, s - 1 - x). */
 function mirrorNaive(x: Float32Array, n: number, s: number, c: number): Float32Array {
   const out = new Float32Array(x.length);
-  for (let i = 0; i < n; i++) for (let y = 0; y < s; y++) for (let xx = 0; xx < s; xx++) for (let k = 0; k < c; k++) out[((i * s + y) * s + (s - 1 - xx)) * c + k] = x[((i * s + y) * s + xx) * c + k];
+  for (let i = 0; i < n; i++)
+    for (let y = 0; y < s; y++)
+      for (let xx = 0; xx < s; xx++) for (let k = 0; k < c; k++) out[((i * s + y) * s + (s - 1 - xx)) * c + k] = x[((i * s + y) * s + xx) * c + k];
   return out;
 }
 
@@ -26,7 +28,10 @@ describe('flip test-time augmentation in the runtimes', () => {
   const models: Record<string, ReturnType<typeof buildModel>> = {};
   before(async () => {
     await setupBackend('wasm');
-    for (const [meta, seed] of [[EMOTION, 1], [GENDER, 2]] as const) {
+    for (const [meta, seed] of [
+      [EMOTION, 1],
+      [GENDER, 2],
+    ] as const) {
       const m = buildModel(meta.arch!, { inputSize: meta.inputSize, channels: meta.channels, numClasses: meta.labels.length });
       randomiseBatchNorm(m, seed);
       models[meta.task] = m;
@@ -62,7 +67,10 @@ describe('flip test-time augmentation in the runtimes', () => {
     assert.equal(resolveTta(undefined, {}), 'none');
     assert.equal(resolveTta(undefined, { tta: 'flip' }), 'flip');
     assert.equal(resolveTta('none', { tta: 'flip' }), 'none');
-    assert.throws(() => resolveTta('rotate', {}), (e: unknown) => e instanceof UserError && /^tta must be one of none, flip, got "rotate"$/.test(e.message));
+    assert.throws(
+      () => resolveTta('rotate', {}),
+      (e: unknown) => e instanceof UserError && /^tta must be one of none, flip, got "rotate"$/.test(e.message),
+    );
     assert.throws(() => resolveTta(undefined, { tta: 'sideways' as 'flip' }), /metadata's tta/);
   });
 

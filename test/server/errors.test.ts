@@ -16,7 +16,9 @@ async function decodeFailure(buf: Buffer, maxPixels?: number): Promise<ImageDeco
 }
 
 test('decode failures map to statuses by their reason: not an image 415, too many pixels 413, empty 400, corrupt 400', async () => {
-  const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 30 } } }).png().toBuffer();
+  const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 30 } } })
+    .png()
+    .toBuffer();
   const cases: Array<[Buffer, number | undefined, number, string]> = [
     [Buffer.from('plain text'), undefined, 415, 'unsupported_image'],
     [Buffer.alloc(0), undefined, 400, 'empty_body'],

@@ -74,7 +74,9 @@ export async function fixturePipeline(dirs: { emotion: string; gender: string })
       };
     },
     async annotate(image: RawImage, result: ClassifyResult): Promise<Buffer> {
-      const rects = result.faces.map((f) => `<rect x="${f.box[0]}" y="${f.box[1]}" width="${f.box[2]}" height="${f.box[3]}" fill="none" stroke="lime" stroke-width="3"/>`);
+      const rects = result.faces.map(
+        (f) => `<rect x="${f.box[0]}" y="${f.box[1]}" width="${f.box[2]}" height="${f.box[3]}" fill="none" stroke="lime" stroke-width="3"/>`,
+      );
       const svg = Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${image.width}" height="${image.height}">${rects.join('')}</svg>`);
       return sharp(Buffer.from(image.data), { raw: { width: image.width, height: image.height, channels: image.channels } })
         .composite([{ input: svg }])

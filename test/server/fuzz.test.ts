@@ -55,7 +55,12 @@ test('HTTP API: random bodies, multipart forms, content types and query strings:
   for (const body of Object.values(seeds)) await send(url, { method: 'POST', path: '/v1/annotate', headers: { 'content-type': 'image/png' }, body }, 30_000);
   for (const task of ['emotion', 'gender']) {
     for (const method of ['guided', 'gradcam', 'guided-gradcam']) {
-      for (const crops of ['true', 'false']) await send(url, { method: 'POST', path: `/v1/saliency?task=${task}&method=${method}&crops=${crops}`, headers: { 'content-type': 'image/png' }, body: seeds.png }, 30_000);
+      for (const crops of ['true', 'false'])
+        await send(
+          url,
+          { method: 'POST', path: `/v1/saliency?task=${task}&method=${method}&crops=${crops}`, headers: { 'content-type': 'image/png' }, body: seeds.png },
+          30_000,
+        );
     }
   }
   const tensors = tf.memory().numTensors;
@@ -75,7 +80,10 @@ test('HTTP API: random bodies, multipart forms, content types and query strings:
   assert.ok(growth < 200, `rss grew ${growth.toFixed(0)} MiB over 300 requests`);
   // The mix reaches the pipeline, not only the error paths.
   assert.ok((statuses.get(200) ?? 0) >= 10, JSON.stringify([...statuses]));
-  assert.ok([400, 415].every((s) => (statuses.get(s) ?? 0) > 0), JSON.stringify([...statuses]));
+  assert.ok(
+    [400, 415].every((s) => (statuses.get(s) ?? 0) > 0),
+    JSON.stringify([...statuses]),
+  );
   const q = server.queue;
   assert.deepEqual([q.active, q.queued], [0, 0]);
 });

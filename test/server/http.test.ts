@@ -95,7 +95,11 @@ describe('facecls HTTP API', () => {
   });
 
   test('GET /v1/models lists the classifiers with metadata, and their files are served', async () => {
-    const body = (await (await fetch(`${url}/v1/models`)).json()) as { detector: string; saliency: boolean; models: Array<{ role: string; url: string; meta: { labels: string[]; inputSize: number } }> };
+    const body = (await (await fetch(`${url}/v1/models`)).json()) as {
+      detector: string;
+      saliency: boolean;
+      models: Array<{ role: string; url: string; meta: { labels: string[]; inputSize: number } }>;
+    };
     assert.deepEqual(body.models.map((m) => m.role).sort(), ['emotion', 'gender']);
     assert.equal(body.saliency, false);
     const emotion = body.models.find((m) => m.role === 'emotion')!;
@@ -125,7 +129,16 @@ describe('facecls HTTP API', () => {
     const res = await post(`${url}/v1/classify`, await image(320, 240), 'image/jpeg');
     assert.equal(res.status, 200);
     assert.match(res.headers.get('server-timing') ?? '', /decode;dur=.*classify;dur=/);
-    const body = (await res.json()) as { width: number; height: number; faces: Array<{ box: number[]; score: number; emotion: { label: string; scores: Record<string, number> }; gender: { label: string; scores: Record<string, number> } }> };
+    const body = (await res.json()) as {
+      width: number;
+      height: number;
+      faces: Array<{
+        box: number[];
+        score: number;
+        emotion: { label: string; scores: Record<string, number> };
+        gender: { label: string; scores: Record<string, number> };
+      }>;
+    };
     assert.equal(body.width, 320);
     assert.equal(body.height, 240);
     assert.equal(body.faces.length, 1);
@@ -176,7 +189,9 @@ describe('facecls HTTP API', () => {
     const form = new FormData();
     form.append('image', new Blob([new Uint8Array(big)], { type: 'image/jpeg' }), 'big.jpg');
     await expectError(await fetch(`${url}/v1/classify`, { method: 'POST', body: form }), 413, /byte limit/);
-    const wide = await sharp({ create: { width: 2000, height: 1000, channels: 3, background: '#808080' } }).png().toBuffer();
+    const wide = await sharp({ create: { width: 2000, height: 1000, channels: 3, background: '#808080' } })
+      .png()
+      .toBuffer();
     assert.ok(wide.length < 512 * 1024);
     await expectError(await post(`${url}/v1/classify`, wide, 'image/png'), 413, /1000000-pixel limit/);
   });
@@ -222,7 +237,11 @@ describe('facecls HTTP API', () => {
     fields.append('image', new Blob([new Uint8Array(img)], { type: 'image/png' }), 'a.png');
     const b2 = await expectError(await fetch(`${url}/v1/classify`, { method: 'POST', body: fields }), 413, /more than 10 form fields/);
     assert.equal(b2.error, 'too_many_fields');
-    const b3 = await expectError(await post(`${url}/v1/classify`, '--nope\r\nContent-Disposition: form-data; name="image"; filename="a"\r\n\r\nabc', 'multipart/form-data; boundary=XYZ'), 400, /multipart/);
+    const b3 = await expectError(
+      await post(`${url}/v1/classify`, '--nope\r\nContent-Disposition: form-data; name="image"; filename="a"\r\n\r\nabc', 'multipart/form-data; boundary=XYZ'),
+      400,
+      /multipart/,
+    );
     assert.ok(['malformed_multipart', 'missing_file'].includes(String(b3.error)), String(b3.error));
     const b4 = await expectError(await post(`${url}/v1/classify`, 'abc', 'multipart/form-data'), 400, /multipart|boundary/i);
     assert.equal(typeof b4.error, 'string');
@@ -247,7 +266,10 @@ describe('facecls HTTP API', () => {
         ['multipart/form-data; boundary=B', '--B\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'],
       ]) {
         const t0 = Date.now();
-        const answer = await rawRequest(port, `POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: ${type}\r\nContent-Length: 100000\r\n\r\n${head}\xff\xd8`);
+        const answer = await rawRequest(
+          port,
+          `POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: ${type}\r\nContent-Length: 100000\r\n\r\n${head}\xff\xd8`,
+        );
         assert.ok(Date.now() - t0 < 5000);
         assert.match(answer, /^HTTP\/1\.1 408 /, answer);
         assert.match(answer, /connection: close/i);
@@ -341,7 +363,10 @@ describe('overload and time limits', () => {
       const running = post(`${url}/v1/classify`, await image(64, 64), 'image/jpeg');
       await new Promise((r) => setTimeout(r, 200));
       const t0 = Date.now();
-      const answer = await rawRequest(Number(new URL(url).port), 'POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 10000000\r\n\r\n');
+      const answer = await rawRequest(
+        Number(new URL(url).port),
+        'POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 10000000\r\n\r\n',
+      );
       const ms = Date.now() - t0;
       assert.ok(ms >= 290 && ms < 1200, `answered after ${ms} ms`);
       assert.match(answer, /^HTTP\/1\.1 503 /);

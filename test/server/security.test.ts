@@ -13,7 +13,9 @@ const KEY = 'k3y-0123456789abcdef';
 
 before(async () => {
   pipeline = await fixturePipeline(await saveZooModels());
-  jpeg = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#a98' } }).jpeg().toBuffer();
+  jpeg = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#a98' } })
+    .jpeg()
+    .toBuffer();
 });
 after(async () => pipeline.dispose());
 
@@ -52,7 +54,11 @@ describe('API key', () => {
     assert.equal((await post(url, { 'x-api-key': KEY }, '/v1/detect')).status, 200);
     // Page, models and health stay public (the page runs the models in the browser).
     for (const p of ['/healthz', '/v1/models', '/openapi.json']) assert.equal((await fetch(url + p)).status, 200, p);
-    const doc = (await (await fetch(`${url}/openapi.json`)).json()) as { info: { description: string }; paths: Record<string, { post?: { security?: unknown[] } }>; components: { securitySchemes?: object } };
+    const doc = (await (await fetch(`${url}/openapi.json`)).json()) as {
+      info: { description: string };
+      paths: Record<string, { post?: { security?: unknown[] } }>;
+      components: { securitySchemes?: object };
+    };
     assert.match(doc.info.description, /require an API key/);
     for (const route of ['/v1/classify', '/v1/detect', '/v1/annotate', '/v1/saliency']) {
       assert.deepEqual(doc.paths[route].post?.security, [{ bearer: [] }, { apiKeyHeader: [] }], route);
@@ -77,7 +83,10 @@ describe('origins, CORS and headers', () => {
       assert.equal((await errorOf(other, 403)).error, 'cross_origin_forbidden');
       assert.equal((await post(url, { origin: url })).status, 200);
       assert.equal((await post(url)).status, 200);
-      const pre = await fetch(`${url}/v1/classify`, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+      const pre = await fetch(`${url}/v1/classify`, {
+        method: 'OPTIONS',
+        headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
+      });
       assert.equal(pre.headers.get('access-control-allow-origin'), null);
     } finally {
       await server.close();
@@ -87,7 +96,10 @@ describe('origins, CORS and headers', () => {
   test('--cors-origin allows that origin (preflight and response headers), others stay refused', async () => {
     const { server, url } = await start({ corsOrigins: ['https://app.example'] });
     try {
-      const pre = await fetch(`${url}/v1/classify`, { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,authorization' } });
+      const pre = await fetch(`${url}/v1/classify`, {
+        method: 'OPTIONS',
+        headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,authorization' },
+      });
       assert.ok(pre.status === 204 || pre.status === 200, String(pre.status));
       assert.equal(pre.headers.get('access-control-allow-origin'), 'https://app.example');
       assert.match(pre.headers.get('access-control-allow-headers') ?? '', /authorization/);
@@ -113,7 +125,14 @@ describe('origins, CORS and headers', () => {
         assert.equal(h.get('referrer-policy'), 'no-referrer');
         assert.equal(h.get('x-frame-options'), 'DENY');
         const csp = h.get('content-security-policy') ?? '';
-        for (const d of ["default-src 'self'", "script-src 'self' 'wasm-unsafe-eval' blob:", "worker-src 'self' blob:", "frame-ancestors 'none'", "object-src 'none'"]) assert.ok(csp.includes(d), `${d} in ${csp}`);
+        for (const d of [
+          "default-src 'self'",
+          "script-src 'self' 'wasm-unsafe-eval' blob:",
+          "worker-src 'self' blob:",
+          "frame-ancestors 'none'",
+          "object-src 'none'",
+        ])
+          assert.ok(csp.includes(d), `${d} in ${csp}`);
         assert.equal(h.get('strict-transport-security'), null, 'plain HTTP: no HSTS');
         await res.text();
       }
@@ -145,7 +164,10 @@ test('serve refuses a non-loopback address without an API key unless told, and s
   assert.throws(() => parseCorsOrigin('https://a.example/path'), /--cors-origin must be an origin/);
   const open = runCli(['serve', '--host', '0.0.0.0', '--port', '0'], { env: { FACECLS_API_KEY: '' } });
   assert.equal(open.code, 1, open.stderr);
-  assert.match(open.stderr, /^facecls: error: refusing to listen on 0\.0\.0\.0 \(reachable from other machines\) without an API key: set --api-key \/ FACECLS_API_KEY, or pass --allow-unauthenticated\n$/);
+  assert.match(
+    open.stderr,
+    /^facecls: error: refusing to listen on 0\.0\.0\.0 \(reachable from other machines\) without an API key: set --api-key \/ FACECLS_API_KEY, or pass --allow-unauthenticated\n$/,
+  );
   const short = runCli(['serve', '--api-key', 'short', '--port', '0']);
   assert.equal(short.code, 1);
   assert.match(short.stderr, /at least 16 characters/);

@@ -47,10 +47,17 @@ describe('server on the FaceClassifier pipeline', () => {
   const post = async (p: string, body: Buffer) => fetch(url + p, { method: 'POST', body: new Uint8Array(body), headers: { 'content-type': 'image/jpeg' } });
 
   test('models: classifiers with crop margin, and the BlazeFace detector for the browser', async () => {
-    const body = (await (await fetch(`${url}/v1/models`)).json()) as { detector: string; saliency: boolean; models: Array<{ role: string; format: string; url: string; info: { cropMargin?: number } }> };
+    const body = (await (await fetch(`${url}/v1/models`)).json()) as {
+      detector: string;
+      saliency: boolean;
+      models: Array<{ role: string; format: string; url: string; info: { cropMargin?: number } }>;
+    };
     assert.equal(body.detector, 'blazeface');
     assert.equal(body.saliency, true);
-    assert.deepEqual(body.models.map((m) => m.role), ['emotion', 'gender', 'detector']);
+    assert.deepEqual(
+      body.models.map((m) => m.role),
+      ['emotion', 'gender', 'detector'],
+    );
     assert.equal(typeof body.models[0].info.cropMargin, 'number');
     const det = body.models[2];
     assert.equal(det.format, 'graph-model');
@@ -62,7 +69,9 @@ describe('server on the FaceClassifier pipeline', () => {
   });
 
   test('no face in the image: an empty list, not an error', async () => {
-    const plain = await sharp({ create: { width: 320, height: 240, channels: 3, background: '#3a5' } }).jpeg().toBuffer();
+    const plain = await sharp({ create: { width: 320, height: 240, channels: 3, background: '#3a5' } })
+      .jpeg()
+      .toBuffer();
     const res = await post('/v1/classify', plain);
     assert.equal(res.status, 200);
     assert.deepEqual(await res.json(), { width: 320, height: 240, faces: [] });
@@ -70,12 +79,16 @@ describe('server on the FaceClassifier pipeline', () => {
 
   test('/v1/detect on the real pipeline: BlazeFace boxes with the six keypoints, no classes', { skip: utkSkip() }, async () => {
     const f = await frame(1, 4242, 120, 180);
-    const body = (await (await post('/v1/detect', await encoder(f.image).jpeg({ quality: 92 }).toBuffer())).json()) as { faces: Array<Record<string, unknown> & { box: number[]; keypoints: Record<string, number[]> }> };
+    const body = (await (await post('/v1/detect', await encoder(f.image).jpeg({ quality: 92 }).toBuffer())).json()) as {
+      faces: Array<Record<string, unknown> & { box: number[]; keypoints: Record<string, number[]> }>;
+    };
     assert.equal(body.faces.length, 1);
     assert.deepEqual(Object.keys(body.faces[0]).sort(), ['box', 'keypoints', 'score']);
     assert.deepEqual(Object.keys(body.faces[0].keypoints), ['rightEye', 'leftEye', 'nose', 'mouth', 'rightEar', 'leftEar']);
     assert.ok(body.faces[0].keypoints.rightEye[0] < body.faces[0].keypoints.leftEye[0]);
-    const classified = (await (await post('/v1/classify', await encoder(f.image).jpeg({ quality: 92 }).toBuffer())).json()) as { faces: Array<{ box: number[]; keypoints: unknown; emotion: unknown }> };
+    const classified = (await (await post('/v1/classify', await encoder(f.image).jpeg({ quality: 92 }).toBuffer())).json()) as {
+      faces: Array<{ box: number[]; keypoints: unknown; emotion: unknown }>;
+    };
     assert.deepEqual(classified.faces[0].box, body.faces[0].box);
     assert.deepEqual(classified.faces[0].keypoints, body.faces[0].keypoints);
     assert.ok(classified.faces[0].emotion);
@@ -83,7 +96,9 @@ describe('server on the FaceClassifier pipeline', () => {
 
   test('crops=true classifies the crop as one face (the face found in it, else the whole image); minFaceSize filters', async () => {
     const img = await faceLike();
-    const body = (await (await post('/v1/classify?crops=true', img)).json()) as { faces: Array<{ box: number[]; score: number; emotion: { label: string }; gender: { label: string } }> };
+    const body = (await (await post('/v1/classify?crops=true', img)).json()) as {
+      faces: Array<{ box: number[]; score: number; emotion: { label: string }; gender: { label: string } }>;
+    };
     assert.equal(body.faces.length, 1);
     const [x, y, w, h] = body.faces[0].box;
     assert.ok(x + w / 2 > 0 && x + w / 2 < 160 && y + h / 2 > 0 && y + h / 2 < 160 && w >= 160 * 0.25, `one face centred in the crop: ${body.faces[0].box}`);
@@ -122,7 +137,12 @@ describe('server on a worker-thread pool', () => {
       assert.equal(pool.size, 2);
       assert.equal(pool.detectorName, 'blazeface');
       const img = await faceLike();
-      const decoded = { data: new Uint8Array((await sharp(img).raw().toBuffer({ resolveWithObject: true })).data), width: 160, height: 160, channels: 3 as const };
+      const decoded = {
+        data: new Uint8Array((await sharp(img).raw().toBuffer({ resolveWithObject: true })).data),
+        width: 160,
+        height: 160,
+        channels: 3 as const,
+      };
       const expected = await inThread.classify(decoded, { crops: true });
       const post = (p: string) => fetch(url + p, { method: 'POST', body: new Uint8Array(img), headers: { 'content-type': 'image/jpeg' } });
       const answers = await Promise.all(Array.from({ length: 6 }, async () => (await post('/v1/classify?crops=true')).json()));
@@ -140,7 +160,10 @@ describe('server on a worker-thread pool', () => {
       await pool.dispose();
       await inThread.dispose();
     }
-    await assert.rejects(WorkerPoolPipeline.load({ emotionModel: '/nonexistent/emotion', genderModel: models.gender }, 1), /no emotion model at "\/nonexistent\/emotion"/);
+    await assert.rejects(
+      WorkerPoolPipeline.load({ emotionModel: '/nonexistent/emotion', genderModel: models.gender }, 1),
+      /no emotion model at "\/nonexistent\/emotion"/,
+    );
   });
 });
 
@@ -152,7 +175,9 @@ describe('time limits on the worker-thread pool', () => {
     // the few milliseconds before the abort, so the worker is still busy with it when the limit passes.
     const side = 3000;
     const big = { data: new Uint8Array(side * side * 3).map((_, i) => (i * 7) % 251), width: side, height: side, channels: 3 as const };
-    const small = await sharp(await faceLike()).raw().toBuffer({ resolveWithObject: true });
+    const small = await sharp(await faceLike())
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     const face = { data: new Uint8Array(small.data), width: small.info.width, height: small.info.height, channels: 3 as const };
     try {
       const expected = await pool.classify(face, { crops: true });
@@ -203,9 +228,13 @@ describe('time limits on the worker-thread pool', () => {
 
 describe('facecls serve (process)', () => {
   test('starts with the given models, serves, and stops cleanly on SIGTERM', async () => {
-    const child = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'facecls.js'), 'serve', '--port', '0', '--emotion-model', models.emotion, '--gender-model', models.gender], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [path.join(projectRoot(), 'bin', 'facecls.js'), 'serve', '--port', '0', '--emotion-model', models.emotion, '--gender-model', models.gender],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
@@ -226,8 +255,14 @@ describe('facecls serve (process)', () => {
       const page = await fetch(`${url}/`);
       assert.equal(page.status, 200);
       assert.match(await page.text(), /<script type="module" src="\/app\/app.js">/);
-      const log = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; level: number });
-      assert.ok(log.some((l) => /facecls serving on/.test(l.msg)), 'structured JSON log lines');
+      const log = out
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { msg: string; level: number });
+      assert.ok(
+        log.some((l) => /facecls serving on/.test(l.msg)),
+        'structured JSON log lines',
+      );
       child.kill('SIGTERM');
       assert.equal(await exited, 0, out);
       assert.match(out, /shutting down/);

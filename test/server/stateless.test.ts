@@ -19,7 +19,11 @@ interface Instance {
 }
 
 async function serve(models: { emotion: string; gender: string }): Promise<Instance> {
-  const proc = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'facecls.js'), 'serve', '--port', '0', '--emotion-model', models.emotion, '--gender-model', models.gender], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(
+    process.execPath,
+    [path.join(projectRoot(), 'bin', 'facecls.js'), 'serve', '--port', '0', '--emotion-model', models.emotion, '--gender-model', models.gender],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   process.on('exit', () => proc.kill('SIGKILL'));
   let out = '';
   const url = await new Promise<string>((resolve, reject) => {
@@ -54,7 +58,11 @@ function roundRobin(backends: string[]): Promise<{ url: string; served: string[]
       for (let tries = 0; tries < backends.length; tries++) {
         const target = backends[next++ % backends.length];
         try {
-          const r = await fetch(target + req.url, { method: req.method, headers: { 'content-type': req.headers['content-type'] ?? '' }, body: req.method === 'POST' ? new Uint8Array(body) : undefined });
+          const r = await fetch(target + req.url, {
+            method: req.method,
+            headers: { 'content-type': req.headers['content-type'] ?? '' },
+            body: req.method === 'POST' ? new Uint8Array(body) : undefined,
+          });
           served.push(target);
           const headers: Record<string, string> = {};
           r.headers.forEach((v, k) => (headers[k] = v));
@@ -70,7 +78,11 @@ function roundRobin(backends: string[]): Promise<{ url: string; served: string[]
       res.writeHead(502).end();
     });
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, served, close: () => server.close() })));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, served, close: () => server.close() }),
+    ),
+  );
 }
 
 async function faceLike(seed: number): Promise<Buffer> {
@@ -97,7 +109,8 @@ describe('stateless server: two instances behind a round-robin balancer', () => 
     const lb = await roundRobin([a.url, b.url]);
     try {
       const images = await Promise.all([0, 1, 2, 3].map(faceLike));
-      const post = (base: string, p: string, body: Buffer) => fetch(base + p, { method: 'POST', body: new Uint8Array(body), headers: { 'content-type': 'image/jpeg' } });
+      const post = (base: string, p: string, body: Buffer) =>
+        fetch(base + p, { method: 'POST', body: new Uint8Array(body), headers: { 'content-type': 'image/jpeg' } });
       // What one instance answers on its own, image by image...
       const direct: unknown[] = [];
       for (const img of images) direct.push(await (await post(a.url, '/v1/classify?crops=true', img)).json());

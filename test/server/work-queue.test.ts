@@ -12,7 +12,10 @@ test('admission counts a ticket from admit() until its job ends or it is cancell
   const c = q.admit();
   assert.equal(q.queued, 3);
   assert.ok(q.full);
-  assert.throws(() => q.admit(), (e: HttpError) => e.statusCode === 503 && e.code === 'overloaded' && Number(e.headers['retry-after']) >= 1);
+  assert.throws(
+    () => q.admit(),
+    (e: HttpError) => e.statusCode === 503 && e.code === 'overloaded' && Number(e.headers['retry-after']) >= 1,
+  );
   assert.equal(q.rejected, 1);
   // A ticket whose body never arrives gives its place back.
   b.cancel();
@@ -29,7 +32,10 @@ test('admission counts a ticket from admit() until its job ends or it is cancell
   assert.deepEqual(await Promise.all([ra, rc]), ['a', 'c']);
   await sleep(5);
   assert.deepEqual([q.active, q.queued, q.completed], [0, 0, 2]);
-  await assert.rejects(c.run(async () => 'again'), /already used/);
+  await assert.rejects(
+    c.run(async () => 'again'),
+    /already used/,
+  );
 });
 
 test('a waiting ticket cancelled by its client leaves the line; the time limit counts from admission', async () => {
@@ -46,7 +52,10 @@ test('a waiting ticket cancelled by its client leaves the line; the time limit c
   // Admitted, then a slow upload of 200 ms: past the 150 ms limit before it could run.
   const slow = q.admit();
   await sleep(200);
-  await assert.rejects(slow.run(async () => 'late'), (e: HttpError) => e.statusCode === 503 && /before it could run/.test(e.message));
+  await assert.rejects(
+    slow.run(async () => 'late'),
+    (e: HttpError) => e.statusCode === 503 && /before it could run/.test(e.message),
+  );
   assert.equal(q.queued, 0);
   release();
   await running.catch(() => undefined);

@@ -21,7 +21,7 @@ function metrics() {
 test('card age: figures without per-sample data, gaps, Markdown tables, what the model is worst at', () => {
   const a = cardAge({ ...metrics(), samples: { truth: [1], predicted: [2] } });
   assert.ok(!('samples' in (a as object)));
-  assert.ok(a.binned.length > 0, 'the plot\'s bins stay');
+  assert.ok(a.binned.length > 0, "the plot's bins stay");
   assert.equal(a.gaps.worstEthnicGroup?.value, 'asian');
   assert.ok(a.gaps.worstEthnicGroup!.aboveOverall > 0);
   const md = ageMarkdown(a, 0, 'test').join('\n');
@@ -36,6 +36,9 @@ test('card age: figures without per-sample data, gaps, Markdown tables, what the
   const lim = ageLimitations([{ age: a, title: 'UTKFace test split, all ages' }, { title: 'no age figures' }]);
   const measured = lim.filter((l) => l.startsWith('Measured on'));
   assert.equal(measured.length, 1);
-  assert.match(measured[0], /^Measured on UTKFace test split, all ages: MAE [\d.]+; the worst decade is 70\+ \(MAE 8\.00, bias -8\.00, 50 faces\); the worst ethnic group "asian"/);
+  assert.match(
+    measured[0],
+    /^Measured on UTKFace test split, all ages: MAE [\d.]+; the worst decade is 70\+ \(MAE 8\.00, bias -8\.00, 50 faces\); the worst ethnic group "asian"/,
+  );
   assert.match(measured[0], /Estimates are pulled toward the middle: 70\+ by -8\.00, 0-9 by \+3\.00 years on average\./);
 });

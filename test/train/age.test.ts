@@ -31,14 +31,43 @@ async function makeAgeFaces(dir: string, n: number): Promise<string> {
     const age = 1 + ((i * 37) % 80);
     const px = new Uint8Array(SIZE * SIZE).map(() => Math.max(0, Math.min(255, Math.round(30 + age * 2.6 + rng.uniform(-15, 15)))));
     const name = `${age}_${i % 2}_${i % 5}_2017010${String(i).padStart(10, '0')}.jpg.chip.jpg`;
-    await sharp(Buffer.from(px), { raw: { width: SIZE, height: SIZE, channels: 1 } }).jpeg({ quality: 95 }).toFile(path.join(dir, name));
+    await sharp(Buffer.from(px), { raw: { width: SIZE, height: SIZE, channels: 1 } })
+      .jpeg({ quality: 95 })
+      .toFile(path.join(dir, name));
   }
   return dir;
 }
 
 const trainArgs = (data: string, out: string, extra: string[] = []) => [
-  'train', 'age', '--data', data, '--arch', 'tiny-xception', '--input', String(SIZE), '--epochs', '3', '--batch-size', '16', '--lr', '0.003',
-  '--augment', 'none', '--val-fraction', '0.2', '--test-fraction', '0.2', '--workers', '0', '--precise-bn', '4', '--out', out, '--no-progress', '--json', ...extra,
+  'train',
+  'age',
+  '--data',
+  data,
+  '--arch',
+  'tiny-xception',
+  '--input',
+  String(SIZE),
+  '--epochs',
+  '3',
+  '--batch-size',
+  '16',
+  '--lr',
+  '0.003',
+  '--augment',
+  'none',
+  '--val-fraction',
+  '0.2',
+  '--test-fraction',
+  '0.2',
+  '--workers',
+  '0',
+  '--precise-bn',
+  '4',
+  '--out',
+  out,
+  '--no-progress',
+  '--json',
+  ...extra,
 ];
 
 test('train age -> eval age -> ship --final -> models: MAE everywhere, range in the model, same split as gender', async () => {
@@ -80,7 +109,10 @@ test('train age -> eval age -> ship --final -> models: MAE everywhere, range in 
   assert.equal(fs.readFileSync(path.join(evalDir, 'age.png')).subarray(1, 4).toString(), 'PNG');
   const report = JSON.parse(fs.readFileSync(path.join(evalDir, 'report.json'), 'utf8'));
   assert.equal(report.age.n, 30);
-  assert.equal(report.age.perGender.reduce((a: number, r: { n: number }) => a + r.n, 0), 30);
+  assert.equal(
+    report.age.perGender.reduce((a: number, r: { n: number }) => a + r.n, 0),
+    30,
+  );
   const wrong = runCli(['eval', 'gender', '--model', path.join(run, 'best'), '--data', data, '--split', 'val']);
   assert.equal(wrong.code, 1);
   assert.match(wrong.stderr, /is a age model, not gender|age model/);
@@ -92,20 +124,27 @@ test('train age -> eval age -> ship --final -> models: MAE everywhere, range in 
   const card = JSON.parse(fs.readFileSync(path.join(out, MODEL_CARD_JSON), 'utf8')) as ModelCard;
   assert.equal(card.task, 'age');
   const test = card.evaluation.test as CardEvaluation[];
-  assert.deepEqual(test.map((x) => x.adultsOnly), [false, true]);
+  assert.deepEqual(
+    test.map((x) => x.adultsOnly),
+    [false, true],
+  );
   for (const ev of [...card.evaluation.val, ...test]) {
     assert.ok(ev.age && Number.isFinite(ev.age.mae) && ev.age.perDecade.length > 0, ev.splitName);
     assert.ok(ev.age.range && ev.age.range.coverage >= 0 && ev.age.range.coverage <= 1);
   }
   assert.ok(Number.isFinite(card.training.bestValMae!));
   assert.match(card.data.selection, /validation mean absolute error/);
-  assert.ok(card.limitations.some((l) => /^Measured on UTKFace test split, adults \(age >= 18\): MAE [\d.]+; /.test(l)), card.limitations.join('\n'));
+  assert.ok(
+    card.limitations.some((l) => /^Measured on UTKFace test split, adults \(age >= 18\): MAE [\d.]+; /.test(l)),
+    card.limitations.join('\n'),
+  );
   const shipped = await loadModel(out);
   const range = (shipped.meta.age as { range: { level: number; bands: unknown[] } }).range;
   assert.equal(range.level, 0.9);
   assert.equal(range.bands.length, 6);
   shipped.model.dispose();
-  for (const f of ['age-val.png', 'age-val-adults.png', 'age-test.png', 'age-test-adults.png']) assert.equal(fs.readFileSync(path.join(out, f)).subarray(1, 4).toString(), 'PNG', f);
+  for (const f of ['age-val.png', 'age-val-adults.png', 'age-test.png', 'age-test-adults.png'])
+    assert.equal(fs.readFileSync(path.join(out, f)).subarray(1, 4).toString(), 'PNG', f);
   const md = fs.readFileSync(path.join(out, MODEL_CARD_MD), 'utf8');
   assert.match(md, /### UTKFace test split, adults \(age >= 18\)\n\nMAE \*\*[\d.]+ years\*\*/);
   assert.match(md, /\| decade \| MAE \(years\) \| bias \| n \|/);

@@ -48,7 +48,10 @@ test('augmentation: geometry keeps a constant image constant; brightness shifts;
 test('targets: label smoothing, class weights, balanced weights', () => {
   const y = new Float32Array(6);
   writeTarget(y, 0, 1, { numClasses: 3, labelSmoothing: 0.3 });
-  assert.deepEqual(Array.from(y.subarray(0, 3)).map((v) => +v.toFixed(5)), [0.1, 0.8, 0.1]);
+  assert.deepEqual(
+    Array.from(y.subarray(0, 3)).map((v) => +v.toFixed(5)),
+    [0.1, 0.8, 0.1],
+  );
   writeTarget(y, 1, 2, { numClasses: 3, classWeights: [1, 1, 2.5] });
   assert.deepEqual(Array.from(y.subarray(3, 6)), [0, 0, 2.5]);
   assert.deepEqual(balancedClassWeights([10, 30, 60]), [100 / 30, 100 / 90, 100 / 180]);
@@ -60,7 +63,10 @@ test('schedules: cosine, step, warm-up, plateau reduction and early-stopping boo
   assert.ok(Math.abs(scheduledLr(base, 11) - 0.001) < 1e-12);
   assert.ok(Math.abs(scheduledLr(base, 6) - (0.001 + 0.5 * 0.099)) < 1e-12);
   const step = { ...base, name: 'step' as const };
-  assert.deepEqual([1, 3, 4, 7].map((e) => +scheduledLr(step, e).toPrecision(6)), [0.1, 0.1, 0.01, 0.001]);
+  assert.deepEqual(
+    [1, 3, 4, 7].map((e) => +scheduledLr(step, e).toPrecision(6)),
+    [0.1, 0.1, 0.01, 0.001],
+  );
   const warm = { ...base, warmupEpochs: 2 };
   assert.ok(Math.abs(scheduledLr(warm, 1) - 0.01) < 1e-12);
   const plateau = { ...base, name: 'plateau' as const };
@@ -91,13 +97,22 @@ test('batches: seeded, scaled to [-1, 1] by preprocessFace, mixup targets are co
     return out;
   };
   const plain = await collect(1, 0);
-  assert.deepEqual(plain.map((b) => b.n), [4, 4, 2]);
+  assert.deepEqual(
+    plain.map((b) => b.n),
+    [4, 4, 2],
+  );
   assert.equal(store.bad.size, 1);
   assert.ok(Math.abs(plain[0].x[16] - (20 / 127.5 - 1)) < 1e-6);
-  assert.deepEqual(Array.from(plain[0].y.subarray(0, 4)).map((v) => +v.toFixed(4)), [0.95, 0.05, 0.05, 0.95]);
+  assert.deepEqual(
+    Array.from(plain[0].y.subarray(0, 4)).map((v) => +v.toFixed(4)),
+    [0.95, 0.05, 0.05, 0.95],
+  );
   const a = await collect(7, 0.4);
   const b = await collect(7, 0.4);
-  assert.deepEqual(a.map((x) => Array.from(x.x)), b.map((x) => Array.from(x.x)));
+  assert.deepEqual(
+    a.map((x) => Array.from(x.x)),
+    b.map((x) => Array.from(x.x)),
+  );
   for (const batch of a) {
     for (let r = 0; r < batch.n; r++) {
       const s = batch.y[r * 2] + batch.y[r * 2 + 1];
@@ -123,7 +138,7 @@ test('robust augmentation: aspect stretches one axis, gamma keeps 0 and 255, blu
   assert.equal(g[3], 255);
   assert.ok(g[1] < g[2]);
   // Blur lowers the variance of a checkerboard; noise runs change a flat image the same way for the same seed.
-  const check: RawImage = { data: new Uint8Array(256).map((_, i) => ((i % 16) + Math.floor(i / 16)) % 2 ? 200 : 50), width: 16, height: 16, channels: 1 };
+  const check: RawImage = { data: new Uint8Array(256).map((_, i) => (((i % 16) + Math.floor(i / 16)) % 2 ? 200 : 50)), width: 16, height: 16, channels: 1 };
   const variance = (a: ArrayLike<number>) => {
     const v = Array.from(a);
     const m = v.reduce((s, x) => s + x, 0) / v.length;

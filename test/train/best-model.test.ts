@@ -31,16 +31,22 @@ test('selection metrics: val_loss lower is better, val_accuracy higher; an unkno
   assert.ok(improves(max, 0.6, 0.5) && !improves(max, 0.5, 0.6) && !improves(max, 0.50005, 0.5), 'max: strictly higher by min_delta');
 });
 
-test('the monitor follows the metric\'s direction for the best epoch, early stopping and the plateau', () => {
+test("the monitor follows the metric's direction for the best epoch, early stopping and the plateau", () => {
   const c = { ...DEFAULT_TRAIN_OPTIONS.schedule, patience: 2, epochs: 10 };
   const max = selectionMetric('val_accuracy');
   const m = initialMonitor(c.lr, max);
   const seen = [0.5, 0.7, 0.6, 0.65, 0.9].map((acc, i) => observe(m, i + 1, acc, c, undefined, max));
-  assert.deepEqual(seen.map((s) => s.improved), [true, true, false, false, true]);
+  assert.deepEqual(
+    seen.map((s) => s.improved),
+    [true, true, false, false, true],
+  );
   assert.equal(seen[3].reducedLr, true, 'two epochs without a higher accuracy reduce the plateau lr');
   assert.deepEqual([m.bestValLoss, m.bestEpoch, m.sinceBest], [0.9, 5, 0]);
   const lossMonitor = initialMonitor(c.lr);
-  assert.deepEqual([0.5, 0.7, 0.4].map((v, i) => observe(lossMonitor, i + 1, v, c).improved), [true, false, true]);
+  assert.deepEqual(
+    [0.5, 0.7, 0.4].map((v, i) => observe(lossMonitor, i + 1, v, c).improved),
+    [true, false, true],
+  );
 });
 
 test('saveBest replaces best/ whole; restoreBest puts back a best.old left by a crash', async () => {
@@ -90,14 +96,17 @@ test('a run selecting by val_accuracy keeps the first epoch of the highest accur
   const expected = s.history.find((h) => h.valAcc > top - 1e-4)!;
   assert.equal(s.bestEpoch, expected.epoch);
   assert.equal(s.bestValAcc, expected.valAcc);
-  assert.equal(s.bestValLoss, expected.valLoss, 'the summary reports the best epoch\'s validation loss');
+  assert.equal(s.bestValLoss, expected.valLoss, "the summary reports the best epoch's validation loss");
   const { meta, model } = await loadModel(path.join(runDir, 'best'));
   model.dispose();
   const t = meta.training as { epoch: number; selectedBy?: string };
   assert.equal(t.epoch, expected.epoch);
   assert.equal(t.selectedBy, 'val_accuracy');
   assert.equal(JSON.parse(fs.readFileSync(path.join(runDir, 'config.json'), 'utf8')).options.selectBy, 'val_accuracy');
-  await assert.rejects(train({ ...o, selectBy: 'val_f1' as never }, path.join(tmpDir(), 'bad-metric'), { progress: false, log: () => {} }), /unknown selection metric "val_f1"/);
+  await assert.rejects(
+    train({ ...o, selectBy: 'val_f1' as never }, path.join(tmpDir(), 'bad-metric'), { progress: false, log: () => {} }),
+    /unknown selection metric "val_f1"/,
+  );
 });
 
 test('val_mae (age runs): lower is better, read from the record; a record without it never improves', () => {
@@ -108,7 +117,13 @@ test('val_mae (age runs): lower is better, read from the record; a record withou
   assert.ok(improves(mae, 6.4, 6.5) && !improves(mae, 6.6, 6.5) && !improves(mae, NaN, worstValue(mae)));
   const m = initialMonitor(1e-3, mae);
   const sched = { ...DEFAULT_TRAIN_OPTIONS.schedule, epochs: 5 };
-  for (const [epoch, v] of [[1, 7], [2, 6], [3, 6.2], [4, 5.9]] as const) observe(m, epoch, mae.value({ ...rec, epoch, valMae: v }), sched, undefined, mae);
+  for (const [epoch, v] of [
+    [1, 7],
+    [2, 6],
+    [3, 6.2],
+    [4, 5.9],
+  ] as const)
+    observe(m, epoch, mae.value({ ...rec, epoch, valMae: v }), sched, undefined, mae);
   assert.equal(m.bestEpoch, 4);
   assert.equal(m.bestValLoss, 5.9);
 });

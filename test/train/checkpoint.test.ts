@@ -36,8 +36,14 @@ test('optimizer state: pack and unpack are inverse; a file of the wrong size is 
   pool.set(bytes, 1);
   const back = unpackOptimizerState(pool.subarray(1), record, 'x/optimizer.bin');
   assert.equal(back.iterations, 7);
-  assert.deepEqual(back.slots.map((s) => Array.from(s)), state.slots.map((s) => Array.from(s)));
-  assert.throws(() => unpackOptimizerState(bytes.subarray(4), record, 'x/optimizer.bin'), (e: Error) => e instanceof UserError && /checkpoint "x\/optimizer.bin" has 16 bytes, expected 20/.test(e.message));
+  assert.deepEqual(
+    back.slots.map((s) => Array.from(s)),
+    state.slots.map((s) => Array.from(s)),
+  );
+  assert.throws(
+    () => unpackOptimizerState(bytes.subarray(4), record, 'x/optimizer.bin'),
+    (e: Error) => e instanceof UserError && /checkpoint "x\/optimizer.bin" has 16 bytes, expected 20/.test(e.message),
+  );
 });
 
 test('saveCheckpoint: folder, optimizer.bin and pointer; older folders go; loadCheckpoint reads them back', async () => {
@@ -97,18 +103,27 @@ test('a run directory written before the training loop was split into units stil
   const r = await loadCheckpoint(runDir, ck);
   r.model.dispose();
   assert.equal(r.optimizer.iterations, before.optimizer.iterations);
-  assert.deepEqual(r.optimizer.slots.map((s) => s.length), before.optimizer.slotLengths);
+  assert.deepEqual(
+    r.optimizer.slots.map((s) => s.length),
+    before.optimizer.slotLengths,
+  );
   const lines: string[] = [];
   const s = await resumeTraining(runDir, { epochs: 3 }, { progress: false, log: (l) => lines.push(l) });
   assert.match(lines.join('\n'), /resuming .* after epoch 2 \(lr 0.002, best val loss 0.0923 at epoch 2\)/);
   assert.equal(s.epochsDone, 3);
-  assert.deepEqual(s.history.slice(0, 2), before.history, 'the first two epochs are the fixture\'s');
+  assert.deepEqual(s.history.slice(0, 2), before.history, "the first two epochs are the fixture's");
   const after = JSON.parse(fs.readFileSync(path.join(runDir, CHECKPOINT_JSON), 'utf8'));
   assert.equal(after.epoch, 3);
   assert.equal(after.optimizer.iterations, before.optimizer.iterations + 2, 'Adam continued from the stored step count (32 samples, batch 16)');
   assert.deepEqual(Object.keys(after).sort(), Object.keys(before).sort(), 'checkpoint.json keeps its fields');
-  assert.deepEqual(fs.readdirSync(runDir).filter((f) => f.startsWith('ckpt-')), ['ckpt-000003']);
+  assert.deepEqual(
+    fs.readdirSync(runDir).filter((f) => f.startsWith('ckpt-')),
+    ['ckpt-000003'],
+  );
   const log = fs.readFileSync(path.join(runDir, 'log.csv'), 'utf8').trim().split('\n');
   assert.equal(log[0], 'epoch,lr,loss,accuracy,val_loss,val_accuracy,seconds');
-  assert.deepEqual(log.slice(1).map((l) => Number(l.split(',')[0])), [1, 2, 3]);
+  assert.deepEqual(
+    log.slice(1).map((l) => Number(l.split(',')[0])),
+    [1, 2, 3],
+  );
 });

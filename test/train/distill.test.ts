@@ -45,7 +45,7 @@ test('distillation targets: softened teacher probabilities mixed in, row weight 
   assert.ok(Math.abs(y[2] + y[3] - 2) < 1e-6);
 });
 
-test('teacherPerSample: one row per store sample, at the teacher\'s own input, unreadable samples left NaN', async () => {
+test("teacherPerSample: one row per store sample, at the teacher's own input, unreadable samples left NaN", async () => {
   const runDir = path.join(tmpDir(), 'teacher-run');
   await train(opts(data, { epochs: 2 }), runDir, quiet);
   const teacher = await createRuntime(path.join(runDir, 'best'), { runtime: 'tfjs' });
@@ -70,23 +70,28 @@ test('teacherPerSample: one row per store sample, at the teacher\'s own input, u
   }
 });
 
-
-test('mixTeacherTargets: weight 0 keeps the labels, weight 1 takes the teacher\'s (T = 1: its probabilities)', () => {
+test("mixTeacherTargets: weight 0 keeps the labels, weight 1 takes the teacher's (T = 1: its probabilities)", () => {
   const p = new Float32Array([0.9, 0.1, 0.3, 0.7]);
   const keep = new Float32Array([1, 0, 0, 1]);
   mixTeacherTargets(p, keep, 2, 2, 0, 1);
   assert.deepEqual(Array.from(keep), [1, 0, 0, 1]);
   const take = new Float32Array([1, 0, 0, 1]);
   mixTeacherTargets(p, take, 2, 2, 1, 1);
-  assert.ok(take.every((v, i) => Math.abs(v - p[i]) < 1e-6), `${take}`);
+  assert.ok(
+    take.every((v, i) => Math.abs(v - p[i]) < 1e-6),
+    `${take}`,
+  );
 });
 
-test('teachBatch: a per-sample teacher\'s rows are picked by the batch\'s store indices; a runtime teacher sees the batch', async () => {
+test("teachBatch: a per-sample teacher's rows are picked by the batch's store indices; a runtime teacher sees the batch", async () => {
   // Store sample i's teacher row is [i / 10, 1 - i / 10].
   const perSample = new Float32Array(Array.from({ length: 10 }, (_, i) => [i / 10, 1 - i / 10]).flat());
   const y = new Float32Array([1, 0, 1, 0]);
   await teachBatch({ perSample }, { x: new Float32Array(0), y, n: 2, indices: [7, 2] }, 2, { distillWeight: 1, distillTemperature: 1 });
-  assert.deepEqual(Array.from(y).map((v) => Math.round(v * 100) / 100), [0.7, 0.3, 0.2, 0.8]);
+  assert.deepEqual(
+    Array.from(y).map((v) => Math.round(v * 100) / 100),
+    [0.7, 0.3, 0.2, 0.8],
+  );
   const seen: number[] = [];
   const runtime = { run: async (x: Float32Array, n: number) => (seen.push(x.length, n), new Float32Array([0.5, 0.5, 0.5, 0.5])) } as never;
   const y2 = new Float32Array([1, 0, 0, 1]);

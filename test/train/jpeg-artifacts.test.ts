@@ -24,7 +24,17 @@ const meanAbsDiff = (a: Uint8Array, b: Uint8Array) => a.reduce((s, v, i) => s + 
 async function libjpeg(img: Uint8Array, w: number, h: number, c: 1 | 3, quality: number): Promise<Uint8Array> {
   let s = sharp(img, { raw: { width: w, height: h, channels: c } });
   if (c === 1) s = s.grayscale();
-  const jpg = await s.jpeg({ quality, chromaSubsampling: '4:4:4', mozjpeg: false, trellisQuantisation: false, overshootDeringing: false, optimiseScans: false, quantisationTable: 0 }).toBuffer();
+  const jpg = await s
+    .jpeg({
+      quality,
+      chromaSubsampling: '4:4:4',
+      mozjpeg: false,
+      trellisQuantisation: false,
+      overshootDeringing: false,
+      optimiseScans: false,
+      quantisationTable: 0,
+    })
+    .toBuffer();
   let d = sharp(jpg);
   if (c === 1) d = d.grayscale();
   return new Uint8Array(await d.raw().toBuffer());

@@ -18,7 +18,10 @@ test('limitSamples: a seeded subset in the original order; no limit or a large o
   const items = Array.from({ length: 50 }, (_, i) => i);
   const a = limitSamples(items, 10, 7);
   assert.equal(a.length, 10);
-  assert.deepEqual(a, [...a].sort((x, y) => x - y));
+  assert.deepEqual(
+    a,
+    [...a].sort((x, y) => x - y),
+  );
   assert.deepEqual(limitSamples(items, 10, 7), a, 'same seed, same subset');
   assert.notDeepEqual(limitSamples(items, 10, 8), a);
   assert.equal(limitSamples(items, undefined, 7), items);
@@ -50,7 +53,10 @@ test('loadRunData: stores, split.json and (only once the data loaded) config.jso
   assert.equal(JSON.parse(fs.readFileSync(path.join(runDir, 'config.json'), 'utf8')).options.data, data);
   assert.deepEqual(skippedInputs(d), []);
   const order = orderForEpoch(d, 5, 1);
-  assert.deepEqual([...order].sort((a, b) => a - b), Array.from({ length: d.trainStore.length }, (_, i) => i));
+  assert.deepEqual(
+    [...order].sort((a, b) => a - b),
+    Array.from({ length: d.trainStore.length }, (_, i) => i),
+  );
   assert.deepEqual(orderForEpoch(d, 5, 1), order);
   assert.notDeepEqual(orderForEpoch(d, 5, 2), order);
   // The data changed under a run in progress: resuming is refused.
@@ -66,7 +72,10 @@ test('checkBad: more unreadable images than the allowed fraction is an error wit
   const root = await makeClassFolders(path.join(tmpDir(), 'bad'), 5, 12);
   fs.writeFileSync(path.join(root, 'top', 'img0001.png'), 'not an image');
   const files = ['top', 'bottom'].flatMap((c) => fs.readdirSync(path.join(root, c)).map((f) => path.join(root, c, f)));
-  const store = new SampleStore(files.map((f, i) => ({ id: f, file: f, label: i % 2 })), { inputSize: 12, channels: 1 });
+  const store = new SampleStore(
+    files.map((f, i) => ({ id: f, file: f, label: i % 2 })),
+    { inputSize: 12, channels: 1 },
+  );
   await store.warm();
   checkBad([store], 0.1);
   assert.throws(() => checkBad([store], 0.05), /1 of 10 images are unreadable \(more than 5.0%, see --max-bad-fraction\): .*img0001.png/);

@@ -47,10 +47,29 @@ test('sessions.jsonl: one line per session; lines cut by a crash are skipped', (
 
 test('training.json: the summary without the per-epoch history', () => {
   const dir = tmpDir();
-  const summary: TrainSummary = { runDir: dir, stopReason: 'completed', epochsDone: 1, bestEpoch: 1, bestValLoss: 1.25, bestValAcc: 0.5, history: [h1], skipped: { count: 0, examples: [] }, seconds: 13 };
+  const summary: TrainSummary = {
+    runDir: dir,
+    stopReason: 'completed',
+    epochsDone: 1,
+    bestEpoch: 1,
+    bestValLoss: 1.25,
+    bestValAcc: 0.5,
+    history: [h1],
+    skipped: { count: 0, examples: [] },
+    seconds: 13,
+  };
   writeTrainingJson(dir, summary);
   const back = JSON.parse(fs.readFileSync(path.join(dir, 'training.json'), 'utf8'));
-  assert.deepEqual(back, { runDir: dir, stopReason: 'completed', epochsDone: 1, bestEpoch: 1, bestValLoss: 1.25, bestValAcc: 0.5, skipped: { count: 0, examples: [] }, seconds: 13 });
+  assert.deepEqual(back, {
+    runDir: dir,
+    stopReason: 'completed',
+    epochsDone: 1,
+    bestEpoch: 1,
+    bestValLoss: 1.25,
+    bestValAcc: 0.5,
+    skipped: { count: 0, examples: [] },
+    seconds: 13,
+  });
 });
 
 test('epochLine: train and validation figures, lr, timing; per-dataset figures, best and lr changes when they apply', () => {
@@ -67,11 +86,17 @@ test('epochLine: train and validation figures, lr, timing; per-dataset figures, 
 test('age runs: val_mae as the last log.csv column, mae.png, MAE in the epoch line; ship reads the column back', async () => {
   const a1: EpochRecord = { ...h1, valMae: 7.25 };
   const a2: EpochRecord = { ...h1, epoch: 2, valMae: 6.5 };
-  assert.equal(csvLog([a1, a2]), 'epoch,lr,loss,accuracy,val_loss,val_accuracy,seconds,val_mae\n1,0.001,1.5,0.4,1.25,0.5,12.3,7.25\n2,0.001,1.5,0.4,1.25,0.5,12.3,6.5\n');
+  assert.equal(
+    csvLog([a1, a2]),
+    'epoch,lr,loss,accuracy,val_loss,val_accuracy,seconds,val_mae\n1,0.001,1.5,0.4,1.25,0.5,12.3,7.25\n2,0.001,1.5,0.4,1.25,0.5,12.3,6.5\n',
+  );
   const dir = tmpDir();
   await writeEpochLogs(dir, [a1, a2], []);
   assert.equal(fs.readFileSync(path.join(dir, 'mae.png')).subarray(1, 4).toString(), 'PNG');
-  assert.deepEqual(readLog(path.join(dir, 'log.csv')).map((r) => r.valMae), [7.25, 6.5]);
+  assert.deepEqual(
+    readLog(path.join(dir, 'log.csv')).map((r) => r.valMae),
+    [7.25, 6.5],
+  );
   assert.match(epochLine(a2, { epochs: 3, trainSeconds: 1, batches: 1, multi: false, improved: true }), /val loss 1\.2500 acc 0\.5000 MAE 6\.500 \|/);
   const plain = tmpDir();
   await writeEpochLogs(plain, [h1], []);

@@ -9,7 +9,10 @@ test('readLog: rows by column name; a missing, short or malformed log is an erro
   const dir = tmpDir();
   const file = path.join(dir, 'log.csv');
   assert.throws(() => readLog(file), /training log ".*log.csv" is missing/);
-  fs.writeFileSync(file, 'epoch,lr,loss,accuracy,val_loss,val_accuracy,seconds,val_loss_a,val_accuracy_a\n1,0.1,2,0.5,1.5,0.25,3.5,1,1\n2,0.1,1,0.6,1.25,0.5,4,1,1\n');
+  fs.writeFileSync(
+    file,
+    'epoch,lr,loss,accuracy,val_loss,val_accuracy,seconds,val_loss_a,val_accuracy_a\n1,0.1,2,0.5,1.5,0.25,3.5,1,1\n2,0.1,1,0.6,1.25,0.5,4,1,1\n',
+  );
   assert.deepEqual(readLog(file), [
     { epoch: 1, valLoss: 1.5, valAcc: 0.25, seconds: 3.5 },
     { epoch: 2, valLoss: 1.25, valAcc: 0.5, seconds: 4 },

@@ -46,7 +46,9 @@ async function makeUtkFace(root: string, n: number): Promise<string> {
     const age = [1, 5, 12, 20, 35, 50, 70][i % 7];
     const px = synthPixels(gender === 1 ? 0 : 1, SIZE, rng);
     const name = `${age}_${gender}_${Math.floor(i / 2) % 5}_2017010${String(i).padStart(10, '0')}.jpg.chip.jpg`;
-    await sharp(Buffer.from(px), { raw: { width: SIZE, height: SIZE, channels: 1 } }).jpeg({ quality: 95 }).toFile(path.join(root, name));
+    await sharp(Buffer.from(px), { raw: { width: SIZE, height: SIZE, channels: 1 } })
+      .jpeg({ quality: 95 })
+      .toFile(path.join(root, name));
   }
   return root;
 }
@@ -97,7 +99,10 @@ test('interim run: best weights, an up-to-date model.onnx, validation figures, t
   const val = card.evaluation.val[0];
   assert.deepEqual(card.data.counts, { train: 96, val: 12, test: 12 });
   assert.equal(val.n, 12);
-  assert.equal(val.confusion.flat().reduce((a, b) => a + b, 0), 12);
+  assert.equal(
+    val.confusion.flat().reduce((a, b) => a + b, 0),
+    12,
+  );
   assert.deepEqual(card.data.trainClassCounts, { bottom: 48, top: 48 });
   assert.equal(card.training.epochsRun, 2);
   const log = fs.readFileSync(path.join(interimRun, 'log.csv'), 'utf8').trim().split('\n').slice(1);
@@ -105,7 +110,10 @@ test('interim run: best weights, an up-to-date model.onnx, validation figures, t
   assert.ok(Math.abs(card.training.wallSeconds - wall) < 0.11);
   assert.equal(card.architecture.arch, 'tiny-xception');
   assert.ok(card.architecture.params > 0 && card.architecture.macs > 0);
-  assert.deepEqual({ size: card.input.size, channels: card.input.channels, colorSpace: card.input.colorSpace, range: card.input.range }, { size: SIZE, channels: 1, colorSpace: 'grey', range: [-1, 1] });
+  assert.deepEqual(
+    { size: card.input.size, channels: card.input.channels, colorSpace: card.input.colorSpace, range: card.input.range },
+    { size: SIZE, channels: 1, colorSpace: 'grey', range: [-1, 1] },
+  );
   // The protocol: test once, at the end.
   await assert.rejects(shipRun(interimRun, path.join(fresh(), 'x'), { final: true }), /epoch 2 of 5: the test split is evaluated once/);
 });
@@ -123,11 +131,17 @@ test('CLI: --final --tta flip evaluates val and test like facecls eval; refuses 
   assert.ok(Array.isArray(test) && test.length === 1);
   assert.equal(test[0].n, 12);
   assert.equal(test[0].splitName, 'test split');
-  for (const [split, e] of [['val', card.evaluation.val[0]], ['test', test[0]]] as const) {
+  for (const [split, e] of [
+    ['val', card.evaluation.val[0]],
+    ['test', test[0]],
+  ] as const) {
     const direct = await evaluate({ model: path.join(runDir, 'best'), data, split, tta: 'flip', runtime: 'tfjs' });
     assert.equal(e.accuracy, direct.metrics.accuracy, split);
     assert.deepEqual(e.confusion, direct.metrics.confusion);
-    assert.deepEqual(e.perClass.map((c) => c.label), ['bottom', 'top']);
+    assert.deepEqual(
+      e.perClass.map((c) => c.label),
+      ['bottom', 'top'],
+    );
   }
   assert.ok(card.evaluation.val[0].accuracy >= 0.8, `val accuracy ${card.evaluation.val[0].accuracy}`);
   const md = fs.readFileSync(path.join(out, MODEL_CARD_MD), 'utf8');
@@ -152,10 +166,14 @@ test('CLI: --final --tta flip evaluates val and test like facecls eval; refuses 
   assert.deepEqual(noted.notes, ['first note', 'second: with a `tick`']);
   assert.match(fs.readFileSync(path.join(out, MODEL_CARD_MD), 'utf8'), /## Notes\n\n- first note\n- second: with a `tick`\n/);
   assert.equal(card.notes, undefined, 'no notes unless given');
-  assert.deepEqual(fs.readdirSync(path.dirname(out)).filter((f) => f.includes('.ship-')), [], 'no temporary folders left');
+  assert.deepEqual(
+    fs.readdirSync(path.dirname(out)).filter((f) => f.includes('.ship-')),
+    [],
+    'no temporary folders left',
+  );
 });
 
-test('the reconstructed train command reproduces the run\'s config.json', () => {
+test("the reconstructed train command reproduces the run's config.json", () => {
   const args = finalCard.training.command.split(' ');
   assert.equal(args[0], 'facecls');
   // Paths are relative to the project root, where the card's command runs.
@@ -193,22 +211,43 @@ test('UTKFace-style data: adults and per-group figures, measured gaps in the lim
   assert.equal(parity.criterion, 'parity');
   assert.ok(gap(parity.after.recalls) <= gap(parity.before.recalls));
   assert.ok(gap(parity.after.recalls) <= gap(balanced.calibration.after.recalls) + 1e-12);
-  assert.match(fs.readFileSync(path.join(parOut, MODEL_CARD_MD), 'utf8'), /`facecls ship --balance parity`\): logit offset minimising the gap between the two per-class recalls/);
+  assert.match(
+    fs.readFileSync(path.join(parOut, MODEL_CARD_MD), 'utf8'),
+    /`facecls ship --balance parity`\): logit offset minimising the gap between the two per-class recalls/,
+  );
   const test = card.evaluation.test as CardEvaluation[];
-  assert.deepEqual(test.map((e) => e.adultsOnly), [false, true]);
-  assert.deepEqual(card.evaluation.val.map((e) => e.adultsOnly), [false, true]);
+  assert.deepEqual(
+    test.map((e) => e.adultsOnly),
+    [false, true],
+  );
+  assert.deepEqual(
+    card.evaluation.val.map((e) => e.adultsOnly),
+    [false, true],
+  );
   assert.equal(test[0].splitName, 'UTKFace test split');
   assert.ok(test[1].n < test[0].n);
   const all = test[0];
-  assert.deepEqual(all.groups.gender!.map((g) => g.value), ['woman', 'man']);
-  assert.deepEqual(all.groups.ageBand!.map((g) => g.value), ['0-2', '3-9', '10-17', '18-29', '30-44', '45-59', '60+']);
-  assert.equal(all.groups.race!.reduce((a, g) => a + g.n, 0), all.n);
+  assert.deepEqual(
+    all.groups.gender!.map((g) => g.value),
+    ['woman', 'man'],
+  );
+  assert.deepEqual(
+    all.groups.ageBand!.map((g) => g.value),
+    ['0-2', '3-9', '10-17', '18-29', '30-44', '45-59', '60+'],
+  );
+  assert.equal(
+    all.groups.race!.reduce((a, g) => a + g.n, 0),
+    all.n,
+  );
   const w = all.groups.gender!.find((g) => g.value === 'woman')!;
   const m = all.groups.gender!.find((g) => g.value === 'man')!;
   assert.equal(all.gaps!.menMinusWomen, Math.round((m.accuracy - w.accuracy) * 10000) / 100);
   // The gap is stated as a magnitude and a direction (no "men -1.60 points below women").
   const gapText = `Measured on UTKFace test split, all ages: men ${Math.abs(all.gaps!.menMinusWomen!).toFixed(2)} points ${all.gaps!.menMinusWomen! >= 0 ? 'above' : 'below'} women`;
-  assert.ok(card.limitations.some((l) => l.startsWith(gapText)), `${gapText}\n${card.limitations.join('\n')}`);
+  assert.ok(
+    card.limitations.some((l) => l.startsWith(gapText)),
+    `${gapText}\n${card.limitations.join('\n')}`,
+  );
   assert.ok(card.limitations.some((l) => /under-18s at/.test(l)));
   const md = fs.readFileSync(path.join(out, MODEL_CARD_MD), 'utf8');
   assert.match(md, /UTKFace test split, adults \(age >= 18\)/);
@@ -223,7 +262,10 @@ test('facecls models: shipped models table, --shipped --json list, zoo JSON unch
   fs.mkdirSync(path.join(dir, 'broken'));
   fs.writeFileSync(path.join(dir, 'broken', MODEL_CARD_JSON), '{ not json');
   const rows = readShippedModels(dir);
-  assert.deepEqual(rows.map((r) => [r.name, r.task, r.arch, r.test, r.status]), [['final', 'custom', 'tiny-xception', 'withheld', 'interim: training finished, test figures withheld until facecls ship --final']]);
+  assert.deepEqual(
+    rows.map((r) => [r.name, r.task, r.arch, r.test, r.status]),
+    [['final', 'custom', 'tiny-xception', 'withheld', 'interim: training finished, test figures withheld until facecls ship --final']],
+  );
   const j = runCli(['models', '--shipped', '--json', '--models-dir', dir]);
   assert.equal(j.code, 0, j.stderr);
   const listed = JSON.parse(j.stdout);
@@ -271,7 +313,13 @@ test('the card records the sessions that trained a run (new, resumed) with paths
 
   await resumeTraining(one, { epochs: 3 }, quiet);
   const sessions = readSessions(one);
-  assert.deepEqual(sessions.map((x) => [x.resumed, x.fromEpoch]), [[false, 0], [true, 2]]);
+  assert.deepEqual(
+    sessions.map((x) => [x.resumed, x.fromEpoch]),
+    [
+      [false, 0],
+      [true, 2],
+    ],
+  );
   fs.appendFileSync(path.join(one, 'sessions.jsonl'), '{"started": "cut sho'); // a line cut by a crash is skipped
   const card = (await shipRun(one, path.join(fresh(), 'o2'))).card;
   assert.equal(card.training.resumed, true);
@@ -288,7 +336,10 @@ test('ensemble: several runs shipped as one model averaging their probabilities;
   assert.equal(r.code, 0, r.stderr);
   const card = JSON.parse(r.stdout) as ModelCard;
   assert.equal(card.ensemble?.members.length, 2);
-  assert.deepEqual(card.ensemble!.members.map((m) => m.runDir), [runDir, second].map((d) => path.relative(projectRoot(), d)));
+  assert.deepEqual(
+    card.ensemble!.members.map((m) => m.runDir),
+    [runDir, second].map((d) => path.relative(projectRoot(), d)),
+  );
   assert.equal(card.training.runDir, card.ensemble!.members[0].runDir);
   assert.equal(card.architecture.arch, 'ensemble of 2: tiny-xception + tiny-xception');
   assert.equal(card.architecture.params, 2 * finalCard.architecture.params);
@@ -323,11 +374,21 @@ test('ensemble: several runs shipped as one model averaging their probabilities;
   const g = [path.join(fresh(), 'g1'), path.join(fresh(), 'g2')];
   for (const [i, d] of g.entries()) await train(opts(utk, { task: 'gender', epochs: 1, valFraction: 0.2, testFraction: 0.2, seed: 5 + i }), d, quiet);
   // Different seeds split differently: ensemble members must share the split.
-  await assert.rejects(shipRun(g, path.join(fresh(), 'x')), /ensemble members must share the split of .*utk2 \(split.json\): ".*g2" has seeded hash split .* with seed 6 \(counts/);
+  await assert.rejects(
+    shipRun(g, path.join(fresh(), 'x')),
+    /ensemble members must share the split of .*utk2 \(split.json\): ".*g2" has seeded hash split .* with seed 6 \(counts/,
+  );
   // --split-seed: another data order and augmentation (seed 6) on the split of seed 5.
   const g2 = path.join(fresh(), 'g2same');
-  await train(opts(utk, { task: 'gender', epochs: 1, valFraction: 0.2, testFraction: 0.2, seed: 6, splitSeed: 5, augment: { ...NO_AUGMENT, flip: false } }), g2, quiet);
-  assert.deepEqual(JSON.parse(fs.readFileSync(path.join(g2, 'split.json'), 'utf8')).ids, JSON.parse(fs.readFileSync(path.join(g[0], 'split.json'), 'utf8')).ids);
+  await train(
+    opts(utk, { task: 'gender', epochs: 1, valFraction: 0.2, testFraction: 0.2, seed: 6, splitSeed: 5, augment: { ...NO_AUGMENT, flip: false } }),
+    g2,
+    quiet,
+  );
+  assert.deepEqual(
+    JSON.parse(fs.readFileSync(path.join(g2, 'split.json'), 'utf8')).ids,
+    JSON.parse(fs.readFileSync(path.join(g[0], 'split.json'), 'utf8')).ids,
+  );
   const gens = path.join(fresh(), 'gens');
   const balanced = (await shipRun([g[0], g2], gens, { balance: 'accuracy', tta: 'flip' })).card;
   assert.match(balanced.ensemble!.members[1].command, /--seed 6 --split-seed 5 /);

@@ -42,14 +42,23 @@ test('models/age is a fast model: at most 60,000 parameters, as its weights and 
   assert.ok(params <= 60_000, `models/age has ${params} parameters`);
 });
 
-const skip = !fs.existsSync(dir) ? 'models/age is not shipped' : !fs.existsSync(root) ? `utkface not found at ${root} (set FACECLS_DATASETS): shipped age model not evaluated` : false;
+const skip = !fs.existsSync(dir)
+  ? 'models/age is not shipped'
+  : !fs.existsSync(root)
+    ? `utkface not found at ${root} (set FACECLS_DATASETS): shipped age model not evaluated`
+    : false;
 test('shipped age model stays below its MAE ceilings', { skip }, async () => {
   const card = readCard();
   const final = card.status === 'final';
   const splits: Array<['val' | 'test', boolean, number]> = [
     ['val', false, CEILINGS.val],
     ['val', true, CEILINGS.valAdults],
-    ...(final ? ([['test', false, CEILINGS.test], ['test', true, CEILINGS.testAdults]] as Array<['test', boolean, number]>) : []),
+    ...(final
+      ? ([
+          ['test', false, CEILINGS.test],
+          ['test', true, CEILINGS.testAdults],
+        ] as Array<['test', boolean, number]>)
+      : []),
   ];
   for (const [split, adults, ceiling] of splits) {
     const r = await evaluate({ model: dir, data: root, split, adults, tta: card.evaluation.tta });
@@ -58,7 +67,9 @@ test('shipped age model stays below its MAE ceilings', { skip }, async () => {
     assert.ok(a.mae <= ceiling, `age ${split}${adults ? ' adults' : ''} MAE ${a.mae.toFixed(3)} rose above the ceiling ${ceiling}`);
     if (split === 'test' && adults) {
       const g = ageGaps(a);
-      console.log(`# age test adults: worst ethnic group ${g.worstEthnicGroup?.value} +${g.worstEthnicGroup?.aboveOverall.toFixed(2)}, women - men ${g.womenMinusMen?.toFixed(2)} years`);
+      console.log(
+        `# age test adults: worst ethnic group ${g.worstEthnicGroup?.value} +${g.worstEthnicGroup?.aboveOverall.toFixed(2)}, women - men ${g.womenMinusMen?.toFixed(2)} years`,
+      );
       assert.ok(g.worstEthnicGroup!.aboveOverall <= CEILINGS.worstEthnicGroup, `worst ethnic group ${g.worstEthnicGroup!.aboveOverall} years above overall`);
       assert.ok(Math.abs(g.womenMinusMen!) <= CEILINGS.womenMen, `women and men ${g.womenMinusMen} years apart`);
     }

@@ -8,15 +8,26 @@ test('checkStep: finite losses pass; a NaN or infinite loss ends the run naming 
   checkStep({ loss: 0.5, regularizationLoss: 0.01 }, at);
   assert.throws(
     () => checkStep({ loss: NaN, regularizationLoss: 0 }, at),
-    (e: Error) => e instanceof TrainingDivergedError && e instanceof UserError && e.message === 'training diverged: the loss became NaN at epoch 3, batch 7; the last good checkpoint (epoch 2) is kept in /runs/r. Lower the learning rate (--lr) or check the data',
+    (e: Error) =>
+      e instanceof TrainingDivergedError &&
+      e instanceof UserError &&
+      e.message ===
+        'training diverged: the loss became NaN at epoch 3, batch 7; the last good checkpoint (epoch 2) is kept in /runs/r. Lower the learning rate (--lr) or check the data',
   );
   assert.throws(() => checkStep({ loss: 0.5, regularizationLoss: Infinity }, at), /the loss became 0.5 at epoch 3, batch 7/);
-  assert.throws(() => checkStep({ loss: Infinity, regularizationLoss: 0 }, { ...at, epoch: 1, lastGoodEpoch: 0 }), /loss became Infinity at epoch 1, batch 7; no epoch had completed, so there is no checkpoint/);
+  assert.throws(
+    () => checkStep({ loss: Infinity, regularizationLoss: 0 }, { ...at, epoch: 1, lastGoodEpoch: 0 }),
+    /loss became Infinity at epoch 1, batch 7; no epoch had completed, so there is no checkpoint/,
+  );
 });
 
 test('checkValidation: a non-finite validation loss ends the run; the previous epoch stands', () => {
   checkValidation(1.2, 4, '/r');
-  assert.throws(() => checkValidation(NaN, 4, '/r'), (e: Error) => e instanceof TrainingDivergedError && /validation loss is NaN after epoch 4; the last good checkpoint \(epoch 3\) is kept in \/r/.test(e.message));
+  assert.throws(
+    () => checkValidation(NaN, 4, '/r'),
+    (e: Error) =>
+      e instanceof TrainingDivergedError && /validation loss is NaN after epoch 4; the last good checkpoint \(epoch 3\) is kept in \/r/.test(e.message),
+  );
 });
 
 test('early stopping: due after `patience` epochs without improvement; 0 = never', () => {

@@ -45,7 +45,17 @@ test('a short run learns a synthetic task; run directory complete; eval on the h
   assert.equal(s.stopReason, 'completed');
   assert.equal(s.epochsDone, 3);
   assert.ok(s.bestValAcc >= 0.9, `val accuracy ${s.bestValAcc}`);
-  for (const f of ['config.json', 'split.json', 'log.csv', 'checkpoint.json', 'loss.png', 'accuracy.png', 'training.json', 'best/model.json', 'ckpt-000003/optimizer.bin']) {
+  for (const f of [
+    'config.json',
+    'split.json',
+    'log.csv',
+    'checkpoint.json',
+    'loss.png',
+    'accuracy.png',
+    'training.json',
+    'best/model.json',
+    'ckpt-000003/optimizer.bin',
+  ]) {
     assert.ok(fs.existsSync(path.join(runDir, f)), `${f} missing`);
   }
   assert.equal(fs.readFileSync(path.join(runDir, 'loss.png')).subarray(1, 4).toString(), 'PNG');
@@ -64,14 +74,24 @@ test('a short run learns a synthetic task; run directory complete; eval on the h
   assert.ok(report.metrics.accuracy >= 0.9, `test accuracy ${report.metrics.accuracy}`);
   await assert.rejects(train(opts(data), runDir, quiet), /already holds a run/);
   // Distillation from the model just trained: the student learns too, and a mismatched teacher is refused.
-  const student = await train(opts(data, { epochs: 2, teacher: path.join(runDir, 'best'), distillWeight: 0.7, distillTemperature: 2 }), path.join(tmpDir(), 'student'), quiet);
+  const student = await train(
+    opts(data, { epochs: 2, teacher: path.join(runDir, 'best'), distillWeight: 0.7, distillTemperature: 2 }),
+    path.join(tmpDir(), 'student'),
+    quiet,
+  );
   assert.ok(student.bestValAcc >= 0.9, `student val accuracy ${student.bestValAcc}`);
   // A teacher with another input predicts each training image once, at its own input; mixup cannot use that.
   const lines: string[] = [];
-  const wide = await train(opts(data, { inputSize: 16, epochs: 2, teacher: path.join(runDir, 'best') }), path.join(tmpDir(), 'wide-student'), { ...quiet, log: (l) => lines.push(l) });
+  const wide = await train(opts(data, { inputSize: 16, epochs: 2, teacher: path.join(runDir, 'best') }), path.join(tmpDir(), 'wide-student'), {
+    ...quiet,
+    log: (l) => lines.push(l),
+  });
   assert.ok(wide.bestValAcc >= 0.9, `16x16 student of a 12x12 teacher: val accuracy ${wide.bestValAcc}`);
   assert.match(lines.join('\n'), /input differs from the student's, so its predictions on the 192 un-augmented training images serve every epoch/);
-  await assert.rejects(train(opts(data, { inputSize: 16, mixup: 0.2, teacher: path.join(runDir, 'best') }), path.join(tmpDir(), 'bad-teacher'), quiet), /input 12x12x1 differs from the student's 16x16x1, so it predicts each training image once.*--mixup 0/);
+  await assert.rejects(
+    train(opts(data, { inputSize: 16, mixup: 0.2, teacher: path.join(runDir, 'best') }), path.join(tmpDir(), 'bad-teacher'), quiet),
+    /input 12x12x1 differs from the student's 16x16x1, so it predicts each training image once.*--mixup 0/,
+  );
   // --init: fine-tuning starts from the trained weights (with a vanishing learning rate the trainable
   // weights stay where they were), the command records it, and a mismatched model is refused.
   const tuned = path.join(tmpDir(), 'tuned');
@@ -86,7 +106,10 @@ test('a short run learns a synthetic task; run directory complete; eval on the h
     b.model.dispose();
   }
   assert.equal(JSON.parse(fs.readFileSync(path.join(tuned, 'config.json'), 'utf8')).options.init, path.join(runDir, 'best'));
-  await assert.rejects(train(opts(data, { arch: 'mini-xception', init: path.join(runDir, 'best') }), path.join(tmpDir(), 'bad-init'), quiet), /--init model ".*best": architecture tiny-xception differs from the run's mini-xception/);
+  await assert.rejects(
+    train(opts(data, { arch: 'mini-xception', init: path.join(runDir, 'best') }), path.join(tmpDir(), 'bad-init'), quiet),
+    /--init model ".*best": architecture tiny-xception differs from the run's mini-xception/,
+  );
 });
 
 test('--init from a model with other labels transfers every layer but the classifier', async () => {
@@ -106,7 +129,10 @@ test('--init from a model with other labels transfers every layer but the classi
     assert.equal(wa.length, wb.length);
     // Only the classifier's kernel and bias change shape (3 classes -> 2); everything else is the source's.
     const reshaped = wb.filter((w, i) => w.shape.join() !== wa[i].shape.join());
-    assert.deepEqual(reshaped.map((w) => w.shape.at(-1)), [2, 2]);
+    assert.deepEqual(
+      reshaped.map((w) => w.shape.at(-1)),
+      [2, 2],
+    );
     const body = wb.map((w, i) => [w, wa[i]] as const).filter(([w, v]) => w.shape.join() === v.shape.join());
     assert.ok(body.length >= 10, `${body.length} body tensors`);
     const diff = Math.max(...body.map(([w, v]) => maxAbsDiff(w.read().dataSync(), v.read().dataSync())));
@@ -116,9 +142,15 @@ test('--init from a model with other labels transfers every layer but the classi
     b.model.dispose();
   }
   // The zoo is fully convolutional: another input size and the other colour mode start from the same weights.
-  const rgb = await train(opts(data, { inputSize: 16, channels: 3, epochs: 1, init: path.join(source, 'best') }), path.join(tmpDir(), 'rgb-transfer'), { ...quiet, log: (l) => lines.push(l) });
+  const rgb = await train(opts(data, { inputSize: 16, channels: 3, epochs: 1, init: path.join(source, 'best') }), path.join(tmpDir(), 'rgb-transfer'), {
+    ...quiet,
+    log: (l) => lines.push(l),
+  });
   assert.equal(rgb.epochsDone, 1);
-  assert.match(lines.join('\n'), /12x12x1\): weights adapted: first convolution grey -> RGB \(kernel split by the BT.601 luma weights\); classifier \S+ starts fresh/);
+  assert.match(
+    lines.join('\n'),
+    /12x12x1\): weights adapted: first convolution grey -> RGB \(kernel split by the BT.601 luma weights\); classifier \S+ starts fresh/,
+  );
 });
 
 test('NaN loss stops the run with a clear message and keeps the last good checkpoint', async () => {
@@ -134,7 +166,10 @@ test('NaN loss stops the run with a clear message and keeps the last good checkp
       dispose: () => real.dispose(),
     });
   };
-  await assert.rejects(train(opts(data), runDir, { ...quiet, createTrainer }), (e: Error) => e instanceof TrainingDivergedError && /loss became NaN at epoch 2, batch 3/.test(e.message) && /epoch 1\) is kept/.test(e.message));
+  await assert.rejects(
+    train(opts(data), runDir, { ...quiet, createTrainer }),
+    (e: Error) => e instanceof TrainingDivergedError && /loss became NaN at epoch 2, batch 3/.test(e.message) && /epoch 1\) is kept/.test(e.message),
+  );
   const ck = JSON.parse(fs.readFileSync(path.join(runDir, 'checkpoint.json'), 'utf8'));
   assert.equal(ck.epoch, 1);
   assert.ok(fs.existsSync(path.join(runDir, 'best', 'model.json')));
@@ -157,13 +192,38 @@ test('unreadable images are skipped and counted; past the threshold the run fail
   const s = await train(opts(root, { epochs: 1, valFraction: 0.2, testFraction: 0 }), path.join(tmpDir(), 'badrun'), quiet);
   assert.equal(s.skipped.count, 2);
   assert.ok(s.skipped.examples.some((e) => e.id.endsWith('img0003.png')));
-  await assert.rejects(train(opts(root, { epochs: 1, maxBadFraction: 0.01, valFraction: 0.2, testFraction: 0 }), path.join(tmpDir(), 'badrun2'), quiet), /unreadable \(more than 1\.0%/);
+  await assert.rejects(
+    train(opts(root, { epochs: 1, maxBadFraction: 0.01, valFraction: 0.2, testFraction: 0 }), path.join(tmpDir(), 'badrun2'), quiet),
+    /unreadable \(more than 1\.0%/,
+  );
 });
 
 test('SIGKILL mid-run, then --resume: same final epoch count, no gap in the loss curve', async () => {
   const runDir = path.join(tmpDir(), 'kill');
   const bin = path.join(projectRoot(), 'bin', 'facecls.js');
-  const args = ['train', 'custom', '--data', data, '--arch', 'tiny-xception', '--input', '12', '--epochs', '5', '--batch-size', '16', '--lr', '0.002', '--workers', '0', '--augment', 'none', '--out', runDir, '--no-progress'];
+  const args = [
+    'train',
+    'custom',
+    '--data',
+    data,
+    '--arch',
+    'tiny-xception',
+    '--input',
+    '12',
+    '--epochs',
+    '5',
+    '--batch-size',
+    '16',
+    '--lr',
+    '0.002',
+    '--workers',
+    '0',
+    '--augment',
+    'none',
+    '--out',
+    runDir,
+    '--no-progress',
+  ];
   const child = spawn(process.execPath, [bin, ...args], { stdio: 'ignore' });
   const exited = new Promise((r) => child.on('exit', r));
   const ck = path.join(runDir, 'checkpoint.json');
@@ -195,9 +255,15 @@ test('SIGKILL mid-run, then --resume: same final epoch count, no gap in the loss
   assert.equal(summary.epochsDone, 5);
   assert.match(r.stderr, /resuming .* after epoch \d/);
   const rows = fs.readFileSync(path.join(runDir, 'log.csv'), 'utf8').trim().split('\n').slice(1);
-  assert.deepEqual(rows.map((l) => Number(l.split(',')[0])), [1, 2, 3, 4, 5]);
+  assert.deepEqual(
+    rows.map((l) => Number(l.split(',')[0])),
+    [1, 2, 3, 4, 5],
+  );
   assert.ok(rows.every((l) => l.split(',').every((v) => Number.isFinite(Number(v)))));
-  assert.deepEqual(fs.readdirSync(runDir).filter((f) => f.startsWith('ckpt-')), ['ckpt-000005']);
+  assert.deepEqual(
+    fs.readdirSync(runDir).filter((f) => f.startsWith('ckpt-')),
+    ['ckpt-000005'],
+  );
   const ev = runCli(['eval', 'custom', '--model', path.join(runDir, 'best'), '--data', data, '--split', 'test', '--json', '--out', path.join(runDir, 'eval')]);
   assert.equal(ev.code, 0, ev.stderr);
   assert.ok(JSON.parse(ev.stdout).metrics.accuracy >= 0.9);

@@ -21,12 +21,18 @@ test('preparedChunks: readable samples packed in order, unreadable ones left out
   const store = await storeOf(3, ['/nowhere/missing.png']);
   const chunks = [];
   for await (const c of preparedChunks(store, 4)) chunks.push(c);
-  assert.deepEqual(chunks.map((c) => [c.rows, c.end]), [[[0, 1, 2, 3], 4], [[4, 5], 7]]);
+  assert.deepEqual(
+    chunks.map((c) => [c.rows, c.end]),
+    [
+      [[0, 1, 2, 3], 4],
+      [[4, 5], 7],
+    ],
+  );
   const x5 = preprocessFace((await store.get(5))!, { inputSize: 12, channels: 1 });
   assert.deepEqual(Array.from(chunks[1].x.subarray(144, 288)), Array.from(x5));
 });
 
-test('validate: mean cross-entropy and accuracy of the model\'s predictions, as computed by hand', async () => {
+test("validate: mean cross-entropy and accuracy of the model's predictions, as computed by hand", async () => {
   await setupBackend();
   const store = await storeOf(5);
   const model = buildModel('tiny-xception', { inputSize: 12, channels: 1, numClasses: 2 });

@@ -32,7 +32,9 @@ async function fixtures(): Promise<void> {
       px.set([v, Math.round(v * 0.8), Math.round(v * 0.7)], (y * w + x) * 3);
     }
   }
-  await sharp(px, { raw: { width: w, height: h, channels: 3 } }).png().toFile(crop);
+  await sharp(px, { raw: { width: w, height: h, channels: 3 } })
+    .png()
+    .toFile(crop);
 }
 
 test('facecls saliency --crops writes a panel per face and reports the explained class', async () => {

@@ -12,7 +12,7 @@ import { graphScores, inputGradients, releaseSaliency, saliencyMaps } from '../.
 const KERAS = datasetPath('keras', 'gender_mini_XCEPTION.21-0.95.hdf5');
 const UTK = datasetPath('utkface');
 
-test('the paper\'s released gender mini-Xception: walk matches predict, saliency sits on the face', async (t) => {
+test("the paper's released gender mini-Xception: walk matches predict, saliency sits on the face", async (t) => {
   if (!fs.existsSync(KERAS) || !fs.existsSync(UTK)) {
     t.skip(`datasets absent (${KERAS}, ${UTK}): set FACECLS_DATASETS to run`);
     return;
@@ -20,7 +20,11 @@ test('the paper\'s released gender mini-Xception: walk matches predict, saliency
   await setupBackend();
   const { model, meta } = await loadKerasModel(KERAS);
   try {
-    const files = fs.readdirSync(UTK).filter((f) => f.endsWith('.jpg')).sort().slice(0, 4);
+    const files = fs
+      .readdirSync(UTK)
+      .filter((f) => f.endsWith('.jpg'))
+      .sort()
+      .slice(0, 4);
     const size = meta.inputSize;
     const batch = new Float32Array(files.length * size * size);
     for (const [i, f] of files.entries()) {

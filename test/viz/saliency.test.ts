@@ -41,7 +41,10 @@ test('guided back-propagation equals the hand-computed reference and differs fro
   g.forEach((v, i) => assert.ok(Math.abs(v - refGuided[i]) < 1e-6, `guided[${i}] = ${v}, expected ${refGuided[i]}`));
   p.forEach((v, i) => assert.ok(Math.abs(v - refPlain[i]) < 1e-6, `plain[${i}] = ${v}, expected ${refPlain[i]}`));
   // They differ exactly at the negative pixels, where only the incoming-gradient gate blocks.
-  assert.deepEqual(g.map((v, i) => Math.abs(v - p[i]) > 1e-6), xs.map((v) => v < 0));
+  assert.deepEqual(
+    g.map((v, i) => Math.abs(v - p[i]) > 1e-6),
+    xs.map((v) => v < 0),
+  );
   guided.dispose();
   plain.dispose();
   model.dispose();

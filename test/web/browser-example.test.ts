@@ -24,7 +24,13 @@ const FACE = path.join(datasetPath('utkface'), '28_0_4_20170109002937845.jpg.chi
 const root = projectRoot();
 /** What a third-party server would serve of the package: nothing else is reachable. */
 const SERVED = ['dist/browser/', 'models/', 'assets/blazeface/', 'docs/browser-example/'];
-const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.json': 'application/json', '.wasm': 'application/wasm', '.bin': 'application/octet-stream' };
+const TYPES: Record<string, string> = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
+  '.bin': 'application/octet-stream',
+};
 
 function missing(): string | undefined {
   if (!fs.existsSync(CHROMIUM)) return `${CHROMIUM} not installed (apt-get install chromium)`;
@@ -59,11 +65,17 @@ describe('browser package in a third-party page', { skip }, () => {
     const build = (await import(pathToFileURL(path.join(root, 'web', 'build.mjs')).href)) as { buildBrowser: () => Promise<void> };
     await build.buildBrowser();
     const face = await sharp(FACE).resize(240, 240).toBuffer();
-    await sharp({ create: { width: 640, height: 480, channels: 3, background: '#5a7a8c' } }).composite([{ input: face, left: 200, top: 110 }]).png().toFile(photo);
+    await sharp({ create: { width: 640, height: 480, channels: 3, background: '#5a7a8c' } })
+      .composite([{ input: face, left: 200, top: 110 }])
+      .png()
+      .toFile(photo);
     server = staticServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'] });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
+    });
   });
 
   after(async () => {
@@ -97,7 +109,8 @@ describe('browser package in a third-party page', { skip }, () => {
         for (const task of ['emotion', 'gender'] as const) {
           const b = faces[0][task]!;
           const n = node[task]!;
-          for (const [label, p] of Object.entries(n.scores)) assert.ok(Math.abs(b.scores[label] - p) < 0.05, `${task} ${label}: browser ${b.scores[label]} vs Node ${p}`);
+          for (const [label, p] of Object.entries(n.scores))
+            assert.ok(Math.abs(b.scores[label] - p) < 0.05, `${task} ${label}: browser ${b.scores[label]} vs Node ${p}`);
           const sorted = Object.values(n.scores).sort((a, c) => c - a);
           if (sorted[0] - sorted[1] > 0.1) assert.equal(b.label, n.label, `${task} label`);
         }

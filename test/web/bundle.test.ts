@@ -22,18 +22,42 @@ before(async () => {
 });
 
 test("the page's own code is main.ts, importing the pipeline from the browser package only", () => {
-  assert.deepEqual(inputs.filter((f) => f.startsWith('web/')), ['web/src/main.ts']);
+  assert.deepEqual(
+    inputs.filter((f) => f.startsWith('web/')),
+    ['web/src/main.ts'],
+  );
   const main = fs.readFileSync(path.join(root, 'web', 'src', 'main.ts'), 'utf8');
   const imports = [...main.matchAll(/from '([^']+)'/g)].map((m) => m[1]);
   assert.deepEqual(imports, ['../../src/browser/index.js']);
   // No classification, TTA, preprocessing, saliency or drawing of its own.
-  for (const own of ['predict(', 'withMirrors', 'averageMirrors', 'preprocessBatch', 'preprocessFace', 'faceCrop', 'squareBox', 'saliencyMaps(', 'blendSaliency', 'fillRect', 'strokeRect', 'fillText', 'loadLayersModel', '@tensorflow']) {
+  for (const own of [
+    'predict(',
+    'withMirrors',
+    'averageMirrors',
+    'preprocessBatch',
+    'preprocessFace',
+    'faceCrop',
+    'squareBox',
+    'saliencyMaps(',
+    'blendSaliency',
+    'fillRect',
+    'strokeRect',
+    'fillText',
+    'loadLayersModel',
+    '@tensorflow',
+  ]) {
     assert.ok(!main.includes(own), `web/src/main.ts contains ${own}`);
   }
 });
 
 test('the bundle holds the core (classification, drawing) and no Node-only module', () => {
-  for (const f of ['src/core/classify.ts', 'src/core/draw.ts', 'src/core/crop.ts', 'src/browser/classifier.ts', 'src/runtime/tta.ts', 'src/data/preprocess.ts']) assert.ok(inputs.includes(f), f);
-  const nodeOnly = inputs.filter((f) => /^src\/(server|cli|pipeline|batch|train|eval|inputs|output)\//.test(f) || /^src\/(io\/(model-store|fs-handler)|detect\/blazeface)\.ts$/.test(f) || f.startsWith('node:'));
+  for (const f of ['src/core/classify.ts', 'src/core/draw.ts', 'src/core/crop.ts', 'src/browser/classifier.ts', 'src/runtime/tta.ts', 'src/data/preprocess.ts'])
+    assert.ok(inputs.includes(f), f);
+  const nodeOnly = inputs.filter(
+    (f) =>
+      /^src\/(server|cli|pipeline|batch|train|eval|inputs|output)\//.test(f) ||
+      /^src\/(io\/(model-store|fs-handler)|detect\/blazeface)\.ts$/.test(f) ||
+      f.startsWith('node:'),
+  );
   assert.deepEqual(nodeOnly, []);
 });

@@ -37,8 +37,26 @@ if (skip) console.log(`# skipping web page test: ${skip}`);
 function compose(dir: string): { clip: string; frame: string } {
   const clip = path.join(dir, 'clip.y4m');
   const frame = path.join(dir, 'frame.jpg');
-  const r = spawnSync(FFMPEG, ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=0x5a7a8c:s=640x480:r=15', '-i', path.join(UTK, FACE_FILE),
-    '-filter_complex', '[1:v]scale=240:240[f];[0:v][f]overlay=200:110,format=yuv420p', '-t', '2', clip], { encoding: 'utf8' });
+  const r = spawnSync(
+    FFMPEG,
+    [
+      '-v',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      'color=c=0x5a7a8c:s=640x480:r=15',
+      '-i',
+      path.join(UTK, FACE_FILE),
+      '-filter_complex',
+      '[1:v]scale=240:240[f];[0:v][f]overlay=200:110,format=yuv420p',
+      '-t',
+      '2',
+      clip,
+    ],
+    { encoding: 'utf8' },
+  );
   assert.equal(r.status, 0, r.stderr);
   const j = spawnSync(FFMPEG, ['-v', 'error', '-y', '-i', clip, '-frames:v', '1', frame], { encoding: 'utf8' });
   assert.equal(j.status, 0, j.stderr);
@@ -64,8 +82,16 @@ describe('web page in chromium', { skip }, () => {
     url = await server.app.listen({ host: '127.0.0.1', port: 0 });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-        '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-video-capture=${files.clip}`],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--use-fake-device-for-media-stream',
+        '--use-fake-ui-for-media-stream',
+        `--use-file-for-fake-video-capture=${files.clip}`,
+      ],
     });
     fs.mkdirSync(artifacts, { recursive: true });
   });
@@ -92,10 +118,14 @@ describe('web page in chromium', { skip }, () => {
   test('live camera: in-browser detection draws a labelled face box and reports FPS', async () => {
     const { page, errors } = await open();
     try {
-      await page.waitForFunction(() => {
-        const s = (globalThis as unknown as { facecls?: { frames: number; faces: unknown[] } }).facecls;
-        return s !== undefined && s.frames >= 8 && s.faces.length >= 1;
-      }, undefined, { timeout: 60_000 });
+      await page.waitForFunction(
+        () => {
+          const s = (globalThis as unknown as { facecls?: { frames: number; faces: unknown[] } }).facecls;
+          return s !== undefined && s.frames >= 8 && s.faces.length >= 1;
+        },
+        undefined,
+        { timeout: 60_000 },
+      );
       const state = await page.evaluate(() => (globalThis as unknown as { facecls: Record<string, unknown> }).facecls);
       await page.screenshot({ path: path.join(artifacts, 'web-page.png') });
       assert.equal(state.mode, 'browser', `page fell back to the server: ${String(state.error)}`);
@@ -160,11 +190,19 @@ describe('web page in chromium', { skip }, () => {
     try {
       await page.waitForFunction(() => (globalThis as unknown as { facecls?: { ready: boolean } }).facecls?.ready === true, undefined, { timeout: 30_000 });
       await page.setInputFiles('#file', files.frame);
-      await page.waitForFunction(() => (globalThis as unknown as { facecls: { source: string; faces: unknown[] } }).facecls.faces.length >= 1, undefined, { timeout: 30_000 });
-      const pixels = () => page.evaluate(() => {
-        const c = document.getElementById('overlay') as HTMLCanvasElement;
-        return Array.from(c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data.filter((_, i) => i % 97 === 0)).join(',');
+      await page.waitForFunction(() => (globalThis as unknown as { facecls: { source: string; faces: unknown[] } }).facecls.faces.length >= 1, undefined, {
+        timeout: 30_000,
       });
+      const pixels = () =>
+        page.evaluate(() => {
+          const c = document.getElementById('overlay') as HTMLCanvasElement;
+          return Array.from(
+            c
+              .getContext('2d')!
+              .getImageData(0, 0, c.width, c.height)
+              .data.filter((_, i) => i % 97 === 0),
+          ).join(',');
+        });
       const plain = await pixels();
       assert.equal(await page.locator('#saliency-method option').count(), 3, 'one option per saliency method');
       await page.check('#saliency');

@@ -73,7 +73,10 @@ async function loadModels(): Promise<void> {
   if (!res.ok) throw new Error(`GET /v1/models answered ${res.status}`);
   const info = (await res.json()) as { models: ModelEntry[] };
   $('models').textContent = info.models
-    .map((m) => `${m.role}: ${m.meta ? `${m.meta.labels.join('/')} ${m.meta.inputSize}x${m.meta.inputSize}x${m.meta.channels}` : m.format} ${JSON.stringify(m.info ?? {})}`)
+    .map(
+      (m) =>
+        `${m.role}: ${m.meta ? `${m.meta.labels.join('/')} ${m.meta.inputSize}x${m.meta.inputSize}x${m.meta.channels}` : m.format} ${JSON.stringify(m.info ?? {})}`,
+    )
     .join('\n');
   if (state.mode === 'server') return;
   const url = (role: string) => info.models.find((m) => m.role === role && (role === 'detector' || m.meta))?.url;
@@ -97,7 +100,9 @@ async function loadModels(): Promise<void> {
 async function classifyOnServer(img: RawImage): Promise<ClassifiedFaces> {
   const canvas = Object.assign(document.createElement('canvas'), { width: img.width, height: img.height });
   canvas.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(img.data), img.width, img.height), 0, 0);
-  const blob = await new Promise<Blob>((resolve, reject) => canvas.toBlob((b) => (b ? resolve(b) : reject(new Error('cannot encode frame'))), 'image/jpeg', 0.85));
+  const blob = await new Promise<Blob>((resolve, reject) =>
+    canvas.toBlob((b) => (b ? resolve(b) : reject(new Error('cannot encode frame'))), 'image/jpeg', 0.85),
+  );
   const t0 = performance.now();
   const headers: Record<string, string> = { 'content-type': 'image/jpeg' };
   // A server started with --api-key: the key comes in the URL fragment (#key=...), never sent in URLs.

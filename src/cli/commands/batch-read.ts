@@ -71,7 +71,9 @@ export function registerBatchRead(batch: Command): void {
 
   batch
     .command('results')
-    .description("every file's result in input order, exactly one per file: JSON Lines as classify --json (a video: one object with its frames, as video --jsonl) or CSV")
+    .description(
+      "every file's result in input order, exactly one per file: JSON Lines as classify --json (a video: one object with its frames, as video --jsonl) or CSV",
+    )
     .argument('<id>', 'batch id')
     .option('--redis <url>', REDIS_OPTION_HELP)
     .option('--json', 'JSON Lines (the default)', false)
@@ -92,12 +94,15 @@ export function registerBatchRead(batch: Command): void {
         let lastWait = 0;
         const withVideo = meta.videos > 0;
         const out = (s: string) => (process.stdout.write(s) ? Promise.resolve() : new Promise<void>((r) => process.stdout.once('drain', () => r())));
-        for await (const line of reader.results(id, { wait: o.wait, onWait: (s) => {
-          if (Date.now() - lastWait > 10_000) {
-            lastWait = Date.now();
-            process.stderr.write(formatStatus(s) + '\n');
-          }
-        } })) {
+        for await (const line of reader.results(id, {
+          wait: o.wait,
+          onWait: (s) => {
+            if (Date.now() - lastWait > 10_000) {
+              lastWait = Date.now();
+              process.stderr.write(formatStatus(s) + '\n');
+            }
+          },
+        })) {
           if (lineFailed(line)) failed++;
           if (!o.csv) {
             await out(JSON.stringify(line) + '\n');
@@ -136,6 +141,7 @@ export function batchCsvRows(l: BatchLine, emotionLabels: string[], genderLabels
       rows.push(`${row},${fr.frame},${fr.time},${fr.faces[i].track}`);
     }
   }
-  if (rows.length === 0 || l.error) rows.push(...csvRows({ file: l.file, width: l.width, height: l.height, faces: [], error: l.error }, emotionLabels, genderLabels).map((r) => r + ',,,'));
+  if (rows.length === 0 || l.error)
+    rows.push(...csvRows({ file: l.file, width: l.width, height: l.height, faces: [], error: l.error }, emotionLabels, genderLabels).map((r) => r + ',,,'));
   return rows;
 }

@@ -56,13 +56,29 @@ export function registerBatch(program: Command): void {
     try {
       const pipeline: PipelineCliOptions = {
         // Model directories as absolute paths: workers run elsewhere (the same paths must exist there).
-        detector: o.detector, emotionModel: o.emotionModel && path.resolve(o.emotionModel), genderModel: o.genderModel && path.resolve(o.genderModel), accurate: o.accurate, tta: o.tta,
-        emotion: o.emotion, gender: o.gender, runtime: o.runtime, margin: o.margin, minFaceSize: o.minFaceSize,
-        scoreThreshold: o.scoreThreshold, maxFaces: o.maxFaces, maxPixels: o.maxPixels, tiles: o.tiles, align: o.align, cropFraming: o.cropFraming,
+        detector: o.detector,
+        emotionModel: o.emotionModel && path.resolve(o.emotionModel),
+        genderModel: o.genderModel && path.resolve(o.genderModel),
+        accurate: o.accurate,
+        tta: o.tta,
+        emotion: o.emotion,
+        gender: o.gender,
+        runtime: o.runtime,
+        margin: o.margin,
+        minFaceSize: o.minFaceSize,
+        scoreThreshold: o.scoreThreshold,
+        maxFaces: o.maxFaces,
+        maxPixels: o.maxPixels,
+        tiles: o.tiles,
+        align: o.align,
+        cropFraming: o.cropFraming,
       };
       const s = await submitBatch(redis, url, entries, { options: { pipeline, crops: o.crops, smooth }, chunkSize, segmentSeconds });
       process.stdout.write(o.json ? JSON.stringify(s) + '\n' : s.id + '\n');
-      if (!o.json) process.stderr.write(`facecls: batch ${s.id}: ${fmtInt(s.entries)} input(s) (${fmtInt(s.images)} image(s), ${fmtInt(s.videos)} video(s)) in ${fmtInt(s.jobs)} job(s); follow it with \`facecls batch status ${s.id} --watch\`\n`);
+      if (!o.json)
+        process.stderr.write(
+          `facecls: batch ${s.id}: ${fmtInt(s.entries)} input(s) (${fmtInt(s.images)} image(s), ${fmtInt(s.videos)} video(s)) in ${fmtInt(s.jobs)} job(s); follow it with \`facecls batch status ${s.id} --watch\`\n`,
+        );
     } finally {
       redis.disconnect();
     }

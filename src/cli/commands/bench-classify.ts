@@ -73,7 +73,10 @@ export function addBenchClassify(group: Command): Command {
     .option('--batch <n>', 'batch size of the batched measurement', '32')
     .option('--min-ms <ms>', 'minimum timed milliseconds per measurement', '1500')
     .option('--threads <n>', 'onnxruntime intra-op threads (default 1, or env FACECLS_ORT_THREADS)')
-    .option('--workers <n>', 'worker threads sharing the onnxruntime emotion+gender step with the calling thread (default: cores - 1, or env FACECLS_ORT_WORKERS)')
+    .option(
+      '--workers <n>',
+      'worker threads sharing the onnxruntime emotion+gender step with the calling thread (default: cores - 1, or env FACECLS_ORT_WORKERS)',
+    )
     .option('--runtime <name>', 'measure only this runtime (onnx or tfjs); default both')
     .option('--tta <mode>', "test-time augmentation: none or flip (two passes per face); default each model's own")
     .option('--json', 'print machine-readable JSON', false)

@@ -28,7 +28,9 @@ interface Opts {
 export function addBenchPipeline(group: Command): void {
   group
     .command('pipeline')
-    .description('ms per 640x480 frame (1 and 3 faces; decode/detect/classify) vs face-api and human; detection recall/precision on composed UTKFace frames; AP per WIDER FACE subset on widerface-dev500 photos')
+    .description(
+      'ms per 640x480 frame (1 and 3 faces; decode/detect/classify) vs face-api and human; detection recall/precision on composed UTKFace frames; AP per WIDER FACE subset on widerface-dev500 photos',
+    )
     .option('--frames <n>', 'timed frames per scenario', '40')
     .option('--recall-frames <n>', 'frames in the labelled detection set', '150')
     .option('--no-peers', 'skip face-api and human')
@@ -65,7 +67,9 @@ export function addBenchPipeline(group: Command): void {
 /** The text report of `bench pipeline`. */
 function printPipelineBench(r: PipelineBenchResult): void {
   console.log(`command: facecls ${process.argv.slice(2).join(' ')}`);
-  console.log(`machine: ${r.machine.cpus} x ${r.machine.model}, node ${r.machine.node}, load average ${r.machine.loadAverage.join(' ')} (shared machine: other work running affects these figures)`);
+  console.log(
+    `machine: ${r.machine.cpus} x ${r.machine.model}, node ${r.machine.node}, load average ${r.machine.loadAverage.join(' ')} (shared machine: other work running affects these figures)`,
+  );
   console.log(`pipeline: detector ${r.models.detector}${r.models.detectorEngine ? ` (${r.models.detectorEngine})` : ''}, classifiers on ${r.models.runtime}`);
   if (r.models.note) console.log(`models: ${r.models.note}`);
   console.log('\nper 640x480 JPEG frame (decode + detect + emotion + gender), ms; "x facecls" = median / facecls median on the same frames:');
@@ -98,7 +102,9 @@ function printPipelineBench(r: PipelineBenchResult): void {
     const rp = r.realPhotos;
     if (rp.note) console.log(`\nreal photos: ${rp.note}`);
     else {
-      console.log(`\ndetection on real photos: ${rp.rows[0]?.images ?? 0} widerface-dev500 photos (${rp.data}), AP at IoU 0.5 per subset; precision / recall at score ${rp.rows[0]?.threshold} (medium subset):`);
+      console.log(
+        `\ndetection on real photos: ${rp.rows[0]?.images ?? 0} widerface-dev500 photos (${rp.data}), AP at IoU 0.5 per subset; precision / recall at score ${rp.rows[0]?.threshold} (medium subset):`,
+      );
       console.log(
         formatTable(rp.rows, [
           { header: 'detector', value: (x) => x.detector },

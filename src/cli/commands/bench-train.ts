@@ -22,7 +22,10 @@ interface Opts {
 }
 
 function parseList(value: string, name: string, min: number, max: number): number[] {
-  const parts = value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const parts = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   if (parts.length === 0) throw new UserError(`${name} must be a comma-separated list of integers, got "${value}"`);
   return [...new Set(parts.map((p) => parseIntOption(p, name, min, max)))];
 }
@@ -79,7 +82,9 @@ export function addBenchTrain(group: Command): Command {
       const opts = trainBenchOptions(o);
       if (!o.json) {
         opts.onRow = (r) =>
-          process.stderr.write(`  ${r.engine}${r.engine === 'tfjs-cpu' ? '' : ` x${r.workers}`} ${r.input}x${r.input} b${r.batch}: ${fmt(r.msPerStep, 1)} ms/step\n`);
+          process.stderr.write(
+            `  ${r.engine}${r.engine === 'tfjs-cpu' ? '' : ` x${r.workers}`} ${r.input}x${r.input} b${r.batch}: ${fmt(r.msPerStep, 1)} ms/step\n`,
+          );
       }
       const rows = await benchTrain(opts);
       if (o.json) return printJson(rows);

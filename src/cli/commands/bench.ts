@@ -12,9 +12,7 @@ import { addBenchTrain } from './bench-train.js';
 export function benchCommand(program: Command): Command {
   const existing = program.commands.find((c) => c.name() === 'bench');
   if (existing) return existing;
-  return program
-    .command('bench')
-    .description('benchmarks that print measured figures (and ratios against a baseline or peer run in the same process)');
+  return program.command('bench').description('benchmarks that print measured figures (and ratios against a baseline or peer run in the same process)');
 }
 
 function has(group: Command, name: string): boolean {

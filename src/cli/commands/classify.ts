@@ -34,9 +34,21 @@ function tableRows(results: FileResult[], detectOnly: boolean) {
     for (const r of results) {
       if (r.error) rows.push({ file: r.file, face: '-', box: `error: ${r.error}`, score: '', eyes: '' });
       else if (!r.faces?.length) rows.push({ file: r.file, face: '-', box: 'no faces', score: '', eyes: '' });
-      else r.faces.forEach((f, i) => rows.push({ file: r.file, face: String(i), box: f.box.map((v) => Math.round(v)).join(','), score: fmt(f.score, 2), eyes: f.keypoints ? `${pt(f.keypoints.rightEye)} ${pt(f.keypoints.leftEye)}` : '' }));
+      else
+        r.faces.forEach((f, i) =>
+          rows.push({
+            file: r.file,
+            face: String(i),
+            box: f.box.map((v) => Math.round(v)).join(','),
+            score: fmt(f.score, 2),
+            eyes: f.keypoints ? `${pt(f.keypoints.rightEye)} ${pt(f.keypoints.leftEye)}` : '',
+          }),
+        );
     }
-    return formatTable(rows, ['file', 'face', 'box', 'score', 'eyes'].map((k) => ({ header: k === 'eyes' ? 'eyes (right, left)' : k, value: (r: Record<string, string>) => r[k] })));
+    return formatTable(
+      rows,
+      ['file', 'face', 'box', 'score', 'eyes'].map((k) => ({ header: k === 'eyes' ? 'eyes (right, left)' : k, value: (r: Record<string, string>) => r[k] })),
+    );
   }
   const rows: Array<Record<string, string>> = [];
   for (const r of results) {
@@ -54,7 +66,10 @@ function tableRows(results: FileResult[], detectOnly: boolean) {
         }),
       );
   }
-  return formatTable(rows, ['file', 'face', 'box', 'score', 'emotion', 'gender'].map((k) => ({ header: k, value: (r: Record<string, string>) => r[k] })));
+  return formatTable(
+    rows,
+    ['file', 'face', 'box', 'score', 'emotion', 'gender'].map((k) => ({ header: k, value: (r: Record<string, string>) => r[k] })),
+  );
 }
 
 /** Write to stdout, waiting when its buffer is full (a slow pipe must not make output pile up in memory). */
@@ -105,7 +120,12 @@ function registerImageCommand(program: Command, name: 'classify' | 'detect'): vo
     const streaming = o.filesFrom !== undefined;
     const showBar = o.progress ?? (process.stderr.isTTY === true && (streaming || inputs.length > 1));
     const format = streaming ? 'classify {value} files | {failed} failed' : 'classify [{bar}] {value}/{total} files | {eta_formatted} left | {failed} failed';
-    const bar = showBar ? new cliProgress.SingleBar({ stream: process.stderr, format, hideCursor: true, noTTYOutput: true, notTTYSchedule: 2000 }, cliProgress.Presets.shades_classic) : undefined;
+    const bar = showBar
+      ? new cliProgress.SingleBar(
+          { stream: process.stderr, format, hideCursor: true, noTTYOutput: true, notTTYSchedule: 2000 },
+          cliProgress.Presets.shades_classic,
+        )
+      : undefined;
     let failed = 0;
     let total = 0;
     const table: FileResult[] = [];
@@ -120,7 +140,11 @@ function registerImageCommand(program: Command, name: 'classify' | 'detect'): vo
         const r: FileResult = await classifyFile(fc, item, { crop: o.crops === true, detectOnly });
         if (r.error) {
           failed++;
-          if (!o.json && !o.csv) bar ? bar.update({ failed }) : process.stderr.write(`facecls: ${r.file}: ${r.error}\n`);
+          // With --json/--csv the error is in the file's record.
+          if (!o.json && !o.csv) {
+            if (bar) bar.update({ failed });
+            else process.stderr.write(`facecls: ${r.file}: ${r.error}\n`);
+          }
         }
         if (o.json) await writeOut(JSON.stringify(r) + '\n');
         else if (o.csv) await writeOut(csvRows(r, emotionLabels, genderLabels, detectOnly).join('\n') + '\n');

@@ -37,7 +37,9 @@ export function formatDetectReport(r: DetectEvalReport): string {
     .map(([k, v]) => `${k} ${v}`)
     .join(', ');
   lines.push(`detector ${r.detector}${settings ? ` (${settings})` : ''} on ${r.format} ${r.data}`);
-  lines.push(`${r.images} images, ${r.faces} faces; IoU >= ${r.iouThreshold}; detection ${fmt(r.msPerImage.mean, 1)} ms per image (median ${fmt(r.msPerImage.median, 1)})`);
+  lines.push(
+    `${r.images} images, ${r.faces} faces; IoU >= ${r.iouThreshold}; detection ${fmt(r.msPerImage.mean, 1)} ms per image (median ${fmt(r.msPerImage.median, 1)})`,
+  );
   lines.push('');
   lines.push(
     formatTable(r.subsets, [
@@ -47,7 +49,15 @@ export function formatDetectReport(r: DetectEvalReport): string {
       { header: `precision@${r.threshold}`, value: (s) => fmt(s.atThreshold.precision, 3), align: 'right' },
       { header: `recall@${r.threshold}`, value: (s) => fmt(s.atThreshold.recall, 3), align: 'right' },
       { header: 'false pos', value: (s) => s.atThreshold.falsePositives, align: 'right' },
-      ...(r.subsets[0]?.precisionAtRecall ? [{ header: `precision@recall ${r.subsets[0].precisionAtRecall.recall}`, value: (s: (typeof r.subsets)[number]) => fmt(s.precisionAtRecall?.precision ?? NaN, 3), align: 'right' as const }] : []),
+      ...(r.subsets[0]?.precisionAtRecall
+        ? [
+            {
+              header: `precision@recall ${r.subsets[0].precisionAtRecall.recall}`,
+              value: (s: (typeof r.subsets)[number]) => fmt(s.precisionAtRecall?.precision ?? NaN, 3),
+              align: 'right' as const,
+            },
+          ]
+        : []),
     ]),
   );
   if (r.skipped.length) lines.push(`\nskipped ${r.skipped.length} unreadable images, e.g. ${r.skipped[0].id}: ${r.skipped[0].reason}`);
@@ -56,9 +66,11 @@ export function formatDetectReport(r: DetectEvalReport): string {
 
 export async function evalDetect(o: EvalDetectCliOptions, backend?: string): Promise<void> {
   const detectorName = parseDetectorName(o.detector);
-  if (o.format !== undefined && !DETECTION_FORMATS.includes(o.format as DetectionFormat)) throw new UserError(`--format for eval detect must be one of ${DETECTION_FORMATS.join(', ')}, got "${o.format}"`);
+  if (o.format !== undefined && !DETECTION_FORMATS.includes(o.format as DetectionFormat))
+    throw new UserError(`--format for eval detect must be one of ${DETECTION_FORMATS.join(', ')}, got "${o.format}"`);
   const tiles = parseTiles(o.tiles);
-  const threshold = o.scoreThreshold === undefined ? DETECTOR_DEFAULTS[detectorName].scoreThreshold : parseFloatOption(o.scoreThreshold, '--score-threshold', 0, 1);
+  const threshold =
+    o.scoreThreshold === undefined ? DETECTOR_DEFAULTS[detectorName].scoreThreshold : parseFloatOption(o.scoreThreshold, '--score-threshold', 0, 1);
   const minScore = Math.min(threshold, parseFloatOption(o.minScore, '--min-score', 0, 1));
   const iouThreshold = parseFloatOption(o.iou, '--iou', 0.05, 0.95);
   const data = path.resolve(o.data);

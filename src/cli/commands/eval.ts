@@ -51,13 +51,17 @@ export function parseFraming(v: string): CropFraming {
 export function formatReport(r: EvalReport): string {
   const m = r.metrics;
   const lines: string[] = [];
-  lines.push(`model ${r.model} (${r.task}${r.arch ? `, ${r.arch}` : ''}) on ${r.format} ${r.data}, split ${r.split}${r.adultsOnly ? ' (adults, age >= 18)' : ''}`);
+  lines.push(
+    `model ${r.model} (${r.task}${r.arch ? `, ${r.arch}` : ''}) on ${r.format} ${r.data}, split ${r.split}${r.adultsOnly ? ' (adults, age >= 18)' : ''}`,
+  );
   lines.push(`split: ${r.splitMethod}`);
   lines.push(`runtime ${r.runtime}, TTA ${r.tta}, crop margin ${r.cropMargin}; ${m.n} images in ${fmt(r.seconds, 1)} s (${fmt(r.imagesPerSecond, 0)}/s)`);
   if (r.framing && (r.framing.mode !== 'whole' || r.framing.recutSeed !== undefined)) {
     lines.push(
       `framing ${r.framing.mode}${r.framing.located !== undefined ? ` (face found in ${r.framing.located} of ${m.n} crops${r.framing.align ? ', eyes levelled' : ''})` : ''}` +
-        (r.framing.recutSeed !== undefined ? `; crops re-cut with seed ${r.framing.recutSeed}${r.framing.recutRotation ? `, tilted up to ${r.framing.recutRotation} degrees` : ''}` : ''),
+        (r.framing.recutSeed !== undefined
+          ? `; crops re-cut with seed ${r.framing.recutSeed}${r.framing.recutRotation ? `, tilted up to ${r.framing.recutRotation} degrees` : ''}`
+          : ''),
     );
   }
   lines.push('');
@@ -101,7 +105,9 @@ function badLines(r: EvalReport): string[] {
   const lines: string[] = [];
   if (r.malformed?.count) {
     lines.push('');
-    lines.push(`malformed: ${r.malformed.count} of ${r.malformed.of} dataset entries (all splits) skipped while indexing, e.g. ${r.malformed.examples[0].id}: ${r.malformed.examples[0].reason}`);
+    lines.push(
+      `malformed: ${r.malformed.count} of ${r.malformed.of} dataset entries (all splits) skipped while indexing, e.g. ${r.malformed.examples[0].id}: ${r.malformed.examples[0].reason}`,
+    );
   }
   if (r.skipped.count) {
     lines.push('');
@@ -128,28 +134,41 @@ export async function writeReport(r: EvalReport, dir: string): Promise<void> {
 export function registerEval(program: Command): void {
   program
     .command('eval')
-    .description('evaluate a model on a dataset split: accuracy, per-class P/R/F1, confusion matrix, per-group accuracy; or (detect) a face detector on labelled photos: AP per subset, precision/recall, PR curve, ms per image')
+    .description(
+      'evaluate a model on a dataset split: accuracy, per-class P/R/F1, confusion matrix, per-group accuracy; or (detect) a face detector on labelled photos: AP per subset, precision/recall, PR curve, ms per image',
+    )
     .argument('<task>', `emotion, gender, age or custom (must match the model), or detect`)
     .option('--model <dir>', 'model folder (facecls format); several, comma-separated, evaluate their averaged ensemble (required unless the task is detect)')
     .requiredOption('--data <path>', 'dataset (same layouts as train; for detect: WIDER FACE boxes.csv + images/, or FDDB ellipse lists)')
     .option('--split <name>', 'train, val (FER-2013 PublicTest) or test (PrivateTest)', 'test')
     .option('--format <name>', `dataset layout, detected when omitted: ${DATASET_FORMATS.join(', ')}`)
-    .option('--tta <mode>', "test-time augmentation: none or flip (average with the mirror image); default the model's (flip for models shipped with --tta flip)")
+    .option(
+      '--tta <mode>',
+      "test-time augmentation: none or flip (average with the mirror image); default the model's (flip for models shipped with --tta flip)",
+    )
     .option('--adults', 'only samples with a known age >= 18 (UTKFace, IMDB-WIKI)', false)
     .option('--json', 'print the report as JSON', false)
     .option('--out <dir>', 'write report.json, report.txt, confusion.txt and confusion.png here')
     .option('--runtime <name>', RUNTIME_OPTION_HELP)
     .option('--batch-size <n>', 'inference batch size', '64')
     .option('--crop-margin <f>', 'crop margin (default: the one the model was trained with)')
-    .option('--seed <n>', 'split seed for datasets without an official split (default: the model\'s)')
-    .option('--val-fraction <f>', 'validation fraction of that split (default: the model\'s)')
-    .option('--test-fraction <f>', 'test fraction of that split (default: the model\'s)')
+    .option('--seed <n>', "split seed for datasets without an official split (default: the model's)")
+    .option('--val-fraction <f>', "validation fraction of that split (default: the model's)")
+    .option('--test-fraction <f>', "test fraction of that split (default: the model's)")
     .option('--limit <n>', 'evaluate only n evenly spaced samples of the split (quick checks)')
-    .option('--max-bad-fraction <f>', 'fail when more than this fraction of the dataset\'s entries is malformed (bad CSV rows, file names), or of the split\'s images unreadable', '0.05')
-    .option('--framing <mode>', 'whole: each image as the dataset cuts it (as in training); detect: the face found in it, framed as classify --crops does', 'whole')
+    .option(
+      '--max-bad-fraction <f>',
+      "fail when more than this fraction of the dataset's entries is malformed (bad CSV rows, file names), or of the split's images unreadable",
+      '0.05',
+    )
+    .option(
+      '--framing <mode>',
+      'whole: each image as the dataset cuts it (as in training); detect: the face found in it, framed as classify --crops does',
+      'whole',
+    )
     .option('--recut <seed>', 'framing stress: cut every image again (looser or tighter, not square, off-centre; seeded) before framing')
     .option('--recut-rotation <deg>', 'with --recut: also tilt each face by up to this many degrees', '0')
-    .option('--align', 'with --framing detect: level the eyes of each face found (as the pipeline\'s --align)', false)
+    .option('--align', "with --framing detect: level the eyes of each face found (as the pipeline's --align)", false)
     .option('--detector <name>', 'detect: face detector (blazeface, haar)', 'blazeface')
     .option('--tiles <mode>', 'detect: BlazeFace tiles for small faces: auto, always, off', 'auto')
     .option('--score-threshold <p>', "detect: operating threshold for precision/recall (default the detector's)")
@@ -162,7 +181,8 @@ export function registerEval(program: Command): void {
       if (!o.model) throw new UserError(`eval ${task} needs --model <dir>`);
       const model = o.model;
       if (o.tta !== undefined && o.tta !== 'none' && o.tta !== 'flip') throw new UserError(`--tta must be none or flip, got "${o.tta}"`);
-      if (o.format !== undefined && !DATASET_FORMATS.includes(o.format as DatasetFormat)) throw new UserError(`--format must be one of ${DATASET_FORMATS.join(', ')}, got "${o.format}"`);
+      if (o.format !== undefined && !DATASET_FORMATS.includes(o.format as DatasetFormat))
+        throw new UserError(`--format must be one of ${DATASET_FORMATS.join(', ')}, got "${o.format}"`);
       let bar: ReturnType<typeof countProgress> | undefined;
       let report;
       try {
@@ -172,7 +192,12 @@ export function registerEval(program: Command): void {
             bar.update(done);
             if (done === total) bar.stop();
           },
-          model: model.includes(',') ? model.split(',').map((m) => m.trim()).filter(Boolean) : model,
+          model: model.includes(',')
+            ? model
+                .split(',')
+                .map((m) => m.trim())
+                .filter(Boolean)
+            : model,
           data: path.resolve(o.data),
           split: parseSplitName(o.split),
           ...(o.format ? { format: o.format as DatasetFormat } : {}),
@@ -188,7 +213,12 @@ export function registerEval(program: Command): void {
           ...(o.limit !== undefined ? { limit: parseIntOption(o.limit, '--limit', 1) } : {}),
           maxBadFraction: parseFloatOption(o.maxBadFraction, '--max-bad-fraction', 0, 1),
           framing: parseFraming(o.framing),
-          ...(o.recut !== undefined ? { recutSeed: parseIntOption(o.recut, '--recut', 0, 2 ** 32 - 1), recutRotation: parseFloatOption(o.recutRotation ?? '0', '--recut-rotation', 0, 90) } : {}),
+          ...(o.recut !== undefined
+            ? {
+                recutSeed: parseIntOption(o.recut, '--recut', 0, 2 ** 32 - 1),
+                recutRotation: parseFloatOption(o.recutRotation ?? '0', '--recut-rotation', 0, 90),
+              }
+            : {}),
           align: o.align,
           expectTask: task,
         });
@@ -199,7 +229,8 @@ export function registerEval(program: Command): void {
       if (o.json) printJson(report);
       else {
         console.log(formatReport(report));
-        if (o.out) console.log(`\nreport written to ${path.resolve(o.out)} (report.json, report.txt, ${report.age ? 'age.png' : 'confusion.txt, confusion.png'})`);
+        if (o.out)
+          console.log(`\nreport written to ${path.resolve(o.out)} (report.json, report.txt, ${report.age ? 'age.png' : 'confusion.txt, confusion.png'})`);
       }
     });
 }

@@ -21,7 +21,9 @@ export function registerExport(program: Command): void {
   const group = program.command('export').description('export a model to another format');
   group
     .command('onnx')
-    .description(`export a facecls model directory to ONNX (opset ${MIN_OPSET}-${MAX_OPSET}; NHWC float input "image" with a dynamic batch, output "probabilities")`)
+    .description(
+      `export a facecls model directory to ONNX (opset ${MIN_OPSET}-${MAX_OPSET}; NHWC float input "image" with a dynamic batch, output "probabilities")`,
+    )
     .argument('<model>', 'model directory (or its model.json)')
     .option('-o, --output <file>', `output file (default: <model>/${MODEL_ONNX}, which createRuntime then uses while it matches the weights)`)
     .option('--opset <n>', 'ONNX operator set version', String(MIN_OPSET))

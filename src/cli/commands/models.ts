@@ -62,7 +62,11 @@ export function shippedTable(rows: ShippedModelRow[]): string {
   const val = (r: ShippedModelRow) => (r.task === 'age' ? mae(r.valMae) : acc(r.valAccuracy));
   const test = (r: ShippedModelRow) => (r.task === 'age' ? mae(r.testMae, r.test === 'withheld') : acc(r.testAccuracy, r.test === 'withheld'));
   const adults = (r: ShippedModelRow) =>
-    r.task === 'age' ? `${mae(r.valAdultsMae)} / ${mae(r.testAdultsMae, r.test === 'withheld')}` : r.valAdultsAccuracy === null ? '-' : `${acc(r.valAdultsAccuracy)} / ${acc(r.testAdultsAccuracy, r.test === 'withheld')}`;
+    r.task === 'age'
+      ? `${mae(r.valAdultsMae)} / ${mae(r.testAdultsMae, r.test === 'withheld')}`
+      : r.valAdultsAccuracy === null
+        ? '-'
+        : `${acc(r.valAdultsAccuracy)} / ${acc(r.testAdultsAccuracy, r.test === 'withheld')}`;
   return formatTable(rows, [
     { header: 'name', value: (r) => r.name },
     { header: 'task', value: (r) => r.task },
@@ -72,7 +76,10 @@ export function shippedTable(rows: ShippedModelRow[]): string {
     { header: 'test acc', value: test, align: 'right' },
     { header: 'val / test adults', value: adults, align: 'right' },
     { header: 'status', value: (r) => r.status },
-    { header: 'pipeline', value: (r) => (!PIPELINE_TASKS.includes(r.task) ? 'not yet' : r.variant === 'fast' ? 'default (fast)' : r.variant === 'accurate' ? '--accurate' : '-') },
+    {
+      header: 'pipeline',
+      value: (r) => (!PIPELINE_TASKS.includes(r.task) ? 'not yet' : r.variant === 'fast' ? 'default (fast)' : r.variant === 'accurate' ? '--accurate' : '-'),
+    },
   ]);
 }
 
@@ -86,42 +93,48 @@ export function registerModels(program: Command): void {
     .option('--classes <n>', 'number of output classes', '7')
     .option('--json', 'print machine-readable JSON (the zoo array; with --shipped {"modelsDir", "shipped": [...]})', false)
     .option('--shipped', 'list only the shipped models (model-card.json of each folder in the models directory)', false)
-    .option('--models-dir <dir>', 'where shipped models live (default: the project\'s models/)')
-    .action(async (o: { bench: boolean; input: string; channels: string; classes: string; json: boolean; shipped: boolean; modelsDir?: string }, cmd: Command) => {
-      const modelsDir = path.resolve(o.modelsDir ?? path.join(projectRoot(), 'models'));
-      const warn = (m: string) => process.stderr.write(`facecls: warning: ${m}\n`);
-      if (o.shipped) {
+    .option('--models-dir <dir>', "where shipped models live (default: the project's models/)")
+    .action(
+      async (o: { bench: boolean; input: string; channels: string; classes: string; json: boolean; shipped: boolean; modelsDir?: string }, cmd: Command) => {
+        const modelsDir = path.resolve(o.modelsDir ?? path.join(projectRoot(), 'models'));
+        const warn = (m: string) => process.stderr.write(`facecls: warning: ${m}\n`);
+        if (o.shipped) {
+          const shipped = readShippedModels(modelsDir, warn);
+          if (o.json) return printJson({ modelsDir, shipped });
+          console.log(shipped.length ? `shipped models (${modelsDir}):\n${shippedTable(shipped)}` : `no shipped models in ${modelsDir}`);
+          return;
+        }
+        const rows = await zooRows({
+          input: parseIntOption(o.input, '--input', 1),
+          channels: parseIntOption(o.channels, '--channels', 1),
+          classes: parseIntOption(o.classes, '--classes', 2),
+          bench: o.bench,
+          backend: cmd.optsWithGlobals().backend,
+        });
+        if (o.json) return printJson(rows);
+        const columns = [
+          { header: 'architecture', value: (r: ZooRow) => r.name },
+          { header: 'input', value: (r: ZooRow) => `${r.inputSize}x${r.inputSize}x${r.channels}` },
+          { header: 'params', value: (r: ZooRow) => fmtInt(r.params), align: 'right' as const },
+          { header: 'trainable', value: (r: ZooRow) => fmtInt(r.trainableParams), align: 'right' as const },
+          { header: 'MACs/image', value: (r: ZooRow) => fmtInt(r.macs), align: 'right' as const },
+          { header: 'weights', value: (r: ZooRow) => `${fmt(r.weightBytes / 1024, 1)} KiB`, align: 'right' as const },
+        ];
+        if (o.bench) {
+          columns.push(
+            { header: 'ms/img b1', value: (r: ZooRow) => fmt(r.msPerImageBatch1 ?? NaN, 3), align: 'right' as const },
+            { header: 'ms/img b32', value: (r: ZooRow) => fmt(r.msPerImageBatch32 ?? NaN, 3), align: 'right' as const },
+          );
+        }
+        console.log(formatTable(rows, columns));
+        if (o.bench) console.log(`\nbackend: ${tf.getBackend()}; median of timed runs after warm-up`);
+        else console.log('\n' + rows.map((r) => `${r.name}: ${r.description}`).join('\n'));
         const shipped = readShippedModels(modelsDir, warn);
-        if (o.json) return printJson({ modelsDir, shipped });
-        console.log(shipped.length ? `shipped models (${modelsDir}):\n${shippedTable(shipped)}` : `no shipped models in ${modelsDir}`);
-        return;
-      }
-      const rows = await zooRows({
-        input: parseIntOption(o.input, '--input', 1),
-        channels: parseIntOption(o.channels, '--channels', 1),
-        classes: parseIntOption(o.classes, '--classes', 2),
-        bench: o.bench,
-        backend: cmd.optsWithGlobals().backend,
-      });
-      if (o.json) return printJson(rows);
-      const columns = [
-        { header: 'architecture', value: (r: ZooRow) => r.name },
-        { header: 'input', value: (r: ZooRow) => `${r.inputSize}x${r.inputSize}x${r.channels}` },
-        { header: 'params', value: (r: ZooRow) => fmtInt(r.params), align: 'right' as const },
-        { header: 'trainable', value: (r: ZooRow) => fmtInt(r.trainableParams), align: 'right' as const },
-        { header: 'MACs/image', value: (r: ZooRow) => fmtInt(r.macs), align: 'right' as const },
-        { header: 'weights', value: (r: ZooRow) => `${fmt(r.weightBytes / 1024, 1)} KiB`, align: 'right' as const },
-      ];
-      if (o.bench) {
-        columns.push(
-          { header: 'ms/img b1', value: (r: ZooRow) => fmt(r.msPerImageBatch1 ?? NaN, 3), align: 'right' as const },
-          { header: 'ms/img b32', value: (r: ZooRow) => fmt(r.msPerImageBatch32 ?? NaN, 3), align: 'right' as const },
+        console.log(
+          shipped.length
+            ? `\nshipped models (${modelsDir}):\n${shippedTable(shipped)}`
+            : `\nno shipped models in ${modelsDir} (facecls ship <run-dir> -o ${path.join(modelsDir, '<name>')})`,
         );
-      }
-      console.log(formatTable(rows, columns));
-      if (o.bench) console.log(`\nbackend: ${tf.getBackend()}; median of timed runs after warm-up`);
-      else console.log('\n' + rows.map((r) => `${r.name}: ${r.description}`).join('\n'));
-      const shipped = readShippedModels(modelsDir, warn);
-      console.log(shipped.length ? `\nshipped models (${modelsDir}):\n${shippedTable(shipped)}` : `\nno shipped models in ${modelsDir} (facecls ship <run-dir> -o ${path.join(modelsDir, '<name>')})`);
-    });
+      },
+    );
 }

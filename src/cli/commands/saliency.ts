@@ -78,7 +78,11 @@ function validate(o: SaliencyCliOptions): void {
 /** The task's model directory, checked before anything loads. */
 function modelDirOf(o: SaliencyCliOptions, task: ClassifierTask): string {
   const dir = o.model ?? defaultModelDir(task);
-  const problem = !fs.existsSync(dir) ? `model "${dir}" does not exist` : !fs.existsSync(path.join(dir, MODEL_JSON)) ? `model "${dir}" has no ${MODEL_JSON}` : undefined;
+  const problem = !fs.existsSync(dir)
+    ? `model "${dir}" does not exist`
+    : !fs.existsSync(path.join(dir, MODEL_JSON))
+      ? `model "${dir}" has no ${MODEL_JSON}`
+      : undefined;
   if (problem && o.model === undefined) throw new UserError(`no ${task} model at "${dir}": train one or pass --model <dir> (${problem})`);
   if (problem) throw new UserError(problem);
   return dir;
@@ -121,7 +125,13 @@ export async function runSaliencyCommand(image: string, o: SaliencyCliOptions, b
     explainer = await Explainer.load(fc, task);
     const img = await fc.decode(image, image);
     const method = o.method as SaliencyMethod;
-    const { faces, explained } = await explainer.explainImage(img, { method, className: o.class, score: o.score as 'logit' | 'probability', camLayer: o.camLayer, crop: o.crops });
+    const { faces, explained } = await explainer.explainImage(img, {
+      method,
+      className: o.class,
+      score: o.score as 'logit' | 'probability',
+      camLayer: o.camLayer,
+      crop: o.crops,
+    });
     const png = await explainedPanel(img, explained, explainer.grad.meta, method, {
       cell,
       colormap: o.colormap as ColormapName,
@@ -158,7 +168,7 @@ export function registerSaliency(program: Command): void {
     .argument('<image>', 'image file (any format sharp reads)')
     .requiredOption('-o, --output <png>', 'output PNG: a row per face with the crop, the map and the overlay')
     .option('--task <task>', 'emotion | gender', 'emotion')
-    .option('--class <name>', 'class to explain (label or index); default: each face\'s predicted class')
+    .option('--class <name>', "class to explain (label or index); default: each face's predicted class")
     .option('--method <name>', `${SALIENCY_METHODS.join(' | ')}`, 'guided')
     .option('--score <kind>', 'differentiate the class logit (pre-softmax, default) or its softmax probability', 'logit')
     .option('--crops', 'the image is a face crop: find the face in it and frame it like classify --crops (the whole crop when none is found)', false)
@@ -174,15 +184,14 @@ export function registerSaliency(program: Command): void {
     .option('--colormap <name>', `${COLORMAPS.join(' | ')}`, 'turbo')
     .option('--cam-layer <name>', 'Grad-CAM feature map: output of this layer (default: the input of the last convolution)')
     .option('--json', 'print a JSON summary instead of text', false);
-  addInputFileOptions(cmd)
-    .action(async (image: string, o: SaliencyCliOptions, cmd: Command) => {
-      const r = await runSaliencyCommand(image, { ...o, taskExplicit: cmd.getOptionValueSource('task') === 'cli' }, cmd.optsWithGlobals().backend);
-      if (o.json) return printJson(r);
-      if (r.faces.length === 0) process.stderr.write(`facecls: no faces found in ${image} (use --crops if it is a face crop)\n`);
-      for (const [i, f] of r.faces.entries()) {
-        const pred = f.predicted === f.class ? '' : ` (predicted ${f.predicted})`;
-        console.log(`face ${i + 1} [${f.box.join(', ')}]: ${r.method} for ${f.class} p=${fmt(f.probability, 3)}${pred}`);
-      }
-      console.log(`wrote ${r.output} (${r.faces.length} face${r.faces.length === 1 ? '' : 's'}, ${fmt(r.ms, 0)} ms, backend ${r.backend})`);
-    });
+  addInputFileOptions(cmd).action(async (image: string, o: SaliencyCliOptions, cmd: Command) => {
+    const r = await runSaliencyCommand(image, { ...o, taskExplicit: cmd.getOptionValueSource('task') === 'cli' }, cmd.optsWithGlobals().backend);
+    if (o.json) return printJson(r);
+    if (r.faces.length === 0) process.stderr.write(`facecls: no faces found in ${image} (use --crops if it is a face crop)\n`);
+    for (const [i, f] of r.faces.entries()) {
+      const pred = f.predicted === f.class ? '' : ` (predicted ${f.predicted})`;
+      console.log(`face ${i + 1} [${f.box.join(', ')}]: ${r.method} for ${f.class} p=${fmt(f.probability, 3)}${pred}`);
+    }
+    console.log(`wrote ${r.output} (${r.faces.length} face${r.faces.length === 1 ? '' : 's'}, ${fmt(r.ms, 0)} ms, backend ${r.backend})`);
+  });
 }

@@ -61,7 +61,11 @@ export function registerServe(program: Command): void {
     .description('HTTP API (POST /v1/classify, /v1/annotate, /v1/saliency; GET /v1/models, /healthz, /openapi.json) and the live webcam page at /')
     .option('--host <addr>', 'address to listen on (default: env FACECLS_HOST, else 127.0.0.1)')
     .option('--port <n>', 'port; 0 = any free port (default: env FACECLS_PORT, else PORT, else 3000)');
-  addModelOptions(cmd, { emotionModel: 'emotion model directory (default models/emotion)', genderModel: 'gender model directory (default models/gender)', accurate: 'serve the accurate models (models/<task>-accurate where shipped) in the API' })
+  addModelOptions(cmd, {
+    emotionModel: 'emotion model directory (default models/emotion)',
+    genderModel: 'gender model directory (default models/gender)',
+    accurate: 'serve the accurate models (models/<task>-accurate where shipped) in the API',
+  })
     .addOption(ttaOption("classifier test-time augmentation in the API: flip or none (half the classifier time); default the model's"))
     .addOption(detectorOption('face detector of the API (the page always runs BlazeFace in the browser)'))
     .addOption(runtimeOption())
@@ -71,11 +75,23 @@ export function registerServe(program: Command): void {
     .option('--workers <n>', 'run the pipeline in n worker threads (each loads the models once); 0 = in the server thread', '0')
     .option('--concurrency <n>', 'inference jobs running at once (default: number of cores, at most 4)')
     .option('--max-queued <n>', 'requests admitted beyond the running ones (uploading or waiting); beyond that 503 + Retry-After before the body is read', '64')
-    .option('--reject-delay-ms <n>', 'answer a request refused for a full queue after this pause (at most its Retry-After; unread either way); 0 = at once', String(DEFAULT_LIMITS.rejectDelayMs))
+    .option(
+      '--reject-delay-ms <n>',
+      'answer a request refused for a full queue after this pause (at most its Retry-After; unread either way); 0 = at once',
+      String(DEFAULT_LIMITS.rejectDelayMs),
+    )
     .option('--body-timeout-ms <n>', 'answer 408 when an upload sends nothing for this long', String(DEFAULT_LIMITS.bodyTimeoutMs))
-    .option('--api-key <key>', 'require this key on POST /v1/* (Authorization: Bearer <key> or X-API-Key); prefer env FACECLS_API_KEY (a command line is visible to other users)')
+    .option(
+      '--api-key <key>',
+      'require this key on POST /v1/* (Authorization: Bearer <key> or X-API-Key); prefer env FACECLS_API_KEY (a command line is visible to other users)',
+    )
     .option('--allow-unauthenticated', 'listen on a non-loopback address without an API key (refused otherwise)', false)
-    .option('--cors-origin <origin>', 'allow browser pages of this origin to call the API (repeatable; * = any; none by default)', (v: string, acc: string[]) => [...acc, parseCorsOrigin(v)], [] as string[])
+    .option(
+      '--cors-origin <origin>',
+      'allow browser pages of this origin to call the API (repeatable; * = any; none by default)',
+      (v: string, acc: string[]) => [...acc, parseCorsOrigin(v)],
+      [] as string[],
+    )
     .option('--rate-limit <n>', 'requests per minute per client address on POST /v1/* (0 = no limit)', String(DEFAULT_SECURITY.rateLimit))
     .option('--log-level <level>', `log level: ${LOG_LEVELS.join(', ')} (default: env FACECLS_LOG_LEVEL, else info)`)
     .action(async (o: ServeOpts, c: Command) => {
@@ -97,7 +113,9 @@ export function registerServe(program: Command): void {
       const apiKey = o.apiKey ?? settings.apiKey();
       if (apiKey !== undefined && apiKey.trim().length < 16) throw new UserError('the API key (--api-key / FACECLS_API_KEY) must be at least 16 characters');
       if (apiKey === undefined && !isLoopbackHost(host) && !o.allowUnauthenticated) {
-        throw new UserError(`refusing to listen on ${host} (reachable from other machines) without an API key: set --api-key / FACECLS_API_KEY, or pass --allow-unauthenticated`);
+        throw new UserError(
+          `refusing to listen on ${host} (reachable from other machines) without an API key: set --api-key / FACECLS_API_KEY, or pass --allow-unauthenticated`,
+        );
       }
       const security = {
         apiKey: apiKey?.trim(),
@@ -106,7 +124,8 @@ export function registerServe(program: Command): void {
       };
       const workers = parseIntOption(o.workers, '--workers', 0, 64);
       // With workers, one job per worker by default; in-thread, the cores (onnxruntime overlaps jobs).
-      limits.concurrency = o.concurrency !== undefined ? parseIntOption(o.concurrency, '--concurrency', 1, 64) : workers > 0 ? workers : DEFAULT_LIMITS.concurrency;
+      limits.concurrency =
+        o.concurrency !== undefined ? parseIntOption(o.concurrency, '--concurrency', 1, 64) : workers > 0 ? workers : DEFAULT_LIMITS.concurrency;
       const { FacePipeline } = await import('../../server/face-pipeline.js');
       const { WorkerPoolPipeline } = await import('../../server/worker-pool.js');
       const { ensureWebBundle, startServer } = await import('../../server/start.js');
@@ -123,7 +142,8 @@ export function registerServe(program: Command): void {
         maxPixels: limits.maxPixels,
       };
       const pipeline = workers > 0 ? await WorkerPoolPipeline.load(pipelineOptions, workers) : await FacePipeline.load(pipelineOptions);
-      if (!(await ensureWebBundle())) process.stderr.write('facecls: warning: the web page bundle is missing and could not be built (npm run build); the API works\n');
+      if (!(await ensureWebBundle()))
+        process.stderr.write('facecls: warning: the web page bundle is missing and could not be built (npm run build); the API works\n');
       await startServer({ pipeline, host, port, limits, security, logLevel, version: program.version() });
     });
 }

@@ -29,25 +29,37 @@ const line = (e: CardEvaluation) =>
 export function registerShip(program: Command): void {
   program
     .command('ship')
-    .description('turn a training run (or several, as an ensemble) into a shipped model folder: best weights, model.onnx, evaluation and a model card (JSON + Markdown)')
+    .description(
+      'turn a training run (or several, as an ensemble) into a shipped model folder: best weights, model.onnx, evaluation and a model card (JSON + Markdown)',
+    )
     .argument('<run-dirs...>', 'training run directory (made by facecls train; only read); several make an ensemble averaging their probabilities')
     .requiredOption('-o, --output <dir>', 'model folder to write (e.g. models/emotion)')
     .option('--final', 'also evaluate the test split (FER-2013 PrivateTest / UTKFace test, all ages and adults): once, when training has ended', false)
-    .option('--tta <mode>', 'test-time augmentation: none or flip; recorded in the model, so every runtime (pipeline, server, browser) applies it as evaluated', 'none')
+    .option(
+      '--tta <mode>',
+      'test-time augmentation: none or flip; recorded in the model, so every runtime (pipeline, server, browser) applies it as evaluated',
+      'none',
+    )
     .option(
       '--balance [criterion]',
-      'two-class models: fold in a logit offset chosen on the validation split (adults where ages are known): accuracy (the default) maximises balanced accuracy, parity equalises the two classes\' recalls',
+      "two-class models: fold in a logit offset chosen on the validation split (adults where ages are known): accuracy (the default) maximises balanced accuracy, parity equalises the two classes' recalls",
       false,
     )
     .option('-f, --force', 'replace an existing output folder', false)
     .option('--data <path>', "the run's dataset, if it moved since training (must still split as the run's split.json)")
     .option('--runtime <name>', RUNTIME_OPTION_HELP)
-    .option('--note <text>', 'a note the model card states (repeatable), e.g. how an earlier model was compared', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option(
+      '--note <text>',
+      'a note the model card states (repeatable), e.g. how an earlier model was compared',
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
     .option('--json', 'print the model card as JSON', false)
     .action(async (runDirs: string[], o: ShipCliOptions, cmd: Command) => {
       if (o.tta !== 'none' && o.tta !== 'flip') throw new UserError(`--tta must be none or flip, got "${o.tta}"`);
       const balance = o.balance === true ? 'accuracy' : o.balance || undefined;
-      if (balance !== undefined && !(BALANCE_CRITERIA as readonly string[]).includes(balance)) throw new UserError(`--balance must be ${BALANCE_CRITERIA.join(' or ')}, got "${balance}"`);
+      if (balance !== undefined && !(BALANCE_CRITERIA as readonly string[]).includes(balance))
+        throw new UserError(`--balance must be ${BALANCE_CRITERIA.join(' or ')}, got "${balance}"`);
       let bar: ReturnType<typeof countProgress> | undefined;
       let current = '';
       let result;
@@ -77,12 +89,16 @@ export function registerShip(program: Command): void {
       if (o.json) return printJson({ dir: result.dir, ...c });
       console.log(`shipped ${c.task} model (${c.architecture.arch}, ${c.architecture.params.toLocaleString('en-US')} parameters) to ${result.dir}`);
       for (const m of c.ensemble?.members ?? [c.training]) {
-        console.log(`${c.ensemble ? `member ${m.runDir}: ` : `status: ${c.status}; `}best epoch ${m.bestEpoch} of ${m.epochsRun} run (${m.epochsPlanned} planned)`);
+        console.log(
+          `${c.ensemble ? `member ${m.runDir}: ` : `status: ${c.status}; `}best epoch ${m.bestEpoch} of ${m.epochsRun} run (${m.epochsPlanned} planned)`,
+        );
       }
       if (c.ensemble) console.log(`status: ${c.status}`);
       for (const e of c.evaluation.val) console.log(line(e));
       if (Array.isArray(c.evaluation.test)) for (const e of c.evaluation.test) console.log(line(e));
       else console.log(c.evaluation.test.note);
-      console.log(`files: model.json, ${c.files.weights.join(', ')}, ${c.files.onnx}, ${MODEL_CARD_JSON}, ${MODEL_CARD_MD} (TTA ${c.evaluation.tta}, runtime ${c.evaluation.runtime})`);
+      console.log(
+        `files: model.json, ${c.files.weights.join(', ')}, ${c.files.onnx}, ${MODEL_CARD_JSON}, ${MODEL_CARD_MD} (TTA ${c.evaluation.tta}, runtime ${c.evaluation.runtime})`,
+      );
     });
 }

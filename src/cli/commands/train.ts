@@ -83,7 +83,8 @@ function parseClassWeights(v: string): TrainOptions['classWeights'] {
   const s = v.trim().toLowerCase();
   if (s === 'none' || s === 'balanced') return s;
   const ws = s.split(',').map((x) => Number(x));
-  if (ws.length < 2 || ws.some((w) => !Number.isFinite(w) || w < 0)) throw new UserError(`--class-weights must be none, balanced or a comma-separated list of non-negative numbers, got "${v}"`);
+  if (ws.length < 2 || ws.some((w) => !Number.isFinite(w) || w < 0))
+    throw new UserError(`--class-weights must be none, balanced or a comma-separated list of non-negative numbers, got "${v}"`);
   return ws;
 }
 
@@ -112,7 +113,8 @@ function augmentOf(o: TrainCliOptions): AugmentOptions {
 /** --data given several times, with --data-weights w1,w2,... (default 1 each). */
 function sourcesFrom(o: TrainCliOptions): DataSource[] {
   const weights = o.dataWeights === undefined ? o.data.map(() => 1) : o.dataWeights.split(',').map((w) => parseFloatOption(w, '--data-weights', 0, 1000));
-  if (weights.length !== o.data.length) throw new UserError(`--data-weights lists ${weights.length} weights for ${o.data.length} datasets (one per --data, in order)`);
+  if (weights.length !== o.data.length)
+    throw new UserError(`--data-weights lists ${weights.length} weights for ${o.data.length} datasets (one per --data, in order)`);
   return o.data.map((p, i) => ({ path: path.resolve(p), weight: weights[i] }));
 }
 
@@ -121,7 +123,8 @@ export function trainOptionsFrom(task: Task, o: TrainCliOptions, backend?: strin
   if (o.format !== undefined && o.data.length > 1) throw new UserError('--format applies to a single --data; with several datasets each layout is detected');
   const sources = sourcesFrom(o);
   if (!ARCH_NAMES.includes(o.arch)) throw new UserError(`unknown architecture "${o.arch}": choose one of ${ARCH_NAMES.join(', ')}`);
-  if (o.format !== undefined && !DATASET_FORMATS.includes(o.format as DatasetFormat)) throw new UserError(`--format must be one of ${DATASET_FORMATS.join(', ')}, got "${o.format}"`);
+  if (o.format !== undefined && !DATASET_FORMATS.includes(o.format as DatasetFormat))
+    throw new UserError(`--format must be one of ${DATASET_FORMATS.join(', ')}, got "${o.format}"`);
   if (!SCHEDULES.includes(o.schedule as ScheduleName)) throw new UserError(`--schedule must be one of ${SCHEDULES.join(', ')}, got "${o.schedule}"`);
   const channels = parseIntOption(o.channels, '--channels', 1, 3);
   if (channels !== 1 && channels !== 3) throw new UserError(`--channels must be 1 (grey) or 3 (RGB), got ${channels}`);
@@ -182,14 +185,23 @@ function taskOptions(task: Task, o: TrainCliOptions): Pick<TrainOptions, 'select
   if (selectBy === 'val_mae' && task !== 'age') throw new UserError('--select-by val_mae applies to age runs only');
   if (task !== 'age') return selectBy ? { selectBy: selectBy as SelectionMetricName } : {};
   if (Number(o.mixup) > 0 || Number(o.labelSmoothing) > 0 || o.classWeights !== 'none' || o.teacher) {
-    throw new UserError('age runs train on age distributions: --mixup, --label-smoothing, --class-weights and --teacher do not apply (--age-sigma sets the label noise)');
+    throw new UserError(
+      'age runs train on age distributions: --mixup, --label-smoothing, --class-weights and --teacher do not apply (--age-sigma sets the label noise)',
+    );
   }
-  return { selectBy: selectBy as SelectionMetricName, age: { centres: [...AGE_CENTRES], sigma: o.ageSigma === undefined ? DEFAULT_AGE_SIGMA : parseFloatOption(o.ageSigma, '--age-sigma', 0, 20) } };
+  return {
+    selectBy: selectBy as SelectionMetricName,
+    age: { centres: [...AGE_CENTRES], sigma: o.ageSigma === undefined ? DEFAULT_AGE_SIGMA : parseFloatOption(o.ageSigma, '--age-sigma', 0, 20) },
+  };
 }
 
 function printSummary(s: TrainSummary, json: boolean): void {
   if (json) return printJson({ ...s, history: s.history });
-  const reason = { completed: 'completed all epochs', 'early-stopping': 'early stopping (no improvement of the selection metric)', 'time-limit': '--max-minutes reached' }[s.stopReason];
+  const reason = {
+    completed: 'completed all epochs',
+    'early-stopping': 'early stopping (no improvement of the selection metric)',
+    'time-limit': '--max-minutes reached',
+  }[s.stopReason];
   console.log(`run: ${s.runDir}`);
   console.log(`stopped: ${reason} after epoch ${s.epochsDone} (${fmt(s.seconds / 60, 1)} min)`);
   const figure = s.bestValMae !== undefined ? `val MAE ${fmt(s.bestValMae, 3)} years` : `val accuracy ${fmt(s.bestValAcc * 100, 2)}%`;
@@ -229,23 +241,40 @@ export function registerTrain(program: Command): void {
   addAugmentOptions(cmd);
   cmd
     .option('--mixup <alpha>', 'mixup Beta(alpha, alpha) (0 = off)', '0')
-    .option('--l2 <x>', 'L2 on conv kernels (default: the architecture\'s, 0.01 for the Xceptions)')
-    .option('--seed <n>', 'seed for data order, augmentation and (unless --split-seed) the split of datasets without an official one; weight initialisation is not seeded', String(DEFAULT_TRAIN_OPTIONS.seed))
+    .option('--l2 <x>', "L2 on conv kernels (default: the architecture's, 0.01 for the Xceptions)")
+    .option(
+      '--seed <n>',
+      'seed for data order, augmentation and (unless --split-seed) the split of datasets without an official one; weight initialisation is not seeded',
+      String(DEFAULT_TRAIN_OPTIONS.seed),
+    )
     .option('--split-seed <n>', 'seed for the split of datasets without an official one (default: --seed); runs that share it can be compared and ensembled')
     .option('--val-fraction <f>', 'validation fraction for datasets without an official split', String(DEFAULT_TRAIN_OPTIONS.valFraction))
     .option('--test-fraction <f>', 'test fraction held out for datasets without an official split', String(DEFAULT_TRAIN_OPTIONS.testFraction))
-    .option('--crop-margin <f>', 'grow each image\'s crop by this fraction per side (edges replicated); stored in the model', '0')
+    .option('--crop-margin <f>', "grow each image's crop by this fraction per side (edges replicated); stored in the model", '0')
     .option('--cache-mb <n>', 'memory budget for decoded model-size samples; the rest is streamed from disk', String(DEFAULT_TRAIN_OPTIONS.cacheMb))
     .option('--workers <n>', 'training worker threads (0 = train on the main thread); default one per core')
     .option('--max-minutes <m>', 'stop after this many minutes (the last complete epoch is kept; resume later)')
     .option('--max-bad-fraction <f>', 'fail when more than this fraction of a split is unreadable or malformed', String(DEFAULT_TRAIN_OPTIONS.maxBadFraction))
     .option('--train-limit <n>', 'train on a seeded subset of n samples (quick experiments)')
-    .option('--precise-bn <batches>', 're-estimate batch-norm statistics from this many training batches before validating (0 = off)', String(DEFAULT_TRAIN_OPTIONS.preciseBnBatches))
-    .option('--init <model>', 'start from this trained model\'s weights (same architecture) instead of a random initialisation; other labels, input size or colour mode are adapted (see README)')
-    .option('--teacher <model>', 'distil from this trained model (same labels; with another input size or channels it predicts each training image once, un-augmented)')
-    .option('--distill <w>', 'weight of the teacher\'s soft targets (with --teacher)', '0.5')
-    .option('--distill-temperature <T>', 'softening temperature for the teacher\'s predictions', '2')
-    .option('--select-by <metric>', `validation metric that picks best/, drives early stopping and the plateau schedule: ${Object.keys(SELECTION_METRICS).join(', ')} (default val_mae for age, val_loss otherwise)`)
+    .option(
+      '--precise-bn <batches>',
+      're-estimate batch-norm statistics from this many training batches before validating (0 = off)',
+      String(DEFAULT_TRAIN_OPTIONS.preciseBnBatches),
+    )
+    .option(
+      '--init <model>',
+      "start from this trained model's weights (same architecture) instead of a random initialisation; other labels, input size or colour mode are adapted (see README)",
+    )
+    .option(
+      '--teacher <model>',
+      'distil from this trained model (same labels; with another input size or channels it predicts each training image once, un-augmented)',
+    )
+    .option('--distill <w>', "weight of the teacher's soft targets (with --teacher)", '0.5')
+    .option('--distill-temperature <T>', "softening temperature for the teacher's predictions", '2')
+    .option(
+      '--select-by <metric>',
+      `validation metric that picks best/, drives early stopping and the plateau schedule: ${Object.keys(SELECTION_METRICS).join(', ')} (default val_mae for age, val_loss otherwise)`,
+    )
     .option('--age-sigma <years>', 'age runs: label noise of the target distributions over the age anchors (0 = two-hot)', String(DEFAULT_AGE_SIGMA))
     .option('--out <dir>', 'run directory (default runs/<task>-<arch>-<time>)')
     .option('--resume <run-dir>', 'continue a run from its last complete checkpoint')
@@ -257,7 +286,11 @@ export function registerTrain(program: Command): void {
 /** The augmentation flags: a preset and the values that override it. */
 function addAugmentOptions(cmd: Command): void {
   cmd
-    .option('--augment <preset>', 'paper (rotation 10, shift 0.1, zoom 0.1, flip, brightness/contrast 0.1), robust (framing, rotation and image-quality jitter; see README) or none', 'paper')
+    .option(
+      '--augment <preset>',
+      'paper (rotation 10, shift 0.1, zoom 0.1, flip, brightness/contrast 0.1), robust (framing, rotation and image-quality jitter; see README) or none',
+      'paper',
+    )
     .option('--rotation <deg>', 'max rotation in degrees (overrides the preset)')
     .option('--shift <f>', 'max shift as a fraction of the side')
     .option('--zoom <f>', 'max zoom as a fraction')

@@ -28,7 +28,9 @@ export function registerWebcam(program: Command): void {
     if (process.platform !== 'linux') throw new UserError('webcam capture needs Linux (v4l2)');
     if (!fs.existsSync(o.device)) {
       const found = fs.existsSync('/dev') ? fs.readdirSync('/dev').filter((d) => /^video\d+$/.test(d)) : [];
-      throw new UserError(`no camera at ${o.device}${found.length ? ` (found: ${found.map((d) => '/dev/' + d).join(', ')}; use --device)` : ': no v4l2 video devices on this machine'}`);
+      throw new UserError(
+        `no camera at ${o.device}${found.length ? ` (found: ${found.map((d) => '/dev/' + d).join(', ')}; use --device)` : ': no v4l2 video devices on this machine'}`,
+      );
     }
     const fc = await FaceClassifier.load(classifierOptions(o, c.optsWithGlobals().backend));
     const stop = { requested: false };

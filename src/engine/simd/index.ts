@@ -27,7 +27,17 @@ export interface SimdKernels {
    */
   channelSums(backend: WasmHeapBackend, src: HeapRef, src2: HeapRef | undefined, N: number, C: number, scratch: HeapRef, out: HeapRef): void;
   /** dst = a*ka + add, or a*ka + b*kb + add with b (ka, kb, add: per-channel float32 vectors). */
-  channelAffine(backend: WasmHeapBackend, a: HeapRef, ka: HeapRef, b: HeapRef | undefined, kb: HeapRef | undefined, add: HeapRef, dst: HeapRef, N: number, C: number): void;
+  channelAffine(
+    backend: WasmHeapBackend,
+    a: HeapRef,
+    ka: HeapRef,
+    b: HeapRef | undefined,
+    kb: HeapRef | undefined,
+    add: HeapRef,
+    dst: HeapRef,
+    N: number,
+    C: number,
+  ): void;
   /** dx = max-pool gradient of dy for input x (all tensors on the backend's heap). */
   maxPoolGrad(backend: WasmHeapBackend, x: tf.TensorInfo, dy: tf.TensorInfo, dx: tf.TensorInfo, g: PoolGeometry): void;
   /** out[kH, kW, C, 1] = depthwise filter gradient (channel multiplier 1). */
@@ -66,7 +76,10 @@ export function simdKernels(backend: WasmHeapBackend, channels: number): SimdKer
   if (cached) return cached;
   const mod = compile();
   if (!mod) return undefined;
-  const exports = new WebAssembly.Instance(mod, { env: { memory } }).exports as Record<'maxPoolGrad' | 'depthwiseFilterGrad' | 'channelSums' | 'channelAffine', Fn>;
+  const exports = new WebAssembly.Instance(mod, { env: { memory } }).exports as Record<
+    'maxPoolGrad' | 'depthwiseFilterGrad' | 'channelSums' | 'channelAffine',
+    Fn
+  >;
   const geometry = (g: ConvGeometry) => [g.batch, g.inH, g.inW, g.outH, g.outW, g.kH, g.kW, g.strideH, g.strideW, g.padTop, g.padLeft];
   const kernels: SimdKernels = {
     channelSums(b, src, src2, N, C, scratch, out) {

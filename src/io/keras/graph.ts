@@ -108,7 +108,7 @@ function buildSequential(layersRaw: unknown[], modelName: string): BuiltGraph {
   const specs = layersRaw.map((l, i) => spec(l as RawLayer, i));
   if (specs.length === 0) throw new UserError('model_config: the Sequential model has no layers');
   let x: Sym;
-  let rest = specs;
+  let rest: LayerSpec[];
   if (specs[0].className === 'InputLayer') {
     x = makeInput(specs[0]);
     classes.set(specs[0].name, 'InputLayer');
@@ -162,7 +162,10 @@ function buildFunctional(cfg: Record<string, unknown>, modelName: string): Built
         const refs = p.nodes[p.next];
         for (const r of refs) if (!classes.has(r[0])) throw new UserError(`Keras layer "${p.s.name}" takes input from unknown layer "${r[0]}"`);
         if (!refs.every((r) => tensors.has(key(r)))) break;
-        const out = applyLayer(p.layer, refs.map((r) => tensors.get(key(r)) as Sym));
+        const out = applyLayer(
+          p.layer,
+          refs.map((r) => tensors.get(key(r)) as Sym),
+        );
         out.forEach((t, i) => tensors.set(key([p.s.name, p.next, i]), t));
         p.next++;
         progress = true;

@@ -66,7 +66,9 @@ export async function loadKerasModel(file: string, opts: KerasImportOptions = {}
     warnings.push(`the file was written by Keras ${kf.kerasVersion}; this importer targets Keras 2.x files`);
   }
   if (kf.backend && kf.backend !== 'tensorflow') {
-    throw new UserError(`"${file}" was saved with the Keras ${kf.backend} backend: only tensorflow-backend files are supported (${kf.backend} stores convolution kernels flipped)`);
+    throw new UserError(
+      `"${file}" was saved with the Keras ${kf.backend} backend: only tensorflow-backend files are supported (${kf.backend} stores convolution kernels flipped)`,
+    );
   }
   const { model, classes } = buildFromKerasConfig(kf.modelConfig);
   try {
@@ -86,17 +88,21 @@ export async function loadKerasModel(file: string, opts: KerasImportOptions = {}
     if (h !== w) throw new UserError(`"${file}": the model input is ${h}x${w}; facecls models take square inputs`);
     if (channels !== 1 && channels !== 3) throw new UserError(`"${file}": the model input has ${channels} channels; facecls supports 1 (grey) or 3 (RGB)`);
     const outShape = model.outputs[0].shape;
-    if (outShape.length !== 2) throw new UserError(`"${file}": the model output has shape [${outShape.join(', ')}]; expected one class vector [batch, classes]`);
+    if (outShape.length !== 2)
+      throw new UserError(`"${file}": the model output has shape [${outShape.join(', ')}]; expected one class vector [batch, classes]`);
     const numClasses = Number(outShape[1]);
     if (!(numClasses >= 2)) throw new UserError(`"${file}": the model has ${numClasses} output(s); a classifier needs at least 2`);
     const last = model.layers[model.layers.length - 1];
     const lastActivation = (last.getConfig() as { activation?: string }).activation;
-    if (lastActivation !== 'softmax') warnings.push(`the last layer's activation is ${lastActivation ?? 'none'}, not softmax: outputs are scores, not probabilities`);
+    if (lastActivation !== 'softmax')
+      warnings.push(`the last layer's activation is ${lastActivation ?? 'none'}, not softmax: outputs are scores, not probabilities`);
 
     const task: Task = opts.task ?? (numClasses === 7 ? 'emotion' : numClasses === 2 ? 'gender' : 'custom');
     const labels = opts.labels ?? defaultLabels(task, numClasses);
-    if (task === 'emotion' && numClasses !== 7 && !opts.labels) throw new UserError(`task emotion needs 7 outputs, the model has ${numClasses}: its labels must be named`, { reason: 'labels-needed' });
-    if (task === 'gender' && numClasses !== 2 && !opts.labels) throw new UserError(`task gender needs 2 outputs, the model has ${numClasses}: its labels must be named`, { reason: 'labels-needed' });
+    if (task === 'emotion' && numClasses !== 7 && !opts.labels)
+      throw new UserError(`task emotion needs 7 outputs, the model has ${numClasses}: its labels must be named`, { reason: 'labels-needed' });
+    if (task === 'gender' && numClasses !== 2 && !opts.labels)
+      throw new UserError(`task gender needs 2 outputs, the model has ${numClasses}: its labels must be named`, { reason: 'labels-needed' });
     if (labels.length !== numClasses) throw new UserError(`the model has ${numClasses} outputs but ${labels.length} labels were given (${labels.join(', ')})`);
 
     const match = matchZooArchitecture(model, { inputSize: h, channels, numClasses });
@@ -151,7 +157,7 @@ function modelCardMarkdown(meta: ModelMeta, match: ArchMatch, warnings: string[]
   ];
   if (meta.task === 'gender') {
     lines.push(
-      'The paper\'s gender models were trained on IMDB crops with a loose margin (about 40%), so they expect',
+      "The paper's gender models were trained on IMDB crops with a loose margin (about 40%), so they expect",
       'a face with a generous border: on tight aligned crops accuracy drops markedly (see `facecls eval`).',
       '',
     );

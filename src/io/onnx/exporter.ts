@@ -106,7 +106,10 @@ class Exporter {
   private readonly outputIds: Set<number>;
   private readonly fold: boolean;
 
-  constructor(private readonly model: tf.LayersModel, opts: OnnxExportOptions) {
+  constructor(
+    private readonly model: tf.LayersModel,
+    opts: OnnxExportOptions,
+  ) {
     this.fold = opts.foldBatchNorm ?? true;
     this.outputIds = new Set(model.outputs.map((t) => t.id));
   }
@@ -157,13 +160,19 @@ class Exporter {
         // One channel: NHWC and NCHW hold the same bytes, so a Reshape (no copy) replaces the Transpose.
         const tr =
           c === 1 && typeof h === 'number' && typeof w === 'number'
-            ? this.g.addNode('Reshape', [name, this.g.addInitializer(`${name}_nchw_shape`, [4], BigInt64Array.from([-1n, 1n, BigInt(h), BigInt(w)])).name], `${name}_nchw`)
+            ? this.g.addNode(
+                'Reshape',
+                [name, this.g.addInitializer(`${name}_nchw_shape`, [4], BigInt64Array.from([-1n, 1n, BigInt(h), BigInt(w)])).name],
+                `${name}_nchw`,
+              )
             : this.g.addNode('Transpose', [name], `${name}_nchw`, { perm: [0, 3, 1, 2] });
         this.tensors.set(t.id, { name: tr.outputs[0], shape });
       } else if (shape.length === 2) {
         this.tensors.set(t.id, { name, shape });
       } else {
-        throw exportError(`cannot export model input "${t.name}" of shape [${shape}] to ONNX: only images [batch, height, width, channels] and vectors are supported`);
+        throw exportError(
+          `cannot export model input "${t.name}" of shape [${shape}] to ONNX: only images [batch, height, width, channels] and vectors are supported`,
+        );
       }
     }
     for (const layer of model.layers) {
@@ -171,9 +180,7 @@ class Exporter {
       const cls = layer.getClassName();
       if (cls === 'InputLayer') continue;
       if (!(SUPPORTED_LAYERS as readonly string[]).includes(cls)) {
-        throw exportError(
-          `cannot export layer "${layer.name}" (${cls}) to ONNX: unsupported layer type. Supported: ${SUPPORTED_LAYERS.join(', ')}`,
-        );
+        throw exportError(`cannot export layer "${layer.name}" (${cls}) to ONNX: unsupported layer type. Supported: ${SUPPORTED_LAYERS.join(', ')}`);
       }
       for (const node of this.kerasNodes(layer)) {
         // A layer shared with another model has nodes outside this graph: skip those.
@@ -246,7 +253,13 @@ class Exporter {
   }
 
   /** ONNX padding attributes of a windowed op (explicit pads where the input size is known). */
-  private padAttrs({ x, base, cls }: LayerCall, padding: string, kernel: [number, number], strides: [number, number], dilation: [number, number] = [1, 1]): Record<string, AttrValue> {
+  private padAttrs(
+    { x, base, cls }: LayerCall,
+    padding: string,
+    kernel: [number, number],
+    strides: [number, number],
+    dilation: [number, number] = [1, 1],
+  ): Record<string, AttrValue> {
     if (padding !== 'same' && padding !== 'valid') throw exportError(`cannot export layer "${base}" (${cls}): padding "${padding}" is not supported`);
     const size: [number, number] | undefined = typeof x.shape[1] === 'number' && typeof x.shape[2] === 'number' ? [x.shape[1], x.shape[2]] : undefined;
     // Unknown spatial size: SAME_UPPER is TF's rule (extra padding at the end).
@@ -273,7 +286,14 @@ class Exporter {
     const useBias = cfg.useBias !== false;
     const [kh, kw] = kernel;
     const convAttrs = { kernel_shape: kernel, strides, dilations: dilation, ...this.padAttrs(c, String(cfg.padding), kernel, strides, dilation) };
-    const convNode = (input: string, weight: Initializer, outChannels: number, biasData: Float32Array, name: string, attrs: Record<string, AttrValue>): ConvRecord => {
+    const convNode = (
+      input: string,
+      weight: Initializer,
+      outChannels: number,
+      biasData: Float32Array,
+      name: string,
+      attrs: Record<string, AttrValue>,
+    ): ConvRecord => {
       const bias = useBias ? this.g.addInitializer(`${base}/bias`, [outChannels], biasData) : undefined;
       const node = this.g.addNode('Conv', bias ? [input, weight.name, bias.name] : [input, weight.name], name, attrs);
       return { node, weight, bias, outChannels, baseName: base };
@@ -281,7 +301,14 @@ class Exporter {
     let rec: ConvRecord;
     if (cls === 'Conv2D') {
       const outC = Number(cfg.filters);
-      rec = convNode(x.name, this.g.addInitializer(`${base}/kernel`, [outC, inC, kh, kw], kernelToOIHW(ws[0], kh, kw, inC, outC)), outC, ws[1], base, convAttrs);
+      rec = convNode(
+        x.name,
+        this.g.addInitializer(`${base}/kernel`, [outC, inC, kh, kw], kernelToOIHW(ws[0], kh, kw, inC, outC)),
+        outC,
+        ws[1],
+        base,
+        convAttrs,
+      );
     } else {
       // From the kernel's size: tfjs leaves depthMultiplier out of SeparableConv2D's config.
       const mult = ws[0].length / (kh * kw * inC);
@@ -301,7 +328,8 @@ class Exporter {
   }
 
   private dense({ layer, cls, cfg, base, x, rank }: LayerCall): Omit<TensorInfo, 'shape'> {
-    if (rank !== 2) throw exportError(`cannot export layer "${base}" (Dense): only Dense on flat [batch, features] inputs is supported, got shape [${x.shape}]`);
+    if (rank !== 2)
+      throw exportError(`cannot export layer "${base}" (Dense): only Dense on flat [batch, features] inputs is supported, got shape [${x.shape}]`);
     const ws = this.weights(layer);
     const units = Number(cfg.units);
     const inF = Number(x.shape[1]);
@@ -409,7 +437,9 @@ class Exporter {
     let axis = Number(cfg.axis ?? -1);
     if (axis < 0) axis += rank;
     if (axis !== rank - 1 || (rank !== 4 && rank !== 2)) {
-      throw exportError(`cannot export layer "${base}" (BatchNormalization): only normalisation over the channel (last) axis of images or vectors is supported`);
+      throw exportError(
+        `cannot export layer "${base}" (BatchNormalization): only normalisation over the channel (last) axis of images or vectors is supported`,
+      );
     }
     const channels = Number(x.shape[rank - 1]);
     const ws = this.weights(layer);
@@ -417,7 +447,7 @@ class Exporter {
     const gamma = cfg.scale !== false ? ws[i++] : new Float32Array(channels).fill(1);
     const beta = cfg.center !== false ? ws[i++] : new Float32Array(channels);
     const mean = ws[i++];
-    const variance = ws[i++];
+    const variance = ws[i];
     const eps = Number(cfg.epsilon ?? 1e-3);
     const rec = x.foldable;
     if (this.fold && rec && this.private1(inT) && rec.outChannels === channels) {

@@ -23,7 +23,13 @@ export function pair(v: unknown, name: string): [number, number] {
  * Explicit ONNX pads [top, left, bottom, right] for TF padding over a known input size.
  * 'same' pads so the output is ceil(in / stride), with the extra pixel at the end (bottom/right).
  */
-export function tfPads(padding: string, inSize: [number, number], kernel: [number, number], strides: [number, number], dilation: [number, number] = [1, 1]): number[] {
+export function tfPads(
+  padding: string,
+  inSize: [number, number],
+  kernel: [number, number],
+  strides: [number, number],
+  dilation: [number, number] = [1, 1],
+): number[] {
   if (padding === 'valid') return [0, 0, 0, 0];
   const begin: number[] = [];
   const end: number[] = [];
@@ -42,8 +48,7 @@ export function kernelToOIHW(k: Float32Array, kh: number, kw: number, inC: numbe
   const w = new Float32Array(k.length);
   for (let y = 0; y < kh; y++)
     for (let x = 0; x < kw; x++)
-      for (let i = 0; i < inC; i++)
-        for (let o = 0; o < outC; o++) w[((o * inC + i) * kh + y) * kw + x] = k[((y * kw + x) * inC + i) * outC + o];
+      for (let i = 0; i < inC; i++) for (let o = 0; o < outC; o++) w[((o * inC + i) * kh + y) * kw + x] = k[((y * kw + x) * inC + i) * outC + o];
   return w;
 }
 
@@ -57,7 +62,15 @@ export function depthwiseToOIHW(k: Float32Array, kh: number, kw: number, inC: nu
 }
 
 /** y = gamma * (conv(x) + b - mean) / sqrt(var + eps) + beta, folded into the conv's weights and bias. */
-export function foldInto(rec: ConvRecord, gamma: Float32Array, beta: Float32Array, mean: Float32Array, variance: Float32Array, eps: number, g: GraphBuilder): void {
+export function foldInto(
+  rec: ConvRecord,
+  gamma: Float32Array,
+  beta: Float32Array,
+  mean: Float32Array,
+  variance: Float32Array,
+  eps: number,
+  g: GraphBuilder,
+): void {
   const w = rec.weight.data as Float32Array;
   const per = w.length / rec.outChannels;
   const bias = new Float32Array(rec.outChannels);

@@ -26,7 +26,7 @@ export function sourceFingerprint(dirOrJson: string): string {
     throw new UserError(`model "${dirOrJson}": cannot read ${MODEL_JSON}: ${errorMessage(err)}`, { cause: err });
   }
   const hash = createHash('sha256').update(json);
-  let manifest: Array<{ paths?: string[] }> = [];
+  let manifest: Array<{ paths?: string[] }>;
   try {
     manifest = (JSON.parse(json.toString('utf8')) as { weightsManifest?: Array<{ paths?: string[] }> }).weightsManifest ?? [];
   } catch (err) {

@@ -201,7 +201,9 @@ test('the imported model dir works with export onnx and classify (other commands
   const [w, h] = [40, 40];
   const px = Buffer.alloc(w * h * 3);
   for (let i = 0; i < px.length; i++) px[i] = (i * 37 + (i >> 3) * 11) % 256;
-  await sharp(px, { raw: { width: w, height: h, channels: 3 } }).png().toFile(png);
+  await sharp(px, { raw: { width: w, height: h, channels: 3 } })
+    .png()
+    .toFile(png);
 
   const exp = runCli(['export', 'onnx', model]);
   assert.equal(exp.code, 0, exp.stderr);

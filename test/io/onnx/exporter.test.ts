@@ -15,7 +15,10 @@ const TOL = 1e-4;
 /** Export, run both, assert agreement; returns the ONNX bytes. */
 async function assertSameOutputs(model: tf.LayersModel, n: number, opts: { fold?: boolean; seed?: number } = {}): Promise<Uint8Array> {
   const inShape = [n, ...(model.inputs[0].shape.slice(1) as number[])];
-  const x = randomInputs(inShape.reduce((a, b) => a * b, 1), opts.seed ?? 3);
+  const x = randomInputs(
+    inShape.reduce((a, b) => a * b, 1),
+    opts.seed ?? 3,
+  );
   const bytes = exportToOnnx(model, { foldBatchNorm: opts.fold });
   const ref = await tfjsPredict(model, x, inShape);
   const { out, dims } = await ortPredict(bytes, x, inShape);
@@ -83,8 +86,14 @@ describe('ONNX exporter', () => {
     try {
       for (const n of [1, 5]) await assertSameOutputs(model, n, { seed: n });
       const m = decodeModel(exportToOnnx(model));
-      assert.deepEqual(m.graph.input.map((i) => i.name), ['image']);
-      assert.deepEqual(m.graph.output.map((o) => o.name), ['probabilities']);
+      assert.deepEqual(
+        m.graph.input.map((i) => i.name),
+        ['image'],
+      );
+      assert.deepEqual(
+        m.graph.output.map((o) => o.name),
+        ['probabilities'],
+      );
       assert.equal(m.opsetImport[0].version, 13);
     } finally {
       model.dispose();
@@ -134,9 +143,9 @@ describe('ONNX exporter', () => {
     const inp = tf.input({ shape: [10, 7, 2] });
     let y = tf.layers.conv2d({ filters: 3, kernelSize: 3, strides: 2, padding: 'same' }).apply(inp) as tf.SymbolicTensor;
     y = tf.layers.globalMaxPooling2d({}).apply(tf.layers.activation({ activation: 'relu' }).apply(y)) as tf.SymbolicTensor;
-    const map = tf.layers.activation({ activation: 'softmax' }).apply(
-      tf.layers.conv2d({ filters: 4, kernelSize: 1 }).apply(inp) as tf.SymbolicTensor,
-    ) as tf.SymbolicTensor;
+    const map = tf.layers
+      .activation({ activation: 'softmax' })
+      .apply(tf.layers.conv2d({ filters: 4, kernelSize: 1 }).apply(inp) as tf.SymbolicTensor) as tf.SymbolicTensor;
     const model = tf.model({ inputs: inp, outputs: map, name: 'map-out' });
     try {
       await assertSameOutputs(model, 2);
@@ -151,7 +160,10 @@ describe('ONNX exporter', () => {
     const up = tf.layers.upSampling2d({ size: [2, 2], name: 'my_upsample' }).apply(inp) as tf.SymbolicTensor;
     const model = tf.model({ inputs: inp, outputs: tf.layers.flatten().apply(up) as tf.SymbolicTensor });
     try {
-      assert.throws(() => exportToOnnx(model), (err: Error) => err instanceof UserError && /"my_upsample" \(UpSampling2D\).*unsupported layer type/.test(err.message));
+      assert.throws(
+        () => exportToOnnx(model),
+        (err: Error) => err instanceof UserError && /"my_upsample" \(UpSampling2D\).*unsupported layer type/.test(err.message),
+      );
     } finally {
       model.dispose();
     }
@@ -172,7 +184,10 @@ describe('ONNX exporter', () => {
   });
 
   it('rejects bytes that are not ONNX with an error naming the input', () => {
-    assert.throws(() => readOnnxInfo(new Uint8Array([0xff, 0xff, 0xff, 0x01, 0x02]), 'junk.onnx'), (e: Error) => e instanceof UserError && /junk\.onnx is not a valid ONNX file/.test(e.message));
+    assert.throws(
+      () => readOnnxInfo(new Uint8Array([0xff, 0xff, 0xff, 0x01, 0x02]), 'junk.onnx'),
+      (e: Error) => e instanceof UserError && /junk\.onnx is not a valid ONNX file/.test(e.message),
+    );
   });
 
   it('ships a generated schema module that matches onnx.proto (regenerate: node dist/src/io/onnx/generate-schema.js)', () => {
