@@ -39,7 +39,23 @@ export type GeneralErrorReason =
   | 'labels-needed' // a model whose class count needs labels to be named
   | 'unreachable' // a service (the Redis queue) that does not answer
   | 'address-in-use' // a network port another program holds (the server cannot listen)
-  | 'not-finished'; // a batch whose results are still being written
+  | 'not-finished' // a batch whose results are still being written
+  | 'too-much-bad-data' // more malformed entries or unreadable images than the allowed fraction
+  | 'no-ages' // adults asked of a dataset that records no ages
+  | 'no-dataset' // training asked for without a dataset
+  | 'dataset-moved' // a run's dataset is no longer where the run recorded it
+  | 'cannot-relocate' // a run trained on several datasets given one new dataset path
+  | 'run-exists' // a new run asked for in a directory that holds one
+  | 'run-unfinished' // a final model asked of a run still training
+  | 'init-mismatch' // initial weights from a model of another architecture or shape
+  | 'class-weights-count' // class weights that do not give one weight a class
+  | 'needs-two-classes' // threshold balancing asked of a model with more than two classes
+  | 'teacher-input-mismatch' // a teacher of another input size, with mixup on
+  | 'diverged' // training whose loss is no longer finite
+  | 'emotion-model-missing' // the emotion task on, without an emotion model
+  | 'gender-model-missing' // the gender task on, without a gender model
+  | 'task-disabled' // saliency asked of a task whose model is not loaded
+  | 'backend-lacks-kernels'; // saliency on a compute backend without its gradient kernels
 
 export type UserErrorReason = GeneralErrorReason | DecodeErrorReason | PathListErrorReason | RuntimeErrorReason;
 

@@ -24,14 +24,6 @@ interface CheckSize {
 const root = projectRoot();
 const load = async (): Promise<CheckSize> => (await import(pathToFileURL(path.join(root, 'scripts', 'check-size.mjs')).href)) as CheckSize;
 
-/**
- * Functions over the limit that are known and being split elsewhere (file: function names). An entry
- * here is a debt, not an exemption: remove it when the function is split.
- */
-const KNOWN_LONG_FUNCTIONS: Readonly<Record<string, readonly string[]>> = {
-  'src/eval/evaluate.ts': ['evaluate'],
-};
-
 test('no hand-written file is longer than the file limit', async () => {
   const check = await load();
   const long = check.measure(root).longFiles.map((f) => `${f.file} (${f.lines} lines)`);
@@ -40,10 +32,7 @@ test('no hand-written file is longer than the file limit', async () => {
 
 test('no hand-written function is longer than the function limit', async () => {
   const check = await load();
-  const long = check
-    .measure(root)
-    .longFunctions.filter((f) => !(KNOWN_LONG_FUNCTIONS[f.file.split(path.sep).join('/')] ?? []).includes(f.name ?? ''))
-    .map((f) => `${f.file}:${f.start} ${f.name} (${f.lines} lines)`);
+  const long = check.measure(root).longFunctions.map((f) => `${f.file}:${f.start} ${f.name} (${f.lines} lines)`);
   assert.deepEqual(long, [], `functions over ${check.MAX_FUNCTION_LINES} lines: split them`);
 });
 

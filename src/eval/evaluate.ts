@@ -6,51 +6,20 @@
  */
 import { UserError } from '../errors.js';
 import type { ModelMeta } from '../io/model-store.js';
-import { createRuntime } from '../runtime/factory.js';
 import type { InferenceRuntime } from '../runtime/types.js';
-import { DEFAULT_SPLIT, type Dataset, type DatasetFormat, type Sample, type Skipped, type SplitName } from '../data/dataset.js';
-import { decodeImage } from '../data/decode.js';
-import { loadDataset } from '../data/load.js';
-import { faceCrop, preprocessFace, type RawImage } from '../data/preprocess.js';
-import { cropBoxFor, DEFAULT_MAX_BAD_FRACTION } from '../data/store.js';
-import { createDetector, type Detection, type Detector } from '../detect/index.js';
+import type { Dataset, DatasetFormat, Sample, Skipped, SplitName } from '../data/dataset.js';
+import { DEFAULT_MAX_BAD_FRACTION } from '../data/store.js';
+import { checkUnreadable, indexedCount } from '../data/bad-data.js';
+import { createDetector, type Detector } from '../detect/index.js';
 import { setupBackend } from '../engine/backend.js';
-import { locateFaceInCrop, type CropFraming } from '../pipeline/crop-framing.js';
-import { detectorMargin } from '../pipeline/face-classifier.js';
-import { DEFAULT_RECUT, recutCrop } from './recut.js';
-import { argmaxRow, Confusion, type Metrics } from './metrics.js';
+import type { CropFraming } from '../pipeline/crop-framing.js';
+import type { Metrics } from './metrics.js';
 import { ageMetrics, type AgeMetrics, type AgeRangeSpec } from './age-metrics.js';
-import { expectedAge, sampleAge, type AgeCodec } from '../data/age.js';
-
-export const ADULT_AGE = 18;
-
-/** Age bands for per-group metrics: [min, max] inclusive. */
-export const AGE_BANDS: ReadonlyArray<[number, number, string]> = [
-  [0, 2, '0-2'],
-  [3, 9, '3-9'],
-  [10, 17, '10-17'],
-  [18, 29, '18-29'],
-  [30, 44, '30-44'],
-  [45, 59, '45-59'],
-  [60, 200, '60+'],
-];
-
-export function ageBand(age: number): string {
-  return AGE_BANDS.find(([lo, hi]) => age >= lo && age <= hi)?.[2] ?? 'unknown';
-}
-
-export interface GroupRow {
-  value: string;
-  n: number;
-  correct: number;
-  accuracy: number;
-}
-
-export interface GroupMetrics {
-  gender?: GroupRow[];
-  ageBand?: GroupRow[];
-  race?: GroupRow[];
-}
+import { sampleAge, type AgeCodec } from '../data/age.js';
+import { groupMetrics, type GroupMetrics } from './group-metrics.js';
+import { openEvalModels, specName } from './eval-models.js';
+import { evalSamples } from './eval-samples.js';
+import { scoreSamples, type Scored } from './ensemble-scoring.js';
 
 export interface EvalReport {
   model: string;
@@ -83,13 +52,6 @@ export interface EvalReport {
   age?: AgeMetrics & { samples?: { truth: number[]; predicted: number[] } };
   /** With keepProbabilities: per sample, per view (the image, then its mirror with flip TTA), k probabilities. */
   probabilities?: { labels: number[]; views: number; values: Float32Array };
-}
-
-/** A decoded image ready for framing: the (possibly re-cut) pixels, its sample, and the face found in it. */
-interface Framed {
-  img: RawImage;
-  sample: Sample;
-  face?: Detection;
 }
 
 export interface EvaluateOptions {
@@ -143,57 +105,6 @@ export interface EvaluateOptions {
   align?: boolean;
 }
 
-function groupRows(map: Map<string, { n: number; correct: number }>, order?: readonly string[]): GroupRow[] {
-  const keys = [...map.keys()].sort((a, b) => {
-    const ia = order ? order.indexOf(a) : -1;
-    const ib = order ? order.indexOf(b) : -1;
-    return ia !== ib ? (ia < 0 ? 1 : ib < 0 ? -1 : ia - ib) : a < b ? -1 : a > b ? 1 : 0;
-  });
-  return keys.map((k) => {
-    const g = map.get(k)!;
-    return { value: k, n: g.n, correct: g.correct, accuracy: g.n ? g.correct / g.n : NaN };
-  });
-}
-
-/** Per-group accuracy from samples (with meta) and whether each was classified correctly. */
-export function groupMetrics(samples: Sample[], correct: boolean[]): GroupMetrics {
-  const by = { gender: new Map<string, { n: number; correct: number }>(), ageBand: new Map(), race: new Map() } as Record<
-    keyof GroupMetrics,
-    Map<string, { n: number; correct: number }>
-  >;
-  const bump = (m: Map<string, { n: number; correct: number }>, k: string, ok: boolean) => {
-    const g = m.get(k) ?? { n: 0, correct: 0 };
-    g.n++;
-    if (ok) g.correct++;
-    m.set(k, g);
-  };
-  const hasRace = samples.some((s) => s.meta?.race !== undefined);
-  const any = { gender: false, ageBand: false, race: hasRace };
-  samples.forEach((s, i) => {
-    const m = s.meta;
-    if (!m) return;
-    if (m.gender) {
-      any.gender = true;
-      bump(by.gender, m.gender, correct[i]);
-    }
-    if (m.age !== undefined) {
-      any.ageBand = true;
-      bump(by.ageBand, ageBand(m.age), correct[i]);
-    }
-    // UTKFace has three files without the race field: counted as 'unknown'.
-    if (hasRace) bump(by.race, m.race ?? 'unknown', correct[i]);
-  });
-  const out: GroupMetrics = {};
-  if (any.gender) out.gender = groupRows(by.gender, ['woman', 'man']);
-  if (any.ageBand)
-    out.ageBand = groupRows(
-      by.ageBand,
-      AGE_BANDS.map((b) => b[2]),
-    );
-  if (any.race) out.race = groupRows(by.race, ['white', 'black', 'asian', 'indian', 'others', 'unknown']);
-  return out;
-}
-
 function ageReport(kept: Sample[], predicted: number[], range: AgeRangeSpec | undefined, keep: boolean): NonNullable<EvalReport['age']> {
   const truth = kept.map(sampleAge);
   return {
@@ -207,210 +118,82 @@ function ageReport(kept: Sample[], predicted: number[], range: AgeRangeSpec | un
   };
 }
 
-interface TrainingInfo {
-  splitSeed?: number;
-  valFraction?: number;
-  testFraction?: number;
+/** The report's framing entry: the mode, and what framing 'detect' and a re-cut did. */
+function framingReport(opts: EvaluateOptions, located: number): NonNullable<EvalReport['framing']> {
+  return {
+    mode: opts.framing ?? 'whole',
+    ...(opts.framing === 'detect' ? { located, align: Boolean(opts.align) } : {}),
+    ...(opts.recutSeed !== undefined ? { recutSeed: opts.recutSeed, recutRotation: opts.recutRotation ?? 0 } : {}),
+  };
+}
+
+function probabilitiesReport(scored: Scored, copies: number): NonNullable<EvalReport['probabilities']> {
+  return {
+    labels: scored.kept.map((x) => x.label),
+    views: copies,
+    values: Float32Array.from(scored.probabilities.flatMap((a) => Array.from(a))),
+  };
+}
+
+function splitMethod(ds: Dataset): string {
+  return ds.split.method + (ds.split.seed !== undefined && !ds.split.method.includes('seed ') ? ` (seed ${ds.split.seed})` : '');
+}
+
+/** The age model's codec (class centres and range); fails for an age model without one. */
+function ageCodecOf(meta: ModelMeta, name: string): (AgeCodec & { range?: AgeRangeSpec }) | undefined {
+  if (meta.task !== 'age') return undefined;
+  if (!meta.age) throw new UserError(`age model "${name}" has no age anchors in its metadata`);
+  return meta.age as AgeCodec & { range?: AgeRangeSpec };
 }
 
 export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
   const t0 = Date.now();
   const specs = Array.isArray(opts.model) ? opts.model : [opts.model];
-  if (specs.length === 0) throw new UserError('no model to evaluate');
   const owned: InferenceRuntime[] = [];
-  const runtimes: InferenceRuntime[] = [];
-  const framing = opts.framing ?? 'whole';
-  if (framing === 'detect' && !opts.detector) await setupBackend(opts.backend);
-  const detector = framing === 'detect' ? (opts.detector ?? (await createDetector('blazeface'))) : undefined;
-  const name = (m: string | InferenceRuntime) => (typeof m === 'string' ? m : '(runtime)');
+  const detecting = opts.framing === 'detect';
+  if (detecting && !opts.detector) await setupBackend(opts.backend);
+  const detector = detecting ? (opts.detector ?? (await createDetector('blazeface'))) : undefined;
   try {
-    for (const m of specs) {
-      // evaluate applies TTA itself (it keeps each view's probabilities for calibration).
-      const r = typeof m === 'string' ? await createRuntime(m, { runtime: opts.runtime, backend: opts.backend, tta: 'none' }) : m;
-      if (typeof m === 'string') owned.push(r);
-      runtimes.push(r);
-      if (r.tta !== 'none')
-        throw new UserError(
-          `evaluate applies test-time augmentation itself (tta option): pass runtimes created with tta 'none', not "${name(m)}" (tta ${r.tta})`,
-        );
-    }
+    const runtimes = await openEvalModels(specs, opts, owned);
     const meta: ModelMeta = runtimes[0].meta;
-    runtimes.forEach((r, i) => {
-      if (opts.expectTask !== undefined && r.meta.task !== opts.expectTask) {
-        throw new UserError(`model "${name(specs[i])}" is a ${r.meta.task} model, not ${opts.expectTask}`);
-      }
-      if (r.meta.labels.join() !== meta.labels.join()) {
-        throw new UserError(
-          `ensemble members disagree on labels: "${name(specs[i])}" has ${r.meta.labels.join(', ')}, "${name(specs[0])}" has ${meta.labels.join(', ')}`,
-        );
-      }
-    });
-    // An ensemble's members share one split (ship checks it); the ensemble itself carries no training info.
-    const members = (meta.ensemble as { members?: { training?: TrainingInfo }[] } | undefined)?.members;
-    const info = (meta.training ?? members?.[0]?.training ?? {}) as TrainingInfo;
-    const ds =
-      typeof opts.data === 'string'
-        ? await loadDataset(opts.data, {
-            task: meta.task,
-            format: opts.format,
-            ...(meta.task === 'age' && meta.age ? { ageCodec: meta.age as AgeCodec } : {}),
-            split: {
-              seed: opts.splitSeed ?? info.splitSeed ?? DEFAULT_SPLIT.seed,
-              val: opts.valFraction ?? info.valFraction ?? DEFAULT_SPLIT.val,
-              test: opts.testFraction ?? info.testFraction ?? DEFAULT_SPLIT.test,
-            },
-          })
-        : opts.data;
-    const maxBad = opts.maxBadFraction ?? DEFAULT_MAX_BAD_FRACTION;
-    const indexed = ds.splits.train.length + ds.splits.val.length + ds.splits.test.length + ds.skipped.length;
-    if (ds.skipped.length > maxBad * indexed) {
-      const ex = ds.skipped
-        .slice(0, 3)
-        .map((s) => `${s.id}: ${s.reason}`)
-        .join('; ');
-      throw new UserError(
-        `${ds.skipped.length} of ${indexed} entries of "${ds.root}" are malformed (more than ${(maxBad * 100).toFixed(1)}%, see --max-bad-fraction): ${ex}`,
-      );
-    }
-    if (ds.labels.join() !== meta.labels.join()) {
-      throw new UserError(`model labels (${meta.labels.join(', ')}) differ from the dataset's (${ds.labels.join(', ')})`);
-    }
-    let samples = ds.splits[opts.split];
-    if (opts.adults) {
-      if (!samples.some((s) => s.meta?.age !== undefined)) throw new UserError(`--adults needs ages, and the ${ds.format} dataset "${ds.root}" records none`);
-      samples = samples.filter((s) => s.meta?.age !== undefined && s.meta.age >= ADULT_AGE);
-    }
-    if (opts.limit !== undefined && opts.limit < samples.length) {
-      // Evenly spaced, so a limited run still covers every class / stratum of the split.
-      const all = samples;
-      samples = Array.from({ length: opts.limit }, (_, i) => all[Math.floor((i * all.length) / opts.limit!)]);
-    }
-    if (samples.length === 0) throw new UserError(`the ${opts.split} split of "${ds.root}" has no samples${opts.adults ? ' of adults' : ''}`);
-    const k = meta.labels.length;
+    const maxBadFraction = opts.maxBadFraction ?? DEFAULT_MAX_BAD_FRACTION;
+    const { ds, samples } = await evalSamples(meta, { ...opts, maxBadFraction });
+    const ageCodec = ageCodecOf(meta, specName(specs[0]));
     const margins = runtimes.map((r) => opts.cropMargin ?? r.meta.cropMargin ?? 0);
-    const anyColour = runtimes.some((r) => r.meta.channels === 3);
     const tta = opts.tta ?? (runtimes.every((r) => r.meta.tta === 'flip') ? 'flip' : 'none');
     const copies = tta === 'flip' ? 2 : 1;
-    const batchSize = opts.batchSize ?? 64;
-    const confusion = new Confusion(meta.labels);
-    const kept: Sample[] = [];
-    const correct: boolean[] = [];
-    const skipped: Skipped[] = [];
-    const keptProbs: Float32Array[] = [];
-    const ageCodec = meta.task === 'age' ? (meta.age as (AgeCodec & { range?: AgeRangeSpec }) | undefined) : undefined;
-    if (meta.task === 'age' && !ageCodec) throw new UserError(`age model "${name(specs[0])}" has no age anchors in its metadata`);
-    const predAges: number[] = [];
-    let done = 0;
-
-    const index = new Map(samples.map((s, i) => [s, i]));
-    let detecting: Promise<unknown> = Promise.resolve();
-    const decode = async (s: Sample): Promise<Framed | undefined> => {
-      try {
-        let img = s.pixels ?? (await decodeImage(s.file!, { grey: !anyColour }));
-        let sample = s;
-        if (opts.recutSeed !== undefined) {
-          img = recutCrop(img, opts.recutSeed, index.get(s)!, { ...DEFAULT_RECUT, rotation: opts.recutRotation ?? 0 });
-          sample = { ...s, box: undefined };
-        }
-        // One detection at a time: a detector reuses its input buffers (decoding runs concurrently).
-        const found = detector ? detecting.then(() => locateFaceInCrop(detector, img)) : undefined;
-        if (found) detecting = found.catch(() => undefined);
-        const face = await found;
-        return { img, sample, face };
-      } catch (err) {
-        skipped.push({ id: s.id, reason: (err as Error).message });
-        return undefined;
-      }
-    };
-    let located = 0;
-    let next = samples.length ? Promise.all(samples.slice(0, batchSize).map(decode)) : undefined;
-    for (let start = 0; start < samples.length; start += batchSize) {
-      const batch = samples.slice(start, start + batchSize);
-      const imgs = await next!;
-      next = start + batchSize < samples.length ? Promise.all(samples.slice(start + batchSize, start + 2 * batchSize).map(decode)) : undefined;
-      const good: Array<[Sample, Framed]> = [];
-      batch.forEach((s, j) => imgs[j] && good.push([s, imgs[j]!]));
-      located += good.filter(([, f]) => f.face).length;
-      const m = good.length;
-      if (m > 0) {
-        // Average of every model and every TTA view.
-        const avg = new Float32Array(m * k);
-        for (let ri = 0; ri < runtimes.length; ri++) {
-          const { inputSize } = runtimes[ri].meta;
-          const channels = runtimes[ri].meta.channels as 1 | 3;
-          const per = inputSize * inputSize * channels;
-          const x = new Float32Array(m * copies * per);
-          good.forEach(([, { img, sample, face }], j) => {
-            const crop = face
-              ? faceCrop(face, detectorMargin(detector!.name, margins[ri]), Boolean(opts.align))
-              : { box: cropBoxFor(sample, img, margins[ri]) };
-            preprocessFace(img, { inputSize, channels, ...crop }, x, j * per);
-            if (copies === 2) preprocessFace(img, { inputSize, channels, ...crop, flip: true }, x, (m + j) * per);
-          });
-          const probs = await runtimes[ri].run(x, m * copies);
-          for (let c = 0; c < copies; c++) for (let i = 0; i < m * k; i++) avg[i] += probs[c * m * k + i] / (copies * runtimes.length);
-          if (opts.keepProbabilities) {
-            // [sample][view][class], averaged over the ensemble's models.
-            const views = new Float32Array(m * copies * k);
-            for (let j = 0; j < m; j++)
-              for (let c = 0; c < copies; c++) for (let q = 0; q < k; q++) views[(j * copies + c) * k + q] = probs[(c * m + j) * k + q] / runtimes.length;
-            if (ri === 0) keptProbs.push(views);
-            else keptProbs[keptProbs.length - 1].forEach((v, i, a) => (a[i] = v + views[i]));
-          }
-        }
-        good.forEach(([s], j) => {
-          const pred = argmaxRow(avg, j, k);
-          confusion.add(s.label, pred);
-          kept.push(s);
-          correct.push(pred === s.label);
-          if (ageCodec) predAges.push(expectedAge(avg, ageCodec.centres, j * k));
-        });
-      }
-      done += batch.length;
-      opts.onProgress?.(done, samples.length);
-    }
-    if (skipped.length > maxBad * samples.length) {
-      throw new UserError(
-        `${skipped.length} of ${samples.length} images are unreadable (more than ${(maxBad * 100).toFixed(1)}%): ${skipped
-          .slice(0, 3)
-          .map((s) => `${s.id}: ${s.reason}`)
-          .join('; ')}`,
-      );
-    }
+    const scored = await scoreSamples(samples, meta.labels, {
+      ...opts,
+      runtimes,
+      margins,
+      copies,
+      batchSize: opts.batchSize ?? 64,
+      detector,
+      ageCentres: ageCodec?.centres,
+    });
+    checkUnreadable(scored.skipped.length, samples.length, scored.skipped, maxBadFraction);
     const seconds = (Date.now() - t0) / 1000;
     return {
-      model: specs.map(name).join(' + '),
+      model: specs.map(specName).join(' + '),
       task: meta.task,
       arch: [...new Set(runtimes.map((r) => r.meta.arch ?? '?'))].join(' + '),
       data: ds.root,
       format: ds.format,
       split: opts.split,
-      splitMethod: ds.split.method + (ds.split.seed !== undefined && !ds.split.method.includes('seed ') ? ` (seed ${ds.split.seed})` : ''),
+      splitMethod: splitMethod(ds),
       tta,
       adultsOnly: Boolean(opts.adults),
       runtime: [...new Set(runtimes.map((r) => r.name))].join(' + '),
       cropMargin: margins[0],
-      framing: {
-        mode: framing,
-        ...(detector ? { located, align: Boolean(opts.align) } : {}),
-        ...(opts.recutSeed !== undefined ? { recutSeed: opts.recutSeed, recutRotation: opts.recutRotation ?? 0 } : {}),
-      },
-      metrics: confusion.metrics(),
-      groups: groupMetrics(kept, correct),
-      ...(ageCodec ? { age: ageReport(kept, predAges, ageCodec.range, Boolean(opts.keepProbabilities)) } : {}),
-      skipped: { count: skipped.length, examples: skipped.slice(0, 20) },
-      malformed: { count: ds.skipped.length, of: indexed, examples: ds.skipped.slice(0, 20) },
+      framing: framingReport(opts, scored.located),
+      metrics: scored.confusion.metrics(),
+      groups: groupMetrics(scored.kept, scored.correct),
+      ...(ageCodec ? { age: ageReport(scored.kept, scored.predictedAges, ageCodec.range, Boolean(opts.keepProbabilities)) } : {}),
+      skipped: { count: scored.skipped.length, examples: scored.skipped.slice(0, 20) },
+      malformed: { count: ds.skipped.length, of: indexedCount(ds), examples: ds.skipped.slice(0, 20) },
       seconds,
-      imagesPerSecond: kept.length / seconds,
-      ...(opts.keepProbabilities
-        ? {
-            probabilities: {
-              labels: kept.map((x) => x.label),
-              views: copies,
-              values: Float32Array.from(keptProbs.flatMap((a) => Array.from(a))),
-            },
-          }
-        : {}),
+      imagesPerSecond: scored.kept.length / seconds,
+      ...(opts.keepProbabilities ? { probabilities: probabilitiesReport(scored, copies) } : {}),
     };
   } finally {
     for (const r of owned) await r.dispose();

@@ -136,13 +136,11 @@ export class FaceClassifier {
     const wantGender = opts.gender !== false;
     const emotionDir = opts.emotionModel ?? defaultModelDir('emotion', opts.variant);
     const genderDir = opts.genderModel ?? defaultModelDir('gender', opts.variant);
-    for (const [want, dir, task, flag] of [
-      [wantEmotion, emotionDir, 'emotion', '--emotion-model'],
-      [wantGender, genderDir, 'gender', '--gender-model'],
+    for (const [want, dir, task] of [
+      [wantEmotion, emotionDir, 'emotion'],
+      [wantGender, genderDir, 'gender'],
     ] as const) {
-      if (want && !fs.existsSync(dir)) {
-        throw new UserError(`no ${task} model at "${dir}": train one or pass ${flag} <dir> (or disable the task with --no-${task})`);
-      }
+      if (want && !fs.existsSync(dir)) throw new UserError(`no ${task} model at "${dir}"`, { reason: `${task}-model-missing` });
     }
     const runtimeOptions = { runtime: opts.runtime, backend: opts.backend, tta: opts.tta };
     const emotion = wantEmotion ? await createRuntime(emotionDir, runtimeOptions) : undefined;

@@ -34,7 +34,7 @@ export class SaliencyOverlay {
    * without the gradient kernels fails here, before any frame is read or written.
    */
   static async load(fc: FaceClassifier, opts: SaliencyOverlayOptions): Promise<SaliencyOverlay> {
-    if (!fc[opts.task]) throw new UserError(`--saliency-task ${opts.task} needs the ${opts.task} model: drop --no-${opts.task}`);
+    if (!fc[opts.task]) throw new UserError(`saliency of the ${opts.task} task needs the ${opts.task} model, which is not loaded`, { reason: 'task-disabled' });
     const overlay = new SaliencyOverlay(await Explainer.load(fc, opts.task), opts);
     try {
       const size = overlay.explainer.grad.meta.inputSize;

@@ -43,6 +43,23 @@ export const HTTP_STATUSES: Readonly<Record<UserErrorReason, StatusAndCode>> = {
   'runtime-unavailable': [503, 'runtime_unavailable'],
   'export-unsupported': INVALID_REQUEST,
   'model-mismatch': INVALID_REQUEST,
+  // Training, evaluation and model-loading reasons: the server meets them only through a bad setup.
+  'too-much-bad-data': INVALID_REQUEST,
+  'no-ages': INVALID_REQUEST,
+  'no-dataset': INVALID_REQUEST,
+  'dataset-moved': INVALID_REQUEST,
+  'cannot-relocate': INVALID_REQUEST,
+  'run-exists': INVALID_REQUEST,
+  'run-unfinished': INVALID_REQUEST,
+  'init-mismatch': INVALID_REQUEST,
+  'class-weights-count': INVALID_REQUEST,
+  'needs-two-classes': INVALID_REQUEST,
+  'teacher-input-mismatch': INVALID_REQUEST,
+  diverged: INVALID_REQUEST,
+  'emotion-model-missing': INVALID_REQUEST,
+  'gender-model-missing': INVALID_REQUEST,
+  'task-disabled': INVALID_REQUEST,
+  'backend-lacks-kernels': INVALID_REQUEST,
 };
 
 /** The HTTP error a user error is answered with (its message unchanged). */

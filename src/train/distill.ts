@@ -30,7 +30,8 @@ export async function openTeacher(o: TrainOptions, labels: string[], store: Samp
     if (o.mixup > 0) {
       throw new UserError(
         `teacher model "${o.teacher}": its input ${m.inputSize}x${m.inputSize}x${m.channels} differs from the student's ${o.inputSize}x${o.inputSize}x${o.channels}, ` +
-          "so it predicts each training image once, which mixed-up images cannot use: pass --mixup 0 or a teacher with the student's input",
+          'so it predicts each training image once, which mixed-up images cannot use',
+        { reason: 'teacher-input-mismatch' },
       );
     }
     const perSample = await teacherPerSample(t, store, progress);

@@ -75,11 +75,13 @@ export async function initFrom(model: tf.LayersModel, o: TrainOptions, labels: s
   const src = await loadModel(o.init!);
   try {
     const m = src.meta;
-    if (m.arch !== undefined && m.arch !== o.arch) throw new UserError(`--init model "${o.init}": architecture ${m.arch} differs from the run's ${o.arch}`);
+    if (m.arch !== undefined && m.arch !== o.arch)
+      throw new UserError(`initial model "${o.init}": architecture ${m.arch} differs from the run's ${o.arch}`, { reason: 'init-mismatch' });
     const plan = planInit(src.model, model, m.labels.join() !== labels.join());
     if (typeof plan === 'string') {
       throw new UserError(
-        `--init model "${o.init}" (${m.inputSize}x${m.inputSize}x${m.channels}, ${m.labels.length} classes) cannot start this ${o.inputSize}x${o.inputSize}x${o.channels} ${o.arch} run: ${plan}`,
+        `initial model "${o.init}" (${m.inputSize}x${m.inputSize}x${m.channels}, ${m.labels.length} classes) cannot start this ${o.inputSize}x${o.inputSize}x${o.channels} ${o.arch} run: ${plan}`,
+        { reason: 'init-mismatch' },
       );
     }
     model.setWeights(plan.weights);

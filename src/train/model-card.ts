@@ -5,7 +5,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { EvalReport, GroupRow } from '../eval/evaluate.js';
+import type { EvalReport } from '../eval/evaluate.js';
+import type { GroupRow } from '../eval/group-metrics.js';
 import { errorMessage } from '../errors.js';
 import type { ModelCost } from '../framework/cost.js';
 import { projectRoot } from '../data/paths.js';

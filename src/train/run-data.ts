@@ -11,6 +11,7 @@ import { labelCounts, type Dataset, type Sample, type Skipped } from '../data/da
 import { ageTarget, sampleAge, type AgeCodec } from '../data/age.js';
 import { deriveSeed, Rng } from '../data/rng.js';
 import { SampleStore } from '../data/store.js';
+import { checkMalformed, checkUnreadable } from '../data/bad-data.js';
 import { balancedClassWeights, epochOrder } from './batches.js';
 import { CONFIG_JSON, readJson, writeRunConfig } from './checkpoint.js';
 import { ageCodecOf, splitSeedOf, type TrainOptions } from './options.js';
@@ -52,20 +53,19 @@ export function limitSamples<T>(items: T[], limit: number | undefined, seed: num
 export function checkBad(stores: SampleStore[], maxFraction: number): void {
   const bad = stores.reduce((a, s) => a + s.bad.size, 0);
   const total = stores.reduce((a, s) => a + s.length, 0);
-  if (bad > maxFraction * total) {
-    const ex = stores
-      .flatMap((s) => s.skipped())
-      .slice(0, 3)
-      .map((s) => `${s.id}: ${s.reason}`)
-      .join('; ');
-    throw new UserError(`${bad} of ${total} images are unreadable (more than ${(maxFraction * 100).toFixed(1)}%, see --max-bad-fraction): ${ex}`);
-  }
+  checkUnreadable(
+    bad,
+    total,
+    stores.flatMap((s) => s.skipped()),
+    maxFraction,
+  );
 }
 
 export function resolveClassWeights(o: TrainOptions, counts: number[]): number[] | undefined {
   if (o.classWeights === 'none') return undefined;
   if (o.classWeights === 'balanced') return balancedClassWeights(counts);
-  if (o.classWeights.length !== counts.length) throw new UserError(`--class-weights lists ${o.classWeights.length} weights for ${counts.length} classes`);
+  if (o.classWeights.length !== counts.length)
+    throw new UserError(`${o.classWeights.length} class weights given for ${counts.length} classes`, { reason: 'class-weights-count' });
   return o.classWeights;
 }
 
@@ -98,19 +98,6 @@ function recordSplit(o: TrainOptions, runDir: string, resuming: boolean, loaded:
         }
       : { format: ds.format, root: ds.root, ...ds.split, trainLimit: o.trainLimit, skippedAtLoad: ds.skipped.length, filtered: ds.filtered };
   writeFileAtomic(splitFile, JSON.stringify(record) + '\n');
-}
-
-function checkMalformed(o: TrainOptions, ds: Dataset): void {
-  const totalIndexed = ds.splits.train.length + ds.splits.val.length + ds.splits.test.length + ds.skipped.length;
-  if (ds.skipped.length > o.maxBadFraction * totalIndexed) {
-    const ex = ds.skipped
-      .slice(0, 3)
-      .map((s) => `${s.id}: ${s.reason}`)
-      .join('; ');
-    throw new UserError(
-      `${ds.skipped.length} of ${totalIndexed} entries of "${o.data}" are malformed (more than ${(o.maxBadFraction * 100).toFixed(1)}%, see --max-bad-fraction): ${ex}`,
-    );
-  }
 }
 
 /** The training store and one validation store per dataset, sharing the cache budget in that order. */
@@ -180,7 +167,7 @@ export async function loadRunData(
       throw new UserError(`dataset "${s.spec.path}" has no validation samples (needed to select the best model; the test split is never used for that)`);
   }
   recordSplit(o, runDir, resuming, loaded, ds);
-  checkMalformed(o, ds);
+  checkMalformed(ds, o.maxBadFraction, o.data);
   if (!resuming && !fs.existsSync(path.join(runDir, CONFIG_JSON))) writeRunConfig(runDir, o);
   if (ds.skipped.length) log(`skipped ${ds.skipped.length} malformed entries while indexing (e.g. ${ds.skipped[0].id}: ${ds.skipped[0].reason})`);
   const trainSamples = trainParts.flat();

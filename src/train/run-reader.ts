@@ -80,7 +80,10 @@ export async function loadRunDatasets(
     const ds = await loadRunDataset(o, split, dataOverride, splitFile);
     return { ds, parts: [{ name: path.basename(ds.root), ds, weight: 1 }] };
   }
-  if (dataOverride) throw new UserError('--data cannot relocate a run trained on several datasets; move them back to the paths in its config.json');
+  if (dataOverride)
+    throw new UserError('a run trained on several datasets cannot be relocated to one dataset path; move them back to the paths in its config.json', {
+      reason: 'cannot-relocate',
+    });
   const specs = dataSources(o);
   if (specs.length !== split.sources.length) throw new UserError(`the run's config lists ${specs.length} datasets, its ${splitFile} ${split.sources.length}`);
   const parts: RunPart[] = [];
@@ -95,7 +98,7 @@ export async function loadRunDatasets(
 /** The dataset as the run split it; fails when it no longer matches split.json (counts and, when recorded, ids). */
 async function loadRunDataset(o: TrainOptions, split: SplitFile, dataOverride: string | undefined, splitFile: string): Promise<Dataset> {
   const data = dataOverride ? path.resolve(dataOverride) : o.data;
-  if (!fs.existsSync(data)) throw new UserError(`the run's dataset "${data}" does not exist (if it moved, pass --data <path>)`);
+  if (!fs.existsSync(data)) throw new UserError(`the run's dataset "${data}" does not exist`, { reason: 'dataset-moved' });
   const ds = await loadDataset(data, {
     task: o.task,
     format: o.format,

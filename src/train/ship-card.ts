@@ -77,9 +77,9 @@ export function shipStatus(runs: RunInfo[], final: boolean): string {
   const unfinished = runs.filter((r) => !r.finished);
   if (final && unfinished.length) {
     const r = unfinished[0];
-    throw new UserError(
-      `run "${r.arg}" is at epoch ${r.lastEpoch} of ${r.o.epochs}: the test split is evaluated once, when training has ended; ship without --final for an interim model`,
-    );
+    throw new UserError(`run "${r.arg}" is at epoch ${r.lastEpoch} of ${r.o.epochs}: the test split is evaluated once, when training has ended`, {
+      reason: 'run-unfinished',
+    });
   }
   if (unfinished.length > 0)
     return `interim: training in progress, ${unfinished.map((r) => `${runs.length > 1 ? `${r.arg} ` : ''}epoch ${r.lastEpoch} of ${r.o.epochs}`).join(', ')}`;

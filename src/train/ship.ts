@@ -68,13 +68,13 @@ export async function shipRun(runDirArgs: string | string[], outArg: string, opt
   const runs = args.map((a) => readRun(a, out));
   if (new Set(runs.map((r) => r.dir)).size !== runs.length) throw new UserError('the same run is listed twice: an ensemble needs different runs');
   if (fs.existsSync(out) && !fs.statSync(out).isDirectory()) throw new UserError(`output "${outArg}" exists and is not a folder`);
-  if (outExists() && !opts.force) throw new UserError(`output "${outArg}" exists: pass --force to replace it`);
+  if (outExists() && !opts.force) throw new UserError(`output "${outArg}" exists`, { reason: 'output-exists' });
   checkSameSetup(runs);
   const run0 = runs[0];
   const status = shipStatus(runs, Boolean(opts.final));
   const { ds, parts } = await loadRunDatasets(run0.o, run0.split, opts.data, run0.splitFile);
   if (opts.final && ds.splits.test.length === 0)
-    throw new UserError(`the run's split has no test samples (${run0.splitFile}): nothing for --final to evaluate`);
+    throw new UserError(`the run's split has no test samples (${run0.splitFile}): nothing for the final evaluation`);
 
   const tmp = path.join(path.dirname(out), `.${path.basename(out)}.ship-${process.pid}-${Date.now()}`);
   fs.mkdirSync(tmp, { recursive: true });
@@ -105,7 +105,7 @@ export async function shipRun(runDirArgs: string | string[], outArg: string, opt
     writeFileAtomic(path.join(tmp, MODEL_CARD_MD), modelCardMarkdown(card));
     if (card.task === 'age') await writeAgePlots(tmp, [...evaluation.val, ...(evaluation.test ?? [])]);
     // Into place: the old folder (with --force) is moved aside first, so a crash leaves one of the two.
-    if (outExists() && !opts.force) throw new UserError(`output "${outArg}" appeared while shipping: pass --force to replace it`);
+    if (outExists() && !opts.force) throw new UserError(`output "${outArg}" appeared while shipping`, { reason: 'output-exists' });
     moveIntoPlace(tmp, out, outArg);
     return { dir: out, card };
   } finally {
@@ -200,7 +200,8 @@ async function calibrate(
   criterion: BalanceCriterion,
   opts: ShipOptions,
 ): Promise<NonNullable<ModelCard['calibration']>> {
-  if (ds.labels.length !== 2) throw new UserError(`--balance needs a two-class model, "${arg}" has ${ds.labels.length} classes`);
+  if (ds.labels.length !== 2)
+    throw new UserError(`balancing the decision needs a two-class model, "${arg}" has ${ds.labels.length} classes`, { reason: 'needs-two-classes' });
   const hasAges = ds.splits.val.some((s) => s.meta?.age !== undefined);
   const views = [];
   for (const d of memberDirs) {

@@ -48,7 +48,7 @@ function uniqueNames(paths: string[]): string[] {
 }
 
 export async function loadSources(sources: DataSource[], task: Task, split: HashSplitOptions, ageCodec?: AgeCodec): Promise<LoadedSource[]> {
-  if (sources.length === 0) throw new UserError('no dataset given (--data PATH)');
+  if (sources.length === 0) throw new UserError('no dataset given', { reason: 'no-dataset' });
   const names = uniqueNames(sources.map((s) => s.path));
   const out: LoadedSource[] = [];
   for (const [i, spec] of sources.entries()) {

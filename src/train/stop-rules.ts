@@ -8,7 +8,11 @@ import type { StepResult } from '../engine/trainer-types.js';
 import type { StopReason } from './options.js';
 import type { MonitorState } from './schedule.js';
 
-export class TrainingDivergedError extends UserError {}
+export class TrainingDivergedError extends UserError {
+  constructor(message: string) {
+    super(message, { reason: 'diverged' });
+  }
+}
 
 /** Where a step ran: the epoch, its 1-based batch, the run directory and the last complete epoch (0 = none). */
 export interface StepPlace {
@@ -23,9 +27,7 @@ export function checkStep(r: Pick<StepResult, 'loss' | 'regularizationLoss'>, at
   if (Number.isFinite(r.loss) && Number.isFinite(r.regularizationLoss)) return;
   const kept =
     at.lastGoodEpoch > 0 ? `the last good checkpoint (epoch ${at.lastGoodEpoch}) is kept in ${at.runDir}` : 'no epoch had completed, so there is no checkpoint';
-  throw new TrainingDivergedError(
-    `training diverged: the loss became ${r.loss} at epoch ${at.epoch}, batch ${at.batch}; ${kept}. Lower the learning rate (--lr) or check the data`,
-  );
+  throw new TrainingDivergedError(`training diverged: the loss became ${r.loss} at epoch ${at.epoch}, batch ${at.batch}; ${kept}`);
 }
 
 /** A validation loss that is not finite ends the run; the previous epoch's checkpoint stands. */

@@ -60,7 +60,7 @@ function stderrLog(line: string): void {
 /** Start a new run in `runDir` (must be empty or absent). */
 export async function train(options: TrainOptions, runDir: string, control: RunControl = {}): Promise<TrainSummary> {
   if (fs.existsSync(path.join(runDir, CONFIG_JSON))) {
-    throw new UserError(`run directory "${runDir}" already holds a run: continue it with --resume ${runDir}, or choose another --out`);
+    throw new UserError(`run directory "${runDir}" already holds a run`, { reason: 'run-exists' });
   }
   fs.mkdirSync(runDir, { recursive: true });
   return run(options, runDir, undefined, control);

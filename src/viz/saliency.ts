@@ -248,7 +248,9 @@ export function releaseSaliency(model: tf.LayersModel): void {
 function checkKernels(plan: GraphPlan): void {
   const missing = missingGradientKernels(plan);
   if (missing.length > 0) {
-    throw new UserError(`the ${tf.getBackend()} backend lacks the gradient kernels ${missing.join(', ')} that saliency needs: use --backend cpu`);
+    throw new UserError(`the ${tf.getBackend()} backend lacks the gradient kernels ${missing.join(', ')} that saliency needs`, {
+      reason: 'backend-lacks-kernels',
+    });
   }
 }
 

@@ -2,13 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ageBand, evaluate, groupMetrics } from '../../src/eval/evaluate.js';
+import { evaluate } from '../../src/eval/evaluate.js';
 import { metricsFromConfusion } from '../../src/eval/metrics.js';
 import { confusionPng, confusionText } from '../../src/eval/heatmap.js';
 import { writeReport, formatReport } from '../../src/cli/commands/eval.js';
 import type { InferenceRuntime } from '../../src/runtime/types.js';
 import type { ModelMeta } from '../../src/io/model-store.js';
-import type { Sample } from '../../src/data/dataset.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { pngOf } from '../data/fixtures.js';
 import { testMeta } from '../helpers/meta.js';
@@ -39,30 +38,6 @@ test('metrics on a hand-made confusion matrix', () => {
   assert.ok(Math.abs(m.balancedAccuracy - (5 / 6 + 3 / 6) / 2) < 1e-12);
   assert.ok(Math.abs(m.macroF1 - (a.f1 + b.f1) / 2) < 1e-12);
   assert.equal(confusionText(m.confusion, m.labels).split('\n')[2].trim().split(/\s+/).join(' '), 'b 2 3 1');
-});
-
-test('per-group accuracy and age bands', () => {
-  const s = (gender: 'woman' | 'man', age: number, race?: string): Sample => ({ id: 'x', label: 0, meta: { gender, age, race } });
-  const samples = [s('woman', 25, 'white'), s('woman', 70, 'black'), s('man', 5, 'white'), s('man', 40)];
-  const g = groupMetrics(samples, [true, false, true, true]);
-  assert.deepEqual(g.gender, [
-    { value: 'woman', n: 2, correct: 1, accuracy: 0.5 },
-    { value: 'man', n: 2, correct: 2, accuracy: 1 },
-  ]);
-  assert.deepEqual(
-    g.ageBand!.map((r) => r.value),
-    ['3-9', '18-29', '30-44', '60+'],
-  );
-  assert.deepEqual(
-    g.race!.map((r) => [r.value, r.n]),
-    [
-      ['white', 2],
-      ['black', 1],
-      ['unknown', 1],
-    ],
-  );
-  assert.equal(ageBand(17), '10-17');
-  assert.equal(ageBand(18), '18-29');
 });
 
 /**

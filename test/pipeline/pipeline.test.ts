@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import { KEYPOINT_NAMES } from '../../src/detect/types.js';
 import assert from 'node:assert/strict';
+import { UserError } from '../../src/errors.js';
+import { cliErrorMessage } from '../../src/cli/errors.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
@@ -137,8 +139,12 @@ test('bad inputs: clear errors naming the input; no faces is an empty list', asy
   }
 });
 
-test('missing default model: a clear error saying what to do', async () => {
-  await assert.rejects(FaceClassifier.load({ emotionModel: '/nonexistent/emotion' }), /no emotion model at "\/nonexistent\/emotion".*--emotion-model/);
+test('missing default model: an error naming the folder, with a reason the CLI hints from', async () => {
+  await assert.rejects(
+    FaceClassifier.load({ emotionModel: '/nonexistent/emotion' }),
+    (e: Error) => e instanceof UserError && e.reason === 'emotion-model-missing' && e.message === 'no emotion model at "/nonexistent/emotion"',
+  );
+  assert.match(cliErrorMessage(new UserError('no emotion model at "m"', { reason: 'emotion-model-missing' })), /--emotion-model <dir>.*--no-emotion/);
 });
 
 test('tracker: ids follow faces by IoU; smoothing averages a window', () => {

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { UserError } from '../../src/errors.js';
 import type { Box, RawImage } from '../../src/data/preprocess.js';
 import { tf } from '../../src/engine/backend.js';
 import { FaceClassifier } from '../../src/pipeline/face-classifier.js';
@@ -80,7 +81,10 @@ test('SaliencyOverlay: a task whose model is not loaded is a user error', async 
   const m = await randomModels();
   const fc = await FaceClassifier.load({ emotionModel: m.emotion, genderModel: m.gender, gender: false });
   try {
-    await assert.rejects(SaliencyOverlay.load(fc, { task: 'gender', method: 'gradcam' }), /--saliency-task gender needs the gender model/);
+    await assert.rejects(
+      SaliencyOverlay.load(fc, { task: 'gender', method: 'gradcam' }),
+      (e: Error) => e instanceof UserError && e.reason === 'task-disabled' && /saliency of the gender task needs the gender model/.test(e.message),
+    );
   } finally {
     await fc.dispose();
   }

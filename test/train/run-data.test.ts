@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { UserError } from '../../src/errors.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SampleStore } from '../../src/data/store.js';
@@ -33,7 +34,10 @@ test('resolveClassWeights: none, balanced, or one weight per class', () => {
   assert.equal(resolveClassWeights(o, [10, 30]), undefined);
   assert.deepEqual(resolveClassWeights({ ...o, classWeights: 'balanced' }, [10, 30]), [2, 2 / 3]);
   assert.deepEqual(resolveClassWeights({ ...o, classWeights: [1, 3] }, [10, 30]), [1, 3]);
-  assert.throws(() => resolveClassWeights({ ...o, classWeights: [1, 3, 4] }, [10, 30]), /--class-weights lists 3 weights for 2 classes/);
+  assert.throws(
+    () => resolveClassWeights({ ...o, classWeights: [1, 3, 4] }, [10, 30]),
+    (e: Error) => e instanceof UserError && e.reason === 'class-weights-count' && e.message === '3 class weights given for 2 classes',
+  );
 });
 
 test('loadRunData: stores, split.json and (only once the data loaded) config.json; a resumed run must split the same', async () => {
@@ -78,5 +82,9 @@ test('checkBad: more unreadable images than the allowed fraction is an error wit
   );
   await store.warm();
   checkBad([store], 0.1);
-  assert.throws(() => checkBad([store], 0.05), /1 of 10 images are unreadable \(more than 5.0%, see --max-bad-fraction\): .*img0001.png/);
+  assert.throws(
+    () => checkBad([store], 0.05),
+    (e: Error) =>
+      e instanceof UserError && e.reason === 'too-much-bad-data' && /^1 of 10 images are unreadable \(more than 5.0%\): .*img0001.png/.test(e.message),
+  );
 });

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { UserError } from '../../src/errors.js';
 import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../../src/train/options.js';
 import type { RunInfo } from '../../src/train/run-reader.js';
 import { shipStatus, splitLabel, trainingSection } from '../../src/train/ship-card.js';
@@ -33,7 +34,10 @@ test('shipStatus: "final" only with --final; without it interim, in progress or 
   assert.equal(shipStatus([run('a', 3, 3), run('b', 1, 3)], false), 'interim: training in progress, b epoch 1 of 3');
   assert.throws(
     () => shipStatus([run('a', 2, 3)], true),
-    /run "a" is at epoch 2 of 3: the test split is evaluated once, when training has ended; ship without --final/,
+    (e: Error) =>
+      e instanceof UserError &&
+      e.reason === 'run-unfinished' &&
+      /^run "a" is at epoch 2 of 3: the test split is evaluated once, when training has ended$/.test(e.message),
   );
 });
 

@@ -151,7 +151,7 @@ test('CLI: --final --tta flip evaluates val and test like facecls eval; refuses 
   const before = fs.readFileSync(path.join(out, MODEL_CARD_JSON), 'utf8');
   const again = runCli(['ship', runDir, '-o', out]);
   assert.equal(again.code, 1);
-  assert.match(again.stderr, /^facecls: error: output ".*final" exists: pass --force/);
+  assert.match(again.stderr, /^facecls: error: output ".*final" exists \(choose another output or pass --force\)/);
   assert.equal(fs.readFileSync(path.join(out, MODEL_CARD_JSON), 'utf8'), before);
   const forced = runCli(['ship', runDir, '-o', out, '--force', '--note', 'first note', '--note', 'second: with a `tick`']);
   assert.equal(forced.code, 0, forced.stderr);

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { UserError } from '../../src/errors.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
@@ -90,7 +91,10 @@ test('a short run learns a synthetic task; run directory complete; eval on the h
   assert.match(lines.join('\n'), /input differs from the student's, so its predictions on the 192 un-augmented training images serve every epoch/);
   await assert.rejects(
     train(opts(data, { inputSize: 16, mixup: 0.2, teacher: path.join(runDir, 'best') }), path.join(tmpDir(), 'bad-teacher'), quiet),
-    /input 12x12x1 differs from the student's 16x16x1, so it predicts each training image once.*--mixup 0/,
+    (e: Error) =>
+      e instanceof UserError &&
+      e.reason === 'teacher-input-mismatch' &&
+      /input 12x12x1 differs from the student's 16x16x1, so it predicts each training image once/.test(e.message),
   );
   // --init: fine-tuning starts from the trained weights (with a vanishing learning rate the trainable
   // weights stay where they were), the command records it, and a mismatched model is refused.
@@ -108,7 +112,10 @@ test('a short run learns a synthetic task; run directory complete; eval on the h
   assert.equal(JSON.parse(fs.readFileSync(path.join(tuned, 'config.json'), 'utf8')).options.init, path.join(runDir, 'best'));
   await assert.rejects(
     train(opts(data, { arch: 'mini-xception', init: path.join(runDir, 'best') }), path.join(tmpDir(), 'bad-init'), quiet),
-    /--init model ".*best": architecture tiny-xception differs from the run's mini-xception/,
+    (e: Error) =>
+      e instanceof UserError &&
+      e.reason === 'init-mismatch' &&
+      /initial model ".*best": architecture tiny-xception differs from the run's mini-xception/.test(e.message),
   );
 });
 
