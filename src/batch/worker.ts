@@ -79,27 +79,36 @@ export interface RunningWorker {
   started: Promise<void>;
 }
 
-export function startWorker(opts: WorkerOptions): RunningWorker {
-  const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
-  const name = opts.name ?? `${os.hostname()}:${process.pid}`;
-  const classifiers = new ClassifierCache(opts.backend);
+/** Each batch's metadata, read once (the last 100 batches kept). */
+function batchMetaCache(redis: WorkerOptions['redis']): (batch: string) => Promise<BatchMeta | undefined> {
   const metas = new Map<string, Promise<BatchMeta | undefined>>();
-  const labelled = new Set<string>();
-  let filesDone = 0;
-  let lastLog = 0;
-  const t0 = Date.now();
-
-  const meta = (batch: string) => {
+  return (batch) => {
     let m = metas.get(batch);
     if (!m) {
-      m = readMeta(opts.redis, batch);
+      m = readMeta(redis, batch);
       metas.set(batch, m);
       if (metas.size > 100) metas.delete(metas.keys().next().value as string);
     }
     return m;
   };
+}
 
-  const processor = async (job: Job<JobData>): Promise<void> => {
+/**
+ * The job processor: classify a job's files (or video segment) with its batch's models and store the
+ * results; the first job of a batch records the models' labels, and progress is logged every 10 s.
+ */
+function jobProcessor(
+  opts: WorkerOptions,
+  meta: (batch: string) => Promise<BatchMeta | undefined>,
+  classifiers: ClassifierCache,
+  log: (line: string) => void,
+  name: string,
+): (job: Job<JobData>) => Promise<void> {
+  const labelled = new Set<string>();
+  let filesDone = 0;
+  let lastLog = 0;
+  const t0 = Date.now();
+  return async (job) => {
     const data = job.data;
     const m = await meta(data.batch);
     if (!m) return; // the batch was deleted: nothing to do
@@ -128,6 +137,14 @@ export function startWorker(opts: WorkerOptions): RunningWorker {
       log(`facecls worker ${name}: ${filesDone} files in ${((Date.now() - t0) / 1000).toFixed(0)} s (batch ${data.batch}, job ${data.index + 1} of ${m.jobs})`);
     }
   };
+}
+
+export function startWorker(opts: WorkerOptions): RunningWorker {
+  const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const name = opts.name ?? `${os.hostname()}:${process.pid}`;
+  const classifiers = new ClassifierCache(opts.backend);
+  const meta = batchMetaCache(opts.redis);
+  const processor = jobProcessor(opts, meta, classifiers, log, name);
 
   const worker = new Worker<JobData>(QUEUE_NAME, processor, {
     connection: bullConnection(opts.redisUrl, true),

@@ -29,9 +29,20 @@ function datenumYear(d: number): number {
   return new Date((d - 719529) * 86400000).getUTCFullYear();
 }
 
-export function loadImdbWiki(p: string, split: HashSplitOptions = DEFAULT_SPLIT): Dataset {
-  const matFile = findImdbWikiMat(p);
-  if (!matFile) throw new UserError(`"${p}" is not an IMDB-WIKI dataset: expected imdb.mat or wiki.mat (with imdb_crop/ or wiki_crop/)`);
+/** The metadata arrays of imdb.mat / wiki.mat, one entry per photo. */
+interface ImdbWikiFields {
+  /** 'imdb' or 'wiki': which set (and which <set>_crop folder) the file describes. */
+  base: string;
+  paths: MatStruct['elements'][number][string];
+  gender: ArrayLike<number>;
+  faceScore: ArrayLike<number>;
+  second: ArrayLike<number>;
+  dob?: ArrayLike<number>;
+  taken?: ArrayLike<number>;
+  n: number;
+}
+
+function readImdbWikiFields(matFile: string): ImdbWikiFields {
   let vars;
   try {
     vars = readMat(fs.readFileSync(matFile));
@@ -46,49 +57,58 @@ export function loadImdbWiki(p: string, split: HashSplitOptions = DEFAULT_SPLIT)
   const missing = need.filter((f) => !rec[f]);
   if (missing.length) throw new UserError(`"${matFile}" lacks the field(s) ${missing.join(', ')} of the IMDB-WIKI metadata`);
   const paths = rec.full_path;
-  const gender = numericData(rec.gender)!;
-  const faceScore = numericData(rec.face_score)!;
-  const second = numericData(rec.second_face_score)!;
-  const dob = numericData(rec.dob);
-  const taken = numericData(rec.photo_taken);
-  const n = paths.type === 'cell' ? paths.cells.length : 0;
-  if (gender.length !== n || faceScore.length !== n || second.length !== n) {
+  const f = {
+    base: key === 'wiki' ? 'wiki' : 'imdb',
+    paths,
+    gender: numericData(rec.gender)!,
+    faceScore: numericData(rec.face_score)!,
+    second: numericData(rec.second_face_score)!,
+    dob: numericData(rec.dob),
+    taken: numericData(rec.photo_taken),
+    n: paths.type === 'cell' ? paths.cells.length : 0,
+  };
+  if (f.gender.length !== f.n || f.faceScore.length !== f.n || f.second.length !== f.n) {
     throw new UserError(`"${matFile}": fields full_path, gender, face_score and second_face_score have different lengths`);
   }
-  const base = key === 'wiki' ? 'wiki' : 'imdb';
-  const dir = path.dirname(matFile);
-  const imgRoot =
-    [path.join(dir, `${base}_crop`), dir].find((d) => fs.existsSync(d) && fs.statSync(d).isDirectory() && path.basename(d) === `${base}_crop`) ?? dir;
+  return f;
+}
+
+/** The age in the photo: the year it was taken less the year of birth, when both are known and plausible. */
+function photoAge(f: ImdbWikiFields, i: number): number | undefined {
+  if (!f.dob || !f.taken || !Number.isFinite(f.dob[i]) || !Number.isFinite(f.taken[i])) return undefined;
+  const a = f.taken[i] - datenumYear(f.dob[i]);
+  return a >= 0 && a <= 120 ? a : undefined;
+}
+
+/** The photos the paper's filters keep, with what they dropped and why. */
+function filterImdbWiki(f: ImdbWikiFields, matFile: string, imgRoot: string): Pick<Dataset, 'skipped' | 'filtered'> & { samples: Sample[] } {
   const filtered = { lowFaceScore: 0, secondFace: 0, unknownGender: 0 };
   const skipped: Skipped[] = [];
   const samples: Sample[] = [];
-  for (let i = 0; i < n; i++) {
-    const rel = cellString(paths, i);
-    if (!rel) {
-      skipped.push({ id: `${matFile}:full_path[${i}]`, reason: 'full_path entry is not a string' });
-      continue;
+  for (let i = 0; i < f.n; i++) {
+    const rel = cellString(f.paths, i);
+    if (!rel) skipped.push({ id: `${matFile}:full_path[${i}]`, reason: 'full_path entry is not a string' });
+    else if (!(f.faceScore[i] > MIN_FACE_SCORE)) filtered.lowFaceScore++;
+    else if (!Number.isNaN(f.second[i])) filtered.secondFace++;
+    else if (f.gender[i] !== 0 && f.gender[i] !== 1) filtered.unknownGender++;
+    else {
+      const file = path.join(imgRoot, rel);
+      const g = f.gender[i] === 1 ? 'man' : 'woman';
+      const age = photoAge(f, i);
+      samples.push({ id: file, file, label: (GENDER_LABELS as readonly string[]).indexOf(g), meta: { gender: g, ...(age !== undefined ? { age } : {}) } });
     }
-    if (!(faceScore[i] > MIN_FACE_SCORE)) {
-      filtered.lowFaceScore++;
-      continue;
-    }
-    if (!Number.isNaN(second[i])) {
-      filtered.secondFace++;
-      continue;
-    }
-    if (gender[i] !== 0 && gender[i] !== 1) {
-      filtered.unknownGender++;
-      continue;
-    }
-    const file = path.join(imgRoot, rel);
-    const g = gender[i] === 1 ? 'man' : 'woman';
-    let age: number | undefined;
-    if (dob && taken && Number.isFinite(dob[i]) && Number.isFinite(taken[i])) {
-      const a = taken[i] - datenumYear(dob[i]);
-      if (a >= 0 && a <= 120) age = a;
-    }
-    samples.push({ id: file, file, label: (GENDER_LABELS as readonly string[]).indexOf(g), meta: { gender: g, ...(age !== undefined ? { age } : {}) } });
   }
+  return { samples, skipped, filtered };
+}
+
+export function loadImdbWiki(p: string, split: HashSplitOptions = DEFAULT_SPLIT): Dataset {
+  const matFile = findImdbWikiMat(p);
+  if (!matFile) throw new UserError(`"${p}" is not an IMDB-WIKI dataset: expected imdb.mat or wiki.mat (with imdb_crop/ or wiki_crop/)`);
+  const f = readImdbWikiFields(matFile);
+  const dir = path.dirname(matFile);
+  const imgRoot =
+    [path.join(dir, `${f.base}_crop`), dir].find((d) => fs.existsSync(d) && fs.statSync(d).isDirectory() && path.basename(d) === `${f.base}_crop`) ?? dir;
+  const { samples, skipped, filtered } = filterImdbWiki(f, matFile, imgRoot);
   const splits = hashSplit(
     samples,
     (s) => path.relative(imgRoot, s.file!),

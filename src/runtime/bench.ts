@@ -170,6 +170,84 @@ function runtimeRatios(rows: BenchRow[], runtimes: readonly string[]): ClassifyB
   return ratios;
 }
 
+type BenchInputs = Array<{ one: Float32Array; many: Float32Array }>;
+
+/** Random preprocessed inputs per model: one face, and a batch. */
+function benchInputs(pairs: Pair[], batch: number, seed: number): BenchInputs {
+  return pairs.map((p, i) => {
+    const m = [...p.runtimes.values()][0].meta;
+    const per = m.inputSize * m.inputSize * m.channels;
+    return { one: randomInputs(per, seed + i), many: randomInputs(per * batch, seed + 10 + i) };
+  });
+}
+
+/** One runtime's rows: each model alone, then both on the same faces in one step, as the pipeline runs them (src/runtime/group.ts). */
+async function benchRuntime(
+  r: RuntimeName,
+  label: string,
+  pairs: Pair[],
+  inputs: BenchInputs,
+  o: { batch: number; minMs: number; groupWorkers?: number },
+): Promise<{ rows: BenchRow[]; groupWorkers: number }> {
+  const rts = pairs.map((p) => p.runtimes.get(r)!);
+  const rows: BenchRow[] = [];
+  for (const [i, rt] of rts.entries()) {
+    rows.push({
+      runtime: label,
+      model: pairs[i].source.task as 'emotion' | 'gender',
+      batch1: await timeFaces(() => rt.run(inputs[i].one, 1), 1, o.minMs),
+      batchN: await timeFaces(() => rt.run(inputs[i].many, o.batch), o.batch, o.minMs),
+    });
+  }
+  const group = createRuntimeGroup(rts, r === 'onnx' ? { workers: o.groupWorkers } : { workers: 0 });
+  try {
+    const both = (n: number) => group.run(n === 1 ? [inputs[0].one, inputs[1].one] : [inputs[0].many, inputs[1].many], n);
+    rows.push({
+      runtime: label,
+      model: 'emotion+gender',
+      batch1: await timeFaces(() => both(1), 1, o.minMs),
+      batchN: await timeFaces(() => both(o.batch), o.batch, o.minMs),
+    });
+    return { rows, groupWorkers: group.workers };
+  } finally {
+    await group.dispose();
+  }
+}
+
+/** The onnx runtime's intra-op threads, workers and largest chunk (null without an onnx runtime). */
+function onnxSettings(pairs: Pair[]): Pick<ClassifyBenchResult, 'onnxThreads' | 'onnxWorkers' | 'onnxMaxChunk'> {
+  const t = pairs.map((p) => p.runtimes.get('onnx')).find((x) => x !== undefined && 'threads' in x) as
+    { threads?: number; workers?: number; maxChunk?: number } | undefined;
+  return t?.threads !== undefined
+    ? { onnxThreads: t.threads, onnxWorkers: t.workers ?? 0, onnxMaxChunk: t.maxChunk ?? null }
+    : { onnxThreads: null, onnxWorkers: null, onnxMaxChunk: null };
+}
+
+/** The pipeline's speed targets against the onnxruntime emotion+gender row. */
+function classifyTargets(rows: BenchRow[]): ClassifyBenchResult['targets'] {
+  const onnxBoth = rows.find((x) => x.model === 'emotion+gender' && x.runtime === 'onnxruntime');
+  return (
+    onnxBoth && {
+      emotionGenderMsAtBatch1: { target: TARGET_MS_B1, measured: onnxBoth.batch1.msPerFace, met: onnxBoth.batch1.msPerFace <= TARGET_MS_B1 },
+      facesPerSecondBatched: {
+        target: TARGET_FACES_PER_S,
+        measured: onnxBoth.batchN.facesPerSecond,
+        met: onnxBoth.batchN.facesPerSecond >= TARGET_FACES_PER_S,
+      },
+    }
+  );
+}
+
+function machineInfo(): ClassifyBenchResult['machine'] {
+  const cpus = os.cpus();
+  return {
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model ?? 'unknown',
+    loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
+    node: process.version,
+  };
+}
+
 export async function benchClassify(o: ClassifyBenchOptions = {}): Promise<ClassifyBenchResult> {
   const batch = o.batch ?? 32;
   const minMs = o.minMs ?? 1500;
@@ -179,76 +257,24 @@ export async function benchClassify(o: ClassifyBenchOptions = {}): Promise<Class
   try {
     pairs.push(await openModel('emotion', o.emotion ?? shippedDir('emotion'), o, runtimes));
     pairs.push(await openModel('gender', o.gender ?? shippedDir('gender'), o, runtimes));
-    const inputs = pairs.map((p, i) => {
-      const m = [...p.runtimes.values()][0].meta;
-      const per = m.inputSize * m.inputSize * m.channels;
-      return { one: randomInputs(per, (o.seed ?? 7) + i), many: randomInputs(per * batch, (o.seed ?? 7) + 10 + i) };
-    });
+    const inputs = benchInputs(pairs, batch, o.seed ?? 7);
     const rows: BenchRow[] = [];
-    let onnxThreads: number | null = null;
-    let onnxWorkers: number | null = null;
-    let onnxMaxChunk: number | null = null;
     let groupWorkers: number | null = null;
     for (const r of runtimes) {
-      const label = r === 'tfjs' ? `tfjs-${backend}` : 'onnxruntime';
-      const rts = pairs.map((p) => p.runtimes.get(r)!);
-      const t = rts.find((x) => 'threads' in x) as { threads?: number; workers?: number; maxChunk?: number } | undefined;
-      if (t?.threads !== undefined) {
-        onnxThreads = t.threads;
-        onnxWorkers = t.workers ?? 0;
-        onnxMaxChunk = t.maxChunk ?? null;
-      }
-      for (const [i, rt] of rts.entries()) {
-        const model = pairs[i].source.task as 'emotion' | 'gender';
-        rows.push({
-          runtime: label,
-          model,
-          batch1: await timeFaces(() => rt.run(inputs[i].one, 1), 1, minMs),
-          batchN: await timeFaces(() => rt.run(inputs[i].many, batch), batch, minMs),
-        });
-      }
-      // Both models on the same faces in one step, as the pipeline runs them (src/runtime/group.ts).
-      const group = createRuntimeGroup(rts, r === 'onnx' ? { workers: o.groupWorkers } : { workers: 0 });
-      try {
-        if (r === 'onnx') groupWorkers = group.workers;
-        const both = (n: number) => group.run(n === 1 ? [inputs[0].one, inputs[1].one] : [inputs[0].many, inputs[1].many], n);
-        rows.push({
-          runtime: label,
-          model: 'emotion+gender',
-          batch1: await timeFaces(() => both(1), 1, minMs),
-          batchN: await timeFaces(() => both(batch), batch, minMs),
-        });
-      } finally {
-        await group.dispose();
-      }
+      const measured = await benchRuntime(r, r === 'tfjs' ? `tfjs-${backend}` : 'onnxruntime', pairs, inputs, { batch, minMs, groupWorkers: o.groupWorkers });
+      rows.push(...measured.rows);
+      if (r === 'onnx') groupWorkers = measured.groupWorkers;
     }
-    const ratios = runtimeRatios(rows, runtimes);
-    const onnxBoth = rows.find((x) => x.model === 'emotion+gender' && x.runtime === 'onnxruntime');
-    const cpus = os.cpus();
     return {
       batch,
       backend: tf.getBackend(),
-      onnxThreads,
-      onnxWorkers,
-      onnxMaxChunk,
+      ...onnxSettings(pairs),
       groupWorkers,
       models: pairs.map((p) => p.source),
       rows,
-      ratios,
-      targets: onnxBoth && {
-        emotionGenderMsAtBatch1: { target: TARGET_MS_B1, measured: onnxBoth.batch1.msPerFace, met: onnxBoth.batch1.msPerFace <= TARGET_MS_B1 },
-        facesPerSecondBatched: {
-          target: TARGET_FACES_PER_S,
-          measured: onnxBoth.batchN.facesPerSecond,
-          met: onnxBoth.batchN.facesPerSecond >= TARGET_FACES_PER_S,
-        },
-      },
-      machine: {
-        cpus: cpus.length,
-        cpuModel: cpus[0]?.model ?? 'unknown',
-        loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
-        node: process.version,
-      },
+      ratios: runtimeRatios(rows, runtimes),
+      targets: classifyTargets(rows),
+      machine: machineInfo(),
       note:
         'ms/face: median wall time per call after 3 warm-up calls; cpu ms/face: process CPU time per face; inputs already preprocessed ' +
         '(random values in [-1, 1]). On a machine shared with other processes wall times vary with its load, long (batched) calls ' +

@@ -31,92 +31,110 @@ export interface ImageRouteContext {
 
 type Render<T> = (image: RawImage, result: ClassifyResult, signal: AbortSignal) => Promise<T>;
 
-/** Queue tickets of admitted requests, and the admission and job steps that use them. */
+/** The queue ticket of each admitted request, from admission to its handler. */
+type Tickets = WeakMap<FastifyRequest, Ticket>;
+
+/** Extra response headers for a refused request: close a connection whose unread body is large. */
+function unreadBodyHeaders(req: FastifyRequest): Record<string, string> {
+  const len = Number(req.headers['content-length']);
+  return Number.isFinite(len) && len <= DRAIN_BYTES ? {} : { connection: 'close' };
+}
+
+/**
+ * Admission, after authentication and the rate limit and before the body is read: a request over the
+ * queue's limit (or during shutdown) is answered 503 + Retry-After without reading or decoding it.
+ */
+async function admit(ctx: ImageRouteContext, tickets: Tickets, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  if (ctx.closing()) throw new HttpError(503, 'shutting_down', 'server is shutting down', { 'retry-after': '5', connection: 'close' });
+  let ticket: Ticket;
+  try {
+    ticket = ctx.queue.admit();
+  } catch (err) {
+    if (err instanceof HttpError) {
+      Object.assign(err.headers, unreadBodyHeaders(req));
+      // Refusals are answered after a pause (never past Retry-After), holding only a timer: clients
+      // retrying at once would otherwise spin the server with refusals.
+      const delay = Math.min(ctx.limits.rejectDelayMs, Number(err.headers['retry-after'] ?? 1) * 1000);
+      if (delay > 0 && !ctx.closing()) await new Promise((r) => setTimeout(r, delay));
+    }
+    throw err;
+  }
+  tickets.set(req, ticket);
+  // The place is given back however the request ends (answered, failed, client gone).
+  reply.raw.once('close', () => ticket.cancel());
+}
+
+/** The request's image in its admitted ticket (a failed read gives the place back). */
+async function readAdmitted(ctx: ImageRouteContext, tickets: Tickets, req: FastifyRequest): Promise<{ ticket: Ticket; buf: Buffer }> {
+  const ticket = tickets.get(req);
+  if (!ticket) throw new Error('request reached its handler without admission');
+  try {
+    return { ticket, buf: await readImage(req, ctx.limits) };
+  } catch (err) {
+    ticket.cancel();
+    throw err;
+  }
+}
+
+/** Decode, classify and render one image inside a queue slot, recording each step's time in `times`. */
+async function processImage<T>(
+  ctx: ImageRouteContext,
+  buf: Buffer,
+  copts: ClassifyOptions,
+  render: Render<T>,
+  signal: AbortSignal,
+  times: Record<string, number>,
+): Promise<{ size: { width: number; height: number }; result: ClassifyResult; out: T }> {
+  const t1 = performance.now();
+  const image = await decodeBody(buf, ctx.limits.maxPixels);
+  const t2 = performance.now();
+  times.decode = t2 - t1;
+  signal.throwIfAborted();
+  const result = await ctx.pipeline.classify(image, copts, signal);
+  const t3 = performance.now();
+  times.classify = t3 - t2;
+  // Past the time limit the client already has its 503: render nothing for it.
+  signal.throwIfAborted();
+  const out = await render(image, result, signal);
+  if (performance.now() - t3 > 0.05) times.render = performance.now() - t3;
+  // The size, not the image: decoded pixels are let go with the slot.
+  return { size: { width: image.width, height: image.height }, result, out };
+}
+
+/**
+ * Read the admitted request's image, then in its queue slot decode it, classify it and, when given,
+ * render from the result (annotation, saliency): decoded pixels exist only while a slot is held.
+ */
+async function imageJob<T>(
+  ctx: ImageRouteContext,
+  tickets: Tickets,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  render: Render<T>,
+  extra: ClassifyOptions,
+): Promise<{ result: ClassifyResult; out: T }> {
+  const t0 = performance.now();
+  const { ticket, buf } = await readAdmitted(ctx, tickets, req);
+  const copts = classifyOptionsOf(req, extra);
+  const times: Record<string, number> = {};
+  const { size, result, out } = await ticket.run((signal) => {
+    times.wait = performance.now() - t0;
+    return processImage(ctx, buf, copts, render, signal, times);
+  });
+  timing(reply, times);
+  const ms = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, Math.round(v * 10) / 10]));
+  req.log.info({ ...size, faces: result.faces.length, ms }, 'image processed');
+  return { result, out };
+}
+
+/** Admission and the image job of the image routes, sharing the tickets of admitted requests. */
 function imageJobs(ctx: ImageRouteContext) {
-  const { pipeline, queue, limits } = ctx;
-  const tickets = new WeakMap<FastifyRequest, Ticket>();
-
-  /**
-   * Admission, after authentication and the rate limit and before the body is read: a request over the
-   * queue's limit (or during shutdown) is answered 503 + Retry-After without reading or decoding it.
-   */
-  const admit = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    const unread = (): Record<string, string> => {
-      const len = Number(req.headers['content-length']);
-      return Number.isFinite(len) && len <= DRAIN_BYTES ? {} : { connection: 'close' };
-    };
-    if (ctx.closing()) throw new HttpError(503, 'shutting_down', 'server is shutting down', { 'retry-after': '5', connection: 'close' });
-    let ticket: Ticket;
-    try {
-      ticket = queue.admit();
-    } catch (err) {
-      if (err instanceof HttpError) {
-        Object.assign(err.headers, unread());
-        // Refusals are answered after a pause (never past Retry-After), holding only a timer: clients
-        // retrying at once would otherwise spin the server with refusals.
-        const delay = Math.min(limits.rejectDelayMs, Number(err.headers['retry-after'] ?? 1) * 1000);
-        if (delay > 0 && !ctx.closing()) await new Promise((r) => setTimeout(r, delay));
-      }
-      throw err;
-    }
-    tickets.set(req, ticket);
-    // The place is given back however the request ends (answered, failed, client gone).
-    reply.raw.once('close', () => ticket.cancel());
+  const tickets: Tickets = new WeakMap();
+  return {
+    admit: (req: FastifyRequest, reply: FastifyReply) => admit(ctx, tickets, req, reply),
+    imageJob: <T>(req: FastifyRequest, reply: FastifyReply, render: Render<T>, extra: ClassifyOptions = {}) =>
+      imageJob(ctx, tickets, req, reply, render, extra),
   };
-
-  /** The request's image in its admitted ticket (a failed read gives the place back). */
-  const readAdmitted = async (req: FastifyRequest): Promise<{ ticket: Ticket; buf: Buffer }> => {
-    const ticket = tickets.get(req);
-    if (!ticket) throw new Error('request reached its handler without admission');
-    try {
-      return { ticket, buf: await readImage(req, limits) };
-    } catch (err) {
-      ticket.cancel();
-      throw err;
-    }
-  };
-
-  /**
-   * Read the admitted request's image, then in its queue slot decode it, classify it and, when given,
-   * render from the result (annotation, saliency): decoded pixels exist only while a slot is held.
-   */
-  const imageJob = async <T>(
-    req: FastifyRequest,
-    reply: FastifyReply,
-    render: Render<T>,
-    extra: ClassifyOptions = {},
-  ): Promise<{ result: ClassifyResult; out: T }> => {
-    const t0 = performance.now();
-    const { ticket, buf } = await readAdmitted(req);
-    const copts = classifyOptionsOf(req, extra);
-    const times: Record<string, number> = {};
-    let size = { width: 0, height: 0 };
-    const done = await ticket.run(async (signal) => {
-      const t1 = performance.now();
-      times.wait = t1 - t0;
-      const image = await decodeBody(buf, limits.maxPixels);
-      size = { width: image.width, height: image.height };
-      const t2 = performance.now();
-      times.decode = t2 - t1;
-      signal.throwIfAborted();
-      const result = await pipeline.classify(image, copts, signal);
-      const t3 = performance.now();
-      times.classify = t3 - t2;
-      // Past the time limit the client already has its 503: render nothing for it.
-      signal.throwIfAborted();
-      const out = await render(image, result, signal);
-      if (performance.now() - t3 > 0.05) times.render = performance.now() - t3;
-      return { result, out };
-    });
-    timing(reply, times);
-    req.log.info(
-      { ...size, faces: done.result.faces.length, ms: Object.fromEntries(Object.entries(times).map(([k, v]) => [k, Math.round(v * 10) / 10])) },
-      'image processed',
-    );
-    return done;
-  };
-
-  return { admit, imageJob };
 }
 
 /** The request's image decoded; a decoding failure is the client's (its reason's HTTP status). */

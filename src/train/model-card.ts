@@ -1,6 +1,6 @@
 /**
- * Model cards for shipped models (`facecls ship`): the JSON card (model-card.json), its Markdown
- * rendering (MODEL_CARD.md), the `facecls train` command reconstructed from a run's config.json,
+ * Model cards for shipped models (`facecls ship`): the JSON card (model-card.json; its Markdown
+ * rendering, MODEL_CARD.md, is model-card-markdown.ts), the `facecls train` command reconstructed from a run's config.json,
  * measured per-group gaps, and reading the cards of a models/ folder back (`facecls models`).
  */
 import * as fs from 'node:fs';
@@ -13,7 +13,7 @@ import { projectRoot } from '../data/paths.js';
 import { shippedModelName, type ModelVariant } from '../io/model-store.js';
 import type { BalanceCriterion } from './calibrate.js';
 import type { TrainOptions } from './options.js';
-import { ageLimitations, ageMarkdown, cardAge, type CardAge } from './age-card.js';
+import { ageLimitations, cardAge, type CardAge } from './age-card.js';
 
 const MODEL_VARIANTS: readonly ModelVariant[] = ['fast', 'accurate'];
 
@@ -229,8 +229,10 @@ export function cardEvaluation(r: EvalReport, splitName: string): CardEvaluation
   };
 }
 
-const pct = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(2)}%` : 'n/a');
-const evalTitle = (e: CardEvaluation) => `${e.splitName}${e.adultsOnly ? ', adults (age >= 18)' : e.groups.ageBand ? ', all ages' : ''}`;
+/** A fraction as a percentage with two decimals ('n/a' when undefined). */
+export const pct = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(2)}%` : 'n/a');
+/** The heading of an evaluation: its split, and which ages it covers. */
+export const evalTitle = (e: CardEvaluation) => `${e.splitName}${e.adultsOnly ? ', adults (age >= 18)' : e.groups.ageBand ? ', all ages' : ''}`;
 
 /** Known limitations and biases: the dataset's documented ones plus what this model measured. */
 export function limitations(task: string, format: string, trainClassCounts: Record<string, number>, evals: CardEvaluation[]): string[] {
@@ -294,154 +296,6 @@ export function limitations(task: string, format: string, trainClassCounts: Reco
     if (parts.length) out.push(`Measured on ${evalTitle(e)}: ${parts.join('; ')}.`);
   }
   return out;
-}
-
-function mdTable(head: string[], rows: Array<Array<string | number>>, right: boolean[] = []): string[] {
-  return [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (right[i] ? '---:' : '---')).join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
-}
-
-function evalMarkdown(e: CardEvaluation): string[] {
-  const lines = [`### ${evalTitle(e)}`, ''];
-  if (e.age) return [...lines, ...ageMarkdown(e.age, e.skipped, e.split, e.adultsOnly)];
-  lines.push(
-    `Accuracy **${pct(e.accuracy)}** on ${e.n} images; balanced accuracy ${pct(e.balancedAccuracy)}; macro F1 ${e.macroF1.toFixed(4)}${e.skipped ? `; ${e.skipped} unreadable images skipped` : ''}.`,
-    '',
-  );
-  lines.push(
-    ...mdTable(
-      ['class', 'precision', 'recall', 'F1', 'support'],
-      e.perClass.map((c) => [c.label, c.precision.toFixed(4), c.recall.toFixed(4), c.f1.toFixed(4), c.support]),
-      [false, true, true, true, true],
-    ),
-    '',
-  );
-  lines.push('Confusion matrix (rows = true class, columns = predicted):', '');
-  lines.push(
-    ...mdTable(
-      ['true \\ predicted', ...e.labels],
-      e.confusion.map((row, i) => [e.labels[i], ...row]),
-      [false, ...e.labels.map(() => true)],
-    ),
-    '',
-  );
-  for (const [name, rows] of [
-    ['gender', e.groups.gender],
-    ['age band', e.groups.ageBand],
-    ['ethnic group', e.groups.race],
-  ] as const) {
-    if (!rows?.length) continue;
-    lines.push(
-      ...mdTable(
-        [name, 'accuracy', 'correct', 'n'],
-        rows.map((g) => [g.value, pct(g.accuracy), g.correct, g.n]),
-        [false, true, true, true],
-      ),
-      '',
-    );
-  }
-  return lines;
-}
-
-export function modelCardMarkdown(c: ModelCard): string {
-  const a = c.architecture;
-  const t = c.training;
-  const L: string[] = [`# Model card: ${c.name} (${c.task})`, ''];
-  // Only a run still training has better weights to come; a finished one shipped without --final lacks only the test figures.
-  const inProgress = c.status.startsWith('interim: training in progress');
-  L.push(
-    `**Status: ${c.status}.**${inProgress ? ` The weights are the best so far by ${c.task === 'age' ? 'validation MAE' : 'validation loss'}; they will be replaced when training ends.` : ''}`,
-    '',
-  );
-  L.push(
-    `Shipped by \`facecls ship\` on ${c.shippedAt} from the training run${c.ensemble ? `s ${c.ensemble.members.map((m) => `\`${m.runDir}\``).join(', ')} (an ensemble)` : ` \`${t.runDir}\``}.`,
-    '',
-  );
-  L.push(
-    ...mdTable(
-      ['', ''],
-      [
-        [
-          'Task',
-          c.task === 'age'
-            ? `age: probabilities over the anchor ages ${c.labels.join(', ')} (output order); the estimate is their expectation (src/data/age.ts)`
-            : `${c.task}: ${c.labels.join(', ')} (output order)`,
-        ],
-        ['Architecture', a.arch],
-        ['Parameters', `${a.params.toLocaleString('en-US')} (${a.trainableParams.toLocaleString('en-US')} trainable)`],
-        ['Multiply-accumulates per image', a.macs.toLocaleString('en-US')],
-        ['Weights', `${(a.weightBytes / 1024).toFixed(1)} KiB (float32); ONNX: ${c.files.onnx}`],
-        ['Input', `${c.input.size}x${c.input.size}x${c.input.channels} (${c.input.colorSpace}), scaled to [${c.input.range.join(', ')}]`],
-        ['Preprocessing', `${c.input.preprocess}; crop margin ${c.input.cropMargin} per side`],
-      ],
-    ),
-    '',
-  );
-  if (c.notes?.length) L.push('## Notes', '', ...c.notes.map((n) => `- ${n}`), '');
-  L.push('## Data and split', '');
-  if (c.data.sources?.length) {
-    L.push(`- Datasets (trained on at once; validation per dataset, the best epoch chosen by the mean of their validation losses):`);
-    for (const d of c.data.sources)
-      L.push(
-        `  - ${d.name}: ${d.format} at \`${d.root}\`, sampling weight ${d.weight}; ${d.splitMethod}; ${Object.entries(d.counts)
-          .map(([k, v]) => `${k} ${v}`)
-          .join(', ')}`,
-      );
-  } else L.push(`- Dataset: ${c.data.format} at \`${c.data.root}\``);
-  L.push(`- Split: ${c.data.splitMethod}${c.data.seed !== undefined && !c.data.splitMethod.includes('seed') ? ` (seed ${c.data.seed})` : ''}`);
-  L.push(
-    `- Counts: ${Object.entries(c.data.counts)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(', ')}${c.data.trainLimit !== undefined ? ` (training used a seeded subset of ${c.data.trainLimit})` : ''}`,
-  );
-  L.push(
-    `- Training images per ${c.task === 'age' ? 'nearest anchor age' : 'class'}: ${Object.entries(c.data.trainClassCounts)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(', ')}`,
-  );
-  L.push(`- Model selection: ${c.data.selection}`);
-  L.push(`- Test: ${c.data.test}`, '');
-  L.push('## Training', '');
-  const members = c.ensemble?.members ?? [t];
-  if (c.ensemble)
-    L.push(
-      `An ensemble of ${members.length} separately trained models: ${c.ensemble.combine}. Each member, run from the project root (paths in this card are relative to it):`,
-      '',
-    );
-  else L.push('Run from the project root (paths in this card are relative to it):', '');
-  for (const [i, m] of members.entries()) {
-    if (c.ensemble) L.push(`### Member ${i + 1}: \`${m.runDir}\``, '');
-    L.push('```sh', m.command, '```', '');
-    L.push(`- ${m.resumeNote}`);
-    L.push(
-      `- Epochs: ${m.epochsRun} run of ${m.epochsPlanned} planned${m.stopReason ? ` (stopped: ${m.stopReason})` : ''}; best epoch ${m.bestEpoch} (validation loss ${m.bestValLoss.toFixed(4)}, ${m.bestValMae !== undefined ? `MAE ${m.bestValMae.toFixed(3)} years` : `accuracy ${pct(m.bestValAccuracy)}`})`,
-    );
-    L.push(`- Wall time: ${(m.wallSeconds / 3600).toFixed(2)} h (${m.wallSeconds.toFixed(0)} s, sum of the epoch times in log.csv)`);
-    if (c.ensemble) L.push('');
-  }
-  if (c.ensemble && c.calibration) L.push('### Calibration of the ensemble', '');
-  if (c.calibration) {
-    const k = c.calibration;
-    const rec = (r: number[]) => r.map((x, i) => `${c.labels[i]} ${pct(x)}`).join(', ');
-    L.push(
-      `- Calibration (\`facecls ship --balance ${k.criterion ?? 'accuracy'}\`): ${k.method}, chosen on the ${k.split}: logit offsets ${k.offsets.map((x) => x.toFixed(2)).join(' / ')} ` +
-        `(folded into the last convolution's bias${c.ensemble ? ' of every member' : ''}). On that split: recalls ${rec(k.before.recalls)} before, ${rec(k.after.recalls)} after; ` +
-        `accuracy ${pct(k.before.accuracy)} -> ${pct(k.after.accuracy)}. Validation figures below are therefore optimistic; the test split was not used.`,
-    );
-  }
-  L.push('');
-  L.push('## Evaluation', '');
-  L.push(
-    `Runtime ${c.evaluation.runtime}, test-time augmentation: ${c.evaluation.tta === 'flip' ? 'horizontal flip (average of the image and its mirror)' : 'none'}. Every image goes through the same \`preprocessFace\` as training and the pipeline.`,
-    '',
-  );
-  for (const e of c.evaluation.val) L.push(...evalMarkdown(e));
-  if (Array.isArray(c.evaluation.test)) for (const e of c.evaluation.test) L.push(...evalMarkdown(e));
-  else L.push('### Test split', '', `**${c.evaluation.test.note}**`, '');
-  L.push('## Known limitations and biases', '', ...c.limitations.map((l) => `- ${l}`), '');
-  L.push('## Files', '', `- \`${c.files.model}\` + ${c.files.weights.map((w) => `\`${w}\``).join(', ')}: tfjs-layers model with facecls metadata`);
-  L.push(`- \`${c.files.onnx}\`: ONNX export of exactly those weights (source SHA-256 ${c.files.sourceSha256}), used by the onnx runtime while it matches`);
-  L.push(`- \`${MODEL_CARD_JSON}\`: this card as JSON`, '');
-  return L.join('\n');
 }
 
 /** One row of `facecls models`' shipped-models table. */

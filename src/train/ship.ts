@@ -18,7 +18,8 @@ import { loadModel, saveModel, type LoadedModel, type ModelMeta } from '../io/mo
 import { BALANCE_METHODS, balancedLogitOffset, foldLogitOffsets, interleaveViews, type BalanceCriterion } from './calibrate.js';
 import { MODEL_ONNX, shippedOnnx, writeOnnx } from '../io/onnx/model-dir.js';
 import type { Dataset } from '../data/dataset.js';
-import { cardEvaluation, portablePath, MODEL_CARD_JSON, MODEL_CARD_MD, modelCardMarkdown, type CardEvaluation, type ModelCard } from './model-card.js';
+import { cardEvaluation, portablePath, MODEL_CARD_JSON, MODEL_CARD_MD, type CardEvaluation, type ModelCard } from './model-card.js';
+import { modelCardMarkdown } from './model-card-markdown.js';
 import { checkSameSetup, copyBest, loadRunDatasets, readRun, weightFiles, type RunInfo, type RunPart } from './run-reader.js';
 import { assembleCard, shipStatus, splitLabel, type BestInfo } from './ship-card.js';
 import { withAgeRange, writeAgePlots } from './age-card.js';

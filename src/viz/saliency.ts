@@ -117,6 +117,27 @@ function normalise(m: tf.Tensor3D): tf.Tensor3D {
 }
 
 /**
+ * The [n, h, w] map of a method from the passes' gradients: Grad-CAM weighs the feature map by its
+ * mean gradient; guided backpropagation is the input gradient; guided Grad-CAM is their product.
+ */
+function combineMaps(
+  method: SaliencyMethod,
+  g: { inputGrad?: tf.Tensor4D; camGrad?: tf.Tensor4D; activation?: tf.Tensor4D },
+  [h, w]: [number, number],
+): tf.Tensor3D {
+  let camMap: tf.Tensor3D | undefined;
+  if (method !== 'guided') {
+    const weights = tf.mean(g.camGrad!, [1, 2], true); // [n, 1, 1, K]
+    const raw = tf.relu(tf.sum(tf.mul(g.activation!, weights), 3, true)) as tf.Tensor4D; // [n, fh, fw, 1]
+    const up = tf.image.resizeBilinear(raw, [h, w], false, true);
+    camMap = tf.squeeze(up, [3]) as tf.Tensor3D;
+  }
+  if (method === 'gradcam') return normalise(camMap!);
+  const grad = tf.max(tf.abs(g.inputGrad!), 3) as tf.Tensor3D;
+  return normalise(method === 'guided' ? grad : (tf.mul(normalise(grad), camMap!) as tf.Tensor3D));
+}
+
+/**
  * Compute saliency maps as tensors (for callers that keep data on the device, e.g. the browser).
  * The caller disposes the returned tensors. Does not leak intermediate tensors.
  */
@@ -178,19 +199,7 @@ export function saliencyTensors(model: tf.LayersModel, input: Float32Array | tf.
         }
       }
 
-      let camMap: tf.Tensor3D | undefined;
-      if (needCam) {
-        const weights = tf.mean(camGrad!, [1, 2], true); // [n, 1, 1, K]
-        const raw = tf.relu(tf.sum(tf.mul(activation!, weights), 3, true)) as tf.Tensor4D; // [n, fh, fw, 1]
-        const up = tf.image.resizeBilinear(raw, [h, w], false, true);
-        camMap = tf.squeeze(up, [3]) as tf.Tensor3D;
-      }
-      let map: tf.Tensor3D;
-      if (opts.method === 'gradcam') map = normalise(camMap!);
-      else {
-        const g = tf.max(tf.abs(inputGrad!), 3) as tf.Tensor3D;
-        map = normalise(opts.method === 'guided' ? g : (tf.mul(normalise(g), camMap!) as tf.Tensor3D));
-      }
+      const map = combineMaps(opts.method, { inputGrad, camGrad, activation }, [h, w]);
       return { maps: map, probabilities: probs!, classIndex: idx! };
     });
     // Returned tensors survive the tidy; kept ones we no longer need are released below.

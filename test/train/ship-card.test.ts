@@ -4,7 +4,8 @@ import { UserError } from '../../src/errors.js';
 import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../../src/train/options.js';
 import type { RunInfo } from '../../src/train/run-reader.js';
 import { shipStatus, splitLabel, trainingSection } from '../../src/train/ship-card.js';
-import { modelCardMarkdown, type ModelCard } from '../../src/train/model-card.js';
+import type { ModelCard } from '../../src/train/model-card.js';
+import { modelCardMarkdown } from '../../src/train/model-card-markdown.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 function run(arg: string, lastEpoch: number, epochs: number, extra: Partial<TrainOptions> = {}): RunInfo {

@@ -44,6 +44,87 @@ async function withReader<T>(o: { redis?: string }, fn: (reader: BatchReader) =>
   }
 }
 
+interface StatusOptions {
+  redis?: string;
+  watch: boolean;
+  interval: string;
+  json: boolean;
+}
+
+/** `facecls batch status`: one status line, or (--watch) one refreshed until the batch is finished. */
+async function batchStatus(id: string, o: StatusOptions): Promise<void> {
+  const interval = parseFloatOption(o.interval, '--interval', 0.1, 3600);
+  await withReader(o, async (reader) => {
+    const tty = process.stdout.isTTY === true && !o.json;
+    for (;;) {
+      const s = await reader.status(id);
+      const text = o.json ? JSON.stringify(s) : formatStatus(s);
+      process.stdout.write(tty && o.watch ? `\r\x1b[K${text}` : text + '\n');
+      if (!o.watch || s.finished) break;
+      await new Promise((r) => setTimeout(r, interval * 1000));
+    }
+    if (tty && o.watch) process.stdout.write('\n');
+  });
+}
+
+interface ResultsOptions {
+  redis?: string;
+  json: boolean;
+  csv: boolean;
+  wait: boolean;
+}
+
+/** Write to stdout, waiting for it to drain when its buffer is full. */
+const out = (s: string) => (process.stdout.write(s) ? Promise.resolve() : new Promise<void>((r) => process.stdout.once('drain', () => r())));
+
+/** `facecls batch results`: every line as JSON, or as CSV under one header (written even for no rows). */
+async function batchResults(id: string, o: ResultsOptions): Promise<void> {
+  if (o.json && o.csv) throw new UserError('choose one of --json and --csv');
+  // `| head` closing the pipe ends the output quietly.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+  await withReader(o, async (reader) => {
+    const meta = await reader.meta(id);
+    let labels = await readLabels(reader.redis, id);
+    let headerDone = false;
+    let failed = 0;
+    let lastWait = 0;
+    const withVideo = meta.videos > 0;
+    const header = async () => {
+      await out(csvHeader(labels!.emotion, labels!.gender) + (withVideo ? ',frame,time,track' : '') + '\n');
+      headerDone = true;
+    };
+    const onWait = (s: BatchStatus) => {
+      if (Date.now() - lastWait > 10_000) {
+        lastWait = Date.now();
+        process.stderr.write(formatStatus(s) + '\n');
+      }
+    };
+    for await (const line of reader.results(id, { wait: o.wait, onWait })) {
+      if (lineFailed(line)) failed++;
+      if (!o.csv) {
+        await out(JSON.stringify(line) + '\n');
+        continue;
+      }
+      if (!headerDone) {
+        labels ??= (await readLabels(reader.redis, id)) ?? { emotion: [], gender: [] };
+        await header();
+      }
+      await out(batchCsvRows(line, labels!.emotion, labels!.gender, withVideo).join('\n') + '\n');
+    }
+    if (o.csv && !headerDone) {
+      labels ??= { emotion: [], gender: [] };
+      await header();
+    }
+    if (failed > 0) {
+      process.stderr.write(`facecls: ${failed} of ${meta.entries} input(s) failed\n`);
+      process.exitCode = 1;
+    }
+  });
+}
+
 /** Register `status` and `results` under the `batch` command. */
 export function registerBatchRead(batch: Command): void {
   batch
@@ -54,20 +135,7 @@ export function registerBatchRead(batch: Command): void {
     .option('--watch', 'refresh until the batch is finished', false)
     .option('--interval <s>', 'seconds between refreshes with --watch', '1')
     .option('--json', 'one JSON object (JSON Lines with --watch)', false)
-    .action(async (id: string, o: { redis?: string; watch: boolean; interval: string; json: boolean }) => {
-      const interval = parseFloatOption(o.interval, '--interval', 0.1, 3600);
-      await withReader(o, async (reader) => {
-        const tty = process.stdout.isTTY === true && !o.json;
-        for (;;) {
-          const s = await reader.status(id);
-          const text = o.json ? JSON.stringify(s) : formatStatus(s);
-          process.stdout.write(tty && o.watch ? `\r\x1b[K${text}` : text + '\n');
-          if (!o.watch || s.finished) break;
-          await new Promise((r) => setTimeout(r, interval * 1000));
-        }
-        if (tty && o.watch) process.stdout.write('\n');
-      });
-    });
+    .action((id: string, o: StatusOptions) => batchStatus(id, o));
 
   batch
     .command('results')
@@ -79,52 +147,7 @@ export function registerBatchRead(batch: Command): void {
     .option('--json', 'JSON Lines (the default)', false)
     .option('--csv', 'CSV: one row per face, as classify --csv (with frame, time, track columns when the batch has videos)', false)
     .option('--wait', 'stream results as they are written, waiting for the rest (default: refuse an unfinished batch)', false)
-    .action(async (id: string, o: { redis?: string; json: boolean; csv: boolean; wait: boolean }) => {
-      if (o.json && o.csv) throw new UserError('choose one of --json and --csv');
-      // `| head` closing the pipe ends the output quietly.
-      process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-        if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-        throw err;
-      });
-      await withReader(o, async (reader) => {
-        const meta = await reader.meta(id);
-        let labels = await readLabels(reader.redis, id);
-        let headerDone = false;
-        let failed = 0;
-        let lastWait = 0;
-        const withVideo = meta.videos > 0;
-        const out = (s: string) => (process.stdout.write(s) ? Promise.resolve() : new Promise<void>((r) => process.stdout.once('drain', () => r())));
-        for await (const line of reader.results(id, {
-          wait: o.wait,
-          onWait: (s) => {
-            if (Date.now() - lastWait > 10_000) {
-              lastWait = Date.now();
-              process.stderr.write(formatStatus(s) + '\n');
-            }
-          },
-        })) {
-          if (lineFailed(line)) failed++;
-          if (!o.csv) {
-            await out(JSON.stringify(line) + '\n');
-            continue;
-          }
-          if (!headerDone) {
-            labels ??= (await readLabels(reader.redis, id)) ?? { emotion: [], gender: [] };
-            await out(csvHeader(labels.emotion, labels.gender) + (withVideo ? ',frame,time,track' : '') + '\n');
-            headerDone = true;
-          }
-          await out(batchCsvRows(line, labels!.emotion, labels!.gender, withVideo).join('\n') + '\n');
-        }
-        if (o.csv && !headerDone) {
-          labels ??= { emotion: [], gender: [] };
-          await out(csvHeader(labels.emotion, labels.gender) + (withVideo ? ',frame,time,track' : '') + '\n');
-        }
-        if (failed > 0) {
-          process.stderr.write(`facecls: ${failed} of ${meta.entries} input(s) failed\n`);
-          process.exitCode = 1;
-        }
-      });
-    });
+    .action((id: string, o: ResultsOptions) => batchResults(id, o));
 }
 
 function lineFailed(l: BatchLine): boolean {

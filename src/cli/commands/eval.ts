@@ -7,7 +7,7 @@ import { writeFileAtomic } from '../../io/fs-handler.js';
 import { RUNTIME_OPTION_HELP } from '../../runtime/options.js';
 import { DATASET_FORMATS, parseSplitName } from '../../data/load.js';
 import type { DatasetFormat } from '../../data/dataset.js';
-import { evaluate, type EvalReport } from '../../eval/evaluate.js';
+import { evaluate, type EvalReport, type EvaluateOptions } from '../../eval/evaluate.js';
 import type { GroupRow } from '../../eval/group-metrics.js';
 import { confusionPng, confusionText } from '../../eval/heatmap.js';
 import { fmt, formatTable, printJson } from '../output.js';
@@ -132,6 +132,71 @@ export async function writeReport(r: EvalReport, dir: string): Promise<void> {
   writeFileAtomic(path.join(dir, 'confusion.png'), await confusionPng(r.metrics.confusion, r.metrics.labels, title));
 }
 
+/** The evaluate() options the command line asks for (the model, data and progress bar aside). */
+function evaluateOptions(task: string, o: EvalCliOptions, backend: string | undefined): Omit<EvaluateOptions, 'model' | 'data'> {
+  if (o.tta !== undefined && o.tta !== 'none' && o.tta !== 'flip') throw new UserError(`--tta must be none or flip, got "${o.tta}"`);
+  if (o.format !== undefined && !DATASET_FORMATS.includes(o.format as DatasetFormat))
+    throw new UserError(`--format must be one of ${DATASET_FORMATS.join(', ')}, got "${o.format}"`);
+  return {
+    split: parseSplitName(o.split),
+    ...(o.format ? { format: o.format as DatasetFormat } : {}),
+    tta: o.tta as 'none' | 'flip' | undefined,
+    adults: o.adults,
+    runtime: o.runtime,
+    backend,
+    batchSize: parseIntOption(o.batchSize, '--batch-size', 1, 4096),
+    ...(o.cropMargin !== undefined ? { cropMargin: parseFloatOption(o.cropMargin, '--crop-margin', -0.4, 2) } : {}),
+    ...(o.seed !== undefined ? { splitSeed: parseIntOption(o.seed, '--seed', 0, 2 ** 32 - 1) } : {}),
+    ...(o.valFraction !== undefined ? { valFraction: parseFloatOption(o.valFraction, '--val-fraction', 0, 0.5) } : {}),
+    ...(o.testFraction !== undefined ? { testFraction: parseFloatOption(o.testFraction, '--test-fraction', 0, 0.5) } : {}),
+    ...(o.limit !== undefined ? { limit: parseIntOption(o.limit, '--limit', 1) } : {}),
+    maxBadFraction: parseFloatOption(o.maxBadFraction, '--max-bad-fraction', 0, 1),
+    framing: parseFraming(o.framing),
+    ...(o.recut !== undefined
+      ? {
+          recutSeed: parseIntOption(o.recut, '--recut', 0, 2 ** 32 - 1),
+          recutRotation: parseFloatOption(o.recutRotation ?? '0', '--recut-rotation', 0, 90),
+        }
+      : {}),
+    align: o.align,
+    expectTask: task,
+  };
+}
+
+/** `facecls eval <task>` for a classifier: evaluate with a progress bar, then print and write the report. */
+async function evalClassifier(task: string, o: EvalCliOptions, backend: string | undefined): Promise<void> {
+  if (!TASKS.includes(task as never)) throw new UserError(`unknown task "${task}": choose one of ${TASKS.join(', ')}, detect`);
+  if (!o.model) throw new UserError(`eval ${task} needs --model <dir>`);
+  // Several comma-separated models are an ensemble.
+  const models = o.model
+    .split(',')
+    .map((m) => m.trim())
+    .filter(Boolean);
+  const options = evaluateOptions(task, o, backend);
+  let bar: ReturnType<typeof countProgress> | undefined;
+  let report;
+  try {
+    report = await evaluate({
+      ...options,
+      onProgress: (done, total) => {
+        bar ??= countProgress('evaluating', total, !o.json);
+        bar.update(done);
+        if (done === total) bar.stop();
+      },
+      model: o.model.includes(',') ? models : o.model,
+      data: path.resolve(o.data),
+    });
+  } finally {
+    bar?.stop();
+  }
+  if (o.out) await writeReport(report, path.resolve(o.out));
+  if (o.json) printJson(report);
+  else {
+    console.log(formatReport(report));
+    if (o.out) console.log(`\nreport written to ${path.resolve(o.out)} (report.json, report.txt, ${report.age ? 'age.png' : 'confusion.txt, confusion.png'})`);
+  }
+}
+
 export function registerEval(program: Command): void {
   program
     .command('eval')
@@ -177,61 +242,7 @@ export function registerEval(program: Command): void {
     .option('--iou <f>', 'detect: IoU for a detection to match a face', '0.5')
     .option('--at-recall <r>', 'detect: also report the precision at this recall (e.g. 0.818)')
     .action(async (task: string, o: EvalCliOptions, cmd: Command) => {
-      if (task === 'detect') return evalDetect(o, cmd.optsWithGlobals().backend as string | undefined);
-      if (!TASKS.includes(task as never)) throw new UserError(`unknown task "${task}": choose one of ${TASKS.join(', ')}, detect`);
-      if (!o.model) throw new UserError(`eval ${task} needs --model <dir>`);
-      const model = o.model;
-      if (o.tta !== undefined && o.tta !== 'none' && o.tta !== 'flip') throw new UserError(`--tta must be none or flip, got "${o.tta}"`);
-      if (o.format !== undefined && !DATASET_FORMATS.includes(o.format as DatasetFormat))
-        throw new UserError(`--format must be one of ${DATASET_FORMATS.join(', ')}, got "${o.format}"`);
-      let bar: ReturnType<typeof countProgress> | undefined;
-      let report;
-      try {
-        report = await evaluate({
-          onProgress: (done, total) => {
-            bar ??= countProgress('evaluating', total, !o.json);
-            bar.update(done);
-            if (done === total) bar.stop();
-          },
-          model: model.includes(',')
-            ? model
-                .split(',')
-                .map((m) => m.trim())
-                .filter(Boolean)
-            : model,
-          data: path.resolve(o.data),
-          split: parseSplitName(o.split),
-          ...(o.format ? { format: o.format as DatasetFormat } : {}),
-          tta: o.tta as 'none' | 'flip' | undefined,
-          adults: o.adults,
-          runtime: o.runtime,
-          backend: cmd.optsWithGlobals().backend as string | undefined,
-          batchSize: parseIntOption(o.batchSize, '--batch-size', 1, 4096),
-          ...(o.cropMargin !== undefined ? { cropMargin: parseFloatOption(o.cropMargin, '--crop-margin', -0.4, 2) } : {}),
-          ...(o.seed !== undefined ? { splitSeed: parseIntOption(o.seed, '--seed', 0, 2 ** 32 - 1) } : {}),
-          ...(o.valFraction !== undefined ? { valFraction: parseFloatOption(o.valFraction, '--val-fraction', 0, 0.5) } : {}),
-          ...(o.testFraction !== undefined ? { testFraction: parseFloatOption(o.testFraction, '--test-fraction', 0, 0.5) } : {}),
-          ...(o.limit !== undefined ? { limit: parseIntOption(o.limit, '--limit', 1) } : {}),
-          maxBadFraction: parseFloatOption(o.maxBadFraction, '--max-bad-fraction', 0, 1),
-          framing: parseFraming(o.framing),
-          ...(o.recut !== undefined
-            ? {
-                recutSeed: parseIntOption(o.recut, '--recut', 0, 2 ** 32 - 1),
-                recutRotation: parseFloatOption(o.recutRotation ?? '0', '--recut-rotation', 0, 90),
-              }
-            : {}),
-          align: o.align,
-          expectTask: task,
-        });
-      } finally {
-        bar?.stop();
-      }
-      if (o.out) await writeReport(report, path.resolve(o.out));
-      if (o.json) printJson(report);
-      else {
-        console.log(formatReport(report));
-        if (o.out)
-          console.log(`\nreport written to ${path.resolve(o.out)} (report.json, report.txt, ${report.age ? 'age.png' : 'confusion.txt, confusion.png'})`);
-      }
+      const backend = cmd.optsWithGlobals().backend as string | undefined;
+      return task === 'detect' ? evalDetect(o, backend) : evalClassifier(task, o, backend);
     });
 }

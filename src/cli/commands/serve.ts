@@ -55,6 +55,62 @@ export function parseCorsOrigin(v: string): string {
   return u.origin;
 }
 
+/** The server's limits; concurrency defaults to one job per worker, or in-thread to the cores (onnxruntime overlaps jobs). */
+function serveLimits(o: ServeOpts, workers: number) {
+  return {
+    bodyLimit: parseIntOption(o.maxBodyMb, '--max-body-mb', 1, 1024) * 1024 * 1024,
+    maxPixels: parseIntOption(o.maxPixels, '--max-pixels', 1),
+    timeoutMs: parseIntOption(o.timeoutMs, '--timeout-ms', 1),
+    concurrency: o.concurrency !== undefined ? parseIntOption(o.concurrency, '--concurrency', 1, 64) : workers > 0 ? workers : DEFAULT_LIMITS.concurrency,
+    maxQueued: parseIntOption(o.maxQueued, '--max-queued', 0),
+    bodyTimeoutMs: parseIntOption(o.bodyTimeoutMs, '--body-timeout-ms', 1),
+    rejectDelayMs: parseIntOption(o.rejectDelayMs, '--reject-delay-ms', 0, 60_000),
+  };
+}
+
+/** API key, CORS and rate limit; an address other machines reach needs a key unless explicitly allowed. */
+function serveSecurity(o: ServeOpts, host: string) {
+  const apiKey = o.apiKey ?? settings.apiKey();
+  if (apiKey !== undefined && apiKey.trim().length < 16) throw new UserError('the API key (--api-key / FACECLS_API_KEY) must be at least 16 characters');
+  if (apiKey === undefined && !isLoopbackHost(host) && !o.allowUnauthenticated) {
+    throw new UserError(
+      `refusing to listen on ${host} (reachable from other machines) without an API key: set --api-key / FACECLS_API_KEY, or pass --allow-unauthenticated`,
+    );
+  }
+  return { apiKey: apiKey?.trim(), corsOrigins: o.corsOrigin, rateLimit: parseIntOption(o.rateLimit, '--rate-limit', 0) };
+}
+
+async function serve(o: ServeOpts, backend: string | undefined, version: string | undefined): Promise<void> {
+  const logLevel = o.logLevel ?? settings.logLevel() ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new UserError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  const host = o.host ?? settings.host() ?? '127.0.0.1';
+  const port = o.port !== undefined ? parseIntOption(o.port, '--port', 0, 65535) : (settings.port() ?? 3000);
+  const detector = parseDetectorName(o.detector);
+  const runtime = parseRuntimeOption(o.runtime, '--runtime');
+  const workers = parseIntOption(o.workers, '--workers', 0, 64);
+  const limits = serveLimits(o, workers);
+  const security = serveSecurity(o, host);
+  const { FacePipeline } = await import('../../server/face-pipeline.js');
+  const { WorkerPoolPipeline } = await import('../../server/worker-pool.js');
+  const { ensureWebBundle, startServer } = await import('../../server/start.js');
+  const pipelineOptions = {
+    emotionModel: o.emotionModel,
+    genderModel: o.genderModel,
+    variant: o.accurate ? ('accurate' as const) : ('fast' as const),
+    tta: parseTtaOption(o.tta, '--tta'),
+    detector,
+    runtime,
+    emotion: o.emotion,
+    gender: o.gender,
+    backend,
+    maxPixels: limits.maxPixels,
+  };
+  const pipeline = workers > 0 ? await WorkerPoolPipeline.load(pipelineOptions, workers) : await FacePipeline.load(pipelineOptions);
+  if (!(await ensureWebBundle()))
+    process.stderr.write('facecls: warning: the web page bundle is missing and could not be built (npm run build); the API works\n');
+  await startServer({ pipeline, host, port, limits, security, logLevel, version });
+}
+
 export function registerServe(program: Command): void {
   const cmd = program
     .command('serve')
@@ -94,56 +150,5 @@ export function registerServe(program: Command): void {
     )
     .option('--rate-limit <n>', 'requests per minute per client address on POST /v1/* (0 = no limit)', String(DEFAULT_SECURITY.rateLimit))
     .option('--log-level <level>', `log level: ${LOG_LEVELS.join(', ')} (default: env FACECLS_LOG_LEVEL, else info)`)
-    .action(async (o: ServeOpts, c: Command) => {
-      const logLevel = o.logLevel ?? settings.logLevel() ?? 'info';
-      if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new UserError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
-      const host = o.host ?? settings.host() ?? '127.0.0.1';
-      const port = o.port !== undefined ? parseIntOption(o.port, '--port', 0, 65535) : (settings.port() ?? 3000);
-      const detector = parseDetectorName(o.detector);
-      const runtime = parseRuntimeOption(o.runtime, '--runtime');
-      const limits = {
-        bodyLimit: parseIntOption(o.maxBodyMb, '--max-body-mb', 1, 1024) * 1024 * 1024,
-        maxPixels: parseIntOption(o.maxPixels, '--max-pixels', 1),
-        timeoutMs: parseIntOption(o.timeoutMs, '--timeout-ms', 1),
-        concurrency: 0,
-        maxQueued: parseIntOption(o.maxQueued, '--max-queued', 0),
-        bodyTimeoutMs: parseIntOption(o.bodyTimeoutMs, '--body-timeout-ms', 1),
-        rejectDelayMs: parseIntOption(o.rejectDelayMs, '--reject-delay-ms', 0, 60_000),
-      };
-      const apiKey = o.apiKey ?? settings.apiKey();
-      if (apiKey !== undefined && apiKey.trim().length < 16) throw new UserError('the API key (--api-key / FACECLS_API_KEY) must be at least 16 characters');
-      if (apiKey === undefined && !isLoopbackHost(host) && !o.allowUnauthenticated) {
-        throw new UserError(
-          `refusing to listen on ${host} (reachable from other machines) without an API key: set --api-key / FACECLS_API_KEY, or pass --allow-unauthenticated`,
-        );
-      }
-      const security = {
-        apiKey: apiKey?.trim(),
-        corsOrigins: o.corsOrigin,
-        rateLimit: parseIntOption(o.rateLimit, '--rate-limit', 0),
-      };
-      const workers = parseIntOption(o.workers, '--workers', 0, 64);
-      // With workers, one job per worker by default; in-thread, the cores (onnxruntime overlaps jobs).
-      limits.concurrency =
-        o.concurrency !== undefined ? parseIntOption(o.concurrency, '--concurrency', 1, 64) : workers > 0 ? workers : DEFAULT_LIMITS.concurrency;
-      const { FacePipeline } = await import('../../server/face-pipeline.js');
-      const { WorkerPoolPipeline } = await import('../../server/worker-pool.js');
-      const { ensureWebBundle, startServer } = await import('../../server/start.js');
-      const pipelineOptions = {
-        emotionModel: o.emotionModel,
-        genderModel: o.genderModel,
-        variant: o.accurate ? ('accurate' as const) : ('fast' as const),
-        tta: parseTtaOption(o.tta, '--tta'),
-        detector,
-        runtime,
-        emotion: o.emotion,
-        gender: o.gender,
-        backend: c.optsWithGlobals().backend,
-        maxPixels: limits.maxPixels,
-      };
-      const pipeline = workers > 0 ? await WorkerPoolPipeline.load(pipelineOptions, workers) : await FacePipeline.load(pipelineOptions);
-      if (!(await ensureWebBundle()))
-        process.stderr.write('facecls: warning: the web page bundle is missing and could not be built (npm run build); the API works\n');
-      await startServer({ pipeline, host, port, limits, security, logLevel, version: program.version() });
-    });
+    .action((o: ServeOpts, c: Command) => serve(o, c.optsWithGlobals().backend as string | undefined, program.version()));
 }
