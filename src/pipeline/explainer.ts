@@ -49,9 +49,12 @@ export class Explainer {
     return { faces: r.faces, explained: explainFaces(this.grad.model, this.grad.meta, img, input.crops, { ...opts, batch: input.batch, predicted }) };
   }
 
-  /** Explain faces this classifier already classified in `img`: the same crops (crop rule), their predictions. */
-  explainResults(img: RawImage, faces: readonly FaceResult[], opts: ExplainRequest): ExplainedFace[] {
-    const crops = this.fc.crops(faces, this.task);
+  /**
+   * Explain faces this classifier already classified in `img`: the same crops (the crop rule, or the
+   * face as given when classification used it so: `asGiven` from classifyTimed), their predictions.
+   */
+  explainResults(img: RawImage, faces: readonly FaceResult[], opts: ExplainRequest, asGiven = false): ExplainedFace[] {
+    const crops = this.fc.crops(faces, this.task, asGiven);
     return explainFaces(this.grad.model, this.grad.meta, img, crops, { ...opts, predicted: faces.map((f) => f[this.task]) });
   }
 

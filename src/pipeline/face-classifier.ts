@@ -184,8 +184,14 @@ export class FaceClassifier {
     return (await this.classifyTimed(input, opts)).faces;
   }
 
-  /** classify plus the image size and time spent per stage. */
-  async classifyTimed(input: ImageInput, opts: ClassifyOptions = {}): Promise<{ faces: FaceResult[]; width: number; height: number; times: StageTimes }> {
+  /**
+   * classify plus the image size, time spent per stage and, for a face crop in which no face was
+   * found, `asGiven`: the whole image is the face, classified as given (findFaces).
+   */
+  async classifyTimed(
+    input: ImageInput,
+    opts: ClassifyOptions = {},
+  ): Promise<{ faces: FaceResult[]; width: number; height: number; times: StageTimes; asGiven: boolean }> {
     const t0 = performance.now();
     const img = await this.decode(input, opts.name);
     const t1 = performance.now();
@@ -193,7 +199,7 @@ export class FaceClassifier {
     const t2 = performance.now();
     const faces = opts.detectOnly || this.group.runtimes.length === 0 ? dets.map(toFaceResult) : await this.classifyBoxes(img, dets, asGiven);
     const t3 = performance.now();
-    return { faces, width: img.width, height: img.height, times: { decode: t1 - t0, detect: t2 - t1, classify: t3 - t2 } };
+    return { faces, width: img.width, height: img.height, times: { decode: t1 - t0, detect: t2 - t1, classify: t3 - t2 }, asGiven };
   }
 
   /**

@@ -55,7 +55,7 @@ export class FacePipeline implements ServerPipeline {
     // Per-request minimum face size, same rule as the detectors' own option (longer side).
     const min = opts.minFaceSize ?? 0;
     const faces = min > 0 ? r.faces.filter((f) => Math.max(f.box[2], f.box[3]) >= min) : r.faces;
-    return { width: r.width, height: r.height, faces: faces as ClassifyResult['faces'] };
+    return { width: r.width, height: r.height, faces: faces as ClassifyResult['faces'], ...(r.asGiven ? { asGiven: true } : {}) };
   }
 
   annotate(image: RawImage, result: ClassifyResult): Promise<Buffer> {
@@ -66,7 +66,7 @@ export class FacePipeline implements ServerPipeline {
     const explainer = this.explainers[opts.task];
     if (!explainer) throw new UserError(`no ${opts.task} model is loaded`);
     // Same crops and predictions as classification (the crop rule with eye levelling; the runtime's TTA).
-    const faces = explainer.explainResults(image, result.faces, { method: opts.method, className: opts.className });
+    const faces = explainer.explainResults(image, result.faces, { method: opts.method, className: opts.className }, result.asGiven === true);
     return explainedPanel(image, faces, explainer.grad.meta, opts.method, { emptyText: 'no faces found (use ?crops=true if the image is a face crop)' });
   }
 

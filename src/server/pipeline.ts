@@ -15,6 +15,12 @@ export interface ClassifyResult {
   width: number;
   height: number;
   faces: FaceResult[];
+  /**
+   * With `crops`, when no face was found in the crop: its one face is the whole image, used as given
+   * (not framed by the crop rule), as `facecls classify --crops` and `saliency --crops` do. Internal:
+   * saliency needs it to cut the same crop; the JSON response schema leaves it out.
+   */
+  asGiven?: boolean;
 }
 
 export interface ClassifyOptions {
