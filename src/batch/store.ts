@@ -94,20 +94,15 @@ export interface SegmentPayload {
 
 export type JobPayload = ImagesPayload | SegmentPayload;
 
+/** What a segment's results repeat of its job: the video, which segment, and the video's rate and size. */
+export function segmentHeader(data: SegmentJob): Omit<SegmentPayload, 'frames' | 'error'> {
+  return { kind: 'segment', file: data.file, segment: data.segment, segments: data.segments, fps: data.fps, width: data.width, height: data.height };
+}
+
 /** The results of every file in a job that failed as a whole (its error repeated per file). */
 export function failedPayload(data: JobData, error: string): JobPayload {
   if (data.kind === 'images') return { kind: 'images', results: data.items.map((it) => ({ file: it.file, error: it.error ?? error })) };
-  return {
-    kind: 'segment',
-    file: data.file,
-    segment: data.segment,
-    segments: data.segments,
-    fps: data.fps,
-    width: data.width,
-    height: data.height,
-    frames: [],
-    error,
-  };
+  return { ...segmentHeader(data), frames: [], error };
 }
 
 const WRITE_ONCE = `

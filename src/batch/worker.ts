@@ -20,7 +20,7 @@ import { classifyFile, isUrl, type ClassifyFileOptions, type FileResult, type In
 import type { FrameResult } from '../pipeline/types.js';
 import { processStream } from '../pipeline/video.js';
 import { bullConnection } from './redis.js';
-import { keys, QUEUE_NAME, readMeta, writeResults, type BatchMeta, type JobData, type JobPayload, type SegmentJob } from './store.js';
+import { keys, QUEUE_NAME, readMeta, segmentHeader, writeResults, type BatchMeta, type JobData, type JobPayload, type SegmentJob } from './store.js';
 
 export interface WorkerOptions {
   redisUrl: string;
@@ -238,16 +238,7 @@ async function runSegment(fc: FaceClassifier, data: SegmentJob, smooth: number, 
     },
   });
   await pending;
-  const payload: JobPayload = {
-    kind: 'segment',
-    file: data.file,
-    segment: data.segment,
-    segments: data.segments,
-    fps: data.fps,
-    width: data.width,
-    height: data.height,
-    frames,
-  };
+  const payload: JobPayload = { ...segmentHeader(data), frames };
   if (summary.error) payload.error = summary.error;
   return payload;
 }

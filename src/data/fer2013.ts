@@ -125,13 +125,25 @@ export async function loadFer2013Csv(file: string): Promise<Dataset> {
     splits[split].push({ id, label: emo, pixels: { data, width: SIDE, height: SIDE, channels: 1 } });
   }
   if (!cols) throw new UserError(`FER-2013 CSV "${file}" is empty`);
+  return officialSplitDataset('fer2013-csv', file, splits, skipped, 'Usage column');
+}
+
+/** A FER-2013 dataset split as published: Training -> train, PublicTest -> val, PrivateTest -> test, read from `source`. */
+function officialSplitDataset(
+  format: 'fer2013-csv' | 'fer2013-folders',
+  root: string,
+  splits: Record<SplitName, Sample[]>,
+  skipped: Skipped[],
+  source: 'Usage column' | 'file-name prefix',
+): Dataset {
+  const [t, v, p] = source === 'Usage column' ? ['Training', 'PublicTest', 'PrivateTest'] : ['Training_', 'PublicTest_', 'PrivateTest_'];
   return {
-    format: 'fer2013-csv',
-    root: file,
+    format,
+    root,
     labels: [...EMOTION_LABELS],
     splits,
     skipped,
-    split: { method: 'official FER-2013 Usage column: Training -> train, PublicTest -> val, PrivateTest -> test', counts: splitCounts(splits) },
+    split: { method: `official FER-2013 ${source}: ${t} -> train, ${v} -> val, ${p} -> test`, counts: splitCounts(splits) },
   };
 }
 
@@ -185,12 +197,5 @@ export function loadFer2013Folders(dir: string): Dataset {
       }
     }
   }
-  return {
-    format: 'fer2013-folders',
-    root: dir,
-    labels: [...EMOTION_LABELS],
-    splits,
-    skipped,
-    split: { method: 'official FER-2013 file-name prefix: Training_ -> train, PublicTest_ -> val, PrivateTest_ -> test', counts: splitCounts(splits) },
-  };
+  return officialSplitDataset('fer2013-folders', dir, splits, skipped, 'file-name prefix');
 }

@@ -45,7 +45,15 @@ export const DEFAULT_BENCH_ARCHS = [
   { arch: 'mini-xception', inputSize: 64 },
 ];
 
-async function timeIt(fn: () => void | Promise<void>, minMs: number): Promise<{ median: number; cpu: number; p90: number; runs: number }> {
+/** Median wall and CPU time per call (ms), the 90th percentile and the number of timed calls. */
+interface Timed {
+  median: number;
+  cpu: number;
+  p90: number;
+  runs: number;
+}
+
+async function timeIt(fn: () => void | Promise<void>, minMs: number): Promise<Timed> {
   for (let i = 0; i < 3; i++) await fn();
   const times: number[] = [];
   const cpu: number[] = [];
@@ -77,35 +85,25 @@ export async function benchSaliency(opts: SaliencyBenchOptions = {}): Promise<Sa
             await y.data();
             y.dispose();
           }, minMs);
-          const base: SaliencyBenchRow = {
+          const row = (method: SaliencyBenchRow['method'], t: Timed): SaliencyBenchRow => ({
             arch,
             inputSize,
-            method: 'forward',
+            method,
             batch,
             backend,
-            msPerFace: fwd.median / batch,
-            cpuMsPerFace: fwd.cpu / batch,
-            p90MsPerCall: fwd.p90,
-            runs: fwd.runs,
-          };
+            msPerFace: t.median / batch,
+            cpuMsPerFace: t.cpu / batch,
+            p90MsPerCall: t.p90,
+            runs: t.runs,
+          });
+          const base = row('forward', fwd);
           rows.push(base);
           opts.onRow?.(base);
           for (const method of opts.methods ?? SALIENCY_METHODS) {
             const t = await timeIt(() => void saliencyMaps(model, data, { method }), minMs);
-            const row: SaliencyBenchRow = {
-              arch,
-              inputSize,
-              method,
-              batch,
-              backend,
-              msPerFace: t.median / batch,
-              cpuMsPerFace: t.cpu / batch,
-              p90MsPerCall: t.p90,
-              runs: t.runs,
-              vsForward: t.median / batch / base.msPerFace,
-            };
-            rows.push(row);
-            opts.onRow?.(row);
+            const r: SaliencyBenchRow = { ...row(method, t), vsForward: t.median / batch / base.msPerFace };
+            rows.push(r);
+            opts.onRow?.(r);
           }
         } finally {
           x.dispose();
