@@ -27,49 +27,48 @@ import {
 export type { FileResult, InputItem } from '../../pipeline/file-result.js';
 export { csvHeader, csvRows } from '../../output/csv.js';
 
-function tableRows(results: FileResult[], detectOnly: boolean) {
-  if (detectOnly) {
-    const rows: Array<Record<string, string>> = [];
-    const pt = (p?: [number, number]) => (p ? p.map((v) => Math.round(v)).join(',') : '');
-    for (const r of results) {
-      if (r.error) rows.push({ file: r.file, face: '-', box: `error: ${r.error}`, score: '', eyes: '' });
-      else if (!r.faces?.length) rows.push({ file: r.file, face: '-', box: 'no faces', score: '', eyes: '' });
-      else
-        r.faces.forEach((f, i) =>
-          rows.push({
-            file: r.file,
-            face: String(i),
-            box: f.box.map((v) => Math.round(v)).join(','),
-            score: fmt(f.score, 2),
-            eyes: f.keypoints ? `${pt(f.keypoints.rightEye)} ${pt(f.keypoints.leftEye)}` : '',
-          }),
-        );
-    }
-    return formatTable(
-      rows,
-      ['file', 'face', 'box', 'score', 'eyes'].map((k) => ({ header: k === 'eyes' ? 'eyes (right, left)' : k, value: (r: Record<string, string>) => r[k] })),
-    );
-  }
-  const rows: Array<Record<string, string>> = [];
+type Row = Record<string, string>;
+type Face = NonNullable<FileResult['faces']>[number];
+
+/**
+ * A table of one row per face (file, face index, box, score, then `cells`), or per file without faces
+ * one row saying why, in the column `reasonColumn`.
+ */
+function faceTable(results: FileResult[], columns: Array<[key: string, header: string]>, reasonColumn: string, cells: (f: Face) => Row) {
+  const rows: Row[] = [];
+  const empty = Object.fromEntries(columns.map(([k]) => [k, '']));
   for (const r of results) {
-    if (r.error) rows.push({ file: r.file, face: '-', box: '', score: '', emotion: `error: ${r.error}`, gender: '' });
-    else if (!r.faces?.length) rows.push({ file: r.file, face: '-', box: '', score: '', emotion: 'no faces', gender: '' });
+    if (r.error) rows.push({ ...empty, file: r.file, face: '-', [reasonColumn]: `error: ${r.error}` });
+    else if (!r.faces?.length) rows.push({ ...empty, file: r.file, face: '-', [reasonColumn]: 'no faces' });
     else
       r.faces.forEach((f, i) =>
-        rows.push({
-          file: r.file,
-          face: String(i),
-          box: f.box.map((v) => Math.round(v)).join(','),
-          score: fmt(f.score, 2),
-          emotion: f.emotion ? `${f.emotion.label} ${fmt(f.emotion.scores[f.emotion.label], 2)}` : '',
-          gender: f.gender ? `${f.gender.label} ${fmt(f.gender.scores[f.gender.label], 2)}` : '',
-        }),
+        rows.push({ file: r.file, face: String(i), box: f.box.map((v) => Math.round(v)).join(','), score: fmt(f.score, 2), ...cells(f) }),
       );
   }
   return formatTable(
     rows,
-    ['file', 'face', 'box', 'score', 'emotion', 'gender'].map((k) => ({ header: k, value: (r: Record<string, string>) => r[k] })),
+    columns.map(([k, header]) => ({ header, value: (r: Row) => r[k] })),
   );
+}
+
+const BASE_COLUMNS: Array<[string, string]> = [
+  ['file', 'file'],
+  ['face', 'face'],
+  ['box', 'box'],
+  ['score', 'score'],
+];
+
+function tableRows(results: FileResult[], detectOnly: boolean) {
+  const pt = (p?: [number, number]) => (p ? p.map((v) => Math.round(v)).join(',') : '');
+  if (detectOnly) {
+    return faceTable(results, [...BASE_COLUMNS, ['eyes', 'eyes (right, left)']], 'box', (f) => ({
+      eyes: f.keypoints ? `${pt(f.keypoints.rightEye)} ${pt(f.keypoints.leftEye)}` : '',
+    }));
+  }
+  return faceTable(results, [...BASE_COLUMNS, ['emotion', 'emotion'], ['gender', 'gender']], 'emotion', (f) => ({
+    emotion: f.emotion ? `${f.emotion.label} ${fmt(f.emotion.scores[f.emotion.label], 2)}` : '',
+    gender: f.gender ? `${f.gender.label} ${fmt(f.gender.scores[f.gender.label], 2)}` : '',
+  }));
 }
 
 /** Write to stdout, waiting when its buffer is full (a slow pipe must not make output pile up in memory). */
