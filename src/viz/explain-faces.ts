@@ -6,7 +6,8 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { preprocessBatch, type Box, type FaceCrop, type RawImage } from '../data/preprocess.js';
-import type { LabelScores } from '../core/types.js';
+import { ageCentres, toAgeEstimate } from '../core/age.js';
+import type { AgeEstimate, LabelScores } from '../core/types.js';
 import { UserError } from '../errors.js';
 import type { ModelMeta } from '../io/model-meta.js';
 import { saliencyMaps, type SaliencyOptions } from './saliency.js';
@@ -23,6 +24,14 @@ export interface ExplainedFace {
   /** Predicted (top-1) class and its probability: the classifier's (with its TTA) when given, else the saliency pass's. */
   predicted: { label: string; probability: number };
   probabilities: Record<string, number>;
+  /**
+   * An age model's map explains its estimate (the expectation over the anchor ages) unless a class
+   * (anchor) was asked for: then `age` is that estimate (classification's when given) and
+   * label / classIndex / probability are the most probable anchor's.
+   */
+  age?: AgeEstimate;
+  /** 'expected-age' when the map explains an age model's estimate rather than one class (anchor). */
+  explains?: 'expected-age';
   /** Map [size x size] in [0, 1] at the model input size. */
   map: Float32Array;
   size: number;
@@ -35,11 +44,11 @@ export interface ExplainOptions extends Omit<SaliencyOptions, 'classIndex'> {
    */
   className?: string | readonly string[];
   /**
-   * The classifier's prediction for each face (FaceResult.emotion / .gender: the runtime's output,
+   * The classifier's prediction for each face (FaceResult.emotion / .gender / .age: the runtime's output,
    * test-time augmentation included). Given, it is the predicted class reported and explained by
-   * default, so saliency tells the same as classification.
+   * default, so saliency tells the same as classification; for an age model, the estimate reported.
    */
-  predicted?: ReadonlyArray<LabelScores | undefined>;
+  predicted?: ReadonlyArray<LabelScores | AgeEstimate | undefined>;
   /** The model input of the crops when already preprocessed (ClassifiedFaces.inputs), else made here. */
   batch?: Float32Array;
 }
@@ -52,19 +61,21 @@ export function resolveClass(labels: string[], name: string): number {
   throw new UserError(`unknown class "${name}": the model's classes are ${labels.join(', ')}`);
 }
 
+const isLabelScores = (p: LabelScores | AgeEstimate | undefined): p is LabelScores => p !== undefined && 'label' in p;
+
 function classIndices(meta: ModelMeta, opts: ExplainOptions, n: number): number | number[] | undefined {
   const { className, predicted } = opts;
   if (className !== undefined) return typeof className === 'string' ? resolveClass(meta.labels, className) : className.map((c) => resolveClass(meta.labels, c));
-  const labels = predicted?.map((p) => p?.label);
+  const labels = predicted?.map((p) => (isLabelScores(p) ? p.label : undefined));
   if (labels && labels.length === n && labels.every((l): l is string => l !== undefined)) return labels.map((l) => resolveClass(meta.labels, l));
   return undefined;
 }
 
 /** Top class of a probability row. */
-function top(labels: readonly string[], p: ArrayLike<number>): { label: string; probability: number } {
+function top(labels: readonly string[], p: ArrayLike<number>): { label: string; probability: number; index: number } {
   let k = 0;
   for (let j = 1; j < p.length; j++) if (p[j] > p[k]) k = j;
-  return { label: labels[k], probability: p[k] };
+  return { label: labels[k], probability: p[k], index: k };
 }
 
 /**
@@ -82,20 +93,29 @@ export function explainFaces(
   const size = meta.inputSize;
   const faceCrops = crops.map((c): FaceCrop => (Array.isArray(c) ? { box: c as Box } : (c as FaceCrop)));
   const batch = opts.batch ?? preprocessBatch(img, faceCrops, { inputSize: size, channels: meta.channels === 3 ? 3 : 1 });
-  const classIndex = classIndices(meta, opts, faceCrops.length);
-  const r = saliencyMaps(model, batch, { method: opts.method, score: opts.score, camLayer: opts.camLayer, classIndex });
+  // An age model explains its estimate (the expectation over its anchors) unless an anchor is named.
+  const values = meta.task === 'age' && opts.className === undefined ? ageCentres(meta) : undefined;
+  const classIndex = values ? undefined : classIndices(meta, opts, faceCrops.length);
+  const r = saliencyMaps(model, batch, { method: opts.method, score: opts.score, camLayer: opts.camLayer, classIndex, values });
   return faceCrops.map(({ box, angle }, i) => {
     const given = opts.predicted?.[i];
-    const probs = given ? meta.labels.map((l) => given.scores[l] ?? 0) : Array.from(r.probabilities[i]);
-    const k = r.classIndex[i];
+    const scores = isLabelScores(given) ? given : undefined;
+    const probs = scores ? meta.labels.map((l) => scores.scores[l] ?? 0) : Array.from(r.probabilities[i]);
+    const best = top(meta.labels, probs);
+    const k = values ? best.index : r.classIndex[i];
+    const age = meta.task === 'age' ? (given && !isLabelScores(given) ? given : toAgeEstimate(r.probabilities[i], meta)) : undefined;
     return {
       box,
       ...(angle ? { angle } : {}),
       classIndex: k,
       label: meta.labels[k],
       probability: probs[k],
-      predicted: given ? { label: given.label, probability: given.scores[given.label] ?? 0 } : top(meta.labels, probs),
+      predicted: scores
+        ? { label: scores.label, probability: scores.scores[scores.label] ?? 0 }
+        : { label: meta.labels[best.index], probability: best.probability },
       probabilities: Object.fromEntries(meta.labels.map((l, j) => [l, probs[j]])),
+      ...(age ? { age } : {}),
+      ...(values ? { explains: 'expected-age' as const } : {}),
       map: r.maps[i],
       size,
     };

@@ -12,6 +12,8 @@
  * Class score: by default the pre-softmax logit of the class (score: 'logit'). The paper's code
  * differentiates the softmax output; that is available as score: 'probability'. Logits avoid the
  * softmax coupling (a probability also rises when other classes' logits fall) and its saturation.
+ * An age model's estimate is an expectation over anchor ages: with `values` the score is that
+ * expectation, sum_j p_j * values[j] (docs/saliency.md, "Age").
  *
  * Per model, the walk plan and batch-norm-folded weights are cached (refreshed when the model's
  * variables change); releaseSaliency(model) frees them.
@@ -35,6 +37,12 @@ export interface SaliencyOptions {
   score?: ScoreSource;
   /** Layer whose output is the Grad-CAM feature map. Default: the input of the last convolution. */
   camLayer?: string;
+  /**
+   * Explain the expected value sum_j p_j * values[j] of the softmax probabilities instead of one class's
+   * score (an age model's estimate over its anchor ages); `classIndex` and `score` then do not apply,
+   * and the class reported is the most probable one.
+   */
+  values?: readonly number[];
 }
 
 export interface SaliencyTensors {
@@ -153,9 +161,9 @@ export function saliencyTensors(model: tf.LayersModel, input: Float32Array | tf.
         const p = logits ? tf.softmax(out) : out;
         probs = keep(p as tf.Tensor2D);
         const s = scoreSource === 'logit' ? out : p;
-        const { mask, idx: chosen } = classMask(out, classes, classList);
+        const { mask, idx: chosen } = classMask(out, classes, opts.values ? undefined : classList);
         idx = keep(chosen);
-        return tf.sum(tf.mul(s, mask));
+        return opts.values ? tf.sum(tf.mul(p, tf.tensor1d([...opts.values]))) : tf.sum(tf.mul(s, mask));
       };
       const zeros = cam ? tf.zeros([n, ...cam.shape.slice(1)]) : undefined;
       const tap = cam ? { id: cam.id, add: zeros, onValue: (t: tf.Tensor) => (activation = keep(t as tf.Tensor4D)) } : undefined;
