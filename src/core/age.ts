@@ -32,7 +32,7 @@ export function ageCentres(meta: AgeModelMeta): number[] {
 }
 
 /** The range fitted for an age model (model card / metadata `age.range`), when it has one. */
-export function ageRangeSpec(meta: Pick<AgeModelMeta, 'age'>): AgeRangeSpec | undefined {
+export function ageRangeSpec(meta: AgeModelMeta): AgeRangeSpec | undefined {
   const range = (meta.age as AgeMetaField | undefined)?.range;
   return range && Array.isArray(range.bands) && range.bands.length > 0 ? range : undefined;
 }

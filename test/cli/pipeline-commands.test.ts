@@ -39,7 +39,7 @@ test('classify: JSON Lines per file, per-file errors, batch continues, exit code
   assert.deepEqual(Object.keys(by).sort(), ['a.jpg', 'bomb.png', 'missing.jpg', 'noface.png', 'notes.png', 'zero.jpg']);
   const a = by['a.jpg'] as { width: number; height: number; faces: Array<Record<string, unknown>> };
   assert.deepEqual([a.width, a.height, a.faces.length], [640, 480, 2]);
-  assert.deepEqual(Object.keys(a.faces[0]), ['box', 'score', 'keypoints', 'emotion', 'gender']);
+  assert.deepEqual(Object.keys(a.faces[0]), ['box', 'score', 'keypoints', 'emotion', 'gender', 'age']);
   assert.deepEqual(by['noface.png'], { file: path.join(dir, 'sub', 'noface.png'), width: 64, height: 48, faces: [] });
   assert.match(String(by['zero.jpg'].error), /empty file/);
   assert.match(String(by['notes.png'].error), /not an image/);
@@ -50,7 +50,10 @@ test('classify: JSON Lines per file, per-file errors, batch continues, exit code
   const csv = runCli(['classify', '--csv', ...(await modelArgs()), path.join(dir, '*.jpg')]);
   assert.equal(csv.code, 1, 'zero.jpg matches the glob and fails');
   const rows = csv.stdout.trim().split('\n');
-  assert.match(rows[0], /^file,width,height,face,x,y,w,h,score,emotion,angry,disgust,fear,happy,sad,surprise,neutral,gender,woman,man,error$/);
+  assert.match(
+    rows[0],
+    /^file,width,height,face,x,y,w,h,score,emotion,angry,disgust,fear,happy,sad,surprise,neutral,gender,woman,man,error,age_years,age_lo,age_hi$/,
+  );
   assert.equal(rows.filter((l) => l.includes('a.jpg')).length, 2);
   assert.equal(rows[0].split(',').length, rows[1].split(',').length);
   const crops = runCli(['classify', '--json', '--crops', ...(await modelArgs()), path.join(dir, 'sub', 'noface.png')]);
@@ -58,10 +61,11 @@ test('classify: JSON Lines per file, per-file errors, batch continues, exit code
   assert.deepEqual(JSON.parse(crops.stdout).faces[0].box, [0, 0, 64, 48]);
   const table = runCli(['classify', '--detector', 'haar', ...(await modelArgs()), path.join(dir, 'a.jpg')]);
   assert.equal(table.code, 0, table.stderr);
-  assert.match(table.stdout, /file\s+face\s+box\s+score\s+emotion\s+gender/);
+  assert.match(table.stdout, /file\s+face\s+box\s+score\s+emotion\s+gender\s+age\n/);
+  assert.match(table.stdout, /\s\d+ \(\d+-\d+\)\n/, 'the age column: years (lo-hi)');
 });
 
-test('detection alone: facecls detect and classify --no-emotion --no-gender give boxes, scores and keypoints', { skip: utkSkip() }, async () => {
+test('detection alone: facecls detect and classify --no-emotion --no-gender --no-age give boxes, scores and keypoints', { skip: utkSkip() }, async () => {
   const dir = tmpDir();
   const f = await frame(2, 777, 90, 160);
   const file = path.join(dir, 'two.jpg');
@@ -74,7 +78,7 @@ test('detection alone: facecls detect and classify --no-emotion --no-gender give
     assert.equal(face.emotion, undefined);
     assert.deepEqual(Object.keys(face.keypoints), ['rightEye', 'leftEye', 'nose', 'mouth', 'rightEar', 'leftEar']);
   }
-  const cls = runCli(['classify', '--no-emotion', '--no-gender', '--json', file]);
+  const cls = runCli(['classify', '--no-emotion', '--no-gender', '--no-age', '--json', file]);
   assert.equal(cls.code, 0, cls.stderr);
   assert.deepEqual(JSON.parse(cls.stdout), JSON.parse(det.stdout));
   const csv = runCli(['detect', '--csv', file]).stdout.trim().split('\n');
@@ -82,9 +86,12 @@ test('detection alone: facecls detect and classify --no-emotion --no-gender give
   assert.match(csv[0], /,score,emotion,gender,right_eye_x,right_eye_y,left_eye_x,.*,left_ear_y,error$/);
   const table = runCli(['detect', file]);
   assert.match(table.stdout, /eyes \(right, left\)/);
-  const crops = runCli(['classify', '--crops', '--no-emotion', '--no-gender', file]);
+  const crops = runCli(['classify', '--crops', '--no-emotion', '--no-gender', '--no-age', file]);
   assert.equal(crops.code, 1);
-  assert.match(crops.stderr, /^facecls: error: --crops with --no-emotion --no-gender leaves nothing to do/);
+  assert.match(crops.stderr, /^facecls: error: --crops with --no-emotion --no-gender --no-age leaves nothing to do/);
+  // Age alone is a classification, not detection only.
+  const ageOnly = JSON.parse(runCli(['classify', '--no-emotion', '--no-gender', '--json', file]).stdout) as { faces: Array<Record<string, unknown>> };
+  assert.deepEqual(Object.keys(ageOnly.faces[0]), ['box', 'score', 'keypoints', 'age']);
 });
 
 test('facecls eval detect on a WIDER FACE layout and an FDDB layout built from composed frames', { skip: utkSkip() }, async () => {
