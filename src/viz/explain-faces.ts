@@ -7,10 +7,11 @@
 import type * as tf from '@tensorflow/tfjs';
 import { preprocessBatch, type Box, type FaceCrop, type RawImage } from '../data/preprocess.js';
 import { ageCentres, toAgeEstimate } from '../core/age.js';
+import { ageTarget } from '../data/age.js';
 import type { AgeEstimate, LabelScores } from '../core/types.js';
 import { UserError } from '../errors.js';
 import type { ModelMeta } from '../io/model-meta.js';
-import { saliencyMaps, type SaliencyOptions } from './saliency.js';
+import { graphScores, saliencyMaps, type SaliencyOptions } from './saliency.js';
 
 export interface ExplainedFace {
   /** Crop box in image pixels (already grown by the crop margin). */
@@ -79,6 +80,32 @@ function top(labels: readonly string[], p: ArrayLike<number>): { label: string; 
 }
 
 /**
+ * What an age map explains: each face's estimate (classification's when given, else the model's own on
+ * the batch) as its two-hot encoding over the anchor ages, the training target of that age
+ * (src/data/age.ts ageTarget, no label noise): the scores of the two anchors around the estimate,
+ * weighted by where it lies between them (docs/saliency.md, "Age").
+ */
+function estimateWeights(
+  model: tf.LayersModel,
+  meta: ModelMeta,
+  batch: Float32Array,
+  n: number,
+  predicted: ExplainOptions['predicted'],
+): { ages: AgeEstimate[]; weights: number[][] } {
+  const given = predicted?.map((p) => (p !== undefined && !isLabelScores(p) ? p : undefined));
+  let ages = given?.length === n && given.every((a) => a !== undefined) ? (given as AgeEstimate[]) : undefined;
+  if (!ages) {
+    const k = meta.labels.length;
+    const out = graphScores(model, batch, 'probability');
+    const probs = out.dataSync() as Float32Array;
+    out.dispose();
+    ages = Array.from({ length: n }, (_, i) => toAgeEstimate(probs.subarray(i * k, (i + 1) * k), meta));
+  }
+  const codec = { centres: ageCentres(meta), sigma: 0 };
+  return { ages, weights: ages.map((a) => Array.from(ageTarget(a.years, codec))) };
+}
+
+/**
  * Saliency maps for faces of an image: each crop (a box, or a crop turned by its angle: the crop rule's
  * FaceCrop) cut by the one preprocessing, all faces in one batched pass.
  */
@@ -93,17 +120,17 @@ export function explainFaces(
   const size = meta.inputSize;
   const faceCrops = crops.map((c): FaceCrop => (Array.isArray(c) ? { box: c as Box } : (c as FaceCrop)));
   const batch = opts.batch ?? preprocessBatch(img, faceCrops, { inputSize: size, channels: meta.channels === 3 ? 3 : 1 });
-  // An age model explains its estimate (the expectation over its anchors) unless an anchor is named.
-  const values = meta.task === 'age' && opts.className === undefined ? ageCentres(meta) : undefined;
-  const classIndex = values ? undefined : classIndices(meta, opts, faceCrops.length);
-  const r = saliencyMaps(model, batch, { method: opts.method, score: opts.score, camLayer: opts.camLayer, classIndex, values });
+  // An age model explains its estimate (unless an anchor is named): the two-hot weights of the estimate.
+  const ageWeights = meta.task === 'age' && opts.className === undefined ? estimateWeights(model, meta, batch, faceCrops.length, opts.predicted) : undefined;
+  const classIndex = ageWeights ? undefined : classIndices(meta, opts, faceCrops.length);
+  const r = saliencyMaps(model, batch, { method: opts.method, score: opts.score, camLayer: opts.camLayer, classIndex, classWeights: ageWeights?.weights });
   return faceCrops.map(({ box, angle }, i) => {
     const given = opts.predicted?.[i];
     const scores = isLabelScores(given) ? given : undefined;
     const probs = scores ? meta.labels.map((l) => scores.scores[l] ?? 0) : Array.from(r.probabilities[i]);
     const best = top(meta.labels, probs);
-    const k = values ? best.index : r.classIndex[i];
-    const age = meta.task === 'age' ? (given && !isLabelScores(given) ? given : toAgeEstimate(r.probabilities[i], meta)) : undefined;
+    const k = ageWeights ? best.index : r.classIndex[i];
+    const age = meta.task === 'age' ? (ageWeights?.ages[i] ?? (given && !isLabelScores(given) ? given : toAgeEstimate(r.probabilities[i], meta))) : undefined;
     return {
       box,
       ...(angle ? { angle } : {}),
@@ -115,7 +142,7 @@ export function explainFaces(
         : { label: meta.labels[best.index], probability: best.probability },
       probabilities: Object.fromEntries(meta.labels.map((l, j) => [l, probs[j]])),
       ...(age ? { age } : {}),
-      ...(values ? { explains: 'expected-age' as const } : {}),
+      ...(ageWeights ? { explains: 'expected-age' as const } : {}),
       map: r.maps[i],
       size,
     };

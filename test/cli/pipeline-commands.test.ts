@@ -65,6 +65,50 @@ test('classify: JSON Lines per file, per-file errors, batch continues, exit code
   assert.match(table.stdout, /\s\d+ \(\d+-\d+\)\n/, 'the age column: years (lo-hi)');
 });
 
+test('classify --json / --csv with and without --no-age: the age object, the age columns last, earlier columns unchanged', async () => {
+  const dir = tmpDir();
+  const file = path.join(dir, 'crop.png');
+  await sharp({ create: { width: 96, height: 96, channels: 3, background: '#8a6f5c' } })
+    .png()
+    .toFile(file);
+  // A face crop classified whole: no detector involved, so no dataset is needed.
+  const args = ['--crops', '--crop-framing', 'whole', ...(await modelArgs()), file];
+  const withAge = runCli(['classify', '--json', ...args]);
+  assert.equal(withAge.code, 0, withAge.stderr);
+  const face = (JSON.parse(withAge.stdout) as { faces: Array<Record<string, unknown>> }).faces[0];
+  assert.deepEqual(Object.keys(face), ['box', 'score', 'emotion', 'gender', 'age']);
+  const age = face.age as { years: number; range: [number, number] };
+  assert.deepEqual(Object.keys(age), ['years', 'range']);
+  assert.ok(age.years >= 1 && age.years <= 90 && age.range[0] <= age.years && age.years <= age.range[1], JSON.stringify(age));
+  const noAge = runCli(['classify', '--json', '--no-age', ...args]);
+  assert.equal(noAge.code, 0, noAge.stderr);
+  const plain = (JSON.parse(noAge.stdout) as { faces: Array<Record<string, unknown>> }).faces[0];
+  assert.deepEqual(plain, { box: face.box, score: face.score, emotion: face.emotion, gender: face.gender }, 'the other fields are unchanged');
+
+  const csv = runCli(['classify', '--csv', ...args])
+    .stdout.trim()
+    .split('\n');
+  const csvNoAge = runCli(['classify', '--csv', '--no-age', ...args])
+    .stdout.trim()
+    .split('\n');
+  assert.match(csvNoAge[0], /,gender,woman,man,error$/);
+  assert.equal(csv[0], csvNoAge[0] + ',age_years,age_lo,age_hi');
+  assert.equal(csv[1], `${csvNoAge[1]},${age.years},${age.range[0]},${age.range[1]}`);
+  // The table shows "years (lo-hi)"; --no-age drops the column.
+  assert.match(runCli(['classify', ...args]).stdout, new RegExp(`\\s${Math.round(age.years)} \\(${age.range[0]}-${age.range[1]}\\)\\n`));
+  assert.doesNotMatch(runCli(['classify', '--no-age', ...args]).stdout, /\bage\b/);
+  // --accurate: no models/age-accurate is shipped, so the fast age model runs, said once on stderr.
+  const accurate = runCli(['classify', '--json', '--accurate', ...args]);
+  assert.equal(accurate.code, 0, accurate.stderr);
+  assert.equal(accurate.stderr, 'facecls: no accurate age model is shipped: --accurate uses models/age\n');
+  assert.deepEqual((JSON.parse(accurate.stdout) as { faces: Array<{ age: unknown }> }).faces[0].age, age);
+  assert.equal(runCli(['classify', '--json', '--accurate', '--no-age', ...args]).stderr, '', 'nothing to say without the age task');
+  // --age-model names the model; a missing one is an error naming it.
+  const missing = runCli(['classify', '--json', '--age-model', path.join(dir, 'nope'), ...args]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /no age model at ".*nope"/);
+});
+
 test('detection alone: facecls detect and classify --no-emotion --no-gender --no-age give boxes, scores and keypoints', { skip: utkSkip() }, async () => {
   const dir = tmpDir();
   const f = await frame(2, 777, 90, 160);
