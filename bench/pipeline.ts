@@ -1,6 +1,6 @@
 /**
  * `facecls bench pipeline`: per 640x480 frame, median and p95 milliseconds of the whole pipeline
- * (decode JPEG -> detect -> emotion + gender for all faces), split by stage, with 1 face and with 3
+ * (decode JPEG -> detect -> emotion + gender + age for all faces, age when an age model is present), split by stage, with 1 face and with 3
  * faces; the same frames through @vladmandic/face-api and @vladmandic/human on tfjs wasm in this
  * process, with ratios; and detection recall (IoU >= 0.5), precision and false positives of every
  * detector on a labelled set composed at run time from UTKFace chips pasted on generated
@@ -40,6 +40,8 @@ export interface PipelineBenchOptions {
   widerImages?: number;
   emotionModel?: string;
   genderModel?: string;
+  /** Age model: default models/age when shipped; false leaves age out (emotion + gender only). */
+  ageModel?: string | false;
   runtime?: string;
   backend?: string;
   log?: (line: string) => void;
@@ -84,7 +86,8 @@ export interface RealPhotoRow {
 
 export interface PipelineBenchResult {
   machine: { cpus: number; model: string; loadAverage: number[]; node: string };
-  models: { emotion: string; gender: string; note?: string; runtime: string; detector: string; detectorEngine?: string };
+  /** `age` is absent when the frames ran without an age model. */
+  models: { emotion: string; gender: string; age?: string; note?: string; runtime: string; detector: string; detectorEngine?: string };
   speed: SpeedRow[];
   detection: DetectionRow[];
   /** Real photos (absent when widerface-dev500 is missing or --wider-images 0). */
@@ -94,6 +97,15 @@ export interface PipelineBenchResult {
     faceApi3x: { measured: number | null; met: boolean | null };
     detectorVsBlazeFace: { met: boolean | null; note: string };
   };
+}
+
+/** The age model of the run: the one named, else the shipped one when present; none with ageModel false. */
+function ageDir(opts: PipelineBenchOptions): string | undefined {
+  if (opts.ageModel === false) return undefined;
+  const dir = opts.ageModel ?? defaultModelDir('age');
+  if (fs.existsSync(path.join(dir, 'model.json'))) return dir;
+  if (opts.ageModel !== undefined) throw new UserError(`model not found: ${dir}`);
+  return undefined;
 }
 
 /** Emotion + gender model directories: the shipped ones, else untrained stand-ins of the paper's size. */
@@ -277,10 +289,11 @@ export async function runPipelineBench(opts: PipelineBenchOptions = {}): Promise
   const utk = datasetPath('utkface');
   if (!fs.existsSync(utk)) throw new UserError(`bench pipeline composes its frames from UTKFace faces: not found at ${utk} (set FACECLS_DATASETS)`);
   const chips = listUtkFaces(utk);
-  const models = await modelDirs(opts);
+  const models = { ...(await modelDirs(opts)), age: ageDir(opts) };
   const fc = await FaceClassifier.load({
     emotionModel: models.emotion,
     genderModel: models.gender,
+    ...(models.age ? { ageModel: models.age } : { age: false }),
     detector: opts.detector ?? 'blazeface',
     runtime: opts.runtime,
     backend: opts.backend,
@@ -297,6 +310,7 @@ export async function runPipelineBench(opts: PipelineBenchOptions = {}): Promise
         await FaceClassifier.load({
           emotionModel: models.emotion,
           genderModel: models.gender,
+          ...(models.age ? { ageModel: models.age } : { age: false }),
           detector: fc.detector,
           runtime: opts.runtime,
           backend: opts.backend,

@@ -54,6 +54,7 @@ export type GeneralErrorReason =
   | 'diverged' // training whose loss is no longer finite
   | 'emotion-model-missing' // the emotion task on, without an emotion model
   | 'gender-model-missing' // the gender task on, without a gender model
+  | 'age-model-missing' // the age task on, without an age model
   | 'task-disabled' // saliency asked of a task whose model is not loaded
   | 'backend-lacks-kernels'; // saliency on a compute backend without its gradient kernels
 

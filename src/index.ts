@@ -45,7 +45,8 @@ export type { Detector, DetectorName, Detection, DetectOptions, Keypoints, Keypo
 
 // The core (also in facecls/browser): one result type, the crop rule, the classification step
 // (crops -> preprocessing -> runtime with its TTA -> labels) and the drawing.
-export type { LabelScores, FaceResult, TrackedFace, ClassifierTask } from './core/types.js';
+export type { LabelScores, FaceResult, TrackedFace, ClassifierTask, AgeEstimate } from './core/types.js';
+export { toAgeEstimate, formatAge } from './core/age.js';
 export { CLASSIFIER_TASKS } from './core/types.js';
 export { detectorMargin, detectorCropBox, cropMarginFor, modelCrops, type CropRule } from './core/crop.js';
 export { classifyDetections, taskInput, toFaceResult, toLabelScores } from './core/classify.js';

@@ -175,6 +175,8 @@ export async function readMeta(redis: Redis, id: string): Promise<BatchMeta | un
 export interface Labels {
   emotion: string[];
   gender: string[];
+  /** Whether the workers estimate age (CSV age columns); absent in batches from before the age task. */
+  age?: boolean;
 }
 
 export async function readLabels(redis: Redis, id: string): Promise<Labels | undefined> {

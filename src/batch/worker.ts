@@ -118,7 +118,7 @@ function jobProcessor(
       await opts.redis.hsetnx(
         keys.meta(data.batch),
         'labels',
-        JSON.stringify({ emotion: fc.emotion?.meta.labels ?? [], gender: fc.gender?.meta.labels ?? [] }),
+        JSON.stringify({ emotion: fc.emotion?.meta.labels ?? [], gender: fc.gender?.meta.labels ?? [], age: fc.age !== undefined }),
       );
     }
     const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);

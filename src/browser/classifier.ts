@@ -26,6 +26,7 @@ export interface BrowserLoadOptions {
   /** model.json URL of each classifier, or false to skip the task. Default `<baseUrl>models/<task>/model.json`. */
   emotionModel?: string | false;
   genderModel?: string | false;
+  ageModel?: string | false;
   /** BlazeFace graph model.json URL. Default `<baseUrl>assets/blazeface/model.json`. */
   detectorModel?: string;
   /** tfjs backend: wasm (default), webgl or cpu. */
@@ -72,7 +73,7 @@ async function loadClassifier(url: string, tta: Tta | undefined): Promise<Layers
 export class BrowserFaceClassifier {
   private constructor(
     readonly detector: BlazeFaceCore,
-    readonly models: Classifiers & { emotion?: LayersRuntime; gender?: LayersRuntime },
+    readonly models: Classifiers & { emotion?: LayersRuntime; gender?: LayersRuntime; age?: LayersRuntime },
     readonly backend: BrowserBackend,
     private readonly rule: CropRule,
   ) {}
@@ -82,21 +83,26 @@ export class BrowserFaceClassifier {
     const base = new URL(String(opts.baseUrl ?? defaultBase()), typeof location !== 'undefined' ? location.href : undefined);
     const backend = await setupBrowserBackend(opts.backend, opts.wasmPaths ?? new URL('./', import.meta.url).href);
     const url = (given: string | false | undefined, rel: string) => (given === false ? undefined : new URL(given ?? rel, base).href);
-    const [emotionUrl, genderUrl] = [url(opts.emotionModel, 'models/emotion/model.json'), url(opts.genderModel, 'models/gender/model.json')];
+    const [emotionUrl, genderUrl, ageUrl] = [
+      url(opts.emotionModel, 'models/emotion/model.json'),
+      url(opts.genderModel, 'models/gender/model.json'),
+      url(opts.ageModel, 'models/age/model.json'),
+    ];
     const detector = BlazeFaceCore.fromGraphModel(await tf.loadGraphModel(url(opts.detectorModel, 'assets/blazeface/model.json')!));
     const models = {
       emotion: emotionUrl ? await loadClassifier(emotionUrl, opts.tta) : undefined,
       gender: genderUrl ? await loadClassifier(genderUrl, opts.tta) : undefined,
+      age: ageUrl ? await loadClassifier(ageUrl, opts.tta) : undefined,
     };
     return new BrowserFaceClassifier(detector, models, backend, { detector: 'blazeface', align: opts.align, cropMargin: opts.cropMargin });
   }
 
-  /** The tasks loaded (emotion, gender). */
+  /** The tasks loaded (emotion, gender, age). */
   get tasks(): ClassifierTask[] {
     return classifierTasks(this.models);
   }
 
-  /** Every face of an image: boxes, keypoints, emotion and gender, with the crops and model input of each task. */
+  /** Every face of an image: boxes, keypoints, emotion, gender and age, with the crops and model input of each task. */
   async classify(img: RawImage, opts: BrowserClassifyOptions = {}): Promise<BrowserResult> {
     const t0 = performance.now();
     const detectOpts: DetectOptions = { tiles: opts.tiles, minFaceSize: opts.minFaceSize, scoreThreshold: opts.scoreThreshold, maxFaces: opts.maxFaces };
@@ -113,7 +119,7 @@ export class BrowserFaceClassifier {
 
   /**
    * Saliency maps of a classification's faces (default task emotion): on the crops the classifier saw,
-   * explaining the class it predicted unless `className` says otherwise. Each map carries its crop box
+   * explaining the class it predicted (age: the estimate) unless `className` says otherwise. Each map carries its crop box
    * and angle, ready for renderFrame's `maps`.
    */
   explain(
@@ -133,5 +139,6 @@ export class BrowserFaceClassifier {
     this.detector.dispose();
     void this.models.emotion?.dispose();
     void this.models.gender?.dispose();
+    void this.models.age?.dispose();
   }
 }

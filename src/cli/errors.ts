@@ -37,6 +37,7 @@ export const EXIT_CODES: Readonly<Record<UserErrorReason, number>> = {
   diverged: 1,
   'emotion-model-missing': 1,
   'gender-model-missing': 1,
+  'age-model-missing': 1,
   'task-disabled': 1,
   'backend-lacks-kernels': 1,
   missing: 1,
@@ -85,6 +86,7 @@ export const FLAG_HINTS: Readonly<Partial<Record<UserErrorReason, string>>> = {
   diverged: 'lower the learning rate with --lr, or check the data',
   'emotion-model-missing': 'train one, pass --emotion-model <dir>, or disable the task with --no-emotion',
   'gender-model-missing': 'train one, pass --gender-model <dir>, or disable the task with --no-gender',
+  'age-model-missing': 'train one, pass --age-model <dir>, or disable the task with --no-age',
   'task-disabled': 'choose another --saliency-task, or drop the --no-<task> that turns its model off',
   'backend-lacks-kernels': 'use --backend cpu',
 };

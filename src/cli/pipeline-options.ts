@@ -11,7 +11,8 @@ import { DEFAULT_DETECTOR } from '../detect/index.js';
 import { DETECTORS, parseDetectorName, type TileMode } from '../detect/types.js';
 import { UserError } from '../errors.js';
 import { CROP_FRAMINGS, type CropFraming } from '../pipeline/crop-framing.js';
-import { DEFAULT_CROP_FRAMING, type FaceClassifierOptions } from '../pipeline/face-classifier.js';
+import { CLASSIFIER_TASKS } from '../core/types.js';
+import { DEFAULT_CROP_FRAMING, defaultModelDir, type FaceClassifierOptions } from '../pipeline/face-classifier.js';
 import { parseRuntimeOption, RUNTIME_OPTION_HELP, RUNTIMES } from '../runtime/options.js';
 import { parseTtaOption, TTA_MODES } from '../runtime/tta.js';
 import { parseByteSize, parseFloatOption, parseIntOption } from './options.js';
@@ -20,10 +21,13 @@ export interface PipelineCliOptions {
   detector: string;
   emotionModel?: string;
   genderModel?: string;
+  ageModel?: string;
   accurate?: boolean;
   tta?: string;
   emotion: boolean;
   gender: boolean;
+  /** false with --no-age; absent (batch jobs submitted before the age task) = on. */
+  age?: boolean;
   runtime?: string;
   margin?: string;
   minFaceSize?: string;
@@ -69,22 +73,25 @@ export function minFaceSizeOption(): Option {
 export interface ModelOptionHelp {
   emotionModel?: string;
   genderModel?: string;
+  ageModel?: string;
   accurate?: string;
 }
 
-/** `--emotion-model`, `--gender-model`, `--accurate`, `--no-emotion`, `--no-gender`. */
+/** `--emotion-model`, `--gender-model`, `--age-model`, `--accurate`, `--no-emotion`, `--no-gender`, `--no-age`. */
 export function addModelOptions(cmd: Command, help: ModelOptionHelp = {}): Command {
   return cmd
     .option('--emotion-model <dir>', help.emotionModel ?? 'emotion model directory (default: models/emotion of the project)')
     .option('--gender-model <dir>', help.genderModel ?? 'gender model directory (default: models/gender of the project)')
+    .option('--age-model <dir>', help.ageModel ?? 'age model directory (default: models/age of the project)')
     .option(
       '--accurate',
       help.accurate ??
-        'use the accurate models (models/<task>-accurate: an ensemble or a larger input, slower; the fast ones where none is shipped) unless --emotion-model / --gender-model name one',
+        'use the accurate models (models/<task>-accurate: an ensemble or a larger input, slower; the fast ones where none is shipped) unless --emotion-model / --gender-model / --age-model name one',
       false,
     )
     .option('--no-emotion', 'skip emotion classification')
-    .option('--no-gender', 'skip gender classification');
+    .option('--no-gender', 'skip gender classification')
+    .option('--no-age', 'skip age estimation');
 }
 
 /** Detector options shared by detect, classify, annotate, video, webcam and batch submit. */
@@ -132,19 +139,37 @@ export function parseTiles(v: string): TileMode {
   throw new UserError(`--tiles must be auto, always, dense or off, got "${v}"`);
 }
 
+let accurateNoteShown = false;
+
+/**
+ * With --accurate, a task without a shipped accurate model runs its fast one: said once on stderr
+ * (models/age-accurate is not shipped yet), unless the task is off or its model is named.
+ */
+function noteAccurateFallbacks(o: PipelineCliOptions): void {
+  if (!o.accurate || accurateNoteShown) return;
+  const given = { emotion: o.emotionModel, gender: o.genderModel, age: o.ageModel };
+  const fast = CLASSIFIER_TASKS.filter((t) => o[t] !== false && given[t] === undefined && defaultModelDir(t, 'accurate') === defaultModelDir(t, 'fast'));
+  if (fast.length === 0) return;
+  accurateNoteShown = true;
+  process.stderr.write(`facecls: no accurate ${fast.join(', ')} model is shipped: --accurate uses ${fast.map((t) => `models/${t}`).join(', ')}\n`);
+}
+
 /**
  * FaceClassifier options from parsed pipeline options. Values also arrive from batch jobs (not through
  * commander), so the fixed-choice ones are checked here too.
  */
 export function classifierOptions(o: PipelineCliOptions, backend?: string): FaceClassifierOptions {
+  noteAccurateFallbacks(o);
   return {
     detector: parseDetectorName(o.detector),
     emotionModel: o.emotionModel,
     genderModel: o.genderModel,
+    ageModel: o.ageModel,
     variant: o.accurate ? 'accurate' : 'fast',
     tta: parseTtaOption(o.tta, '--tta'),
     emotion: o.emotion,
     gender: o.gender,
+    age: o.age,
     runtime: o.runtime === undefined ? undefined : parseRuntimeOption(o.runtime, '--runtime'),
     backend,
     cropMargin: o.margin === undefined ? undefined : parseFloatOption(o.margin, '--margin', -0.4, 2),

@@ -11,7 +11,7 @@ export function baseProgram(): Command {
   return (
     new Command()
       .name('facecls')
-      .description('Real-time face detection with emotion and gender classification (small CNNs, trained and explained)')
+      .description('Real-time face detection with emotion and gender classification and age estimation (small CNNs, trained and explained)')
       .version('0.1.0')
       .option('--backend <name>', 'compute backend: wasm (default) or cpu (reference); env FACECLS_BACKEND')
       // Errors commander finds (unknown option, a value outside an option's choices) read like the

@@ -2,12 +2,13 @@
  * THE classification step: an image and detector boxes in, FaceResults out. Each classifier gets its
  * crops by the crop rule (./crop.ts), the one preprocessing (src/data/preprocess.ts) and one batched
  * runtime call per image, whose run() applies the model's test-time augmentation (src/runtime/tta.ts);
- * the probabilities become labelled scores. Used by FaceClassifier (CLI, server, batch, video,
+ * the probabilities become labelled scores (age: years and a range, ./age.ts). Used by FaceClassifier (CLI, server, batch, video,
  * saliency) and the browser package. No Node imports.
  */
 import { preprocessBatch, type FaceCrop, type RawImage } from '../data/preprocess.js';
 import type { Detection } from '../detect/types.js';
 import type { InferenceRuntime } from '../runtime/types.js';
+import { toAgeEstimate } from './age.js';
 import { modelCrops, type CropRule } from './crop.js';
 import { CLASSIFIER_TASKS, type ClassifierTask, type FaceResult, type LabelScores } from './types.js';
 
@@ -38,7 +39,7 @@ export interface ClassifyStepOptions extends CropRule {
   runner?: BatchRunner;
 }
 
-/** The tasks present, in the fixed order emotion, gender. */
+/** The tasks present, in the fixed order emotion, gender, age. */
 export function classifierTasks(models: Classifiers): ClassifierTask[] {
   return CLASSIFIER_TASKS.filter((t) => models[t] !== undefined);
 }
@@ -55,7 +56,10 @@ export function taskInput(
   return { crops, batch };
 }
 
-/** Emotion and gender for detections of one image: every face of every task in one batched step. */
+/**
+ * Emotion, gender and age for detections of one image: every face of every task in one batched step.
+ * Class tasks give labelled scores; the age model's anchor probabilities give years and a range.
+ */
 export async function classifyDetections(img: RawImage, dets: readonly Detection[], models: Classifiers, opts: ClassifyStepOptions): Promise<ClassifiedFaces> {
   const tasks = classifierTasks(models);
   const faces = dets.map(toFaceResult);
@@ -65,9 +69,13 @@ export async function classifyDetections(img: RawImage, dets: readonly Detection
   const batches = inputs.map((x) => x.batch);
   const probs = await (opts.runner ?? sequentialRunner(runtimes)).run(batches, dets.length);
   tasks.forEach((task, ti) => {
-    const { labels } = runtimes[ti].meta;
-    const k = labels.length;
-    faces.forEach((f, i) => (f[task] = toLabelScores(labels, probs[ti].subarray(i * k, (i + 1) * k))));
+    const { meta } = runtimes[ti];
+    const k = meta.labels.length;
+    faces.forEach((f, i) => {
+      const row = probs[ti].subarray(i * k, (i + 1) * k);
+      if (task === 'age') f.age = toAgeEstimate(row, meta);
+      else f[task] = toLabelScores(meta.labels, row);
+    });
   });
   return { faces, inputs: Object.fromEntries(tasks.map((t, i) => [t, inputs[i]])) };
 }

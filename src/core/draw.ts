@@ -1,5 +1,5 @@
 /**
- * THE drawing of results: boxes in per-emotion colours, a label (track, emotion, gender) and a panel
+ * THE drawing of results: boxes in per-emotion colours, a label (track, emotion, gender, age) and a panel
  * of emotion probability bars per face, laid out once (layoutFaces: labels and panels are placed clear
  * of every face and of each other where the image has room) and rendered as SVG (annotate, video,
  * server: src/pipeline/annotate.ts composites it with sharp) or onto a 2-D canvas (the page and the
@@ -36,6 +36,7 @@ function labelText(f: Face): string {
   const bits: string[] = [];
   if (f.track !== undefined) bits.push(`#${f.track}`);
   for (const ls of [f.emotion, f.gender]) if (ls) bits.push(`${ls.label} ${Math.round((ls.scores[ls.label] ?? 0) * 100)}%`);
+  if (f.age) bits.push(`age ${Math.round(f.age.years)}`);
   return bits.join(' · ');
 }
 

@@ -6,5 +6,6 @@
 export * from './types.js';
 export * from './colours.js';
 export * from './crop.js';
+export * from './age.js';
 export * from './classify.js';
 export * from './draw.js';

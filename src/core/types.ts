@@ -23,6 +23,17 @@ export interface FaceResult {
   keypoints?: Keypoints;
   emotion?: LabelScores;
   gender?: LabelScores;
+  /**
+   * Estimated (apparent) age: `years` is the expectation of the age model's distribution over its
+   * anchor ages (0.1 year steps), `range` [lo, hi] whole years from the model card's validation
+   * residual quantiles (src/core/age.ts). Absent when the age task is off.
+   */
+  age?: AgeEstimate;
+}
+
+export interface AgeEstimate {
+  years: number;
+  range: [number, number];
 }
 
 /** One face in a video frame: a track id that follows it across frames. */
@@ -30,9 +41,13 @@ export interface TrackedFace extends FaceResult {
   track: number;
 }
 
-/** The classifier tasks a FaceResult carries. */
-export const CLASSIFIER_TASKS = ['emotion', 'gender'] as const;
+/** The classifier tasks a FaceResult carries, in the order they run in the one batched step. */
+export const CLASSIFIER_TASKS = ['emotion', 'gender', 'age'] as const;
 export type ClassifierTask = (typeof CLASSIFIER_TASKS)[number];
+
+/** The tasks whose result is a class with labelled scores (age is a number of years with a range). */
+export const LABEL_TASKS = ['emotion', 'gender'] as const;
+export type LabelTask = (typeof LABEL_TASKS)[number];
 
 /** Saliency methods (src/viz/saliency.ts), with the titles panels and the page show. */
 export const SALIENCY_METHODS = ['guided', 'gradcam', 'guided-gradcam'] as const;

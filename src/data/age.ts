@@ -125,3 +125,18 @@ export function ageDecade(age: number): string {
 }
 
 export const AGE_DECADES = ['0-9', '10-19', '20-29', '30-39', '40-49', '50-59', '60-69', '70+'] as const;
+
+/** Residual quantiles (true minus predicted) per band of predicted age: the range is [pred + lo, pred + hi]. */
+export interface AgeRangeSpec {
+  /** Central probability the range is meant to cover, e.g. 0.9 (quantiles 0.05 and 0.95). */
+  level: number;
+  /** What the quantiles were fitted on, e.g. "UTKFace validation split, flip TTA". */
+  fittedOn?: string;
+  bands: Array<{ from: number; to: number | null; n: number; lo: number; hi: number }>;
+}
+
+/** The range [lo, hi] (years, lo >= 0) for a predicted age under `spec`. */
+export function ageRange(pred: number, spec: AgeRangeSpec): [number, number] {
+  const band = spec.bands.find((b) => pred >= b.from && (b.to === null || pred < b.to)) ?? spec.bands[spec.bands.length - 1];
+  return [Math.max(0, pred + band.lo), Math.max(0, pred + band.hi)];
+}

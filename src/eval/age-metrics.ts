@@ -4,8 +4,11 @@
  * (validation residual quantiles per band of predicted age, fitted at ship time and stored in the
  * model's metadata) and its coverage; and the binned predicted-against-true curve for a plot.
  */
-import { ageDecade, AGE_DECADES } from '../data/age.js';
+import { ageDecade, AGE_DECADES, ageRange, type AgeRangeSpec } from '../data/age.js';
 import type { SampleMeta } from '../data/dataset.js';
+
+/** The range rule lives with the codec (src/data/age.ts), where the pipeline reads it too. */
+export { ageRange, type AgeRangeSpec } from '../data/age.js';
 
 export interface AgeErrorRow {
   value: string;
@@ -14,15 +17,6 @@ export interface AgeErrorRow {
   mae: number;
   /** Mean of predicted minus true, years (positive: the model guesses older). */
   bias: number;
-}
-
-/** Residual quantiles (true minus predicted) per band of predicted age: the range is [pred + lo, pred + hi]. */
-export interface AgeRangeSpec {
-  /** Central probability the range is meant to cover, e.g. 0.9 (quantiles 0.05 and 0.95). */
-  level: number;
-  /** What the quantiles were fitted on, e.g. "UTKFace validation split, flip TTA". */
-  fittedOn?: string;
-  bands: Array<{ from: number; to: number | null; n: number; lo: number; hi: number }>;
 }
 
 export interface AgeMetrics {
@@ -90,12 +84,6 @@ export function fitAgeRange(truth: number[], pred: number[], level = 0.9, fitted
     return { from, to, n: res.length, lo: r2(quantile(use, lo)), hi: r2(quantile(use, 1 - lo)) };
   });
   return { level, ...(fittedOn ? { fittedOn } : {}), bands };
-}
-
-/** The range [lo, hi] (years, lo >= 0) for a predicted age under `spec`. */
-export function ageRange(pred: number, spec: AgeRangeSpec): [number, number] {
-  const band = spec.bands.find((b) => pred >= b.from && (b.to === null || pred < b.to)) ?? spec.bands[spec.bands.length - 1];
-  return [Math.max(0, pred + band.lo), Math.max(0, pred + band.hi)];
 }
 
 function binned(truth: number[], pred: number[]): AgeMetrics['binned'] {

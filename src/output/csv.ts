@@ -1,4 +1,9 @@
-/** CSV of per-file results, one row per face: what `classify --csv` and `batch results --csv` print. */
+/**
+ * CSV of per-file results, one row per face: what `classify --csv` and `batch results --csv` print.
+ * Columns only ever get appended: the age columns (age_years, age_lo, age_hi), present when the age
+ * task runs, come last so every earlier column keeps its position.
+ */
+import type { FaceResult } from '../core/types.js';
 import { KEYPOINT_NAMES } from '../detect/types.js';
 import type { FileResult } from '../pipeline/file-result.js';
 
@@ -13,8 +18,19 @@ const KEYPOINT_COLUMNS = KEYPOINT_NAMES.flatMap((n) => {
   return [`${snake}_x`, `${snake}_y`];
 });
 
-/** CSV header; with `keypoints` (detection only) the keypoint columns come before `error`. */
-export function csvHeader(emotionLabels: string[], genderLabels: string[], keypoints = false): string {
+/** The age columns, appended after all others when the age task runs. */
+export const AGE_COLUMNS = ['age_years', 'age_lo', 'age_hi'] as const;
+
+/** A face's age cells (empty for a row without a face or without an age). */
+export function ageCells(f?: Pick<FaceResult, 'age'>): Array<number | string> {
+  return f?.age ? [f.age.years, f.age.range[0], f.age.range[1]] : ['', '', ''];
+}
+
+/**
+ * CSV header; with `keypoints` (detection only) the keypoint columns come before `error`; with `age`
+ * the age columns come after it.
+ */
+export function csvHeader(emotionLabels: string[], genderLabels: string[], keypoints = false, age = false): string {
   return [
     'file',
     'width',
@@ -31,10 +47,11 @@ export function csvHeader(emotionLabels: string[], genderLabels: string[], keypo
     ...genderLabels,
     ...(keypoints ? KEYPOINT_COLUMNS : []),
     'error',
+    ...(age ? AGE_COLUMNS : []),
   ].join(',');
 }
 
-export function csvRows(r: FileResult, emotionLabels: string[], genderLabels: string[], keypoints = false): string[] {
+export function csvRows(r: FileResult, emotionLabels: string[], genderLabels: string[], keypoints = false, age = false): string[] {
   if (r.error || !r.faces || r.faces.length === 0) {
     return [
       [
@@ -53,6 +70,7 @@ export function csvRows(r: FileResult, emotionLabels: string[], genderLabels: st
         ...genderLabels.map(() => ''),
         ...(keypoints ? KEYPOINT_COLUMNS.map(() => '') : []),
         r.error ?? '',
+        ...(age ? ageCells() : []),
       ]
         .map(csvCell)
         .join(','),
@@ -72,6 +90,7 @@ export function csvRows(r: FileResult, emotionLabels: string[], genderLabels: st
       ...genderLabels.map((l) => f.gender?.scores[l]),
       ...(keypoints ? KEYPOINT_NAMES.flatMap((n): Array<number | string> => f.keypoints?.[n] ?? ['', '']) : []),
       '',
+      ...(age ? ageCells(f) : []),
     ]
       .map(csvCell)
       .join(','),

@@ -1,7 +1,9 @@
 /**
  * Saliency that tells what classification tells: the faces a FaceClassifier finds, cut by its crop
  * rule (the same crops, eyes levelled, as `facecls classify`), with the class explained and reported
- * being the classifier's prediction (the runtime's output with the model's test-time augmentation).
+ * being the classifier's prediction (the runtime's output with the model's test-time augmentation);
+ * for the age task, the map explains the age estimate classification reports (its expectation over
+ * the anchor ages) unless a class (anchor) is asked for.
  * Used by `facecls saliency`, `facecls video --saliency` and the server's POST /v1/saliency.
  *
  * Gradients need a tfjs model: the classifier's own when it runs on tfjs, else a tfjs copy loaded

@@ -1,11 +1,11 @@
 /**
  * FaceClassifier: detect every face of an image, crop each one (the crop rule src/data/preprocess.ts
  * faceCrop: square box grown by the tuned margin, eyes levelled; preprocessBatch) and run all faces of the image through the
- * emotion and the gender model in one batched step (src/runtime/group.ts: with onnxruntime the faces
+ * emotion, gender and age models in one batched step (src/runtime/group.ts: with onnxruntime the faces
  * are shared between the calling thread and `classifierWorkers` worker threads).
  *
  *   const fc = await FaceClassifier.load();
- *   const faces = await fc.classify('photo.jpg'); // [{ box, score, emotion: {label, scores}, gender: {...} }]
+ *   const faces = await fc.classify('photo.jpg'); // [{ box, score, emotion: {label, scores}, gender: {...}, age: {years, range} }]
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -15,9 +15,9 @@ import type { Box, FaceCrop, RawImage } from '../data/preprocess.js';
 import { setupBackend } from '../engine/backend.js';
 import { UserError } from '../errors.js';
 import { createDetector, DEFAULT_DETECTOR, type Detection, type Detector, type DetectorName, type TileMode } from '../detect/index.js';
-import { classifyDetections, toFaceResult, type ClassifiedFaces } from '../core/classify.js';
+import { classifierTasks, classifyDetections, toFaceResult, type ClassifiedFaces } from '../core/classify.js';
 import { cropMarginFor, DEFAULT_ALIGN, detectorCropBox, modelCrops, type CropRule } from '../core/crop.js';
-import type { ClassifierTask } from '../core/types.js';
+import { CLASSIFIER_TASKS, type ClassifierTask } from '../core/types.js';
 import { MODEL_JSON } from '../io/fs-handler.js';
 import { shippedModelName, type ModelVariant } from '../io/model-store.js';
 import { createRuntime } from '../runtime/factory.js';
@@ -44,24 +44,43 @@ export type { ModelVariant };
  * The shipped model of a task: models/<task> (the fast default), or for 'accurate' models/<task>-accurate
  * when the project ships one (an ensemble that beat the fast model on validation), else the fast one.
  */
-export function defaultModelDir(task: 'emotion' | 'gender', variant: ModelVariant = 'fast'): string {
+export function defaultModelDir(task: ClassifierTask, variant: ModelVariant = 'fast'): string {
   const fast = path.join(projectRoot(), 'models', shippedModelName(task, 'fast'));
   if (variant === 'fast') return fast;
   const accurate = path.join(projectRoot(), 'models', shippedModelName(task, 'accurate'));
   return fs.existsSync(path.join(accurate, MODEL_JSON)) ? accurate : fast;
 }
 
+/**
+ * The model directory of every task the options want: the given one, else the shipped default of the
+ * variant. The age task is on by default where the project ships an age model; a missing model of a
+ * task asked for (by default or by name) is an error.
+ */
+function modelDirs(opts: FaceClassifierOptions): Partial<Record<ClassifierTask, string>> {
+  const given: Record<ClassifierTask, string | undefined> = { emotion: opts.emotionModel, gender: opts.genderModel, age: opts.ageModel };
+  const dirs: Partial<Record<ClassifierTask, string>> = {};
+  for (const task of CLASSIFIER_TASKS) {
+    if (opts[task] === false) continue;
+    const dir = given[task] ?? defaultModelDir(task, opts.variant);
+    if (!fs.existsSync(dir)) throw new UserError(`no ${task} model at "${dir}"`, { reason: `${task}-model-missing` });
+    dirs[task] = dir;
+  }
+  return dirs;
+}
+
 export interface FaceClassifierOptions {
   /** Detector name or instance. Default: blazeface. */
   detector?: DetectorName | Detector;
-  /** Model directories (model.json + weights.bin). Default models/emotion and models/gender of the project. */
+  /** Model directories (model.json + weights.bin). Default models/emotion, models/gender and models/age of the project. */
   emotionModel?: string;
   genderModel?: string;
+  ageModel?: string;
   /** Default models: 'fast' (models/<task>) or 'accurate' (models/<task>-accurate where shipped). */
   variant?: ModelVariant;
-  /** Set false to skip a task (both false: detection only, `classify` returns boxes, scores and keypoints). */
+  /** Set false to skip a task (all false: detection only, `classify` returns boxes, scores and keypoints). */
   emotion?: boolean;
   gender?: boolean;
+  age?: boolean;
   /** Inference runtime for the classifiers: onnx (default in Node, env FACECLS_RUNTIME) or tfjs. */
   runtime?: RuntimeName | string;
   /** tfjs backend (wasm default, cpu). */
@@ -95,7 +114,7 @@ export interface FaceClassifierOptions {
   /** Read paths that are not regular files (FIFOs, devices); default false: refused. */
   allowSpecialFiles?: boolean;
   /**
-   * Worker threads sharing the batched emotion + gender step with the calling thread (onnx runtime).
+   * Worker threads sharing the batched emotion + gender + age step with the calling thread (onnx runtime).
    * Default: env FACECLS_ORT_WORKERS, else cores - 1. Use 0 where the caller already runs one
    * pipeline per core (the server's worker pool does).
    */
@@ -105,8 +124,13 @@ export interface FaceClassifierOptions {
 export interface ClassifyOptions {
   /** The input is already a face crop: skip detection, classify the whole image. */
   crop?: boolean;
-  /** Detection only: boxes, scores and keypoints, no emotion or gender (also when neither model is loaded). */
+  /** Detection only: boxes, scores and keypoints, no classes or age (also when no classifier is loaded). */
   detectOnly?: boolean;
+  /**
+   * Run only these of the loaded tasks (default all): a per-request subset (the server's `age=false`);
+   * a subset runs its models one after the other on the calling thread.
+   */
+  tasks?: readonly ClassifierTask[];
   /** Name used in error messages for buffer inputs. */
   name?: string;
 }
@@ -122,35 +146,26 @@ export class FaceClassifier {
     readonly detector: Detector,
     readonly emotion: InferenceRuntime | undefined,
     readonly gender: InferenceRuntime | undefined,
+    readonly age: InferenceRuntime | undefined,
     private readonly opts: FaceClassifierOptions,
     private readonly ownsDetector: boolean,
-    /** The batched emotion + gender step (runtimes in the order emotion, gender, when loaded). */
+    /** The batched emotion + gender + age step (runtimes in the order emotion, gender, age, when loaded). */
     readonly group: RuntimeGroup,
     /** Model directories of the loaded tasks. */
-    readonly dirs: { emotion?: string; gender?: string },
+    readonly dirs: Partial<Record<ClassifierTask, string>>,
   ) {}
 
   static async load(opts: FaceClassifierOptions = {}): Promise<FaceClassifier> {
     await setupBackend(opts.backend);
-    const wantEmotion = opts.emotion !== false;
-    const wantGender = opts.gender !== false;
-    const emotionDir = opts.emotionModel ?? defaultModelDir('emotion', opts.variant);
-    const genderDir = opts.genderModel ?? defaultModelDir('gender', opts.variant);
-    for (const [want, dir, task] of [
-      [wantEmotion, emotionDir, 'emotion'],
-      [wantGender, genderDir, 'gender'],
-    ] as const) {
-      if (want && !fs.existsSync(dir)) throw new UserError(`no ${task} model at "${dir}"`, { reason: `${task}-model-missing` });
-    }
+    const dirs = modelDirs(opts);
     const runtimeOptions = { runtime: opts.runtime, backend: opts.backend, tta: opts.tta };
-    const emotion = wantEmotion ? await createRuntime(emotionDir, runtimeOptions) : undefined;
-    const gender = wantGender ? await createRuntime(genderDir, runtimeOptions) : undefined;
+    const loaded: Partial<Record<ClassifierTask, InferenceRuntime>> = {};
+    for (const task of CLASSIFIER_TASKS) if (dirs[task]) loaded[task] = await createRuntime(dirs[task], runtimeOptions);
     const ownsDetector = typeof opts.detector !== 'object';
     const detector = typeof opts.detector === 'object' ? opts.detector : await createDetector(opts.detector ?? DEFAULT_DETECTOR);
-    const runtimes = [emotion, gender].filter((r): r is InferenceRuntime => r !== undefined);
+    const runtimes = CLASSIFIER_TASKS.flatMap((t) => (loaded[t] ? [loaded[t]] : []));
     const group = createRuntimeGroup(runtimes, { workers: opts.classifierWorkers });
-    const dirs = { ...(emotion ? { emotion: emotionDir } : {}), ...(gender ? { gender: genderDir } : {}) };
-    return new FaceClassifier(detector, emotion, gender, opts, ownsDetector, group, dirs);
+    return new FaceClassifier(detector, loaded.emotion, loaded.gender, loaded.age, opts, ownsDetector, group, dirs);
   }
 
   /** The crop rule of this classifier: its detector, alignment and margin override. */
@@ -197,7 +212,7 @@ export class FaceClassifier {
     const t1 = performance.now();
     const { dets, asGiven } = await this.findFaces(img, opts.crop === true);
     const t2 = performance.now();
-    const faces = opts.detectOnly || this.group.runtimes.length === 0 ? dets.map(toFaceResult) : await this.classifyBoxes(img, dets, asGiven);
+    const faces = opts.detectOnly || this.group.runtimes.length === 0 ? dets.map(toFaceResult) : await this.classifyBoxes(img, dets, asGiven, opts.tasks);
     const t3 = performance.now();
     return { faces, width: img.width, height: img.height, times: { decode: t1 - t0, detect: t2 - t1, classify: t3 - t2 }, asGiven };
   }
@@ -221,24 +236,30 @@ export class FaceClassifier {
     return found ? { dets: [found], asGiven: false } : { dets: [{ box: wholeBox(img), score: 1 }], asGiven: true };
   }
 
-  /** Faces of an image (path, encoded buffer or RawImage) without emotion or gender: boxes, scores, keypoints. */
+  /** Faces of an image (path, encoded buffer or RawImage) without classes or age: boxes, scores, keypoints. */
   async detect(input: ImageInput, opts: Omit<ClassifyOptions, 'detectOnly' | 'crop'> = {}): Promise<FaceResult[]> {
     return (await this.classifyTimed(input, { ...opts, detectOnly: true })).faces;
   }
 
-  /** Emotion and gender for given detections of one image, all faces in one batched step. */
-  async classifyBoxes(img: RawImage, dets: Detection[], crop = false): Promise<FaceResult[]> {
-    return (await this.classifyDetections(img, dets, crop)).faces;
+  /** Emotion, gender and age for given detections of one image, all faces in one batched step. */
+  async classifyBoxes(img: RawImage, dets: Detection[], crop = false, tasks?: readonly ClassifierTask[]): Promise<FaceResult[]> {
+    return (await this.classifyDetections(img, dets, crop, tasks)).faces;
   }
 
-  /** classifyBoxes plus what each classifier saw (crops and model input), for saliency of the same crops. */
-  classifyDetections(img: RawImage, dets: Detection[], asGiven = false): Promise<ClassifiedFaces> {
-    return classifyDetections(img, dets, { emotion: this.emotion, gender: this.gender }, { ...this.cropRule, asGiven, runner: this.group });
+  /**
+   * classifyBoxes plus what each classifier saw (crops and model input), for saliency of the same crops.
+   * `tasks` (default all loaded) narrows the step to some of them.
+   */
+  classifyDetections(img: RawImage, dets: Detection[], asGiven = false, tasks?: readonly ClassifierTask[]): Promise<ClassifiedFaces> {
+    const all = { emotion: this.emotion, gender: this.gender, age: this.age };
+    const models = tasks ? Object.fromEntries(tasks.map((t) => [t, all[t]])) : all;
+    const whole = classifierTasks(models).length === this.group.runtimes.length;
+    return classifyDetections(img, dets, models, { ...this.cropRule, asGiven, runner: whole ? this.group : undefined });
   }
 
   async dispose(): Promise<void> {
     await this.group.dispose();
-    await Promise.all([this.emotion?.dispose(), this.gender?.dispose()]);
+    await Promise.all([this.emotion?.dispose(), this.gender?.dispose(), this.age?.dispose()]);
     if (this.ownsDetector) this.detector.dispose();
   }
 }

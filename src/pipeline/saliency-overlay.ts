@@ -2,8 +2,9 @@
  * Saliency heat maps on video frames (`facecls video --saliency`), with the same code as
  * `facecls saliency` and the server: the Explainer (./explainer.ts: the classifier's own crop of each
  * face, one batched pass) and blendSaliency (the map over the face's crop). The map explains the class
- * the frame's annotation shows for that face; the annotation is drawn on top afterwards.
+ * (age: the estimate) the frame's annotation shows for that face; the annotation is drawn on top afterwards.
  */
+import type { ClassifierTask } from '../core/types.js';
 import type { RawImage } from '../data/preprocess.js';
 import { UserError } from '../errors.js';
 import type { ColormapName } from '../viz/colormap.js';
@@ -13,7 +14,7 @@ import { Explainer } from './explainer.js';
 import type { FaceClassifier } from './face-classifier.js';
 import type { FaceResult } from './types.js';
 
-export type SaliencyTask = 'emotion' | 'gender';
+export type SaliencyTask = ClassifierTask;
 
 export interface SaliencyOverlayOptions {
   task: SaliencyTask;

@@ -2,11 +2,12 @@
  * Follows faces across video frames by box overlap (greedy IoU matching, best pairs first) and,
  * optionally, smooths each track's probabilities over its last `window` frames (mean of the
  * probability vectors; the paper used the mode of the last 10 labels, which this approximates while
- * keeping calibrated scores). Tracks unseen for `maxAge` frames are dropped.
+ * keeping calibrated scores; age: the mean of the years and of the range ends). Tracks unseen for
+ * `maxAge` frames are dropped.
  */
 import { iou } from '../detect/nms.js';
 import { toLabelScores } from './face-classifier.js';
-import type { FaceResult, LabelScores, TrackedFace } from './types.js';
+import type { AgeEstimate, FaceResult, LabelScores, TrackedFace } from './types.js';
 
 export interface TrackerOptions {
   /** Minimum IoU between a track's last box and a new box to continue the track. Default 0.3. */
@@ -21,7 +22,7 @@ interface Track {
   id: number;
   box: FaceResult['box'];
   lastSeen: number;
-  history: { emotion?: LabelScores; gender?: LabelScores }[];
+  history: { emotion?: LabelScores; gender?: LabelScores; age?: AgeEstimate }[];
 }
 
 export class FaceTracker {
@@ -63,12 +64,13 @@ export class FaceTracker {
       }
       t.box = f.box;
       t.lastSeen = frame;
-      t.history.push({ emotion: f.emotion, gender: f.gender });
+      t.history.push({ emotion: f.emotion, gender: f.gender, age: f.age });
       if (t.history.length > this.window) t.history.shift();
       const r: TrackedFace = { track: t.id, ...f };
       if (this.window > 1) {
         if (f.emotion) r.emotion = smooth(t.history.map((h) => h.emotion));
         if (f.gender) r.gender = smooth(t.history.map((h) => h.gender));
+        if (f.age) r.age = smoothAge(t.history.map((h) => h.age));
       }
       return r;
     });
@@ -82,4 +84,11 @@ function smooth(items: Array<LabelScores | undefined>): LabelScores {
   const labels = Object.keys(present[present.length - 1].scores);
   const mean = labels.map((l) => present.reduce((s, x) => s + (x.scores[l] ?? 0), 0) / present.length);
   return toLabelScores(labels, mean);
+}
+
+/** Mean age over the window: years to 0.1, range ends to whole years (as the classifier reports them). */
+function smoothAge(items: Array<AgeEstimate | undefined>): AgeEstimate {
+  const present = items.filter((x): x is AgeEstimate => x !== undefined);
+  const mean = (f: (a: AgeEstimate) => number) => present.reduce((s, a) => s + f(a), 0) / present.length;
+  return { years: Math.round(mean((a) => a.years) * 10) / 10, range: [Math.round(mean((a) => a.range[0])), Math.round(mean((a) => a.range[1]))] };
 }

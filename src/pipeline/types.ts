@@ -1,7 +1,7 @@
 /** Result shapes of the pipeline: the core's FaceResult (src/core/types.ts) plus video frames and stage times. */
 import type { TrackedFace } from '../core/types.js';
 
-export type { LabelScores, FaceResult, TrackedFace } from '../core/types.js';
+export type { AgeEstimate, LabelScores, FaceResult, TrackedFace } from '../core/types.js';
 
 export interface FrameResult {
   frame: number;

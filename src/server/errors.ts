@@ -58,6 +58,7 @@ export const HTTP_STATUSES: Readonly<Record<UserErrorReason, StatusAndCode>> = {
   diverged: INVALID_REQUEST,
   'emotion-model-missing': INVALID_REQUEST,
   'gender-model-missing': INVALID_REQUEST,
+  'age-model-missing': INVALID_REQUEST,
   'task-disabled': INVALID_REQUEST,
   'backend-lacks-kernels': INVALID_REQUEST,
 };

@@ -1,11 +1,12 @@
 /**
- * The production ServerPipeline: the project's FaceClassifier (detector + emotion + gender, loaded
+ * The production ServerPipeline: the project's FaceClassifier (detector + emotion + gender + age, loaded
  * once), its annotation renderer, and saliency maps from src/viz on the same models and crops.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RawImage } from '../data/preprocess.js';
 import { blazefaceAssetDir } from '../detect/blazeface.js';
+import { CLASSIFIER_TASKS, type ClassifierTask } from '../core/types.js';
 import { UserError } from '../errors.js';
 import { FaceClassifier, type FaceClassifierOptions } from '../pipeline/face-classifier.js';
 import { annotatePng } from '../pipeline/annotate.js';
@@ -36,14 +37,15 @@ export class FacePipeline implements ServerPipeline {
   private constructor(
     readonly fc: FaceClassifier,
     /** Saliency of each loaded task, on the classifier's crops and predictions (src/pipeline/explainer.ts). */
-    private readonly explainers: { emotion?: Explainer; gender?: Explainer },
+    private readonly explainers: Partial<Record<ClassifierTask, Explainer>>,
   ) {}
 
-  /** Load the classifier once (default models/emotion + models/gender and the default detector). */
+  /** Load the classifier once (default models/emotion + models/gender + models/age and the default detector). */
   static async load(opts: FaceClassifierOptions = {}): Promise<FacePipeline> {
     const fc = await FaceClassifier.load(opts);
-    const explainer = (task: 'emotion' | 'gender') => (fc[task] ? Explainer.load(fc, task) : undefined);
-    return new FacePipeline(fc, { emotion: await explainer('emotion'), gender: await explainer('gender') });
+    const explainers: Partial<Record<ClassifierTask, Explainer>> = {};
+    for (const task of CLASSIFIER_TASKS) if (fc[task]) explainers[task] = await Explainer.load(fc, task);
+    return new FacePipeline(fc, explainers);
   }
 
   get detectorName(): string {
@@ -51,7 +53,8 @@ export class FacePipeline implements ServerPipeline {
   }
 
   async classify(image: RawImage, opts: ClassifyOptions = {}): Promise<ClassifyResult> {
-    const r = await this.fc.classifyTimed(image, { crop: opts.crops === true, detectOnly: opts.detectOnly === true });
+    const tasks = opts.age === false ? CLASSIFIER_TASKS.filter((t) => t !== 'age') : undefined;
+    const r = await this.fc.classifyTimed(image, { crop: opts.crops === true, detectOnly: opts.detectOnly === true, tasks });
     // Per-request minimum face size, same rule as the detectors' own option (longer side).
     const min = opts.minFaceSize ?? 0;
     const faces = min > 0 ? r.faces.filter((f) => Math.max(f.box[2], f.box[3]) >= min) : r.faces;
@@ -72,10 +75,8 @@ export class FacePipeline implements ServerPipeline {
 
   models(): ServedModel[] {
     const out: ServedModel[] = [];
-    for (const [role, rt] of [
-      ['emotion', this.fc.emotion],
-      ['gender', this.fc.gender],
-    ] as const) {
+    for (const role of CLASSIFIER_TASKS) {
+      const rt = this.fc[role];
       const dir = this.fc.dirs[role];
       if (!rt || !dir) continue;
       out.push({ role, dir, format: 'layers-model', meta: rt.meta, card: readCard(dir), info: { ...modelInfo(rt), cropMargin: this.fc.cropMargin(rt) } });
@@ -87,7 +88,7 @@ export class FacePipeline implements ServerPipeline {
   }
 
   async dispose(): Promise<void> {
-    for (const e of [this.explainers.emotion, this.explainers.gender]) await e?.dispose();
+    for (const e of Object.values(this.explainers)) await e.dispose();
     await this.fc.dispose();
   }
 }

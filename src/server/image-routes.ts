@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { decodeImage, ImageDecodeError } from '../data/decode.js';
+import type { ClassifierTask } from '../core/types.js';
 import type { RawImage } from '../data/preprocess.js';
 import { readImage } from './body.js';
 import { httpErrorOf } from './errors.js';
@@ -149,10 +150,11 @@ async function decodeBody(buf: Buffer, maxPixels: number): Promise<RawImage> {
 
 /** The classify options of an image request: its query string over `extra`. */
 function classifyOptionsOf(req: FastifyRequest, extra: ClassifyOptions): ClassifyOptions {
-  const q = req.query as { minFaceSize?: number; crops?: boolean };
+  const q = req.query as { minFaceSize?: number; crops?: boolean; age?: boolean };
   const copts: ClassifyOptions = { ...extra };
   if (q.minFaceSize !== undefined) copts.minFaceSize = q.minFaceSize;
   if (q.crops) copts.crops = true;
+  if (q.age === false) copts.age = false;
   return copts;
 }
 
@@ -218,7 +220,7 @@ export function registerImageRoutes(app: FastifyInstance, ctx: ImageRouteContext
     async (req, reply) => {
       const saliency = pipeline.saliency?.bind(pipeline);
       if (!saliency) throw new HttpError(501, 'not_implemented', 'saliency maps are not available in this build');
-      const q = req.query as { task: 'emotion' | 'gender'; method: SaliencyMethod; class?: string };
+      const q = req.query as { task: ClassifierTask; method: SaliencyMethod; class?: string };
       const { result, out: png } = await imageJob(req, reply, (image, r, signal) =>
         saliency(image, r, { task: q.task, method: q.method, className: q.class }, signal),
       );

@@ -4,7 +4,7 @@
  * pipeline assembled from zoo models.
  */
 import type { RawImage } from '../data/preprocess.js';
-import type { FaceResult, SaliencyMethod } from '../core/types.js';
+import type { ClassifierTask, FaceResult, SaliencyMethod } from '../core/types.js';
 import type { ModelMeta } from '../io/model-store.js';
 
 export type { FaceResult, LabelScores } from '../core/types.js';
@@ -28,20 +28,22 @@ export interface ClassifyOptions {
   minFaceSize?: number;
   /** The image is already a face crop: skip detection. */
   crops?: boolean;
-  /** Detection only: boxes, scores and keypoints (no emotion or gender). */
+  /** Detection only: boxes, scores and keypoints (no emotion, gender or age). */
   detectOnly?: boolean;
+  /** false: no age estimate (the age model does not run; faces have no `age`), like the CLI's --no-age. */
+  age?: boolean;
 }
 
 export interface SaliencyOptions {
-  task: 'emotion' | 'gender';
+  task: ClassifierTask;
   method: SaliencyMethod;
-  /** Class to explain; default the predicted class of each face. */
+  /** Class to explain; default the predicted class of each face (age: the estimate). */
   className?: string;
 }
 
 /** A model the pipeline runs, as shown by GET /v1/models and fetched by the web page. */
 export interface ServedModel {
-  /** 'emotion' | 'gender' | 'detector' */
+  /** 'emotion' | 'gender' | 'age' | 'detector' */
   role: string;
   /** Directory holding model.json and its weights (served read-only to the browser). */
   dir: string;

@@ -2,6 +2,7 @@
  * JSON schemas of the HTTP API: fastify validates requests and serialises responses with them, and
  * the OpenAPI document at /openapi.json is generated from the same objects.
  */
+import { CLASSIFIER_TASKS } from '../core/types.js';
 import { KEYPOINT_NAMES } from '../detect/types.js';
 import { EMOTION_LABELS, GENDER_LABELS } from '../io/model-store.js';
 import type { ServerLimits } from './limits.js';
@@ -30,16 +31,29 @@ export const keypointsSchema = {
   properties: Object.fromEntries(KEYPOINT_NAMES.map((n) => [n, point])),
 } as const;
 
+/** An age estimate: src/core/types.ts AgeEstimate. */
+export const ageSchema = {
+  type: 'object',
+  required: ['years', 'range'],
+  description:
+    "estimated apparent age: years = expectation of the age model's distribution over its anchor ages (0.1 year steps); range = [lo, hi] whole years from the model card's 90% validation residual quantiles",
+  properties: {
+    years: { type: 'number', example: 31.4 },
+    range: { type: 'array', items: { type: 'integer' }, minItems: 2, maxItems: 2, example: [24, 40] },
+  },
+} as const;
+
 export const faceSchema = {
   type: 'object',
   required: ['box', 'score'],
-  description: 'emotion and gender are absent only when that task is disabled on the server',
+  description: 'emotion, gender and age are absent only when that task is disabled on the server (age also with ?age=false)',
   properties: {
     box: { type: 'array', items: { type: 'number' }, minItems: 4, maxItems: 4, description: '[x, y, width, height] in pixels of the (EXIF-rotated) image' },
     score: { type: 'number', description: 'detector confidence' },
     keypoints: keypointsSchema,
     emotion: classScores(EMOTION_LABELS),
     gender: classScores(GENDER_LABELS),
+    age: ageSchema,
   },
 } as const;
 
@@ -79,6 +93,7 @@ export const imageQuerySchema = {
   properties: {
     minFaceSize: { type: 'integer', minimum: 1, maximum: 10000, description: 'smallest face side in pixels to report' },
     crops: { type: 'boolean', description: 'the image is already a face crop: skip detection', default: false },
+    age: { type: 'boolean', description: 'false: no age estimate (the age model does not run), as the CLI --no-age', default: true },
   },
 } as const;
 
@@ -87,9 +102,19 @@ export const saliencyQuerySchema = {
   additionalProperties: false,
   properties: {
     ...imageQuerySchema.properties,
-    task: { type: 'string', enum: ['emotion', 'gender'], default: 'emotion' },
+    task: {
+      type: 'string',
+      enum: [...CLASSIFIER_TASKS],
+      default: 'emotion',
+      description: 'model to explain; age: what drives the age estimate (the expectation over the anchor ages), unless class names an anchor',
+    },
     method: { type: 'string', enum: [...SALIENCY_METHODS], default: 'guided' },
-    class: { type: 'string', minLength: 1, maxLength: 64, description: 'class to explain; default the predicted class' },
+    class: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 64,
+      description: 'class to explain (age: an anchor age such as 44); default the predicted class (age: the estimate)',
+    },
   },
 } as const;
 
@@ -104,7 +129,7 @@ export const modelsSchema = {
         type: 'object',
         required: ['role', 'format', 'url'],
         properties: {
-          role: { type: 'string', description: 'emotion, gender or detector' },
+          role: { type: 'string', description: 'emotion, gender, age or detector' },
           format: { type: 'string' },
           url: { type: 'string', description: 'model.json for tf.loadLayersModel / tf.loadGraphModel' },
           meta: { type: 'object', additionalProperties: true },
@@ -194,7 +219,7 @@ function apiDescription(limits: LimitsDoc, security: SecurityDoc): string {
   const admitted = (limits.concurrency + limits.maxQueued) * limits.bodyLimit;
   const pixels = limits.concurrency * limits.maxPixels * 4;
   return (
-    `Face detection with emotion (7 classes) and gender classification. Limits: body ${limits.bodyLimit} bytes, ` +
+    `Face detection with emotion (7 classes) and gender classification and age estimation. Limits: body ${limits.bodyLimit} bytes, ` +
     `${limits.maxPixels} pixels per image, ${limits.timeoutMs} ms per request, ${limits.concurrency} concurrent ` +
     `inference job(s) with ${limits.maxQueued} more admitted (uploading or waiting); beyond them the server answers 413, or 503 with ` +
     `Retry-After before reading the body. An upload that stalls for ${limits.bodyTimeoutMs} ms is answered 408. Memory: admitted requests hold at most ` +
@@ -217,14 +242,14 @@ function imagePaths(security: SecurityDoc): Record<string, object> {
   const post = security.apiKey ? { security: [{ bearer: [] }, { apiKeyHeader: [] }] } : {};
   return {
     '/v1/classify': imagePost(
-      'Detect faces and classify the emotion and gender of each',
+      'Detect faces, classify the emotion and gender and estimate the age of each',
       imageQuerySchema,
       { description: 'faces found (possibly none)', content: { 'application/json': { schema: classifySchema } } },
       imageErrors,
       post,
     ),
     '/v1/detect': imagePost(
-      'Detect faces only: boxes, scores and keypoints (eyes, nose, mouth, ears), no emotion or gender',
+      'Detect faces only: boxes, scores and keypoints (eyes, nose, mouth, ears), no emotion, gender or age',
       imageQuerySchema,
       { description: 'faces found (possibly none)', content: { 'application/json': { schema: detectSchema } } },
       imageErrors,
@@ -270,7 +295,7 @@ const INFO_PATHS: Record<string, object> = {
     get: {
       summary: 'Files of a model in use (model.json and its weights), for tf.loadLayersModel / tf.loadGraphModel; URLs listed by /v1/models',
       parameters: [
-        { name: 'role', in: 'path', required: true, schema: { type: 'string', enum: ['emotion', 'gender', 'detector'] } },
+        { name: 'role', in: 'path', required: true, schema: { type: 'string', enum: [...CLASSIFIER_TASKS, 'detector'] } },
         { name: 'file', in: 'path', required: true, schema: { type: 'string' } },
       ],
       responses: { 200: { description: 'file' }, 404: { description: 'not a file of that model' } },

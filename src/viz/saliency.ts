@@ -12,6 +12,8 @@
  * Class score: by default the pre-softmax logit of the class (score: 'logit'). The paper's code
  * differentiates the softmax output; that is available as score: 'probability'. Logits avoid the
  * softmax coupling (a probability also rises when other classes' logits fall) and its saturation.
+ * With `classWeights` the score is a weighted sum of class scores per face (an age estimate's two-hot
+ * encoding over the anchor ages: docs/saliency.md, "Age").
  *
  * Per model, the walk plan and batch-norm-folded weights are cached (refreshed when the model's
  * variables change); releaseSaliency(model) frees them.
@@ -35,6 +37,12 @@ export interface SaliencyOptions {
   score?: ScoreSource;
   /** Layer whose output is the Grad-CAM feature map. Default: the input of the last convolution. */
   camLayer?: string;
+  /**
+   * Explain a weighted sum of the class scores per face (one row of class weights per face) instead of
+   * one class: an age model's estimate as its two-hot encoding over the anchor ages (docs/saliency.md,
+   * "Age"). `classIndex` then does not apply; the class reported is the most probable one.
+   */
+  classWeights?: ReadonlyArray<readonly number[]>;
 }
 
 export interface SaliencyTensors {
@@ -104,6 +112,14 @@ function batchSize(model: tf.LayersModel, input: Float32Array | tf.Tensor): numb
   return Math.floor(input.length / (Number(shape[1]) * Number(shape[2]) * Number(shape[3])));
 }
 
+/** Class weights per face (one row of `classes` finite numbers per face), checked before any tape starts. */
+function checkWeights(rows: SaliencyOptions['classWeights'], n: number, classes: number): number[][] | undefined {
+  if (rows === undefined) return undefined;
+  if (rows.length !== n || rows.some((r) => r.length !== classes || !r.every(Number.isFinite)))
+    throw new UserError(`class weights must be ${n} row(s) of ${classes} finite numbers`);
+  return rows.map((r) => [...r]);
+}
+
 /** One-hot mask of the explained class per face (argmax of the scores when not given). */
 function classMask(scores: tf.Tensor, classes: number, list: number[] | undefined): { mask: tf.Tensor; idx: tf.Tensor1D } {
   const idx = list === undefined ? (tf.argMax(scores, 1) as tf.Tensor1D) : tf.tensor1d(list, 'int32');
@@ -152,6 +168,7 @@ export function saliencyTensors(model: tf.LayersModel, input: Float32Array | tf.
   const classes = Number(model.outputs[0].shape[model.outputs[0].shape.length - 1]);
   checkInput(model, input);
   const classList = checkClassIndex(opts.classIndex, batchSize(model, input), classes);
+  const weights = checkWeights(opts.classWeights, batchSize(model, input), classes);
   checkKernels(plan);
   prepareWeights(plan);
 
@@ -174,9 +191,9 @@ export function saliencyTensors(model: tf.LayersModel, input: Float32Array | tf.
         const p = logits ? tf.softmax(out) : out;
         probs = keep(p as tf.Tensor2D);
         const s = scoreSource === 'logit' ? out : p;
-        const { mask, idx: chosen } = classMask(out, classes, classList);
+        const { mask, idx: chosen } = classMask(out, classes, weights ? undefined : classList);
         idx = keep(chosen);
-        return tf.sum(tf.mul(s, mask));
+        return tf.sum(tf.mul(s, weights ? tf.tensor2d(weights) : mask));
       };
       const zeros = cam ? tf.zeros([n, ...cam.shape.slice(1)]) : undefined;
       const tap = cam ? { id: cam.id, add: zeros, onValue: (t: tf.Tensor) => (activation = keep(t as tf.Tensor4D)) } : undefined;
@@ -219,7 +236,7 @@ export function saliencyTensors(model: tf.LayersModel, input: Float32Array | tf.
 export function inputGradients(
   model: tf.LayersModel,
   input: Float32Array | tf.Tensor,
-  opts: { guided: boolean; classIndex?: number | number[]; score?: ScoreSource },
+  opts: { guided: boolean; classIndex?: number | number[]; score?: ScoreSource; classWeights?: SaliencyOptions['classWeights'] },
 ): tf.Tensor4D {
   const plan = graphPlan(model);
   const scoreSource = opts.score ?? 'logit';
@@ -227,6 +244,7 @@ export function inputGradients(
   const classes = Number(model.outputs[0].shape[model.outputs[0].shape.length - 1]);
   checkInput(model, input);
   const classList = checkClassIndex(opts.classIndex, batchSize(model, input), classes);
+  const weights = checkWeights(opts.classWeights, batchSize(model, input), classes);
   checkKernels(plan);
   prepareWeights(plan);
   return tf.tidy(() => {
@@ -234,7 +252,7 @@ export function inputGradients(
     return tf.grad((xx: tf.Tensor) => {
       const out = runGraph(plan, xx, { relu: opts.guided ? 'guided' : 'plain', logits });
       const s = scoreSource === 'logit' || plan.softmaxStep < 0 ? out : tf.softmax(out);
-      return tf.sum(tf.mul(s, classMask(out, classes, classList).mask));
+      return tf.sum(tf.mul(s, weights ? tf.tensor2d(weights) : classMask(out, classes, classList).mask));
     })(x) as tf.Tensor4D;
   });
 }

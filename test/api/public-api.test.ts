@@ -16,6 +16,8 @@ const PUBLIC = [
   'ARCH_NAMES',
   'BACKENDS',
   'CLASSIFIER_TASKS',
+  'formatAge',
+  'toAgeEstimate',
   'Explainer',
   'annotationShapes',
   'classifyDetections',

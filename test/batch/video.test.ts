@@ -120,13 +120,14 @@ describe('videos in a batch', { skip: redisSkip() || utkSkip() || (!hasFfmpeg &&
     assert.deepEqual(lines[1].frames, expectedFrames);
 
     const csv = batchCli(redis.url, ['batch', 'results', s.id, '--csv']).stdout.trim().split('\n');
-    assert.match(csv[0], /,error,frame,time,track$/);
+    // The age columns come after the video columns: every earlier column keeps its position.
+    assert.match(csv[0], /,error,frame,time,track,age_years,age_lo,age_hi$/);
     const videoRows = csv.filter((r) => r.startsWith(clip));
     assert.equal(
       videoRows.length,
       expectedFrames.reduce((n, fr) => n + fr.faces.length, 0),
     );
-    assert.match(videoRows[videoRows.length - 1], /,11,2\.2,\d+$/);
+    assert.match(videoRows[videoRows.length - 1], /,11,2\.2,\d+,\d+(\.\d)?,\d+,\d+$/);
     await Promise.all([w1.exited, w2.exited]);
     assert.ok(fs.existsSync(clip));
   });

@@ -48,3 +48,14 @@ test('user errors: one line, no stack, non-zero exit', () => {
   assert.notEqual(unknown.code, 0);
   assert.match(unknown.stderr, /unknown command/);
 });
+
+test('facecls models --shipped: the age model runs in the pipeline (default, fast), no "not yet"', () => {
+  const r = runCli(['models', '--shipped']);
+  assert.equal(r.code, 0, r.stderr);
+  const ageRow = r.stdout.split('\n').find((l) => /^age\s/.test(l));
+  assert.ok(ageRow, r.stdout);
+  assert.match(ageRow, /MAE \d+\.\d+ y/);
+  assert.match(ageRow, /default \(fast\)\s*$/);
+  assert.doesNotMatch(r.stdout, /not yet/);
+  for (const task of ['emotion', 'gender']) assert.match(r.stdout, new RegExp(`^${task}\\s.*default \\(fast\\)\\s*$`, 'm'));
+});

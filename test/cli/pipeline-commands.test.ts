@@ -39,7 +39,7 @@ test('classify: JSON Lines per file, per-file errors, batch continues, exit code
   assert.deepEqual(Object.keys(by).sort(), ['a.jpg', 'bomb.png', 'missing.jpg', 'noface.png', 'notes.png', 'zero.jpg']);
   const a = by['a.jpg'] as { width: number; height: number; faces: Array<Record<string, unknown>> };
   assert.deepEqual([a.width, a.height, a.faces.length], [640, 480, 2]);
-  assert.deepEqual(Object.keys(a.faces[0]), ['box', 'score', 'keypoints', 'emotion', 'gender']);
+  assert.deepEqual(Object.keys(a.faces[0]), ['box', 'score', 'keypoints', 'emotion', 'gender', 'age']);
   assert.deepEqual(by['noface.png'], { file: path.join(dir, 'sub', 'noface.png'), width: 64, height: 48, faces: [] });
   assert.match(String(by['zero.jpg'].error), /empty file/);
   assert.match(String(by['notes.png'].error), /not an image/);
@@ -50,7 +50,10 @@ test('classify: JSON Lines per file, per-file errors, batch continues, exit code
   const csv = runCli(['classify', '--csv', ...(await modelArgs()), path.join(dir, '*.jpg')]);
   assert.equal(csv.code, 1, 'zero.jpg matches the glob and fails');
   const rows = csv.stdout.trim().split('\n');
-  assert.match(rows[0], /^file,width,height,face,x,y,w,h,score,emotion,angry,disgust,fear,happy,sad,surprise,neutral,gender,woman,man,error$/);
+  assert.match(
+    rows[0],
+    /^file,width,height,face,x,y,w,h,score,emotion,angry,disgust,fear,happy,sad,surprise,neutral,gender,woman,man,error,age_years,age_lo,age_hi$/,
+  );
   assert.equal(rows.filter((l) => l.includes('a.jpg')).length, 2);
   assert.equal(rows[0].split(',').length, rows[1].split(',').length);
   const crops = runCli(['classify', '--json', '--crops', ...(await modelArgs()), path.join(dir, 'sub', 'noface.png')]);
@@ -58,10 +61,55 @@ test('classify: JSON Lines per file, per-file errors, batch continues, exit code
   assert.deepEqual(JSON.parse(crops.stdout).faces[0].box, [0, 0, 64, 48]);
   const table = runCli(['classify', '--detector', 'haar', ...(await modelArgs()), path.join(dir, 'a.jpg')]);
   assert.equal(table.code, 0, table.stderr);
-  assert.match(table.stdout, /file\s+face\s+box\s+score\s+emotion\s+gender/);
+  assert.match(table.stdout, /file\s+face\s+box\s+score\s+emotion\s+gender\s+age\n/);
+  assert.match(table.stdout, /\s\d+ \(\d+-\d+\)\n/, 'the age column: years (lo-hi)');
 });
 
-test('detection alone: facecls detect and classify --no-emotion --no-gender give boxes, scores and keypoints', { skip: utkSkip() }, async () => {
+test('classify --json / --csv with and without --no-age: the age object, the age columns last, earlier columns unchanged', async () => {
+  const dir = tmpDir();
+  const file = path.join(dir, 'crop.png');
+  await sharp({ create: { width: 96, height: 96, channels: 3, background: '#8a6f5c' } })
+    .png()
+    .toFile(file);
+  // A face crop classified whole: no detector involved, so no dataset is needed.
+  const args = ['--crops', '--crop-framing', 'whole', ...(await modelArgs()), file];
+  const withAge = runCli(['classify', '--json', ...args]);
+  assert.equal(withAge.code, 0, withAge.stderr);
+  const face = (JSON.parse(withAge.stdout) as { faces: Array<Record<string, unknown>> }).faces[0];
+  assert.deepEqual(Object.keys(face), ['box', 'score', 'emotion', 'gender', 'age']);
+  const age = face.age as { years: number; range: [number, number] };
+  assert.deepEqual(Object.keys(age), ['years', 'range']);
+  assert.ok(age.years >= 1 && age.years <= 90 && age.range[0] <= age.years && age.years <= age.range[1], JSON.stringify(age));
+  const noAge = runCli(['classify', '--json', '--no-age', ...args]);
+  assert.equal(noAge.code, 0, noAge.stderr);
+  const plain = (JSON.parse(noAge.stdout) as { faces: Array<Record<string, unknown>> }).faces[0];
+  assert.deepEqual(plain, { box: face.box, score: face.score, emotion: face.emotion, gender: face.gender }, 'the other fields are unchanged');
+
+  const csv = runCli(['classify', '--csv', ...args])
+    .stdout.trim()
+    .split('\n');
+  const csvNoAge = runCli(['classify', '--csv', '--no-age', ...args])
+    .stdout.trim()
+    .split('\n');
+  assert.match(csvNoAge[0], /,gender,woman,man,error$/);
+  assert.equal(csv[0], csvNoAge[0] + ',age_years,age_lo,age_hi');
+  assert.equal(csv[1], `${csvNoAge[1]},${age.years},${age.range[0]},${age.range[1]}`);
+  // The table shows "years (lo-hi)"; --no-age drops the column.
+  assert.match(runCli(['classify', ...args]).stdout, new RegExp(`\\s${Math.round(age.years)} \\(${age.range[0]}-${age.range[1]}\\)\\n`));
+  assert.doesNotMatch(runCli(['classify', '--no-age', ...args]).stdout, /\bage\b/);
+  // --accurate: no models/age-accurate is shipped, so the fast age model runs, said once on stderr.
+  const accurate = runCli(['classify', '--json', '--accurate', ...args]);
+  assert.equal(accurate.code, 0, accurate.stderr);
+  assert.equal(accurate.stderr, 'facecls: no accurate age model is shipped: --accurate uses models/age\n');
+  assert.deepEqual((JSON.parse(accurate.stdout) as { faces: Array<{ age: unknown }> }).faces[0].age, age);
+  assert.equal(runCli(['classify', '--json', '--accurate', '--no-age', ...args]).stderr, '', 'nothing to say without the age task');
+  // --age-model names the model; a missing one is an error naming it.
+  const missing = runCli(['classify', '--json', '--age-model', path.join(dir, 'nope'), ...args]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /no age model at ".*nope"/);
+});
+
+test('detection alone: facecls detect and classify --no-emotion --no-gender --no-age give boxes, scores and keypoints', { skip: utkSkip() }, async () => {
   const dir = tmpDir();
   const f = await frame(2, 777, 90, 160);
   const file = path.join(dir, 'two.jpg');
@@ -74,7 +122,7 @@ test('detection alone: facecls detect and classify --no-emotion --no-gender give
     assert.equal(face.emotion, undefined);
     assert.deepEqual(Object.keys(face.keypoints), ['rightEye', 'leftEye', 'nose', 'mouth', 'rightEar', 'leftEar']);
   }
-  const cls = runCli(['classify', '--no-emotion', '--no-gender', '--json', file]);
+  const cls = runCli(['classify', '--no-emotion', '--no-gender', '--no-age', '--json', file]);
   assert.equal(cls.code, 0, cls.stderr);
   assert.deepEqual(JSON.parse(cls.stdout), JSON.parse(det.stdout));
   const csv = runCli(['detect', '--csv', file]).stdout.trim().split('\n');
@@ -82,9 +130,12 @@ test('detection alone: facecls detect and classify --no-emotion --no-gender give
   assert.match(csv[0], /,score,emotion,gender,right_eye_x,right_eye_y,left_eye_x,.*,left_ear_y,error$/);
   const table = runCli(['detect', file]);
   assert.match(table.stdout, /eyes \(right, left\)/);
-  const crops = runCli(['classify', '--crops', '--no-emotion', '--no-gender', file]);
+  const crops = runCli(['classify', '--crops', '--no-emotion', '--no-gender', '--no-age', file]);
   assert.equal(crops.code, 1);
-  assert.match(crops.stderr, /^facecls: error: --crops with --no-emotion --no-gender leaves nothing to do/);
+  assert.match(crops.stderr, /^facecls: error: --crops with --no-emotion --no-gender --no-age leaves nothing to do/);
+  // Age alone is a classification, not detection only.
+  const ageOnly = JSON.parse(runCli(['classify', '--no-emotion', '--no-gender', '--json', file]).stdout) as { faces: Array<Record<string, unknown>> };
+  assert.deepEqual(Object.keys(ageOnly.faces[0]), ['box', 'score', 'keypoints', 'age']);
 });
 
 test('facecls eval detect on a WIDER FACE layout and an FDDB layout built from composed frames', { skip: utkSkip() }, async () => {

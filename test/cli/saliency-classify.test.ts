@@ -3,7 +3,7 @@
  * (UTKFace faces composed onto backgrounds, one photo turned so that the eyes are not level), the
  * saliency command reports the same detector box, the crop classify's crop rule gives (margin, framing,
  * eye levelling) and the same predicted class and probabilities (the shipped models with their flip
- * TTA), for both tasks. Skips when the UTKFace faces are absent (FACECLS_DATASETS).
+ * TTA), for both classification tasks; for age, the same crops and the age estimate classify reports. Skips when the UTKFace faces are absent (FACECLS_DATASETS).
  */
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -86,4 +86,36 @@ describe('saliency and classify agree on every face', { skip }, () => {
       assert.ok(turned >= 1, 'no face with a turned (eye-levelled) crop');
     });
   }
+
+  test('age: same boxes and crops; the map explains the age estimate classify reports', async () => {
+    const { meta, model } = await loadModel(defaultModelDir('age'));
+    model.dispose();
+    let faces = 0;
+    for (const photo of photos) {
+      const classified = (JSON.parse(runCli(['classify', '--json', photo]).stdout.trim()) as { faces: FaceResult[] }).faces;
+      const sal = runCli(['saliency', photo, '-o', path.join(dir, `${path.basename(photo)}-age.png`), '--task', 'age', '--method', 'gradcam', '--json']);
+      assert.equal(sal.code, 0, sal.stderr);
+      const explained = (JSON.parse(sal.stdout.trim().split('\n').pop()!) as { faces: Array<SaliencyFace & { age?: FaceResult['age']; explains?: string }> })
+        .faces;
+      assert.equal(explained.length, classified.length, `${photo}: face count`);
+      const crops = modelCrops(classified, meta, { detector: 'blazeface' });
+      classified.forEach((c, i) => {
+        const s = explained[i];
+        const where = `${path.basename(photo)} face ${i + 1}`;
+        assert.deepEqual(s.crop.box, round1(crops[i].box), `${where}: crop box`);
+        assert.equal(s.explains, 'expected-age', `${where}: the estimate is explained`);
+        // (classify shares one batched step with emotion and gender; float sums may differ in the last bits)
+        assert.ok(Math.abs(s.age!.years - c.age!.years) <= 0.1 + 1e-9, `${where}: age ${s.age!.years} vs classify ${c.age!.years}`);
+        assert.ok(Math.abs(s.age!.range[0] - c.age!.range[0]) <= 1 && Math.abs(s.age!.range[1] - c.age!.range[1]) <= 1, `${where}: range`);
+        faces++;
+      });
+    }
+    assert.ok(faces >= 5, `only ${faces} faces compared`);
+    // An anchor asked for by name is explained as a class.
+    const anchor = runCli(['saliency', photos[0], '-o', path.join(dir, 'anchor.png'), '--task', 'age', '--class', '44', '--json']);
+    assert.equal(anchor.code, 0, anchor.stderr);
+    const f0 = (JSON.parse(anchor.stdout.trim().split('\n').pop()!) as { faces: Array<SaliencyFace & { explains?: string }> }).faces[0];
+    assert.equal(f0.class, '44');
+    assert.equal(f0.explains, undefined);
+  });
 });

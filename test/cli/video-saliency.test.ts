@@ -72,17 +72,23 @@ test(
     const plain = run('plain', []);
     const guided = run('guided', ['--saliency']);
     const gender = run('gender', ['--saliency', 'gradcam', '--saliency-task', 'gender']);
+    // The age model (models/age, card margin 0 like the random models' chip framing): maps of the age estimate.
+    const age = run('age', ['--saliency', 'gradcam', '--saliency-task', 'age']);
 
     assert.equal(plain.frames.length, 4);
     const results = plain.lines
       .trim()
       .split('\n')
-      .map((l) => JSON.parse(l) as { faces: Array<{ box: Box }> });
+      .map((l) => JSON.parse(l) as { faces: Array<{ box: Box; age?: { years: number; range: number[] } }> });
     assert.equal(results.length, 4);
     assert.equal(results[0].faces.length, 2, 'both faces found');
+    assert.ok(
+      results.every((r) => r.faces.every((x) => x.age && x.age.range[0] <= x.age.years && x.age.years <= x.age.range[1])),
+      'every face of every frame has its age',
+    );
     // The maps cover the classifier's crop boxes (random models carry no card margin: chip framing).
     const boxes = results[0].faces.map((x) => detectorCropBox(x.box, 'blazeface', detectorMargin('blazeface')));
-    for (const [name, r] of Object.entries({ guided, gender })) {
+    for (const [name, r] of Object.entries({ guided, gender, age })) {
       assert.equal(r.lines, plain.lines, `${name}: JSON lines unchanged`);
       assert.equal(r.frames.length, 4, `${name}: every frame written`);
       for (let i = 0; i < 4; i++) {
@@ -98,7 +104,7 @@ test(
     // Option errors: one line, before any work.
     for (const [args, msg] of [
       [['--saliency', 'sobel'], /unknown saliency method "sobel"/],
-      [['--saliency', '--saliency-task', 'age'], /unknown --saliency-task "age"/],
+      [['--saliency', '--saliency-task', 'nose'], /unknown --saliency-task "nose"/],
       [['--saliency-task', 'gender'], /--saliency-task needs --saliency/],
     ] as const) {
       const r = runCli(['video', clip, '-o', path.join(dir, 'x.mp4'), ...common, ...args]);

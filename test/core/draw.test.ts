@@ -74,3 +74,14 @@ test('SVG and canvas render the same shapes; text is escaped; faces without clas
   assert.equal(layoutFaces(320, 240, faces)[1].label, undefined);
   assert.equal(count('fillText'), 1 + 7);
 });
+
+test('the label carries the age when the face has one: "happy 70% · woman 80% · age 31"', () => {
+  const withAge = { ...face([40, 60, 100, 100]), age: { years: 31.4, range: [24, 40] as [number, number] } };
+  const [l] = layoutFaces(640, 480, [withAge]);
+  assert.equal(l.label?.text, 'happy 70% · woman 80% · age 31');
+  assert.equal(layoutFaces(640, 480, [face([40, 60, 100, 100])])[0].label?.text, 'happy 70% · woman 80%', 'no age, no age text');
+  const ageOnly = layoutFaces(640, 480, [{ box: [40, 60, 100, 100], score: 0.9, age: { years: 67.6, range: [53, 85] } }])[0];
+  assert.equal(ageOnly.label?.text, 'age 68');
+  assert.equal(ageOnly.bars, undefined, 'bars are for emotion only');
+  assert.ok(overlaySvg(640, 480, [withAge]).includes('age 31'));
+});

@@ -9,7 +9,9 @@ import sharp from 'sharp';
 import { matchDetections } from '../../src/detect/labelled-set.js';
 import { EMOTION_LABELS, GENDER_LABELS } from '../../src/io/model-store.js';
 import { annotatePng } from '../../src/pipeline/annotate.js';
-import { FaceClassifier } from '../../src/pipeline/face-classifier.js';
+import { toAgeEstimate } from '../../src/core/age.js';
+import { preprocessBatch } from '../../src/data/preprocess.js';
+import { defaultModelDir, FaceClassifier } from '../../src/pipeline/face-classifier.js';
 import { FaceTracker } from '../../src/pipeline/tracker.js';
 import type { FaceResult } from '../../src/pipeline/types.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -20,7 +22,7 @@ function checkShape(f: FaceResult): void {
     Object.keys(f)
       .sort()
       .filter((k) => k !== 'keypoints'),
-    ['box', 'emotion', 'gender', 'score'],
+    ['age', 'box', 'emotion', 'gender', 'score'],
   );
   if (f.keypoints) assert.deepEqual(Object.keys(f.keypoints), [...KEYPOINT_NAMES]);
   assert.equal(f.box.length, 4);
@@ -32,20 +34,40 @@ function checkShape(f: FaceResult): void {
     assert.ok(Math.abs(sum - 1) < 1e-3, `probabilities sum to ${sum}`);
     assert.equal(t.scores[t.label], Math.max(...Object.values(t.scores)), 'label is the most probable class');
   }
+  const { years, range } = f.age!;
+  assert.ok(years >= 1 && years <= 90 && Math.round(years * 10) === years * 10, `age ${years}: within the anchors, 0.1 year steps`);
+  assert.ok(Number.isInteger(range[0]) && Number.isInteger(range[1]) && range[0] <= years && years <= range[1], `range [${range}] around ${years}`);
 }
 
-test('FaceClassifier: every face, result shape, one batched step for both models, any image format', { skip: utkSkip() }, async () => {
+test('FaceClassifier: every face, result shape, one batched step for all three models, any image format', { skip: utkSkip() }, async () => {
   const m = await randomModels();
   const fc = await FaceClassifier.load({ emotionModel: m.emotion, genderModel: m.gender });
   const dir = tmpDir();
   try {
     const f = await frame(3, 11);
     const calls: Array<[number, number]> = [];
-    assert.deepEqual(fc.group.runtimes, [fc.emotion, fc.gender]);
+    // The shipped age model (models/age) joins by default: emotion, gender and age in one step.
+    assert.ok(fc.age && fc.dirs.age === defaultModelDir('age'));
+    assert.deepEqual(fc.group.runtimes, [fc.emotion, fc.gender, fc.age]);
     const run = fc.group.run.bind(fc.group);
     fc.group.run = (batches, n) => (calls.push([batches.length, n]), run(batches, n));
     const faces = await fc.classify(f.image);
-    assert.deepEqual(calls, [[2, 3]], 'all faces of the frame, both models, in one batched step');
+    assert.deepEqual(calls, [[3, 3]], 'all faces of the frame, all three models, in one batched step');
+    // The age is the age model's own output on the crop rule's crops, through the one preprocessing.
+    const img = await fc.decode(f.image);
+    const crops = fc.crops(faces, 'age');
+    const probs = await fc.age!.run(preprocessBatch(img, crops, { inputSize: fc.age!.meta.inputSize, channels: 1 }), faces.length);
+    const k = fc.age!.meta.labels.length;
+    faces.forEach((x, i) => {
+      const direct = toAgeEstimate(probs.subarray(i * k, (i + 1) * k), fc.age!.meta);
+      // (The group shares the batch across threads in chunks: float sums may differ in the last bits.)
+      assert.ok(Math.abs(x.age!.years - direct.years) <= 0.1 + 1e-9, `face ${i}: ${x.age!.years} vs ${direct.years}`);
+      assert.ok(Math.abs(x.age!.range[0] - direct.range[0]) <= 1 && Math.abs(x.age!.range[1] - direct.range[1]) <= 1);
+    });
+    // A per-call subset (the server's age=false): no age, the age model does not run.
+    const noAge = await fc.classifyTimed(f.image, { tasks: ['emotion', 'gender'] });
+    assert.ok(noAge.faces.every((x) => x.age === undefined && x.emotion && x.gender));
+    assert.deepEqual(calls, [[3, 3]], 'a subset runs outside the group');
     assert.equal(
       matchDetections(
         f.faces,
@@ -65,7 +87,7 @@ test('FaceClassifier: every face, result shape, one batched step for both models
       detected,
       faces.map((x) => ({ box: x.box, score: x.score, keypoints: x.keypoints })),
     );
-    assert.deepEqual(calls, [[2, 3]], 'detect runs no classifier');
+    assert.deepEqual(calls, [[3, 3]], 'detect runs no classifier');
 
     // Encoded inputs: path, buffer; PNG grey/RGBA/16-bit, WebP, GIF, CMYK JPEG, EXIF-rotated JPEG.
     const one = await frame(1, 12, 120, 160);
@@ -174,6 +196,15 @@ test('tracker: ids follow faces by IoU; smoothing averages a window', () => {
   assert.ok(Math.abs(c[0].emotion!.scores.happy - 1 / 3) < 1e-3);
   const raw = new FaceTracker().update([face(0, 0.7)]);
   assert.equal(raw[0].emotion!.scores.happy, 0.7);
+});
+
+test('FaceTracker smooths the age of a track: mean years (0.1) and range ends (whole years)', () => {
+  const t = new FaceTracker({ window: 2 });
+  const at = (years: number, range: [number, number]): FaceResult => ({ box: [10, 10, 50, 50], score: 0.9, age: { years, range } });
+  assert.deepEqual(t.update([at(30, [22, 39])])[0].age, { years: 30, range: [22, 39] });
+  assert.deepEqual(t.update([at(33.3, [25, 44])])[0].age, { years: 31.7, range: [24, 42] });
+  assert.deepEqual(t.update([at(40, [29, 54])])[0].age, { years: 36.7, range: [27, 49] }, 'the window holds the last 2 frames');
+  assert.equal(new FaceTracker({ window: 3 }).update([{ box: [0, 0, 5, 5], score: 1 }])[0].age, undefined, 'no age, none made up');
 });
 
 test('annotatePng draws onto a same-size PNG', async () => {

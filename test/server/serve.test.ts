@@ -60,10 +60,13 @@ describe('server on the FaceClassifier pipeline', () => {
     assert.equal(body.saliency, true);
     assert.deepEqual(
       body.models.map((m) => m.role),
-      ['emotion', 'gender', 'detector'],
+      ['emotion', 'gender', 'age', 'detector'],
     );
     assert.equal(typeof body.models[0].info.cropMargin, 'number');
-    const det = body.models[2];
+    // The age model's files are served for the page, like the others.
+    const ageJson = (await (await fetch(url + body.models[2].url)).json()) as { userDefinedMetadata: { facecls: { task: string } } };
+    assert.equal(ageJson.userDefinedMetadata.facecls.task, 'age');
+    const det = body.models[3];
     assert.equal(det.format, 'graph-model');
     const json = (await (await fetch(url + det.url)).json()) as { format: string; weightsManifest: Array<{ paths: string[] }> };
     assert.equal(json.format, 'graph-model');
@@ -111,6 +114,30 @@ describe('server on the FaceClassifier pipeline', () => {
     assert.equal(none.faces.length, 0);
   });
 
+  test("the response carries the age (the library's, through the schema); age=false drops it, other fields unchanged", async () => {
+    const img = await faceLike();
+    type Face = { box: number[]; score: number; emotion: unknown; gender: unknown; age?: { years: number; range: number[] } };
+    const body = (await (await post('/v1/classify?crops=true', img)).json()) as { faces: Face[] };
+    const age = body.faces[0].age!;
+    assert.deepEqual(Object.keys(age), ['years', 'range']);
+    assert.ok(age.years >= 1 && age.years <= 90 && age.range.length === 2 && age.range.every(Number.isInteger), JSON.stringify(age));
+    const direct = await pipeline.fc.classify(img, { crop: true });
+    assert.deepEqual(age, direct[0].age, 'the same estimate as the library');
+    const without = (await (await post('/v1/classify?crops=true&age=false', img)).json()) as { faces: Face[] };
+    assert.equal(without.faces[0].age, undefined);
+    const { age: _dropped, ...rest } = body.faces[0];
+    assert.deepEqual(without.faces[0], rest);
+    const bad = await post('/v1/classify?age=maybe', img);
+    assert.equal(bad.status, 400);
+    // The OpenAPI document describes both.
+    const doc = (await (await fetch(`${url}/openapi.json`)).json()) as {
+      components: { schemas: { Face: { properties: Record<string, unknown> } } };
+      paths: Record<string, { post: { parameters: Array<{ name: string }> } }>;
+    };
+    assert.ok(doc.components.schemas.Face.properties.age);
+    assert.ok(doc.paths['/v1/classify'].post.parameters.some((p) => p.name === 'age'));
+  });
+
   test('annotate and saliency return PNGs; an unknown class is a 400 naming it', async () => {
     const img = await faceLike();
     const ann = await post('/v1/annotate?crops=true', img);
@@ -123,6 +150,10 @@ describe('server on the FaceClassifier pipeline', () => {
       const meta = await sharp(Buffer.from(await res.arrayBuffer())).metadata();
       assert.ok(meta.width! > 300 && meta.height! > 100, `${method} panel ${meta.width}x${meta.height}`);
     }
+    // Age saliency: the map of the age estimate (a panel like the others).
+    const ageMap = await post('/v1/saliency?crops=true&task=age&method=gradcam', img);
+    assert.equal(ageMap.status, 200);
+    assert.equal(ageMap.headers.get('content-type'), 'image/png');
     const bad = await post('/v1/saliency?crops=true&class=bogus', img);
     assert.equal(bad.status, 400);
     assert.match(((await bad.json()) as { message: string }).message, /unknown class "bogus"/);

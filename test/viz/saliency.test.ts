@@ -229,3 +229,43 @@ test('guided Grad-CAM is the normalised product of the two maps, in one pass or 
   releaseSaliency(model);
   model.dispose();
 });
+
+test('classWeights: a weighted sum of class scores per face (one-hot rows = that class; linear in the plain gradient)', async () => {
+  await setupBackend();
+  const model = buildModel('tiny-xception', { inputSize: 32, channels: 1, numClasses: 4 });
+  const x = randomInput(2, 32, 7);
+  for (const score of ['logit', 'probability'] as const) {
+    for (const method of SALIENCY_METHODS) {
+      const byWeights = saliencyMaps(model, x, {
+        method,
+        score,
+        classWeights: [
+          [0, 0, 1, 0],
+          [0, 1, 0, 0],
+        ],
+      });
+      const byClass = saliencyMaps(model, x, { method, score, classIndex: [2, 1] });
+      byWeights.maps.forEach((m, i) =>
+        m.forEach((v, j) => assert.ok(Math.abs(v - byClass.maps[i][j]) < 1e-4, `${score} ${method} face ${i} px ${j}: ${v} vs ${byClass.maps[i][j]}`)),
+      );
+      // The class reported is the most probable one.
+      byWeights.probabilities.forEach((p, i) => assert.equal(byWeights.classIndex[i], p.indexOf(Math.max(...p))));
+    }
+  }
+  // Plain gradients are linear in the weights: 0.25 class 0 + 0.75 class 2 (an age between two anchors).
+  const mixed = inputGradients(model, x, {
+    guided: false,
+    classWeights: [
+      [0.25, 0, 0.75, 0],
+      [0.25, 0, 0.75, 0],
+    ],
+  });
+  const g0 = inputGradients(model, x, { guided: false, classIndex: 0 });
+  const g2 = inputGradients(model, x, { guided: false, classIndex: 2 });
+  const [a, b, c] = [mixed, g0, g2].map((t) => Array.from(t.dataSync()));
+  a.forEach((v, i) => assert.ok(Math.abs(v - (0.25 * b[i] + 0.75 * c[i])) < 1e-5, `px ${i}: ${v} vs ${0.25 * b[i] + 0.75 * c[i]}`));
+  for (const t of [mixed, g0, g2]) t.dispose();
+  assert.throws(() => saliencyMaps(model, x, { method: 'guided', classWeights: [[0, 0, 1, 0]] }), /2 row\(s\) of 4 finite numbers/);
+  releaseSaliency(model);
+  model.dispose();
+});

@@ -114,6 +114,11 @@ describe('browser package in a third-party page', { skip }, () => {
           const sorted = Object.values(n.scores).sort((a, c) => c - a);
           if (sorted[0] - sorted[1] > 0.1) assert.equal(b.label, n.label, `${task} label`);
         }
+        // Age: the shipped models/age over HTTP, the same estimate as Node's.
+        const [ba, na] = [faces[0].age!, node.age!];
+        assert.ok(Math.abs(ba.years - na.years) <= 1, `age: browser ${ba.years} vs Node ${na.years}`);
+        assert.ok(Math.abs(ba.range[0] - na.range[0]) <= 1 && Math.abs(ba.range[1] - na.range[1]) <= 1, `range: [${ba.range}] vs [${na.range}]`);
+        assert.match((await page.locator('#status').textContent()) ?? '', new RegExp(` · age ${Math.round(ba.years)} \\(${ba.range[0]}-${ba.range[1]}\\)`));
       } finally {
         await fc.dispose();
       }

@@ -131,7 +131,7 @@ describe('web page in chromium', { skip }, () => {
       assert.equal(state.mode, 'browser', `page fell back to the server: ${String(state.error)}`);
       assert.equal(state.backend, 'wasm');
       assert.equal(state.crossOriginIsolated, true, 'COOP/COEP make the page cross-origin isolated');
-      const faces = state.faces as Array<{ box: number[]; emotion: { label: string }; gender: { label: string } }>;
+      const faces = state.faces as Array<{ box: number[]; emotion: { label: string }; gender: { label: string }; age: { years: number; range: number[] } }>;
       // The face was pasted at (200, 110), 240 px wide: the box must overlap it well.
       const [x, y, w, h] = faces[0].box;
       const ix = Math.max(0, Math.min(x + w, 440) - Math.max(x, 200));
@@ -140,7 +140,11 @@ describe('web page in chromium', { skip }, () => {
       assert.ok(['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'].includes(faces[0].emotion.label));
       assert.ok(['woman', 'man'].includes(faces[0].gender.label));
       const label = await page.locator('#faces .face .label').first().textContent();
-      assert.match(label ?? '', /(angry|disgust|fear|happy|sad|surprise|neutral) · (woman|man)/);
+      assert.match(label ?? '', /(angry|disgust|fear|happy|sad|surprise|neutral) · (woman|man) · age \d+ \(\d+-\d+\)/);
+      // The age model (models/age, served by /v1/models) runs in the page too.
+      const { years, range } = faces[0].age;
+      assert.ok(years >= 1 && years <= 90 && range[0] <= years && years <= range[1], JSON.stringify(faces[0].age));
+      assert.ok((label ?? '').includes(`age ${Math.round(years)} (${range[0]}-${range[1]})`));
       assert.equal(await page.locator('#faces .face .bar').count(), 7, 'one probability bar per emotion');
       assert.match((await page.locator('#fps').textContent()) ?? '', /^\d+\.\d fps$/);
       assert.ok(Number(state.fps) > 0);
@@ -178,7 +182,11 @@ describe('web page in chromium', { skip }, () => {
       assert.equal(state.mode, 'server');
       assert.equal(state.source, 'image');
       assert.match((await page.locator('#status').textContent()) ?? '', /dropped\.jpg: 1 face/);
-      assert.match((await page.locator('#faces .face .label').first().textContent()) ?? '', /· (woman|man)/);
+      assert.match(
+        (await page.locator('#faces .face .label').first().textContent()) ?? '',
+        /· (woman|man) · age \d+ \(\d+-\d+\)/,
+        'the server answer carries the age',
+      );
       assert.deepEqual(errors, []);
     } finally {
       await page.close();

@@ -1,5 +1,5 @@
 /**
- * facecls web page: live webcam (or dropped image) face detection with emotion and gender, entirely
+ * facecls web page: live webcam (or dropped image) face detection with emotion, gender and age, entirely
  * in the browser, built on the browser package (src/browser, `facecls/browser`): detection,
  * classification (crop rule, preprocessing, TTA), saliency and drawing all come from there; this file
  * is the page's controls, camera loop and face list. tfjs runs on the wasm backend (binaries served at
@@ -10,6 +10,7 @@
 import {
   BrowserFaceClassifier,
   EMOTION_COLOURS,
+  formatAge,
   imagePixels,
   METHOD_TITLES,
   renderFrame,
@@ -86,6 +87,7 @@ async function loadModels(): Promise<void> {
     baseUrl: `${location.origin}/`,
     emotionModel: url('emotion') ?? false,
     genderModel: url('gender') ?? false,
+    ageModel: url('age') ?? false,
     detectorModel,
     backend: params.get('backend') ?? 'wasm',
     wasmPaths: '/wasm/',
@@ -139,7 +141,8 @@ function renderList(faces: FaceResult[]): void {
       li.className = 'face';
       const label = document.createElement('div');
       label.className = 'label';
-      label.textContent = [f.emotion?.label, f.gender?.label].filter(Boolean).join(' · ') + ` (face ${(f.score * 100).toFixed(0)}%)`;
+      const age = f.age ? `age ${formatAge(f.age)}` : undefined;
+      label.textContent = [f.emotion?.label, f.gender?.label, age].filter(Boolean).join(' · ') + ` (face ${(f.score * 100).toFixed(0)}%)`;
       li.append(label);
       for (const [name, p] of Object.entries(f.emotion?.scores ?? {})) {
         const row = document.createElement('div');

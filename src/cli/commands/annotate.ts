@@ -17,7 +17,7 @@ import {
 export function registerAnnotate(program: Command): void {
   const cmd = program
     .command('annotate')
-    .description('draw faces with emotion and gender (boxes, labels, probability bars) onto an image, saved as PNG')
+    .description('draw faces with emotion, gender and age (boxes, labels, probability bars) onto an image, saved as PNG')
     .argument('<image>', 'input image')
     .requiredOption('-o, --output <file.png>', 'output PNG')
     .option('--json', 'also print the faces as one JSON object', false);

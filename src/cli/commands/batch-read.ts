@@ -6,9 +6,10 @@
 import type { Command } from 'commander';
 import { BatchReader, isVideoResult, type BatchLine, type BatchStatus } from '../../batch/results.js';
 import { connectRedis, redisUrl, REDIS_OPTION_HELP } from '../../batch/redis.js';
-import { readLabels } from '../../batch/store.js';
+import { readLabels, type Labels } from '../../batch/store.js';
+import type { FaceResult } from '../../core/types.js';
 import { UserError } from '../../errors.js';
-import { csvHeader, csvRows } from '../../output/csv.js';
+import { AGE_COLUMNS, ageCells, csvCell, csvHeader, csvRows } from '../../output/csv.js';
 import { fmt, fmtInt } from '../output.js';
 import { parseFloatOption } from '../options.js';
 
@@ -93,7 +94,7 @@ async function batchResults(id: string, o: ResultsOptions): Promise<void> {
     let lastWait = 0;
     const withVideo = meta.videos > 0;
     const header = async () => {
-      await out(csvHeader(labels!.emotion, labels!.gender) + (withVideo ? ',frame,time,track' : '') + '\n');
+      await out(batchCsvHeader(labels!, withVideo) + '\n');
       headerDone = true;
     };
     const onWait = (s: BatchStatus) => {
@@ -112,7 +113,7 @@ async function batchResults(id: string, o: ResultsOptions): Promise<void> {
         labels ??= (await readLabels(reader.redis, id)) ?? { emotion: [], gender: [] };
         await header();
       }
-      await out(batchCsvRows(line, labels!.emotion, labels!.gender, withVideo).join('\n') + '\n');
+      await out(batchCsvRows(line, labels!.emotion, labels!.gender, withVideo, labels!.age === true).join('\n') + '\n');
     }
     if (o.csv && !headerDone) {
       labels ??= { emotion: [], gender: [] };
@@ -154,17 +155,28 @@ function lineFailed(l: BatchLine): boolean {
   return l.error !== undefined;
 }
 
-/** classify's CSV rows; a video gives one row per face per frame, with frame, time and track. */
-export function batchCsvRows(l: BatchLine, emotionLabels: string[], genderLabels: string[], withVideo: boolean): string[] {
-  if (!isVideoResult(l)) return csvRows(l, emotionLabels, genderLabels).map((r) => (withVideo ? r + ',,,' : r));
+/** classify's CSV header, then the video columns, then (when the workers estimate age) the age columns. */
+export function batchCsvHeader(labels: Labels, withVideo: boolean): string {
+  return csvHeader(labels.emotion, labels.gender) + (withVideo ? ',frame,time,track' : '') + (labels.age ? ',' + AGE_COLUMNS.join(',') : '');
+}
+
+/** classify's CSV rows; a video gives one row per face per frame, with frame, time and track; the age columns last. */
+export function batchCsvRows(l: BatchLine, emotionLabels: string[], genderLabels: string[], withVideo: boolean, age = false): string[] {
+  const ages = (f?: FaceResult) => (age ? ',' + ageCells(f).map(csvCell).join(',') : '');
+  if (!isVideoResult(l)) {
+    const faces = l.faces ?? [];
+    return csvRows(l, emotionLabels, genderLabels).map((r, i) => (withVideo ? r + ',,,' : r) + ages(faces[i]));
+  }
   const rows: string[] = [];
   for (const fr of l.frames) {
     for (const [i, row] of csvRows({ file: l.file, width: l.width, height: l.height, faces: fr.faces }, emotionLabels, genderLabels).entries()) {
       if (fr.faces.length === 0) continue;
-      rows.push(`${row},${fr.frame},${fr.time},${fr.faces[i].track}`);
+      rows.push(`${row},${fr.frame},${fr.time},${fr.faces[i].track}${ages(fr.faces[i])}`);
     }
   }
   if (rows.length === 0 || l.error)
-    rows.push(...csvRows({ file: l.file, width: l.width, height: l.height, faces: [], error: l.error }, emotionLabels, genderLabels).map((r) => r + ',,,'));
+    rows.push(
+      ...csvRows({ file: l.file, width: l.width, height: l.height, faces: [], error: l.error }, emotionLabels, genderLabels).map((r) => r + ',,,' + ages()),
+    );
   return rows;
 }

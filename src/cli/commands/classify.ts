@@ -1,7 +1,7 @@
 /**
  * `facecls classify <files|dirs|globs...>`: every face of every image with box, detector score,
- * emotion and gender. Output: table (default), JSON Lines (--json, one object per input file) or CSV
- * (--csv, one row per face). A file that fails gets an error entry and the batch continues; the exit
+ * emotion, gender and age. Output: table (default), JSON Lines (--json, one object per input file) or CSV
+ * (--csv, one row per face; the age columns last). A file that fails gets an error entry and the batch continues; the exit
  * code is 1 when any input failed.
  */
 import { once } from 'node:events';
@@ -10,6 +10,7 @@ import cliProgress from 'cli-progress';
 import { UserError } from '../../errors.js';
 import { FaceClassifier } from '../../pipeline/face-classifier.js';
 import { classifyFile, type FileResult } from '../../pipeline/file-result.js';
+import { formatAge } from '../../core/age.js';
 import { expandInputs } from '../../inputs/expand.js';
 import { csvHeader, csvRows } from '../../output/csv.js';
 import { FILES_FROM_HELP, inputItems } from '../files-from.js';
@@ -58,16 +59,23 @@ const BASE_COLUMNS: Array<[string, string]> = [
   ['score', 'score'],
 ];
 
-function tableRows(results: FileResult[], detectOnly: boolean) {
+function tableRows(results: FileResult[], detectOnly: boolean, age: boolean) {
   const pt = (p?: [number, number]) => (p ? p.map((v) => Math.round(v)).join(',') : '');
   if (detectOnly) {
     return faceTable(results, [...BASE_COLUMNS, ['eyes', 'eyes (right, left)']], 'box', (f) => ({
       eyes: f.keypoints ? `${pt(f.keypoints.rightEye)} ${pt(f.keypoints.leftEye)}` : '',
     }));
   }
-  return faceTable(results, [...BASE_COLUMNS, ['emotion', 'emotion'], ['gender', 'gender']], 'emotion', (f) => ({
+  const columns: Array<[string, string]> = [
+    ...BASE_COLUMNS,
+    ['emotion', 'emotion'],
+    ['gender', 'gender'],
+    ...(age ? [['age', 'age'] as [string, string]] : []),
+  ];
+  return faceTable(results, columns, 'emotion', (f) => ({
     emotion: f.emotion ? `${f.emotion.label} ${fmt(f.emotion.scores[f.emotion.label], 2)}` : '',
     gender: f.gender ? `${f.gender.label} ${fmt(f.gender.scores[f.gender.label], 2)}` : '',
+    age: f.age ? formatAge(f.age) : '',
   }));
 }
 
@@ -84,7 +92,7 @@ export function registerClassify(program: Command): void {
 }
 
 /**
- * `classify` (detect + emotion + gender; with --no-emotion --no-gender detection only) and `detect`
+ * `classify` (detect + emotion + gender + age; with --no-emotion --no-gender --no-age detection only) and `detect`
  * (detection only: boxes, scores, keypoints), one code path.
  */
 function registerImageCommand(program: Command, name: 'classify' | 'detect'): void {
@@ -94,7 +102,7 @@ function registerImageCommand(program: Command, name: 'classify' | 'detect'): vo
     .description(
       detectCommand
         ? 'detect faces in images (files, directories, globs, URLs, --files-from lists): boxes, scores and eye/nose/mouth/ear keypoints, no classification'
-        : 'detect faces and classify emotion and gender in images (files, directories, globs, URLs, --files-from lists); with --no-emotion --no-gender, detection only',
+        : 'detect faces, classify emotion and gender and estimate age in images (files, directories, globs, URLs, --files-from lists); with --no-emotion --no-gender --no-age, detection only',
     )
     .argument('[inputs...]', 'image files, directories (searched recursively), globs or http(s) URLs')
     .option('--files-from <file|->', FILES_FROM_HELP)
@@ -108,13 +116,14 @@ function registerImageCommand(program: Command, name: 'classify' | 'detect'): vo
   cmd.action(async (inputs: string[], o: ClassifyCliOptions, c: Command) => {
     if (o.json && o.csv) throw new UserError('choose one of --json and --csv');
     if (inputs.length === 0 && o.filesFrom === undefined) throw new UserError('no inputs: give image files, directories or globs, or --files-from <file|->');
-    if (detectCommand) Object.assign(o, { emotion: false, gender: false });
-    const detectOnly = !o.emotion && !o.gender;
-    if (detectOnly && o.crops) throw new UserError('--crops with --no-emotion --no-gender leaves nothing to do');
+    if (detectCommand) Object.assign(o, { emotion: false, gender: false, age: false });
+    const detectOnly = !o.emotion && !o.gender && o.age === false;
+    if (detectOnly && o.crops) throw new UserError('--crops with --no-emotion --no-gender --no-age leaves nothing to do');
     const fileOpts = inputFileOptions(o);
     const fc = await FaceClassifier.load({ ...classifierOptions(o, c.optsWithGlobals().backend), ...fileOpts });
     const emotionLabels = fc.emotion?.meta.labels ?? [];
     const genderLabels = fc.gender?.meta.labels ?? [];
+    const age = fc.age !== undefined;
     // With a list the total is unknown until its end: the bar then counts without an estimate.
     const streaming = o.filesFrom !== undefined;
     const showBar = o.progress ?? (process.stderr.isTTY === true && (streaming || inputs.length > 1));
@@ -131,7 +140,7 @@ function registerImageCommand(program: Command, name: 'classify' | 'detect'): vo
     try {
       // Arguments are expanded up front (so the bar knows its total); a list streams.
       const fromArgs = streaming ? undefined : expandInputs(inputs);
-      if (o.csv) await writeOut(csvHeader(emotionLabels, genderLabels, detectOnly) + '\n');
+      if (o.csv) await writeOut(csvHeader(emotionLabels, genderLabels, detectOnly, age) + '\n');
       bar?.start(fromArgs?.length ?? 0, 0, { failed: 0 });
       for await (const item of fromArgs ?? inputItems(inputs, o.filesFrom)) {
         total++;
@@ -146,7 +155,7 @@ function registerImageCommand(program: Command, name: 'classify' | 'detect'): vo
           }
         }
         if (o.json) await writeOut(JSON.stringify(r) + '\n');
-        else if (o.csv) await writeOut(csvRows(r, emotionLabels, genderLabels, detectOnly).join('\n') + '\n');
+        else if (o.csv) await writeOut(csvRows(r, emotionLabels, genderLabels, detectOnly, age).join('\n') + '\n');
         else table.push(r);
         if (streaming) bar?.setTotal(total);
         bar?.increment(1, { failed });
@@ -155,7 +164,7 @@ function registerImageCommand(program: Command, name: 'classify' | 'detect'): vo
       bar?.stop();
       await fc.dispose();
     }
-    if (!o.json && !o.csv) console.log(tableRows(table, detectOnly));
+    if (!o.json && !o.csv) console.log(tableRows(table, detectOnly, age));
     if (failed > 0) {
       process.stderr.write(`facecls: ${failed} of ${total} input(s) failed\n`);
       process.exitCode = 1;

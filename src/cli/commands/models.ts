@@ -1,3 +1,4 @@
+import { CLASSIFIER_TASKS } from '../../core/types.js';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import * as tf from '@tensorflow/tfjs';
@@ -51,8 +52,8 @@ export async function zooRows(opts: { input: number; channels: number; classes: 
   return rows;
 }
 
-/** The tasks the detection pipeline runs (age is shipped and evaluated, not yet run by classify / serve). */
-const PIPELINE_TASKS = ['emotion', 'gender'];
+/** The tasks the detection pipeline runs (classify, annotate, video, serve, the page): emotion, gender, age. */
+const PIPELINE_TASKS: readonly string[] = CLASSIFIER_TASKS;
 
 /** The shipped models (models/<name>/model-card.json) as a table. */
 export function shippedTable(rows: ShippedModelRow[]): string {
@@ -78,7 +79,7 @@ export function shippedTable(rows: ShippedModelRow[]): string {
     { header: 'status', value: (r) => r.status },
     {
       header: 'pipeline',
-      value: (r) => (!PIPELINE_TASKS.includes(r.task) ? 'not yet' : r.variant === 'fast' ? 'default (fast)' : r.variant === 'accurate' ? '--accurate' : '-'),
+      value: (r) => (!PIPELINE_TASKS.includes(r.task) ? '-' : r.variant === 'fast' ? 'default (fast)' : r.variant === 'accurate' ? '--accurate' : '-'),
     },
   ]);
 }

@@ -6,7 +6,7 @@ export function registerOverview(program: Command): void {
     .command('overview')
     .description('what facecls is and the commands to start with')
     .action(() => {
-      console.log(`facecls: real-time face detection, emotion (7 classes) and gender classification.
+      console.log(`facecls: real-time face detection, emotion (7 classes) and gender classification, age estimation.
 
 Architectures in the zoo: ${ZOO.map((a) => a.name).join(', ')}
 

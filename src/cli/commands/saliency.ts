@@ -7,7 +7,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import type { ClassifierTask } from '../../core/types.js';
+import { formatAge } from '../../core/age.js';
+import { CLASSIFIER_TASKS, type AgeEstimate, type ClassifierTask } from '../../core/types.js';
 import type { Box } from '../../data/preprocess.js';
 import { parseDetectorName } from '../../detect/types.js';
 import { setupBackend } from '../../engine/backend.js';
@@ -61,13 +62,23 @@ export interface SaliencyCommandResult {
    * the margin, turned by `angle` when the eyes were levelled), the class explained and the
    * classifier's prediction (with its test-time augmentation, as `classify` reports it).
    */
-  faces: Array<{ box: Box; crop: { box: Box; angle?: number }; class: string; probability: number; predicted: string; probabilities: Record<string, number> }>;
+  faces: Array<{
+    box: Box;
+    crop: { box: Box; angle?: number };
+    class: string;
+    probability: number;
+    predicted: string;
+    probabilities: Record<string, number>;
+    /** Age task: the estimate classify reports; `explains` 'expected-age' when the map explains it (no --class). */
+    age?: AgeEstimate;
+    explains?: 'expected-age';
+  }>;
   ms: number;
 }
 
 function validate(o: SaliencyCliOptions): void {
   if (!o.output) throw new UserError('missing -o/--output <png>');
-  if (o.task !== 'emotion' && o.task !== 'gender') throw new UserError(`unknown task "${o.task}": choose emotion or gender`);
+  if (!(CLASSIFIER_TASKS as readonly string[]).includes(o.task)) throw new UserError(`unknown task "${o.task}": choose ${CLASSIFIER_TASKS.join(', ')}`);
   if (!isSaliencyMethod(o.method)) throw new UserError(`unknown method "${o.method}": choose one of ${SALIENCY_METHODS.join(', ')}`);
   if (o.score !== 'logit' && o.score !== 'probability') throw new UserError(`unknown score "${o.score}": choose logit or probability`);
   if (!(COLORMAPS as readonly string[]).includes(o.colormap)) throw new UserError(`unknown colormap "${o.colormap}": choose one of ${COLORMAPS.join(', ')}`);
@@ -88,12 +99,15 @@ function modelDirOf(o: SaliencyCliOptions, task: ClassifierTask): string {
   return dir;
 }
 
-/** The classifier `classify` would run for this task (same detector, crop rule, runtime and TTA), the other task off. */
+/** The classifier `classify` would run for this task (same detector, crop rule, runtime and TTA), the other tasks off. */
 async function loadClassifier(o: SaliencyCliOptions, task: ClassifierTask, backend: string | undefined): Promise<FaceClassifier> {
   const fileOpts = inputFileOptions(o);
   const dir = modelDirOf(o, task);
   return FaceClassifier.load({
-    ...(task === 'emotion' ? { emotionModel: dir, gender: false } : { genderModel: dir, emotion: false }),
+    emotion: task === 'emotion',
+    gender: task === 'gender',
+    age: task === 'age',
+    [`${task}Model`]: dir,
     detector: o.crops ? undefined : parseDetectorName(o.detector),
     runtime: o.runtime === undefined ? undefined : parseRuntimeOption(o.runtime, '--runtime'),
     tta: parseTtaOption(o.tta, '--tta'),
@@ -152,6 +166,8 @@ export async function runSaliencyCommand(image: string, o: SaliencyCliOptions, b
         probability: f.probability,
         predicted: f.predicted.label,
         probabilities: f.probabilities,
+        ...(f.age ? { age: f.age } : {}),
+        ...(f.explains ? { explains: f.explains } : {}),
       })),
       ms: performance.now() - t0,
     };
@@ -164,11 +180,11 @@ export async function runSaliencyCommand(image: string, o: SaliencyCliOptions, b
 export function registerSaliency(program: Command): void {
   const cmd = program
     .command('saliency')
-    .description('show what the emotion or gender network looks at: guided back-propagation, Grad-CAM or guided Grad-CAM for every face, as a PNG panel')
+    .description('show what the emotion, gender or age network looks at: guided back-propagation, Grad-CAM or guided Grad-CAM for every face, as a PNG panel')
     .argument('<image>', 'image file (any format sharp reads)')
     .requiredOption('-o, --output <png>', 'output PNG: a row per face with the crop, the map and the overlay')
-    .option('--task <task>', 'emotion | gender', 'emotion')
-    .option('--class <name>', "class to explain (label or index); default: each face's predicted class")
+    .option('--task <task>', 'emotion | gender | age (age: what drives the age estimate, the expectation over the anchor ages)', 'emotion')
+    .option('--class <name>', "class to explain (label or index; age: an anchor age such as 44); default: each face's predicted class (age: the estimate)")
     .option('--method <name>', `${SALIENCY_METHODS.join(' | ')}`, 'guided')
     .option('--score <kind>', 'differentiate the class logit (pre-softmax, default) or its softmax probability', 'logit')
     .option('--crops', 'the image is a face crop: find the face in it and frame it like classify --crops (the whole crop when none is found)', false)
@@ -190,7 +206,8 @@ export function registerSaliency(program: Command): void {
     if (r.faces.length === 0) process.stderr.write(`facecls: no faces found in ${image} (use --crops if it is a face crop)\n`);
     for (const [i, f] of r.faces.entries()) {
       const pred = f.predicted === f.class ? '' : ` (predicted ${f.predicted})`;
-      console.log(`face ${i + 1} [${f.box.join(', ')}]: ${r.method} for ${f.class} p=${fmt(f.probability, 3)}${pred}`);
+      const what = f.age && f.explains ? `age ${formatAge(f.age)}` : `${f.class} p=${fmt(f.probability, 3)}${pred}`;
+      console.log(`face ${i + 1} [${f.box.join(', ')}]: ${r.method} for ${what}`);
     }
     console.log(`wrote ${r.output} (${r.faces.length} face${r.faces.length === 1 ? '' : 's'}, ${fmt(r.ms, 0)} ms, backend ${r.backend})`);
   });

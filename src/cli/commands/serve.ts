@@ -13,12 +13,14 @@ interface ServeOpts {
   port?: string;
   emotionModel?: string;
   genderModel?: string;
+  ageModel?: string;
   accurate?: boolean;
   tta?: string;
   detector: string;
   runtime?: string;
   emotion: boolean;
   gender: boolean;
+  age: boolean;
   maxBodyMb: string;
   maxPixels: string;
   timeoutMs: string;
@@ -96,12 +98,14 @@ async function serve(o: ServeOpts, backend: string | undefined, version: string 
   const pipelineOptions = {
     emotionModel: o.emotionModel,
     genderModel: o.genderModel,
+    ageModel: o.ageModel,
     variant: o.accurate ? ('accurate' as const) : ('fast' as const),
     tta: parseTtaOption(o.tta, '--tta'),
     detector,
     runtime,
     emotion: o.emotion,
     gender: o.gender,
+    age: o.age,
     backend,
     maxPixels: limits.maxPixels,
   };
@@ -120,6 +124,7 @@ export function registerServe(program: Command): void {
   addModelOptions(cmd, {
     emotionModel: 'emotion model directory (default models/emotion)',
     genderModel: 'gender model directory (default models/gender)',
+    ageModel: 'age model directory (default models/age)',
     accurate: 'serve the accurate models (models/<task>-accurate where shipped) in the API',
   })
     .addOption(ttaOption("classifier test-time augmentation in the API: flip or none (half the classifier time); default the model's"))

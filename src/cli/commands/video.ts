@@ -5,6 +5,7 @@
  * annotation. A broken input stops with a clear message; the video and JSON lines written up to that
  * frame stay valid.
  */
+import { CLASSIFIER_TASKS } from '../../core/types.js';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
@@ -44,9 +45,9 @@ export function parseSaliencyOptions(o: SaliencyCliOptions, output: string | und
   const method = o.saliency === true ? 'guided' : o.saliency;
   if (!isSaliencyMethod(method)) throw new UserError(`unknown saliency method "${method}": choose one of ${SALIENCY_METHODS.join(', ')}`);
   const task = o.saliencyTask ?? 'emotion';
-  if (task !== 'emotion' && task !== 'gender') throw new UserError(`unknown --saliency-task "${task}": choose emotion or gender`);
+  if (!(CLASSIFIER_TASKS as readonly string[]).includes(task)) throw new UserError(`unknown --saliency-task "${task}": choose ${CLASSIFIER_TASKS.join(', ')}`);
   if (!output) throw new UserError('--saliency draws on the output video: give -o <video>');
-  return { method, task };
+  return { method, task: task as SaliencyTask };
 }
 
 export function registerVideo(program: Command): void {
@@ -56,7 +57,7 @@ export function registerVideo(program: Command): void {
     .argument('<input>', 'video file (anything ffmpeg reads)')
     .option('-o, --output <file>', 'annotated video (.mp4, .mov, .mkv, .webm); audio is kept')
     .option('--saliency [method]', `blend each face's saliency map for its shown class into the video: ${SALIENCY_METHODS.join(' | ')} (default guided)`)
-    .option('--saliency-task <task>', 'model the --saliency maps explain: emotion (default) | gender')
+    .option('--saliency-task <task>', 'model the --saliency maps explain: emotion (default) | gender | age (the age estimate)')
     .option('--no-progress', 'no progress bar on stderr');
   addStreamOptions(addPipelineOptions(cmd)).action(
     async (input: string, o: StreamCliOptions & SaliencyCliOptions & { output?: string; progress: boolean }, c: Command) => {
