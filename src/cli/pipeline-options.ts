@@ -143,7 +143,7 @@ let accurateNoteShown = false;
 
 /**
  * With --accurate, a task without a shipped accurate model runs its fast one: said once on stderr
- * (models/age-accurate is not shipped yet), unless the task is off or its model is named.
+ * (e.g. a checkout without models/age-accurate), unless the task is off or its model is named.
  */
 function noteAccurateFallbacks(o: PipelineCliOptions): void {
   if (!o.accurate || accurateNoteShown) return;
