@@ -157,20 +157,27 @@ function combineMaps(
  * Compute saliency maps as tensors (for callers that keep data on the device, e.g. the browser).
  * The caller disposes the returned tensors. Does not leak intermediate tensors.
  */
-export function saliencyTensors(model: tf.LayersModel, input: Float32Array | tf.Tensor, opts: SaliencyOptions): SaliencyTensors & { camLayer?: string } {
-  if (!isSaliencyMethod(opts.method)) throw new UserError(`unknown saliency method "${opts.method}": choose one of ${SALIENCY_METHODS.join(', ')}`);
+/** One saliency pass's plan and checked targets: the walk, its score source and the classes (or class weights) per face. */
+function passSetup(model: tf.LayersModel, input: Float32Array | tf.Tensor, opts: Pick<SaliencyOptions, 'classIndex' | 'classWeights' | 'score'>) {
   const plan = graphPlan(model);
   const scoreSource: ScoreSource = opts.score ?? 'logit';
   const logits = scoreSource === 'logit' && plan.softmaxStep >= 0;
+  const classes = Number(model.outputs[0].shape[model.outputs[0].shape.length - 1]);
+  checkInput(model, input);
+  const n = batchSize(model, input);
+  const classList = checkClassIndex(opts.classIndex, n, classes);
+  const weights = checkWeights(opts.classWeights, n, classes);
+  checkKernels(plan);
+  prepareWeights(plan);
+  return { plan, scoreSource, logits, classes, classList, weights };
+}
+
+export function saliencyTensors(model: tf.LayersModel, input: Float32Array | tf.Tensor, opts: SaliencyOptions): SaliencyTensors & { camLayer?: string } {
+  if (!isSaliencyMethod(opts.method)) throw new UserError(`unknown saliency method "${opts.method}": choose one of ${SALIENCY_METHODS.join(', ')}`);
+  const { plan, scoreSource, logits, classes, classList, weights } = passSetup(model, input, opts);
   const needGuided = opts.method !== 'gradcam';
   const needCam = opts.method !== 'guided';
   const cam = needCam ? camTarget(plan, opts.camLayer) : undefined;
-  const classes = Number(model.outputs[0].shape[model.outputs[0].shape.length - 1]);
-  checkInput(model, input);
-  const classList = checkClassIndex(opts.classIndex, batchSize(model, input), classes);
-  const weights = checkWeights(opts.classWeights, batchSize(model, input), classes);
-  checkKernels(plan);
-  prepareWeights(plan);
 
   const kept: tf.Tensor[] = [];
   const keep = <T extends tf.Tensor>(t: T): T => {
@@ -238,15 +245,7 @@ export function inputGradients(
   input: Float32Array | tf.Tensor,
   opts: { guided: boolean; classIndex?: number | number[]; score?: ScoreSource; classWeights?: SaliencyOptions['classWeights'] },
 ): tf.Tensor4D {
-  const plan = graphPlan(model);
-  const scoreSource = opts.score ?? 'logit';
-  const logits = scoreSource === 'logit' && plan.softmaxStep >= 0;
-  const classes = Number(model.outputs[0].shape[model.outputs[0].shape.length - 1]);
-  checkInput(model, input);
-  const classList = checkClassIndex(opts.classIndex, batchSize(model, input), classes);
-  const weights = checkWeights(opts.classWeights, batchSize(model, input), classes);
-  checkKernels(plan);
-  prepareWeights(plan);
+  const { plan, scoreSource, logits, classes, classList, weights } = passSetup(model, input, opts);
   return tf.tidy(() => {
     const x = toInput(model, input);
     return tf.grad((xx: tf.Tensor) => {
