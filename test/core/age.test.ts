@@ -16,11 +16,19 @@ const ANCHORS = [1, 7, 16, 24, 32, 44, 60, 90];
 const oneHot = (age: number) => ANCHORS.map((a) => (a === age ? 1 : 0));
 
 test('the age of a face: the expectation over the anchors, the range from the model card band of that estimate', () => {
-  const meta = shippedAgeMeta();
-  assert.deepEqual(ageCentres(meta), ANCHORS);
-  const spec = ageRangeSpec(meta)!;
-  assert.equal(spec.level, 0.9);
-  // All mass on 32: band 30-45 of the card (lo -13.03, hi +14.91).
+  const shipped = shippedAgeMeta();
+  assert.deepEqual(ageCentres(shipped), ANCHORS);
+  assert.equal(ageRangeSpec(shipped)!.level, 0.9, 'the shipped model carries its fitted 90% range');
+  // Fixed bands (residual quantiles as a model card stores them) so the expected ranges are worked out by hand.
+  const bands = [
+    { from: 0, to: 10, n: 300, lo: -2.75, hi: 2.49 },
+    { from: 10, to: 20, n: 150, lo: -7.4, hi: 8.2 },
+    { from: 20, to: 30, n: 800, lo: -8.17, hi: 9.63 },
+    { from: 30, to: 45, n: 600, lo: -13.03, hi: 14.91 },
+    { from: 45, to: null, n: 500, lo: -18, hi: 16 },
+  ];
+  const meta = { ...shipped, age: { centres: ANCHORS, range: { level: 0.9, fittedOn: 'test', bands } } };
+  // All mass on 32: band 30-45 (lo -13.03, hi +14.91).
   assert.deepEqual(toAgeEstimate(oneHot(32), meta), { years: 32, range: [19, 47] });
   // Half 24, half 32: 28 years, band 20-30 (lo -8.17, hi +9.63).
   assert.deepEqual(toAgeEstimate([0, 0, 0, 0.5, 0.5, 0, 0, 0], meta), { years: 28, range: [20, 38] });
@@ -28,6 +36,8 @@ test('the age of a face: the expectation over the anchors, the range from the mo
   assert.deepEqual(toAgeEstimate([0, 0, 0, 0.2, 0.1, 0, 0, 0], meta).years, 26.7);
   // A young estimate: band 0-10 (lo -2.75, hi +2.49); the range never goes below 0.
   assert.deepEqual(toAgeEstimate(oneHot(1), meta), { years: 1, range: [0, 3] });
+  // Past the last band's start: the open band 45+.
+  assert.deepEqual(toAgeEstimate(oneHot(90), meta), { years: 90, range: [72, 106] });
 });
 
 test('a model without a fitted range: the central 90% of its own distribution; labels as anchors without a codec', () => {
