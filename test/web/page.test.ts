@@ -222,8 +222,14 @@ describe('web page in chromium', { skip }, () => {
       assert.notEqual(await pixels(), plain, 'the image shown changed');
       assert.match((await page.locator('#status').textContent()) ?? '', /frame\.jpg: 1 face/);
       await page.screenshot({ path: path.join(artifacts, 'web-page-saliency.png') });
-      await page.uncheck('#saliency');
+      const tasks = await page.locator('#saliency-task option').evaluateAll((els) => els.map((e) => (e as HTMLOptionElement).value));
+      assert.deepEqual(tasks, ['emotion', 'gender', 'age'], 'the overlay can explain each loaded classifier');
+      const emotionMaps = await pixels();
+      await page.selectOption('#saliency-task', 'age');
       await page.waitForFunction(() => (globalThis as unknown as { facecls: { redraws: number } }).facecls.redraws >= 2, undefined, { timeout: 30_000 });
+      assert.notEqual(await pixels(), emotionMaps, 'the age map differs from the emotion map');
+      await page.uncheck('#saliency');
+      await page.waitForFunction(() => (globalThis as unknown as { facecls: { redraws: number } }).facecls.redraws >= 3, undefined, { timeout: 30_000 });
       assert.equal(await pixels(), plain, 'unticking restores the plain drawing');
       assert.deepEqual(errors, []);
     } finally {

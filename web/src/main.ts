@@ -16,11 +16,15 @@ import {
   renderFrame,
   SALIENCY_METHODS,
   type ClassifiedFaces,
+  type ClassifierTask,
   type ExplainedFace,
   type FaceResult,
   type RawImage,
   type SaliencyMethod,
 } from '../../src/browser/index.js';
+
+/** The saliency overlay's task choices, as the page names them. */
+const TASK_TITLES: Record<ClassifierTask, string> = { emotion: 'explain emotion', gender: 'explain gender', age: 'explain age' };
 
 interface ModelEntry {
   role: string;
@@ -57,6 +61,7 @@ const cameraBtn = $<HTMLButtonElement>('camera');
 const saliencyBox = $<HTMLInputElement>('saliency');
 const tilesBox = $<HTMLInputElement>('tiles');
 const saliencyMethod = $<HTMLSelectElement>('saliency-method');
+const saliencyTask = $<HTMLSelectElement>('saliency-task');
 const params = new URLSearchParams(location.search);
 
 let fc: BrowserFaceClassifier | undefined;
@@ -96,7 +101,9 @@ async function loadModels(): Promise<void> {
   state.threads = fc.backend.threads;
   // Smoke test on a blank frame: fails fast (-> server mode) if the detector cannot run here.
   await fc.detect({ data: new Uint8ClampedArray(64 * 48 * 4), width: 64, height: 48, channels: 4 });
-  saliencyBox.disabled = !fc.tasks.includes('emotion');
+  // The overlay explains one of the loaded classifiers (emotion first, as its maps are the most telling).
+  saliencyTask.replaceChildren(...fc.tasks.map((t) => Object.assign(document.createElement('option'), { value: t, textContent: TASK_TITLES[t] })));
+  saliencyBox.disabled = saliencyTask.disabled = fc.tasks.length === 0;
 }
 
 async function classifyOnServer(img: RawImage): Promise<ClassifiedFaces> {
@@ -118,11 +125,11 @@ async function classifyOnServer(img: RawImage): Promise<ClassifiedFaces> {
   return { faces: body.faces ?? [], inputs: {} };
 }
 
-/** Saliency maps of the shown frame's faces when the overlay is on (the emotion model, on the classifier's crops). */
+/** Saliency maps of the shown frame's faces when the overlay is on (the chosen classifier, on its crops). */
 function shownMaps(img: RawImage, result: ClassifiedFaces): ExplainedFace[] {
   if (!saliencyBox.checked || !fc || result.faces.length === 0) return [];
   const t0 = performance.now();
-  const maps = fc.explain(img, result, { method: saliencyMethod.value as SaliencyMethod });
+  const maps = fc.explain(img, result, { method: saliencyMethod.value as SaliencyMethod, task: saliencyTask.value as ClassifierTask });
   state.timings.saliency = performance.now() - t0;
   return maps;
 }
@@ -258,7 +265,7 @@ function wireInputs(): void {
     else startCamera().catch((err) => setStatus(`camera unavailable: ${(err as Error).message}. Drop an image instead.`, true));
   });
   // The saliency controls redraw the frame on screen at once (a live camera redraws on its next frame anyway).
-  for (const el of [saliencyBox, saliencyMethod]) {
+  for (const el of [saliencyBox, saliencyTask, saliencyMethod]) {
     el.addEventListener('change', () => {
       if (state.source === 'camera') return;
       redraw();
