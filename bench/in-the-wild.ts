@@ -3,7 +3,9 @@
  * sets the project does not have), printed as one table per task. Validation splits only: FER-2013
  * PublicTest, the RAF-DB validation split carved from its training split, UTKFace validation adults.
  *
- *   node dist/bench/in-the-wild.js [--emotion dir,dir,...] [--gender dir,...] [--limit N] [--json]
+ *   node dist/bench/in-the-wild.js [--emotion dir,dir,...] [--gender dir,...] [--age dir,...] [--limit N] [--json]
+ *
+ * Emotion and gender print accuracy; age prints the mean absolute error in years (lower is better).
  *
  * Columns:
  *   as cut      each image as the dataset cuts it (what `classify --crops` sees on such a set)
@@ -45,6 +47,14 @@ const GENDER_CHECKS: Check[] = [
   { name: 'UTKFace val adults, tilted, detected + aligned', data: 'utkface', adults: true, recut: true, rotation: 25, framing: 'detect', align: true },
 ];
 
+/** Age: the gender checks' framings on the same UTKFace validation adults (wrinkles and skin survive re-cuts less well). */
+const AGE_CHECKS: Check[] = GENDER_CHECKS;
+
+type Row = { model: string; task: string; check: string; score: number; n: number; located?: number };
+
+/** A row's score as printed: accuracy in percent, or age MAE in years. */
+const shown = (r: Row) => (r.task === 'age' ? `MAE ${r.score.toFixed(2)} y` : `${(r.score * 100).toFixed(2)}%`);
+
 async function main(): Promise<void> {
   const models = (v: string | undefined, def: string) =>
     (v ?? def)
@@ -53,14 +63,16 @@ async function main(): Promise<void> {
       .map((m) => path.resolve(m));
   const emotion = models(arg('--emotion'), path.join(projectRoot(), 'models', 'emotion'));
   const gender = models(arg('--gender'), path.join(projectRoot(), 'models', 'gender'));
+  const age = models(arg('--age'), path.join(projectRoot(), 'models', 'age'));
   const limit = arg('--limit') ? Number(arg('--limit')) : undefined;
   await setupBackend();
   const detector = await createDetector('blazeface');
-  const rows: Array<{ model: string; check: string; accuracy: number; n: number; located?: number }> = [];
+  const rows: Row[] = [];
   try {
     for (const [task, dirs, checks] of [
       ['emotion', emotion, EMOTION_CHECKS],
       ['gender', gender, GENDER_CHECKS],
+      ['age', age, AGE_CHECKS],
     ] as const) {
       for (const dir of dirs) {
         for (const c of checks) {
@@ -76,15 +88,16 @@ async function main(): Promise<void> {
             align: c.align,
             ...(c.recut ? { recutSeed: 1, recutRotation: c.rotation ?? 0 } : {}),
           });
-          const row = {
+          const row: Row = {
             model: path.relative(projectRoot(), dir),
+            task,
             check: c.name,
-            accuracy: r.metrics.accuracy,
-            n: r.metrics.n,
+            score: task === 'age' ? r.age!.mae : r.metrics.accuracy,
+            n: task === 'age' ? r.age!.n : r.metrics.n,
             ...(r.framing?.located !== undefined ? { located: r.framing.located } : {}),
           };
           rows.push(row);
-          if (!process.argv.includes('--json')) console.error(`${row.model} | ${row.check}: ${(row.accuracy * 100).toFixed(2)}% (n ${row.n})`);
+          if (!process.argv.includes('--json')) console.error(`${row.model} | ${row.check}: ${shown(row)} (n ${row.n})`);
         }
       }
     }
@@ -95,9 +108,9 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(rows, null, 2));
     return;
   }
-  console.log('| model | check | accuracy | n | face found |');
+  console.log('| model | check | accuracy (age: MAE) | n | face found |');
   console.log('| --- | --- | ---: | ---: | ---: |');
-  for (const r of rows) console.log(`| ${r.model} | ${r.check} | ${(r.accuracy * 100).toFixed(2)}% | ${r.n} | ${r.located ?? ''} |`);
+  for (const r of rows) console.log(`| ${r.model} | ${r.check} | ${shown(r)} | ${r.n} | ${r.located ?? ''} |`);
 }
 
 await main();
