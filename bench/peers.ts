@@ -17,13 +17,18 @@ const require = createRequire(import.meta.url);
 export interface PeerFace {
   box: Box;
   score: number;
+  /** The peer's age estimate in years (`full` only). */
+  age?: number;
 }
+
+/** `{ age }` when the peer gave a numeric age, else nothing (detection-only faces keep their old shape). */
+const ageField = (age: unknown): { age?: number } => (typeof age === 'number' && Number.isFinite(age) ? { age } : {});
 
 export interface Peer {
   name: string;
   /** Detection only (for recall/precision). */
   detect(img: RawImage): Promise<PeerFace[]>;
-  /** Detection + emotion + age/gender, as a user would run it. */
+  /** Detection + emotion + age/gender, as a user would run it (each face with its `age`). */
   full(img: RawImage): Promise<PeerFace[]>;
 }
 
@@ -78,7 +83,7 @@ export async function loadFaceApi(): Promise<Peer> {
   const options = new faceapi.TinyFaceDetectorOptions({ inputSize: 416, scoreThreshold: 0.5 });
   const box = (d: any): PeerFace => {
     const det = d.detection ?? d;
-    return { box: [det.box.x, det.box.y, det.box.width, det.box.height], score: det.score };
+    return { box: [det.box.x, det.box.y, det.box.width, det.box.height], score: det.score, ...ageField(d.age) };
   };
   return {
     name: 'face-api',
@@ -128,14 +133,14 @@ const FACE_EXTRAS_OFF = {
   liveness: { enabled: false },
 };
 
-/** The faces a loaded Human instance finds in an image (boxes and detector scores). */
+/** The faces a loaded Human instance finds in an image (boxes, detector scores and, with description on, age). */
 function humanFaces(tf: any, human: any): (img: RawImage) => Promise<PeerFace[]> {
   return async (img) => {
     const t = toTensor(tf, img);
     try {
       const res = await human.detect(t);
       if (res.error) throw new Error(`human: ${res.error}`);
-      return res.face.map((f: any) => ({ box: f.box as Box, score: f.boxScore ?? f.score }));
+      return res.face.map((f: any) => ({ box: f.box as Box, score: f.boxScore ?? f.score, ...ageField(f.age) }));
     } finally {
       t.dispose();
     }
