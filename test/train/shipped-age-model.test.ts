@@ -1,5 +1,5 @@
 /**
- * Regression guard for the shipped age models (models/age, models/age-accurate): evaluated on the UTKFace splits in
+ * Regression guard for the shipped age models (models/age; an accurate one when shipped): evaluated on the UTKFace splits in
  * ../shared/datasets, its mean absolute errors must stay at or below the ceilings below, which are
  * the figures measured when it was shipped plus 0.25 years (the shipped-model floors of the
  * classifiers allow one point of accuracy the same way). Test-split ceilings apply once the model is
@@ -26,13 +26,12 @@ interface Ceilings {
   womenMen: number;
 }
 
-// Shipped in session 13 (flip TTA; training/PREREGISTERED.md): models/age = training/age-v2, val 5.36 / adults 5.85,
-// test 5.20 / adults 5.64; models/age-accurate = age-v1 + age-v2, val 5.30 / adults 5.76, test 5.15 / adults 5.57 years;
-// each + 0.25. Their test adults gaps (worst ethnic group +0.54 / +0.53, women - men -0.23 / -0.20) meet the issue's
-// targets (1 and 0.5 years), which are the guards here.
+// Shipped in session 14 (flip TTA; training/PREREGISTERED.md): models/age = training/age-v3 (64x64 input), val 5.22 /
+// adults 5.71, test 5.04 / adults 5.42 years; each + 0.25. Its test adults gaps (worst ethnic group +0.51, women - men
+// -0.28) meet the issue's targets (1 and 0.5 years), which are the guards here. No accurate age model is shipped (the
+// better validation ensembles mix 48 and 64 inputs, which `ship` does not build): --accurate runs models/age.
 const SHIPPED: Array<[name: string, ceilings: Ceilings]> = [
-  ['age', { val: 5.61, valAdults: 6.1, test: 5.45, testAdults: 5.89, worstEthnicGroup: 1, womenMen: 0.5 }],
-  ['age-accurate', { val: 5.55, valAdults: 6.01, test: 5.4, testAdults: 5.82, worstEthnicGroup: 1, womenMen: 0.5 }],
+  ['age', { val: 5.47, valAdults: 5.96, test: 5.29, testAdults: 5.67, worstEthnicGroup: 1, womenMen: 0.5 }],
 ];
 
 const dir = path.join(projectRoot(), 'models', 'age');
