@@ -11,7 +11,6 @@
  * every system found a face (the fair comparison), MAE, bias (mean of estimated minus true age) and MAE
  * per decade; and facecls against each peer alone on the images both found. --limit N scores a seeded random subsample of N images (seed 1).
  */
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { ageDecade } from '../src/data/age.js';
 import { DEFAULT_SPLIT, type HashSplitOptions, type Sample } from '../src/data/dataset.js';
@@ -24,7 +23,7 @@ import { ADULT_AGE, adultsOnly } from '../src/eval/eval-samples.js';
 import { trainingInfo } from '../src/eval/eval-models.js';
 import { fmt, formatTable } from '../src/cli/output.js';
 import { FaceClassifier } from '../src/pipeline/face-classifier.js';
-import { arg, argOr } from './args.js';
+import { arg, argOr, machineFacts } from './args.js';
 import { loadFaceApi, loadHuman } from './peers.js';
 
 /** A system under test: the age of the largest face it finds in an image, undefined when it finds none. */
@@ -96,7 +95,7 @@ function largest<T extends { box: Box }>(faces: readonly T[]): T | undefined {
   return best;
 }
 
-const loadAvg = () => os.loadavg().map((x) => Math.round(x * 100) / 100);
+const loadAvg = () => machineFacts().loadAverage;
 
 /** facecls as `facecls classify` runs it (detector, emotion + gender + age, the age model's flip TTA), and the peers. */
 async function loadSystems(ageModel: string): Promise<{ fc: FaceClassifier; systems: System[] }> {
@@ -247,9 +246,10 @@ async function main(): Promise<void> {
   const rows = await scoreAll(samples, systems, errors);
   await fc.dispose();
   const common = rows.filter((r) => systems.every((s) => r.est[s.name] !== undefined));
+  const { loadAverage: loadAverageEnd, ...host } = machineFacts();
   const result: AgePeersResult = {
     command: `node ${path.relative(process.cwd(), process.argv[1])} ${process.argv.slice(2).join(' ')}`.trim(),
-    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? '?', node: process.version, loadAverageStart, loadAverageEnd: loadAvg() },
+    machine: { ...host, loadAverageStart, loadAverageEnd },
     data: {
       root,
       split: 'val',

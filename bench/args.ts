@@ -1,3 +1,5 @@
+import * as os from 'node:os';
+
 /**
  * Command-line values of the benchmark scripts (`node dist/bench/<name>.js --flag value`), and other
  * small helpers they share.
@@ -12,4 +14,14 @@ export function arg(name: string): string | undefined {
 /** The value after `--name`, or `dflt` when the flag (or its value) is absent. */
 export function argOr(name: string, dflt: string): string {
   return arg(name) ?? dflt;
+}
+
+/** The machine a benchmark ran on, as the benchmarks print it (load average to 2 decimals: other work skews figures). */
+export function machineFacts(): { cpus: number; model: string; loadAverage: number[]; node: string } {
+  return {
+    cpus: os.cpus().length,
+    model: os.cpus()[0]?.model ?? '?',
+    loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
+    node: process.version,
+  };
 }

@@ -24,6 +24,7 @@ import { median, percentile } from '../src/framework/model-bench.js';
 import { EMOTION_LABELS, GENDER_LABELS, saveModel } from '../src/io/model-store.js';
 import { defaultModelDir, FaceClassifier } from '../src/pipeline/face-classifier.js';
 import { runDetectionEval } from '../src/eval/detect-eval.js';
+import { machineFacts } from './args.js';
 import { loadFaceApi, loadHuman, loadHumanBlazeFace, type Peer } from './peers.js';
 
 export interface PipelineBenchOptions {
@@ -85,7 +86,7 @@ export interface RealPhotoRow {
 }
 
 export interface PipelineBenchResult {
-  machine: { cpus: number; model: string; loadAverage: number[]; node: string };
+  machine: ReturnType<typeof machineFacts>;
   /** `age` is absent when the frames ran without an age model. */
   models: { emotion: string; gender: string; age?: string; note?: string; runtime: string; detector: string; detectorEngine?: string };
   speed: SpeedRow[];
@@ -330,12 +331,7 @@ export async function runPipelineBench(opts: PipelineBenchOptions = {}): Promise
   await fc.dispose();
   for (const [, v] of variants) await v.dispose();
   return {
-    machine: {
-      cpus: os.cpus().length,
-      model: os.cpus()[0]?.model ?? '?',
-      loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
-      node: process.version,
-    },
+    machine: machineFacts(),
     models: {
       ...models,
       runtime: fc.emotion?.name ?? '-',
